@@ -1,0 +1,187 @@
+"""The `recochat` command: a thin click layer over `bot.app` and the conversation API."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from recochat.retrieval.catalog import CatalogError, ColumnMap, load_catalog
+
+from .settings import Settings
+
+
+class UserError(click.ClickException):
+    exit_code = 2
+
+
+def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the errors a user can act on into one clear line and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from pydantic import ValidationError
+
+        from .app import SetupError
+
+        try:
+            return func(*args, **kwargs)
+        except (SetupError, CatalogError) as error:
+            raise UserError(str(error)) from None
+        except ValidationError as error:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())
+            raise UserError(f"invalid setting (RECOCHAT_* or recochat.toml): {problems}") from None
+
+    return wrapper
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+@click.group()
+@click.version_option(package_name="recochat")
+def main() -> None:
+    """recochat: a conversational recommender grounded in your catalog."""
+
+
+@main.command("ingest")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--collection", help="Collection name (default: the file name).")
+@click.option("--id", "id_col", help="Id column.")
+@click.option("--title", "title_col", help="Title column.")
+@click.option("--text", "text_cols", help="Comma-separated text columns to embed.")
+@click.option("--meta", "meta_cols", help="Comma-separated metadata columns to keep (default: all).")
+@click.option("--skip-bad", is_flag=True, help="Skip bad rows (listed) instead of failing.")
+@click.option("--prune", is_flag=True, help="Remove items that are no longer in the file.")
+@friendly
+def ingest_cmd(
+    path: Path, collection: str | None, id_col: str | None, title_col: str | None, text_cols: str | None,
+    meta_cols: str | None, skip_bad: bool, prune: bool,
+) -> None:
+    """Ingest a CSV or JSONL catalog; unchanged items are not re-encoded."""
+    from tqdm import tqdm
+
+    from .app import check_collection_name, configure_logging, open_encoder, open_store
+    from recochat.retrieval.ingest import ingest
+
+    settings = _settings()
+    configure_logging(settings)
+    split = lambda value: tuple(c.strip() for c in value.split(",") if c.strip()) if value else None  # noqa: E731
+    columns = ColumnMap(id=id_col, title=title_col, text=split(text_cols) or (), meta=split(meta_cols))
+    loaded = load_catalog(path, columns, skip_bad=skip_bad)
+    for line in loaded.skipped:
+        click.echo(f"skipped {line}", err=True)
+    name = check_collection_name(collection or path.stem.replace(" ", "-"))
+    store = open_store(settings)
+    encoder = open_encoder(settings)
+    with tqdm(total=len(loaded.items), desc=f"encoding {name}", unit="item", file=sys.stderr) as bar:
+        report = ingest(store, encoder, name, loaded.items, prune=prune, progress=bar.update)
+        bar.update(report.unchanged)
+    click.echo(
+        f"{name}: {report.total} items, {report.encoded} encoded, {report.unchanged} unchanged"
+        + (f", {report.removed} removed" if prune else "")
+        + (f", {len(loaded.skipped)} skipped" if loaded.skipped else "")
+        + f" in {report.seconds:.1f}s ({report.items_per_s:.0f} items/s)"
+    )
+
+
+def _runtime(collection: str | None, llm: str | None = None):  # type: ignore[no-untyped-def]
+    from .app import build
+
+    settings = _settings()
+    if llm:
+        settings = settings.model_copy(update={"llm": llm})
+    return build(settings, collection)
+
+
+@main.command("ask")
+@click.argument("message")
+@click.option("--user", default="local", show_default=True)
+@click.option("--collection")
+@click.option("--llm", type=click.Choice(["embedded", "openai", "template"]), help="Reply writer (default: settings).")
+@click.option("--json", "as_json", is_flag=True, help="Print the reply as JSON.")
+@friendly
+def ask_cmd(message: str, user: str, collection: str | None, llm: str | None, as_json: bool) -> None:
+    """Run one turn for USER and print the reply."""
+    runtime = _runtime(collection, llm)
+    reply = asyncio.run(runtime.conversations.send(user, message))
+    if as_json:
+        click.echo(json.dumps(reply.as_json(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(reply.text)
+
+
+@main.command("feedback")
+@click.option("--user", default="local", show_default=True)
+@click.option("--item", "item_id", required=True, help="Item id.")
+@click.option("--like/--dislike", "like", default=None, required=True)
+@click.option("--collection")
+@friendly
+def feedback_cmd(user: str, item_id: str, like: bool, collection: str | None) -> None:
+    """Record 👍/👎 on an item for USER."""
+    runtime = _runtime(collection, "template")
+    try:
+        result = asyncio.run(runtime.conversations.feedback(user, item_id, "like" if like else "dislike"))
+    except KeyError as error:
+        raise UserError(str(error.args[0])) from None
+    click.echo(f"{user}: {'👍' if like else '👎'} {result.title}")
+
+
+@main.group("profile")
+def profile_group() -> None:
+    """Show or forget a user's profile."""
+
+
+@profile_group.command("show")
+@click.argument("user")
+@click.option("--collection")
+@click.option("--json", "as_json", is_flag=True)
+@friendly
+def profile_show(user: str, collection: str | None, as_json: bool) -> None:
+    runtime = _runtime(collection, "template")
+    view = asyncio.run(runtime.conversations.profile(user))
+    if as_json:
+        from dataclasses import asdict
+
+        click.echo(json.dumps(asdict(view), ensure_ascii=False, indent=2))
+    else:
+        click.echo("\n".join(view.lines()))
+
+
+@profile_group.command("forget")
+@click.argument("user")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@friendly
+def profile_forget(user: str, yes: bool) -> None:
+    """Delete USER's profile and every event they generated."""
+    from recochat.profiles.store import ProfileStore
+
+    if not yes:
+        click.confirm(f"Delete everything recochat knows about {user!r}?", abort=True)
+    settings = _settings()
+    gone = ProfileStore(settings.profiles_path).forget(user)
+    click.echo(f"forgot {user}: profile and {gone} events deleted")
+
+
+@main.command("chat")
+@click.option("--user", default="local", show_default=True)
+@click.option("--collection")
+@click.option("--llm", type=click.Choice(["embedded", "openai", "template"]))
+@click.option("--plain", is_flag=True, help="Line mode (for pipes and simple terminals).")
+@friendly
+def chat_cmd(user: str, collection: str | None, llm: str | None, plain: bool) -> None:
+    """Chat on the terminal."""
+    from .plain_chat import run_plain
+
+    runtime = _runtime(collection, llm)
+    asyncio.run(run_plain(runtime, user))
+
+
+if __name__ == "__main__":
+    main()

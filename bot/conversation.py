@@ -1,0 +1,236 @@
+"""The one conversation API every front end uses (TUI, Discord, scripted tests, CLI).
+
+Async, with no front-end imports. Blocking work (encoder, numpy, SQLite) runs in threads;
+turns of one user are serialized by a per-user lock, different users run concurrently.
+`stream()` yields text chunks and exposes the final `Reply`, like a response object:
+
+    stream = conversations.stream("alice", "something funny")
+    async for chunk in stream:
+        print(chunk, end="")
+    reply = stream.reply
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import AsyncIterator, Literal, Protocol
+
+from recochat.profiles.model import Profile
+
+from .engine import Engine, TurnResult
+from .writer import TemplateWriter, WriteOutcome
+
+log = logging.getLogger("recochat.conversation")
+
+
+class Writer(Protocol):
+    name: str
+
+    def stream(self, result: TurnResult, outcome: WriteOutcome) -> AsyncIterator[str]: ...
+
+
+class _TemplateStream:
+    """Adapts the template writer to the streaming interface."""
+
+    def __init__(self, template: TemplateWriter) -> None:
+        self.template = template
+        self.name = "template"
+
+    async def stream(self, result: TurnResult, outcome: WriteOutcome) -> AsyncIterator[str]:
+        outcome.status = "template"
+        outcome.first_token_ms = 0.0
+        yield self.template.full(result)
+
+
+def template_writer(domain: str = "movie") -> Writer:
+    return _TemplateStream(TemplateWriter(domain))
+
+
+@dataclass
+class ReplyItem:
+    id: str
+    title: str
+    year: int | None
+    genres: list[str]
+    why: str
+    score: float
+    rank: int
+    description: str
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass
+class Reply:
+    user_id: str
+    text: str
+    kind: str
+    items: list[ReplyItem]
+    timings_ms: dict[str, float]
+    writer: str
+    status: str
+    """How the prose came about: template, ok, repaired or replaced."""
+    first_token_ms: float | None = None
+    question: str | None = None
+
+    def as_json(self) -> dict:
+        return {
+            "user": self.user_id,
+            "text": self.text,
+            "items": [{"id": i.id, "title": i.title, "score": round(i.score, 4), "why": i.why} for i in self.items],
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }
+
+
+@dataclass
+class FeedbackResult:
+    item_id: str
+    title: str
+    value: Literal["like", "dislike"]
+
+
+@dataclass
+class ProfileView:
+    user_id: str
+    turns: int
+    liked: list[str]
+    disliked: list[str]
+    seen: list[str]
+    liked_aspects: list[str]
+    disliked_aspects: list[str]
+    constraints: list[str]
+    shown: int
+
+    def lines(self) -> list[str]:
+        def show(values: list[str]) -> str:
+            return ", ".join(values) if values else "—"
+
+        return [
+            f"user: {self.user_id} ({self.turns} turns, {self.shown} items shown)",
+            f"likes: {show(self.liked_aspects[::-1])}",
+            f"dislikes: {show(self.disliked_aspects[::-1])}",
+            f"liked items: {show(self.liked[::-1])}",
+            f"rejected items: {show(self.disliked[::-1])}",
+            f"seen: {show(self.seen[::-1])}",
+            f"constraints: {show(self.constraints)}",
+        ]
+
+
+class ReplyStream:
+    def __init__(self, owner: "Conversations", user_id: str, text: str) -> None:
+        self._owner = owner
+        self._user_id = user_id
+        self._text = text
+        self.reply: Reply | None = None
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._run()
+
+    async def _run(self) -> AsyncIterator[str]:
+        owner = self._owner
+        async with owner._lock(self._user_id):
+            started = time.perf_counter()
+            result = await asyncio.to_thread(owner.engine.turn, self._user_id, self._text)
+            outcome = WriteOutcome()
+            parts: list[str] = []
+            write_started = time.perf_counter()
+            async for chunk in owner.writer.stream(result, outcome):
+                parts.append(chunk)
+                yield chunk
+            timings = dict(result.timings_ms)
+            timings["write"] = (time.perf_counter() - write_started) * 1000
+            timings["turn_total"] = (time.perf_counter() - started) * 1000
+            self.reply = Reply(
+                user_id=self._user_id,
+                text="".join(parts).strip(),
+                kind=result.kind,
+                items=[owner._item_view(r) for r in result.items],
+                timings_ms=timings,
+                writer=owner.writer.name,
+                status=outcome.status,
+                first_token_ms=outcome.first_token_ms,
+                question=result.question,
+            )
+
+
+class Conversations:
+    def __init__(self, engine: Engine, writer: Writer | None = None, catalog_name: str = "") -> None:
+        self.engine = engine
+        self.writer = writer or template_writer()
+        self.catalog_name = catalog_name
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def _lock(self, user_id: str) -> asyncio.Lock:
+        return self._locks[user_id]
+
+    @staticmethod
+    def _item_view(r) -> ReplyItem:  # type: ignore[no-untyped-def]
+        item = r.item
+        return ReplyItem(item.id, item.title, item.year, item.genres, r.why, r.score, r.rank, item.description, item.meta)
+
+    def stream(self, user_id: str, text: str) -> ReplyStream:
+        return ReplyStream(self, user_id, text)
+
+    async def send(self, user_id: str, text: str) -> Reply:
+        stream = self.stream(user_id, text)
+        async for _ in stream:
+            pass
+        assert stream.reply is not None
+        return stream.reply
+
+    async def feedback(self, user_id: str, item: str | int, value: Literal["like", "dislike"]) -> FeedbackResult:
+        """`item` is an item id, or a 1-based rank in the user's last reply."""
+        async with self._lock(user_id):
+            item_id = await asyncio.to_thread(self._resolve, user_id, item)
+            found = await asyncio.to_thread(self.engine.feedback, user_id, item_id, value)
+        return FeedbackResult(found.id, found.title, value)
+
+    def _resolve(self, user_id: str, item: str | int) -> str:
+        if isinstance(item, int):
+            item_id = self.engine.item_at(self.engine.profiles.load(user_id), item)
+            if item_id is None:
+                raise KeyError(f"no item #{item} in the last reply")
+            return item_id
+        if self.engine.item(item) is None:
+            raise KeyError(f"no item {item!r} in catalog {self.catalog_name!r}")
+        return item
+
+    async def why(self, user_id: str, item: str | int) -> str:
+        item_id = await asyncio.to_thread(self._resolve, user_id, item)
+        found = self.engine.item(item_id)
+        assert found is not None
+        reason = self.engine.why(user_id, item_id)
+        if reason is None:
+            return f"{found.label()} wasn't recommended to you in this session."
+        return f"{found.label()}: {reason}."
+
+    async def profile(self, user_id: str) -> ProfileView:
+        profile = await asyncio.to_thread(self.engine.profiles.load, user_id)
+        return self._view(profile)
+
+    def _view(self, profile: Profile) -> ProfileView:
+        def titles(ids: list[str]) -> list[str]:
+            return [item.title for i in ids if (item := self.engine.item(i)) is not None]
+
+        return ProfileView(
+            user_id=profile.user_id,
+            turns=profile.turns,
+            liked=titles(profile.liked),
+            disliked=titles(profile.disliked),
+            seen=titles([i for i in profile.seen if i not in profile.liked and i not in profile.disliked]),
+            liked_aspects=list(profile.liked_aspects),
+            disliked_aspects=list(profile.disliked_aspects),
+            constraints=profile.constraints.describe(),
+            shown=len(profile.shown),
+        )
+
+    async def reset(self, user_id: str) -> None:
+        async with self._lock(user_id):
+            await asyncio.to_thread(self.engine.reset, user_id)
+
+    async def forget(self, user_id: str) -> int:
+        async with self._lock(user_id):
+            return await asyncio.to_thread(self.engine.forget, user_id)

@@ -1,0 +1,317 @@
+"""The synchronous turn pipeline: understand → update profile → retrieve → score → plan.
+
+Everything a front end can do goes through here (via the async `Conversations` API). Each
+profile change is also appended to the event log, so a profile can be rebuilt from it:
+'turn' events carry the text (aspects and constraints), 'mention'/'feedback' events carry
+item-level signals, 'shown' events the items shown.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from recochat.profiles.collaborative import CoOccurrence
+from recochat.profiles.model import Profile, UpdateWeights, update_vector
+from recochat.profiles.store import Event, ProfileStore
+from recochat.retrieval.catalog import CatalogItem
+from recochat.retrieval.encoder import Encoder
+from recochat.retrieval.recommender import RankRequest, Recommendation, Recommender
+from recochat.retrieval.store import StoredCatalog
+from recochat.retrieval.titles import TitleIndex
+
+from .understanding import Understanding, understand
+
+TurnKind = Literal["recommend", "cold_start", "about", "why", "smalltalk", "empty"]
+FEEDBACK_WEIGHT = {"like": 1.0, "dislike": 1.0, "strong": 1.5, "weak": 0.5}
+
+
+@dataclass
+class TurnResult:
+    user_id: str
+    message: str
+    kind: TurnKind
+    items: list[Recommendation] = field(default_factory=list)
+    subject: CatalogItem | None = None
+    """The item an 'about'/'why' turn talks about."""
+    subject_why: str | None = None
+    question: str | None = None
+    notes: list[str] = field(default_factory=list)
+    """Short acknowledgements of what was understood ("no horror from now on")."""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class Engine:
+    def __init__(
+        self,
+        catalog: StoredCatalog,
+        encoder: Encoder,
+        profiles: ProfileStore,
+        recommender: Recommender | None = None,
+        collaborative: CoOccurrence | None = None,
+        update: UpdateWeights = UpdateWeights(),
+        items_per_reply: int = 5,
+    ) -> None:
+        self.catalog = catalog
+        self.encoder = encoder
+        self.profiles = profiles
+        self.recommender = recommender or Recommender(catalog)
+        self.collaborative = collaborative or CoOccurrence()
+        self.update = update
+        self.k = items_per_reply
+        self.titles = TitleIndex(catalog.items)
+        self.genres = {g for item in catalog.items for g in item.genres}
+        self.newest_year = max((item.year or 0 for item in catalog.items), default=2025)
+        self._collab_lock = threading.Lock()
+        self._why: dict[tuple[str, str], str] = {}
+        self._replay_collaborative()
+
+    # -- items -----------------------------------------------------------------------------
+    def item(self, item_id: str) -> CatalogItem | None:
+        row = self.catalog.row_of.get(item_id)
+        return None if row is None else self.catalog.items[row]
+
+    def _vector(self, item_id: str) -> np.ndarray | None:
+        row = self.catalog.row_of.get(item_id)
+        return None if row is None else self.catalog.embeddings[row]
+
+    def item_at(self, profile: Profile, rank: int) -> str | None:
+        shown = profile.last_shown
+        if not shown:
+            return None
+        index = len(shown) - 1 if rank == -1 else rank - 1
+        return shown[index] if 0 <= index < len(shown) else None
+
+    # -- the turn ----------------------------------------------------------------------------
+    def turn(self, user_id: str, text: str) -> TurnResult:
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        understood = understand(text, self.titles, self.genres, self.newest_year)
+        timings["understand"] = (time.perf_counter() - started) * 1000
+        profile = self.profiles.load(user_id)
+        profile.note_turn(text)
+        self.profiles.append(Event(user_id, "turn", text=text))
+
+        if understood.intent == "smalltalk":
+            self.profiles.save(profile)
+            return TurnResult(user_id, text, "smalltalk", timings_ms=timings)
+        if understood.intent in ("about", "why"):
+            result = self._about(profile, understood)
+            self.profiles.save(profile)
+            result.timings_ms = timings
+            return result
+
+        notes = self._apply_items(profile, understood)
+        step = time.perf_counter()
+        positive, negative = self._encode_aspects(understood)
+        timings["encode"] = (time.perf_counter() - step) * 1000
+        step = time.perf_counter()
+        notes += self._apply_text(profile, understood, positive, negative)
+        timings["profile_update"] = (time.perf_counter() - step) * 1000
+
+        items = self._rank(profile, understood, positive)
+        timings.update(self.recommender.timings_ms)
+        kind: TurnKind = "recommend"
+        question = None
+        if not items:
+            kind = "empty"
+        elif profile.is_cold:
+            kind = "cold_start"
+            question = self._splitting_question(items)
+        profile.record_shown([r.item.id for r in items])
+        if items:
+            self.profiles.append(Event(user_id, "shown", text=json.dumps(profile.last_shown)))
+        for r in items:
+            self._why[(user_id, r.item.id)] = r.why
+        self.profiles.save(profile)
+        timings["total"] = (time.perf_counter() - started) * 1000
+        return TurnResult(user_id, text, kind, items=items, question=question, notes=notes, timings_ms=timings)
+
+    def _about(self, profile: Profile, understood: Understanding) -> TurnResult:
+        item_id = understood.about_item
+        if understood.about_rank is not None:
+            item_id = self.item_at(profile, understood.about_rank)
+        item = self.item(item_id) if item_id else None
+        why = self._why.get((profile.user_id, item_id)) if item_id else None
+        return TurnResult(profile.user_id, understood.text, understood.intent, subject=item, subject_why=why)
+
+    def _apply_items(self, profile: Profile, understood: Understanding) -> list[str]:
+        """Titles the user named and feedback in words ('the second one looks great')."""
+        notes = []
+        for mention in understood.titles:
+            item = self.item(mention.item_id)
+            assert item is not None
+            if mention.polarity == "seen":
+                self._record(profile, "seen", item.id, 0.0)
+                notes.append(f"you've seen {item.title}")
+            else:
+                value = 1.0 if mention.polarity == "like" else -1.0
+                self._record(profile, "mention", item.id, value)
+                notes.append(f"you {'liked' if value > 0 else 'disliked'} {item.title}")
+        for feedback in understood.rank_feedback:
+            item_id = self.item_at(profile, feedback.rank)
+            if item_id is None:
+                continue
+            value = 1.0 if feedback.value == "like" else -1.0
+            weight = FEEDBACK_WEIGHT["strong"] if feedback.strong else 1.0
+            self._record(profile, "feedback", item_id, value * weight)
+        if understood.reject_all_shown:
+            for item_id in profile.last_shown:
+                self._record(profile, "feedback", item_id, -FEEDBACK_WEIGHT["weak"])
+        return notes
+
+    def _record(self, profile: Profile, kind: str, item_id: str, value: float) -> None:
+        self.profiles.append(Event(profile.user_id, kind, item_id=item_id, value=value))
+        self._apply_item_signal(profile, kind, item_id, value)
+
+    def _apply_item_signal(
+        self, profile: Profile, kind: str, item_id: str, value: float, learn: bool = True
+    ) -> None:
+        """learn=False when replaying: the collaborative component already holds the event."""
+        if kind in ("seen", "mention"):
+            profile.mark_seen(item_id)
+        if kind == "seen" or value == 0:
+            return
+        vector = self._vector(item_id)
+        if vector is None:
+            return
+        weight = self.update.item * abs(value)
+        if value > 0:
+            profile.like(item_id)
+            profile.u = update_vector(profile.u, self.update.decay, [(weight, vector)])
+            if learn:
+                with self._collab_lock:
+                    self.collaborative.observe(profile.user_id, item_id)
+        else:
+            profile.dislike(item_id)
+            profile.n = update_vector(profile.n, self.update.negative_decay, [(weight, vector)])
+
+    def _encode_aspects(self, understood: Understanding) -> tuple[np.ndarray | None, np.ndarray | None]:
+        def mean(texts: list[str]) -> np.ndarray | None:
+            if not texts:
+                return None
+            return np.mean([self.encoder.encode_query(t) for t in texts], axis=0)
+
+        return mean(understood.positive), mean(understood.negative)
+
+    def _apply_text(
+        self, profile: Profile, understood: Understanding, positive: np.ndarray | None, negative: np.ndarray | None
+    ) -> list[str]:
+        notes = []
+        if positive is not None:
+            profile.u = update_vector(profile.u, self.update.decay, [(self.update.text, positive)])
+        if negative is not None:
+            profile.n = update_vector(profile.n, self.update.negative_decay, [(self.update.text, negative)])
+        profile.add_aspects(understood.positive, understood.negative)
+        c = profile.constraints
+        if understood.clear_years:
+            c.year_min = c.year_max = None
+        if understood.year_min is not None or understood.year_max is not None:
+            c.year_min, c.year_max = understood.year_min, understood.year_max
+            notes.append("years " + "–".join(str(y) if y else "…" for y in (c.year_min, c.year_max)))
+        if understood.include_genres:
+            c.include_genres = list(understood.include_genres)
+            c.exclude_genres = [g for g in c.exclude_genres if g not in understood.include_genres]
+        for genre in understood.exclude_genres:
+            if genre not in c.exclude_genres:
+                c.exclude_genres.append(genre)
+                notes.append(f"no {genre} from now on")
+        c.include_genres = [g for g in c.include_genres if g not in c.exclude_genres]
+        return notes
+
+    def _rank(self, profile: Profile, understood: Understanding, positive: np.ndarray | None) -> list[Recommendation]:
+        exclude = set(profile.disliked) | set(profile.seen) | set(profile.liked)
+        if not understood.allow_repeats:
+            exclude |= set(profile.shown)
+        aspects = [(t, self.encoder.encode_query(t)) for t in (understood.positive or profile.liked_aspects[-3:])]
+        with self._collab_lock:
+            collab = self.collaborative.scores(profile.liked[-20:])
+            counts = dict(self.collaborative.counts)
+        c = profile.constraints
+        request = RankRequest(
+            u=profile.u,
+            n=profile.n,
+            k=self.k,
+            exclude=exclude,
+            year_min=c.year_min,
+            year_max=c.year_max,
+            include_genres=c.include_genres,
+            exclude_genres=c.exclude_genres,
+            liked=profile.liked,
+            aspects=aspects,
+            collaborative=collab,
+            popularity_counts=counts,
+        )
+        return self.recommender.rank(request)
+
+    @staticmethod
+    def _splitting_question(items: list[Recommendation]) -> str:
+        """Ask about the genre that splits the seed set most evenly, against the next best."""
+        counts = Counter(g for r in items for g in r.item.genres)
+        if len(counts) < 2:
+            return "What kind of thing are you in the mood for?"
+        half = len(items) / 2
+        first = min(counts, key=lambda g: (abs(counts[g] - half), g))
+        rest = Counter(g for r in items if first not in r.item.genres for g in r.item.genres)
+        second = rest.most_common(1)[0][0] if rest else next(g for g in counts if g != first)
+        return f"To narrow it down: are you more in the mood for {first} or {second}? Or name a title you loved."
+
+    # -- explicit feedback and profile management ------------------------------------------
+    def feedback(self, user_id: str, item_id: str, value: Literal["like", "dislike"]) -> CatalogItem:
+        item = self.item(item_id)
+        if item is None:
+            raise KeyError(item_id)
+        profile = self.profiles.load(user_id)
+        self._record(profile, "feedback", item_id, 1.0 if value == "like" else -1.0)
+        self.profiles.save(profile)
+        return item
+
+    def why(self, user_id: str, item_id: str) -> str | None:
+        return self._why.get((user_id, item_id))
+
+    def reset(self, user_id: str) -> None:
+        self.profiles.append(Event(user_id, "reset"))
+        self.profiles.clear_profile(user_id)
+        with self._collab_lock:
+            self.collaborative.end_session(user_id)
+
+    def forget(self, user_id: str) -> int:
+        gone = self.profiles.forget(user_id)
+        self._why = {k: v for k, v in self._why.items() if k[0] != user_id}
+        self._replay_collaborative()
+        return gone
+
+    def rebuild(self, user_id: str) -> Profile:
+        """Replay the event log into a fresh profile (same rule as online, same result)."""
+        profile = Profile(user_id=user_id)
+        for event in self.profiles.events(user_id):
+            if event.kind == "reset":
+                profile = Profile(user_id=user_id)
+            elif event.kind == "turn" and event.text is not None:
+                understood = understand(event.text, self.titles, self.genres, self.newest_year)
+                profile.note_turn(event.text)
+                if understood.intent == "recommend":
+                    positive, negative = self._encode_aspects(understood)
+                    self._apply_text(profile, understood, positive, negative)
+            elif event.kind == "shown" and event.text:
+                profile.record_shown(json.loads(event.text))
+            elif event.kind in ("mention", "feedback", "seen") and event.item_id:
+                self._apply_item_signal(profile, event.kind, event.item_id, event.value or 0.0, learn=False)
+        return profile
+
+    def _replay_collaborative(self) -> None:
+        """Rebuild the collaborative component from every user's logged positive signals."""
+        fresh = CoOccurrence()
+        for event in self.profiles.events():
+            if event.kind == "reset":
+                fresh.end_session(event.user_id)
+            elif event.kind in ("mention", "feedback") and (event.value or 0) > 0 and event.item_id in self.catalog.row_of:
+                fresh.observe(event.user_id, event.item_id)
+        with self._collab_lock:
+            self.collaborative = fresh

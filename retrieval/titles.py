@@ -1,0 +1,137 @@
+"""Find catalog titles in free text: exact (with or without year), and small typos after a cue.
+
+Single-word titles that are everyday words ("Up", "Heat", "Her") link only when written
+with a capital or right after a cue ("loved heat"), so "I'm fed up" links nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+
+from .catalog import CatalogItem
+
+_CUES = re.compile(
+    r"\b(?:loved?|liked?|enjoyed|adored|hated?|disliked?|seen|saw|watched|similar to|like|than|about|as)\s+$"
+)
+COMMON_WORDS = frozenset(
+    """a an the it up us her him me my we you they big heat go run home up now here there this that what why how
+    who one two three seven nine ten signs taken up fury cars elf rush drive her us nope saw split glass crash
+    alien aliens rocky jaws speed twister heat ghost fargo gravity super cats""".split()
+)
+
+
+def normalize(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    text = text.replace("&", " and ")
+    text = re.sub(r"[^a-z0-9]+", " ", text)
+    return text.strip()
+
+
+@dataclass(frozen=True)
+class TitleMatch:
+    item_id: str
+    start: int
+    end: int
+    """Character span in the original text."""
+    exact: bool
+
+
+class TitleIndex:
+    def __init__(self, items: list[CatalogItem], popularity: dict[str, float] | None = None) -> None:
+        popularity = popularity or {}
+        self._by_title: dict[str, list[CatalogItem]] = {}
+        for item in items:
+            key = normalize(item.title)
+            if key:
+                self._by_title.setdefault(key, []).append(item)
+        for group in self._by_title.values():
+            group.sort(key=lambda i: -float(popularity.get(i.id, i.meta.get("popularity", 0)) or 0))
+        self._max_tokens = max((len(k.split()) for k in self._by_title), default=1)
+        self._keys_by_length: dict[int, list[str]] = {}
+        for key in self._by_title:
+            self._keys_by_length.setdefault(len(key.split()), []).append(key)
+        self._titles = {item.id: normalize(item.title) for item in items}
+
+    def lookup(self, title: str, year: int | None = None) -> CatalogItem | None:
+        group = self._by_title.get(normalize(title))
+        if not group:
+            return None
+        if year is not None:
+            for item in group:
+                if item.year is not None and abs(item.year - year) <= 1:
+                    return item
+        return group[0]
+
+    def find(self, text: str) -> list[TitleMatch]:
+        tokens = [(m.group(), m.start(), m.end()) for m in re.finditer(r"[^\W_]+(?:['’][^\W_]+)?", text)]
+        normalized = [normalize(t[0]).replace(" ", "") for t in tokens]
+        taken = [False] * len(tokens)
+        matches: list[TitleMatch] = []
+        for length in range(min(self._max_tokens, len(tokens)), 0, -1):
+            for start in range(0, len(tokens) - length + 1):
+                if any(taken[start : start + length]):
+                    continue
+                key = " ".join(normalized[start : start + length])
+                group = self._by_title.get(key)
+                if not group:
+                    continue
+                first_word = tokens[start][0]
+                if length == 1 and not self._single_word_ok(key, first_word, text[: tokens[start][1]]):
+                    continue
+                if length > 1 and all(n in COMMON_WORDS for n in normalized[start : start + length]):
+                    if not first_word[:1].isupper():
+                        continue
+                end = start + length
+                year = None
+                if end < len(tokens) and re.fullmatch(r"(19|20)\d\d", tokens[end][0]):
+                    year = int(tokens[end][0])
+                item = self.lookup(key, year)
+                assert item is not None
+                span_end = tokens[end][2] if year is not None else tokens[end - 1][2]
+                matches.append(TitleMatch(item.id, tokens[start][1], span_end, exact=True))
+                for i in range(start, min(end + (1 if year else 0), len(tokens))):
+                    taken[i] = True
+        matches.extend(self._fuzzy_after_cues(text, tokens, taken))
+        return sorted(matches, key=lambda m: m.start)
+
+    @staticmethod
+    def _single_word_ok(key: str, word: str, before: str) -> bool:
+        if len(key) < 3:
+            return False
+        cued = bool(_CUES.search(before.lower()))
+        if key in COMMON_WORDS:
+            at_sentence_start = not before.strip() or before.rstrip()[-1:] in ".!?"
+            return cued or (word[:1].isupper() and not at_sentence_start)
+        return True
+
+    def _fuzzy_after_cues(self, text: str, tokens: list[tuple[str, int, int]], taken: list[bool]) -> list[TitleMatch]:
+        """Typos ("Incepshun") are only tried right after a cue word, to stay fast and precise."""
+        found: list[TitleMatch] = []
+        for index, (_, start, _) in enumerate(tokens):
+            if taken[index] or not _CUES.search(text[:start].lower()):
+                continue
+            best: tuple[float, int, str] | None = None
+            for length in range(1, min(self._max_tokens, len(tokens) - index, 6) + 1):
+                if any(taken[index : index + length]):
+                    break
+                phrase = normalize(" ".join(t[0] for t in tokens[index : index + length]))
+                if len(phrase) < 5:
+                    continue
+                choices = self._keys_by_length.get(length, []) + self._keys_by_length.get(length + 1, [])
+                hit = process.extractOne(phrase, choices, scorer=fuzz.ratio, score_cutoff=85)
+                if hit and (best is None or hit[1] > best[0]):
+                    best = (hit[1], length, hit[0])
+            if best is None:
+                continue
+            _, length, key = best
+            if len(key) < 5:
+                continue
+            item = self._by_title[key][0]
+            found.append(TitleMatch(item.id, start, tokens[index + length - 1][2], exact=False))
+            for i in range(index, index + length):
+                taken[i] = True
+        return found

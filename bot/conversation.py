@@ -75,6 +75,12 @@ class Reply:
     """How the prose came about: template, ok, repaired or replaced."""
     first_token_ms: float | None = None
     question: str | None = None
+    subject: ReplyItem | None = None
+    """The item an 'about' or 'why' turn talks about."""
+
+    def grounded_ids(self) -> set[str]:
+        """Items this reply may name: those shown, or the one it talks about."""
+        return {i.id for i in self.items} | ({self.subject.id} if self.subject else set())
 
     def as_json(self) -> dict:
         return {
@@ -153,6 +159,7 @@ class ReplyStream:
                 status=outcome.status,
                 first_token_ms=outcome.first_token_ms,
                 question=result.question,
+                subject=owner._subject_view(result),
             )
 
 
@@ -171,6 +178,13 @@ class Conversations:
         item = r.item
         return ReplyItem(item.id, item.title, item.year, item.genres, r.why, r.score, r.rank, item.description, item.meta)
 
+    def _subject_view(self, result: TurnResult) -> ReplyItem | None:
+        item = result.subject
+        if item is None:
+            return None
+        return ReplyItem(item.id, item.title, item.year, item.genres, result.subject_why or "", 0.0, 0,
+                         item.description, item.meta)
+
     def stream(self, user_id: str, text: str) -> ReplyStream:
         return ReplyStream(self, user_id, text)
 
@@ -187,6 +201,12 @@ class Conversations:
             item_id = await asyncio.to_thread(self._resolve, user_id, item)
             found = await asyncio.to_thread(self.engine.feedback, user_id, item_id, value)
         return FeedbackResult(found.id, found.title, value)
+
+    async def undo_feedback(self, user_id: str, item: str | int) -> None:
+        """Take back the latest 👍/👎 on an item (a removed reaction, an undo key)."""
+        async with self._lock(user_id):
+            item_id = await asyncio.to_thread(self._resolve, user_id, item)
+            await asyncio.to_thread(self.engine.undo_feedback, user_id, item_id)
 
     def _resolve(self, user_id: str, item: str | int) -> str:
         if isinstance(item, int):

@@ -107,12 +107,13 @@ class Engine:
             result.timings_ms = timings
             return result
 
-        notes = self._apply_items(profile, understood)
         step = time.perf_counter()
         positive, negative = self._encode_aspects(understood)
         timings["encode"] = (time.perf_counter() - step) * 1000
         step = time.perf_counter()
-        notes += self._apply_text(profile, understood, positive, negative)
+        # text first, then items: the same order as the event log, so a replay is exact
+        notes = self._apply_text(profile, understood, positive, negative)
+        notes = self._apply_items(profile, understood) + notes
         timings["profile_update"] = (time.perf_counter() - step) * 1000
 
         items = self._rank(profile, understood, positive)
@@ -124,8 +125,8 @@ class Engine:
         elif profile.is_cold:
             kind = "cold_start"
             question = self._splitting_question(items)
-        profile.record_shown([r.item.id for r in items])
-        if items:
+        if items:  # an empty reply keeps the last list, so "#1" still means what the user saw
+            profile.record_shown([r.item.id for r in items])
             self.profiles.append(Event(user_id, "shown", text=json.dumps(profile.last_shown)))
         for r in items:
             self._why[(user_id, r.item.id)] = r.why
@@ -215,6 +216,8 @@ class Engine:
         if understood.year_min is not None or understood.year_max is not None:
             c.year_min, c.year_max = understood.year_min, understood.year_max
             notes.append("years " + "–".join(str(y) if y else "…" for y in (c.year_min, c.year_max)))
+        if understood.clear_genres:
+            c.include_genres = []
         if understood.include_genres:
             c.include_genres = list(understood.include_genres)
             c.exclude_genres = [g for g in c.exclude_genres if g not in understood.include_genres]
@@ -272,6 +275,14 @@ class Engine:
         self.profiles.save(profile)
         return item
 
+    def undo_feedback(self, user_id: str, item_id: str) -> Profile:
+        """Cancel the latest 👍/👎 on an item: log an 'undo', rebuild the profile from the log."""
+        self.profiles.append(Event(user_id, "undo", item_id=item_id))
+        profile = self.rebuild(user_id)
+        self.profiles.save(profile)
+        self._replay_collaborative()
+        return profile
+
     def why(self, user_id: str, item_id: str) -> str | None:
         return self._why.get((user_id, item_id))
 
@@ -290,7 +301,7 @@ class Engine:
     def rebuild(self, user_id: str) -> Profile:
         """Replay the event log into a fresh profile (same rule as online, same result)."""
         profile = Profile(user_id=user_id)
-        for event in self.profiles.events(user_id):
+        for event in _without_undone(list(self.profiles.events(user_id))):
             if event.kind == "reset":
                 profile = Profile(user_id=user_id)
             elif event.kind == "turn" and event.text is not None:
@@ -308,10 +319,26 @@ class Engine:
     def _replay_collaborative(self) -> None:
         """Rebuild the collaborative component from every user's logged positive signals."""
         fresh = CoOccurrence()
-        for event in self.profiles.events():
+        for event in _without_undone(list(self.profiles.events())):
             if event.kind == "reset":
                 fresh.end_session(event.user_id)
             elif event.kind in ("mention", "feedback") and (event.value or 0) > 0 and event.item_id in self.catalog.row_of:
                 fresh.observe(event.user_id, event.item_id)
         with self._collab_lock:
             self.collaborative = fresh
+
+
+def _without_undone(events: list[Event]) -> list[Event]:
+    """Drop each 'undo' and the latest earlier feedback of that user on that item."""
+    cancelled: set[int] = set()
+    for index, event in enumerate(events):
+        if event.kind != "undo":
+            continue
+        cancelled.add(index)
+        for earlier in range(index - 1, -1, -1):
+            other = events[earlier]
+            if (earlier not in cancelled and other.kind == "feedback" and other.user_id == event.user_id
+                    and other.item_id == event.item_id):
+                cancelled.add(earlier)
+                break
+    return [e for i, e in enumerate(events) if i not in cancelled]

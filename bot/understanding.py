@@ -72,6 +72,7 @@ _BETWEEN = re.compile(r"\bbetween\s+((?:19|20)\d\d)\s+and\s+((?:19|20)\d\d)\b")
 _FROM_YEAR = re.compile(r"\b(?:from|in)\s+((?:19|20)\d\d)\b")
 _RECENT = re.compile(r"\b(recent|new|newer|latest|modern)\b")
 _ANY_YEAR = re.compile(r"\bany (year|decade|era|time)\b")
+_ANY_GENRE = re.compile(r"\bany (genre|kind|type|category)\b")
 
 
 @dataclass
@@ -106,6 +107,7 @@ class Understanding:
     year_min: int | None = None
     year_max: int | None = None
     clear_years: bool = False
+    clear_genres: bool = False
     unseen_only: bool = False
     allow_repeats: bool = False
 
@@ -189,6 +191,8 @@ def understand(text: str, titles: TitleIndex, genres: set[str], newest_year: int
     result.allow_repeats = bool(_REPEAT.search(masked_text))
     if _ANY_YEAR.search(masked_text):
         result.clear_years = True
+    if _ANY_GENRE.search(masked_text):
+        result.clear_genres = True
 
     # 2. questions about an item and explanations
     rank_match = _RANK_REF.search(masked_text)

@@ -116,11 +116,23 @@ class TemplateWriter:
         return f"Hi! Tell me what kind of {self.domain} you're in the mood for, or name one you loved."
 
 
-class GroundingValidator:
-    """Keeps only sentences that name shown titles; everything else counts as a repair."""
+_STOP = frozenset("that this with from have about their there which would what your they them film movie".split())
 
-    def __init__(self, titles: TitleIndex, allowed: list[CatalogItem]) -> None:
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in normalize(text).split() if len(w) >= 4 and w not in _STOP}
+
+
+class GroundingValidator:
+    """Keeps only sentences that name shown titles; everything else counts as a repair.
+
+    With `facts`, a sentence must also be mostly made of words found in them (answers about
+    an item): the tiny model otherwise retells its few-shot example as if it were the item.
+    """
+
+    def __init__(self, titles: TitleIndex, allowed: list[CatalogItem], facts: str | None = None) -> None:
         self.titles = titles
+        self.facts = _content_words(facts) if facts else None
         self.allowed_ids = {i.id for i in allowed}
         self.allowed_names = {normalize(i.title) for i in allowed}
         self._seen: set[str] = set()
@@ -138,6 +150,10 @@ class GroundingValidator:
         for groups in _QUOTED.findall(text):
             name = normalize(next(g for g in groups if g))
             if name and name not in self.allowed_names and not any(name in a or a in name for a in self.allowed_names):
+                return False
+        if self.facts is not None:
+            words = _content_words(text)
+            if words and len(words & self.facts) / len(words) < 0.5:
                 return False
         self._seen.add(key)
         return True
@@ -165,6 +181,7 @@ class LLMWriter:
         self.max_sentences = max_sentences
 
     def _request(self, result: TurnResult) -> tuple[str, dict[str, str], list[CatalogItem]] | None:
+        """(prompt purpose, its variables, the items the text may name); None = template only."""
         if result.kind in ("recommend", "cold_start"):
             items = "\n".join(f"{r.rank}. {item_facts(r.item)} | {r.why}" for r in result.items[:3])
             purpose = "clarify" if result.kind == "cold_start" else "recommend"
@@ -185,7 +202,8 @@ class LLMWriter:
         purpose, variables, allowed = request
         started = time.perf_counter()
         kept: list[str] = []
-        async for sentence in self._validated(purpose, variables, allowed, outcome):
+        facts = f"{variables['item']} {variables['message']}" if purpose == "about_item" else None
+        async for sentence in self._validated(purpose, variables, allowed, outcome, facts):
             if outcome.first_token_ms is None:
                 outcome.first_token_ms = (time.perf_counter() - started) * 1000
             kept.append(sentence)
@@ -202,9 +220,10 @@ class LLMWriter:
             yield "\n" + self.template.body(result)
 
     async def _validated(
-        self, purpose: str, variables: dict[str, str], allowed: list[CatalogItem], outcome: WriteOutcome
+        self, purpose: str, variables: dict[str, str], allowed: list[CatalogItem], outcome: WriteOutcome,
+        facts: str | None = None,
     ) -> AsyncIterator[str]:
-        validator = GroundingValidator(self.titles, allowed)
+        validator = GroundingValidator(self.titles, allowed, facts)
         messages = load_prompt(purpose).format_messages(**variables)
         buffer = ""
         accepted = 0

@@ -100,11 +100,11 @@ class TitleIndex:
 
     @staticmethod
     def _single_word_ok(key: str, word: str, before: str) -> bool:
-        if len(key) < 3:
-            return False
         cued = bool(_CUES.search(before.lower()))
+        at_sentence_start = not before.strip() or before.rstrip()[-1:] in ".!?"
+        if len(key) < 3:  # "Up", "It": only written as a title
+            return word[:1].isupper() and (cued or not at_sentence_start)
         if key in COMMON_WORDS:
-            at_sentence_start = not before.strip() or before.rstrip()[-1:] in ".!?"
             return cued or (word[:1].isupper() and not at_sentence_start)
         return True
 

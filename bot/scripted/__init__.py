@@ -1,0 +1,1 @@
+"""Scripted conversation tests: YAML scripts users write, a runner and a pytest plugin."""

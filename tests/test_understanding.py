@@ -1,0 +1,96 @@
+"""Rule-based understanding: negation, title linking, constraints, feedback in words."""
+
+import pytest
+
+from recochat.bot.understanding import understand
+from recochat.retrieval.catalog import CatalogItem
+from recochat.retrieval.titles import TitleIndex
+
+ITEMS = [
+    CatalogItem("inception", "Inception", "x", {"year": 2010}),
+    CatalogItem("heat95", "Heat", "x", {"year": 1995}),
+    CatalogItem("heat72", "Heat", "x", {"year": 1972}),
+    CatalogItem("up", "Up", "x", {"year": 2009}),
+    CatalogItem("pp", "Pride and Prejudice", "x", {"year": 2005}),
+    CatalogItem("hf", "Hot Fuzz", "x", {"year": 2007}),
+]
+GENRES = {"comedy", "horror", "drama", "science fiction", "thriller"}
+
+
+def parse(text):
+    return understand(text, TitleIndex(ITEMS), GENRES, 2023)
+
+
+def test_negation_goes_to_negative_aspects_and_excluded_genres():
+    u = parse("something funny but not stupid, no horror")
+    assert "horror" in u.exclude_genres and "horror" not in u.include_genres
+    assert any("stupid" in a for a in u.negative)
+    assert not any("stupid" in a or "horror" in a for a in u.positive)
+    assert "comedy" in u.include_genres  # "funny"
+
+
+@pytest.mark.parametrize(
+    "text, item, polarity",
+    [
+        ("I loved Inception", "inception", "like"),
+        ("i loved inception", "inception", "like"),
+        ("I loved Inceptoin", "inception", "like"),
+        ("i really liked incpetion", "inception", "like"),
+        ("seen Heat already", "heat95", "seen"),
+        ("I hated Heat (1972)", "heat72", "dislike"),
+        ("something like Pride and Prejudice", "pp", "like"),
+    ],
+)
+def test_title_linking(text, item, polarity):
+    mentions = parse(text).titles
+    assert [(m.item_id, m.polarity) for m in mentions] == [(item, polarity)]
+
+
+def test_common_word_titles_do_not_link_from_everyday_words():
+    assert parse("I'm fed up with sad stuff").titles == []
+    assert [m.item_id for m in parse("I loved Up and Hot Fuzz").titles] == ["up", "hf"]
+
+
+def test_constraints_decades_and_ranges():
+    assert (parse("something from the 90s").year_min, parse("something from the 90s").year_max) == (1990, 1999)
+    u = parse("a thriller after 2010")
+    assert (u.year_min, u.year_max, u.include_genres) == (2010, None, ["thriller"])
+    u = parse("nothing before 1980")
+    assert (u.year_min, u.year_max) == (1980, None)
+    assert parse("something I haven't seen").unseen_only
+
+
+@pytest.mark.parametrize(
+    "text, rank, value, strong",
+    [
+        ("the second one looks great", 2, "like", False),
+        ("more like #3", 3, "like", True),
+        ("not that one", 1, "dislike", False),
+        ("no to number 2", 2, "dislike", False),
+    ],
+)
+def test_feedback_in_words(text, rank, value, strong):
+    feedback = parse(text).rank_feedback
+    assert [(f.rank, f.value, f.strong) for f in feedback] == [(rank, value, strong)]
+
+
+def test_meh_rejects_everything_shown():
+    assert parse("meh").reject_all_shown
+
+
+@pytest.mark.parametrize("text", ["hi", "Thanks!", "thank you so much", "bye"])
+def test_small_talk(text):
+    assert parse(text).intent == "smalltalk"
+
+
+def test_questions_about_an_item():
+    u = parse("what is #2 about?")
+    assert (u.intent, u.about_rank) == ("about", 2)
+    u = parse("tell me about Inception")
+    assert (u.intent, u.about_item) == ("about", "inception")
+    assert parse("why #1?").intent == "why"
+
+
+def test_any_year_and_any_genre_clear_constraints():
+    u = parse("any genre is fine, any year")
+    assert u.clear_genres and u.clear_years

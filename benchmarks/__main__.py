@@ -1,0 +1,18 @@
+"""`python -m recochat.benchmarks NAME [options]` (also `recochat bench NAME`)."""
+
+import sys
+
+BENCHMARKS = {"llm": "recochat.benchmarks.llm_replies"}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in BENCHMARKS:
+        print(f"usage: python -m recochat.benchmarks {{{','.join(BENCHMARKS)}}} [options]", file=sys.stderr)
+        return 2
+    import importlib
+
+    return importlib.import_module(BENCHMARKS[argv[0]]).main(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

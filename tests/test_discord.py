@@ -1,0 +1,506 @@
+"""The Discord adapter over the real conversation API (tiny catalog, real encoder, template writer).
+
+Messages and reactions go through dpytest 0.7; slash commands through AsyncMock interactions,
+since dpytest has no slash-command support. No network: dpytest replaces Discord's HTTP client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import shutil
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import AsyncIterator
+from unittest.mock import AsyncMock, MagicMock
+
+import pytest
+
+discord = pytest.importorskip("discord")  # the `discord` extra
+dpytest = pytest.importorskip("discord.ext.test")  # the `test` extra (dpytest)
+
+from discord.ext.test import backend as dpy_backend
+from discord.ext.test import callbacks as dpy_callbacks
+from discord.ext.test import factories as dpy_factories
+from discord.ext.test import state as dpy_state
+
+from recochat.bot.app import Runtime, SetupError, build
+from recochat.bot.conversation import Conversations
+from recochat.bot.settings import Settings
+from recochat.retrieval.catalog import load_catalog
+from recochat.retrieval.ingest import ingest
+from recochat.retrieval.store import ChromaStore
+from recochat.bot.discord_bot import (
+    MESSAGE_LIMIT,
+    SORRY,
+    LiveMessage,
+    RateLimiter,
+    RecoBot,
+    RecoCommands,
+    bot_intents,
+    check_token,
+    discord_config,
+    profile_id,
+    run_discord,
+)
+
+FAKE_TOKEN = "MTAxMjM0NTY3ODkwMTIzNDU2Nw.GabcDE.abcdefghijklmnopqrstuvwxyz0123456789AB"
+needs_undo = pytest.mark.xfail(
+    not hasattr(Conversations, "undo_feedback"), reason="needs Conversations.undo_feedback", strict=False
+)
+
+
+# -- a runtime per test over the tiny catalog, ingested once per module ---------------------------
+@pytest.fixture(scope="module")
+def dc_catalog_home(tmp_path_factory, encoder) -> Path:  # type: ignore[no-untyped-def]
+    """conftest's tiny catalog, encoded once here: each test copies the store (ingest costs ~1 s a test)."""
+    from conftest import write_catalog
+
+    home = tmp_path_factory.mktemp("dc_catalog")
+    catalog = load_catalog(write_catalog(home / "tiny.jsonl")).items
+    ingest(ChromaStore.persistent(home / "chroma"), encoder, "tiny", catalog)
+    return home
+
+
+@pytest.fixture
+def dc_make_runtime(dc_catalog_home: Path, encoder, isolated_home: Path):  # type: ignore[no-untyped-def]
+    def make(writer=None) -> Runtime:  # type: ignore[no-untyped-def]
+        if not (isolated_home / "chroma").exists():
+            shutil.copytree(dc_catalog_home / "chroma", isolated_home / "chroma")
+        return build(Settings(home=isolated_home, llm="template"), collection="tiny", writer=writer, encoder=encoder)
+
+    return make
+
+
+@pytest.fixture
+def runtime(dc_make_runtime) -> Runtime:  # type: ignore[no-untyped-def]
+    """Overrides conftest's `runtime` here: same catalog and settings, without a fresh ingest."""
+    return dc_make_runtime()
+
+
+# -- dpytest 0.7 on discord.py 2.7 ---------------------------------------------------------------
+@pytest.fixture
+def dc_dpytest_patches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fill the gaps of dpytest 0.7 on discord.py >= 2.4: reaction `type`, threads."""
+
+    def with_reaction_type(parse):  # type: ignore[no-untyped-def]
+        def patched(self, data):  # type: ignore[no-untyped-def]
+            data.setdefault("type", 0)  # a normal (not super) reaction; discord.py >= 2.4 reads it
+            return parse(self, data)
+
+        return patched
+
+    for name in ("parse_message_reaction_add", "parse_message_reaction_remove"):
+        monkeypatch.setattr(dpy_state.FakeState, name, with_reaction_type(getattr(dpy_state.FakeState, name)))
+
+    async def start_thread_with_message(self, channel_id, message_id, *, name, auto_archive_duration, **_):  # type: ignore[no-untyped-def]
+        guild = next(g for g in self.state.guilds if g.get_channel(channel_id) is not None)
+        data = {
+            "id": message_id, "parent_id": channel_id, "owner_id": self.state.user.id, "guild_id": guild.id,
+            "name": name, "type": discord.ChannelType.public_thread.value, "message_count": 0, "member_count": 1,
+            "thread_metadata": {"archived": False, "auto_archive_duration": auto_archive_duration,
+                                "archive_timestamp": discord.utils.utcnow().isoformat(), "locked": False},
+        }
+        self.state.parse_thread_create(data)
+        return data
+
+    monkeypatch.setattr(dpy_backend.FakeHttp, "start_thread_with_message", start_thread_with_message, raising=False)
+    make_message_dict = dpy_factories.make_message_dict
+
+    def message_dict(channel, author, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if isinstance(channel, discord.Thread):
+            kwargs.setdefault("guild_id", channel.guild.id)  # dpytest only sets it for GuildChannel
+        return make_message_dict(channel, author, *args, **kwargs)
+
+    monkeypatch.setattr(dpy_factories, "make_message_dict", message_dict)
+
+
+@pytest.fixture
+async def dc_start(dc_dpytest_patches):  # type: ignore[no-untyped-def]
+    """Start a RecoBot on dpytest's fake server with members alice, bob, carol."""
+
+    async def start(conversations: Conversations, **options) -> RecoBot:  # type: ignore[no-untyped-def]
+        intents = bot_intents()
+        intents.members = True  # dpytest builds its fake server through the member cache
+        options.setdefault("edit_interval_s", 0.0)
+        bot = RecoBot(conversations, intents=intents, announce=lambda line: None, **options)
+        dpytest.configure(bot, members=["alice", "bob", "carol"])
+        await bot._async_setup_hook()  # after configure: gives dpytest's state the running loop
+        bot.tree.sync = AsyncMock(return_value=[])  # type: ignore[method-assign]
+        await bot.setup_hook()
+        return bot
+
+    yield start
+    await dpytest.empty_queue()
+    dpy_callbacks.remove_callback("send_typing")
+
+
+@pytest.fixture
+async def dc_bot(dc_start, runtime) -> RecoBot:  # type: ignore[no-untyped-def]
+    return await dc_start(runtime.conversations)
+
+
+def member(name: str) -> discord.Member:
+    return next(m for m in dpytest.get_config().members if m.name == name)
+
+
+def mention(bot: RecoBot, text: str) -> str:
+    assert bot.user is not None
+    return f"<@{bot.user.id}> {text}"
+
+
+def drain() -> list[discord.Message]:
+    """Messages the bot sent since the last drain, in order (their content as first sent)."""
+    sent = []
+    while not dpytest.runner.sent_queue.empty():
+        sent.append(dpytest.runner.sent_queue.get_nowait())
+    return sent
+
+
+def cards(messages: list[discord.Message]) -> list[discord.Message]:
+    return [m for m in messages if m.embeds]
+
+
+async def turn(bot: RecoBot, name: str, text: str, channel=None) -> list[discord.Message]:  # type: ignore[no-untyped-def]
+    """One message from `name` (a mention in the channel, or plain text in a given thread/DM)."""
+    if channel is None:
+        await dpytest.message(mention(bot, text), member=member(name))
+    else:
+        await dpytest.message(text, channel=channel, member=member(name))
+    return drain()
+
+
+def picked(bot: RecoBot, messages: list[discord.Message]) -> list[str]:
+    return [bot.picks[m.id].item_id for m in cards(messages)]
+
+
+# -- messages --------------------------------------------------------------------------------
+async def test_mention_opens_a_thread_and_replies_with_reactable_items(dc_bot: RecoBot) -> None:
+    events: list[str] = []
+
+    async def typing(channel):  # type: ignore[no-untyped-def]
+        events.append("typing")
+
+    dpy_callbacks.set_callback(typing, "send_typing")
+    sent = await turn(dc_bot, "alice", "something funny and clever")
+    prose, items = sent[0], cards(sent)
+    assert events == ["typing"]
+    thread = prose.channel
+    assert isinstance(thread, discord.Thread) and thread.owner_id == dc_bot.user.id
+    assert "1. " in prose.content and len(items) == 5
+    assert [m.embeds[0].title.split(".")[0] for m in items] == ["1", "2", "3", "4", "5"]
+    assert all(m.channel.id == thread.id for m in sent)
+    assert any("comedy" in (m.embeds[0].footer.text or "") for m in items)
+    assert {dc_bot.picks[m.id].owner_id for m in items} == {member("alice").id}
+    assert {str(r.emoji) for r in items[0].reactions if r.me} == {"👍", "👎"}
+
+    follow_up = await turn(dc_bot, "alice", "something scary instead", channel=thread)  # no mention needed
+    assert follow_up and all(m.channel.id == thread.id for m in follow_up)
+    assert await turn(dc_bot, "bob", "just chatting here", channel=dpytest.get_config().channels[0]) == []
+
+
+async def test_dm_is_answered_without_a_mention(dc_bot: RecoBot) -> None:
+    alice = member("alice")
+    dm = await alice.create_dm()
+    sent = await turn(dc_bot, "alice", "something clever to watch", channel=dm)
+    assert sent and len(cards(sent)) == 5
+    assert {dc_bot.picks[m.id].user_id for m in cards(sent)} == {profile_id(alice)}
+
+
+@pytest.mark.parametrize("reactor, changes", [("alice", True), ("bob", False)])
+async def test_thumbs_up_from_the_asker_changes_the_next_reply_and_from_others_nothing(
+    dc_bot: RecoBot, runtime, reactor: str, changes: bool  # type: ignore[no-untyped-def]
+) -> None:
+    conversations = runtime.conversations
+    control_first = await turn(dc_bot, "carol", "a movie for tonight")  # same turns, no reaction
+    control_next = await turn(dc_bot, "carol", "another one", channel=control_first[0].channel)
+
+    first = await turn(dc_bot, "alice", "a movie for tonight")
+    assert picked(dc_bot, first) == picked(dc_bot, control_first)
+    horror = next(m for m in cards(first) if "horror" in m.embeds[0].footer.text)
+    await dpytest.add_reaction(member(reactor), horror, "👍")
+    alice = await conversations.profile(profile_id(member("alice")))
+    bob = await conversations.profile(profile_id(member("bob")))
+    assert (len(alice.liked) == 1) is changes
+    assert bob.liked == [] and bob.turns == 0
+    following = await turn(dc_bot, "alice", "another one", channel=first[0].channel)
+    assert (picked(dc_bot, following) != picked(dc_bot, control_next)) is changes
+
+
+async def test_two_users_interleaved_in_one_channel_stay_isolated(dc_bot: RecoBot, runtime) -> None:  # type: ignore[no-untyped-def]
+    await asyncio.gather(
+        dpytest.message(mention(dc_bot, "no horror, something funny"), member=member("alice")),
+        dpytest.message(mention(dc_bot, "scary horror please"), member=member("bob")),
+    )
+    sent = drain()
+    by_owner: dict[int, list[discord.Message]] = {}
+    for m in cards(sent):
+        by_owner.setdefault(dc_bot.picks[m.id].owner_id, []).append(m)
+    alice_cards, bob_cards = by_owner[member("alice").id], by_owner[member("bob").id]
+    assert all("horror" not in m.embeds[0].footer.text for m in alice_cards)
+    assert all("horror" in m.embeds[0].footer.text for m in bob_cards)
+    assert {m.channel.id for m in alice_cards}.isdisjoint({m.channel.id for m in bob_cards})
+
+    await dpytest.add_reaction(member("bob"), alice_cards[0], "👎")  # bob on alice's card: ignored
+    await dpytest.add_reaction(member("alice"), alice_cards[0], "👍")
+    alice = await runtime.conversations.profile(profile_id(member("alice")))
+    bob = await runtime.conversations.profile(profile_id(member("bob")))
+    assert len(alice.liked) == 1 and alice.disliked == [] and "horror" in alice.disliked_aspects
+    assert bob.liked == [] and bob.disliked == [] and "horror" not in bob.disliked_aspects
+    assert any("horror" in aspect for aspect in bob.liked_aspects)
+
+
+@needs_undo
+async def test_removing_a_reaction_undoes_it(dc_bot: RecoBot, runtime) -> None:  # type: ignore[no-untyped-def]
+    alice = member("alice")
+    sent = await turn(dc_bot, "alice", "something funny")
+    card = cards(sent)[0]
+    profile = lambda: runtime.conversations.profile(profile_id(alice))  # noqa: E731
+    await dpytest.add_reaction(alice, card, "👍")
+    assert len((await profile()).liked) == 1
+    await dpytest.remove_reaction(alice, card, "👍")
+    assert (await profile()).liked == []
+
+    await dpytest.add_reaction(alice, card, "👍🏽")  # any skin tone
+    await dpytest.add_reaction(alice, card, "👎")
+    await dpytest.remove_reaction(alice, card, "👍🏽")  # the 👎 still on the card stands
+    now = await profile()
+    assert now.liked == [] and len(now.disliked) == 1
+    await dpytest.remove_reaction(member("bob"), card, "👎")  # not bob's to remove
+    assert len((await profile()).disliked) == 1
+
+
+async def test_long_reply_is_split_at_2000_characters(dc_start, dc_make_runtime) -> None:  # type: ignore[no-untyped-def]
+    lines = [f"Line {n:03d}:" + " a fairly long sentence about films" * 3 for n in range(45)]
+    text = "\n".join(lines)
+
+    class LongWriter:
+        name = "long"
+
+        async def stream(self, result, outcome) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
+            outcome.status = "ok"
+            for n, line in enumerate(lines):
+                yield ("\n" if n else "") + line
+
+    bot = await dc_start(dc_make_runtime(writer=LongWriter()).conversations)
+    sent = await turn(bot, "alice", "something funny")
+    prose = [m for m in sent if not m.embeds]
+    final = [(await m.channel.fetch_message(m.id)).content for m in prose]
+    assert len(text) > 2 * MESSAGE_LIMIT and len(final) == 3
+    assert all(0 < len(piece) <= MESSAGE_LIMIT for piece in final)
+    assert "\n".join(final) == text.strip()
+    assert len(cards(sent)) == 5
+
+
+async def test_streamed_edits_are_throttled() -> None:
+    edits: list[float] = []
+    sent: list[SimpleNamespace] = []
+
+    async def send(content: str) -> SimpleNamespace:
+        async def edit(*, content: str) -> None:
+            edits.append(time.monotonic())
+            message.content = content
+
+        message = SimpleNamespace(id=len(sent), content=content, edit=edit)
+        sent.append(message)
+        return message
+
+    live = LiveMessage(send, interval_s=0.2)
+    for n in range(40):
+        await live.push(f"word{n} ")
+        await asyncio.sleep(0.01)
+    await live.finish()
+    assert len(sent) == 1 and sent[0].content.split() == [f"word{n}" for n in range(40)]
+    assert 1 <= len(edits) <= 4
+    assert all(b - a >= 0.19 for a, b in zip(edits, edits[1:]))
+
+
+async def test_per_user_rate_limit_answers_politely_once(dc_start, runtime) -> None:  # type: ignore[no-untyped-def]
+    bot = await dc_start(runtime.conversations, rate_limit=RateLimiter(turns=2, per_s=60))
+    for text in ("something funny", "something scary"):
+        assert cards(await turn(bot, "alice", text))
+    limited = await turn(bot, "alice", "more!")
+    assert len(limited) == 1 and "going a little fast" in limited[0].content and not limited[0].embeds
+    assert await turn(bot, "alice", "more!!") == []  # said once, not once per message
+    assert cards(await turn(bot, "bob", "something funny"))  # others are not affected
+    assert (await runtime.conversations.profile(profile_id(member("alice")))).turns == 2
+
+
+async def test_turns_do_not_block_the_event_loop(dc_bot: RecoBot, runtime, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    turn_sync = runtime.engine.turn
+
+    def slow_turn(*args):  # type: ignore[no-untyped-def]
+        time.sleep(0.3)  # a slow encoder or model call
+        return turn_sync(*args)
+
+    monkeypatch.setattr(runtime.engine, "turn", slow_turn)
+    ticks = 0
+
+    async def heartbeat() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.02)
+            ticks += 1
+
+    beat = asyncio.create_task(heartbeat())
+    await turn(dc_bot, "alice", "something funny")
+    beat.cancel()
+    assert ticks >= 8
+
+
+async def test_a_failed_turn_says_sorry(dc_bot: RecoBot, runtime, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def broken(*args):  # type: ignore[no-untyped-def]
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(runtime.engine, "turn", broken)
+    sent = await turn(dc_bot, "alice", "something funny")
+    assert [m.content for m in sent] == [SORRY]
+
+
+# -- slash commands --------------------------------------------------------------------------
+_ids = itertools.count(1)
+
+
+def interaction(user_id: int, calls: list[tuple]) -> MagicMock:
+    """An Interaction double that records defer/send calls in order."""
+
+    async def followup_send(content=None, **kwargs):  # type: ignore[no-untyped-def]
+        message = SimpleNamespace(id=next(_ids), content=content, **kwargs)
+        message.edit = AsyncMock()
+        message.add_reaction = AsyncMock()
+        calls.append(("send", content, kwargs))
+        return message
+
+    it = MagicMock()
+    it.user = SimpleNamespace(id=user_id, display_name=f"user{user_id}", bot=False)
+    it.response.defer = AsyncMock(side_effect=lambda **kw: calls.append(("defer", kw)))
+    it.response.send_message = AsyncMock(side_effect=lambda *a, **kw: calls.append(("respond", a, kw)))
+    it.response.edit_message = AsyncMock(side_effect=lambda **kw: calls.append(("edit_message", kw)))
+    it.edit_original_response = AsyncMock(side_effect=lambda **kw: calls.append(("edit_original", kw)))
+    it.followup.send = AsyncMock(side_effect=followup_send)
+    return it
+
+
+def reaction(user_id: int, message_id: int, emoji: str) -> SimpleNamespace:
+    return SimpleNamespace(user_id=user_id, message_id=message_id, emoji=discord.PartialEmoji(name=emoji))
+
+
+@pytest.fixture
+def dc_commands(runtime) -> RecoCommands:  # type: ignore[no-untyped-def]
+    return RecoCommands(RecoBot(runtime.conversations, edit_interval_s=0.0, announce=lambda line: None))
+
+
+async def test_slash_recommend_defers_first_then_streams_items(dc_commands: RecoCommands, runtime) -> None:  # type: ignore[no-untyped-def]
+    calls: list[tuple] = []
+    it = interaction(7, calls)
+    stream = runtime.conversations.stream
+
+    def recording_stream(*args):  # type: ignore[no-untyped-def]
+        calls.append(("turn",))
+        return stream(*args)
+
+    runtime.conversations.stream = recording_stream
+    await dc_commands.recommend.callback(dc_commands, it, "something scary")
+    assert calls[0] == ("defer", {"thinking": True}) and calls[1] == ("turn",)
+    sends = [c for c in calls if c[0] == "send"]
+    assert "1. " in sends[0][1] and all(c[2]["wait"] for c in sends)
+    item_messages = [c for c in sends if "embed" in c[2]]
+    assert len(item_messages) >= 2 and all("horror" in c[2]["embed"].footer.text for c in item_messages)
+
+    bot = dc_commands.bot
+    first = next(iter(bot.picks))
+    await bot.on_raw_reaction_add(reaction(8, first, "👍"))  # someone else
+    assert (await runtime.conversations.profile("discord:7")).liked == []
+    await bot.on_raw_reaction_add(reaction(7, first, "👍"))
+    assert len((await runtime.conversations.profile("discord:7")).liked) == 1
+
+
+async def test_slash_profile_why_reset_are_ephemeral(dc_commands: RecoCommands, runtime) -> None:  # type: ignore[no-untyped-def]
+    await runtime.conversations.send("discord:7", "something scary")
+    for command, args in ((dc_commands.profile, ()), (dc_commands.why, (1,)), (dc_commands.why, (9,)),
+                          (dc_commands.reset, ())):
+        calls: list[tuple] = []
+        await command.callback(dc_commands, interaction(7, calls), *args)
+        assert calls[0] == ("defer", {"ephemeral": True, "thinking": True})
+        assert calls[1][0] == "send" and calls[1][2] == {"ephemeral": True}
+        text = calls[1][1]
+        if command is dc_commands.profile:
+            assert text.startswith("user: discord:7") and "horror" in text
+        elif args == (1,):
+            assert "(" in text and text.endswith(".")
+        elif args == (9,):
+            assert "no #9" in text
+    assert (await runtime.conversations.profile("discord:7")).liked_aspects == []
+
+
+async def test_slash_forget_asks_then_deletes(dc_commands: RecoCommands, runtime) -> None:  # type: ignore[no-untyped-def]
+    await runtime.conversations.send("discord:7", "something scary")
+    calls: list[tuple] = []
+    await dc_commands.forget.callback(dc_commands, interaction(7, calls), )
+    assert calls[0] == ("defer", {"ephemeral": True, "thinking": True})
+    view = calls[1][2]["view"]
+    await view.cancel.callback(interaction(7, calls))
+    assert (await runtime.conversations.profile("discord:7")).turns == 1
+    await view.confirm.callback(interaction(7, calls))
+    assert "deleted" in calls[-1][1]["content"]
+    assert (await runtime.conversations.profile("discord:7")).turns == 0
+
+
+async def test_slash_recommend_is_rate_limited_politely(runtime) -> None:  # type: ignore[no-untyped-def]
+    bot = RecoBot(runtime.conversations, rate_limit=RateLimiter(turns=1, per_s=60), announce=lambda line: None)
+    commands = RecoCommands(bot)
+    await commands.recommend.callback(commands, interaction(7, []), None)
+    calls: list[tuple] = []
+    await commands.recommend.callback(commands, interaction(7, calls), None)
+    assert calls[0][0] == "respond" and "going a little fast" in calls[0][1][0] and calls[0][2] == {"ephemeral": True}
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("guild_id", [None, 1234])
+async def test_commands_sync_to_the_test_guild_when_set_else_globally(guild_id) -> None:  # type: ignore[no-untyped-def]
+    bot = RecoBot(MagicMock(spec=Conversations), guild_id=guild_id, announce=lambda line: None)
+    bot.tree.sync = AsyncMock(return_value=[])  # type: ignore[method-assign]
+    await bot.setup_hook()
+    names = {c.name for c in bot.tree.get_commands()}
+    assert names == {"recommend", "profile", "why", "reset", "forget"}
+    if guild_id is None:
+        bot.tree.sync.assert_awaited_once_with()
+    else:
+        assert bot.tree.sync.await_args.kwargs["guild"].id == guild_id
+        assert {c.name for c in bot.tree.get_commands(guild=discord.Object(guild_id))} == names
+
+
+# -- configuration -----------------------------------------------------------------------------
+def test_intents_are_only_what_is_needed() -> None:
+    intents = bot_intents()
+    assert intents.message_content and intents.guild_messages and intents.dm_messages and intents.guild_reactions
+    assert not (intents.members or intents.presences or intents.typing or intents.voice_states)
+
+
+def test_missing_or_malformed_token_is_a_clear_error() -> None:
+    runtime = SimpleNamespace(conversations=MagicMock(spec=Conversations))
+    for value in (None, "", "   "):
+        with pytest.raises(SetupError, match="DISCORD_TOKEN"):
+            check_token(value)
+    with pytest.raises(SetupError, match="does not look like a bot token"):
+        check_token("my-client-secret")
+    with pytest.raises(SetupError, match="DISCORD_TOKEN .*RECOCHAT_DISCORD_TOKEN"):
+        discord_config({})
+    with pytest.raises(SetupError, match="no Discord bot token"):
+        run_discord(runtime, "", None)
+    with pytest.raises(SetupError, match="not a server id"):
+        discord_config({"DISCORD_TOKEN": FAKE_TOKEN, "RECOCHAT_DISCORD_GUILD": "my-server"})
+    assert discord_config({"DISCORD_TOKEN": FAKE_TOKEN}) == (FAKE_TOKEN, None)
+    assert discord_config({"DISCORD_TOKEN": "x", "RECOCHAT_DISCORD_TOKEN": f"Bot {FAKE_TOKEN}",
+                           "RECOCHAT_DISCORD_GUILD": "42"}) == (FAKE_TOKEN, 42)
+
+
+def test_rejected_token_is_a_clear_error(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    runtime = SimpleNamespace(conversations=MagicMock(spec=Conversations))
+    async def login(self, token):  # type: ignore[no-untyped-def]
+        raise discord.LoginFailure("Improper token has been passed.")
+
+    monkeypatch.setattr(RecoBot, "login", login)
+    with pytest.raises(SetupError, match="rejected the bot token"):
+        run_discord(runtime, FAKE_TOKEN, None)

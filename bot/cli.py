@@ -176,11 +176,41 @@ def profile_forget(user: str, yes: bool) -> None:
 @click.option("--plain", is_flag=True, help="Line mode (for pipes and simple terminals).")
 @friendly
 def chat_cmd(user: str, collection: str | None, llm: str | None, plain: bool) -> None:
-    """Chat on the terminal."""
-    from .plain_chat import run_plain
-
+    """Chat on the terminal: the Textual app on a terminal, line mode when piped or with --plain."""
     runtime = _runtime(collection, llm)
-    asyncio.run(run_plain(runtime, user))
+    if plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        from .plain_chat import run_plain
+
+        asyncio.run(run_plain(runtime, user))
+        return
+    try:
+        from .tui import run_tui
+    except ImportError:
+        raise UserError("the terminal app needs Textual: pip install 'recochat[tui]' (or use --plain)") from None
+    run_tui(runtime, user)
+
+
+@main.command("test")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
+@click.option("--llm", default="template", show_default=True,
+              help="template (deterministic), embedded, or an OpenAI-compatible endpoint URL.")
+@friendly
+def test_cmd(paths: tuple[Path, ...], junit: Path | None, llm: str) -> None:
+    """Run scripted conversation tests (*.convo.yaml files or folders)."""
+    from .scripted.runner import test_command
+
+    sys.exit(test_command(list(paths), junit, llm))
+
+
+@main.command("bench")
+@click.argument("name")
+@click.argument("args", nargs=-1)
+def bench_cmd(name: str, args: tuple[str, ...]) -> None:
+    """Run a benchmark from benchmarks/ (see benchmarks/README.md)."""
+    from recochat.benchmarks.__main__ import main as bench_main
+
+    sys.exit(bench_main([name, *args]))
 
 
 @main.command("discord")

@@ -1,0 +1,489 @@
+"""Run conversation scripts, each in a fresh temporary home, and report on them.
+
+    runner = Runner(llm="template")
+    result = runner.run_file(Path("tests/conversations/comedy.convo.yaml"))
+    print(format_result(result))
+
+The slow parts are shared within a process: the encoder is loaded once, and each catalog
+is ingested once into a cache home whose Chroma folder is copied into every script's
+fresh home. So every script still starts from an empty profile store, and a test suite of
+dozens of scripts costs one encoder load and one ingest per catalog.
+
+`test_command` is the whole `recochat test PATH... [--junit FILE] [--llm ...]` command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import re
+import shutil
+import tempfile
+import threading
+import time
+import traceback
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Literal
+
+from recochat.retrieval.catalog import CatalogError, CatalogItem, demo_catalog_path, load_catalog
+from recochat.retrieval.encoder import Encoder
+from recochat.retrieval.ingest import ingest
+
+from ..app import Runtime, SetupError, build, check_collection_name, open_encoder, open_store
+from ..conversation import FeedbackResult, Reply, Writer
+from ..settings import DEMO_COLLECTION, Settings
+from .checks import Catalog, Failure, check_expect, check_grounding, label
+from .script import ConversationScript, Loc, ScriptError, is_script, load_script, script_stem
+
+Outcome = Literal["passed", "failed", "error"]
+
+
+# -- backends ------------------------------------------------------------------------------------
+
+
+def backend_settings(llm: str) -> dict[str, Any]:
+    """Settings for `--llm`: template (default, deterministic), embedded, openai, or an endpoint URL."""
+    value = (llm or "template").strip()
+    if value in ("template", "embedded", "openai"):
+        return {"llm": value}
+    if value.startswith(("http://", "https://")):
+        return {"llm": "openai", "llm_base_url": value}
+    raise SetupError(f"--llm {llm!r}: use template, embedded, openai or an http(s):// endpoint URL")
+
+
+def base_settings(llm: str) -> Settings:
+    """The user's settings (RECOCHAT_* and recochat.toml: encoder, items per reply, LLM model and
+    key) with the chosen backend; the home, store and collection are always replaced per script."""
+    from pydantic import ValidationError
+
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())
+        raise SetupError(f"invalid setting (RECOCHAT_* or recochat.toml): {problems}") from None
+    return settings.model_copy(update={**backend_settings(llm), "collection": None, "chroma_host": None})
+
+
+# -- per-process caches ------------------------------------------------------------------------------
+
+
+class _Shared:
+    """The encoder and ingested catalogs, shared by every script run in this process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._encoders: dict[tuple[Any, ...], Encoder] = {}
+        self._catalogs: dict[tuple[Any, ...], tuple[Path, str]] = {}
+        self._root: Path | None = None
+        self.setup: dict[str, float] = {}
+        """Seconds spent on one-time work: loading the encoder, ingesting each catalog."""
+
+    def encoder(self, settings: Settings) -> Encoder:
+        key = (settings.encoder_model, settings.device, settings.encode_batch_size)
+        with self._lock:
+            if key not in self._encoders:
+                started = time.perf_counter()
+                self._encoders[key] = open_encoder(settings)
+                self.setup["encoder"] = time.perf_counter() - started
+            return self._encoders[key]
+
+    def catalog(self, settings: Settings, path: Path | None, encoder: Encoder) -> tuple[Path, str]:
+        """A Chroma folder holding the catalog, ingested once per file version, and its collection."""
+        source = path or demo_catalog_path()
+        stat = source.stat()
+        key = (str(source), stat.st_mtime_ns, stat.st_size, str(encoder.model_path))
+        with self._lock:
+            if key in self._catalogs:
+                return self._catalogs[key]
+            name = DEMO_COLLECTION if path is None else collection_name(source)
+            home = self._cache_root() / f"catalog-{len(self._catalogs)}"
+            cache_settings = settings.model_copy(update={"home": home})
+            started = time.perf_counter()
+            items = load_catalog(source).items
+            store = open_store(cache_settings)
+            try:
+                ingest(store, encoder, name, items)
+            finally:
+                close_store(store)
+            self._catalogs[key] = (cache_settings.chroma_path, name)
+            self.setup[f"{name} ({len(items)} items)"] = time.perf_counter() - started
+            return self._catalogs[key]
+
+    def _cache_root(self) -> Path:
+        if self._root is None:
+            self._root = Path(tempfile.mkdtemp(prefix="recochat-convo-cache-"))
+            atexit.register(shutil.rmtree, self._root, True)
+        return self._root
+
+
+_SHARED = _Shared()
+
+
+def shared_encoder(settings: Settings | None = None) -> Encoder:
+    """The encoder scripts use in this process; a test suite can share it (one load, not two)."""
+    return _SHARED.encoder(settings or base_settings("template"))
+
+
+def collection_name(path: Path) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", path.name.split(".")[0]).strip("._-")
+    stem = stem if len(stem) >= 3 else f"catalog-{stem}".strip("-")
+    try:
+        return check_collection_name(stem[:200])
+    except SetupError:
+        return "catalog"
+
+
+def close_store(store: Any) -> None:
+    close = getattr(getattr(store, "client", None), "close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception:  # closing is best effort; the folder is deleted next
+            pass
+
+
+# -- results ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TurnReport:
+    index: int
+    """1-based turn number."""
+    line: int | None
+    action: str
+    """What the script did: `say "..."` or `feedback ...`."""
+    reply: Reply | None = None
+    feedback: FeedbackResult | None = None
+    failures: list[Failure] = field(default_factory=list)
+
+    def summary(self) -> str:
+        where = f"turn {self.index}" + (f" (line {self.line})" if self.line else "")
+        if self.feedback is not None:
+            outcome = f"{'liked' if self.feedback.value == 'like' else 'disliked'} {self.feedback.title} [{self.feedback.item_id}]"
+        elif self.reply is not None:
+            outcome = f"{self.reply.kind}, {len(self.reply.items)} item(s)"
+        else:
+            outcome = "not run"
+        return f"{where}: {self.action} -> {outcome}"
+
+
+@dataclass
+class ScriptResult:
+    path: Path
+    name: str
+    outcome: Outcome = "passed"
+    seconds: float = 0.0
+    turns: list[TurnReport] = field(default_factory=list)
+    error: str | None = None
+    total_turns: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == "passed"
+
+    @property
+    def failed_turn(self) -> TurnReport | None:
+        return next((t for t in self.turns if t.failures), None)
+
+    def message(self) -> str:
+        """One line for JUnit's message attribute."""
+        if self.error:
+            return self.error.splitlines()[0]
+        turn = self.failed_turn
+        if turn is None:
+            return ""
+        return f"turn {turn.index}: " + "; ".join(f"{f.expectation} -> {f.actual}" for f in turn.failures)
+
+
+# -- running ------------------------------------------------------------------------------------------
+
+
+class Runner:
+    """Runs scripts with one backend; heavy resources are shared per process (see `_Shared`)."""
+
+    def __init__(self, llm: str = "template", writer: Writer | None = None) -> None:
+        """`writer` replaces the one `llm` picks (tests pass a fake one, like a mock model)."""
+        self.llm = llm
+        self.settings = base_settings(llm)
+        self.writer = writer
+
+    def run_file(self, path: Path) -> ScriptResult:
+        """Load and run one script; malformed scripts come back as an 'error' result."""
+        started = time.perf_counter()
+        try:
+            script = load_script(path)
+        except ScriptError as error:
+            return ScriptResult(Path(path), script_stem(Path(path)), "error", time.perf_counter() - started, error=str(error))
+        return self.run(script)
+
+    def run(self, script: ConversationScript) -> ScriptResult:
+        return asyncio.run(self.run_async(script))
+
+    async def run_async(self, script: ConversationScript) -> ScriptResult:
+        result = ScriptResult(script.path, script.name, total_turns=len(script.turns))
+        encoder = _SHARED.encoder(self.settings)  # a SetupError here is no script's fault: it propagates
+        try:
+            chroma, name = _SHARED.catalog(self.settings, script.catalog, encoder)  # once per process
+        except (CatalogError, SetupError, OSError) as error:
+            result.outcome = "error"
+            result.error = script.error(("catalog",), "catalog", str(error)).args[0]
+            return result
+        started = time.perf_counter()
+        try:
+            with self._runtime(encoder, chroma, name) as runtime:
+                await _Conversation(script, runtime, result).run()
+        except ScriptError as error:
+            result.outcome, result.error = "error", str(error)
+        except SetupError as error:
+            result.outcome = "error"
+            result.error = script.error(("catalog",), "catalog", str(error)).args[0]
+        except Exception as error:  # a bug in recochat, not in the script: say where
+            frame = traceback.extract_tb(error.__traceback__)[-1]
+            result.outcome = "error"
+            result.error = (f"{script.path}: crashed with {type(error).__name__}: {error} "
+                            f"(at {Path(frame.filename).name}:{frame.lineno})")
+        result.seconds = time.perf_counter() - started
+        return result
+
+    @contextmanager
+    def _runtime(self, encoder: Encoder, chroma: Path, name: str) -> Iterator[Runtime]:
+        """A runtime over a fresh temporary home holding only this script's catalog."""
+        home = Path(tempfile.mkdtemp(prefix="recochat-convo-"))
+        settings = self.settings.model_copy(update={"home": home})
+        root = logging.getLogger()
+        handlers, level = list(root.handlers), root.level
+        runtime: Runtime | None = None
+        try:
+            shutil.copytree(chroma, settings.chroma_path)
+            runtime = build(settings, collection=name, writer=self.writer, encoder=encoder)
+            yield runtime
+        finally:
+            if runtime is not None:
+                close_store(runtime.store)
+            for handler in root.handlers[:]:  # build() logs into the home; don't keep it open
+                if handler not in handlers:
+                    root.removeHandler(handler)
+                    handler.close()
+            root.setLevel(level)
+            shutil.rmtree(home, ignore_errors=True)
+
+
+class _Conversation:
+    """One run of one script over a runtime."""
+
+    def __init__(self, script: ConversationScript, runtime: Runtime, result: ScriptResult) -> None:
+        self.script = script
+        self.runtime = runtime
+        self.result = result
+        self.engine = runtime.engine
+        self.catalog = Catalog(runtime.conversations.catalog_name, self.engine.catalog.items)
+        self.shown_at: dict[str, int] = {}
+        self.last_shown: list[str] = []
+
+    async def run(self) -> None:
+        resolved = self._resolve_references()
+        conversations = self.runtime.conversations
+        user = self.script.user
+        for index, turn in enumerate(self.script.turns, start=1):
+            loc: Loc = ("turns", index - 1)
+            line = self.script.line_of(*loc)
+            if turn.feedback is not None:
+                fb = turn.feedback
+                target: str | int = fb.rank if fb.rank is not None else str(fb.id)
+                report = TurnReport(index, line, f"feedback {'rank ' + str(fb.rank) if fb.rank else 'id ' + str(fb.id)}: {fb.value}")
+                self.result.turns.append(report)
+                try:
+                    report.feedback = await conversations.feedback(user, target, fb.value)
+                except KeyError as error:
+                    key = "rank" if fb.rank is not None else "id"
+                    shown = f" (it showed {len(self.last_shown)})" if key == "rank" else ""
+                    raise self.script.error(loc + ("feedback", key), key, f"{error.args[0]}{shown}") from None
+                continue
+            assert turn.say is not None
+            report = TurnReport(index, line, f"say {turn.say!r}")
+            self.result.turns.append(report)
+            shown_before = dict(self.shown_at)
+            previous = list(self.last_shown)
+            reply = await conversations.send(user, turn.say)
+            report.reply = reply
+            if turn.expect is not None:
+                report.failures += check_expect(turn.expect, reply, resolved, shown_before)
+            report.failures += check_grounding(self._named(reply.text), self._allowed(turn.say, reply, previous))
+            for item in reply.items:
+                self.shown_at.setdefault(item.id, index)
+            if reply.items:
+                self.last_shown = [item.id for item in reply.items]
+            if report.failures:
+                self.result.outcome = "failed"
+                return
+
+    def _resolve_references(self) -> dict[str, set[str]]:
+        """Check every id, title and field the script names against the catalog, up front."""
+        resolved: dict[str, set[str]] = {}
+        problems = []
+        for index, turn in enumerate(self.script.turns):
+            loc: Loc = ("turns", index)
+            if turn.feedback is not None and turn.feedback.id is not None and turn.feedback.id not in self.catalog.by_id:
+                problems.append((loc + ("feedback", "id"), "id", f"no item with id {turn.feedback.id!r} in catalog {self.catalog.name!r}"))
+            expect = turn.expect
+            if expect is None:
+                continue
+            for key in ("include", "exclude"):
+                for position, ref in enumerate(getattr(expect, key) or []):
+                    ids = self.catalog.resolve(ref)
+                    if ids is None:
+                        problems.append((loc + ("expect", key, position), key,
+                                         f"{ref!r} is neither an id nor a title in catalog {self.catalog.name!r}"))
+                    else:
+                        resolved[ref] = ids
+            for key in ("any_have", "none_have", "all_have"):
+                for name in getattr(expect, key) or {}:
+                    if name not in self.catalog.fields:
+                        problems.append((loc + ("expect", key, name), key,
+                                         f"no item in catalog {self.catalog.name!r} has a field {name!r} "
+                                         f"(fields: {', '.join(self.catalog.fields)})"))
+        if problems:
+            from .script import Problem
+
+            raise ScriptError(self.script.path, [Problem(self.script.line_of(*loc), key, message) for loc, key, message in problems])
+        return resolved
+
+    def _named(self, text: str) -> list[CatalogItem]:
+        items = (self.engine.item(m.item_id) for m in self.engine.titles.find(text))
+        return [item for item in items if item is not None]
+
+    def _allowed(self, said: str, reply: Reply, previous: list[str]) -> list[CatalogItem]:
+        """Items a reply may name: those it shows; those the user named, rated or has seen
+        ("close to Dune, which you liked"); and for about/why answers, the last reply's items."""
+        profile = self.engine.profiles.load(self.script.user)
+        ids = [i.id for i in reply.items] + profile.liked + profile.disliked + profile.seen
+        ids += [m.item_id for m in self.engine.titles.find(said)]
+        if reply.kind in ("about", "why"):
+            ids += previous
+        return [item for i in ids if (item := self.engine.item(i)) is not None]
+
+
+# -- reporting -----------------------------------------------------------------------------------------
+
+
+def display_path(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def status_line(result: ScriptResult) -> str:
+    tag = {"passed": "PASS ", "failed": "FAIL ", "error": "ERROR"}[result.outcome]
+    turns = f"{len(result.turns)}/{result.total_turns} turns" if result.total_turns else "not run"
+    return f"{tag} {display_path(result.path)}  {result.name}  ({turns}, {result.seconds:.1f}s)"
+
+
+def _indent(text: str, prefix: str) -> list[str]:
+    return [prefix + line for line in text.splitlines() or [""]]
+
+
+def format_details(result: ScriptResult, reply_chars: int = 800) -> str:
+    """What went wrong: the turn, each failed expectation, and what was actually shown."""
+    if result.error:
+        return "\n".join(_indent(result.error, "    "))
+    turn = result.failed_turn
+    if turn is None:
+        return ""
+    lines = [f"    turn {turn.index}" + (f" (line {turn.line})" if turn.line else "") + f": {turn.action}"]
+    for failure in turn.failures:
+        lines.append(f"      expected  {failure.expectation}")
+        lines.append(f"      actual    {failure.actual}")
+    reply = turn.reply
+    if reply is not None:
+        lines.append(f"    shown ({reply.kind}, {len(reply.items)} item(s)):" if reply.items else f"    shown: nothing ({reply.kind})")
+        for item in reply.items:
+            genres = f"  genres: {', '.join(item.genres)}" if item.genres else ""
+            lines.append(f"      {item.rank}. {label(item)} [{item.id}]{genres}")
+        text = reply.text if len(reply.text) <= reply_chars else reply.text[:reply_chars] + " …"
+        lines.append("    reply text:")
+        lines += _indent(text, "      | ")
+    earlier = [t for t in result.turns if t.index < turn.index]
+    if earlier:
+        lines.append("    earlier turns:")
+        lines += [f"      {t.summary()}" for t in earlier]
+    return "\n".join(lines)
+
+
+def format_result(result: ScriptResult) -> str:
+    if result.passed:
+        return status_line(result)
+    return status_line(result) + "\n" + format_details(result)
+
+
+def summary_line(results: list[ScriptResult], seconds: float, llm: str, setup: dict[str, float] | None = None) -> str:
+    counts = {k: sum(r.outcome == k for r in results) for k in ("passed", "failed", "error")}
+    parts = [f"{counts['passed']} passed", f"{counts['failed']} failed"]
+    if counts["error"]:
+        parts.append(f"{counts['error']} error{'s' if counts['error'] != 1 else ''}")
+    line = f"{', '.join(parts)} in {seconds:.1f}s (writer: {llm})"
+    if setup:
+        line += "; one-time setup: " + ", ".join(f"{name} {s:.1f}s" for name, s in setup.items())
+    return line
+
+
+# -- the command --------------------------------------------------------------------------------------
+
+
+def discover(paths: list[Path]) -> list[Path]:
+    """Script files: each file as given, and every *.convo.yaml under each folder (sorted)."""
+    found: list[Path] = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and is_script(p))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise SetupError(f"{path}: no such file or folder")
+    if not found:
+        raise SetupError(f"no *.convo.yaml scripts under {', '.join(map(str, paths)) or 'the given paths'}")
+    return list(dict.fromkeys(found))
+
+
+def run_paths(paths: list[Path], llm: str = "template", echo: Any = print) -> list[ScriptResult]:
+    runner = Runner(llm)
+    results = []
+    for path in discover(paths):
+        result = runner.run_file(path)
+        echo(format_result(result))
+        results.append(result)
+    return results
+
+
+def test_command(paths: list[Path], junit: Path | None, llm: str = "template") -> int:
+    """`recochat test PATH... [--junit FILE] [--llm template|embedded|URL]`.
+
+    Prints a line per script (and, on failure, the turn, the expectation and what was
+    shown) and a summary. Returns the exit code: 0 when every script passed, 1 when one
+    failed or is malformed, 2 when nothing could run (no scripts, bad --llm or settings,
+    no encoder).
+    """
+    from .junit import write_junit
+
+    started = time.perf_counter()
+
+    def echo(text: str) -> None:
+        print(text, flush=True)
+
+    try:
+        results = run_paths(paths, llm, echo)
+    except SetupError as error:
+        echo(f"error: {error}")
+        return 2
+    echo(summary_line(results, time.perf_counter() - started, llm, _SHARED.setup))
+    if junit is not None:
+        write_junit(results, Path(junit), llm=llm)
+        echo(f"JUnit report: {junit}")
+    return 0 if all(r.passed for r in results) else 1
+
+
+test_command.__test__ = False  # type: ignore[attr-defined]  # not a pytest test when imported

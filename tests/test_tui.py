@@ -1,0 +1,320 @@
+"""The Textual chat app, driven through Pilot over a real runtime on the tiny catalog.
+
+Every test gets its own RECOCHAT_HOME, catalog and profiles (conftest.py); the encoder loads
+once per session. Snapshots use a fake LangChain chat model and frozen timings, so they are
+deterministic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import pytest
+
+pytest.importorskip("textual")
+
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel  # noqa: E402
+from langchain_core.messages import AIMessage  # noqa: E402
+from textual.pilot import Pilot  # noqa: E402
+from textual.widgets import Input  # noqa: E402
+
+from recochat.bot.app import Runtime  # noqa: E402
+from recochat.bot.conversation import Conversations  # noqa: E402
+from recochat.bot.tui import (  # noqa: E402
+    BotMessage,
+    CardList,
+    ConfirmScreen,
+    ItemCard,
+    Note,
+    ProfilePanel,
+    ProseFilter,
+    RecochatApp,
+    StatusLine,
+    WhyScreen,
+)
+from recochat.bot.writer import LLMWriter  # noqa: E402
+
+slow = pytest.mark.slow  # these load the real encoder (once per session)
+
+USER = "alice"
+FAKE_PROSE = "Here are a few picks with some bite for tonight. Each one keeps the tension high from the start."
+
+
+# -- fixtures (the runtime over the tiny catalog and the session encoder come from conftest.py) --
+
+
+@pytest.fixture
+def tui_runtime(make_runtime) -> Runtime:
+    return make_runtime()
+
+
+@pytest.fixture
+def tui_snapshot_runtime(make_runtime, encoder) -> Runtime:
+    if encoder.device != "cpu":
+        pytest.skip("the snapshots were taken with CPU vectors; another device may rank near-ties differently")
+    return make_runtime()
+
+
+def with_writer(runtime: Runtime, model, label: str) -> Runtime:
+    engine = runtime.engine
+    writer = LLMWriter(model, engine.titles, label=label, timeout_s=5.0)
+    conversations = Conversations(engine, writer, catalog_name=runtime.conversations.catalog_name)
+    return dataclasses.replace(runtime, conversations=conversations, writer_label=label)
+
+
+def fake_model() -> GenericFakeChatModel:
+    return GenericFakeChatModel(messages=itertools.cycle([AIMessage(content=FAKE_PROSE)]))
+
+
+class DownChatModel(GenericFakeChatModel):
+    """A chat model whose endpoint refuses connections (like ChatOpenAI with the server down)."""
+
+    async def _astream(self, *args, **kwargs):
+        raise ConnectionError("Connection refused: http://127.0.0.1:9/v1")
+        yield  # pragma: no cover
+
+
+class FrozenTimings:
+    """The real conversations, with fixed turn timings so screenshots do not change."""
+
+    def __init__(self, inner: Conversations) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
+
+    def stream(self, user: str, text: str) -> "_FrozenStream":
+        return _FrozenStream(self._inner.stream(user, text))
+
+
+class _FrozenStream:
+    def __init__(self, inner) -> None:
+        self._inner = inner
+        self.reply = None
+
+    def __aiter__(self):
+        return self._run()
+
+    async def _run(self):
+        async for chunk in self._inner:
+            yield chunk
+        timings = {"total": 12.0, "write": 30.0, "turn_total": 42.0}
+        self.reply = dataclasses.replace(self._inner.reply, timings_ms=timings, first_token_ms=8.0)
+
+
+class BrokenConversations(FrozenTimings):
+    def stream(self, user: str, text: str):
+        raise RuntimeError("the conversation service is down")
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+async def settle(pilot: Pilot) -> None:
+    """Wait for every worker, including those started by workers that just finished."""
+    for _ in range(20):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        if not any(w.is_running for w in pilot.app.workers):
+            return
+    raise AssertionError("workers did not settle")
+
+
+async def say(pilot: Pilot, text: str) -> None:
+    pilot.app.query_one("#input", Input).value = text
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+def panel_text(app: RecochatApp) -> str:
+    return str(app.query_one("#profile-body").render())
+
+
+def last_cards(app: RecochatApp) -> list[ItemCard]:
+    return list(app.query(CardList))[-1].cards
+
+
+# -- unit -------------------------------------------------------------------------------------
+
+
+def test_prose_filter_drops_item_lines_even_when_split_across_chunks() -> None:
+    text = "Here are some picks.\n1. Heat (1995) — a crime thriller\n2. Drive (2011) — as asked\nOr name one you loved."
+    for size in (1, 3, 7, len(text)):
+        prose = ProseFilter()
+        out = "".join(prose.feed(text[i : i + size]) for i in range(0, len(text), size)) + prose.close()
+        assert out == "Here are some picks.\nOr name one you loved."
+    prose = ProseFilter()
+    assert prose.feed("1984 was") == "1984 was"  # a number that is not a list item streams on
+    assert prose.feed(" good year\n2. Not a") == " good year\n"  # a numbered line is held back
+    assert prose.close() == "2. Not a"  # it was no item line after all
+
+
+# -- a whole conversation ---------------------------------------------------------------------
+
+
+@slow
+async def test_conversation_with_feedback_updates_profile_and_next_reply(tui_runtime: Runtime) -> None:
+    app = RecochatApp(tui_runtime, USER)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.focused is app.query_one("#input")
+        before = panel_text(app)
+
+        # type character by character, like a person would
+        await pilot.press(*"something tense and exciting")
+        await pilot.press("enter")
+        await settle(pilot)
+        reply = app.last_reply
+        assert reply is not None and len(reply.items) >= 3
+        cards = last_cards(app)
+        assert [c.item.id for c in cards] == [i.id for i in reply.items]
+        shown = app.query(BotMessage).last().source
+        assert "—" not in shown and reply.items[0].title not in shown  # items are cards, not prose lines
+        assert "turn " in app.query_one(StatusLine).text and " ms: engine " in app.query_one(StatusLine).text
+
+        # select cards from the keyboard and give feedback: the card shows it at once
+        await pilot.press("up")
+        assert isinstance(app.focused, CardList)
+        await pilot.press("2", "plus")
+        liked = cards[1]
+        assert liked.state == "like" and liked.has_class("-liked")
+        await pilot.press("down", "minus")
+        disliked = cards[2]
+        assert disliked.state == "dislike" and disliked.has_class("-disliked")
+        await settle(pilot)
+
+        # the side panel shows the new profile
+        after = panel_text(app)
+        assert after != before
+        assert liked.item.title in after and disliked.item.title in after
+        view = await tui_runtime.conversations.profile(USER)
+        assert view.liked == [liked.item.title] and view.disliked == [disliked.item.title]
+
+        # `?` shows the full why and the description; escape closes it
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, WhyScreen)
+        assert app.screen.item.id == disliked.item.id
+        texts = " ".join(str(s.render()) for s in app.screen.query("Static"))
+        assert disliked.item.description[:30] in texts
+        await pilot.press("escape")
+        assert not isinstance(app.screen, WhyScreen)
+        assert isinstance(app.focused, CardList)
+
+        # typing on a card goes back to the input; the next reply reflects the feedback
+        await pilot.press("s")
+        assert app.focused is app.query_one("#input")
+        app.query_one("#input", Input).value = ""
+        await say(pilot, "show me them again")
+        again = [i.id for i in app.last_reply.items]
+        assert again, "allow-repeats turn should show items again"
+        assert disliked.item.id not in again
+        assert liked.item.id not in again
+        assert len(app.query(CardList)) == 2
+
+
+@slow
+async def test_commands_profile_reset_forget_help_quit(tui_runtime: Runtime) -> None:
+    app = RecochatApp(tui_runtime, USER)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await say(pilot, "something funny")
+        await say(pilot, "+1")
+        assert last_cards(app)[0].state == "like"
+        assert last_cards(app)[0].item.title in panel_text(app)
+
+        await say(pilot, "/help")
+        assert "/forget" in str(app.query(Note).last().render())
+        await say(pilot, "/profile")
+        assert "likes:" in str(app.query(Note).last().render())
+
+        await pilot.press("ctrl+b")
+        assert not app.query_one(ProfilePanel).display
+        await pilot.press("ctrl+b")
+        assert app.query_one(ProfilePanel).display
+
+        await say(pilot, "/forget")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await settle(pilot)
+        assert (await tui_runtime.conversations.profile(USER)).liked
+
+        await say(pilot, "/reset")
+        view = await tui_runtime.conversations.profile(USER)
+        assert not view.liked and "Liked items\n  —" in panel_text(app)
+
+        await say(pilot, "/forget")
+        await pilot.press("y")
+        await settle(pilot)
+        assert "Forgotten" in str(app.query(Note).last().render())
+
+        await say(pilot, "/nonsense")
+        assert any("Unknown command" in n.message for n in app._notifications)
+        await say(pilot, "/quit")
+    assert app.return_code == 0
+
+
+@slow
+async def test_errors_are_notifications_and_logged(tui_runtime: Runtime, caplog: pytest.LogCaptureFixture) -> None:
+    broken = dataclasses.replace(tui_runtime, conversations=BrokenConversations(tui_runtime.conversations))
+    app = RecochatApp(broken, USER)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await say(pilot, "anything")
+        assert app.is_running
+        assert any(n.severity == "error" and "service is down" in n.message for n in app._notifications)
+        assert app.query_one("#input").has_focus
+    # the traceback goes to the log (a file under RECOCHAT_HOME when run by the CLI), not the screen
+    logged = [r for r in caplog.records if r.name == "recochat.tui" and r.exc_info]
+    assert logged and "service is down" in str(logged[0].exc_info[1])
+
+
+@slow
+async def test_llm_endpoint_down_falls_back_with_a_warning(tui_runtime: Runtime) -> None:
+    runtime = with_writer(tui_runtime, DownChatModel(messages=iter([])), "m @ http://127.0.0.1:9/v1")
+    app = RecochatApp(runtime, USER)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await say(pilot, "something funny")
+        assert app.last_reply is not None and app.last_reply.status == "replaced"
+        assert app.last_reply.items and len(last_cards(app)) == len(app.last_reply.items)
+        assert any(n.severity == "warning" and "LLM" in n.title for n in app._notifications)
+        assert "http://127.0.0.1:9/v1" in app.query_one(StatusLine).text
+
+
+# -- snapshots ----------------------------------------------------------------------------------
+
+
+def snapshot_app(runtime: Runtime) -> RecochatApp:
+    runtime = with_writer(runtime, fake_model(), "fake chat model")
+    return RecochatApp(dataclasses.replace(runtime, conversations=FrozenTimings(runtime.conversations)), USER)
+
+
+async def _turn_with_feedback(pilot: Pilot) -> None:
+    pilot.app.query_one("#input", Input).cursor_blink = False  # a blinking cursor would make screenshots flaky
+    await say(pilot, "something tense and exciting")
+    await pilot.press("up", "1", "plus", "down", "down", "minus")
+    await settle(pilot)
+
+
+@slow
+def test_snapshot_main_screen(tui_snapshot_runtime: Runtime, snap_compare) -> None:
+    assert snap_compare(snapshot_app(tui_snapshot_runtime), terminal_size=(80, 24), run_before=_turn_with_feedback)
+
+
+@slow
+def test_snapshot_why_dialog(tui_snapshot_runtime: Runtime, snap_compare) -> None:
+    async def run_before(pilot: Pilot) -> None:
+        await _turn_with_feedback(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+
+    assert snap_compare(snapshot_app(tui_snapshot_runtime), terminal_size=(80, 24), run_before=run_before)
+
+
+@slow
+def test_snapshot_light_theme_wide(tui_snapshot_runtime: Runtime, snap_compare) -> None:
+    async def run_before(pilot: Pilot) -> None:
+        pilot.app.theme = "textual-light"
+        await _turn_with_feedback(pilot)
+        await pilot.press("escape")
+
+    assert snap_compare(snapshot_app(tui_snapshot_runtime), terminal_size=(110, 30), run_before=run_before)

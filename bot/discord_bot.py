@@ -1,7 +1,7 @@
 """The Discord front end: one thin module over the conversation API (the only one that imports discord).
 
 Setup: `pip install 'recochat[discord]'`, a bot token in DISCORD_TOKEN (or RECOCHAT_DISCORD_TOKEN),
-the Message Content intent switched on in the developer portal (see docs/discord.md).
+the Message Content intent switched on in the developer portal (see the README, "Discord bot").
 Construct: `RecoBot(conversations, guild_id=None)`; `run_discord(runtime, token, guild_id)` runs it.
 Talk: mention the bot in a channel (it opens a thread and answers there), keep talking in that
 thread without mentioning it, or DM it; or use /recommend, /profile, /why, /reset, /forget.

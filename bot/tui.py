@@ -49,6 +49,8 @@ _ITEM_LINE = re.compile(r"^\s*\d+\.\s.*\s—\s")
 _MAYBE_ITEM = re.compile(r"^\s*(\d+\.?)?$|^\s*\d+\.\s")
 _FEEDBACK = re.compile(r"^([+-])\s*(\d+)$")
 _WHY = re.compile(r"^/why\s+(\d+)$")
+_FAILED: Any = object()
+"""What `RecochatApp._call` returns when the call raised (it was logged and notified)."""
 
 
 class ProseFilter:
@@ -298,7 +300,8 @@ class WhyScreen(ModalScreen[None]):
         with VerticalScroll(id="why-box") as box:
             box.border_title = f"{item.title} ({item.year})" if item.year else item.title
             box.border_subtitle = "esc to close"
-            yield Static(Content(" · ".join(facts)), classes="facts")
+            if facts:
+                yield Static(Content(" · ".join(facts)), classes="facts")
             yield Static(Content(self.why), classes="why")
             yield Static(Content(item.description or "No description in the catalog."), classes="description")
 
@@ -442,13 +445,13 @@ class RecochatApp(App[None]):
             await self.add_note(HELP)
         elif line == "/profile":
             view = await self._call(self.conversations.profile(self.user), "Can't read the profile")
-            if view is not None:
+            if view is not _FAILED:
                 await self.add_note("\n".join(view.lines()))
                 self.query_one(ProfilePanel).remove_class("-hidden")
                 self.query_one(ProfilePanel).show(view)
         elif line == "/reset":
-            await self._call(self.conversations.reset(self.user), "Can't reset")
-            await self.add_note("Profile reset: starting fresh.")
+            if await self._call(self.conversations.reset(self.user), "Can't reset") is not _FAILED:
+                await self.add_note("Profile reset: starting fresh.")
             self.refresh_profile()
         elif line == "/forget":
             self.push_screen(
@@ -473,7 +476,7 @@ class RecochatApp(App[None]):
         if not answer:
             return
         gone = await self._call(self.conversations.forget(self.user), "Can't forget")
-        if gone is not None:
+        if gone is not _FAILED:
             await self.add_note(f"Forgotten: profile and {gone} events deleted.")
         self.refresh_profile()
 
@@ -486,12 +489,14 @@ class RecochatApp(App[None]):
         return cards[rank - 1]
 
     async def _call(self, awaitable: Any, what: str) -> Any:
+        """Await a conversation call; an error is logged and notified, and `_FAILED` returned."""
         try:
             return await awaitable
         except Exception as error:
             log.exception("%s", what)
-            self.notify(f"{what}: {error}", severity="error", timeout=8)
-            return None
+            message = error.args[0] if isinstance(error, KeyError) and error.args else error
+            self.notify(f"{what}: {message}", severity="error", timeout=8)
+            return _FAILED
 
     # -- turns ----------------------------------------------------------------------------
     @work(group="turns", exit_on_error=False)
@@ -531,7 +536,7 @@ class RecochatApp(App[None]):
     @work(group="profile", exclusive=True, exit_on_error=False)
     async def refresh_profile(self) -> None:
         view = await self._call(self.conversations.profile(self.user), "Can't read the profile")
-        if view is not None:
+        if view is not _FAILED:
             self.query_one(ProfilePanel).show(view)
 
     # -- cards ----------------------------------------------------------------------------
@@ -545,14 +550,14 @@ class RecochatApp(App[None]):
     @work(group="feedback", exit_on_error=False)
     async def _send_feedback(self, card: ItemCard, value: Feedback, previous: Feedback | None) -> None:
         result = await self._call(self.conversations.feedback(self.user, card.item.id, value), "Feedback not saved")
-        if result is None:
+        if result is _FAILED:
             card.set_state(previous)
         self.refresh_profile()
 
     @work(group="why", exit_on_error=False)
     async def show_why(self, item: ReplyItem) -> None:
         why = await self._call(self.conversations.why(self.user, item.id), "Can't explain")
-        if why is not None:
+        if why is not _FAILED:
             await self.push_screen(WhyScreen(item, why))
 
     @on(CardList.FeedbackGiven)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 
+import numpy as np
 import pytest
 
 pytest.importorskip("textual")
@@ -42,6 +43,28 @@ FAKE_PROSE = "Here are a few picks with some bite for tonight. Each one keeps th
 
 
 # -- fixtures (the runtime over the tiny catalog and the session encoder come from conftest.py) --
+
+
+class MemoEncoder:
+    """The session encoder, remembering catalog vectors so each test's ingest costs nothing."""
+
+    def __init__(self, encoder) -> None:
+        self._encoder = encoder
+        self._memo: dict[str, np.ndarray] = {}
+
+    def __getattr__(self, name: str):
+        return getattr(self._encoder, name)
+
+    def encode_texts(self, texts, show_progress: bool = False) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._memo]
+        if missing:
+            self._memo.update(zip(missing, self._encoder.encode_texts(missing)))
+        return np.stack([self._memo[t] for t in texts]) if texts else self._encoder.encode_texts([])
+
+
+@pytest.fixture(scope="module")
+def encoder(encoder) -> MemoEncoder:  # wraps conftest's session encoder for this module
+    return MemoEncoder(encoder)
 
 
 @pytest.fixture
@@ -106,6 +129,11 @@ class _FrozenStream:
 class BrokenConversations(FrozenTimings):
     def stream(self, user: str, text: str):
         raise RuntimeError("the conversation service is down")
+
+
+class FeedbackFails(FrozenTimings):
+    async def feedback(self, user: str, item, value):
+        raise KeyError(f"no item {item!r} in catalog 'tiny'")
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -266,6 +294,18 @@ async def test_errors_are_notifications_and_logged(tui_runtime: Runtime, caplog:
     # the traceback goes to the log (a file under RECOCHAT_HOME when run by the CLI), not the screen
     logged = [r for r in caplog.records if r.name == "recochat.tui" and r.exc_info]
     assert logged and "service is down" in str(logged[0].exc_info[1])
+
+
+@slow
+async def test_feedback_that_fails_is_undone_and_notified(tui_runtime: Runtime) -> None:
+    failing = dataclasses.replace(tui_runtime, conversations=FeedbackFails(tui_runtime.conversations))
+    app = RecochatApp(failing, USER)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await say(pilot, "something funny")
+        await pilot.press("up", "plus")
+        await settle(pilot)
+        assert last_cards(app)[0].state is None and not last_cards(app)[0].has_class("-liked")
+        assert any(n.severity == "error" and "no item" in n.message for n in app._notifications)
 
 
 @slow

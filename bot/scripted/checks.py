@@ -133,7 +133,7 @@ def check_expect(
     if expect.items_max is not None and len(items) > expect.items_max:
         failures.append(Failure(f"items_max: {expect.items_max}", f"{len(items)} item(s) shown"))
     if expect.any_have:
-        if not any(all(matching(i, f, v) for f, v in expect.any_have.items()) for i in items):
+        if not any(all(matching(i, f, v) is not None for f, v in expect.any_have.items()) for i in items):
             failures.append(Failure(f"any_have: {_fields(expect.any_have)}",
                                     "no shown item has " + " and ".join(f"{f} in {show(v)}" for f, v in expect.any_have.items())))
     if expect.none_have:

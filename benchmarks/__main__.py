@@ -2,7 +2,10 @@
 
 import sys
 
-BENCHMARKS = {"llm": "recochat.benchmarks.llm_replies"}
+BENCHMARKS = {
+    "llm": "recochat.benchmarks.llm_replies",
+    "redial": "recochat.benchmarks.redial",
+}
 
 
 def main(argv: list[str]) -> int:

@@ -28,7 +28,7 @@ from recochat.retrieval.titles import TitleIndex
 
 from .understanding import Understanding, understand
 
-TurnKind = Literal["recommend", "cold_start", "about", "why", "smalltalk", "empty"]
+TurnKind = Literal["recommend", "cold_start", "about", "why", "smalltalk", "empty", "noted"]
 FEEDBACK_WEIGHT = {"like": 1.0, "dislike": 1.0, "strong": 1.5, "weak": 0.5}
 
 
@@ -57,7 +57,9 @@ class Engine:
         collaborative: CoOccurrence | None = None,
         update: UpdateWeights = UpdateWeights(),
         items_per_reply: int = 5,
+        learn: bool = True,
     ) -> None:
+        """learn=False freezes the collaborative component (evaluation on held-out users)."""
         self.catalog = catalog
         self.encoder = encoder
         self.profiles = profiles
@@ -65,6 +67,7 @@ class Engine:
         self.collaborative = collaborative or CoOccurrence()
         self.update = update
         self.k = items_per_reply
+        self.learn = learn
         self.titles = TitleIndex(catalog.items)
         self.genres = {g for item in catalog.items for g in item.genres}
         self.newest_year = max((item.year or 0 for item in catalog.items), default=2025)
@@ -89,7 +92,9 @@ class Engine:
         return shown[index] if 0 <= index < len(shown) else None
 
     # -- the turn ----------------------------------------------------------------------------
-    def turn(self, user_id: str, text: str) -> TurnResult:
+    def turn(self, user_id: str, text: str, recommend: bool = True) -> TurnResult:
+        """One user message. recommend=False learns from it without recommending ("noted"),
+        e.g. to import a past conversation."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
         understood = understand(text, self.titles, self.genres, self.newest_year)
@@ -115,8 +120,11 @@ class Engine:
         notes = self._apply_text(profile, understood, positive, negative)
         notes = self._apply_items(profile, understood) + notes
         timings["profile_update"] = (time.perf_counter() - step) * 1000
+        if not recommend:
+            self.profiles.save(profile)
+            return TurnResult(user_id, text, "noted", notes=notes, timings_ms=timings)
 
-        items = self._rank(profile, understood, positive)
+        items = self.recommender.rank(self._request(profile, understood.positive, understood.allow_repeats))
         timings.update(self.recommender.timings_ms)
         kind: TurnKind = "recommend"
         question = None
@@ -186,7 +194,7 @@ class Engine:
         if value > 0:
             profile.like(item_id)
             profile.u = update_vector(profile.u, self.update.decay, [(weight, vector)])
-            if learn:
+            if learn and self.learn:
                 with self._collab_lock:
                     self.collaborative.observe(profile.user_id, item_id)
         else:
@@ -228,16 +236,16 @@ class Engine:
         c.include_genres = [g for g in c.include_genres if g not in c.exclude_genres]
         return notes
 
-    def _rank(self, profile: Profile, understood: Understanding, positive: np.ndarray | None) -> list[Recommendation]:
+    def _request(self, profile: Profile, aspects: list[str], allow_repeats: bool = False) -> RankRequest:
         exclude = set(profile.disliked) | set(profile.seen) | set(profile.liked)
-        if not understood.allow_repeats:
+        if not allow_repeats:
             exclude |= set(profile.shown)
-        aspects = [(t, self.encoder.encode_query(t)) for t in (understood.positive or profile.liked_aspects[-3:])]
+        texts = aspects or profile.liked_aspects[-3:]
         with self._collab_lock:
             collab = self.collaborative.scores(profile.liked[-20:])
             counts = dict(self.collaborative.counts)
         c = profile.constraints
-        request = RankRequest(
+        return RankRequest(
             u=profile.u,
             n=profile.n,
             k=self.k,
@@ -247,10 +255,18 @@ class Engine:
             include_genres=c.include_genres,
             exclude_genres=c.exclude_genres,
             liked=profile.liked,
-            aspects=aspects,
+            aspects=[(t, self.encoder.encode_query(t)) for t in texts],
             collaborative=collab,
             popularity_counts=counts,
         )
+
+    def ranking(
+        self, user_id: str, k: int, exclude: set[str] | None = None, diversify: bool = False
+    ) -> list[Recommendation]:
+        """A plain top-k over the whole catalog for this profile (no diversification, nothing
+        excluded but `exclude` and the hard constraints): for evaluation and exports."""
+        request = self._request(self.profiles.load(user_id), [])
+        request.k, request.exclude, request.diversify, request.aspects = k, set(exclude or ()), diversify, []
         return self.recommender.rank(request)
 
     @staticmethod

@@ -56,17 +56,17 @@ _ALL_REJECT = re.compile(r"^\s*(meh|nah|nope|none of (these|those|them)|not (the
 _MORE_LIKE = re.compile(r"\bmore (?:like|of)\b|\bsimilar to\b")
 _REPEAT = re.compile(r"\b(show (me )?(them|those|it) again|again please|repeat|show again)\b")
 
-GENRE_SYNONYMS = {
-    "sci fi": "science fiction", "scifi": "science fiction", "sci-fi": "science fiction", "science fiction": "science fiction",
-    "funny": "comedy", "comedies": "comedy", "comedy": "comedy", "hilarious": "comedy", "romcom": "romance",
-    "romantic": "romance", "love story": "romance", "scary": "horror", "horror": "horror", "creepy": "horror",
-    "animated": "animation", "cartoon": "animation", "cartoons": "animation", "anime": "animation",
-    "kids": "family", "children": "family", "documentaries": "documentary", "doc": "documentary",
-    "thrillers": "thriller", "westerns": "western", "musicals": "musical", "superhero": "action",
-    "dramas": "drama", "mysteries": "mystery", "war movies": "war", "action": "action",
+GENRE_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "sci fi": ("science fiction",), "scifi": ("science fiction",), "sci-fi": ("science fiction",), "science fiction": ("science fiction",),
+    "funny": ("comedy", "humour", "humor"), "comedies": ("comedy",), "comedy": ("comedy", "humour", "humor"), "hilarious": ("comedy", "humour", "humor"), "romcom": ("romance",),
+    "romantic": ("romance",), "love story": ("romance",), "scary": ("horror",), "horror": ("horror",), "creepy": ("horror",),
+    "animated": ("animation",), "cartoon": ("animation",), "cartoons": ("animation",), "anime": ("animation",),
+    "kids": ("family",), "children": ("family",), "documentaries": ("documentary",), "doc": ("documentary",),
+    "thrillers": ("thriller",), "westerns": ("western",), "musicals": ("musical",), "superhero": ("action",),
+    "dramas": ("drama",), "mysteries": ("mystery",), "war movies": ("war",), "action": ("action",),
 }
 _DECADE = re.compile(r"\b(?:(19|20)?(\d)0)'?s\b")
-_AFTER = re.compile(r"\b(?:after|since|newer than|post|from after)\s+((?:19|20)\d\d)\b")
+_AFTER = re.compile(r"\b(after|since|newer than|post|from after)\s+((?:19|20)\d\d)\b")
 _BEFORE = re.compile(r"\b(?:before|older than|pre|prior to)\s+((?:19|20)\d\d)\b")
 _BETWEEN = re.compile(r"\bbetween\s+((?:19|20)\d\d)\s+and\s+((?:19|20)\d\d)\b")
 _FROM_YEAR = re.compile(r"\b(?:from|in)\s+((?:19|20)\d\d)\b")
@@ -118,13 +118,16 @@ class Understanding:
 
 
 def _genres_in(clause: str, vocabulary: set[str]) -> list[str]:
+    """Genre words in a clause, longest first, each span used once ("science fiction" is not also "science")."""
     found = []
-    for word, genre in GENRE_SYNONYMS.items():
-        if genre in vocabulary and re.search(rf"\b{re.escape(word)}\b", clause):
+    candidates = [(word, genres) for word, genres in GENRE_SYNONYMS.items()]
+    candidates += [(genre, (genre,)) for genre in vocabulary]
+    for word, genres in sorted(candidates, key=lambda c: -len(c[0])):
+        genre = next((g for g in genres if g in vocabulary), None)
+        pattern = rf"\b{re.escape(word)}s?\b"
+        if genre and re.search(pattern, clause):
             found.append(genre)
-    for genre in vocabulary:
-        if re.search(rf"\b{re.escape(genre)}s?\b", clause):
-            found.append(genre)
+            clause = re.sub(pattern, " ", clause)
     return list(dict.fromkeys(found))
 
 
@@ -145,12 +148,14 @@ def _years(clause: str, negative: bool, newest_year: int) -> tuple[int | None, i
         century = m.group(1) or ("20" if m.group(2) in "012" else "19")
         start = int(f"{century}{m.group(2)}0")
         return (None, None) if negative else (start, start + 9)
-    if m := _AFTER.search(clause):
+    if m := _AFTER.search(clause):  # "after 2010" excludes 2010, "since 2010" includes it
+        year = int(m.group(2))
+        if m.group(1) != "since":
+            year += 1
+        return (None, year - 1) if negative else (year, None)
+    if m := _BEFORE.search(clause):  # "before 1950" excludes 1950; "nothing before 1950" starts there
         year = int(m.group(1))
-        return (None, year) if negative else (year, None)
-    if m := _BEFORE.search(clause):
-        year = int(m.group(1))
-        return (year, None) if negative else (None, year)
+        return (year, None) if negative else (None, year - 1)
     if (m := _FROM_YEAR.search(clause)) and not negative:
         year = int(m.group(1))
         return year, year
@@ -163,6 +168,7 @@ def _aspect(clause: str) -> str:
     text = _NEGATION.sub(" ", clause)
     text = _SEEN.sub(" ", text)
     text = _FILLER.sub(" ", text)
+    text = re.sub(r"\b(?:19|20)\d\d\b", " ", text)
     text = re.sub(r"\s+", " ", re.sub(r"[^\w\s'-]", " ", text)).strip(" -'")
     return text if len(text) >= 3 else ""
 

@@ -63,8 +63,13 @@ def item_facts(item: CatalogItem) -> str:
         stars = item.meta["stars"]
         parts.append("with " + (", ".join(stars[:3]) if isinstance(stars, list) else str(stars)))
     if item.description:
-        parts.append(item.description)
+        parts.append(safe_text(item.description))
     return " | ".join(parts)
+
+
+def safe_text(text: str) -> str:
+    """Catalog text is data: sentences that read like instructions to a model are left out."""
+    return " ".join(s for s in _SENTENCE_END.split(text) if s.strip() and not _INSTRUCTION.search(s))
 
 
 class TemplateWriter:
@@ -104,7 +109,7 @@ class TemplateWriter:
             return "Which one do you mean? Say for example 'what is #2 about?' after I've suggested something."
         if result.kind == "why":
             if result.subject_why:
-                return f"I suggested {item.label()} because it is {result.subject_why}."
+                return f"I suggested {item.label()}: {result.subject_why}."
             return f"I haven't recommended {item.label()} to you yet; here is what I know: {item_facts(item)}"
         return item_facts(item)
 

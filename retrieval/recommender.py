@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -62,7 +62,12 @@ class Recommender:
         self._has_meta_popularity = bool(self._meta_popularity.any())
         self._meta_prior = popularity_prior(self._meta_popularity)
         self._years = np.array([i.year or 0 for i in catalog.items], dtype=np.int32)
-        self._genres = [frozenset(i.genres) for i in catalog.items]
+        vocabulary = sorted({g for i in catalog.items for g in i.genres})
+        self._genre_column = {g: c for c, g in enumerate(vocabulary)}
+        self._genres = np.zeros((len(catalog), len(vocabulary)), dtype=bool)
+        for row, item in enumerate(catalog.items):
+            for genre in item.genres:
+                self._genres[row, self._genre_column[genre]] = True
         self.timings_ms: dict[str, float] = {}
 
     def _candidate_rows(self, request: RankRequest, pool: int) -> np.ndarray:
@@ -75,31 +80,43 @@ class Recommender:
         rows = [self.catalog.row_of[i] for i in ids if i in self.catalog.row_of]
         return np.array(sorted(rows), dtype=np.int64)
 
+    def _rows_of(self, ids: Iterable[str]) -> np.ndarray:
+        row_of = self.catalog.row_of
+        return np.fromiter((row_of[i] for i in ids if i in row_of), dtype=np.int64)
+
+    def _by_id(self, values: dict[str, float]) -> np.ndarray:
+        """A dict keyed by item id → a dense array over catalog rows (absent = 0)."""
+        dense = np.zeros(len(self.catalog), dtype=np.float32)
+        row_of = self.catalog.row_of
+        for item_id, value in values.items():
+            if item_id in row_of:
+                dense[row_of[item_id]] = value
+        return dense
+
     def _allowed(self, rows: np.ndarray, request: RankRequest) -> np.ndarray:
+        """Hard filters, vectorized: years, genres, excluded ids."""
         mask = np.ones(len(rows), dtype=bool)
         years = self._years[rows]
         if request.year_min is not None:
             mask &= years >= request.year_min
         if request.year_max is not None:
             mask &= years <= request.year_max
-        include = set(request.include_genres)
-        exclude = set(request.exclude_genres)
-        items = self.catalog.items
-        for pos, row in enumerate(rows):
-            if not mask[pos]:
-                continue
-            genres = self._genres[row]
-            if items[row].id in request.exclude or (include and not genres & include) or genres & exclude:
-                mask[pos] = False
+        include = [self._genre_column[g] for g in request.include_genres if g in self._genre_column]
+        if request.include_genres:
+            mask &= self._genres[np.ix_(rows, include)].any(axis=1) if include else False
+        exclude = [self._genre_column[g] for g in request.exclude_genres if g in self._genre_column]
+        if exclude:
+            mask &= ~self._genres[np.ix_(rows, exclude)].any(axis=1)
+        if request.exclude:
+            excluded = np.zeros(len(self.catalog), dtype=bool)
+            excluded[self._rows_of(request.exclude)] = True
+            mask &= ~excluded[rows]
         return mask
 
     def _prior(self, rows: np.ndarray, counts: dict[str, int]) -> np.ndarray:
         if not counts:
             return self._meta_prior[rows]
-        top = max(counts.values())
-        learned = np.array(
-            [np.log1p(counts.get(self.catalog.items[r].id, 0)) / np.log1p(top) for r in rows], dtype=np.float32
-        )
+        learned = popularity_prior(self._by_id(counts))[rows]
         return (self._meta_prior[rows] + learned) / 2 if self._has_meta_popularity else learned
 
     def rank(self, request: RankRequest) -> list[Recommendation]:
@@ -111,7 +128,7 @@ class Recommender:
             self.timings_ms = {"retrieve": (retrieved - started) * 1000, "score": 0.0}
             return []
         embeddings = self.catalog.embeddings[rows]
-        collab_raw = np.array([request.collaborative.get(self.catalog.items[r].id, 0.0) for r in rows], dtype=np.float32)
+        collab_raw = self._by_id(request.collaborative)[rows]
         collab = collab_raw / collab_raw.max() if collab_raw.max() > 0 else collab_raw
         prior = self._prior(rows, request.popularity_counts)
         score, similarity, negative = base_scores(embeddings, request.u, request.n, prior, collab, self.weights)
@@ -157,12 +174,16 @@ class Recommender:
         if request.include_genres:
             matched = [g for g in item.genres if g in request.include_genres]
             if matched:
-                reasons.append(f"a {matched[0]} as asked")
+                reasons.append(f"{_article(matched[0])} {matched[0]} as asked")
         if request.year_min is not None or request.year_max is not None:
             reasons.append(f"from {item.year}")
         if request.exclude_genres:
             reasons.append("no " + "/".join(request.exclude_genres))
         if not reasons:
             genres = "/".join(item.genres[:2]) or "pick"
-            reasons.append(f"a widely loved {genres}" if prior > 0.6 else f"a {genres} worth a look")
+            reasons.append(f"a widely loved {genres}" if prior > 0.6 else f"{_article(genres)} {genres} worth a look")
         return "; ".join(reasons[:3])
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"

@@ -27,6 +27,7 @@ COMMON_WORDS = frozenset(
 def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     text = text.replace("&", " and ")
+    text = re.sub(r"['’]", "", text)  # "Schindler's" and "Schindlers" are one token
     text = re.sub(r"[^a-z0-9]+", " ", text)
     return text.strip()
 
@@ -67,7 +68,7 @@ class TitleIndex:
         return group[0]
 
     def find(self, text: str) -> list[TitleMatch]:
-        tokens = [(m.group(), m.start(), m.end()) for m in re.finditer(r"[^\W_]+(?:['’][^\W_]+)?", text)]
+        tokens = [(m.group(), m.start(), m.end()) for m in re.finditer(r"[^\W_]+(?:['’][^\W_]+)?|&", text)]
         normalized = [normalize(t[0]).replace(" ", "") for t in tokens]
         taken = [False] * len(tokens)
         matches: list[TitleMatch] = []

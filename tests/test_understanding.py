@@ -54,7 +54,9 @@ def test_common_word_titles_do_not_link_from_everyday_words():
 def test_constraints_decades_and_ranges():
     assert (parse("something from the 90s").year_min, parse("something from the 90s").year_max) == (1990, 1999)
     u = parse("a thriller after 2010")
-    assert (u.year_min, u.year_max, u.include_genres) == (2010, None, ["thriller"])
+    assert (u.year_min, u.year_max, u.include_genres) == (2011, None, ["thriller"])
+    assert (parse("since 2010").year_min, parse("before 1950").year_max) == (2010, 1949)
+    assert parse("nothing after 2010").year_max == 2010
     u = parse("nothing before 1980")
     assert (u.year_min, u.year_max) == (1980, None)
     assert parse("something I haven't seen").unseen_only
@@ -94,3 +96,19 @@ def test_questions_about_an_item():
 def test_any_year_and_any_genre_clear_constraints():
     u = parse("any genre is fine, any year")
     assert u.clear_genres and u.clear_years
+
+
+def test_titles_with_apostrophes_and_ampersands():
+    index = TitleIndex(ITEMS + [CatalogItem("sl", "Schindler's List", "x", {"year": 1993}),
+                                CatalogItem("ls", "Lilo & Stitch", "x", {"year": 2002})])
+    found = [m.item_id for m in index.find("1. Schindler's List (1993) and Lilo & Stitch, or lilo and stitch")]
+    assert found == ["sl", "ls", "ls"]
+
+
+def test_genre_inside_a_longer_genre_is_not_matched_twice():
+    u = understand("science fiction please", TitleIndex(ITEMS), {"science fiction", "science"}, 2023)
+    assert u.include_genres == ["science fiction"]
+
+
+def test_funny_maps_to_the_catalog_humour_genre():
+    assert understand("something funny", TitleIndex(ITEMS), {"humour", "crime"}, 2023).include_genres == ["humour"]

@@ -5,6 +5,8 @@ import sys
 BENCHMARKS = {
     "llm": "recochat.benchmarks.llm_replies",
     "redial": "recochat.benchmarks.redial",
+    "scale": "recochat.benchmarks.scale",
+    "simulated": "recochat.benchmarks.simulated",
 }
 
 

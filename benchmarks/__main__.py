@@ -7,6 +7,7 @@ BENCHMARKS = {
     "redial": "recochat.benchmarks.redial",
     "scale": "recochat.benchmarks.scale",
     "simulated": "recochat.benchmarks.simulated",
+    "inspired": "recochat.benchmarks.inspired",
 }
 
 

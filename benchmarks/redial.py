@@ -62,6 +62,13 @@ class Sample:
     context: list[str]
     targets: list[str]
     mentioned: set[str]
+    seeker: list[bool] | None = None
+    """Who said each context turn; None = alternating, the last one being the seeker (ReDial)."""
+
+    def is_seeker(self, index: int) -> bool:
+        if self.seeker is not None:
+            return self.seeker[index]
+        return (len(self.context) - 1 - index) % 2 == 0
 
     @property
     def user(self) -> str:
@@ -79,8 +86,8 @@ def require_data() -> None:
         raise SystemExit(f"ReDial data not found: {', '.join(missing)} (set RECOCHAT_DATA to the shared data folder)")
 
 
-def load_redial_catalog(encoder: Encoder) -> StoredCatalog:
-    """id2info → JSONL → the product's catalog loader and ingest (cached by content hash)."""
+def redial_items() -> list[CatalogItem]:
+    """id2info → JSONL → the product's catalog loader (plot, genres, director, cast embedded)."""
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / "redial_catalog.jsonl"
     if not path.exists():
@@ -93,17 +100,32 @@ def load_redial_catalog(encoder: Encoder) -> StoredCatalog:
                 f.write(json.dumps(row) + "\n")
     columns = ColumnMap(id="id", title="name", text=("plot", "genre", "director", "star"),
                         meta=("genre", "director", "star"))
-    items = load_catalog(path, columns, skip_bad=True).items
-    store = ChromaStore.persistent(CACHE / "chroma")
-    ingest(store, encoder, "redial", items)
-    return store.load("redial")
+    return load_catalog(path, columns, skip_bad=True).items
 
 
-def load_samples(catalog: StoredCatalog) -> list[Sample]:
+def stored(encoder: Encoder, items: list[CatalogItem], name: str) -> StoredCatalog:
+    """Ingest through the product's code path (cached by content hash) and load into memory."""
+    store = ChromaStore.persistent(CACHE / f"chroma-{name}")
+    ingest(store, encoder, name, items)
+    return store.load(name)
+
+
+def load_redial_catalog(encoder: Encoder) -> StoredCatalog:
+    return stored(encoder, redial_items(), "redial")
+
+
+def smoke_subset(items: list[CatalogItem], samples: list[Sample], extra: int = 300) -> list[CatalogItem]:
+    """For CI: the items the samples touch plus a few hundred others, so ingest takes seconds."""
+    keep = {t for s in samples for t in s.targets} | {m for s in samples for m in s.mentioned}
+    others = [i for i in items if i.id not in keep][:extra]
+    return [i for i in items if i.id in keep] + others
+
+
+def load_samples(items: list[CatalogItem]) -> list[Sample]:
     by_name = {}
-    for item in catalog.items:
+    for item in items:
         by_name.setdefault(item.label(), item.id)
-    titles = TitleIndex(catalog.items)
+    titles = TitleIndex(items)
     samples = []
     for line in (DATA / "redial-ievalm" / "test_data_processed.jsonl").open(encoding="utf-8"):
         row = json.loads(line)
@@ -151,12 +173,10 @@ def make_engine(catalog: StoredCatalog, encoder: Encoder, collaborative: CoOccur
 
 
 def replay(engine: Engine, samples: list[Sample], recommender_turns: bool) -> None:
-    """Feed each sample's context through the pipeline. The last context turn is the seeker's."""
+    """Feed each sample's context through the pipeline (recommender turns too, if asked)."""
     for sample in samples:
-        last = len(sample.context) - 1
         for index, text in enumerate(sample.context):
-            seeker = (last - index) % 2 == 0
-            if text.strip() and (seeker or recommender_turns):
+            if text.strip() and (sample.is_seeker(index) or recommender_turns):
                 engine.turn(sample.user, text, recommend=False)
 
 
@@ -190,51 +210,51 @@ def content_only(catalog: StoredCatalog, encoder: Encoder, samples: list[Sample]
     return {"new_items": evaluate(rows_new), "all_targets": evaluate(rows_all)}
 
 
-def run(smoke: bool = False, out_dir: Path = RESULTS) -> dict:
-    require_data()
-    started = time.perf_counter()
-    encoder = Encoder()
-    catalog = load_redial_catalog(encoder)
-    tuning, heldout = split(load_samples(catalog))
-    if smoke:
-        tuning, heldout = tuning[:40], heldout[:40]
-    collab = tuning_events({s.dialog_id for s in tuning}, catalog)
-    home = Path(tempfile.mkdtemp(prefix="recochat-redial-"))
-    base = ScoringWeights(negative=0.0, popularity=0.0, collaborative=0.0)
+BASE = ScoringWeights(negative=0.0, popularity=0.0, collaborative=0.0)
 
-    # 1. tune on the tuning split: how to feed recommender turns, then the prior and collaborative weights
+
+def tuned_weights(chosen: dict) -> ScoringWeights:
+    return replace(BASE, negative=0.5, collaborative=chosen["collaborative"], popularity=chosen["popularity"])
+
+
+def tune(catalog: StoredCatalog, encoder: Encoder, collab: CoOccurrence, home: Path, tuning: list[Sample],
+         smoke: bool = False) -> tuple[dict, list[dict]]:
+    """Grid on the tuning split: recommender turns fed or not, collaborative ε, popularity δ."""
     grid = [(e, d) for e in (0.0, 0.5, 1.0, 2.0, 4.0) for d in (0.0, 0.1, 0.3, 0.6)]
     if smoke:
         grid = grid[:2]
-    tuning_log = []
+    log = []
     best: tuple[float, dict] | None = None
     for recommender_turns in (False, True):
-        engine = make_engine(catalog, encoder, collab, home, base)
+        engine = make_engine(catalog, encoder, collab, home, BASE)
         replay(engine, tuning, recommender_turns)
         for eps, delta in grid:
-            engine.recommender.weights = replace(base, negative=0.5, collaborative=eps, popularity=delta)
-            metrics = score(engine, tuning)
             config = {"recommender_turns": recommender_turns, "collaborative": eps, "popularity": delta}
-            tuning_log.append({**config, **metrics})
+            engine.recommender.weights = tuned_weights(config)
+            metrics = score(engine, tuning)
+            log.append({**config, **metrics})
             key = metrics["new_items"]["recall@10"] + 0.5 * metrics["new_items"]["recall@50"]
             if best is None or key > best[0]:
                 best = (key, {**config, "metrics": metrics})
     assert best is not None
-    chosen = best[1]
-    tuned = replace(base, negative=0.5, collaborative=chosen["collaborative"], popularity=chosen["popularity"])
+    return best[1], log
 
-    # 2. held-out: the ablation, each row adding one part
+
+def ablate(catalog: StoredCatalog, encoder: Encoder, collab: CoOccurrence, home: Path, heldout: list[Sample],
+           chosen: dict) -> tuple[list[dict], dict]:
+    """Held-out: each row adds one part; returns (rows, the chosen configuration's metrics)."""
+    tuned = tuned_weights(chosen)
     ablation = [{"variant": "content only (MiniLM on context + mentioned items)",
                  **content_only(catalog, encoder, heldout)}]
     variants = [
-        ("+ title linking and understanding (pipeline)", True, base),
-        ("+ negatives (γ = 0.5)", True, replace(base, negative=0.5)),
-        ("+ collaborative", True, replace(base, negative=0.5, collaborative=chosen["collaborative"])),
-        ("+ popularity prior", True, tuned),
+        ("+ title linking and understanding (pipeline)", BASE),
+        ("+ negatives (γ = 0.5)", replace(BASE, negative=0.5)),
+        ("+ collaborative", replace(BASE, negative=0.5, collaborative=chosen["collaborative"])),
+        ("+ popularity prior", tuned),
     ]
     engine = make_engine(catalog, encoder, collab, home, tuned)
     replay(engine, heldout, chosen["recommender_turns"])
-    for name, _, weights in variants:
+    for name, weights in variants:
         engine.recommender.weights = weights
         ablation.append({"variant": name, **score(engine, heldout)})
     engine.recommender.weights = tuned
@@ -243,9 +263,36 @@ def run(smoke: bool = False, out_dir: Path = RESULTS) -> dict:
     no_links = make_engine(catalog, encoder, collab, home, tuned, link_titles=False)
     replay(no_links, heldout, chosen["recommender_turns"])
     ablation.append({"variant": "full, but without title linking", **score(no_links, heldout)})
+    return ablation, final
 
-    result = {
-        "protocol": __doc__.strip(),
+
+def run(smoke: bool = False, out_dir: Path | None = None, encoder: Encoder | None = None) -> dict:
+    require_data()
+    started = time.perf_counter()
+    encoder = encoder or Encoder()
+    items = redial_items()
+    tuning, heldout = split(load_samples(items))
+    if smoke:
+        tuning, heldout = tuning[:40], heldout[:40]
+        catalog = stored(encoder, smoke_subset(items, tuning + heldout), "redial-smoke")
+    else:
+        catalog = stored(encoder, items, "redial")
+    collab = tuning_events({s.dialog_id for s in tuning}, catalog)
+    home = Path(tempfile.mkdtemp(prefix="recochat-redial-"))
+    chosen, tuning_log = tune(catalog, encoder, collab, home, tuning, smoke)
+    ablation, final = ablate(catalog, encoder, collab, home, heldout, chosen)
+
+    result = report("ReDial", __doc__, encoder, smoke, tuning, heldout, chosen, tuning_log, ablation, final, started)
+    result.update(anchors=ANCHORS, target_new_items=TARGET)
+    return save(result, out_dir or RESULTS, "redial_smoke" if smoke else "redial")
+
+
+def report(benchmark: str, protocol: str | None, encoder: Encoder, smoke: bool, tuning: list[Sample],
+           heldout: list[Sample], chosen: dict, tuning_log: list[dict], ablation: list[dict], final: dict,
+           started: float) -> dict:
+    return {
+        "benchmark": benchmark,
+        "protocol": (protocol or "").strip(),
         "date": date.today().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, encoder on {encoder.device}",
         "smoke": smoke,
@@ -255,15 +302,16 @@ def run(smoke: bool = False, out_dir: Path = RESULTS) -> dict:
         "tuning": chosen["metrics"],
         "ablation": ablation,
         "tuning_grid": tuning_log,
-        "anchors": ANCHORS,
-        "target_new_items": TARGET,
         "seconds": round(time.perf_counter() - started, 1),
     }
-    name = "redial_smoke" if smoke else "redial"
+
+
+def save(result: dict, out_dir: Path, name: str, note: str = "") -> dict:
+    """NAME.json, NAME.md (table) and, for full runs, NAME.png (ablation chart)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
-    (out_dir / f"{name}.md").write_text(markdown(result))
-    if not smoke:
+    (out_dir / f"{name}.md").write_text(markdown(result) + note)
+    if not result["smoke"]:
         plot(result, out_dir / f"{name}.png")
     return result
 
@@ -272,7 +320,7 @@ def markdown(result: dict) -> str:
     def row(name: str, m: dict) -> str:
         return f"| {name} | {m['recall@1']:.3f} | {m['recall@10']:.3f} | {m['recall@50']:.3f} | {m['ndcg@10']:.3f} | {m['n']} |"
 
-    lines = [f"ReDial, held-out split ({result['date']}, {result['machine']})", "",
+    lines = [f"{result.get('benchmark', 'ReDial')}, held-out split ({result['date']}, {result['machine']})", "",
              "| variant (new items only) | R@1 | R@10 | R@50 | NDCG@10 | n |", "| --- | --- | --- | --- | --- | --- |"]
     lines += [row(a["variant"], a["new_items"]) for a in result["ablation"]]
     lines += ["", "| setting (chosen configuration) | R@1 | R@10 | R@50 | NDCG@10 | n |", "| --- | --- | --- | --- | --- | --- |",
@@ -308,7 +356,8 @@ def plot(result: dict, path: Path) -> None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="recochat bench redial")
     parser.add_argument("--smoke", action="store_true", help="40 samples per split, a 2-point grid (for CI)")
+    parser.add_argument("--out", type=Path, help=f"results folder (default {RESULTS})")
     args = parser.parse_args(argv)
-    result = run(smoke=args.smoke)
+    result = run(smoke=args.smoke, out_dir=args.out)
     print(markdown(result))
     return 0

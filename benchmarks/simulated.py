@@ -26,7 +26,7 @@ from recochat.retrieval.encoder import Encoder
 from recochat.retrieval.scoring import ScoringWeights
 from recochat.retrieval.store import StoredCatalog
 
-from .redial import DATA, RESULTS, load_redial_catalog, make_engine, require_data
+from .redial import DATA, RESULTS, load_redial_catalog, make_engine, redial_items, require_data, stored
 
 MAX_TURNS = 5
 _WORD = re.compile(r"[a-z]{5,}")
@@ -76,7 +76,11 @@ def messages_for(item: CatalogItem, plot: str, document_frequency: Counter[str])
 
 
 def pick_targets(catalog: StoredCatalog, plots: dict[str, str], n: int, seed: int = 7) -> list[CatalogItem]:
-    usable = [i for i in catalog.items if i.genres and _people(i) and len(plots.get(i.id, "")) > 40]
+    return pick_targets_from(catalog.items, plots, n, seed)
+
+
+def pick_targets_from(items: list[CatalogItem], plots: dict[str, str], n: int, seed: int = 7) -> list[CatalogItem]:
+    usable = [i for i in items if i.genres and _people(i) and len(plots.get(i.id, "")) > 40]
     return random.Random(seed).sample(usable, min(n, len(usable)))
 
 
@@ -107,12 +111,19 @@ def summarize(turns: list[int | None]) -> dict[str, float]:
     }
 
 
-def run(n_targets: int = 300, out_dir: Path = RESULTS, smoke: bool = False) -> dict:
+def run(n_targets: int = 300, out_dir: Path | None = None, smoke: bool = False,
+        encoder: Encoder | None = None) -> dict:
+    out_dir = out_dir or RESULTS
     require_data()
     started = time.perf_counter()
-    encoder = Encoder()
-    catalog = load_redial_catalog(encoder)
+    encoder = encoder or Encoder()
     plots = load_plots()
+    if smoke:  # the targets plus a few hundred others, so CI ingests seconds, not minutes
+        everything = redial_items()
+        wanted = {i.id for i in pick_targets_from(everything, plots, n_targets)}
+        catalog = stored(encoder, [i for i in everything if i.id in wanted] + everything[:300], "sim-smoke")
+    else:
+        catalog = load_redial_catalog(encoder)
     document_frequency: Counter[str] = Counter()
     for plot in plots.values():
         document_frequency.update(set(_WORD.findall(plot.lower())))
@@ -157,7 +168,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="recochat bench simulated")
     parser.add_argument("--targets", type=int, default=300)
     parser.add_argument("--smoke", action="store_true", help="10 targets (for CI)")
+    parser.add_argument("--out", type=Path, help=f"results folder (default {RESULTS})")
     args = parser.parse_args(argv)
-    result = run(10 if args.smoke else args.targets, smoke=args.smoke)
+    result = run(10 if args.smoke else args.targets, out_dir=args.out, smoke=args.smoke)
     print(markdown(result))
     return 0

@@ -56,7 +56,10 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def encoder() -> Encoder:
-    return Encoder()
+    """The scripted-conversation runner's encoder, so the suite loads the model once."""
+    from recochat.bot.scripted.runner import shared_encoder
+
+    return shared_encoder()
 
 
 @pytest.fixture

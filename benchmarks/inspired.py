@@ -1,0 +1,163 @@
+"""INSPIRED: the ReDial protocol on INSPIRED's test dialogues, tuned on its dev dialogues.
+
+- Catalog: the 1,096 INSPIRED movies of `inspired-kg-cfcrs` (genres, director, cast), with
+  the plot from ReDial's `id2info.json` where the title and year match (±1 year).
+- Samples: every RECOMMENDER utterance of `inspired/test.tsv` that names movies; its
+  context is every earlier utterance, with the speaker known. Targets missing from the
+  catalog count as misses (coverage is reported).
+- Tuning: `inspired/dev.tsv` only (its dialogues also feed the collaborative component).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import sys
+import tempfile
+import time
+import unicodedata
+from collections import defaultdict
+from pathlib import Path
+
+from recochat.profiles.collaborative import CoOccurrence
+from recochat.retrieval.catalog import ColumnMap, load_catalog
+from recochat.retrieval.encoder import Encoder
+from recochat.retrieval.store import StoredCatalog
+
+from . import redial
+from .redial import DATA, RESULTS, Sample, ablate, markdown, report, save, stored, tune
+
+_YEAR = re.compile(r"^(.*?)\s*\((\d{4})\)\s*$")
+
+
+def _key(name: str) -> tuple[str, int | None]:
+    """README's matching: lower-case, ASCII-fold, no punctuation, 'Title, The' → 'The Title'."""
+    match = _YEAR.match(name.strip())
+    title, year = (match.group(1), int(match.group(2))) if match else (name.strip(), None)
+    if m := re.match(r"^(.*), (the|a|an)$", title, re.I):
+        title = f"{m.group(2)} {m.group(1)}"
+    title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", " ", title).strip(), year
+
+
+class NameMatcher:
+    def __init__(self, names: dict[str, str]) -> None:
+        """names: display name → id."""
+        self.by_title: dict[str, list[tuple[int | None, str]]] = defaultdict(list)
+        for name, item_id in names.items():
+            title, year = _key(name)
+            self.by_title[title].append((year, item_id))
+
+    def find(self, name: str) -> str | None:
+        title, year = _key(name)
+        for candidate_year, item_id in self.by_title.get(title, []):
+            if year is None or candidate_year is None or abs(candidate_year - year) <= 1:
+                return item_id
+        return None
+
+
+def require_data() -> None:
+    needed = [DATA / "inspired" / "test.tsv", DATA / "inspired" / "dev.tsv", DATA / "inspired-kg-cfcrs" / "kg.json"]
+    missing = [str(p) for p in needed if not p.is_file()]
+    if missing:
+        raise SystemExit(f"INSPIRED data not found: {', '.join(missing)} (set RECOCHAT_DATA)")
+
+
+def load_inspired_catalog(encoder: Encoder) -> StoredCatalog:
+    redial.CACHE.mkdir(parents=True, exist_ok=True)
+    path = redial.CACHE / "inspired_catalog.jsonl"
+    if not path.exists():
+        folder = DATA / "inspired-kg-cfcrs"
+        entity2id = json.loads((folder / "entity2id.json").read_text())
+        names = {v: k for k, v in entity2id.items()}
+        kg = json.loads((folder / "kg.json").read_text())
+        relation = {v: k for k, v in json.loads((folder / "relation2id.json").read_text()).items()}
+        plots = NameMatcher({r["name"]: r.get("plot") or "" for r in json.loads(
+            (DATA / "redial-ievalm" / "id2info.json").read_text()).values()})
+        with path.open("w", encoding="utf-8") as f:
+            for movie in json.loads((folder / "item_ids.json").read_text()):
+                fields: dict[str, list[str]] = {"star": [], "director": [], "genre": []}
+                for rel, tail in kg.get(str(movie), []):
+                    fields[relation[rel]].append(names[tail])
+                name = names[movie]
+                row = {"id": str(movie), "name": name, "plot": plots.find(name) or "", **fields}
+                f.write(json.dumps(row) + "\n")
+    columns = ColumnMap(id="id", title="name", text=("plot", "genre", "director", "star"),
+                        meta=("genre", "director", "star"))
+    return stored(encoder, load_catalog(path, columns, skip_bad=True).items, "inspired")
+
+
+def read_dialogs(path: Path) -> dict[str, list[dict]]:
+    csv.field_size_limit(sys.maxsize)
+    dialogs: dict[str, list[dict]] = defaultdict(list)
+    with path.open(encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            dialogs[row["dialog_id"]].append(row)
+    for rows in dialogs.values():
+        rows.sort(key=lambda r: int(r["utt_id"]))
+    return dict(sorted(dialogs.items()))
+
+
+def movies_of(row: dict) -> list[str]:
+    return [m.strip() for m in (row.get("movies") or "").split(";") if m.strip()]
+
+
+def load_samples(path: Path, catalog: StoredCatalog, matcher: NameMatcher) -> tuple[list[Sample], dict]:
+    samples, covered, total = [], 0, 0
+    for dialog_id, rows in read_dialogs(path).items():
+        for index, row in enumerate(rows):
+            if row["speaker"] != "RECOMMENDER" or not movies_of(row) or index == 0:
+                continue
+            context = [r["text"] for r in rows[:index]]
+            targets = []
+            for name in movies_of(row):
+                total += 1
+                item_id = matcher.find(name)
+                covered += item_id is not None
+                targets.append(item_id or f"missing:{name}")
+            mentioned = {i for r in rows[:index] for name in movies_of(r) if (i := matcher.find(name))}
+            seeker = [r["speaker"] == "SEEKER" for r in rows[:index]]
+            samples.append(Sample(dialog_id, int(row["utt_id"]), context, targets, mentioned, seeker))
+    return samples, {"targets": total, "in_catalog": covered, "coverage": round(covered / total, 4) if total else 0}
+
+
+def dev_events(catalog: StoredCatalog, matcher: NameMatcher) -> CoOccurrence:
+    co = CoOccurrence()
+    for dialog_id, rows in read_dialogs(DATA / "inspired" / "dev.tsv").items():
+        for row in rows:
+            for name in movies_of(row):
+                if (item_id := matcher.find(name)) is not None:
+                    co.observe(dialog_id, item_id)
+        co.end_session(dialog_id)
+    return co
+
+
+def run(smoke: bool = False, out_dir: Path | None = None, encoder: Encoder | None = None) -> dict:
+    require_data()
+    started = time.perf_counter()
+    encoder = encoder or Encoder()
+    catalog = load_inspired_catalog(encoder)
+    matcher = NameMatcher({item.label(): item.id for item in catalog.items})
+    tuning, tuning_coverage = load_samples(DATA / "inspired" / "dev.tsv", catalog, matcher)
+    heldout, coverage = load_samples(DATA / "inspired" / "test.tsv", catalog, matcher)
+    if smoke:
+        tuning, heldout = tuning[:30], heldout[:30]
+    collab = dev_events(catalog, matcher)
+    home = Path(tempfile.mkdtemp(prefix="recochat-inspired-"))
+    chosen, tuning_log = tune(catalog, encoder, collab, home, tuning, smoke)
+    ablation, final = ablate(catalog, encoder, collab, home, heldout, chosen)
+    result = report("INSPIRED", __doc__, encoder, smoke, tuning, heldout, chosen, tuning_log, ablation, final, started)
+    result.update(catalog_items=len(catalog), coverage_test=coverage, coverage_dev=tuning_coverage)
+    return save(result, out_dir or RESULTS, "inspired_smoke" if smoke else "inspired",
+                note=f"\nTest targets in the catalog: {coverage}\n")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="recochat bench inspired")
+    parser.add_argument("--smoke", action="store_true", help="30 samples per split, a 2-point grid (for CI)")
+    parser.add_argument("--out", type=Path, help=f"results folder (default {RESULTS})")
+    args = parser.parse_args(argv)
+    print(markdown(run(smoke=args.smoke, out_dir=args.out)))
+    return 0

@@ -1,0 +1,45 @@
+"""Tiny versions of the quality benchmarks, so the harness cannot rot (full runs: `recochat bench NAME`)."""
+
+import json
+
+import pytest
+
+from recochat.benchmarks import inspired, redial, simulated
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def bench_cache(tmp_path, monkeypatch):
+    if not (redial.DATA / "redial-ievalm" / "id2info.json").is_file():
+        pytest.skip(f"shared data not found at {redial.DATA}")
+    monkeypatch.setattr(redial, "CACHE", tmp_path / "cache")
+
+
+def check_ranking_result(result, out, name):
+    assert json.loads((out / f"{name}.json").read_text())["heldout"] == result["heldout"]
+    for setting in ("new_items", "all_targets"):
+        metrics = result["heldout"][setting]
+        assert metrics["n"] > 0
+        assert 0 <= metrics["recall@1"] <= metrics["recall@10"] <= metrics["recall@50"] <= 1
+    assert [row["variant"] for row in result["ablation"]][0].startswith("content only")
+    assert "held-out split" in (out / f"{name}.md").read_text()
+
+
+def test_redial_smoke(tmp_path, encoder):
+    result = redial.run(smoke=True, out_dir=tmp_path, encoder=encoder)
+    check_ranking_result(result, tmp_path, "redial_smoke")
+    assert result["split"] == {"tuning_samples": 40, "heldout_samples": 40}
+
+
+def test_inspired_smoke(tmp_path, encoder):
+    result = inspired.run(smoke=True, out_dir=tmp_path, encoder=encoder)
+    check_ranking_result(result, tmp_path, "inspired_smoke")
+    assert 0 < result["coverage_test"]["coverage"] < 1
+
+
+def test_simulated_smoke(tmp_path, encoder):
+    result = simulated.run(10, out_dir=tmp_path, smoke=True, encoder=encoder)
+    for setting in ("with_profile", "without_profile"):
+        s = result["settings"][setting]
+        assert s["n"] == 10 and 0 <= s["success@1"] <= s["success@3"] <= s["success@5"] <= 1

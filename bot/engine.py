@@ -69,6 +69,7 @@ class Engine:
         self.k = items_per_reply
         self.learn = learn
         self.titles = TitleIndex(catalog.items)
+        self.people = self.recommender.people
         self.genres = {g for item in catalog.items for g in item.genres}
         self.newest_year = max((item.year or 0 for item in catalog.items), default=2025)
         self._collab_lock = threading.Lock()
@@ -97,7 +98,7 @@ class Engine:
         e.g. to import a past conversation."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        understood = understand(text, self.titles, self.genres, self.newest_year)
+        understood = understand(text, self.titles, self.genres, self.newest_year, self.people)
         timings["understand"] = (time.perf_counter() - started) * 1000
         profile = self.profiles.load(user_id)
         profile.note_turn(text)
@@ -218,6 +219,7 @@ class Engine:
         if negative is not None:
             profile.n = update_vector(profile.n, self.update.negative_decay, [(self.update.text, negative)])
         profile.add_aspects(understood.positive, understood.negative)
+        profile.add_people(understood.liked_people, understood.disliked_people)
         c = profile.constraints
         if understood.clear_years:
             c.year_min = c.year_max = None
@@ -258,6 +260,8 @@ class Engine:
             aspects=[(t, self.encoder.encode_query(t)) for t in texts],
             collaborative=collab,
             popularity_counts=counts,
+            liked_people=profile.liked_people,
+            disliked_people=profile.disliked_people,
         )
 
     def ranking(
@@ -321,7 +325,7 @@ class Engine:
             if event.kind == "reset":
                 profile = Profile(user_id=user_id)
             elif event.kind == "turn" and event.text is not None:
-                understood = understand(event.text, self.titles, self.genres, self.newest_year)
+                understood = understand(event.text, self.titles, self.genres, self.newest_year, self.people)
                 profile.note_turn(event.text)
                 if understood.intent == "recommend":
                     positive, negative = self._encode_aspects(understood)

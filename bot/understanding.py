@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from recochat.retrieval.people import PeopleIndex
 from recochat.retrieval.titles import TitleIndex
 
 Polarity = Literal["like", "dislike", "seen"]
@@ -104,6 +105,8 @@ class Understanding:
     about_item: str | None = None
     include_genres: list[str] = field(default_factory=list)
     exclude_genres: list[str] = field(default_factory=list)
+    liked_people: list[str] = field(default_factory=list)
+    disliked_people: list[str] = field(default_factory=list)
     year_min: int | None = None
     year_max: int | None = None
     clear_years: bool = False
@@ -114,7 +117,8 @@ class Understanding:
     @property
     def has_signal(self) -> bool:
         return bool(self.positive or self.negative or self.titles or self.rank_feedback or self.reject_all_shown
-                     or self.include_genres or self.exclude_genres or self.year_min or self.year_max)
+                     or self.include_genres or self.exclude_genres or self.year_min or self.year_max
+                     or self.liked_people or self.disliked_people)
 
 
 def _genres_in(clause: str, vocabulary: set[str]) -> list[str]:
@@ -173,7 +177,9 @@ def _aspect(clause: str) -> str:
     return text if len(text) >= 3 else ""
 
 
-def understand(text: str, titles: TitleIndex, genres: set[str], newest_year: int) -> Understanding:
+def understand(
+    text: str, titles: TitleIndex, genres: set[str], newest_year: int, people: PeopleIndex | None = None
+) -> Understanding:
     result = Understanding(text=text)
     lowered = text.lower().strip()
     if not lowered:
@@ -231,6 +237,9 @@ def understand(text: str, titles: TitleIndex, genres: set[str], newest_year: int
             strong = bool(_MORE_LIKE.search(clause))
             result.rank_feedback.append(RankFeedback(_rank_of(rank), "dislike" if negative else "like", strong))
             continue
+        if people:
+            named = people.find(clause)
+            (result.disliked_people if negative else result.liked_people).extend(named)
         found_genres = _genres_in(clause, genres)
         if negative:
             result.exclude_genres.extend(g for g in found_genres if g not in result.exclude_genres)

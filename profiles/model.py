@@ -64,6 +64,8 @@ class Profile:
     constraints: Constraints = field(default_factory=Constraints)
     liked_aspects: list[str] = field(default_factory=list)
     disliked_aspects: list[str] = field(default_factory=list)
+    liked_people: list[str] = field(default_factory=list)
+    disliked_people: list[str] = field(default_factory=list)
     recent_turns: list[str] = field(default_factory=list)
     turns: int = 0
 
@@ -81,6 +83,11 @@ class Profile:
     def add_aspects(self, positive: Iterable[str], negative: Iterable[str]) -> None:
         self.liked_aspects = _push(self.liked_aspects, positive, self.ASPECTS)
         self.disliked_aspects = _push(self.disliked_aspects, negative, self.ASPECTS)
+
+    def add_people(self, liked: Iterable[str], disliked: Iterable[str]) -> None:
+        liked, disliked = list(liked), list(disliked)
+        self.liked_people = [p for p in _push(self.liked_people, liked, 5) if p not in disliked]
+        self.disliked_people = [p for p in _push(self.disliked_people, disliked, 20) if p not in liked]
 
     def like(self, item_id: str) -> None:
         self.liked = _push(self.liked, [item_id], 1000)

@@ -13,8 +13,10 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .catalog import CatalogItem
+from .people import PeopleIndex, people_of
 from .scoring import ScoringWeights, base_scores, mmr, popularity_prior
 from .store import StoredCatalog
+from .titles import normalize
 
 EXACT_LIMIT = 50_000
 """Up to this many items a full matrix product beats an ANN round trip."""
@@ -35,6 +37,8 @@ class RankRequest:
     """(text, vector) of what the user asked for, to explain matches."""
     collaborative: dict[str, float] = field(default_factory=dict)
     popularity_counts: dict[str, int] = field(default_factory=dict)
+    liked_people: list[str] = field(default_factory=list)
+    disliked_people: list[str] = field(default_factory=list)
     diversify: bool = True
 
 
@@ -68,6 +72,7 @@ class Recommender:
         for row, item in enumerate(catalog.items):
             for genre in item.genres:
                 self._genres[row, self._genre_column[genre]] = True
+        self.people = PeopleIndex(catalog.items)
         self.timings_ms: dict[str, float] = {}
 
     def _candidate_rows(self, request: RankRequest, pool: int) -> np.ndarray:
@@ -119,6 +124,13 @@ class Recommender:
         learned = popularity_prior(self._by_id(counts))[rows]
         return (self._meta_prior[rows] + learned) / 2 if self._has_meta_popularity else learned
 
+    def _people_boost(self, request: RankRequest) -> np.ndarray:
+        boost = np.zeros(len(self.catalog), dtype=np.float32)
+        for sign, names in ((1.0, request.liked_people), (-1.0, request.disliked_people)):
+            for name in names:
+                boost[self._rows_of(self.people.items_with(name))] += sign
+        return boost
+
     def rank(self, request: RankRequest) -> list[Recommendation]:
         started = time.perf_counter()
         rows = self._candidate_rows(request, self.weights.mmr_pool)
@@ -132,6 +144,8 @@ class Recommender:
         collab = collab_raw / collab_raw.max() if collab_raw.max() > 0 else collab_raw
         prior = self._prior(rows, request.popularity_counts)
         score, similarity, negative = base_scores(embeddings, request.u, request.n, prior, collab, self.weights)
+        if request.liked_people or request.disliked_people:
+            score = score + self.weights.person * self._people_boost(request)[rows]
         pool = np.argsort(-score)[: self.weights.mmr_pool]
         if request.diversify:
             lam = self.weights.cold_mmr_lambda if request.u is None else self.weights.mmr_lambda
@@ -169,6 +183,11 @@ class Recommender:
             best = int(np.argmax(sims))
             if sims[best] > 0.25:
                 reasons.append(f"fits “{request.aspects[best][0]}”")
+        if request.liked_people:
+            present = {normalize(p) for p in people_of(item)}
+            named = [p for p in request.liked_people if normalize(p) in present]
+            if named:
+                reasons.insert(0, f"with {named[-1]}")
         if collab > 0.3:
             reasons.append("people with your favourites liked it too")
         if request.include_genres:

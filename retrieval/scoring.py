@@ -18,6 +18,8 @@ class ScoringWeights:
     """δ: the prior only breaks near-ties between similar items."""
     collaborative: float = 0.3
     """ε: co-occurrence with the user's liked items, learned from other users."""
+    person: float = 0.3
+    """Added for each liked person (cast, director, author) an item has; subtracted for disliked ones."""
     mmr_lambda: float = 0.75
     """Relevance vs. novelty in MMR (1.0 = no diversification)."""
     mmr_pool: int = 50

@@ -112,3 +112,13 @@ def test_genre_inside_a_longer_genre_is_not_matched_twice():
 
 def test_funny_maps_to_the_catalog_humour_genre():
     assert understand("something funny", TitleIndex(ITEMS), {"humour", "crime"}, 2023).include_genres == ["humour"]
+
+
+def test_people_are_found_with_polarity():
+    from recochat.retrieval.people import PeopleIndex
+
+    people = PeopleIndex([CatalogItem("a", "A", "x", {"stars": ["Tom Hanks", "Meg Ryan"], "director": "Nora Ephron"}),
+                          CatalogItem("b", "B", "x", {"author": "Ford"})])
+    u = understand("something with tom hanks, but no Nora Ephron", TitleIndex(ITEMS), GENRES, 2023, people)
+    assert (u.liked_people, u.disliked_people) == (["Tom Hanks"], ["Nora Ephron"])
+    assert people.find("a Ford car") == []  # single names are too ambiguous

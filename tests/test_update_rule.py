@@ -77,3 +77,20 @@ def test_cooccurrence_scores_are_cosine_normalized():
     scores = co.scores(["a"])
     assert scores["b"] == pytest.approx(2 / np.sqrt(6))
     assert scores["c"] == pytest.approx(1 / np.sqrt(3))
+
+
+def test_liked_person_boosts_their_items_by_the_person_weight():
+    from recochat.retrieval.catalog import CatalogItem
+    from recochat.retrieval.recommender import RankRequest, Recommender
+    from recochat.retrieval.store import StoredCatalog
+
+    items = [CatalogItem("a", "A", "x", {"stars": ["Tom Hanks"]}), CatalogItem("b", "B", "x", {"stars": ["Meg Ryan"]})]
+    embeddings = np.array([[1.0, 0.0], [0.8, 0.6]], dtype=np.float32)
+    recommender = Recommender(StoredCatalog("t", items, embeddings), ScoringWeights(person=0.3, mmr_lambda=1.0))
+    u = np.array([0.8, 0.6], dtype=np.float32)  # cos: a 0.8, b 1.0
+    plain = recommender.rank(RankRequest(u=u, n=None, k=2))
+    boosted = recommender.rank(RankRequest(u=u, n=None, k=2, liked_people=["Meg Ryan", "Tom Hanks", "Tom Hanks"]))
+    assert [r.item.id for r in plain] == ["b", "a"]
+    assert [r.item.id for r in boosted] == ["a", "b"]
+    assert [r.score for r in boosted] == pytest.approx([0.8 + 2 * 0.3, 1.0 + 0.3])
+    assert boosted[0].why.startswith("with Tom Hanks")

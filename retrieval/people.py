@@ -1,0 +1,57 @@
+"""People named in the catalog (cast, director, author) and found in free text.
+
+"Something with Tom Hanks" is a precise request: embeddings match names poorly, so named
+people become an explicit boost on the items they appear in.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from .catalog import CatalogItem
+from .titles import normalize
+
+PEOPLE_FIELDS = ("stars", "star", "cast", "actors", "director", "directors", "author", "authors", "creator")
+
+
+def people_of(item: CatalogItem) -> list[str]:
+    names: list[str] = []
+    for key in PEOPLE_FIELDS:
+        value = item.meta.get(key)
+        if value:
+            names += value if isinstance(value, list) else [str(value)]
+    return names
+
+
+class PeopleIndex:
+    def __init__(self, items: list[CatalogItem]) -> None:
+        self._items: defaultdict[str, set[str]] = defaultdict(set)
+        self._display: dict[str, str] = {}
+        for item in items:
+            for name in people_of(item):
+                key = normalize(name)
+                if len(key.split()) >= 2:  # full names only: "Ford" alone is too ambiguous
+                    self._items[key].add(item.id)
+                    self._display.setdefault(key, name)
+        self._max_tokens = max((len(k.split()) for k in self._items), default=0)
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def find(self, text: str) -> list[str]:
+        """Display names of the people mentioned, longest match first, each span once."""
+        tokens = normalize(text).split()
+        taken = [False] * len(tokens)
+        found: list[str] = []
+        for length in range(min(self._max_tokens, len(tokens)), 1, -1):
+            for start in range(len(tokens) - length + 1):
+                if any(taken[start : start + length]):
+                    continue
+                key = " ".join(tokens[start : start + length])
+                if key in self._items:
+                    found.append(self._display[key])
+                    taken[start : start + length] = [True] * length
+        return found
+
+    def items_with(self, name: str) -> set[str]:
+        return self._items.get(normalize(name), set())

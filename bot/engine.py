@@ -270,7 +270,7 @@ class Engine:
         """A plain top-k over the whole catalog for this profile (no diversification, nothing
         excluded but `exclude` and the hard constraints): for evaluation and exports."""
         request = self._request(self.profiles.load(user_id), [])
-        request.k, request.exclude, request.diversify, request.aspects = k, set(exclude or ()), diversify, []
+        request.k, request.exclude, request.diversify, request.explain = k, set(exclude or ()), diversify, False
         return self.recommender.rank(request)
 
     @staticmethod

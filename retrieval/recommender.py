@@ -40,6 +40,8 @@ class RankRequest:
     liked_people: list[str] = field(default_factory=list)
     disliked_people: list[str] = field(default_factory=list)
     diversify: bool = True
+    explain: bool = True
+    """False skips the per-item "why" (evaluation rankings of 50 items)."""
 
 
 @dataclass
@@ -156,7 +158,8 @@ class Recommender:
             Recommendation(
                 item=self.catalog.items[rows[p]],
                 score=float(score[p]),
-                why=self._why(rows[p], request, float(similarity[p]), float(collab[p]), float(prior[p])),
+                why=self._why(rows[p], request, float(similarity[p]), float(collab[p]), float(prior[p]))
+                if request.explain else "",
                 rank=rank,
             )
             for rank, p in enumerate(picks, start=1)

@@ -220,7 +220,7 @@ def tuned_weights(chosen: dict) -> ScoringWeights:
 def tune(catalog: StoredCatalog, encoder: Encoder, collab: CoOccurrence, home: Path, tuning: list[Sample],
          smoke: bool = False) -> tuple[dict, list[dict]]:
     """Grid on the tuning split: recommender turns fed or not, collaborative ε, popularity δ."""
-    grid = [(e, d) for e in (0.0, 0.5, 1.0, 2.0, 4.0) for d in (0.0, 0.1, 0.3, 0.6)]
+    grid = [(e, d) for e in (0.0, 1.0, 3.0) for d in (0.0, 0.2, 0.6)]
     if smoke:
         grid = grid[:2]
     log = []

@@ -8,6 +8,7 @@ item-level signals, 'shown' events the items shown.
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import time
@@ -64,7 +65,9 @@ class Engine:
         self.encoder = encoder
         self.profiles = profiles
         self.recommender = recommender or Recommender(catalog)
-        self.collaborative = collaborative or CoOccurrence()
+        self._collaborative_seed = copy.deepcopy(collaborative) if collaborative else CoOccurrence()
+        """What was learned before this store's events (e.g. logged conversations); kept on rebuilds."""
+        self.collaborative = self._collaborative_seed
         self.update = update
         self.k = items_per_reply
         self.learn = learn
@@ -337,8 +340,8 @@ class Engine:
         return profile
 
     def _replay_collaborative(self) -> None:
-        """Rebuild the collaborative component from every user's logged positive signals."""
-        fresh = CoOccurrence()
+        """Rebuild the collaborative component: the seed plus every user's logged positive signals."""
+        fresh = copy.deepcopy(self._collaborative_seed)
         for event in _without_undone(list(self.profiles.events())):
             if event.kind == "reset":
                 fresh.end_session(event.user_id)

@@ -146,3 +146,19 @@ async def test_feedback_on_unknown_item_is_a_key_error(runtime):
         await runtime.conversations.feedback("a", "nope", "like")
     with pytest.raises(KeyError):
         await runtime.conversations.feedback("a", 3, "like")  # no reply yet
+
+
+async def test_a_collaborative_component_passed_in_survives_start_up_and_forget(runtime, tmp_path):
+    from recochat.bot.engine import Engine
+    from recochat.profiles.collaborative import CoOccurrence
+    from recochat.profiles.store import ProfileStore
+
+    seed = CoOccurrence()
+    for user in ("x", "y"):
+        seed.observe(user, "m1")
+        seed.observe(user, "m2")
+    engine = Engine(runtime.engine.catalog, runtime.encoder, ProfileStore(tmp_path / "p.sqlite3"), collaborative=seed)
+    assert engine.collaborative.popularity("m1") == 2
+    engine.feedback("u", "m3", "like")
+    engine.forget("u")
+    assert engine.collaborative.popularity("m1") == 2 and engine.collaborative.popularity("m3") == 0

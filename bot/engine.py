@@ -206,12 +206,14 @@ class Engine:
             profile.n = update_vector(profile.n, self.update.negative_decay, [(weight, vector)])
 
     def _encode_aspects(self, understood: Understanding) -> tuple[np.ndarray | None, np.ndarray | None]:
-        def mean(texts: list[str]) -> np.ndarray | None:
-            if not texts:
-                return None
-            return np.mean([self.encoder.encode_query(t) for t in texts], axis=0)
+        """One encoder pass for the turn's positive and negative phrases together."""
+        positive, negative = understood.positive, understood.negative
+        vectors = self.encoder.encode_queries(positive + negative)
 
-        return mean(understood.positive), mean(understood.negative)
+        def mean(part: list[np.ndarray]) -> np.ndarray | None:
+            return np.mean(part, axis=0) if part else None
+
+        return mean(vectors[: len(positive)]), mean(vectors[len(positive) :])
 
     def _apply_text(
         self, profile: Profile, understood: Understanding, positive: np.ndarray | None, negative: np.ndarray | None

@@ -65,16 +65,23 @@ class Encoder:
         )
         return vectors.astype(np.float32, copy=False)
 
-    def encode_query(self, text: str) -> np.ndarray:
+    def encode_queries(self, texts: list[str]) -> list[np.ndarray]:
+        """Cached vectors for each text; the misses are encoded together in one forward pass."""
         with self._lock:
-            hit = self._cache.get(text)
-            if hit is not None:
+            found = {t: self._cache[t] for t in texts if t in self._cache}
+            for text in found:
                 self._cache.move_to_end(text)
-                return hit
-        vector = self.encode_texts([text])[0]
-        vector.setflags(write=False)
-        with self._lock:
-            self._cache[text] = vector
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return vector
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            for text, vector in zip(missing, self.encode_texts(missing)):
+                vector.setflags(write=False)
+                found[text] = vector
+            with self._lock:
+                for text in missing:
+                    self._cache[text] = found[text]
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return [found[t] for t in texts]
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode_queries([text])[0]

@@ -55,7 +55,6 @@ class TitleIndex:
         self._keys_by_length: dict[int, list[str]] = {}
         for key in self._by_title:
             self._keys_by_length.setdefault(len(key.split()), []).append(key)
-        self._titles = {item.id: normalize(item.title) for item in items}
 
     def lookup(self, title: str, year: int | None = None) -> CatalogItem | None:
         group = self._by_title.get(normalize(title))

@@ -80,3 +80,19 @@ def test_prune_removes_vanished_items_only_when_asked(tmp_path, encoder):
     assert store.count("films") == len(TINY_CATALOG)
     report = ingest(store, encoder, "films", load_catalog(path).items, prune=True)
     assert report.removed == len(TINY_CATALOG) - 10 and store.count("films") == 10
+
+
+def test_encode_queries_serves_hits_from_cache_and_batches_misses(encoder, monkeypatch):
+    calls = []
+    original = encoder.encode_texts
+
+    def counting(texts, show_progress=False):
+        calls.append(list(texts))
+        return original(texts)
+
+    monkeypatch.setattr(encoder, "encode_texts", counting)
+    first = encoder.encode_query("a cosy heist caper for tonight")
+    vectors = encoder.encode_queries(["a cosy heist caper for tonight", "no gore at all", "space opera"])
+    assert calls == [["a cosy heist caper for tonight"], ["no gore at all", "space opera"]]
+    assert vectors[0] is first
+    assert np.allclose(vectors[2], original(["space opera"])[0], atol=1e-5)

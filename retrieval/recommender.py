@@ -6,6 +6,7 @@ from Chroma (never with a `where` filter: over-fetch, then filter in memory).
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -75,7 +76,12 @@ class Recommender:
             for genre in item.genres:
                 self._genres[row, self._genre_column[genre]] = True
         self.people = PeopleIndex(catalog.items)
-        self.timings_ms: dict[str, float] = {}
+        self._local = threading.local()
+
+    @property
+    def timings_ms(self) -> dict[str, float]:
+        """The last rank() call's times in this thread (turns of different users run in parallel)."""
+        return getattr(self._local, "timings", {})
 
     def _candidate_rows(self, request: RankRequest, pool: int) -> np.ndarray:
         total = len(self.catalog)
@@ -139,7 +145,7 @@ class Recommender:
         retrieved = time.perf_counter()
         rows = rows[self._allowed(rows, request)]
         if len(rows) == 0:
-            self.timings_ms = {"retrieve": (retrieved - started) * 1000, "score": 0.0}
+            self._local.timings = {"retrieve": (retrieved - started) * 1000, "score": 0.0}
             return []
         embeddings = self.catalog.embeddings[rows]
         collab_raw = self._by_id(request.collaborative)[rows]
@@ -164,7 +170,7 @@ class Recommender:
             )
             for rank, p in enumerate(picks, start=1)
         ]
-        self.timings_ms = {
+        self._local.timings = {
             "retrieve": (retrieved - started) * 1000,
             "score": (time.perf_counter() - retrieved) * 1000,
         }

@@ -94,3 +94,19 @@ def test_liked_person_boosts_their_items_by_the_person_weight():
     assert [r.item.id for r in boosted] == ["a", "b"]
     assert [r.score for r in boosted] == pytest.approx([0.8 + 2 * 0.3, 1.0 + 0.3])
     assert boosted[0].why.startswith("with Tom Hanks")
+
+
+def test_rank_timings_are_per_thread():
+    import threading
+
+    from recochat.retrieval.catalog import CatalogItem
+    from recochat.retrieval.recommender import RankRequest, Recommender
+    from recochat.retrieval.store import StoredCatalog
+
+    recommender = Recommender(StoredCatalog("t", [CatalogItem("a", "A", "x")], np.array([[1.0, 0.0]], dtype=np.float32)))
+    recommender.rank(RankRequest(u=None, n=None, k=1))
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(dict(recommender.timings_ms)))
+    worker.start()
+    worker.join()
+    assert seen == [{}] and set(recommender.timings_ms) == {"retrieve", "score"}

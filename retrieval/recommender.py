@@ -141,9 +141,14 @@ class Recommender:
 
     def rank(self, request: RankRequest) -> list[Recommendation]:
         started = time.perf_counter()
-        rows = self._candidate_rows(request, self.weights.mmr_pool)
+        candidates = self._candidate_rows(request, self.weights.mmr_pool)
+        rows = candidates[self._allowed(candidates, request)]
+        if len(rows) < request.k and len(candidates) < len(self.catalog):
+            # The filters emptied the ANN candidates (a narrow year range, a rare genre):
+            # score the whole filtered catalog rather than answer with nothing.
+            everything = np.arange(len(self.catalog))
+            rows = everything[self._allowed(everything, request)]
         retrieved = time.perf_counter()
-        rows = rows[self._allowed(rows, request)]
         if len(rows) == 0:
             self._local.timings = {"retrieve": (retrieved - started) * 1000, "score": 0.0}
             return []

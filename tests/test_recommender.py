@@ -1,0 +1,56 @@
+"""The ANN path of large catalogs: candidates come from the store, filters never empty a reply."""
+
+import numpy as np
+import pytest
+
+from recochat.retrieval import recommender as recommender_module
+from recochat.retrieval.catalog import CatalogItem
+from recochat.retrieval.recommender import RankRequest, Recommender
+from recochat.retrieval.store import StoredCatalog
+
+OLD = range(590, 600)
+"""The ten 1960 items point away from every query below, so no ANN fetch returns them."""
+
+
+@pytest.fixture
+def large(monkeypatch: pytest.MonkeyPatch) -> StoredCatalog:
+    """600 items; the 'large catalog' threshold lowered so the ANN path runs."""
+    monkeypatch.setattr(recommender_module, "EXACT_LIMIT", 100)
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(600, 16)).astype(np.float32)
+    vectors[:, 0] = np.abs(vectors[:, 0])
+    vectors[list(OLD), 0] = -8.0
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    items = [CatalogItem(f"i{n}", f"Item {n}", f"Item {n}", {"year": 1960 if n in OLD else 2000}) for n in range(600)]
+    return StoredCatalog("synthetic", items, vectors)
+
+
+def nearest(catalog: StoredCatalog, calls: list[int]):
+    def query(vector: np.ndarray, n: int) -> list[str]:
+        calls.append(n)
+        order = np.argsort(-(catalog.embeddings @ vector))[:n]
+        return [catalog.items[i].id for i in order]
+
+    return query
+
+
+def test_large_catalogs_take_candidates_from_the_ann_query(large):
+    calls: list[int] = []
+    ranker = Recommender(large, ann_query=nearest(large, calls))
+    top = ranker.rank(RankRequest(u=large.embeddings[7], n=None, k=5, diversify=False))
+    assert calls == [400]
+    assert top[0].item.id == "i7"
+
+
+def test_filters_that_empty_the_ann_candidates_fall_back_to_the_whole_catalog(large):
+    calls: list[int] = []
+    ranker = Recommender(large, ann_query=nearest(large, calls))
+    u = np.eye(16, dtype=np.float32)[0]
+    assert not {f"i{n}" for n in OLD} & set(nearest(large, [])(u, 400))
+
+    top = ranker.rank(RankRequest(u=u, n=None, k=3, year_max=1970, diversify=False))
+
+    assert len(top) == 3
+    assert {r.item.year for r in top} == {1960}
+    best = max((f"i{n}" for n in OLD), key=lambda i: float(large.embeddings[large.row_of[i]] @ u))
+    assert top[0].item.id == best

@@ -21,7 +21,7 @@ import time
 from collections import OrderedDict, defaultdict, deque
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Literal, Mapping
+from typing import Any, Awaitable, Callable, Literal
 
 import discord
 from discord import app_commands
@@ -33,9 +33,6 @@ from .conversation import Conversations, Reply, ReplyItem
 log = logging.getLogger("recochat.discord")
 
 MESSAGE_LIMIT = 2000
-TOKEN_VARS = ("RECOCHAT_DISCORD_TOKEN", "DISCORD_TOKEN")
-"""Checked in this order, like RECOCHAT_LLM_API_KEY before OPENAI_API_KEY."""
-GUILD_VAR = "RECOCHAT_DISCORD_GUILD"
 LIKE, DISLIKE = "👍", "👎"
 FEEDBACK: dict[str, Literal["like", "dislike"]] = {LIKE: "like", DISLIKE: "dislike"}
 PERMISSIONS = discord.Permissions(
@@ -50,11 +47,6 @@ _PORTAL = "https://discord.com/developers/applications"
 
 
 # -- configuration -----------------------------------------------------------------------------
-def token_from_env(env: Mapping[str, str]) -> str | None:
-    """The first non-empty of RECOCHAT_DISCORD_TOKEN, DISCORD_TOKEN in `env`."""
-    return next((env[name] for name in TOKEN_VARS if env.get(name, "").strip()), None)
-
-
 def check_token(token: str | None) -> str:
     """A usable bot token, or a SetupError that says where to get one."""
     token = (token or "").strip()
@@ -71,21 +63,6 @@ def check_token(token: str | None) -> str:
             f"{_PORTAL} → your application → Bot → Reset Token, not the client secret or application id"
         )
     return token
-
-
-def check_guild(value: str | int | None) -> int | None:
-    """RECOCHAT_DISCORD_GUILD as a server id, or None for global slash commands."""
-    if value is None or str(value).strip() == "":
-        return None
-    text = str(value).strip()
-    if not text.isdigit():
-        raise SetupError(f"{GUILD_VAR}={text!r} is not a server id (Discord → Developer Mode → right-click the server → Copy Server ID)")
-    return int(text)
-
-
-def discord_config(env: Mapping[str, str]) -> tuple[str, int | None]:
-    """(token, guild id) from an environment mapping; SetupError when the token is missing or malformed."""
-    return check_token(token_from_env(env)), check_guild(env.get(GUILD_VAR))
 
 
 def bot_intents() -> discord.Intents:

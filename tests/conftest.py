@@ -46,7 +46,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     import os
 
     for name in list(os.environ):
-        if name.startswith("RECOCHAT_") or name in ("OPENAI_BASE_URL", "OPENAI_API_KEY"):
+        if name.startswith("RECOCHAT_") or name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "DISCORD_TOKEN"):
             monkeypatch.delenv(name)
     home = tmp_path / "home"
     monkeypatch.setenv("RECOCHAT_HOME", str(home))

@@ -48,6 +48,8 @@ _ABOUT = re.compile(
     r"\b(what(?:'s| is| was)?\b.*\babout|tell me (?:more )?about|who (?:directed|stars?|is in|plays|made|wrote)|"
     r"what year|when (?:was|did)|describe|plot of|more info|more about)\b"
 )
+_REQUEST = re.compile(r"\b(something|anything|recommend|suggest|similar)\b")
+"""'what about something funny like X' asks for recommendations, not about X."""
 _WHY = re.compile(r"^\s*why\b")
 _SMALLTALK = re.compile(
     r"^\s*(hi|hello|hey|hiya|yo|good (morning|evening|afternoon)|thanks?( you)?( so much)?|thx|cheers|bye|goodbye|"
@@ -213,7 +215,7 @@ def understand(
         result.about_rank = _rank_of(rank_match) if rank_match else None
         result.about_item = matches[0].item_id if matches and not rank_match else None
         return result
-    if _ABOUT.search(masked_text) and (rank_match or matches):
+    if _ABOUT.search(masked_text) and (rank_match or matches) and not _REQUEST.search(masked_text):
         result.intent = "about"
         result.about_rank = _rank_of(rank_match) if rank_match else None
         result.about_item = matches[0].item_id if matches and not rank_match else None

@@ -93,6 +93,13 @@ def test_questions_about_an_item():
     assert parse("why #1?").intent == "why"
 
 
+def test_what_about_a_request_is_a_recommendation_not_a_question():
+    u = parse("what about something funny like Hot Fuzz?")
+    assert u.intent == "recommend"
+    assert [m.item_id for m in u.titles] == ["hf"] and "comedy" in u.include_genres
+    assert parse("what about Inception?").intent == "about"
+
+
 def test_any_year_and_any_genre_clear_constraints():
     u = parse("any genre is fine, any year")
     assert u.clear_genres and u.clear_years

@@ -129,3 +129,16 @@ def test_people_are_found_with_polarity():
     u = understand("something with tom hanks, but no Nora Ephron", TitleIndex(ITEMS), GENRES, 2023, people)
     assert (u.liked_people, u.disliked_people) == (["Tom Hanks"], ["Nora Ephron"])
     assert people.find("a Ford car") == []  # single names are too ambiguous
+
+
+def test_typo_matching_looks_only_at_the_most_popular_titles_of_huge_catalogs(monkeypatch):
+    from recochat.retrieval import titles
+
+    monkeypatch.setattr(titles, "FUZZY_LIMIT", 2)
+    items = [CatalogItem("ins", "Insomnia", "x", {"popularity": 0}),
+             CatalogItem("inc", "Inception", "x", {"popularity": 10}),
+             CatalogItem("int", "Interstellar", "x", {"popularity": 5})]
+    index = TitleIndex(items)
+    assert [m.item_id for m in index.find("I loved Inceptoin and Intersteller")] == ["inc", "int"]
+    assert [m.item_id for m in index.find("I loved Insomnai")] == []
+    assert [m.item_id for m in index.find("I loved Insomnia")] == ["ins"]  # exact matches see every title

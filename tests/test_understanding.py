@@ -139,6 +139,6 @@ def test_typo_matching_looks_only_at_the_most_popular_titles_of_huge_catalogs(mo
              CatalogItem("inc", "Inception", "x", {"popularity": 10}),
              CatalogItem("int", "Interstellar", "x", {"popularity": 5})]
     index = TitleIndex(items)
-    assert [m.item_id for m in index.find("I loved Inceptoin and Intersteller")] == ["inc", "int"]
+    assert [m.item_id for m in index.find("I loved Inceptoin and liked Intersteller")] == ["inc", "int"]
     assert [m.item_id for m in index.find("I loved Insomnai")] == []
     assert [m.item_id for m in index.find("I loved Insomnia")] == ["ins"]  # exact matches see every title

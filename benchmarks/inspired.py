@@ -21,13 +21,24 @@ import unicodedata
 from collections import defaultdict
 from pathlib import Path
 
-from recochat.profiles.collaborative import CoOccurrence
 from recochat.retrieval.catalog import ColumnMap, load_catalog
 from recochat.retrieval.encoder import Encoder
 from recochat.retrieval.store import StoredCatalog
 
 from . import redial
-from .redial import DATA, RESULTS, Sample, ablate, markdown, report, save, stored, tune
+from .redial import (
+    DATA,
+    EVAL_CACHE,
+    RESULTS,
+    Sample,
+    ablate,
+    events_learner,
+    markdown,
+    report,
+    save,
+    stored,
+    tune,
+)
 
 _YEAR = re.compile(r"^(.*?)\s*\((\d{4})\)\s*$")
 
@@ -36,7 +47,7 @@ def _key(name: str) -> tuple[str, int | None]:
     """README's matching: lower-case, ASCII-fold, no punctuation, 'Title, The' → 'The Title'."""
     match = _YEAR.match(name.strip())
     title, year = (match.group(1), int(match.group(2))) if match else (name.strip(), None)
-    if m := re.match(r"^(.*), (the|a|an)$", title, re.I):
+    if m := re.match(r"^(.*), (the|a|an)$", title, re.IGNORECASE):
         title = f"{m.group(2)} {m.group(1)}"
     title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
     return re.sub(r"[^a-z0-9]+", " ", title).strip(), year
@@ -123,31 +134,26 @@ def load_samples(path: Path, catalog: StoredCatalog, matcher: NameMatcher) -> tu
     return samples, {"targets": total, "in_catalog": covered, "coverage": round(covered / total, 4) if total else 0}
 
 
-def dev_events(catalog: StoredCatalog, matcher: NameMatcher) -> CoOccurrence:
-    co = CoOccurrence()
-    for dialog_id, rows in read_dialogs(DATA / "inspired" / "dev.tsv").items():
-        for row in rows:
-            for name in movies_of(row):
-                if (item_id := matcher.find(name)) is not None:
-                    co.observe(dialog_id, item_id)
-        co.end_session(dialog_id)
-    return co
+def dev_mentions(matcher: NameMatcher) -> dict[str, list[str]]:
+    """Dev dialogue → the catalog ids of the movies it names, in order."""
+    return {dialog_id: [item_id for row in rows for name in movies_of(row) if (item_id := matcher.find(name))]
+            for dialog_id, rows in read_dialogs(DATA / "inspired" / "dev.tsv").items()}
 
 
 def run(smoke: bool = False, out_dir: Path | None = None, encoder: Encoder | None = None) -> dict:
     require_data()
     started = time.perf_counter()
-    encoder = encoder or Encoder()
+    encoder = encoder or Encoder(cache_size=EVAL_CACHE)
     catalog = load_inspired_catalog(encoder)
     matcher = NameMatcher({item.label(): item.id for item in catalog.items})
     tuning, tuning_coverage = load_samples(DATA / "inspired" / "dev.tsv", catalog, matcher)
     heldout, coverage = load_samples(DATA / "inspired" / "test.tsv", catalog, matcher)
     if smoke:
         tuning, heldout = tuning[:30], heldout[:30]
-    collab = dev_events(catalog, matcher)
+    learn = events_learner(dev_mentions(matcher), catalog)
     home = Path(tempfile.mkdtemp(prefix="recochat-inspired-"))
-    chosen, tuning_log = tune(catalog, encoder, collab, home, tuning, smoke)
-    ablation, final = ablate(catalog, encoder, collab, home, heldout, chosen)
+    chosen, tuning_log = tune(catalog, encoder, learn, home, tuning, smoke)
+    ablation, final = ablate(catalog, encoder, learn, home, tuning, heldout, chosen)
     result = report("INSPIRED", __doc__, encoder, smoke, tuning, heldout, chosen, tuning_log, ablation, final, started)
     result.update(catalog_items=len(catalog), coverage_test=coverage, coverage_dev=tuning_coverage)
     return save(result, out_dir or RESULTS, "inspired_smoke" if smoke else "inspired",

@@ -6,7 +6,8 @@ import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -23,6 +24,59 @@ def resolve_device(device: str) -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@dataclass
+class _Request:
+    texts: list[str]
+    vectors: np.ndarray | None = None
+    error: BaseException | None = None
+    done: bool = field(default=False)
+
+
+class MicroBatcher:
+    """Concurrent callers share forward passes: while one pass runs, later requests queue and
+    go together in the next. No waiting window, so a lone caller pays nothing; under load one
+    pass of many texts replaces many passes fighting over the same cores."""
+
+    def __init__(self, encode: Callable[[list[str]], np.ndarray]) -> None:
+        self._encode = encode
+        self._ready = threading.Condition()
+        self._queue: list[_Request] = []
+        self._running = False
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        request = _Request(list(texts))
+        with self._ready:
+            self._queue.append(request)
+            while self._running and not request.done:
+                self._ready.wait()
+            if not request.done:
+                self._running = True
+                batch, self._queue = self._queue, []
+        if not request.done:
+            self._run(batch)
+        if request.error is not None:
+            raise request.error
+        assert request.vectors is not None
+        return request.vectors
+
+    def _run(self, batch: list[_Request]) -> None:
+        try:
+            unique = list(dict.fromkeys(t for r in batch for t in r.texts))
+            vectors = self._encode(unique)
+            row = {text: i for i, text in enumerate(unique)}
+            for r in batch:
+                r.vectors = vectors[[row[t] for t in r.texts]]
+        except BaseException as error:  # every waiting caller gets the failure, not a hang
+            for r in batch:
+                r.error = error
+        finally:
+            with self._ready:
+                for r in batch:
+                    r.done = True
+                self._running = False
+                self._ready.notify_all()
 
 
 class Encoder:
@@ -52,6 +106,7 @@ class Encoder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        self._query_batcher = MicroBatcher(self.encode_texts)
 
     def encode_texts(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         if not texts:
@@ -66,14 +121,15 @@ class Encoder:
         return vectors.astype(np.float32, copy=False)
 
     def encode_queries(self, texts: list[str]) -> list[np.ndarray]:
-        """Cached vectors for each text; the misses are encoded together in one forward pass."""
+        """Cached vectors for each text; the misses go in one forward pass, shared with
+        concurrent turns (MicroBatcher)."""
         with self._lock:
             found = {t: self._cache[t] for t in texts if t in self._cache}
             for text in found:
                 self._cache.move_to_end(text)
         missing = list(dict.fromkeys(t for t in texts if t not in found))
         if missing:
-            for text, vector in zip(missing, self.encode_texts(missing)):
+            for text, vector in zip(missing, self._query_batcher(missing)):
                 vector.setflags(write=False)
                 found[text] = vector
             with self._lock:

@@ -15,7 +15,7 @@ import numpy as np
 
 from .catalog import CatalogItem
 from .people import PeopleIndex, people_of
-from .scoring import ScoringWeights, base_scores, mmr, popularity_prior
+from .scoring import ScoringWeights, base_scores, mmr, popularity_prior, top_positions
 from .store import StoredCatalog
 from .titles import normalize
 
@@ -93,51 +93,55 @@ class Recommender:
         rows = [self.catalog.row_of[i] for i in ids if i in self.catalog.row_of]
         return np.array(sorted(rows), dtype=np.int64)
 
-    def _rows_of(self, ids: Iterable[str]) -> np.ndarray:
+    def _on_rows(self, values: dict[str, float], rows: np.ndarray) -> np.ndarray:
+        """A dict keyed by item id → an array aligned with `rows` (sorted catalog rows; absent = 0).
+        Costs O(len(values) · log len(rows)), never O(catalog): a turn at 1M items touches only its candidates."""
+        out = np.zeros(len(rows), dtype=np.float32)
         row_of = self.catalog.row_of
-        return np.fromiter((row_of[i] for i in ids if i in row_of), dtype=np.int64)
-
-    def _by_id(self, values: dict[str, float]) -> np.ndarray:
-        """A dict keyed by item id → a dense array over catalog rows (absent = 0)."""
-        dense = np.zeros(len(self.catalog), dtype=np.float32)
-        row_of = self.catalog.row_of
-        for item_id, value in values.items():
-            if item_id in row_of:
-                dense[row_of[item_id]] = value
-        return dense
+        known = [(row_of[i], v) for i, v in values.items() if i in row_of]
+        if not known or not len(rows):
+            return out
+        item_rows = np.array([r for r, _ in known], dtype=np.int64)
+        at = np.minimum(np.searchsorted(rows, item_rows), len(rows) - 1)
+        hit = rows[at] == item_rows
+        out[at[hit]] = np.array([v for _, v in known], dtype=np.float32)[hit]
+        return out
 
     def _allowed(self, rows: np.ndarray, request: RankRequest) -> np.ndarray:
         """Hard filters, vectorized: years, genres, excluded ids."""
+        everything = len(rows) == len(self.catalog)  # rows are sorted and unique: all of them means no gather
         mask = np.ones(len(rows), dtype=bool)
-        years = self._years[rows]
+        years = self._years if everything else self._years[rows]
         if request.year_min is not None:
             mask &= years >= request.year_min
         if request.year_max is not None:
             mask &= years <= request.year_max
-        include = [self._genre_column[g] for g in request.include_genres if g in self._genre_column]
-        if request.include_genres:
-            mask &= self._genres[np.ix_(rows, include)].any(axis=1) if include else False
-        exclude = [self._genre_column[g] for g in request.exclude_genres if g in self._genre_column]
-        if exclude:
-            mask &= ~self._genres[np.ix_(rows, exclude)].any(axis=1)
+        for wanted, genres in ((True, request.include_genres), (False, request.exclude_genres)):
+            columns = [self._genre_column[g] for g in genres if g in self._genre_column]
+            if not columns:
+                if wanted and genres:
+                    mask[:] = False
+                continue
+            present = (self._genres[:, columns] if everything else self._genres[np.ix_(rows, columns)]).any(axis=1)
+            mask &= present if wanted else ~present
         if request.exclude:
-            excluded = np.zeros(len(self.catalog), dtype=bool)
-            excluded[self._rows_of(request.exclude)] = True
-            mask &= ~excluded[rows]
+            mask &= self._on_rows(dict.fromkeys(request.exclude, 1.0), rows) == 0
         return mask
 
     def _prior(self, rows: np.ndarray, counts: dict[str, int]) -> np.ndarray:
         if not counts:
             return self._meta_prior[rows]
-        learned = popularity_prior(self._by_id(counts))[rows]
+        top = max((c for i, c in counts.items() if i in self.catalog.row_of), default=0)
+        learned = popularity_prior(self._on_rows(counts, rows), top=top)
         return (self._meta_prior[rows] + learned) / 2 if self._has_meta_popularity else learned
 
-    def _people_boost(self, request: RankRequest) -> np.ndarray:
-        boost = np.zeros(len(self.catalog), dtype=np.float32)
+    def _people_boost(self, request: RankRequest, rows: np.ndarray) -> np.ndarray:
+        boost: dict[str, float] = {}
         for sign, names in ((1.0, request.liked_people), (-1.0, request.disliked_people)):
             for name in names:
-                boost[self._rows_of(self.people.items_with(name))] += sign
-        return boost
+                for item_id in self.people.items_with(name):
+                    boost[item_id] = boost.get(item_id, 0.0) + sign
+        return self._on_rows(boost, rows)
 
     def rank(self, request: RankRequest) -> list[Recommendation]:
         started = time.perf_counter()
@@ -152,14 +156,15 @@ class Recommender:
         if len(rows) == 0:
             self._local.timings = {"retrieve": (retrieved - started) * 1000, "score": 0.0}
             return []
-        embeddings = self.catalog.embeddings[rows]
-        collab_raw = self._by_id(request.collaborative)[rows]
+        # All rows (cold start, small catalogs) use the matrix as is: gathering 1M rows copies 1.5 GB.
+        embeddings = self.catalog.embeddings if len(rows) == len(self.catalog) else self.catalog.embeddings[rows]
+        collab_raw = self._on_rows(request.collaborative, rows)
         collab = collab_raw / collab_raw.max() if collab_raw.max() > 0 else collab_raw
         prior = self._prior(rows, request.popularity_counts)
         score, similarity, negative = base_scores(embeddings, request.u, request.n, prior, collab, self.weights)
         if request.liked_people or request.disliked_people:
-            score = score + self.weights.person * self._people_boost(request)[rows]
-        pool = np.argsort(-score)[: self.weights.mmr_pool]
+            score = score + self.weights.person * self._people_boost(request, rows)
+        pool = top_positions(score, self.weights.mmr_pool)
         if request.diversify:
             lam = self.weights.cold_mmr_lambda if request.u is None else self.weights.mmr_lambda
             picks = [int(pool[p]) for p in mmr(embeddings[pool], score[pool], request.k, lam)]

@@ -70,8 +70,20 @@ def mmr(embeddings: np.ndarray, scores: np.ndarray, k: int, lam: float) -> list[
     return chosen
 
 
-def popularity_prior(values: np.ndarray) -> np.ndarray:
-    """log-scaled to [0, 1] so a blockbuster is not 1000× a cult film."""
+def popularity_prior(values: np.ndarray, top: float | None = None) -> np.ndarray:
+    """log-scaled to [0, 1] so a blockbuster is not 1000× a cult film. `top` is the largest value
+    over the whole catalog when `values` covers only some of its rows."""
     values = np.maximum(np.asarray(values, dtype=np.float32), 0)
-    top = float(values.max()) if len(values) else 0.0
+    if top is None:
+        top = float(values.max()) if len(values) else 0.0
     return np.log1p(values) / np.log1p(top) if top > 0 else np.zeros_like(values)
+
+
+def top_positions(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the k best scores, best first (ties by position); a partial sort, since a
+    cold start at 1M items would otherwise sort a million scores for fifty."""
+    if len(scores) > k:
+        candidates = np.argpartition(-scores, k)[:k]
+    else:
+        candidates = np.arange(len(scores))
+    return candidates[np.lexsort((candidates, -scores[candidates]))]

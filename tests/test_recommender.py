@@ -54,3 +54,27 @@ def test_filters_that_empty_the_ann_candidates_fall_back_to_the_whole_catalog(la
     assert {r.item.year for r in top} == {1960}
     best = max((f"i{n}" for n in OLD), key=lambda i: float(large.embeddings[large.row_of[i]] @ u))
     assert top[0].item.id == best
+
+
+def test_ann_candidates_score_like_the_whole_catalog_with_every_signal(large, monkeypatch):
+    """Exclusions, learned counts, co-occurrence and people are looked up on the candidate rows
+    only; when the ANN returns everything the ranking must equal the exact one."""
+    for n in (3, 40, 41):
+        large.items[n].meta["stars"] = ["Ada Lovelace"]
+    ranker = Recommender(large, ann_query=lambda vector, n: [i.id for i in large.items][::-1])  # unsorted on purpose
+    request = RankRequest(u=large.embeddings[7], n=large.embeddings[11], k=8, exclude={"i7", "i12", "missing"},
+                          collaborative={"i40": 1.0, "i500": 0.5, "missing": 2.0},
+                          popularity_counts={"i41": 9, "i3": 2, "missing": 50},
+                          liked_people=["Ada Lovelace"], diversify=False, explain=False)
+    through_ann = [(r.item.id, round(r.score, 5)) for r in ranker.rank(request)]
+    monkeypatch.setattr(recommender_module, "EXACT_LIMIT", 10_000)
+    exact = [(r.item.id, round(r.score, 5)) for r in Recommender(large).rank(request)]
+    assert through_ann == exact
+    assert "i7" not in dict(exact) and {"i3", "i500"} <= set(dict(exact))  # boosted by a person, co-occurrence
+
+
+def test_cold_start_picks_the_most_popular_with_ties_in_catalog_order():
+    from recochat.retrieval.scoring import top_positions
+
+    assert top_positions(np.array([0.1, 0.5, 0.5, 0.9, 0.0], dtype=np.float32), 3).tolist() == [3, 1, 2]
+    assert top_positions(np.zeros(3, dtype=np.float32), 5).tolist() == [0, 1, 2]

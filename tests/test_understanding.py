@@ -1,5 +1,6 @@
 """Rule-based understanding: negation, title linking, constraints, feedback in words."""
 
+import numpy as np
 import pytest
 
 from recochat.bot.understanding import understand
@@ -142,3 +143,23 @@ def test_typo_matching_looks_only_at_the_most_popular_titles_of_huge_catalogs(mo
     assert [m.item_id for m in index.find("I loved Inceptoin and liked Intersteller")] == ["inc", "int"]
     assert [m.item_id for m in index.find("I loved Insomnai")] == []
     assert [m.item_id for m in index.find("I loved Insomnia")] == ["ins"]  # exact matches see every title
+
+
+def test_typo_candidates_keep_every_title_that_could_reach_the_cutoff():
+    """The length window is a bound, not a heuristic: scanning only it finds the same best score."""
+    from rapidfuzz import fuzz, process
+
+    from recochat.retrieval.titles import FUZZY_CUTOFF
+
+    words = ["in", "cep", "tion", "star", "inter", "the", "dark", "night", "rises", "a", "up", "x"]
+    rng = np.random.default_rng(3)
+    items = [CatalogItem(f"t{n}", " ".join(rng.choice(words, rng.integers(1, 4))), "x") for n in range(400)]
+    index = TitleIndex(items)
+    for n in range(300):
+        phrase = "".join(rng.choice(list("intcepsoarhdkgu "), rng.integers(5, 16))).strip() or "inception"
+        length = min(max(1, len(phrase.split())), max(index._fuzzy_choices))
+        everything = index._fuzzy_choices[length][0]
+        best = process.extractOne(phrase, everything, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+        windowed = process.extractOne(phrase, index._typo_candidates(phrase, length), scorer=fuzz.ratio,
+                                      score_cutoff=FUZZY_CUTOFF)
+        assert (best and best[1]) == (windowed and windowed[1]), phrase

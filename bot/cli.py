@@ -203,9 +203,9 @@ def test_cmd(paths: tuple[Path, ...], junit: Path | None, llm: str) -> None:
     sys.exit(test_command(list(paths), junit, llm))
 
 
-@main.command("bench")
+@main.command("bench", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.argument("name")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def bench_cmd(name: str, args: tuple[str, ...]) -> None:
     """Run a benchmark from benchmarks/ (see benchmarks/README.md)."""
     from recochat.benchmarks.__main__ import main as bench_main

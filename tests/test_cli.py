@@ -64,3 +64,14 @@ def test_ingest_then_ask_uses_the_most_recent_collection(tmp_path, tiny_catalog)
     assert "0 encoded, 14 unchanged" in again.stdout
     reply = json.loads(recochat("ask", "--json", "ghosts and screams", home=home).stdout)
     assert reply["items"][0]["id"] in {"m5", "m4", "m13"}
+
+
+def test_bench_passes_its_options_to_the_benchmark(monkeypatch):
+    """`recochat bench scale --sizes 10000` must reach the benchmark's own parser, not click's."""
+    import recochat.benchmarks.__main__ as benchmarks
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(benchmarks, "main", lambda argv: seen.append(argv) or 0)
+    result = CliRunner().invoke(main, ["bench", "scale", "--sizes", "10000", "--no-onnx"])
+    assert result.exit_code == 0, result.output
+    assert seen == [["scale", "--sizes", "10000", "--no-onnx"]]

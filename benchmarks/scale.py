@@ -223,7 +223,15 @@ def conversations(users: int, turns: int, seed: int) -> list[tuple[str, str]]:
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    """This process's peak RSS. On Linux VmHWM, not ru_maxrss: ru_maxrss survives exec, so a
+    worker spawned by a parent that had grown (building the 1M catalog) reported the parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
 def summary(values: list[float]) -> dict:

@@ -31,7 +31,8 @@ CONVERSATIONS = [
 ]
 
 
-def run(writer: str = "embedded", base_url: str | None = None, out: Path | None = None) -> dict:
+def run(writer: str = "embedded", base_url: str | None = None, out: Path | None = None,
+        conversations: list[list[str]] = CONVERSATIONS) -> dict:
     from recochat.bot.app import build
     from recochat.bot.settings import Settings
 
@@ -41,7 +42,7 @@ def run(writer: str = "embedded", base_url: str | None = None, out: Path | None 
 
     async def converse() -> list[dict]:
         rows = []
-        for index, turns in enumerate(CONVERSATIONS):
+        for index, turns in enumerate(conversations):
             for text in turns:
                 started = time.perf_counter()
                 stream = runtime.conversations.stream(f"user{index}", text)

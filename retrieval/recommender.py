@@ -21,8 +21,6 @@ from .titles import normalize
 
 EXACT_LIMIT = 50_000
 """Up to this many items a full matrix product beats an ANN round trip."""
-ANN_FETCH = 400
-"""ANN candidates over-fetched per turn, filtered in memory (Chroma: ~6 ms at 1M items)."""
 
 
 @dataclass
@@ -85,11 +83,12 @@ class Recommender:
         """The last rank() call's times in this thread (turns of different users run in parallel)."""
         return getattr(self._local, "timings", {})
 
-    def _candidate_rows(self, request: RankRequest, fetch: int) -> np.ndarray:
+    def _candidate_rows(self, request: RankRequest, pool: int) -> np.ndarray:
         total = len(self.catalog)
         if total <= EXACT_LIMIT or self.ann_query is None or request.u is None:
             return np.arange(total)
-        ids = set(self.ann_query(request.u, min(total, fetch)))
+        fetch = min(total, max(pool * 8, 400))
+        ids = set(self.ann_query(request.u, fetch))
         ids.update(request.collaborative)
         rows = [self.catalog.row_of[i] for i in ids if i in self.catalog.row_of]
         return np.array(sorted(rows), dtype=np.int64)
@@ -146,17 +145,11 @@ class Recommender:
 
     def rank(self, request: RankRequest) -> list[Recommendation]:
         started = time.perf_counter()
-        # Hard filters can empty the ANN candidates (a decade or genre kept from an earlier turn
-        # while the profile points elsewhere): widen the fetch tenfold, then score the whole
-        # filtered catalog rather than answer with nothing. At 1M items the wider fetch costs
-        # ~50 ms; an exact scan of a broad filter (~100k rows gathered) 100–500 ms.
-        first = max(self.weights.mmr_pool * 8, ANN_FETCH)
-        for fetch in (first, first * 10):
-            candidates = self._candidate_rows(request, fetch)
-            rows = candidates[self._allowed(candidates, request)]
-            if len(rows) >= request.k or len(candidates) == len(self.catalog):
-                break
-        else:
+        candidates = self._candidate_rows(request, self.weights.mmr_pool)
+        rows = candidates[self._allowed(candidates, request)]
+        if len(rows) < request.k and len(candidates) < len(self.catalog):
+            # The filters emptied the ANN candidates (a narrow year range, a rare genre):
+            # score the whole filtered catalog rather than answer with nothing.
             everything = np.arange(len(self.catalog))
             rows = everything[self._allowed(everything, request)]
         retrieved = time.perf_counter()

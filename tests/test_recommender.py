@@ -73,7 +73,7 @@ def test_ann_candidates_score_like_the_whole_catalog_with_every_signal(large, mo
     assert "i7" not in dict(exact) and {"i3", "i500"} <= set(dict(exact))  # boosted by a person, co-occurrence
 
 
-def test_cold_start_picks_the_most_popular_with_ties_in_catalog_order():
+def test_top_positions_are_best_first_with_ties_in_catalog_order():
     from recochat.retrieval.scoring import top_positions
 
     assert top_positions(np.array([0.1, 0.5, 0.5, 0.9, 0.0], dtype=np.float32), 3).tolist() == [3, 1, 2]

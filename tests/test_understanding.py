@@ -155,6 +155,7 @@ def test_typo_candidates_keep_every_title_that_could_reach_the_cutoff():
     rng = np.random.default_rng(3)
     items = [CatalogItem(f"t{n}", " ".join(rng.choice(words, rng.integers(1, 4))), "x") for n in range(400)]
     index = TitleIndex(items)
+    narrowed = 0
     for n in range(300):
         phrase = "".join(rng.choice(list("intcepsoarhdkgu "), rng.integers(5, 16))).strip() or "inception"
         length = min(max(1, len(phrase.split())), max(index._fuzzy_choices))
@@ -163,3 +164,5 @@ def test_typo_candidates_keep_every_title_that_could_reach_the_cutoff():
         windowed = process.extractOne(phrase, index._typo_candidates(phrase, length), scorer=fuzz.ratio,
                                       score_cutoff=FUZZY_CUTOFF)
         assert (best and best[1]) == (windowed and windowed[1]), phrase
+        narrowed += len(index._typo_candidates(phrase, length)) < len(everything)
+    assert narrowed > 100  # the window does cut the scan, not only keep it correct

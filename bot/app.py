@@ -16,15 +16,15 @@ from recochat.retrieval.ingest import IngestReport, ingest
 from recochat.retrieval.recommender import Recommender
 from recochat.retrieval.store import ChromaStore
 
-from .conversation import Conversations, Writer, template_writer
+from .conversation import Conversations, Writer
 from .engine import Engine
+from .llm import ChatEndpoint, open_chat_endpoint
+from .llm_server import LocalModelServer
+from .writer import LLMWriter, TemplateWriter
+from .errors import SetupError
 from .settings import DEMO_COLLECTION, Settings
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
-
-
-class SetupError(Exception):
-    """A problem the user can fix (bad setting, missing catalog); the message says how."""
 
 
 def configure_logging(settings: Settings) -> None:
@@ -99,38 +99,60 @@ class Runtime:
     encoder: Encoder
     conversations: Conversations
     writer_label: str
+    llm_server: LocalModelServer | None = None
+    """The embedded model's server, owned by this runtime: `close()` stops it."""
 
     @property
     def engine(self) -> Engine:
         return self.conversations.engine
 
+    def llm_status(self) -> str | None:
+        """'LLM starting' / 'LLM restarting' while the owned model server cannot answer, else None."""
+        server = self.llm_server
+        if server is None or server.state == "ready":
+            return None
+        return f"LLM {server.state}"
+
+    def close(self) -> None:
+        if self.llm_server is not None:
+            self.llm_server.stop()
+
 
 def build(
     settings: Settings, collection: str | None = None, writer: Writer | None = None, encoder: Encoder | None = None
 ) -> Runtime:
+    """Settings and names are checked before any model loads; the embedded LLM server starts
+    first, so it loads while the encoder does."""
     configure_logging(settings)
+    if collection:
+        check_collection_name(collection)
     store = open_store(settings)
-    encoder = encoder or open_encoder(settings)
-    name = resolve_collection(settings, store, encoder, collection)
-    catalog = store.load(name)
-    if len(catalog) == 0:
-        raise SetupError(f"catalog {name!r} is empty; ingest items with `recochat ingest PATH --collection {name}`")
+    endpoint = open_chat_endpoint(settings) if writer is None else None
+    try:
+        encoder = encoder or open_encoder(settings)
+        name = resolve_collection(settings, store, encoder, collection)
+        catalog = store.load(name)
+        if len(catalog) == 0:
+            raise SetupError(f"catalog {name!r} is empty; ingest items with `recochat ingest PATH --collection {name}`")
+    except BaseException:
+        if endpoint is not None and endpoint.server is not None:
+            endpoint.server.stop()
+        raise
     recommender = Recommender(catalog, ann_query=lambda vector, n: store.query(name, vector, n))
     engine = Engine(catalog, encoder, ProfileStore(settings.profiles_path), recommender=recommender,
                     items_per_reply=settings.items_per_reply)
     domain = "movie" if name == DEMO_COLLECTION else "thing"
     if writer is None:
-        writer, label = make_writer(settings, engine, domain)
-    else:
-        label = writer.name
-    return Runtime(settings, store, encoder, Conversations(engine, writer, catalog_name=name), label)
+        writer = make_writer(settings, engine, domain, endpoint)
+    server = endpoint.server if endpoint is not None else None
+    return Runtime(settings, store, encoder, Conversations(engine, writer, catalog_name=name), writer.name, server)
 
 
-def make_writer(settings: Settings, engine: Engine, domain: str) -> tuple[Writer, str]:
-    from .llm import chat_model
-    from .writer import LLMWriter
-
-    model, label = chat_model(settings)
-    if model is None:
-        return template_writer(domain), label
-    return LLMWriter(model, engine.titles, label, timeout_s=settings.llm_timeout_s, domain=domain), label
+def make_writer(settings: Settings, engine: Engine, domain: str, endpoint: ChatEndpoint | None) -> Writer:
+    """The LLM writer over `endpoint`, or the template writer when there is none."""
+    if endpoint is None:
+        return TemplateWriter(domain)
+    return LLMWriter(
+        endpoint.model, engine.titles, endpoint.label, first_sentence_s=settings.llm_first_sentence_s,
+        total_s=settings.llm_total_s, domain=domain, server=endpoint.server,
+    )

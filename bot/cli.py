@@ -27,7 +27,7 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from pydantic import ValidationError
 
-        from .app import SetupError
+        from .errors import SetupError
 
         try:
             return func(*args, **kwargs)
@@ -91,6 +91,10 @@ def ingest_cmd(
     )
 
 
+LLM_START_WAIT_S = 60.0
+"""How long one-shot commands wait for the embedded model server to load."""
+
+
 def _runtime(collection: str | None, llm: str | None = None):  # type: ignore[no-untyped-def]
     from .app import build
 
@@ -108,13 +112,27 @@ def _runtime(collection: str | None, llm: str | None = None):  # type: ignore[no
 @click.option("--json", "as_json", is_flag=True, help="Print the reply as JSON.")
 @friendly
 def ask_cmd(message: str, user: str, collection: str | None, llm: str | None, as_json: bool) -> None:
-    """Run one turn for USER and print the reply."""
+    """Run one turn for USER and print the reply: the items at once, then the prose."""
+    from .plain_chat import print_turn
+
     runtime = _runtime(collection, llm)
-    reply = asyncio.run(runtime.conversations.send(user, message))
-    if as_json:
-        click.echo(json.dumps(reply.as_json(), ensure_ascii=False, indent=2))
-    else:
-        click.echo(reply.text)
+    try:
+        if runtime.llm_server is not None:
+            runtime.llm_server.wait_ready(LLM_START_WAIT_S)  # one shot: worth waiting for the model once
+        stream = runtime.conversations.stream(user, message)
+        if as_json:
+            asyncio.run(_drain(stream))
+            assert stream.reply is not None
+            click.echo(json.dumps(stream.reply.as_json(), ensure_ascii=False, indent=2))
+        else:
+            asyncio.run(print_turn(stream, sys.stdout, prompt=""))
+    finally:
+        runtime.close()
+
+
+async def _drain(stream: Any) -> None:
+    async for _ in stream:
+        pass
 
 
 @main.command("feedback")
@@ -177,17 +195,21 @@ def profile_forget(user: str, yes: bool) -> None:
 @friendly
 def chat_cmd(user: str, collection: str | None, llm: str | None, plain: bool) -> None:
     """Chat on the terminal: the Textual app on a terminal, line mode when piped or with --plain."""
+    if not plain and sys.stdin.isatty() and sys.stdout.isatty():
+        try:
+            from .tui import run_tui
+        except ImportError:
+            raise UserError("the terminal app needs Textual: pip install 'recochat[tui]' (or use --plain)") from None
     runtime = _runtime(collection, llm)
-    if plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
-        from .plain_chat import run_plain
-
-        asyncio.run(run_plain(runtime, user))
-        return
     try:
-        from .tui import run_tui
-    except ImportError:
-        raise UserError("the terminal app needs Textual: pip install 'recochat[tui]' (or use --plain)") from None
-    run_tui(runtime, user)
+        if plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
+            from .plain_chat import run_plain
+
+            asyncio.run(run_plain(runtime, user))
+        else:
+            run_tui(runtime, user)
+    finally:
+        runtime.close()
 
 
 @main.command("test")
@@ -226,7 +248,51 @@ def discord_cmd(collection: str | None, llm: str | None) -> None:
     settings = _settings()
     secret = settings.discord_token.get_secret_value() if settings.discord_token else None
     token = check_token(secret)  # fail fast, before the encoder loads
-    run_discord(_runtime(collection, llm), token, settings.discord_guild)
+    runtime = _runtime(collection, llm)
+    try:
+        run_discord(runtime, token, settings.discord_guild)
+    finally:
+        runtime.close()
+
+
+@main.group("llm")
+def llm_group() -> None:
+    """The embedded model: serve it for several processes, or check the build."""
+
+
+@llm_group.command("serve")
+@click.option("--port", type=int, default=8088, show_default=True, help="Loopback port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--threads", type=int, help="CPU threads for the model (default: llama.cpp's choice).")
+@friendly
+def llm_serve(port: int, host: str, threads: int | None) -> None:
+    """Serve the packaged model on an OpenAI-compatible endpoint, in the foreground.
+
+    Point other recochat processes at it with RECOCHAT_LLM_BASE_URL=http://HOST:PORT/v1 and
+    RECOCHAT_LLM_MODEL=smollm2; they then share one model instead of loading one each.
+    """
+    import subprocess
+
+    from .llm_server import MODEL_ALIAS, default_gguf_path, server_command
+
+    settings = _settings()
+    path = settings.llm_model_path or default_gguf_path()
+    click.echo(
+        f"serving {path.name} as {MODEL_ALIAS!r} on http://{host}:{port}/v1 - use "
+        f"RECOCHAT_LLM_BASE_URL=http://{host}:{port}/v1 RECOCHAT_LLM_MODEL={MODEL_ALIAS}", err=True,
+    )
+    try:
+        sys.exit(subprocess.call(server_command(path, port, threads=threads or settings.llm_threads, host=host)))
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
+@llm_group.command("check")
+def llm_check_cmd() -> None:
+    """Generate from a long prompt in a subprocess: does the llama.cpp build run on this CPU?"""
+    from .llm_check import main as check_main
+
+    sys.exit(check_main())
 
 
 if __name__ == "__main__":

@@ -1,13 +1,17 @@
 """The one conversation API every front end uses (TUI, Discord, scripted tests, CLI).
 
 Async, with no front-end imports. Blocking work (encoder, numpy, SQLite) runs in threads;
-turns of one user are serialized by a per-user lock, different users run concurrently.
-`stream()` yields text chunks and exposes the final `Reply`, like a response object:
+the engine work of one user's turns is serialized by a per-user lock, different users run
+concurrently. A reply comes in two steps, items first, like a RAG answer's sources:
 
     stream = conversations.stream("alice", "something funny")
-    async for chunk in stream:
+    items = await stream.items()       # ranked items, the moment ranking is done
+    show(items)
+    async for chunk in stream:         # then the prose only
         print(chunk, end="")
-    reply = stream.reply
+    reply = stream.reply               # everything, with reply.text = prose + item lines
+
+Iterating without calling `items()` first is fine: it ranks before the first chunk.
 """
 
 from __future__ import annotations
@@ -20,34 +24,17 @@ from dataclasses import dataclass, field
 from typing import AsyncIterator, Literal, Protocol
 
 from recochat.profiles.model import Profile
+from recochat.retrieval.catalog import title_label
 
-from .engine import Engine, TurnResult
-from .writer import TemplateWriter, WriteOutcome
+from .engine import Engine, TurnKind, TurnResult
+from .writer import Status, TemplateWriter, WriteOutcome, item_lines
 
 log = logging.getLogger("recochat.conversation")
-
 
 class Writer(Protocol):
     name: str
 
     def stream(self, result: TurnResult, outcome: WriteOutcome) -> AsyncIterator[str]: ...
-
-
-class _TemplateStream:
-    """Adapts the template writer to the streaming interface."""
-
-    def __init__(self, template: TemplateWriter) -> None:
-        self.template = template
-        self.name = "template"
-
-    async def stream(self, result: TurnResult, outcome: WriteOutcome) -> AsyncIterator[str]:
-        outcome.status = "template"
-        outcome.first_token_ms = 0.0
-        yield self.template.full(result)
-
-
-def template_writer(domain: str = "movie") -> Writer:
-    return _TemplateStream(TemplateWriter(domain))
 
 
 @dataclass
@@ -62,18 +49,28 @@ class ReplyItem:
     description: str
     meta: dict = field(default_factory=dict)
 
+    @property
+    def label(self) -> str:
+        return title_label(self.title, self.year)
+
 
 @dataclass
 class Reply:
     user_id: str
+    prose: str
+    """What streamed: the writer's prose (and the cold-start question)."""
     text: str
-    kind: str
+    """The prose plus the grounded item lines: what `ask` prints and scripts check."""
+    kind: TurnKind
     items: list[ReplyItem]
     timings_ms: dict[str, float]
+    """Engine steps, plus `items_ms` (message → items), `write` and `turn_total`."""
     writer: str
-    status: str
+    status: Status
     """How the prose came about: template, ok, repaired or replaced."""
-    first_token_ms: float | None = None
+    first_sentence_ms: float | None = None
+    note: str | None = None
+    """Why the model's prose is missing ('LLM restarting'), for the status line."""
     question: str | None = None
     subject: ReplyItem | None = None
     """The item an 'about' or 'why' turn talks about."""
@@ -87,6 +84,9 @@ class Reply:
             "user": self.user_id,
             "text": self.text,
             "items": [{"id": i.id, "title": i.title, "score": round(i.score, 4), "why": i.why} for i in self.items],
+            "prose": self.prose,
+            "status": self.status,
+            "writer": self.writer,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }
 
@@ -126,47 +126,70 @@ class ProfileView:
 
 
 class ReplyStream:
+    """One turn: `await items()` ranks (once), iterating streams the prose, then `reply` is set."""
+
     def __init__(self, owner: "Conversations", user_id: str, text: str) -> None:
         self._owner = owner
         self._user_id = user_id
         self._text = text
+        self._started = time.perf_counter()
+        self._result: TurnResult | None = None
+        self._items: list[ReplyItem] = []
+        self._items_ms = 0.0
         self.reply: Reply | None = None
 
-    def __aiter__(self) -> AsyncIterator[str]:
-        return self._run()
+    async def items(self) -> list[ReplyItem]:
+        """Run the engine's turn (understand, update, rank) and return the ranked items."""
+        if self._result is None:
+            owner = self._owner
+            async with owner._lock(self._user_id):  # the engine's work only, never the front end's sending
+                self._result = await asyncio.to_thread(owner.engine.turn, self._user_id, self._text)
+            self._items = [owner._item_view(r) for r in self._result.items]
+            self._items_ms = (time.perf_counter() - self._started) * 1000
+        return self._items
 
-    async def _run(self) -> AsyncIterator[str]:
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._prose()
+
+    async def _prose(self) -> AsyncIterator[str]:
+        items = await self.items()
+        result = self._result
+        assert result is not None
         owner = self._owner
-        async with owner._lock(self._user_id):
-            started = time.perf_counter()
-            result = await asyncio.to_thread(owner.engine.turn, self._user_id, self._text)
-            outcome = WriteOutcome()
-            parts: list[str] = []
-            write_started = time.perf_counter()
-            async for chunk in owner.writer.stream(result, outcome):
-                parts.append(chunk)
-                yield chunk
-            timings = dict(result.timings_ms)
-            timings["write"] = (time.perf_counter() - write_started) * 1000
-            timings["turn_total"] = (time.perf_counter() - started) * 1000
-            self.reply = Reply(
-                user_id=self._user_id,
-                text="".join(parts).strip(),
-                kind=result.kind,
-                items=[owner._item_view(r) for r in result.items],
-                timings_ms=timings,
-                writer=owner.writer.name,
-                status=outcome.status,
-                first_token_ms=outcome.first_token_ms,
-                question=result.question,
-                subject=owner._subject_view(result),
-            )
+        outcome = WriteOutcome()
+        parts: list[str] = []
+        write_started = time.perf_counter()
+        async for chunk in owner.writer.stream(result, outcome):
+            parts.append(chunk)
+            yield chunk
+        if result.question:
+            parts.append("\n" + result.question)
+            yield "\n" + result.question
+        prose = "".join(parts).strip()
+        timings = dict(result.timings_ms)
+        timings["items_ms"] = self._items_ms
+        timings["write"] = (time.perf_counter() - write_started) * 1000
+        timings["turn_total"] = (time.perf_counter() - self._started) * 1000
+        self.reply = Reply(
+            user_id=self._user_id,
+            prose=prose,
+            text=f"{prose}\n{item_lines(result)}" if items else prose,
+            kind=result.kind,
+            items=items,
+            timings_ms=timings,
+            writer=owner.writer.name,
+            status=outcome.status,
+            first_sentence_ms=outcome.first_sentence_ms,
+            note=outcome.note,
+            question=result.question,
+            subject=owner._subject_view(result),
+        )
 
 
 class Conversations:
     def __init__(self, engine: Engine, writer: Writer | None = None, catalog_name: str = "") -> None:
         self.engine = engine
-        self.writer = writer or template_writer()
+        self.writer: Writer = writer or TemplateWriter()
         self.catalog_name = catalog_name
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 

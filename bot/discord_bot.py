@@ -27,7 +27,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from .app import Runtime, SetupError
+from .app import Runtime
+from .errors import SetupError
 from .conversation import Conversations, Reply, ReplyItem
 
 log = logging.getLogger("recochat.discord")
@@ -179,7 +180,7 @@ class LiveMessage:
 
 def item_embed(item: ReplyItem, owner: str) -> discord.Embed:
     """A compact card per item: the message people react to."""
-    title = f"{item.rank}. {item.title}" + (f" ({item.year})" if item.year else "")
+    title = f"{item.rank}. {item.label}"
     embed = discord.Embed(title=title[:256])
     genres = ", ".join(item.genres[:4])
     embed.set_footer(text=" · ".join(filter(None, [genres, f"for {owner}: react {LIKE} or {DISLIKE}"]))[:2048])
@@ -313,11 +314,16 @@ class RecoBot(commands.Bot):
         send: Send,
         typing: AbstractAsyncContextManager[Any] | None = None,
     ) -> Reply | None:
-        """Stream one turn into Discord, then one reactable message per recommended item."""
+        """One reactable card per recommended item the moment ranking is done, then the streamed prose."""
         live = LiveMessage(send, self.edit_interval_s)
         stream = self.conversations.stream(user_id, text)
+        sent = []
         try:
             async with typing or nullcontext():
+                for item in await stream.items():
+                    message = await send(embed=item_embed(item, owner.display_name))
+                    self._track(message.id, Pick(user_id, owner.id, item.id))
+                    sent.append(message)
                 async for chunk in stream:
                     await live.push(chunk)
             await live.finish()
@@ -327,11 +333,6 @@ class RecoBot(commands.Bot):
             return None
         reply = stream.reply
         assert reply is not None
-        sent = []
-        for item in reply.items:
-            message = await send(embed=item_embed(item, owner.display_name))
-            self._track(message.id, Pick(user_id, owner.id, item.id))
-            sent.append(message)
         if self.seed_reactions:
             for message in sent:
                 for emoji in (LIKE, DISLIKE):

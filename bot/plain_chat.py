@@ -11,6 +11,9 @@ import re
 import sys
 from typing import TextIO
 
+from .conversation import ReplyStream
+from .writer import item_line
+
 HELP = "Commands: +N like item N, -N dislike it, /why N, /profile, /reset, /forget, /help, /quit"
 _FEEDBACK = re.compile(r"^([+-])\s*(\d+)$")
 _WHY = re.compile(r"^/why\s+(\d+)$")
@@ -67,8 +70,15 @@ async def run_plain(runtime, user: str, stdin: TextIO = sys.stdin, out: TextIO =
             if not await handle_command(runtime, user, line, out):
                 break
             continue
-        print("bot> ", end="", file=out, flush=True)
-        stream = runtime.conversations.stream(user, line)
-        async for chunk in stream:
-            print(chunk, end="", file=out, flush=True)
-        print(file=out)
+        await print_turn(runtime.conversations.stream(user, line), out)
+
+
+async def print_turn(stream: ReplyStream, out: TextIO, prompt: str = "bot> ") -> None:
+    """The item lines the moment ranking is done, then the prose as it streams."""
+    items = await stream.items()
+    for item in items:
+        print(item_line(item.rank, item.label, item.why), file=out, flush=True)
+    print(prompt, end="", file=out, flush=True)
+    async for chunk in stream:
+        print(chunk, end="", file=out, flush=True)
+    print(file=out)

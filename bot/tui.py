@@ -45,57 +45,20 @@ Keys: ctrl+b shows or hides the profile panel, ctrl+q quits."""
 
 WELCOME = "Hi! Tell me what you're in the mood for, or name something you loved. /help lists the commands."
 
-_ITEM_LINE = re.compile(r"^\s*\d+\.\s.*\s—\s")
-_MAYBE_ITEM = re.compile(r"^\s*(\d+\.?)?$|^\s*\d+\.\s")
 _FEEDBACK = re.compile(r"^([+-])\s*(\d+)$")
 _WHY = re.compile(r"^/why\s+(\d+)$")
 _FAILED: Any = object()
 """What `RecochatApp._call` returns when the call raised (it was logged and notified)."""
 
 
-class ProseFilter:
-    """Drops the numbered item lines ("1. Title (1999) — why") from a streamed reply.
-
-    Text is passed through as it arrives; only a line that could still turn out to be an
-    item line (it starts with a number) is held back until its end is known.
-    """
-
-    def __init__(self) -> None:
-        self._line = ""
-        self._streaming = False
-
-    def feed(self, chunk: str) -> str:
-        out: list[str] = []
-        for piece in re.split(r"(\n)", chunk):
-            if piece == "\n":
-                if self._streaming:
-                    out.append("\n")
-                elif not _ITEM_LINE.match(self._line):
-                    out.append(self._line + "\n")
-                self._line, self._streaming = "", False
-            elif piece:
-                self._line += piece
-                if self._streaming:
-                    out.append(piece)
-                elif not _MAYBE_ITEM.match(self._line):
-                    out.append(self._line)
-                    self._streaming = True
-        return "".join(out)
-
-    def close(self) -> str:
-        line, streaming = self._line, self._streaming
-        self._line, self._streaming = "", False
-        if streaming or _ITEM_LINE.match(line):
-            return ""
-        return line
-
-
 def timing_text(reply: Reply) -> str:
     """The last turn's time split, short enough for the status line."""
     t = reply.timings_ms
-    text = f"turn {t.get('turn_total', 0.0):.0f} ms: engine {t.get('total', 0.0):.0f}, write {t.get('write', 0.0):.0f}"
-    if reply.first_token_ms is not None and reply.writer != "template":
-        text += f", 1st {reply.first_token_ms:.0f}"
+    text = f"items {t.get('items_ms', 0.0):.0f} ms, turn {t.get('turn_total', 0.0):.0f}: write {t.get('write', 0.0):.0f}"
+    if reply.first_sentence_ms is not None and reply.writer != "template":
+        text += f", 1st {reply.first_sentence_ms:.0f}"
+    if reply.note:
+        text = f"{reply.note} · {text}"
     return text
 
 
@@ -298,7 +261,7 @@ class WhyScreen(ModalScreen[None]):
                 text = ", ".join(value[:3]) if isinstance(value, list) else str(value)
                 facts.append(f"with {text}" if key == "stars" else f"{key}: {text}")
         with VerticalScroll(id="why-box") as box:
-            box.border_title = f"{item.title} ({item.year})" if item.year else item.title
+            box.border_title = item.label
             box.border_subtitle = "esc to close"
             if facts:
                 yield Static(Content(" · ".join(facts)), classes="facts")
@@ -407,6 +370,7 @@ class RecochatApp(App[None]):
         self.query_one("#log", VerticalScroll).anchor()
         self.query_one(ChatInput).focus()
         self._update_status()
+        self.set_interval(1.0, self._update_status)  # the LLM server's state changes on its own
         self.refresh_profile()
 
     @property
@@ -415,6 +379,8 @@ class RecochatApp(App[None]):
 
     def _update_status(self) -> None:
         where = f"catalog {self.conversations.catalog_name or '?'} · LLM {self.runtime.writer_label}"
+        if (llm_status := self.runtime.llm_status()) is not None:
+            where = f"{llm_status} · {where}"
         time = "thinking…" if self._busy else self._last_timing
         self.query_one(StatusLine).show(where, time)
 
@@ -501,16 +467,16 @@ class RecochatApp(App[None]):
     # -- turns ----------------------------------------------------------------------------
     @work(group="turns", exit_on_error=False)
     async def run_turn(self, text: str, bot: BotMessage, thinking: Static) -> None:
-        prose = ProseFilter()
+        """The cards the moment ranking is done, then the prose streams above them."""
         markdown = Markdown.get_stream(bot)
         reply: Reply | None = None
         try:
             stream = self.conversations.stream(self.user, text)
+            items = await stream.items()
+            if items:
+                await self.chat_log.mount(CardList(items), after=bot)
             async for chunk in stream:
-                if out := prose.feed(chunk):
-                    await markdown.write(out)
-            if out := prose.close():
-                await markdown.write(out)
+                await markdown.write(chunk)
             reply = stream.reply
         except Exception as error:
             log.exception("turn failed for %r", text)
@@ -522,11 +488,9 @@ class RecochatApp(App[None]):
         if reply is not None:
             self.last_reply = reply
             self._last_timing = timing_text(reply)
-            if reply.items:
-                await self.chat_log.mount(CardList(reply.items), after=bot)
             if reply.status == "replaced":
                 self.notify(
-                    f"The LLM ({self.runtime.writer_label}) failed or timed out; showing the plain reply. "
+                    f"{reply.note or 'The LLM failed'} ({self.runtime.writer_label}); showing the plain reply. "
                     f"Details in {self.runtime.settings.log_path}.",
                     title="LLM unavailable", severity="warning", timeout=8,
                 )

@@ -1,11 +1,12 @@
 """Reply writing: a deterministic template writer and an LLM writer that is validated.
 
-The items of a reply always come from the ranked candidates and are listed by the
-template; the LLM only writes the prose around them. Its output is checked sentence by
-sentence while it streams: a sentence naming a catalog title that is not shown, quoting an
+The items of a reply always come from the ranked candidates; front ends show them before
+any prose, and the reply text lists them after it (`item_lines`). Writers stream prose
+only. The LLM's prose is checked sentence by sentence while it streams: a sentence naming a catalog title that is not shown, quoting an
 unknown title, repeating itself or echoing instructions is dropped ("repaired"); when no
 sentence survives, or the model errs or runs past its time budget, the template text is
-used instead ("replaced").
+used instead ("replaced"). Only the expected failures of an LLM call fall back quietly;
+any other exception is logged with its traceback and still falls back.
 """
 
 from __future__ import annotations
@@ -17,12 +18,16 @@ import time
 from dataclasses import dataclass
 from typing import AsyncIterator, Literal
 
+import httpx
+import openai
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage, BaseMessageChunk
 
 from recochat.retrieval.catalog import CatalogItem
 from recochat.retrieval.titles import TitleIndex, normalize
 
 from .engine import TurnResult
+from .llm_server import LocalModelServer
 from .prompts import load_prompt
 
 log = logging.getLogger("recochat.writer")
@@ -42,12 +47,15 @@ _SMALLTALK_REPLIES = (
 @dataclass
 class WriteOutcome:
     status: Status = "template"
-    first_token_ms: float | None = None
+    first_sentence_ms: float | None = None
     dropped: int = 0
+    note: str | None = None
+    """Why the model's prose is missing, for the status line: 'LLM restarting', 'LLM unavailable'…"""
 
 
-def item_line(rank: int, item: CatalogItem, why: str) -> str:
-    return f"{rank}. {item.label()} — {why}"
+def item_line(rank: int, label: str, why: str) -> str:
+    """"2. Heat (1995) — why": the line a reply text and line mode show for one item."""
+    return f"{rank}. {label} — {why}"
 
 
 def item_facts(item: CatalogItem) -> str:
@@ -73,12 +81,17 @@ def safe_text(text: str) -> str:
 
 
 class TemplateWriter:
-    """Deterministic replies from catalog data: the fallback and the scripted-test default."""
+    """Deterministic prose from catalog data: the fallback and the scripted-test default."""
 
     name = "template"
 
     def __init__(self, domain: str = "movie") -> None:
         self.domain = domain
+
+    async def stream(self, result: TurnResult, outcome: WriteOutcome) -> AsyncIterator[str]:
+        outcome.status = "template"
+        outcome.first_sentence_ms = 0.0
+        yield self.prose(result)
 
     def intro(self, result: TurnResult) -> str:
         if result.kind == "cold_start":
@@ -86,16 +99,10 @@ class TemplateWriter:
         lead = f"Noted: {'; '.join(result.notes)}. " if result.notes else ""
         return f"{lead}Here {'is a pick' if len(result.items) == 1 else 'are some picks'} for you."
 
-    def body(self, result: TurnResult) -> str:
-        """The grounded part every writer keeps: the item list (and the cold-start question)."""
-        lines = [item_line(r.rank, r.item, r.why) for r in result.items]
-        if result.question:
-            lines.append(result.question)
-        return "\n".join(lines)
-
-    def full(self, result: TurnResult) -> str:
+    def prose(self, result: TurnResult) -> str:
+        """What this writer says around the items (the items themselves are listed by `item_lines`)."""
         if result.kind in ("recommend", "cold_start"):
-            return f"{self.intro(result)}\n{self.body(result)}"
+            return self.intro(result)
         if result.kind == "empty":
             return ("I couldn't find anything new that fits all of that. "
                     "Try loosening a constraint (say 'any year') or asking for something else.")
@@ -121,6 +128,11 @@ class TemplateWriter:
         return f"Hi! Tell me what kind of {self.domain} you're in the mood for, or name one you loved."
 
 
+def item_lines(result: TurnResult) -> str:
+    """The grounded list every reply text carries: one line per ranked item."""
+    return "\n".join(item_line(r.rank, r.item.label(), r.why) for r in result.items)
+
+
 _STOP = frozenset("that this with from have about their there which would what your they them film movie".split())
 
 
@@ -144,7 +156,7 @@ class GroundingValidator:
 
     def accept(self, sentence: str) -> bool:
         text = sentence.strip()
-        if len(text) < 2:
+        if _malformed(text):
             return False
         key = normalize(text)
         if key in self._seen or _INSTRUCTION.search(text) or _looping(key):
@@ -164,26 +176,48 @@ class GroundingValidator:
         return True
 
 
+_MARKUP = re.compile(r"[<>{}|#*`]|\b\d+\.$|^\d+\.")
+"""Prompt markup echoed back (<catalog>, a | b), list numbers, or a sentence cut at '1.'."""
+
+
+def _malformed(text: str) -> bool:
+    """Not a sentence a person should read: too short, or the prompt's markup leaking through."""
+    return not re.search(r"[A-Za-z]{2,}", text) or bool(_MARKUP.search(text))
+
+
 def _looping(key: str) -> bool:
     words = key.split()
     trigrams = [" ".join(words[i : i + 3]) for i in range(len(words) - 2)]
     return len(trigrams) >= 6 and len(set(trigrams)) < len(trigrams) * 0.6
 
 
+EXPECTED_FAILURES: tuple[type[BaseException], ...] = (openai.APIError, httpx.HTTPError, OSError)
+"""What an LLM call may raise when the endpoint is down, refusing, crashing or erring (HTTP)."""
+
+
 class LLMWriter:
-    """Prose from a chat model, validated and streamed a sentence at a time."""
+    """Prose from a chat model, validated and streamed a sentence at a time, within two budgets.
+
+    `first_sentence_s`: past it with no accepted sentence, the template prose is used (a hung
+    endpoint costs this much, not the HTTP timeout). `total_s`: sentences after it are cut.
+    `server`, when this process owns the model server: a server that is restarting is not
+    called at all, so its replies fall back at once and the note says why.
+    """
 
     def __init__(
-        self, model: BaseChatModel, titles: TitleIndex, label: str, timeout_s: float = 20.0, domain: str = "movie",
-        max_sentences: int = 3,
+        self, model: BaseChatModel, titles: TitleIndex, label: str, first_sentence_s: float = 6.0,
+        total_s: float = 12.0, domain: str = "movie", max_sentences: int = 3,
+        server: LocalModelServer | None = None,
     ) -> None:
         self.model = model
         self.titles = titles
         self.name = label
-        self.timeout_s = timeout_s
+        self.first_sentence_s = first_sentence_s
+        self.total_s = total_s
         self.template = TemplateWriter(domain)
         self.domain = domain
         self.max_sentences = max_sentences
+        self.server = server
 
     def _request(self, result: TurnResult) -> tuple[str, dict[str, str], list[CatalogItem]] | None:
         """(prompt purpose, its variables, the items the text may name); None = template only."""
@@ -201,73 +235,97 @@ class LLMWriter:
     async def stream(self, result: TurnResult, outcome: WriteOutcome) -> AsyncIterator[str]:
         request = self._request(result)
         if request is None:
-            outcome.status = "template"
-            yield self.template.full(result)
+            async for text in self.template.stream(result, outcome):
+                yield text
             return
         purpose, variables, allowed = request
         started = time.perf_counter()
-        kept: list[str] = []
         facts = f"{variables['item']} {variables['message']}" if purpose == "about_item" else None
-        async for sentence in self._validated(purpose, variables, allowed, outcome, facts):
-            if outcome.first_token_ms is None:
-                outcome.first_token_ms = (time.perf_counter() - started) * 1000
-            kept.append(sentence)
-            yield ("" if len(kept) == 1 else " ") + sentence
-        if not kept:
-            outcome.status = "replaced"
-            fallback = self.template.intro(result) if result.kind in ("recommend", "cold_start") else self.template.full(result)
-            yield fallback
-            if outcome.first_token_ms is None:
-                outcome.first_token_ms = (time.perf_counter() - started) * 1000
-        else:
+        validator = GroundingValidator(self.titles, allowed, facts)
+        kept = 0
+        if await self._server_ready(outcome):
+            messages = load_prompt(purpose).format_messages(**variables)
+            async for sentence in self._validated(messages, validator, outcome):
+                if outcome.first_sentence_ms is None:
+                    outcome.first_sentence_ms = (time.perf_counter() - started) * 1000
+                kept += 1
+                yield ("" if kept == 1 else " ") + sentence
+        if kept:
             outcome.status = "repaired" if outcome.dropped else "ok"
-        if result.kind in ("recommend", "cold_start"):
-            yield "\n" + self.template.body(result)
+            return
+        outcome.status = "replaced"
+        yield self.template.prose(result)
+        if outcome.first_sentence_ms is None:
+            outcome.first_sentence_ms = (time.perf_counter() - started) * 1000
+
+    async def _server_ready(self, outcome: WriteOutcome) -> bool:
+        """An owned server that is still starting gets the first-sentence budget; a restarting one none."""
+        server = self.server
+        if server is None or server.state == "ready":
+            return True
+        if server.state == "starting" and await asyncio.to_thread(server.wait_ready, self.first_sentence_s):
+            return True
+        outcome.note = f"LLM {server.state}"
+        log.warning("LLM server %s: template prose for this reply", server.state)
+        return False
 
     async def _validated(
-        self, purpose: str, variables: dict[str, str], allowed: list[CatalogItem], outcome: WriteOutcome,
-        facts: str | None = None,
+        self, messages: list[BaseMessage], validator: GroundingValidator, outcome: WriteOutcome
     ) -> AsyncIterator[str]:
-        validator = GroundingValidator(self.titles, allowed, facts)
-        messages = load_prompt(purpose).format_messages(**variables)
-        buffer = ""
+        """Accepted sentences, until `max_sentences`, the model's end, a budget or a failure."""
+        started = time.monotonic()
+        sentences = _sentences(self.model.astream(messages)).__aiter__()
         accepted = 0
-        deadline = time.monotonic() + self.timeout_s
-        chunks = self.model.astream(messages).__aiter__()
         try:
             while accepted < self.max_sentences:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError
+                budget = self.total_s if accepted else min(self.first_sentence_s, self.total_s)
                 try:
-                    chunk = await asyncio.wait_for(chunks.__anext__(), timeout=remaining)
+                    sentence, finished = await asyncio.wait_for(
+                        sentences.__anext__(), timeout=max(0.0, started + budget - time.monotonic())
+                    )
                 except StopAsyncIteration:
                     break
-                buffer += str(chunk.content)
-                *complete, buffer = _SENTENCE_END.split(buffer)
-                for sentence in complete:
-                    if accepted >= self.max_sentences:
-                        break
-                    if validator.accept(sentence):
-                        accepted += 1
-                        yield sentence.strip()
-                    elif sentence.strip():
-                        outcome.dropped += 1
-            if buffer.strip() and accepted < self.max_sentences:
-                if re.search(r"[.!?]$", buffer.strip()) and validator.accept(buffer):
-                    yield buffer.strip()
-                else:
-                    outcome.dropped += 1  # an unfinished sentence is cut, never shown half
-        except (TimeoutError, asyncio.TimeoutError):
-            log.warning("LLM writer ran past its %.1fs budget", self.timeout_s)
+                if finished and validator.accept(sentence):
+                    accepted += 1
+                    yield sentence.strip()
+                elif sentence.strip():
+                    outcome.dropped += 1  # unfinished or ungrounded: never shown
+        except TimeoutError:
+            which = "total" if accepted else "first-sentence"
+            log.warning("LLM writer ran past its %s budget (%.1fs)", which, self.total_s if accepted else self.first_sentence_s)
             outcome.dropped += 1
-        except Exception as error:  # endpoint down, refused, bad response: fall back, never crash a turn
-            log.warning("LLM writer failed: %s", error)
+            outcome.note = outcome.note or f"LLM past its {which} budget"
+        except EXPECTED_FAILURES as error:
+            server = self.server
+            restarting = server is not None and (server.state != "ready" or not server.alive())
+            outcome.note = "LLM restarting" if restarting else "LLM unavailable"
+            log.warning("LLM writer failed (%s): %s", outcome.note, error)
+            outcome.dropped += 1
+        except Exception:
+            log.exception("LLM writer bug; template prose for this reply")
+            outcome.note = "LLM writer error"
             outcome.dropped += 1
         finally:
-            close = getattr(chunks, "aclose", None)
-            if close:
-                try:
-                    await close()
-                except Exception:
-                    pass
+            await _close(sentences)
+
+
+async def _sentences(chunks: AsyncIterator[BaseMessageChunk]) -> AsyncIterator[tuple[str, bool]]:
+    """Split a chunk stream into (sentence, finished); the last piece is unfinished unless it ends a sentence."""
+    buffer = ""
+    async for chunk in chunks:
+        buffer += str(chunk.content)
+        *complete, buffer = _SENTENCE_END.split(buffer)
+        for sentence in complete:
+            yield sentence, True
+    if buffer.strip():
+        yield buffer, bool(re.search(r"[.!?]$", buffer.strip()))
+
+
+async def _close(iterator: AsyncIterator[object]) -> None:
+    close = getattr(iterator, "aclose", None)
+    if close is None:
+        return
+    try:
+        await close()
+    except EXPECTED_FAILURES as error:
+        log.debug("closing the LLM stream: %s", error)

@@ -26,6 +26,11 @@ class CatalogError(Exception):
     """A catalog that cannot be ingested; the message names the file, columns and rows."""
 
 
+def title_label(title: str, year: int | None) -> str:
+    """The one way to show an item: "Title (Year)", or the title alone when the year is unknown."""
+    return f"{title} ({year})" if year else title
+
+
 @dataclass(frozen=True)
 class CatalogItem:
     id: str
@@ -55,7 +60,7 @@ class CatalogItem:
         return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
     def label(self) -> str:
-        return f"{self.title} ({self.year})" if self.year else self.title
+        return title_label(self.title, self.year)
 
 
 @dataclass(frozen=True)

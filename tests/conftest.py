@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Callable
 
@@ -52,6 +53,27 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("RECOCHAT_HOME", str(home))
     monkeypatch.setenv("RECOCHAT_CONFIG", str(tmp_path / "absent.toml"))
     return home
+
+
+class _ErrorRecords(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def no_writer_errors(request: pytest.FixtureRequest):
+    """The writer logs at error level only for bugs; any such log fails the test unless it expects one."""
+    handler = _ErrorRecords()
+    logger = logging.getLogger("recochat.writer")
+    logger.addHandler(handler)
+    yield
+    logger.removeHandler(handler)
+    if handler.records and request.node.get_closest_marker("writer_errors_expected") is None:
+        pytest.fail("the writer logged an error: " + "; ".join(r.getMessage() for r in handler.records))
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,8 @@ def recochat(*args, home, check=True):
 def test_readme_path_ask_feedback_profile_on_demo_in_fresh_home(tmp_path):
     home = tmp_path / "fresh"
     first = json.loads(recochat("ask", "--json", "something funny but smart, no horror, I loved Hot Fuzz", home=home).stdout)
-    assert set(first) == {"user", "text", "items", "timings_ms"}
+    assert set(first) == {"user", "text", "prose", "status", "writer", "items", "timings_ms"}
+    assert first["timings_ms"]["items_ms"] <= first["timings_ms"]["turn_total"]
     assert len(first["items"]) == 5 and all(i["why"] for i in first["items"])
     assert "hot-fuzz-2007" not in [i["id"] for i in first["items"]]
     rejected = first["items"][0]["id"]

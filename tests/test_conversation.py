@@ -137,8 +137,9 @@ async def test_profiles_persist_across_restarts(make_runtime, encoder, isolated_
 async def test_stream_yields_chunks_that_make_the_reply(runtime):
     stream = runtime.conversations.stream("a", "a romantic drama")
     chunks = [chunk async for chunk in stream]
-    assert "".join(chunks).strip() == stream.reply.text
-    assert {"understand", "encode", "retrieve", "score"} <= set(stream.reply.timings_ms)
+    assert "".join(chunks).strip() == stream.reply.prose
+    assert stream.reply.text.startswith(stream.reply.prose + "\n1. ")
+    assert {"understand", "encode", "retrieve", "score", "items_ms"} <= set(stream.reply.timings_ms)
 
 
 async def test_feedback_on_unknown_item_is_a_key_error(runtime):

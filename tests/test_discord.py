@@ -25,7 +25,8 @@ from discord.ext.test import callbacks as dpy_callbacks
 from discord.ext.test import factories as dpy_factories
 from discord.ext.test import state as dpy_state
 
-from recochat.bot.app import Runtime, SetupError, build
+from recochat.bot.app import Runtime, build
+from recochat.bot.errors import SetupError
 from recochat.bot.conversation import Conversations
 from recochat.bot.settings import Settings
 from recochat.retrieval.catalog import load_catalog
@@ -180,11 +181,14 @@ async def test_mention_opens_a_thread_and_replies_with_reactable_items(dc_bot: R
 
     dpy_callbacks.set_callback(typing, "send_typing")
     sent = await turn(dc_bot, "alice", "something funny and clever")
-    prose, items = sent[0], cards(sent)
+    items = cards(sent)
+    prose = [m for m in sent if not m.embeds]
     assert events == ["typing"]
-    thread = prose.channel
+    thread = sent[0].channel
     assert isinstance(thread, discord.Thread) and thread.owner_id == dc_bot.user.id
-    assert "1. " in prose.content and len(items) == 5
+    # the cards go out the moment ranking is done, then the prose, which carries no item lines
+    assert sent[:5] == items and len(items) == 5 and len(prose) == 1 and sent[-1] is prose[0]
+    assert prose[0].content and "1. " not in prose[0].content
     assert [m.embeds[0].title.split(".")[0] for m in items] == ["1", "2", "3", "4", "5"]
     assert all(m.channel.id == thread.id for m in sent)
     assert any("comedy" in (m.embeds[0].footer.text or "") for m in items)
@@ -399,8 +403,10 @@ async def test_slash_recommend_defers_first_then_streams_items(dc_commands: Reco
     await dc_commands.recommend.callback(dc_commands, it, "something scary")
     assert calls[0] == ("defer", {"thinking": True}) and calls[1] == ("turn",)
     sends = [c for c in calls if c[0] == "send"]
-    assert "1. " in sends[0][1] and all(c[2]["wait"] for c in sends)
+    assert all(c[2]["wait"] for c in sends)
     item_messages = [c for c in sends if "embed" in c[2]]
+    assert sends[: len(item_messages)] == item_messages  # cards first, then the prose
+    assert sends[-1][1] and "1. " not in sends[-1][1]
     assert len(item_messages) >= 2 and all("horror" in c[2]["embed"].footer.text for c in item_messages)
 
     bot = dc_commands.bot

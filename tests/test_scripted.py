@@ -240,7 +240,7 @@ def item(rank: int, item_id: str, title: str, **meta: object) -> ReplyItem:
 
 
 def reply(*items: ReplyItem, text: str = "", kind: str = "recommend") -> Reply:
-    return Reply("u", text, kind, list(items), {}, "template", "template")
+    return Reply("u", text, text, kind, list(items), {}, "template", "template")
 
 
 SHOWN = reply(
@@ -393,7 +393,7 @@ class NamesAnUnshownTitle:
     name = "fake"
 
     async def stream(self, result: TurnResult, outcome: WriteOutcome) -> AsyncIterator[str]:
-        yield TemplateWriter("book").full(result)
+        yield TemplateWriter("book").prose(result)
         if result.items:
             yield "\nYou would also love Dracula."
 

@@ -7,6 +7,7 @@ deterministic.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 
@@ -29,7 +30,6 @@ from recochat.bot.tui import (  # noqa: E402
     ItemCard,
     Note,
     ProfilePanel,
-    ProseFilter,
     RecochatApp,
     StatusLine,
     WhyScreen,
@@ -81,7 +81,7 @@ def tui_snapshot_runtime(make_runtime, encoder) -> Runtime:
 
 def with_writer(runtime: Runtime, model, label: str) -> Runtime:
     engine = runtime.engine
-    writer = LLMWriter(model, engine.titles, label=label, timeout_s=5.0)
+    writer = LLMWriter(model, engine.titles, label=label, first_sentence_s=5.0, total_s=5.0)
     conversations = Conversations(engine, writer, catalog_name=runtime.conversations.catalog_name)
     return dataclasses.replace(runtime, conversations=conversations, writer_label=label)
 
@@ -96,6 +96,17 @@ class DownChatModel(GenericFakeChatModel):
     async def _astream(self, *args, **kwargs):
         raise ConnectionError("Connection refused: http://127.0.0.1:9/v1")
         yield  # pragma: no cover
+
+
+class HeldChatModel(GenericFakeChatModel):
+    """Holds its first sentence until `release` is set, like a model still reading its prompt."""
+
+    release: asyncio.Event
+
+    async def _astream(self, *args, **kwargs):
+        await self.release.wait()
+        async for chunk in super()._astream(*args, **kwargs):
+            yield chunk
 
 
 class FrozenTimings:
@@ -116,14 +127,17 @@ class _FrozenStream:
         self._inner = inner
         self.reply = None
 
+    async def items(self):
+        return await self._inner.items()
+
     def __aiter__(self):
         return self._run()
 
     async def _run(self):
         async for chunk in self._inner:
             yield chunk
-        timings = {"total": 12.0, "write": 30.0, "turn_total": 42.0}
-        self.reply = dataclasses.replace(self._inner.reply, timings_ms=timings, first_token_ms=8.0)
+        timings = {"items_ms": 12.0, "total": 12.0, "write": 30.0, "turn_total": 42.0}
+        self.reply = dataclasses.replace(self._inner.reply, timings_ms=timings, first_sentence_ms=8.0)
 
 
 class BrokenConversations(FrozenTimings):
@@ -163,21 +177,6 @@ def last_cards(app: RecochatApp) -> list[ItemCard]:
     return list(app.query(CardList))[-1].cards
 
 
-# -- unit -------------------------------------------------------------------------------------
-
-
-def test_prose_filter_drops_item_lines_even_when_split_across_chunks() -> None:
-    text = "Here are some picks.\n1. Heat (1995) — a crime thriller\n2. Drive (2011) — as asked\nOr name one you loved."
-    for size in (1, 3, 7, len(text)):
-        prose = ProseFilter()
-        out = "".join(prose.feed(text[i : i + size]) for i in range(0, len(text), size)) + prose.close()
-        assert out == "Here are some picks.\nOr name one you loved."
-    prose = ProseFilter()
-    assert prose.feed("1984 was") == "1984 was"  # a number that is not a list item streams on
-    assert prose.feed(" good year\n2. Not a") == " good year\n"  # a numbered line is held back
-    assert prose.close() == "2. Not a"  # it was no item line after all
-
-
 # -- a whole conversation ---------------------------------------------------------------------
 
 
@@ -199,7 +198,7 @@ async def test_conversation_with_feedback_updates_profile_and_next_reply(tui_run
         assert [c.item.id for c in cards] == [i.id for i in reply.items]
         shown = app.query(BotMessage).last().source
         assert "—" not in shown and reply.items[0].title not in shown  # items are cards, not prose lines
-        assert "turn " in app.query_one(StatusLine).text and " ms: engine " in app.query_one(StatusLine).text
+        assert "items " in app.query_one(StatusLine).text and " ms, turn " in app.query_one(StatusLine).text
 
         # select cards from the keyboard and give feedback: the card shows it at once
         await pilot.press("up")
@@ -318,6 +317,27 @@ async def test_llm_endpoint_down_falls_back_with_a_warning(tui_runtime: Runtime)
         assert app.last_reply.items and len(last_cards(app)) == len(app.last_reply.items)
         assert any(n.severity == "warning" and "LLM" in n.title for n in app._notifications)
         assert "http://127.0.0.1:9/v1" in app.query_one(StatusLine).text
+
+
+@slow
+async def test_cards_show_while_the_prose_is_still_coming(tui_runtime: Runtime) -> None:
+    model = HeldChatModel(messages=itertools.cycle([AIMessage(content=FAKE_PROSE)]), release=asyncio.Event())
+    app = RecochatApp(with_writer(tui_runtime, model, "held"), USER)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.query_one("#input", Input).value = "something funny"
+        await pilot.press("enter")
+        for _ in range(200):  # the engine's turn runs in a thread; wait for the cards, not the prose
+            await pilot.pause(0.02)
+            if app.query(CardList):
+                break
+        cards = last_cards(app)
+        assert cards, "no cards while the model holds its first sentence"
+        assert app.query(BotMessage).last().source == ""  # no prose yet: the model is still holding it
+        assert app.last_reply is None
+        model.release.set()
+        await settle(pilot)
+        assert app.query(BotMessage).last().source.startswith("Here are a few picks")
+        assert [c.item.id for c in last_cards(app)] == [i.id for i in app.last_reply.items]
 
 
 # -- snapshots ----------------------------------------------------------------------------------

@@ -1,18 +1,22 @@
 """Grounding and fallback of LLM replies: every failure ends in a grounded reply, never an exception."""
 
+import asyncio
 import socket
+import time
 
 import pytest
 
+from recochat.bot.app import make_writer
+from recochat.bot.llm import open_chat_endpoint
 from recochat.bot.writer import LLMWriter
 
 from fakes import QueueChatModel, Sleep
 
 
-def llm_runtime(make_runtime, *responses, timeout_s=5.0):
+def llm_runtime(make_runtime, *responses, first_sentence_s=5.0, total_s=5.0):
     model = QueueChatModel().enqueue(*responses)
     runtime = make_runtime()
-    writer = LLMWriter(model, runtime.engine.titles, "fake", timeout_s=timeout_s)
+    writer = LLMWriter(model, runtime.engine.titles, "fake", first_sentence_s=first_sentence_s, total_s=total_s)
     runtime.conversations.writer = writer
     return runtime, model
 
@@ -48,19 +52,70 @@ async def test_invented_title_is_dropped_and_all_bad_means_replaced(make_runtime
     assert reply.text.startswith("Here ")  # the grounded template intro
 
 
-@pytest.mark.parametrize("response", ["", RuntimeError("boom"), ConnectionRefusedError("refused")])
-async def test_empty_or_failing_model_falls_back(make_runtime, response):
+@pytest.mark.parametrize("response", ["", ConnectionRefusedError("refused")])
+async def test_empty_or_refusing_model_falls_back(make_runtime, response):
     runtime, _ = llm_runtime(make_runtime, response)
     reply = await runtime.conversations.send("a", "something funny")
     assert reply.status == "replaced" and reply.items
     assert shown_titles_only(runtime, reply)
 
 
-async def test_timeout_falls_back_quickly(make_runtime):
-    runtime, _ = llm_runtime(make_runtime, Sleep(5, "Too late."), timeout_s=0.3)
+@pytest.mark.writer_errors_expected
+async def test_a_bug_in_the_writer_path_is_logged_with_its_traceback_and_still_falls_back(make_runtime, caplog):
+    runtime, _ = llm_runtime(make_runtime, RuntimeError("boom"))
+    reply = await runtime.conversations.send("a", "something funny")
+    assert reply.status == "replaced" and reply.items and reply.note == "LLM writer error"
+    errors = [r for r in caplog.records if r.name == "recochat.writer" and r.levelname == "ERROR"]
+    assert errors and errors[0].exc_info and "boom" in str(errors[0].exc_info[1])
+
+
+async def test_total_budget_falls_back_quickly(make_runtime):
+    runtime, _ = llm_runtime(make_runtime, Sleep(5, "Too late."), first_sentence_s=0.3, total_s=0.3)
     reply = await runtime.conversations.send("a", "something funny")
     assert reply.status == "replaced" and "Too late" not in reply.text
     assert reply.timings_ms["write"] < 2000
+
+
+async def test_hung_endpoint_falls_back_when_the_first_sentence_budget_runs_out(make_runtime):
+    # it accepts the request and sends nothing for longer than the first-sentence budget
+    runtime, _ = llm_runtime(make_runtime, Sleep(30, "Far too late."), first_sentence_s=0.5, total_s=20)
+    reply = await runtime.conversations.send("a", "something funny")
+    assert reply.status == "replaced" and reply.note == "LLM past its first-sentence budget"
+    assert 400 < reply.timings_ms["write"] < 2000
+
+
+async def test_sentences_after_the_total_budget_are_cut(make_runtime):
+    class Slow(QueueChatModel):
+        async def _astream(self, messages, stop=None, run_manager=None, **kw):
+            async for chunk in super()._astream(messages, stop, run_manager, **kw):
+                yield chunk
+                await asyncio.sleep(0.15)
+
+    model = Slow().enqueue("Fun picks ahead. " + " ".join(["More words keep coming here."] * 10))
+    runtime = make_runtime()
+    runtime.conversations.writer = LLMWriter(model, runtime.engine.titles, "slow", first_sentence_s=5, total_s=1.0)
+    reply = await runtime.conversations.send("a", "something funny")
+    assert reply.status in ("ok", "repaired") and reply.prose.startswith("Fun picks ahead.")
+    assert reply.timings_ms["write"] < 1800
+
+
+async def test_items_come_before_any_prose(make_runtime):
+    runtime, model = llm_runtime(make_runtime, Sleep(0.5, "Here are witty picks."))
+    stream = runtime.conversations.stream("a", "something funny")
+    items = await stream.items()
+    assert items and model.history == []  # ranked, and the model has not even been asked yet
+    prose = "".join([chunk async for chunk in stream])
+    reply = stream.reply
+    assert prose.strip() == reply.prose == "Here are witty picks."
+    assert reply.items == items and reply.text == reply.prose + "\n" + "\n".join(
+        f"{i.rank}. {i.label} — {i.why}" for i in items)
+    assert reply.timings_ms["items_ms"] < reply.timings_ms["turn_total"]
+
+
+async def test_prompt_markup_and_list_numbers_echoed_back_are_dropped(make_runtime):
+    runtime, _ = llm_runtime(make_runtime, "Village Cops <catalog> 1. Good fun for tonight. I'll just add: 1.")
+    reply = await runtime.conversations.send("a", "something funny")
+    assert reply.prose == "Good fun for tonight." and reply.status == "repaired"
 
 
 async def test_repetition_is_dropped(make_runtime):
@@ -73,12 +128,12 @@ async def test_refused_endpoint_through_real_openai_client(make_runtime):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens here
-    runtime = make_runtime(llm="openai", llm_base_url=f"http://127.0.0.1:{port}/v1", llm_timeout_s=5)
-    from recochat.bot.app import make_writer
-
-    runtime.conversations.writer, _ = make_writer(runtime.settings, runtime.engine, "movie")
+    runtime = make_runtime(llm="openai", llm_base_url=f"http://127.0.0.1:{port}/v1")
+    runtime.conversations.writer = make_writer(runtime.settings, runtime.engine, "movie", open_chat_endpoint(runtime.settings))
+    started = time.perf_counter()
     reply = await runtime.conversations.send("a", "something funny")
-    assert reply.status == "replaced" and reply.items
+    assert reply.status == "replaced" and reply.items and reply.note == "LLM unavailable"
+    assert time.perf_counter() - started < 2.0
 
 
 async def test_injected_catalog_text_is_data_not_instructions(make_runtime, encoder, tmp_path, isolated_home):

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from recochat.retrieval.catalog import CatalogItem
+from recochat.retrieval.catalog import CatalogItem, title_label
 from recochat.retrieval.titles import normalize
 
 from ..conversation import Reply, ReplyItem
@@ -32,7 +32,7 @@ class Failure:
 
 
 def label(item: ReplyItem | CatalogItem) -> str:
-    return f"{item.title} ({item.year})" if item.year else item.title
+    return title_label(item.title, item.year)
 
 
 def show(values: Iterable[Any]) -> str:

@@ -66,7 +66,7 @@ class ConversationItem(pytest.Item):
         self.add_marker(pytest.mark.conversation)
 
     def runtest(self) -> None:
-        from ..app import SetupError
+        from ..errors import SetupError
         from .runner import format_details
 
         if self.error is not None:

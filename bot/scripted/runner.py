@@ -32,7 +32,8 @@ from recochat.retrieval.catalog import CatalogError, CatalogItem, demo_catalog_p
 from recochat.retrieval.encoder import Encoder
 from recochat.retrieval.ingest import ingest
 
-from ..app import Runtime, SetupError, build, check_collection_name, open_encoder, open_store
+from ..errors import SetupError
+from ..app import Runtime, build, check_collection_name, open_encoder, open_store
 from ..conversation import FeedbackResult, Reply, Writer
 from ..settings import DEMO_COLLECTION, Settings
 from .checks import Catalog, Failure, check_expect, check_grounding, label
@@ -262,6 +263,7 @@ class Runner:
             yield runtime
         finally:
             if runtime is not None:
+                runtime.close()
                 close_store(runtime.store)
             for handler in root.handlers[:]:  # build() logs into the home; don't keep it open
                 if handler not in handlers:

@@ -42,6 +42,8 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	mkdir -p build/mypy/recochat
+	for d in bot retrieval profiles prompts benchmarks; do ln -sfn $(CURDIR)/$$d build/mypy/recochat/$$d; done
 	$(VENV)/bin/mypy
 
 clean:

@@ -90,7 +90,7 @@ async def _converse(conversations: Any, user: str, turns: list[str]) -> list[dic
 
 def run(writer: str = "embedded", base_url: str | None = None, concurrency: int = 4,
         conversations: list[list[str]] = CONVERSATIONS, **budgets: float) -> dict[str, Any]:
-    from recochat.bot.app import build
+    from recochat.bot.runtime import build
     from recochat.bot.settings import Settings
 
     home = Path(tempfile.mkdtemp(prefix="recochat-bench-"))

@@ -37,6 +37,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+
 from recochat.bot.engine import Engine
 from recochat.profiles.collaborative import CoOccurrence
 from recochat.profiles.store import ProfileStore
@@ -240,10 +241,10 @@ def content_only(catalog: StoredCatalog, encoder: Encoder, samples: list[Sample]
     rows_all, rows_new = [], []
     for sample in samples:
         text = " ".join(t for t in sample.context if t.strip()) or "movie"
-        u = encoder.encode_query(text[-2000:]).copy()
+        interest = encoder.encode_query(text[-2000:]).copy()
         for item_id in sample.mentioned:
-            u += catalog.embeddings[catalog.row_of[item_id]]
-        scores = catalog.embeddings @ u
+            interest += catalog.embeddings[catalog.row_of[item_id]]
+        scores = catalog.embeddings @ interest
         ranked = [catalog.items[i].id for i in np.argsort(-scores)[:50]]
         rows_all += [(t, ranked) for t in sample.targets]
         if sample.new_targets():
@@ -287,7 +288,7 @@ def tune(catalog: StoredCatalog, encoder: Encoder, learn: Learner, home: Path, t
                           "collaborative": eps, "popularity": delta}
                 recommender.weights = tuned_weights(config)
                 rows_all, rows_new = [], []
-                for fold, collaborative in zip(folds, taught_by_other_fold):
+                for fold, collaborative in zip(folds, taught_by_other_fold, strict=True):
                     engine.collaborative = collaborative
                     part_all, part_new = ranked_rows(engine, [s for s in tuning if s.dialog_id in fold])
                     rows_all += part_all
@@ -412,7 +413,7 @@ def plot(result: dict, path: Path) -> None:
     for offset, metric in ((-0.25, "recall@1"), (0.0, "recall@10"), (0.25, "recall@50")):
         ax.barh([i + offset for i in range(len(names))], [a["new_items"][metric] for a in result["ablation"]],
                 height=0.25, label=metric)
-    for metric, value in TARGET.items():
+    for value in TARGET.values():
         ax.axvline(value, linestyle=":", color="grey")
     ax.set_yticks(range(len(names)), names, fontsize=8)
     ax.invert_yaxis()

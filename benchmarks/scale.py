@@ -10,7 +10,7 @@ Protocol (also written into the results):
   neighbourhoods (uniform 384-d vectors are all nearly orthogonal to any query).
 - Turns: every message is distinct (no turn hits the encoder's LRU cache as a whole; a
   clause that recurs, such as "no horror", may, as it would in real use). Each size runs in
-  its own subprocess (so peak RSS is that size's), through `bot.app.build` with the template
+  its own subprocess (so peak RSS is that size's), through `bot.runtime.build` with the template
   writer, timing `Engine.turn`. In the same loop, on the same texts, alternating order:
   the encoder pass alone (`Encoder.encode_texts([text])`) and a naive LangChain
   `Chroma.similarity_search(text, k=5)` over the same collection.
@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from recochat.retrieval.catalog import CatalogItem, demo_catalog_path, load_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -260,9 +261,9 @@ def _langchain_embeddings(encoder: Any) -> Any:
 
 
 def _runtime(size: int, encoder: Any, cache: Path) -> tuple[Any, float]:
-    """The real wiring (`bot.app.build`, template writer) over the cached collection, with a
+    """The real wiring (`bot.runtime.build`, template writer) over the cached collection, with a
     fresh profiles database. Returns (runtime, seconds to start)."""
-    from recochat.bot.app import build
+    from recochat.bot.runtime import build
     from recochat.bot.settings import Settings
 
     for leftover in cache.glob("profiles.sqlite3*"):
@@ -378,21 +379,21 @@ def measure_turns(size: int, turns: int, users: int, cache: Path, encoder: Any |
     if result["target_ratio_p95"] is not None and result["ratio_p95"] is not None:
         result["target_met"] = result["ratio_p95"] <= result["target_ratio_p95"]
     if result["retrieval"] == "ann":
-        result["ann_recall@50"] = _ann_recall(runtime, name, [u for u, _ in plan[:users]])
+        result["ann_recall@50"] = _ann_recall(runtime, name, [user for user, _ in plan[:users]])
     return result
 
 
 def _ann_recall(runtime: Any, name: str, users: list[str], top: int = 50) -> float:
-    """Share of the exact top-50 (by cos(u, c)) that the recommender's ANN over-fetch returns."""
+    """Share of the exact top-50 (by cos(interest, c)) that the recommender's ANN over-fetch returns."""
     engine = runtime.engine
     fetch = max(engine.recommender.weights.mmr_pool * 8, 400)
     found = []
     for user in users:
-        u = engine.profiles.load(user).u
-        if u is None:
+        interest = engine.profiles.load(user).interest
+        if interest is None:
             continue
-        exact = np.argsort(-(engine.catalog.embeddings @ u))[:top]
-        ann = set(runtime.store.query(name, u, fetch))
+        exact = np.argsort(-(engine.catalog.embeddings @ interest))[:top]
+        ann = set(runtime.store.query(name, interest, fetch))
         found.append(sum(engine.catalog.items[row].id in ann for row in exact) / top)
     return float(statistics.fmean(found)) if found else float("nan")
 
@@ -624,7 +625,7 @@ def measure_backends(encoder: Any, corpus: list[str], cache: Path, queries: int 
         rate, vectors = throughput(backend)
         queries_vectors = backend.encode_texts(asked)
         top = np.argsort(-(queries_vectors @ vectors.T), axis=1)[:, :10]
-        recall = statistics.fmean(len(set(a) & set(b)) / 10 for a, b in zip(top, reference_top))
+        recall = statistics.fmean(len(set(a) & set(b)) / 10 for a, b in zip(top, reference_top, strict=True))
         out[label] = {"items_per_s": rate, "speedup": rate / torch_rate, "single_ms": single_ms(backend),
                       "recall@10": recall, "cosine": float(np.mean(np.sum(vectors * reference_corpus, axis=1)))}
     again, _ = throughput(encoder)
@@ -842,7 +843,7 @@ def plot(result: dict, stem: Path) -> list[Path]:
         left.legend(fontsize=8)
         x = np.arange(len(labels))
         for offset, (key, label) in zip((-0.27, 0, 0.27), (("total", "turn (LLM excluded)"), ("encoder", "encoder pass alone"),
-                                                        ("langchain", "LangChain similarity_search"))):
+                                                        ("langchain", "LangChain similarity_search")), strict=True):
             values = [(r["split_ms"]["total"] if key == "total" else r[f"{key}_ms"])["p95"] for r in result["sizes"]]
             right.bar(x + offset, values, width=0.27, label=label)
         right.set_xticks(x, labels)

@@ -27,6 +27,7 @@ from recochat.profiles.model import Profile
 from recochat.retrieval.catalog import title_label
 
 from .engine import Engine, TurnKind, TurnResult
+from .errors import NoSuchRank, UnknownItem
 from .writer import Status, TemplateWriter, WriteOutcome, item_lines
 
 log = logging.getLogger("recochat.conversation")
@@ -225,20 +226,33 @@ class Conversations:
             found = await asyncio.to_thread(self.engine.feedback, user_id, item_id, value)
         return FeedbackResult(found.id, found.title, value)
 
-    async def undo_feedback(self, user_id: str, item: str | int) -> None:
-        """Take back the latest 👍/👎 on an item (a removed reaction, an undo key)."""
+    async def undo_feedback(self, user_id: str, item: str | int) -> str:
+        """Take back the latest 👍/👎 on an item (a removed reaction, /undo N); returns its title."""
         async with self._lock(user_id):
             item_id = await asyncio.to_thread(self._resolve, user_id, item)
             await asyncio.to_thread(self.engine.undo_feedback, user_id, item_id)
+        return self._title(item_id)
+
+    async def mark_seen(self, user_id: str, item: str | int) -> str:
+        """The user has seen this item: it is never suggested again; returns its title."""
+        async with self._lock(user_id):
+            item_id = await asyncio.to_thread(self._resolve, user_id, item)
+            found = await asyncio.to_thread(self.engine.mark_seen, user_id, item_id)
+        return found.title
+
+    def _title(self, item_id: str) -> str:
+        found = self.engine.item(item_id)
+        return found.title if found is not None else item_id
 
     def _resolve(self, user_id: str, item: str | int) -> str:
+        """An item id from an id or a 1-based rank in the user's last reply."""
         if isinstance(item, int):
             item_id = self.engine.item_at(self.engine.profiles.load(user_id), item)
             if item_id is None:
-                raise KeyError(f"no item #{item} in the last reply")
+                raise NoSuchRank(f"there is no #{item} in your last reply")
             return item_id
         if self.engine.item(item) is None:
-            raise KeyError(f"no item {item!r} in catalog {self.catalog_name!r}")
+            raise UnknownItem(f"no item {item!r} in catalog {self.catalog_name!r}")
         return item
 
     async def why(self, user_id: str, item: str | int) -> str:

@@ -13,24 +13,39 @@ import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
 from recochat.profiles.collaborative import CoOccurrence
-from recochat.profiles.model import Profile, UpdateWeights, update_vector
+from recochat.profiles.model import Constraints, Profile, UpdateWeights, update_vector
 from recochat.profiles.store import Event, ProfileStore
 from recochat.retrieval.catalog import CatalogItem
-from recochat.retrieval.encoder import Encoder
+from recochat.retrieval.encoder import TextEncoder
 from recochat.retrieval.recommender import RankRequest, Recommendation, Recommender
 from recochat.retrieval.store import StoredCatalog
 from recochat.retrieval.titles import TitleIndex
 
+from .errors import UnknownItem
 from .understanding import Understanding, understand
 
 TurnKind = Literal["recommend", "cold_start", "about", "why", "smalltalk", "empty", "noted"]
+RANKED_KINDS: frozenset[TurnKind] = frozenset({"recommend", "cold_start", "empty"})
+"""Turns that ranked the catalog: only these report a "total" (the turn latency the benchmarks read)."""
 FEEDBACK_WEIGHT = {"like": 1.0, "dislike": 1.0, "strong": 1.5, "weak": 0.5}
+DEFAULT_UPDATE = UpdateWeights()
+
+
+@contextmanager
+def timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    """Time the block into `timings[name]` in milliseconds, so the steps of a turn read as steps
+    rather than as pairs of perf_counter calls."""
+    started = time.perf_counter()
+    yield
+    timings[name] = (time.perf_counter() - started) * 1000
 
 
 @dataclass
@@ -52,11 +67,11 @@ class Engine:
     def __init__(
         self,
         catalog: StoredCatalog,
-        encoder: Encoder,
+        encoder: TextEncoder,
         profiles: ProfileStore,
         recommender: Recommender | None = None,
         collaborative: CoOccurrence | None = None,
-        update: UpdateWeights = UpdateWeights(),
+        update: UpdateWeights = DEFAULT_UPDATE,
         items_per_reply: int = 5,
         learn: bool = True,
     ) -> None:
@@ -98,36 +113,57 @@ class Engine:
     # -- the turn ----------------------------------------------------------------------------
     def turn(self, user_id: str, text: str, recommend: bool = True) -> TurnResult:
         """One user message. recommend=False learns from it without recommending ("noted"),
-        e.g. to import a past conversation."""
+        e.g. to import a past conversation.
+
+        Steps: understand → log the turn → respond (learn, then rank) → save the profile once.
+        `timings_ms` holds understand/encode/profile_update/retrieve/score for the steps that ran,
+        and "total" for turns that ranked."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        understood = understand(text, self.titles, self.genres, self.newest_year, self.people)
-        timings["understand"] = (time.perf_counter() - started) * 1000
+        with timed(timings, "understand"):
+            understood = understand(text, self.titles, self.genres, self.newest_year, self.people)
+        profile = self._start_turn(user_id, text)
+        result = self._respond(profile, understood, recommend, timings)
+        self.profiles.save(profile)
+        result.timings_ms = timings
+        if result.kind in RANKED_KINDS:
+            timings["total"] = (time.perf_counter() - started) * 1000
+        return result
+
+    def _start_turn(self, user_id: str, text: str) -> Profile:
+        """Load the profile and log the text first: every turn counts, whatever it turns out to be."""
         profile = self.profiles.load(user_id)
         profile.note_turn(text)
         self.profiles.append(Event(user_id, "turn", text=text))
+        return profile
 
+    def _respond(
+        self, profile: Profile, understood: Understanding, recommend: bool, timings: dict[str, float]
+    ) -> TurnResult:
+        """Pick the answer for the intent; changes `profile` in place (the caller saves it)."""
         if understood.intent == "smalltalk":
-            self.profiles.save(profile)
-            return TurnResult(user_id, text, "smalltalk", timings_ms=timings)
+            return TurnResult(profile.user_id, understood.text, "smalltalk")
         if understood.intent in ("about", "why"):
-            result = self._about(profile, understood)
-            self.profiles.save(profile)
-            result.timings_ms = timings
-            return result
-
-        step = time.perf_counter()
-        positive, negative = self._encode_aspects(understood)
-        timings["encode"] = (time.perf_counter() - step) * 1000
-        step = time.perf_counter()
-        # text first, then items: the same order as the event log, so a replay is exact
-        notes = self._apply_text(profile, understood, positive, negative)
-        notes = self._apply_items(profile, understood) + notes
-        timings["profile_update"] = (time.perf_counter() - step) * 1000
+            return self._about(profile, understood)
+        notes = self._learn(profile, understood, timings)
         if not recommend:
-            self.profiles.save(profile)
-            return TurnResult(user_id, text, "noted", notes=notes, timings_ms=timings)
+            return TurnResult(profile.user_id, understood.text, "noted", notes=notes)
+        return self._recommend(profile, understood, notes, timings)
 
+    def _learn(self, profile: Profile, understood: Understanding, timings: dict[str, float]) -> list[str]:
+        """Update the profile from the turn; returns the acknowledgements for the reply."""
+        with timed(timings, "encode"):
+            positive, negative = self._encode_aspects(understood)
+        with timed(timings, "profile_update"):
+            # text first, then items: the same order as the event log, so a replay is exact
+            notes = self._apply_text(profile, understood, positive, negative)
+            notes = self._apply_items(profile, understood) + notes
+        return notes
+
+    def _recommend(
+        self, profile: Profile, understood: Understanding, notes: list[str], timings: dict[str, float]
+    ) -> TurnResult:
+        """Rank for the updated profile and remember what was shown (for "#2" and "why?")."""
         items = self.recommender.rank(self._request(profile, understood.positive, understood.allow_repeats))
         timings.update(self.recommender.timings_ms)
         kind: TurnKind = "recommend"
@@ -139,12 +175,10 @@ class Engine:
             question = self._splitting_question(items)
         if items:  # an empty reply keeps the last list, so "#1" still means what the user saw
             profile.record_shown([r.item.id for r in items])
-            self.profiles.append(Event(user_id, "shown", text=json.dumps(profile.last_shown)))
+            self.profiles.append(Event(profile.user_id, "shown", text=json.dumps(profile.last_shown)))
         for r in items:
-            self._why[(user_id, r.item.id)] = r.why
-        self.profiles.save(profile)
-        timings["total"] = (time.perf_counter() - started) * 1000
-        return TurnResult(user_id, text, kind, items=items, question=question, notes=notes, timings_ms=timings)
+            self._why[(profile.user_id, r.item.id)] = r.why
+        return TurnResult(profile.user_id, understood.text, kind, items=items, question=question, notes=notes)
 
     def _about(self, profile: Profile, understood: Understanding) -> TurnResult:
         item_id = understood.about_item
@@ -180,13 +214,16 @@ class Engine:
         return notes
 
     def _record(self, profile: Profile, kind: str, item_id: str, value: float) -> None:
+        """Log an item-level signal, then apply it: the log is what `rebuild` replays."""
         self.profiles.append(Event(profile.user_id, kind, item_id=item_id, value=value))
         self._apply_item_signal(profile, kind, item_id, value)
 
     def _apply_item_signal(
         self, profile: Profile, kind: str, item_id: str, value: float, learn: bool = True
     ) -> None:
-        """learn=False when replaying: the collaborative component already holds the event."""
+        """A liked item pulls the interest vector toward it, a disliked one the aversion vector;
+        'seen' only keeps it out of replies. learn=False when replaying: the collaborative
+        component already holds the event."""
         if kind in ("seen", "mention"):
             profile.mark_seen(item_id)
         if kind == "seen" or value == 0:
@@ -197,13 +234,13 @@ class Engine:
         weight = self.update.item * abs(value)
         if value > 0:
             profile.like(item_id)
-            profile.u = update_vector(profile.u, self.update.decay, [(weight, vector)])
+            profile.interest = update_vector(profile.interest, self.update.decay, [(weight, vector)])
             if learn and self.learn:
                 with self._collab_lock:
                     self.collaborative.observe(profile.user_id, item_id)
         else:
             profile.dislike(item_id)
-            profile.n = update_vector(profile.n, self.update.negative_decay, [(weight, vector)])
+            profile.aversion = update_vector(profile.aversion, self.update.negative_decay, [(weight, vector)])
 
     def _encode_aspects(self, understood: Understanding) -> tuple[np.ndarray | None, np.ndarray | None]:
         """One encoder pass for the turn's positive and negative phrases together."""
@@ -218,32 +255,21 @@ class Engine:
     def _apply_text(
         self, profile: Profile, understood: Understanding, positive: np.ndarray | None, negative: np.ndarray | None
     ) -> list[str]:
-        notes = []
+        """What the user said: the phrase vectors move interest and aversion, the words become
+        aspects, people and constraints. Returns the notes worth acknowledging."""
         if positive is not None:
-            profile.u = update_vector(profile.u, self.update.decay, [(self.update.text, positive)])
+            profile.interest = update_vector(profile.interest, self.update.decay, [(self.update.text, positive)])
         if negative is not None:
-            profile.n = update_vector(profile.n, self.update.negative_decay, [(self.update.text, negative)])
+            profile.aversion = update_vector(
+                profile.aversion, self.update.negative_decay, [(self.update.text, negative)]
+            )
         profile.add_aspects(understood.positive, understood.negative)
         profile.add_people(understood.liked_people, understood.disliked_people)
-        c = profile.constraints
-        if understood.clear_years:
-            c.year_min = c.year_max = None
-        if understood.year_min is not None or understood.year_max is not None:
-            c.year_min, c.year_max = understood.year_min, understood.year_max
-            notes.append("years " + "–".join(str(y) if y else "…" for y in (c.year_min, c.year_max)))
-        if understood.clear_genres:
-            c.include_genres = []
-        if understood.include_genres:
-            c.include_genres = list(understood.include_genres)
-            c.exclude_genres = [g for g in c.exclude_genres if g not in understood.include_genres]
-        for genre in understood.exclude_genres:
-            if genre not in c.exclude_genres:
-                c.exclude_genres.append(genre)
-                notes.append(f"no {genre} from now on")
-        c.include_genres = [g for g in c.include_genres if g not in c.exclude_genres]
-        return notes
+        return _apply_constraints(profile.constraints, understood)
 
     def _request(self, profile: Profile, aspects: list[str], allow_repeats: bool = False) -> RankRequest:
+        """Everything the recommender needs from the profile; nothing the user has liked,
+        disliked, seen or (unless they ask for repeats) been shown comes back."""
         exclude = set(profile.disliked) | set(profile.seen) | set(profile.liked)
         if not allow_repeats:
             exclude |= set(profile.shown)
@@ -253,8 +279,8 @@ class Engine:
             counts = dict(self.collaborative.counts)
         c = profile.constraints
         return RankRequest(
-            u=profile.u,
-            n=profile.n,
+            interest=profile.interest,
+            aversion=profile.aversion,
             k=self.k,
             exclude=exclude,
             year_min=c.year_min,
@@ -291,12 +317,27 @@ class Engine:
         return f"To narrow it down: are you more in the mood for {first} or {second}? Or name a title you loved."
 
     # -- explicit feedback and profile management ------------------------------------------
-    def feedback(self, user_id: str, item_id: str, value: Literal["like", "dislike"]) -> CatalogItem:
+    def _known_item(self, item_id: str) -> CatalogItem:
+        """The catalog item, or UnknownItem with a message the front end can show as is."""
         item = self.item(item_id)
         if item is None:
-            raise KeyError(item_id)
+            raise UnknownItem(f"no item {item_id!r} in catalog {self.catalog.name!r}")
+        return item
+
+    def feedback(self, user_id: str, item_id: str, value: Literal["like", "dislike"]) -> CatalogItem:
+        """A 👍/👎 on an item; raises UnknownItem for an id not in the catalog."""
+        item = self._known_item(item_id)
         profile = self.profiles.load(user_id)
         self._record(profile, "feedback", item_id, 1.0 if value == "like" else -1.0)
+        self.profiles.save(profile)
+        return item
+
+    def mark_seen(self, user_id: str, item_id: str) -> CatalogItem:
+        """The user has seen the item: logged and applied exactly like "I've seen X" in a message,
+        so it is never recommended back (and a rebuild agrees). Raises UnknownItem for an unknown id."""
+        item = self._known_item(item_id)
+        profile = self.profiles.load(user_id)
+        self._record(profile, "seen", item.id, 0.0)
         self.profiles.save(profile)
         return item
 
@@ -347,7 +388,7 @@ class Engine:
         for event in _without_undone(list(self.profiles.events())):
             if event.kind == "reset":
                 fresh.end_session(event.user_id)
-            elif event.kind in ("mention", "feedback") and (event.value or 0) > 0 and event.item_id in self.catalog.row_of:
+            elif _is_positive_item_signal(event) and event.item_id in self.catalog.row_of:
                 fresh.observe(event.user_id, event.item_id)
         with self._collab_lock:
             self.collaborative = fresh
@@ -367,3 +408,30 @@ def _without_undone(events: list[Event]) -> list[Event]:
                 cancelled.add(earlier)
                 break
     return [e for i, e in enumerate(events) if i not in cancelled]
+
+
+def _apply_constraints(c: Constraints, understood: Understanding) -> list[str]:
+    """Years and genres from the turn: a new range or genre list replaces the old one, an
+    excluded genre is added for good (and wins over an included one). Returns the notes."""
+    notes = []
+    if understood.clear_years:
+        c.year_min = c.year_max = None
+    if understood.year_min is not None or understood.year_max is not None:
+        c.year_min, c.year_max = understood.year_min, understood.year_max
+        notes.append("years " + "–".join(str(y) if y else "…" for y in (c.year_min, c.year_max)))
+    if understood.clear_genres:
+        c.include_genres = []
+    if understood.include_genres:
+        c.include_genres = list(understood.include_genres)
+        c.exclude_genres = [g for g in c.exclude_genres if g not in understood.include_genres]
+    for genre in understood.exclude_genres:
+        if genre not in c.exclude_genres:
+            c.exclude_genres.append(genre)
+            notes.append(f"no {genre} from now on")
+    c.include_genres = [g for g in c.include_genres if g not in c.exclude_genres]
+    return notes
+
+
+def _is_positive_item_signal(event: Event) -> bool:
+    """A liked title or a 👍: what the collaborative component learns from."""
+    return event.kind in ("mention", "feedback") and (event.value or 0) > 0

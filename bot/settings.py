@@ -102,3 +102,16 @@ class Settings(BaseSettings):
         if self.llm:
             return self.llm
         return "openai" if self.llm_base_url else "embedded"
+
+
+def load_settings() -> Settings:
+    """Settings from the environment and recochat.toml; a bad value is a SetupError naming it."""
+    from pydantic import ValidationError
+
+    from .errors import SetupError
+
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())
+        raise SetupError(f"invalid setting (RECOCHAT_* or recochat.toml): {problems}") from None

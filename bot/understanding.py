@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from recochat.retrieval.people import PeopleIndex
-from recochat.retrieval.titles import TitleIndex
+from recochat.retrieval.titles import TitleIndex, TitleMatch
 
 Polarity = Literal["like", "dislike", "seen"]
 
@@ -27,14 +27,21 @@ _POSITIVE_WORDS = re.compile(
     r"\b(love[sd]?|like[sd]?|enjoy(ed)?|adore[sd]?|great|good|perfect|awesome|amazing|favou?rite|yes|sounds|"
     r"interesting|fun|nice|cool|watch|try|want|best)\b"
 )
-_UNSEEN = re.compile(r"\b(?:that |which )?i (?:haven'?t|have not|havent|never) (?:seen|watched)(?: yet)?\b|\bnot seen\b|\bunseen\b")
-_CLAUSE_SPLIT = re.compile(r"[.!?;\n]+|,\s*(?=but\b|though\b|although\b|however\b)|\b(?:but|though|although|however|whereas|and|also|plus)\b|,")
+_UNSEEN = re.compile(
+    r"\b(?:that |which )?i (?:haven'?t|have not|havent|never) (?:seen|watched)(?: yet)?\b|\bnot seen\b|\bunseen\b"
+)
+_CLAUSE_SPLIT = re.compile(
+    r"[.!?;\n]+|,\s*(?=but\b|though\b|although\b|however\b)"
+    r"|\b(?:but|though|although|however|whereas|and|also|plus)\b|,"
+)
 _FILLER = re.compile(
-    r"\b(i'?m|i am|i'?d|i would|i want|i wanna|want|wants|would|could|can you|can i|please|recommend(ation)?s?|suggest(ion)?s?|"
+    r"\b(i'?m|i am|i'?d|i would|i want|i wanna|want|wants|would|could|can you|can i|please|"
+    r"recommend(ation)?s?|suggest(ion)?s?|"
     r"give me|show me|find me|looking for|look for|in the mood for|mood for|something|anything|some|a|an|the|"
     r"movie|movies|film|films|book|books|one|ones|to watch|to read|watch|read|me|for|tonight|today|maybe|"
     r"really|very|kind of|kinda|sort of|type|that'?s|that is|is|are|be|with|of|it|its|i|like|love|loved|liked|enjoyed|"
-    r"what else|else|more|another|other|thanks|thank you|hi|hello|hey|ok|okay|so|too|just|any|ever|some more|from|in|between|after|before|since|made|released|era)\b"
+    r"what else|else|more|another|other|thanks|thank you|hi|hello|hey|ok|okay|so|too|just|any|ever|some more|"
+    r"from|in|between|after|before|since|made|released|era)\b"
 )
 _ORDINALS = {
     "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
@@ -60,9 +67,12 @@ _MORE_LIKE = re.compile(r"\bmore (?:like|of)\b|\bsimilar to\b")
 _REPEAT = re.compile(r"\b(show (me )?(them|those|it) again|again please|repeat|show again)\b")
 
 GENRE_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "sci fi": ("science fiction",), "scifi": ("science fiction",), "sci-fi": ("science fiction",), "science fiction": ("science fiction",),
-    "funny": ("comedy", "humour", "humor"), "comedies": ("comedy",), "comedy": ("comedy", "humour", "humor"), "hilarious": ("comedy", "humour", "humor"), "romcom": ("romance",),
-    "romantic": ("romance",), "love story": ("romance",), "scary": ("horror",), "horror": ("horror",), "creepy": ("horror",),
+    "sci fi": ("science fiction",), "scifi": ("science fiction",), "sci-fi": ("science fiction",),
+    "science fiction": ("science fiction",),
+    "funny": ("comedy", "humour", "humor"), "comedies": ("comedy",), "comedy": ("comedy", "humour", "humor"),
+    "hilarious": ("comedy", "humour", "humor"), "romcom": ("romance",),
+    "romantic": ("romance",), "love story": ("romance",), "scary": ("horror",), "horror": ("horror",),
+    "creepy": ("horror",),
     "animated": ("animation",), "cartoon": ("animation",), "cartoons": ("animation",), "anime": ("animation",),
     "kids": ("family",), "children": ("family",), "documentaries": ("documentary",), "doc": ("documentary",),
     "thrillers": ("thriller",), "westerns": ("western",), "musicals": ("musical",), "superhero": ("action",),
@@ -113,14 +123,8 @@ class Understanding:
     year_max: int | None = None
     clear_years: bool = False
     clear_genres: bool = False
-    unseen_only: bool = False
     allow_repeats: bool = False
 
-    @property
-    def has_signal(self) -> bool:
-        return bool(self.positive or self.negative or self.titles or self.rank_feedback or self.reject_all_shown
-                     or self.include_genres or self.exclude_genres or self.year_min or self.year_max
-                     or self.liked_people or self.disliked_people)
 
 
 def _genres_in(clause: str, vocabulary: set[str]) -> list[str]:
@@ -179,78 +183,150 @@ def _aspect(clause: str) -> str:
     return text if len(text) >= 3 else ""
 
 
+_TITLE_STUB = "\x00"
+"""First character of a blanked-out title. It is never searched for (titles are tracked by position, so a NUL the
+user typed cannot be taken for one); it is there so the rest of the message reads as it did with the title in place:
+not whitespace, so "Inception meh" is not a bare "meh", and not a word character, so it splits no word."""
+
+
+@dataclass
+class _MaskedMessage:
+    """The lowered message with every linked title blanked out, and where each title now starts.
+
+    Titles are linked on the whole message first, then hidden so that "Pride and Prejudice" is not cut at "and" and
+    its words are not read as genres or aspects; their positions tell which clause each one belongs to.
+    """
+
+    text: str
+    titles: list[tuple[int, TitleMatch]]
+
+    @classmethod
+    def build(cls, text: str, matches: list[TitleMatch]) -> _MaskedMessage:
+        """Positions are measured after lowering, which can lengthen the text before a title ("İ" is two letters)."""
+        masked = list(text)
+        for m in matches:
+            masked[m.start : m.end] = [_TITLE_STUB] + [" "] * (m.end - m.start - 1)
+        raw = "".join(masked)
+        return cls(raw.lower(), [(len(raw[: m.start].lower()), m) for m in matches])
+
+    def without(self, pattern: re.Pattern[str]) -> _MaskedMessage:
+        """Drops a phrase (one space in its place), moving later titles back so they stay in their clause."""
+        pieces: list[str] = []
+        cursor = 0
+        removed: list[tuple[int, int]] = []  # (end of a match, characters removed up to there)
+        for m in pattern.finditer(self.text):
+            pieces += [self.text[cursor : m.start()], " "]
+            removed.append((m.end(), (removed[-1][1] if removed else 0) + len(m.group()) - 1))
+            cursor = m.end()
+        pieces.append(self.text[cursor:])
+
+        def moved(start: int) -> int:
+            return start - next((shift for end, shift in reversed(removed) if end <= start), 0)
+
+        return _MaskedMessage("".join(pieces), [(moved(start), m) for start, m in self.titles])
+
+    def clauses(self) -> list[tuple[str, list[TitleMatch]]]:
+        """Non-blank clauses, each with the titles that start inside it, in message order."""
+        bounds = [0]
+        for separator in _CLAUSE_SPLIT.finditer(self.text):
+            bounds += [separator.start(), separator.end()]
+        bounds.append(len(self.text))
+        found: list[tuple[str, list[TitleMatch]]] = []
+        for start, end in zip(bounds[::2], bounds[1::2], strict=True):
+            clause = self.text[start:end]
+            if clause.strip():
+                found.append((clause, [m for at, m in self.titles if start <= at < end]))
+        return found
+
+
+def _read_flags(masked: str, result: Understanding) -> None:
+    """Switches for the whole message, whichever clause says them ("funny, any year is fine")."""
+    result.allow_repeats = bool(_REPEAT.search(masked))
+    result.clear_years = bool(_ANY_YEAR.search(masked))
+    result.clear_genres = bool(_ANY_GENRE.search(masked))
+
+
+def _read_question(masked: str, matches: list[TitleMatch], result: Understanding) -> bool:
+    """'why #2?' and 'what is Heat about?' ask about one item, so they carry no taste; True when it is one."""
+    rank_match = _RANK_REF.search(masked)
+    if not (rank_match or matches):
+        return False
+    if _WHY.match(masked):
+        result.intent = "why"
+    elif _ABOUT.search(masked) and not _REQUEST.search(masked):
+        result.intent = "about"
+    else:
+        return False
+    result.about_rank = _rank_of(rank_match) if rank_match else None
+    result.about_item = matches[0].item_id if matches and not rank_match else None
+    return True
+
+
+@dataclass
+class _ClauseReader:
+    """Reads one clause at a time into `result`; the catalog's vocabulary is fixed for the whole message."""
+
+    result: Understanding
+    genres: set[str]
+    newest_year: int
+    people: PeopleIndex | None
+
+    def read(self, clause: str, titles: list[TitleMatch]) -> None:
+        """Every clause has one polarity: negation cues flip what it says about titles, ranks, genres and people."""
+        negative = bool(_NEGATION.search(clause))
+        seen_only = bool(_SEEN.search(clause)) and not _POSITIVE_WORDS.search(clause) and not negative
+        polarity: Polarity = "dislike" if negative else "seen" if seen_only else "like"
+        self.result.titles += [TitleMention(m.item_id, polarity, m.exact) for m in titles]
+        ranked = self._rank_feedback(clause, negative)
+        self._constraints(clause, negative)
+        if not ranked:  # "#2" or "the second one" are no aspect
+            self._aspect(clause, negative)
+
+    def _rank_feedback(self, clause: str, negative: bool) -> bool:
+        """'more like #2' or 'not the first one'; after an all-reject ('meh') the rank words are not feedback."""
+        rank = _RANK_REF.search(clause)
+        if not rank or self.result.reject_all_shown:
+            return False
+        strong = bool(_MORE_LIKE.search(clause))
+        self.result.rank_feedback.append(RankFeedback(_rank_of(rank), "dislike" if negative else "like", strong))
+        return True
+
+    def _constraints(self, clause: str, negative: bool) -> None:
+        """People, genres and years, read in rank clauses too, so 'more like #2 from the 90s' keeps the 90s."""
+        result = self.result
+        if self.people:
+            (result.disliked_people if negative else result.liked_people).extend(self.people.find(clause))
+        target = result.exclude_genres if negative else result.include_genres
+        target.extend(g for g in _genres_in(clause, self.genres) if g not in target)
+        lo, hi = _years(clause, negative, self.newest_year)
+        result.year_min = lo if lo is not None else result.year_min
+        result.year_max = hi if hi is not None else result.year_max
+
+    def _aspect(self, clause: str, negative: bool) -> None:
+        """What is left once negation, filler, decades and year ranges are gone is free text for the embedding."""
+        aspect = _aspect(_DECADE.sub(" ", _BETWEEN.sub(" ", clause)).replace(_TITLE_STUB, " "))
+        if aspect and not re.fullmatch(r"[\d\s]+", aspect):
+            (self.result.negative if negative else self.result.positive).append(aspect)
+
+
 def understand(
     text: str, titles: TitleIndex, genres: set[str], newest_year: int, people: PeopleIndex | None = None
 ) -> Understanding:
+    """Small talk, then questions about one item, then taste read clause by clause."""
     result = Understanding(text=text)
     lowered = text.lower().strip()
-    if not lowered:
+    if not lowered or _SMALLTALK.match(lowered):
         result.intent = "smalltalk"
         return result
-    if _SMALLTALK.match(lowered):
-        result.intent = "smalltalk"
-        return result
-
-    # 1. titles, linked on the whole message, then masked so clauses don't split them
     matches = titles.find(text)
-    masked = list(text)
-    for m in matches:
-        masked[m.start : m.end] = [" "] * (m.end - m.start)
-        masked[m.start] = "\x00"  # a marker to find which clause holds the title
-    masked_text = "".join(masked).lower()
-
-    if _UNSEEN.search(masked_text):
-        result.unseen_only = True
-        masked_text = _UNSEEN.sub(" ", masked_text)
-    result.allow_repeats = bool(_REPEAT.search(masked_text))
-    if _ANY_YEAR.search(masked_text):
-        result.clear_years = True
-    if _ANY_GENRE.search(masked_text):
-        result.clear_genres = True
-
-    # 2. questions about an item and explanations
-    rank_match = _RANK_REF.search(masked_text)
-    if _WHY.match(masked_text) and (rank_match or matches):
-        result.intent = "why"
-        result.about_rank = _rank_of(rank_match) if rank_match else None
-        result.about_item = matches[0].item_id if matches and not rank_match else None
+    # "I haven't seen" is dropped, not read: seen items are never recommended anyway, and left in it would read as
+    # a "seen" clause with the aspect "haven't"
+    message = _MaskedMessage.build(text, matches).without(_UNSEEN)
+    _read_flags(message.text, result)
+    if _read_question(message.text, matches, result):
         return result
-    if _ABOUT.search(masked_text) and (rank_match or matches) and not _REQUEST.search(masked_text):
-        result.intent = "about"
-        result.about_rank = _rank_of(rank_match) if rank_match else None
-        result.about_item = matches[0].item_id if matches and not rank_match else None
-        return result
-
-    if _ALL_REJECT.match(masked_text):
-        result.reject_all_shown = True
-
-    # 3. clauses: polarity, aspects, titles, rank feedback, genres, years
-    title_queue = list(matches)
-    for clause in _CLAUSE_SPLIT.split(masked_text):
-        if clause is None or not clause.strip():
-            continue
-        negative = bool(_NEGATION.search(clause))
-        seen_only = bool(_SEEN.search(clause)) and not _POSITIVE_WORDS.search(clause) and not negative
-        for _ in range(clause.count("\x00")):
-            m = title_queue.pop(0)
-            polarity: Polarity = "dislike" if negative else "seen" if seen_only else "like"
-            result.titles.append(TitleMention(m.item_id, polarity, m.exact))
-        if (rank := _RANK_REF.search(clause)) and not result.reject_all_shown:
-            strong = bool(_MORE_LIKE.search(clause))
-            result.rank_feedback.append(RankFeedback(_rank_of(rank), "dislike" if negative else "like", strong))
-            continue
-        if people:
-            named = people.find(clause)
-            (result.disliked_people if negative else result.liked_people).extend(named)
-        found_genres = _genres_in(clause, genres)
-        if negative:
-            result.exclude_genres.extend(g for g in found_genres if g not in result.exclude_genres)
-        else:
-            result.include_genres.extend(g for g in found_genres if g not in result.include_genres)
-        lo, hi = _years(clause, negative, newest_year)
-        result.year_min = lo if lo is not None else result.year_min
-        result.year_max = hi if hi is not None else result.year_max
-        aspect = _aspect(_DECADE.sub(" ", _BETWEEN.sub(" ", clause)).replace("\x00", " "))
-        if aspect and not re.fullmatch(r"[\d\s]+", aspect):
-            (result.negative if negative else result.positive).append(aspect)
+    result.reject_all_shown = bool(_ALL_REJECT.match(message.text))
+    reader = _ClauseReader(result, genres, newest_year, people)
+    for clause, clause_titles in message.clauses():
+        reader.read(clause, clause_titles)
     return result

@@ -1,9 +1,11 @@
 """A user's profile and the real-time update rule.
 
-Seed formula: u = Σ_j w_j·c_j over everything the user said or liked. Online it becomes
+Seed formula: interest = Σ_j w_j·c_j over everything the user said or liked. Online it becomes
 
-    u ← normalize(λ·u + α·Σ e(positive text) + β·Σ c(liked items))
-    n ← normalize(λₙ·n + α·Σ e(negative text) + β·Σ c(disliked items))
+    interest ← normalize(λ·interest + α·Σ e(positive text) + β·Σ c(liked items))
+    aversion ← normalize(λₙ·aversion + α·Σ e(negative text) + β·Σ c(disliked items))
+
+(The README's formula writes these as u and n.)
 
 Constants (see `UpdateWeights`) and why:
 - λ = 0.8: after normalization the newest turn weighs about as much as all history, so a
@@ -15,8 +17,8 @@ Constants (see `UpdateWeights`) and why:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import numpy as np
 
@@ -53,8 +55,10 @@ class Constraints:
 @dataclass
 class Profile:
     user_id: str
-    u: np.ndarray | None = None
-    n: np.ndarray | None = None
+    interest: np.ndarray | None = None
+    """What the user is after: a unit vector in the catalog's embedding space (None until the first signal)."""
+    aversion: np.ndarray | None = None
+    """What the user rejects, same space; scoring only ever pushes items down with it."""
     liked: list[str] = field(default_factory=list)
     disliked: list[str] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)
@@ -74,7 +78,7 @@ class Profile:
 
     @property
     def is_cold(self) -> bool:
-        return self.u is None
+        return self.interest is None
 
     def note_turn(self, text: str) -> None:
         self.turns += 1

@@ -10,9 +10,9 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -22,8 +22,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS profiles (
     user_id TEXT PRIMARY KEY,
     data TEXT NOT NULL,
-    u BLOB,
-    n BLOB,
+    u BLOB,  -- Profile.interest
+    n BLOB,  -- Profile.aversion
     updated_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS events (
@@ -75,6 +75,7 @@ class ProfileStore:
             self._db.close()
 
     def load(self, user_id: str) -> Profile:
+        """The saved profile, or a fresh (cold) one for a user never saved."""
         with self._lock:
             row = self._db.execute(
                 "SELECT data, u, n FROM profiles WHERE user_id = ?", (user_id,)
@@ -83,18 +84,22 @@ class ProfileStore:
             return Profile(user_id=user_id)
         data = json.loads(row[0])
         data["constraints"] = Constraints(**data.get("constraints", {}))
-        return Profile(user_id=user_id, u=_blob_to_vector(row[1]), n=_blob_to_vector(row[2]), **data)
+        # columns u and n predate the field names; existing databases keep them
+        interest, aversion = _blob_to_vector(row[1]), _blob_to_vector(row[2])
+        return Profile(user_id=user_id, interest=interest, aversion=aversion, **data)
 
     def save(self, profile: Profile) -> None:
+        """Upsert: the vectors go to their own BLOB columns, everything else to the JSON `data`."""
         data = asdict(profile)
-        for key in ("user_id", "u", "n"):
+        for key in ("user_id", "interest", "aversion"):
             data.pop(key)
+        vectors = _vector_to_blob(profile.interest), _vector_to_blob(profile.aversion)
         with self._lock:
             self._db.execute(
                 "INSERT INTO profiles(user_id, data, u, n, updated_at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(user_id) DO UPDATE SET data=excluded.data, u=excluded.u, n=excluded.n, "
                 "updated_at=excluded.updated_at",
-                (profile.user_id, json.dumps(data), _vector_to_blob(profile.u), _vector_to_blob(profile.n), time.time()),
+                (profile.user_id, json.dumps(data), *vectors, time.time()),
             )
 
     def append(self, event: Event) -> Event:

@@ -7,9 +7,25 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
+
+
+class TextEncoder(Protocol):
+    """What the engine and ingest use from an encoder (`Encoder` is the real one): one
+    L2-normalized float32 row per text. Lets tests pass a cheap deterministic fake
+    (tests/fakes.py) where the model itself is not under test."""
+
+    def encode_texts(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        """Shape (len(texts), dim); catalog texts, in batches."""
+        ...
+
+    def encode_queries(self, texts: list[str]) -> list[np.ndarray]:
+        """One vector per turn text (a turn's aspects together)."""
+        ...
+
+    def encode_query(self, text: str) -> np.ndarray: ...
 
 
 def default_model_path() -> Path:

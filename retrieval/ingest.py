@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from .catalog import CatalogItem
-from .encoder import Encoder
+from .encoder import TextEncoder
 from .store import ChromaStore
 
 
@@ -21,7 +21,6 @@ class IngestReport:
     unchanged: int
     removed: int
     seconds: float
-    skipped: list[str] = field(default_factory=list)
 
     @property
     def items_per_s(self) -> float:
@@ -30,7 +29,7 @@ class IngestReport:
 
 def ingest(
     store: ChromaStore,
-    encoder: Encoder,
+    encoder: TextEncoder,
     name: str,
     items: list[CatalogItem],
     prune: bool = False,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -21,12 +21,15 @@ from .titles import normalize
 
 EXACT_LIMIT = 50_000
 """Up to this many items a full matrix product beats an ANN round trip."""
+DEFAULT_WEIGHTS = ScoringWeights()
 
 
 @dataclass
 class RankRequest:
-    u: np.ndarray | None
-    n: np.ndarray | None
+    interest: np.ndarray | None
+    """The profile's interest vector; None for a cold start (popularity and diversity decide)."""
+    aversion: np.ndarray | None
+    """The profile's aversion vector: items close to it are pushed down, never up."""
     k: int = 5
     exclude: set[str] = field(default_factory=set)
     year_min: int | None = None
@@ -57,7 +60,7 @@ class Recommender:
     def __init__(
         self,
         catalog: StoredCatalog,
-        weights: ScoringWeights = ScoringWeights(),
+        weights: ScoringWeights = DEFAULT_WEIGHTS,
         ann_query: Callable[[np.ndarray, int], list[str]] | None = None,
     ) -> None:
         self.catalog = catalog
@@ -85,15 +88,15 @@ class Recommender:
 
     def _candidate_rows(self, request: RankRequest, pool: int) -> np.ndarray:
         total = len(self.catalog)
-        if total <= EXACT_LIMIT or self.ann_query is None or request.u is None:
+        if total <= EXACT_LIMIT or self.ann_query is None or request.interest is None:
             return np.arange(total)
         fetch = min(total, max(pool * 8, 400))
-        ids = set(self.ann_query(request.u, fetch))
+        ids = set(self.ann_query(request.interest, fetch))
         ids.update(request.collaborative)
         rows = [self.catalog.row_of[i] for i in ids if i in self.catalog.row_of]
         return np.array(sorted(rows), dtype=np.int64)
 
-    def _on_rows(self, values: dict[str, float], rows: np.ndarray) -> np.ndarray:
+    def _on_rows(self, values: Mapping[str, float], rows: np.ndarray) -> np.ndarray:
         """A dict keyed by item id → an array aligned with `rows` (sorted catalog rows; absent = 0).
         Costs O(len(values) · log len(rows)), never O(catalog): a turn at 1M items touches only its candidates."""
         out = np.zeros(len(rows), dtype=np.float32)
@@ -122,7 +125,7 @@ class Recommender:
                 if wanted and genres:
                     mask[:] = False
                 continue
-            present = (self._genres[:, columns] if everything else self._genres[np.ix_(rows, columns)]).any(axis=1)
+            present = (self._genres[:, columns] if everything else self._genres[np.ix_(rows, np.asarray(columns))]).any(axis=1)
             mask &= present if wanted else ~present
         if request.exclude:
             mask &= self._on_rows(dict.fromkeys(request.exclude, 1.0), rows) == 0
@@ -144,7 +147,18 @@ class Recommender:
         return self._on_rows(boost, rows)
 
     def rank(self, request: RankRequest) -> list[Recommendation]:
+        """The top `request.k` items for a request, best first, with the time spent retrieving and
+        scoring kept in `timings_ms` (the engine reports them per turn)."""
         started = time.perf_counter()
+        rows = self._retrieve(request)
+        retrieved = time.perf_counter()
+        results = self._score_and_pick(rows, request) if len(rows) else []
+        scored_ms = (time.perf_counter() - retrieved) * 1000 if len(rows) else 0.0
+        self._local.timings = {"retrieve": (retrieved - started) * 1000, "score": scored_ms}
+        return results
+
+    def _retrieve(self, request: RankRequest) -> np.ndarray:
+        """Sorted catalog rows that pass the hard filters: ANN candidates for large catalogs, all rows otherwise."""
         candidates = self._candidate_rows(request, self.weights.mmr_pool)
         rows = candidates[self._allowed(candidates, request)]
         if len(rows) < request.k and len(candidates) < len(self.catalog):
@@ -152,75 +166,94 @@ class Recommender:
             # score the whole filtered catalog rather than answer with nothing.
             everything = np.arange(len(self.catalog))
             rows = everything[self._allowed(everything, request)]
-        retrieved = time.perf_counter()
-        if len(rows) == 0:
-            self._local.timings = {"retrieve": (retrieved - started) * 1000, "score": 0.0}
-            return []
+        return rows
+
+    def _score_and_pick(self, rows: np.ndarray, request: RankRequest) -> list[Recommendation]:
+        """Score the rows, keep the best pool, diversify it with MMR (unless asked not to) and explain the picks."""
         # All rows (cold start, small catalogs) use the matrix as is: gathering 1M rows copies 1.5 GB.
         embeddings = self.catalog.embeddings if len(rows) == len(self.catalog) else self.catalog.embeddings[rows]
         collab_raw = self._on_rows(request.collaborative, rows)
         collab = collab_raw / collab_raw.max() if collab_raw.max() > 0 else collab_raw
         prior = self._prior(rows, request.popularity_counts)
-        score, similarity, negative = base_scores(embeddings, request.u, request.n, prior, collab, self.weights)
+        score, _, _ = base_scores(embeddings, request.interest, request.aversion, prior, collab, self.weights)
         if request.liked_people or request.disliked_people:
             score = score + self.weights.person * self._people_boost(request, rows)
         pool = top_positions(score, self.weights.mmr_pool)
         if request.diversify:
-            lam = self.weights.cold_mmr_lambda if request.u is None else self.weights.mmr_lambda
+            lam = self.weights.cold_mmr_lambda if request.interest is None else self.weights.mmr_lambda
             picks = [int(pool[p]) for p in mmr(embeddings[pool], score[pool], request.k, lam)]
         else:
             picks = [int(p) for p in pool[: request.k]]
-        results = [
+        return [
             Recommendation(
                 item=self.catalog.items[rows[p]],
                 score=float(score[p]),
-                why=self._why(rows[p], request, float(similarity[p]), float(collab[p]), float(prior[p]))
-                if request.explain else "",
+                why=self._why(rows[p], request, float(collab[p]), float(prior[p])) if request.explain else "",
                 rank=rank,
             )
             for rank, p in enumerate(picks, start=1)
         ]
-        self._local.timings = {
-            "retrieve": (retrieved - started) * 1000,
-            "score": (time.perf_counter() - retrieved) * 1000,
-        }
-        return results
 
-    def _why(self, row: int, request: RankRequest, similarity: float, collab: float, prior: float) -> str:
-        """One short line from the strongest drivers: liked items, aspects, constraints, others."""
+    def _why(self, row: int, request: RankRequest, collab: float, prior: float) -> str:
+        """One short line from the strongest drivers: liked items, aspects, constraints, others.
+
+        The order of the checks is the order of importance; only the first three reasons are kept."""
         item = self.catalog.items[row]
         vector = self.catalog.embeddings[row]
-        reasons: list[str] = []
-        liked_rows = [self.catalog.row_of[i] for i in request.liked[-20:] if i in self.catalog.row_of]
-        if liked_rows:
-            sims = self.catalog.embeddings[liked_rows] @ vector
-            best = int(np.argmax(sims))
-            if sims[best] > 0.45:
-                reasons.append(f"close to {self.catalog.items[liked_rows[best]].title}, which you liked")
-        if request.aspects:
-            sims = [float(v @ vector) for _, v in request.aspects]
-            best = int(np.argmax(sims))
-            if sims[best] > 0.25:
-                reasons.append(f"fits “{request.aspects[best][0]}”")
-        if request.liked_people:
-            present = {normalize(p) for p in people_of(item)}
-            named = [p for p in request.liked_people if normalize(p) in present]
-            if named:
-                reasons.insert(0, f"with {named[-1]}")
+        reasons = [r for r in (self._liked_reason(vector, request), _aspect_reason(vector, request)) if r]
+        person = _person_reason(item, request)
+        if person:
+            reasons.insert(0, person)
         if collab > 0.3:
             reasons.append("people with your favourites liked it too")
-        if request.include_genres:
-            matched = [g for g in item.genres if g in request.include_genres]
-            if matched:
-                reasons.append(f"{_article(matched[0])} {matched[0]} as asked")
-        if request.year_min is not None or request.year_max is not None:
-            reasons.append(f"from {item.year}")
-        if request.exclude_genres:
-            reasons.append("no " + "/".join(request.exclude_genres))
+        reasons += _constraint_reasons(item, request)
         if not reasons:
             genres = "/".join(item.genres[:2]) or "pick"
             reasons.append(f"a widely loved {genres}" if prior > 0.6 else f"{_article(genres)} {genres} worth a look")
         return "; ".join(reasons[:3])
+
+    def _liked_reason(self, vector: np.ndarray, request: RankRequest) -> str | None:
+        """'close to X, which you liked' when one of the latest liked items is near enough to say so."""
+        liked_rows = [self.catalog.row_of[i] for i in request.liked[-20:] if i in self.catalog.row_of]
+        if not liked_rows:
+            return None
+        sims = self.catalog.embeddings[liked_rows] @ vector
+        best = int(np.argmax(sims))
+        if sims[best] > 0.45:
+            return f"close to {self.catalog.items[liked_rows[best]].title}, which you liked"
+        return None
+
+
+def _aspect_reason(vector: np.ndarray, request: RankRequest) -> str | None:
+    """Quote the asked-for phrase the item matches best, if it matches well enough."""
+    if not request.aspects:
+        return None
+    sims = [float(v @ vector) for _, v in request.aspects]
+    best = int(np.argmax(sims))
+    return f"fits “{request.aspects[best][0]}”" if sims[best] > 0.25 else None
+
+
+def _person_reason(item: CatalogItem, request: RankRequest) -> str | None:
+    """'with <person>': the latest liked person the item has (names compared normalized)."""
+    if not request.liked_people:
+        return None
+    present = {normalize(p) for p in people_of(item)}
+    named = [p for p in request.liked_people if normalize(p) in present]
+    return f"with {named[-1]}" if named else None
+
+
+def _constraint_reasons(item: CatalogItem, request: RankRequest) -> list[str]:
+    """Echo the hard constraints the item satisfies, so the user sees they were heard."""
+    reasons = []
+    if request.include_genres:
+        matched = [g for g in item.genres if g in request.include_genres]
+        if matched:
+            reasons.append(f"{_article(matched[0])} {matched[0]} as asked")
+    if request.year_min is not None or request.year_max is not None:
+        reasons.append(f"from {item.year}")
+    if request.exclude_genres:
+        reasons.append("no " + "/".join(request.exclude_genres))
+    return reasons
 
 
 def _article(word: str) -> str:

@@ -1,11 +1,11 @@
-"""Scoring: score(c) = cos(u,c) − γ·cos⁺(n,c) + δ·prior(c) + ε·collab(c), hard filters, then MMR.
+"""Scoring: score(c) = cos(interest,c) − γ·cos⁺(aversion,c) + δ·prior(c) + ε·collab(c), hard filters, then MMR.
 
 Pure functions over numpy arrays, so the math is testable by hand.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -13,7 +13,7 @@ import numpy as np
 @dataclass(frozen=True)
 class ScoringWeights:
     negative: float = 0.5
-    """γ: how hard a match with the negative vector pushes an item down."""
+    """γ: how hard a match with the aversion vector pushes an item down."""
     popularity: float = 0.1
     """δ: the prior only breaks near-ties between similar items."""
     collaborative: float = 0.3
@@ -26,29 +26,24 @@ class ScoringWeights:
     cold_mmr_lambda: float = 0.5
 
 
-@dataclass
-class Scored:
-    row: int
-    score: float
-    similarity: float
-    negative: float
-    prior: float
-    collaborative: float
-    why: list[str] = field(default_factory=list)
-
-
 def base_scores(
     embeddings: np.ndarray,
-    u: np.ndarray | None,
-    n: np.ndarray | None,
+    interest: np.ndarray | None,
+    aversion: np.ndarray | None,
     prior: np.ndarray,
     collaborative: np.ndarray,
     weights: ScoringWeights,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Returns (score, cos(u,c), cos⁺(n,c)) for each row of `embeddings` (rows normalized)."""
-    similarity = embeddings @ u if u is not None else np.zeros(len(embeddings), dtype=np.float32)
-    negative = np.maximum(embeddings @ n, 0.0) if n is not None else np.zeros(len(embeddings), dtype=np.float32)
-    score = similarity - weights.negative * negative + weights.popularity * prior + weights.collaborative * collaborative
+    """Returns (score, cos(interest,c), cos⁺(aversion,c)) for each row of `embeddings` (rows normalized).
+
+    The aversion term is clipped at 0 so that being unlike what the user rejects never lifts an item."""
+    def zeros() -> np.ndarray:
+        return np.zeros(len(embeddings), dtype=np.float32)
+
+    similarity = embeddings @ interest if interest is not None else zeros()
+    negative = np.maximum(embeddings @ aversion, 0.0) if aversion is not None else zeros()
+    score = (similarity - weights.negative * negative
+             + weights.popularity * prior + weights.collaborative * collaborative)
     return score, similarity, negative
 
 

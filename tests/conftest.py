@@ -1,19 +1,23 @@
-"""Shared fixtures: every test runs in a temporary RECOCHAT_HOME; the encoder loads once."""
+"""Shared fixtures: every test runs in a temporary RECOCHAT_HOME; the encoder loads once, and the
+tiny catalog is ingested once per encoder (each test gets a copy of that Chroma store)."""
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 from typing import Callable
 
 import pytest
+from fakes import HashingEncoder
 
-from recochat.bot.app import Runtime, build, open_store
+from recochat.bot.runtime import Runtime, build
 from recochat.bot.settings import Settings
 from recochat.retrieval.catalog import load_catalog
-from recochat.retrieval.encoder import Encoder
+from recochat.retrieval.encoder import Encoder, TextEncoder
 from recochat.retrieval.ingest import ingest
+from recochat.retrieval.store import ChromaStore
 
 TINY_CATALOG = [
     ("m1", "Laugh Factory", 2004, ["comedy"], "A clumsy baker enters a national cooking contest and turns every round into slapstick chaos."),
@@ -84,20 +88,65 @@ def encoder() -> Encoder:
     return shared_encoder()
 
 
+@pytest.fixture(scope="session")
+def fake_encoder() -> HashingEncoder:
+    """For tests of plumbing, not of ranking quality: no model, same vectors on every machine."""
+    return HashingEncoder()
+
+
 @pytest.fixture
 def tiny_catalog(tmp_path: Path) -> Path:
     return write_catalog(tmp_path / "tiny.jsonl")
 
 
-@pytest.fixture
-def make_runtime(encoder: Encoder, tiny_catalog: Path, isolated_home: Path) -> Callable[..., Runtime]:
-    """Runtime over the tiny catalog (ingested once per test) with the template writer by default."""
+class IngestedTiny:
+    """The tiny catalog ingested once per encoder per session; tests get copies of the store, so
+    a test's profiles, feedback or extra collections never leak into another's."""
 
-    def factory(writer=None, **overrides) -> Runtime:  # type: ignore[no-untyped-def]
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._stores: dict[int, tuple[TextEncoder, Path]] = {}  # keeps each encoder alive: its id stays unique
+        self._homes: dict[Path, int] = {}
+
+    def chroma(self, encoder: TextEncoder) -> Path:
+        """The session's ingested Chroma directory for this encoder (read it, never write to it)."""
+        if id(encoder) not in self._stores:
+            path = self._root / f"chroma-{len(self._stores)}"
+            items = load_catalog(write_catalog(self._root / "tiny.jsonl")).items
+            ingest(ChromaStore.persistent(path), encoder, "tiny", items)
+            self._stores[id(encoder)] = (encoder, path)
+        return self._stores[id(encoder)][1]
+
+    def copy_to(self, settings: Settings, encoder: TextEncoder) -> None:
+        """Put collection "tiny" in this home's store. A home that already has it keeps it (a second
+        runtime sees the first one's state), but only with the same encoder; a home whose store
+        was made without it (rare) gets it ingested."""
+        if self._homes.setdefault(settings.chroma_path, id(encoder)) != id(encoder):
+            raise AssertionError("this home's tiny catalog was encoded by another encoder; use one per test")
+        if not settings.chroma_path.exists():
+            shutil.copytree(self.chroma(encoder), settings.chroma_path)
+        elif not (store := ChromaStore.persistent(settings.chroma_path)).exists("tiny"):
+            items = load_catalog(write_catalog(self._root / "tiny.jsonl")).items
+            ingest(store, encoder, "tiny", items)
+
+
+@pytest.fixture(scope="session")
+def ingested_tiny(tmp_path_factory: pytest.TempPathFactory) -> IngestedTiny:
+    return IngestedTiny(tmp_path_factory.mktemp("ingested-tiny"))
+
+
+@pytest.fixture
+def make_runtime(
+    request: pytest.FixtureRequest, ingested_tiny: IngestedTiny, isolated_home: Path
+) -> Callable[..., Runtime]:
+    """Runtime over a copy of the ingested tiny catalog, with the template writer by default.
+    The real encoder unless `encoder=` gives another (e.g. `fake_encoder`); it loads only when
+    used, so tests on the fake never pay for the model."""
+
+    def factory(writer=None, encoder: TextEncoder | None = None, **overrides) -> Runtime:  # type: ignore[no-untyped-def]
+        encoder = encoder or request.getfixturevalue("encoder")
         settings = Settings(**{"home": isolated_home, "llm": "template", **overrides})
-        store = open_store(settings)
-        if not store.exists("tiny"):
-            ingest(store, encoder, "tiny", load_catalog(tiny_catalog).items)
+        ingested_tiny.copy_to(settings, encoder)
         return build(settings, collection="tiny", writer=writer, encoder=encoder)
 
     return factory
@@ -106,3 +155,9 @@ def make_runtime(encoder: Encoder, tiny_catalog: Path, isolated_home: Path) -> C
 @pytest.fixture
 def runtime(make_runtime: Callable[..., Runtime]) -> Runtime:
     return make_runtime()
+
+
+@pytest.fixture
+def fake_runtime(make_runtime: Callable[..., Runtime], fake_encoder: HashingEncoder) -> Runtime:
+    """`runtime` with the hashing encoder: for API and front-end plumbing that does not test ranking."""
+    return make_runtime(encoder=fake_encoder)

@@ -7,12 +7,12 @@ import sys
 
 from click.testing import CliRunner
 
-from recochat.bot.cli import main
+from recochat.bot.frontends.cli import main
 
 
 def recochat(*args, home, check=True):
     env = {**os.environ, "RECOCHAT_HOME": str(home), "RECOCHAT_LLM": "template"}
-    result = subprocess.run([sys.executable, "-m", "recochat.bot.cli", *args], env=env, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "recochat.bot.frontends.cli", *args], env=env, capture_output=True,
                             text=True, timeout=300)
     if check:
         assert result.returncode == 0, result.stderr
@@ -49,7 +49,7 @@ def test_ingest_errors_are_one_clear_line_and_exit_2(tmp_path):
     assert result.exit_code == 2 and "unknown column(s) 'plot'" in result.output
 
 
-def test_bad_collection_name_and_unknown_collection(tmp_path, runtime):
+def test_bad_collection_name_and_unknown_collection(tmp_path, fake_runtime):  # fake_runtime: a home holding "tiny"
     runner = CliRunner()
     result = runner.invoke(main, ["ask", "--collection", "x", "hi"])
     assert result.exit_code == 2 and "not valid" in result.output
@@ -57,13 +57,25 @@ def test_bad_collection_name_and_unknown_collection(tmp_path, runtime):
     assert result.exit_code == 2 and "no catalog named 'nothing-here'" in result.output and "tiny" in result.output
 
 
-def test_ingest_then_ask_uses_the_most_recent_collection(tmp_path, tiny_catalog):
-    home = tmp_path / "h"
-    out = recochat("ingest", str(tiny_catalog), "--collection", "tiny-films", home=home)
-    assert "14 items, 14 encoded" in out.stdout and "items/s" in out.stdout
-    again = recochat("ingest", str(tiny_catalog), "--collection", "tiny-films", home=home)
-    assert "0 encoded, 14 unchanged" in again.stdout
-    reply = json.loads(recochat("ask", "--json", "ghosts and screams", home=home).stdout)
+def test_ingest_then_ask_uses_the_most_recent_collection(tmp_path, tiny_catalog, encoder, monkeypatch):
+    """In-process with the session's real encoder: the README test above covers the installed
+    command; three more subprocesses, each loading the model, would add ~20 s and no coverage."""
+    import recochat.bot.runtime as runtime_module
+
+    monkeypatch.setattr(runtime_module, "open_encoder", lambda settings: encoder)
+    monkeypatch.setenv("RECOCHAT_HOME", str(tmp_path / "h"))
+    monkeypatch.setenv("RECOCHAT_LLM", "template")
+
+    def run(*args):
+        result = CliRunner().invoke(main, list(args))
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    out = run("ingest", str(tiny_catalog), "--collection", "tiny-films")
+    assert "14 items, 14 encoded" in out and "items/s" in out
+    again = run("ingest", str(tiny_catalog), "--collection", "tiny-films")
+    assert "0 encoded, 14 unchanged" in again
+    reply = json.loads(run("ask", "--json", "ghosts and screams"))
     assert reply["items"][0]["id"] in {"m5", "m4", "m13"}
 
 

@@ -1,4 +1,5 @@
-"""The Discord adapter over the real conversation API (tiny catalog, real encoder, template writer).
+"""The Discord adapter over the real conversation API (tiny catalog, template writer), with the
+hashing encoder: these tests are about messages, reactions and commands, not ranking quality.
 
 Messages and reactions go through dpytest 0.7; slash commands through AsyncMock interactions,
 since dpytest has no slash-command support. No network: dpytest replaces Discord's HTTP client.
@@ -8,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import shutil
 import time
-from pathlib import Path
 from types import SimpleNamespace
 from typing import AsyncIterator
 from unittest.mock import AsyncMock, MagicMock
@@ -25,14 +24,11 @@ from discord.ext.test import callbacks as dpy_callbacks
 from discord.ext.test import factories as dpy_factories
 from discord.ext.test import state as dpy_state
 
-from recochat.bot.app import Runtime, build
+from recochat.bot.runtime import Runtime
 from recochat.bot.errors import SetupError
 from recochat.bot.conversation import Conversations
 from recochat.bot.settings import Settings
-from recochat.retrieval.catalog import load_catalog
-from recochat.retrieval.ingest import ingest
-from recochat.retrieval.store import ChromaStore
-from recochat.bot.discord_bot import (
+from recochat.bot.frontends.discord_bot import (
     MESSAGE_LIMIT,
     SORRY,
     LiveMessage,
@@ -48,32 +44,11 @@ from recochat.bot.discord_bot import (
 FAKE_TOKEN = "MTAxMjM0NTY3ODkwMTIzNDU2Nw.GabcDE.abcdefghijklmnopqrstuvwxyz0123456789AB"
 
 
-# -- a runtime per test over the tiny catalog, ingested once per module ---------------------------
-@pytest.fixture(scope="module")
-def dc_catalog_home(tmp_path_factory, encoder) -> Path:  # type: ignore[no-untyped-def]
-    """conftest's tiny catalog, encoded once here: each test copies the store (ingest costs ~1 s a test)."""
-    from conftest import write_catalog
-
-    home = tmp_path_factory.mktemp("dc_catalog")
-    catalog = load_catalog(write_catalog(home / "tiny.jsonl")).items
-    ingest(ChromaStore.persistent(home / "chroma"), encoder, "tiny", catalog)
-    return home
-
-
+# -- a runtime per test over the tiny catalog (conftest.py) ---------------------------------------
 @pytest.fixture
-def dc_make_runtime(dc_catalog_home: Path, encoder, isolated_home: Path):  # type: ignore[no-untyped-def]
-    def make(writer=None) -> Runtime:  # type: ignore[no-untyped-def]
-        if not (isolated_home / "chroma").exists():
-            shutil.copytree(dc_catalog_home / "chroma", isolated_home / "chroma")
-        return build(Settings(home=isolated_home, llm="template"), collection="tiny", writer=writer, encoder=encoder)
-
-    return make
-
-
-@pytest.fixture
-def runtime(dc_make_runtime) -> Runtime:  # type: ignore[no-untyped-def]
-    """Overrides conftest's `runtime` here: same catalog and settings, without a fresh ingest."""
-    return dc_make_runtime()
+def runtime(fake_runtime: Runtime) -> Runtime:
+    """Overrides conftest's `runtime` here: the hashing encoder, not the model."""
+    return fake_runtime
 
 
 # -- dpytest 0.7 on discord.py 2.7 ---------------------------------------------------------------
@@ -270,7 +245,7 @@ async def test_removing_a_reaction_undoes_it(dc_bot: RecoBot, runtime) -> None: 
     assert len((await profile()).disliked) == 1
 
 
-async def test_long_reply_is_split_at_2000_characters(dc_start, dc_make_runtime) -> None:  # type: ignore[no-untyped-def]
+async def test_long_reply_is_split_at_2000_characters(dc_start, make_runtime, fake_encoder) -> None:  # type: ignore[no-untyped-def]
     lines = [f"Line {n:03d}:" + " a fairly long sentence about films" * 3 for n in range(45)]
     text = "\n".join(lines)
 
@@ -282,7 +257,7 @@ async def test_long_reply_is_split_at_2000_characters(dc_start, dc_make_runtime)
             for n, line in enumerate(lines):
                 yield ("\n" if n else "") + line
 
-    bot = await dc_start(dc_make_runtime(writer=LongWriter()).conversations)
+    bot = await dc_start(make_runtime(writer=LongWriter(), encoder=fake_encoder).conversations)
     sent = await turn(bot, "alice", "something funny")
     prose = [m for m in sent if not m.embeds]
     final = [(await m.channel.fetch_message(m.id)).content for m in prose]
@@ -418,7 +393,7 @@ async def test_slash_recommend_defers_first_then_streams_items(dc_commands: Reco
 
 
 async def test_slash_profile_why_reset_are_ephemeral(dc_commands: RecoCommands, runtime) -> None:  # type: ignore[no-untyped-def]
-    await runtime.conversations.send("discord:7", "something scary")
+    first = (await runtime.conversations.send("discord:7", "something scary")).items[0]
     for command, args in ((dc_commands.profile, ()), (dc_commands.why, (1,)), (dc_commands.why, (9,)),
                           (dc_commands.reset, ())):
         calls: list[tuple] = []
@@ -428,8 +403,8 @@ async def test_slash_profile_why_reset_are_ephemeral(dc_commands: RecoCommands, 
         text = calls[1][1]
         if command is dc_commands.profile:
             assert text.startswith("user: discord:7") and "horror" in text
-        elif args == (1,):
-            assert "(" in text and text.endswith(".")
+        elif args == (1,):  # the reason #1 was shown, not the "wasn't recommended" fallback
+            assert first.why and text == f"{first.label}: {first.why}."
         elif args == (9,):
             assert "no #9" in text
     assert (await runtime.conversations.profile("discord:7")).liked_aspects == []
@@ -494,7 +469,7 @@ def test_token_and_server_come_from_settings(monkeypatch) -> None:  # type: igno
     """One place reads the environment (Settings); RECOCHAT_DISCORD_TOKEN wins over DISCORD_TOKEN."""
     from click.testing import CliRunner
 
-    from recochat.bot.cli import main
+    from recochat.bot.frontends.cli import main
 
     result = CliRunner().invoke(main, ["discord"])
     assert result.exit_code == 2 and "DISCORD_TOKEN" in result.output and "RECOCHAT_DISCORD_TOKEN" in result.output

@@ -1,4 +1,5 @@
-"""Ingest against real Chroma and the real MiniLM encoder."""
+"""Ingest against real Chroma. What ingest stores and skips is tested with the hashing encoder;
+what the vectors mean (normalized, searchable, cached) with the real MiniLM encoder."""
 
 import numpy as np
 
@@ -19,9 +20,9 @@ class CountingEncoder:
         return self.encoder.encode_texts(texts)
 
 
-def test_reingest_encodes_only_changed_items(tmp_path, encoder):
+def test_reingest_encodes_only_changed_items(tmp_path, fake_encoder):
     store = ChromaStore.persistent(tmp_path / "chroma")
-    counting = CountingEncoder(encoder)
+    counting = CountingEncoder(fake_encoder)
     path = write_catalog(tmp_path / "c.jsonl")
     first = ingest(store, counting, "films", load_catalog(path).items)
     assert first.encoded == len(TINY_CATALOG) and store.count("films") == len(TINY_CATALOG)
@@ -39,10 +40,10 @@ def test_reingest_encodes_only_changed_items(tmp_path, encoder):
     assert "rewritten" in stored.items[stored.row_of["m1"]].text
 
 
-def test_failure_half_way_keeps_what_was_stored(tmp_path, encoder):
+def test_failure_half_way_keeps_what_was_stored(tmp_path, fake_encoder):
     store = ChromaStore.persistent(tmp_path / "chroma")
     path = write_catalog(tmp_path / "c.jsonl")
-    ingest(store, encoder, "films", load_catalog(path).items)
+    ingest(store, fake_encoder, "films", load_catalog(path).items)
 
     class Exploding(CountingEncoder):
         def encode_texts(self, texts):
@@ -53,7 +54,7 @@ def test_failure_half_way_keeps_what_was_stored(tmp_path, encoder):
     changed = [(i, t + " II", y, g, d + " Sequel.") for i, t, y, g, d in TINY_CATALOG]
     write_catalog(path, changed)
     try:
-        ingest(store, Exploding(encoder), "films", load_catalog(path).items, chunk_size=5)
+        ingest(store, Exploding(fake_encoder), "films", load_catalog(path).items, chunk_size=5)
     except RuntimeError:
         pass
     stored = store.load("films")
@@ -71,14 +72,14 @@ def test_embeddings_are_normalized_and_searchable(tmp_path, encoder):
     assert store.query("films", query, 1) == ["m5"]
 
 
-def test_prune_removes_vanished_items_only_when_asked(tmp_path, encoder):
+def test_prune_removes_vanished_items_only_when_asked(tmp_path, fake_encoder):
     store = ChromaStore.persistent(tmp_path / "chroma")
     path = write_catalog(tmp_path / "c.jsonl")
-    ingest(store, encoder, "films", load_catalog(path).items)
+    ingest(store, fake_encoder, "films", load_catalog(path).items)
     write_catalog(path, TINY_CATALOG[:10])
-    ingest(store, encoder, "films", load_catalog(path).items)
+    ingest(store, fake_encoder, "films", load_catalog(path).items)
     assert store.count("films") == len(TINY_CATALOG)
-    report = ingest(store, encoder, "films", load_catalog(path).items, prune=True)
+    report = ingest(store, fake_encoder, "films", load_catalog(path).items, prune=True)
     assert report.removed == len(TINY_CATALOG) - 10 and store.count("films") == 10
 
 

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from recochat.bot.app import make_writer
+from recochat.bot.runtime import make_writer
 from recochat.bot.llm import ChatEndpoint, local_model_server, openai_chat
 from recochat.bot.llm_check import check_build
 from recochat.bot.llm_server import MODEL_ALIAS, answers, free_port
@@ -107,7 +107,7 @@ def test_llm_serve_runs_the_model_for_other_processes(tmp_path):
     port = free_port()
     log = (tmp_path / "serve.log").open("wb")  # a pipe would fill up with llama.cpp's load log and block it
     process = subprocess.Popen(
-        [sys.executable, "-m", "recochat.bot.cli", "llm", "serve", "--port", str(port)],
+        [sys.executable, "-m", "recochat.bot.frontends.cli", "llm", "serve", "--port", str(port)],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:

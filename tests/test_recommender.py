@@ -26,9 +26,9 @@ def large(monkeypatch: pytest.MonkeyPatch) -> StoredCatalog:
 
 
 def nearest(catalog: StoredCatalog, calls: list[int]):
-    def query(vector: np.ndarray, n: int) -> list[str]:
-        calls.append(n)
-        order = np.argsort(-(catalog.embeddings @ vector))[:n]
+    def query(vector: np.ndarray, count: int) -> list[str]:
+        calls.append(count)
+        order = np.argsort(-(catalog.embeddings @ vector))[:count]
         return [catalog.items[i].id for i in order]
 
     return query
@@ -37,7 +37,7 @@ def nearest(catalog: StoredCatalog, calls: list[int]):
 def test_large_catalogs_take_candidates_from_the_ann_query(large):
     calls: list[int] = []
     ranker = Recommender(large, ann_query=nearest(large, calls))
-    top = ranker.rank(RankRequest(u=large.embeddings[7], n=None, k=5, diversify=False))
+    top = ranker.rank(RankRequest(interest=large.embeddings[7], aversion=None, k=5, diversify=False))
     assert calls == [400]
     assert top[0].item.id == "i7"
 
@@ -45,14 +45,14 @@ def test_large_catalogs_take_candidates_from_the_ann_query(large):
 def test_filters_that_empty_the_ann_candidates_fall_back_to_the_whole_catalog(large):
     calls: list[int] = []
     ranker = Recommender(large, ann_query=nearest(large, calls))
-    u = np.eye(16, dtype=np.float32)[0]
-    assert not {f"i{n}" for n in OLD} & set(nearest(large, [])(u, 400))
+    interest = np.eye(16, dtype=np.float32)[0]
+    assert not {f"i{n}" for n in OLD} & set(nearest(large, [])(interest, 400))
 
-    top = ranker.rank(RankRequest(u=u, n=None, k=3, year_max=1970, diversify=False))
+    top = ranker.rank(RankRequest(interest=interest, aversion=None, k=3, year_max=1970, diversify=False))
 
     assert len(top) == 3
     assert {r.item.year for r in top} == {1960}
-    best = max((f"i{n}" for n in OLD), key=lambda i: float(large.embeddings[large.row_of[i]] @ u))
+    best = max((f"i{n}" for n in OLD), key=lambda i: float(large.embeddings[large.row_of[i]] @ interest))
     assert top[0].item.id == best
 
 
@@ -61,8 +61,10 @@ def test_ann_candidates_score_like_the_whole_catalog_with_every_signal(large, mo
     only; when the ANN returns everything the ranking must equal the exact one."""
     for n in (3, 40, 41):
         large.items[n].meta["stars"] = ["Ada Lovelace"]
-    ranker = Recommender(large, ann_query=lambda vector, n: [i.id for i in large.items][::-1])  # unsorted on purpose
-    request = RankRequest(u=large.embeddings[7], n=large.embeddings[11], k=8, exclude={"i7", "i12", "missing"},
+    everything_reversed = [i.id for i in large.items][::-1]  # unsorted on purpose
+    ranker = Recommender(large, ann_query=lambda vector, count: everything_reversed)
+    request = RankRequest(interest=large.embeddings[7], aversion=large.embeddings[11], k=8,
+                          exclude={"i7", "i12", "missing"},
                           collaborative={"i40": 1.0, "i500": 0.5, "missing": 2.0},
                           popularity_counts={"i41": 9, "i3": 2, "missing": 50},
                           liked_people=["Ada Lovelace"], diversify=False, explain=False)

@@ -282,6 +282,15 @@ def test_counts_kind_text_and_items() -> None:
     assert failures(not_repeated=True) == ["not_repeated: true -> shown again: #3 Catch-22 (1961) [b3] (first shown at turn 1)"]
 
 
+def test_every_expect_key_has_a_check_and_failures_keep_table_order() -> None:
+    from recochat.bot.scripted.checks import EXPECT_CHECKS
+
+    assert set(EXPECT_CHECKS) | {"within"} == set(Expect.model_fields)  # within only modifies include
+    assert [f.split(":")[0] for f in failures(text_not_contains=["picks"], items_max=1, kind="about")] == [
+        "kind", "items_max", "text_not_contains"
+    ]
+
+
 def catalog_item(item_id: str, title: str, year: int | None = None) -> CatalogItem:
     return CatalogItem(item_id, title, title, {"year": year} if year else {})
 
@@ -371,7 +380,7 @@ def test_unknown_references_and_bad_rank_at_run_time(tmp_path: Path) -> None:
           - feedback: {{rank: 5, value: like}}
     """))
     assert result.outcome == "error" and result.error is not None
-    assert ":4: key 'rank': no item #5 in the last reply (it showed " in result.error
+    assert ":4: key 'rank': there is no #5 in your last reply (it showed " in result.error
 
 
 @slow

@@ -60,7 +60,8 @@ def test_constraints_decades_and_ranges():
     assert parse("nothing after 2010").year_max == 2010
     u = parse("nothing before 1980")
     assert (u.year_min, u.year_max) == (1980, None)
-    assert parse("something I haven't seen").unseen_only
+    u = parse("something I haven't seen")  # seen items are never offered, so the phrase carries nothing
+    assert (u.positive, u.negative, u.titles) == ([], [], [])
 
 
 @pytest.mark.parametrize(
@@ -75,6 +76,36 @@ def test_constraints_decades_and_ranges():
 def test_feedback_in_words(text, rank, value, strong):
     feedback = parse(text).rank_feedback
     assert [(f.rank, f.value, f.strong) for f in feedback] == [(rank, value, strong)]
+
+
+def test_a_rank_reference_keeps_the_years_genres_and_people_of_its_clause():
+    from recochat.retrieval.people import PeopleIndex
+
+    u = parse("more like #2 from the 90s")
+    assert [(f.rank, f.value, f.strong) for f in u.rank_feedback] == [(2, "like", True)]
+    assert (u.year_min, u.year_max) == (1990, 1999)
+    u = parse("more like #2 but funnier, the third one with no horror")
+    assert [(f.rank, f.value) for f in u.rank_feedback] == [(2, "like"), (3, "dislike")]
+    assert u.exclude_genres == ["horror"]
+    u = parse("more like the second one, a thriller")
+    assert u.include_genres == ["thriller"]
+    u = parse("more like #2 with horror")
+    assert ([f.rank for f in u.rank_feedback], u.include_genres, u.positive) == ([2], ["horror"], [])
+    people = PeopleIndex([CatalogItem("a", "A", "x", {"stars": ["Tom Hanks"]})])
+    u = understand("more like #2 with tom hanks", TitleIndex(ITEMS), GENRES, 2023, people)
+    assert ([f.rank for f in u.rank_feedback], u.liked_people) == ([2], ["Tom Hanks"])
+
+
+def test_nul_characters_typed_by_the_user_are_not_taken_for_titles():
+    u = parse("funny\x00 movies \x00#2")
+    assert [f.rank for f in u.rank_feedback] == [2] and u.titles == []
+    u = parse("\x00\x00 I loved Inception\x00 but not Heat (1972) \x00")
+    assert [(m.item_id, m.polarity) for m in u.titles] == [("inception", "like"), ("heat72", "dislike")]
+
+
+def test_titles_keep_their_clause_when_lowercasing_lengthens_the_text():
+    u = parse("İİİİİİİİİİ no. I loved Inception, not Heat (1972)")  # "İ".lower() is two characters
+    assert [(m.item_id, m.polarity) for m in u.titles] == [("inception", "like"), ("heat72", "dislike")]
 
 
 def test_meh_rejects_everything_shown():
@@ -156,7 +187,7 @@ def test_typo_candidates_keep_every_title_that_could_reach_the_cutoff():
     items = [CatalogItem(f"t{n}", " ".join(rng.choice(words, rng.integers(1, 4))), "x") for n in range(400)]
     index = TitleIndex(items)
     narrowed = 0
-    for n in range(300):
+    for _ in range(300):
         phrase = "".join(rng.choice(list("intcepsoarhdkgu "), rng.integers(5, 16))).strip() or "inception"
         length = min(max(1, len(phrase.split())), max(index._fuzzy_choices))
         everything = index._fuzzy_choices[length][0]

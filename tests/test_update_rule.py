@@ -9,24 +9,24 @@ from recochat.retrieval.scoring import ScoringWeights, base_scores, mmr, popular
 
 
 def test_update_vector_decays_then_adds_then_normalizes():
-    u = np.array([1.0, 0.0], dtype=np.float32)
+    interest = np.array([1.0, 0.0], dtype=np.float32)
     e = np.array([0.0, 1.0], dtype=np.float32)
     # 0.8·[1,0] + 1.0·[0,1] = [0.8, 1.0]; norm = sqrt(1.64)
-    result = update_vector(u, 0.8, [(1.0, e)])
+    result = update_vector(interest, 0.8, [(1.0, e)])
     assert result == pytest.approx([0.8 / np.sqrt(1.64), 1.0 / np.sqrt(1.64)], abs=1e-6)
 
 
 def test_update_vector_without_signal_keeps_vector_and_starts_from_first_signal():
-    u = np.array([0.6, 0.8], dtype=np.float32)
-    assert update_vector(u, 0.8, []) is u
+    interest = np.array([0.6, 0.8], dtype=np.float32)
+    assert update_vector(interest, 0.8, []) is interest
     first = update_vector(None, 0.8, [(1.5, np.array([3.0, 4.0], dtype=np.float32))])
     assert first == pytest.approx([0.6, 0.8])
 
 
 def test_item_weight_beats_text_weight():
-    u = update_vector(None, 0.8, [(1.0, np.array([1.0, 0.0])), (1.5, np.array([0.0, 1.0]))])
-    assert u[1] > u[0]
-    assert np.linalg.norm(u) == pytest.approx(1.0)
+    interest = update_vector(None, 0.8, [(1.0, np.array([1.0, 0.0])), (1.5, np.array([0.0, 1.0]))])
+    assert interest[1] > interest[0]
+    assert np.linalg.norm(interest) == pytest.approx(1.0)
 
 
 def test_profile_like_then_dislike_moves_item():
@@ -38,12 +38,12 @@ def test_profile_like_then_dislike_moves_item():
 
 def test_base_scores_hand_computed():
     c = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
-    u = np.array([1.0, 0.0], dtype=np.float32)
-    n = np.array([0.0, 1.0], dtype=np.float32)
+    interest = np.array([1.0, 0.0], dtype=np.float32)
+    aversion = np.array([0.0, 1.0], dtype=np.float32)
     prior = np.array([0.0, 1.0], dtype=np.float32)
     collab = np.array([0.5, 0.0], dtype=np.float32)
     w = ScoringWeights(negative=0.5, popularity=0.1, collaborative=0.3)
-    score, sim, neg = base_scores(c, u, n, prior, collab, w)
+    score, sim, neg = base_scores(c, interest, aversion, prior, collab, w)
     # item 0: 1 − 0 + 0 + 0.3·0.5 = 1.15 ; item 1: 0 − 0.5·1 + 0.1·1 + 0 = −0.4
     assert score == pytest.approx([1.15, -0.4])
     assert sim == pytest.approx([1.0, 0.0]) and neg == pytest.approx([0.0, 1.0])
@@ -51,8 +51,8 @@ def test_base_scores_hand_computed():
 
 def test_negative_vector_only_pushes_down_never_up():
     c = np.array([[1.0, 0.0]], dtype=np.float32)
-    n = np.array([-1.0, 0.0], dtype=np.float32)
-    score, _, neg = base_scores(c, None, n, np.zeros(1), np.zeros(1), ScoringWeights())
+    aversion = np.array([-1.0, 0.0], dtype=np.float32)
+    score, _, neg = base_scores(c, None, aversion, np.zeros(1), np.zeros(1), ScoringWeights())
     assert neg[0] == 0.0 and score[0] == 0.0
 
 
@@ -87,9 +87,10 @@ def test_liked_person_boosts_their_items_by_the_person_weight():
     items = [CatalogItem("a", "A", "x", {"stars": ["Tom Hanks"]}), CatalogItem("b", "B", "x", {"stars": ["Meg Ryan"]})]
     embeddings = np.array([[1.0, 0.0], [0.8, 0.6]], dtype=np.float32)
     recommender = Recommender(StoredCatalog("t", items, embeddings), ScoringWeights(person=0.3, mmr_lambda=1.0))
-    u = np.array([0.8, 0.6], dtype=np.float32)  # cos: a 0.8, b 1.0
-    plain = recommender.rank(RankRequest(u=u, n=None, k=2))
-    boosted = recommender.rank(RankRequest(u=u, n=None, k=2, liked_people=["Meg Ryan", "Tom Hanks", "Tom Hanks"]))
+    interest = np.array([0.8, 0.6], dtype=np.float32)  # cos: a 0.8, b 1.0
+    plain = recommender.rank(RankRequest(interest=interest, aversion=None, k=2))
+    people = ["Meg Ryan", "Tom Hanks", "Tom Hanks"]
+    boosted = recommender.rank(RankRequest(interest=interest, aversion=None, k=2, liked_people=people))
     assert [r.item.id for r in plain] == ["b", "a"]
     assert [r.item.id for r in boosted] == ["a", "b"]
     assert [r.score for r in boosted] == pytest.approx([0.8 + 2 * 0.3, 1.0 + 0.3])
@@ -103,10 +104,49 @@ def test_rank_timings_are_per_thread():
     from recochat.retrieval.recommender import RankRequest, Recommender
     from recochat.retrieval.store import StoredCatalog
 
-    recommender = Recommender(StoredCatalog("t", [CatalogItem("a", "A", "x")], np.array([[1.0, 0.0]], dtype=np.float32)))
-    recommender.rank(RankRequest(u=None, n=None, k=1))
+    catalog = StoredCatalog("t", [CatalogItem("a", "A", "x")], np.array([[1.0, 0.0]], dtype=np.float32))
+    recommender = Recommender(catalog)
+    recommender.rank(RankRequest(interest=None, aversion=None, k=1))
     seen = []
     worker = threading.Thread(target=lambda: seen.append(dict(recommender.timings_ms)))
     worker.start()
     worker.join()
     assert seen == [{}] and set(recommender.timings_ms) == {"retrieve", "score"}
+
+
+def item_events(engine, user):
+    return [(e.kind, e.item_id, e.value) for e in engine.profiles.events(user) if e.item_id]
+
+
+def test_mark_seen_records_what_an_ive_seen_mention_records(fake_runtime):
+    engine = fake_runtime.engine
+    assert engine.mark_seen("a", "m3").title == "Village Cops"
+    engine.turn("b", "I've seen Village Cops", recommend=False)
+    assert item_events(engine, "a") == item_events(engine, "b") == [("seen", "m3", 0.0)]
+    assert engine.profiles.load("a").seen == engine.rebuild("a").seen == ["m3"]
+    assert "m3" not in {r.item.id for r in engine.turn("a", "a comedy").items}
+
+
+def test_unknown_items_are_domain_errors_that_name_the_id(fake_runtime):
+    from recochat.bot.errors import RecochatError, UnknownItem
+
+    engine = fake_runtime.engine
+    for call in (lambda: engine.feedback("a", "nope", "like"), lambda: engine.mark_seen("a", "nope")):
+        with pytest.raises(UnknownItem, match="'nope'") as caught:
+            call()
+        assert isinstance(caught.value, RecochatError) and not isinstance(caught.value, KeyError)
+    assert list(engine.profiles.events("a")) == []
+
+
+def test_turn_timings_name_the_steps_that_ran_and_every_turn_is_saved(fake_runtime):
+    engine = fake_runtime.engine
+    smalltalk = engine.turn("a", "hi")
+    noted = engine.turn("a", "no horror", recommend=False)
+    ranked = engine.turn("a", "a comedy")
+    assert (smalltalk.kind, noted.kind, ranked.kind) == ("smalltalk", "noted", "recommend")
+    assert set(smalltalk.timings_ms) == {"understand"}
+    assert set(noted.timings_ms) == {"understand", "encode", "profile_update"}
+    assert set(ranked.timings_ms) == {"understand", "encode", "profile_update", "retrieve", "score", "total"}
+    profile = engine.profiles.load("a")
+    assert profile.turns == 3 and profile.constraints.exclude_genres == ["horror"]
+    assert profile.last_shown == [r.item.id for r in ranked.items]

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from recochat.bot.app import make_writer
+from recochat.bot.runtime import make_writer
 from recochat.bot.llm import open_chat_endpoint
 from recochat.bot.writer import LLMWriter
 
@@ -138,7 +138,7 @@ async def test_refused_endpoint_through_real_openai_client(make_runtime):
 
 async def test_injected_catalog_text_is_data_not_instructions(make_runtime, encoder, tmp_path, isolated_home):
     from conftest import TINY_CATALOG, write_catalog
-    from recochat.bot.app import build, open_store
+    from recochat.bot.runtime import build, open_store
     from recochat.bot.settings import Settings
     from recochat.retrieval.catalog import load_catalog
     from recochat.retrieval.ingest import ingest

@@ -7,8 +7,9 @@ problems it found as `Failure`s (empty when the expectation holds).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from recochat.retrieval.catalog import CatalogItem, title_label
 from recochat.retrieval.titles import normalize
@@ -95,7 +96,9 @@ def matching(item: ReplyItem, field: str, wanted: list[str]) -> str | None:
         for w in wanted:
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 match = _COMPARISON.match(w)
-                hit = bool(match) and _OPERATORS[match.group("op") or "="](float(value), float(match.group("number")))
+                hit = match is not None and _OPERATORS[match.group("op") or "="](
+                    float(value), float(match.group("number"))
+                )
             elif exact:
                 hit = str(value).casefold() == w.casefold()
             else:
@@ -116,6 +119,140 @@ def _item(item: ReplyItem) -> str:
 # -- the expectations -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class TurnSeen:
+    """What a turn's checks look at besides their own expectation value."""
+
+    reply: Reply
+    expect: Expect
+    """The whole expectation, for keys that modify another (`within` limits `include`)."""
+    resolved: dict[str, set[str]]
+    """Each include/exclude reference mapped to the catalog ids it names."""
+    shown_before: dict[str, int]
+    """Ids shown in earlier turns, mapped to the turn that first showed them."""
+
+
+ExpectCheck = Callable[[Any, TurnSeen], list[Failure]]
+"""Checks one expectation key, given its (set) value; returns its failures, empty if it holds."""
+
+
+def _check_kind(kind: str, turn: TurnSeen) -> list[Failure]:
+    """The reply's kind tells whether the bot understood what sort of turn this was."""
+    if turn.reply.kind == kind:
+        return []
+    return [Failure(f"kind: {kind}", f"the reply is of kind {turn.reply.kind}")]
+
+
+def _check_items_min(minimum: int, turn: TurnSeen) -> list[Failure]:
+    """Too few items means the request was over-filtered or not understood."""
+    count = len(turn.reply.items)
+    return [Failure(f"items_min: {minimum}", f"{count} item(s) shown")] if count < minimum else []
+
+
+def _check_items_max(maximum: int, turn: TurnSeen) -> list[Failure]:
+    """Too many items means a constraint (or "nothing fits") was ignored."""
+    count = len(turn.reply.items)
+    return [Failure(f"items_max: {maximum}", f"{count} item(s) shown")] if count > maximum else []
+
+
+def _check_any_have(wanted: dict[str, list[str]], turn: TurnSeen) -> list[Failure]:
+    """One shown item must match every listed field: the request was heard at least once."""
+    if any(all(matching(i, f, v) is not None for f, v in wanted.items()) for i in turn.reply.items):
+        return []
+    missing = " and ".join(f"{f} in {show(v)}" for f, v in wanted.items())
+    return [Failure(f"any_have: {_fields(wanted)}", f"no shown item has {missing}")]
+
+
+def _check_none_have(banned: dict[str, list[str]], turn: TurnSeen) -> list[Failure]:
+    """A shown item with a banned value breaks an exclusion; each offender is named once."""
+    offending = []
+    for item in turn.reply.items:
+        for field, values in banned.items():
+            if (found := matching(item, field, values)) is not None:
+                offending.append(f"{_item(item)} has {field} {found}")
+                break
+    return [Failure(f"none_have: {_fields(banned)}", "; ".join(offending))] if offending else []
+
+
+def _check_all_have(wanted: dict[str, list[str]], turn: TurnSeen) -> list[Failure]:
+    """Every shown item must honour every listed field; each miss is named."""
+    offending = [
+        f"{_item(item)} has no {field} in {show(values)}"
+        for item in turn.reply.items
+        for field, values in wanted.items()
+        if matching(item, field, values) is None
+    ]
+    return [Failure(f"all_have: {_fields(wanted)}", "; ".join(offending))] if offending else []
+
+
+def _check_exclude(refs: list[str], turn: TurnSeen) -> list[Failure]:
+    """Named items that must not be shown (e.g. after a dislike or "not that one")."""
+    banned = set().union(*(turn.resolved[ref] for ref in refs))
+    shown = [_item(i) for i in turn.reply.items if i.id in banned]
+    return [Failure(f"exclude: {show(refs)}", "shown: " + "; ".join(shown))] if shown else []
+
+
+def _check_include(refs: list[str], turn: TurnSeen) -> list[Failure]:
+    """One of the named items must be shown, within the top `within` when that is given."""
+    items = turn.reply.items
+    within = turn.expect.within
+    wanted = set().union(*(turn.resolved[ref] for ref in refs))
+    limit = within or len(items)
+    hits = [i for i in items if i.id in wanted]
+    if any(i.rank <= limit for i in hits):
+        return []
+    written = f"include: {show(refs)}" + (f", within: {within}" if within else "")
+    actual = "only lower: " + "; ".join(_item(i) for i in hits) if hits else "none of them is shown"
+    return [Failure(written, actual)]
+
+
+def _check_not_repeated(_: bool, turn: TurnSeen) -> list[Failure]:
+    """Nothing shown in an earlier turn may come back: the conversation must move on."""
+    repeated = [
+        f"{_item(i)} (first shown at turn {turn.shown_before[i.id]})"
+        for i in turn.reply.items
+        if i.id in turn.shown_before
+    ]
+    return [Failure("not_repeated: true", "shown again: " + "; ".join(repeated))] if repeated else []
+
+
+def _check_text_contains(needles: list[str], turn: TurnSeen) -> list[Failure]:
+    """Each needle must appear in the reply text (case-insensitive); one failure per missing one."""
+    text = turn.reply.text.casefold()
+    return [
+        Failure(f"text_contains: {needle!r}", "the reply text does not contain it")
+        for needle in needles
+        if needle.casefold() not in text
+    ]
+
+
+def _check_text_not_contains(needles: list[str], turn: TurnSeen) -> list[Failure]:
+    """No needle may appear in the reply text (case-insensitive); one failure per present one."""
+    text = turn.reply.text.casefold()
+    return [
+        Failure(f"text_not_contains: {needle!r}", "the reply text contains it")
+        for needle in needles
+        if needle.casefold() in text
+    ]
+
+
+EXPECT_CHECKS: dict[str, ExpectCheck] = {
+    "kind": _check_kind,
+    "items_min": _check_items_min,
+    "items_max": _check_items_max,
+    "any_have": _check_any_have,
+    "none_have": _check_none_have,
+    "all_have": _check_all_have,
+    "exclude": _check_exclude,
+    "include": _check_include,
+    "not_repeated": _check_not_repeated,
+    "text_contains": _check_text_contains,
+    "text_not_contains": _check_text_not_contains,
+}
+"""One check per `Expect` key, in the order failures are reported. `within` has none of its own:
+it only modifies `include`."""
+
+
 def check_expect(
     expect: Expect,
     reply: Reply,
@@ -123,64 +260,16 @@ def check_expect(
     shown_before: dict[str, int],
 ) -> list[Failure]:
     """Every failed expectation of one turn; `resolved` maps each include/exclude ref to ids,
-    `shown_before` maps ids shown in earlier turns to the turn that first showed them."""
+    `shown_before` maps ids shown in earlier turns to the turn that first showed them.
+
+    A key is checked when it is set: not None, and not False (`not_repeated` defaults to False).
+    """
+    turn = TurnSeen(reply, expect, resolved, shown_before)
     failures: list[Failure] = []
-    items = reply.items
-    if expect.kind is not None and reply.kind != expect.kind:
-        failures.append(Failure(f"kind: {expect.kind}", f"the reply is of kind {reply.kind}"))
-    if expect.items_min is not None and len(items) < expect.items_min:
-        failures.append(Failure(f"items_min: {expect.items_min}", f"{len(items)} item(s) shown"))
-    if expect.items_max is not None and len(items) > expect.items_max:
-        failures.append(Failure(f"items_max: {expect.items_max}", f"{len(items)} item(s) shown"))
-    if expect.any_have:
-        if not any(all(matching(i, f, v) is not None for f, v in expect.any_have.items()) for i in items):
-            failures.append(Failure(f"any_have: {_fields(expect.any_have)}",
-                                    "no shown item has " + " and ".join(f"{f} in {show(v)}" for f, v in expect.any_have.items())))
-    if expect.none_have:
-        offending = []
-        for item in items:
-            for field, values in expect.none_have.items():
-                if (found := matching(item, field, values)) is not None:
-                    offending.append(f"{_item(item)} has {field} {found}")
-                    break
-        if offending:
-            failures.append(Failure(f"none_have: {_fields(expect.none_have)}", "; ".join(offending)))
-    if expect.all_have:
-        offending = [
-            f"{_item(item)} has no {field} in {show(values)}"
-            for item in items
-            for field, values in expect.all_have.items()
-            if matching(item, field, values) is None
-        ]
-        if offending:
-            failures.append(Failure(f"all_have: {_fields(expect.all_have)}", "; ".join(offending)))
-    if expect.exclude:
-        banned = set().union(*(resolved[ref] for ref in expect.exclude))
-        shown = [_item(i) for i in items if i.id in banned]
-        if shown:
-            failures.append(Failure(f"exclude: {show(expect.exclude)}", "shown: " + "; ".join(shown)))
-    if expect.include:
-        wanted = set().union(*(resolved[ref] for ref in expect.include))
-        limit = expect.within or len(items)
-        hits = [i for i in items if i.id in wanted]
-        if not any(i.rank <= limit for i in hits):
-            written = f"include: {show(expect.include)}" + (f", within: {expect.within}" if expect.within else "")
-            if hits:
-                actual = "only lower: " + "; ".join(_item(i) for i in hits)
-            else:
-                actual = "none of them is shown"
-            failures.append(Failure(written, actual))
-    if expect.not_repeated:
-        repeated = [f"{_item(i)} (first shown at turn {shown_before[i.id]})" for i in items if i.id in shown_before]
-        if repeated:
-            failures.append(Failure("not_repeated: true", "shown again: " + "; ".join(repeated)))
-    text = reply.text.casefold()
-    for needle in expect.text_contains or []:
-        if needle.casefold() not in text:
-            failures.append(Failure(f"text_contains: {needle!r}", "the reply text does not contain it"))
-    for needle in expect.text_not_contains or []:
-        if needle.casefold() in text:
-            failures.append(Failure(f"text_not_contains: {needle!r}", "the reply text contains it"))
+    for key, check in EXPECT_CHECKS.items():
+        value = getattr(expect, key)
+        if value is not None and value is not False:
+            failures += check(value, turn)
     return failures
 
 

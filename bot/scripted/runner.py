@@ -32,10 +32,10 @@ from recochat.retrieval.catalog import CatalogError, CatalogItem, demo_catalog_p
 from recochat.retrieval.encoder import Encoder
 from recochat.retrieval.ingest import ingest
 
-from ..errors import SetupError
-from ..app import Runtime, build, check_collection_name, open_encoder, open_store
+from ..errors import NoSuchRank, SetupError, UnknownItem
+from ..runtime import Runtime, build, check_collection_name, open_encoder, open_store
 from ..conversation import FeedbackResult, Reply, Writer
-from ..settings import DEMO_COLLECTION, Settings
+from ..settings import DEMO_COLLECTION, Settings, load_settings
 from .checks import Catalog, Failure, check_expect, check_grounding, label
 from .script import ConversationScript, Loc, ScriptError, is_script, load_script, script_stem
 
@@ -58,13 +58,7 @@ def backend_settings(llm: str) -> dict[str, Any]:
 def base_settings(llm: str) -> Settings:
     """The user's settings (RECOCHAT_* and recochat.toml: encoder, items per reply, LLM model and
     key) with the chosen backend; the home, store and collection are always replaced per script."""
-    from pydantic import ValidationError
-
-    try:
-        settings = Settings()
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())
-        raise SetupError(f"invalid setting (RECOCHAT_* or recochat.toml): {problems}") from None
+    settings = load_settings()
     return settings.model_copy(update={**backend_settings(llm), "collection": None, "chroma_host": None})
 
 
@@ -299,10 +293,10 @@ class _Conversation:
                 self.result.turns.append(report)
                 try:
                     report.feedback = await conversations.feedback(user, target, fb.value)
-                except KeyError as error:
+                except (NoSuchRank, UnknownItem) as error:
                     key = "rank" if fb.rank is not None else "id"
                     shown = f" (it showed {len(self.last_shown)})" if key == "rank" else ""
-                    raise self.script.error(loc + ("feedback", key), key, f"{error.args[0]}{shown}") from None
+                    raise self.script.error(loc + ("feedback", key), key, f"{error}{shown}") from None
                 continue
             assert turn.say is not None
             report = TurnReport(index, line, f"say {turn.say!r}")

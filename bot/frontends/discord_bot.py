@@ -27,9 +27,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from .app import Runtime
-from .errors import SetupError
-from .conversation import Conversations, Reply, ReplyItem
+from ..runtime import Runtime
+from ..errors import NoSuchRank, RecochatError, SetupError
+from ..conversation import Conversations, Reply, ReplyItem
 
 log = logging.getLogger("recochat.discord")
 
@@ -366,7 +366,7 @@ class RecoBot(commands.Bot):
         pick, emoji = found
         try:
             await self.conversations.feedback(pick.user_id, pick.item_id, reaction_value(emoji))  # type: ignore[arg-type]
-        except KeyError as error:
+        except RecochatError as error:
             log.warning("feedback on %s ignored: %s", pick.item_id, error)
             return
         pick.held.append(emoji)
@@ -440,7 +440,7 @@ class RecoCommands(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             answer = await self.conversations.why(profile_id(interaction.user), n)
-        except KeyError:
+        except NoSuchRank:
             answer = f"There is no #{n} in your last recommendations; ask for some with /recommend."
         await interaction.followup.send(answer[:MESSAGE_LIMIT], ephemeral=True)
 

@@ -1,4 +1,4 @@
-"""The `recochat` command: a thin click layer over `bot.app` and the conversation API."""
+"""The `recochat` command: a thin click layer over `bot.runtime` and the conversation API."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import click
 
 from recochat.retrieval.catalog import CatalogError, ColumnMap, load_catalog
 
-from .settings import Settings
+from ..errors import RecochatError
+from ..settings import Settings, load_settings
 
 
 class UserError(click.ClickException):
@@ -25,23 +26,16 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from pydantic import ValidationError
-
-        from .errors import SetupError
-
         try:
             return func(*args, **kwargs)
-        except (SetupError, CatalogError) as error:
+        except (RecochatError, CatalogError) as error:
             raise UserError(str(error)) from None
-        except ValidationError as error:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())
-            raise UserError(f"invalid setting (RECOCHAT_* or recochat.toml): {problems}") from None
 
     return wrapper
 
 
 def _settings() -> Settings:
-    return Settings()
+    return load_settings()
 
 
 @click.group()
@@ -67,7 +61,7 @@ def ingest_cmd(
     """Ingest a CSV or JSONL catalog; unchanged items are not re-encoded."""
     from tqdm import tqdm
 
-    from .app import check_collection_name, configure_logging, open_encoder, open_store
+    from ..runtime import check_collection_name, configure_logging, open_encoder, open_store
     from recochat.retrieval.ingest import ingest
 
     settings = _settings()
@@ -96,7 +90,7 @@ LLM_START_WAIT_S = 60.0
 
 
 def _runtime(collection: str | None, llm: str | None = None):  # type: ignore[no-untyped-def]
-    from .app import build
+    from ..runtime import build
 
     settings = _settings()
     if llm:
@@ -144,10 +138,7 @@ async def _drain(stream: Any) -> None:
 def feedback_cmd(user: str, item_id: str, like: bool, collection: str | None) -> None:
     """Record 👍/👎 on an item for USER."""
     runtime = _runtime(collection, "template")
-    try:
-        result = asyncio.run(runtime.conversations.feedback(user, item_id, "like" if like else "dislike"))
-    except KeyError as error:
-        raise UserError(str(error.args[0])) from None
+    result = asyncio.run(runtime.conversations.feedback(user, item_id, "like" if like else "dislike"))
     click.echo(f"{user}: {'👍' if like else '👎'} {result.title}")
 
 
@@ -220,7 +211,7 @@ def chat_cmd(user: str, collection: str | None, llm: str | None, plain: bool) ->
 @friendly
 def test_cmd(paths: tuple[Path, ...], junit: Path | None, llm: str) -> None:
     """Run scripted conversation tests (*.convo.yaml files or folders)."""
-    from .scripted.runner import test_command
+    from ..scripted.runner import test_command
 
     sys.exit(test_command(list(paths), junit, llm))
 
@@ -273,7 +264,7 @@ def llm_serve(port: int, host: str, threads: int | None) -> None:
     """
     import subprocess
 
-    from .llm_server import MODEL_ALIAS, default_gguf_path, server_command
+    from ..llm_server import MODEL_ALIAS, default_gguf_path, server_command
 
     settings = _settings()
     path = settings.llm_model_path or default_gguf_path()
@@ -290,7 +281,7 @@ def llm_serve(port: int, host: str, threads: int | None) -> None:
 @llm_group.command("check")
 def llm_check_cmd() -> None:
     """Generate from a long prompt in a subprocess: does the llama.cpp build run on this CPU?"""
-    from .llm_check import main as check_main
+    from ..llm_check import main as check_main
 
     sys.exit(check_main())
 

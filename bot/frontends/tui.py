@@ -5,7 +5,7 @@ feedback and profile read goes through `Conversations`, so the app behaves like 
 mode and the other front ends.
 
 Setup: `pip install 'recochat[tui]'`.
-Construct: `RecochatApp(runtime, user)` with a `Runtime` from `recochat.bot.app.build()`.
+Construct: `RecochatApp(runtime, user)` with a `Runtime` from `recochat.bot.runtime.build()`.
 Run: `run_tui(runtime, user)` (blocking), or `RecochatApp.run_test()` in tests.
 
 Replies stream into a Markdown widget through its stream helper (fast chunks are batched, so
@@ -16,7 +16,6 @@ Errors become notifications and go to the log file under RECOCHAT_HOME, never a 
 from __future__ import annotations
 
 import logging
-import re
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from textual import events, on, work
@@ -28,25 +27,26 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, ListItem, ListView, Markdown, Static
 
+from .commands import HELP as COMMANDS_HELP
+from .commands import Command, UnknownCommand, parse_command
+
 if TYPE_CHECKING:
-    from .app import Runtime
-    from .conversation import Conversations, ProfileView, Reply, ReplyItem
+    from ..runtime import Runtime
+    from ..conversation import Conversations, ProfileView, Reply, ReplyItem
 
 log = logging.getLogger("recochat.tui")
 
 Feedback = Literal["like", "dislike"]
 
-HELP = """\
+HELP = f"""\
 Type what you're in the mood for and press Enter.
 Cards: ↑ in the input reaches them; ↑/↓ or 1-9 picks one, + or l likes it, - or d dislikes it,
-? or w shows why and the description, Esc goes back to the input.
-Commands: /profile, /reset, /forget, /help, /quit; also +N, -N and /why N for item N of the last reply.
+u takes that back, ? or w shows why and the description, Esc goes back to the input.
+{COMMANDS_HELP}
 Keys: ctrl+b shows or hides the profile panel, ctrl+q quits."""
 
 WELCOME = "Hi! Tell me what you're in the mood for, or name something you loved. /help lists the commands."
 
-_FEEDBACK = re.compile(r"^([+-])\s*(\d+)$")
-_WHY = re.compile(r"^/why\s+(\d+)$")
 _FAILED: Any = object()
 """What `RecochatApp._call` returns when the call raised (it was logged and notified)."""
 
@@ -114,12 +114,15 @@ class CardList(ListView):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("plus,l", "feedback('like')", "Like", key_display="+"),
         Binding("minus,d", "feedback('dislike')", "Dislike", key_display="-"),
+        Binding("u", "undo", "Undo"),
         Binding("question_mark,w", "why", "Why", key_display="?"),
         Binding("escape", "app.focus_input", "Back"),
     ]
 
     class FeedbackGiven(Message):
-        def __init__(self, card: ItemCard, value: Feedback) -> None:
+        """A 👍/👎 on a card; value None takes the card's feedback back."""
+
+        def __init__(self, card: ItemCard, value: Feedback | None) -> None:
             super().__init__()
             self.card = card
             self.value = value
@@ -165,13 +168,17 @@ class CardList(ListView):
             event.stop()
             if 1 <= int(character) <= len(self.children):
                 self.index = int(character) - 1
-        elif event.is_printable and character and character not in "+-ld?w":
+        elif event.is_printable and character and character not in "+-ldu?w":
             event.stop()
             self.post_message(self.TypedAway(character))
 
     def action_feedback(self, value: Feedback) -> None:
         if (card := self.current) is not None:
             self.post_message(self.FeedbackGiven(card, value))
+
+    def action_undo(self) -> None:
+        if (card := self.current) is not None and card.state is not None:
+            self.post_message(self.FeedbackGiven(card, None))
 
     def action_why(self) -> None:
         if (card := self.current) is not None:
@@ -301,7 +308,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
 
 class RecochatApp(App[None]):
-    """The chat app. `runtime` is what `recochat.bot.app.build()` returns."""
+    """The chat app. `runtime` is what `recochat.bot.runtime.build()` returns."""
 
     TITLE = "recochat"
     CSS = """
@@ -394,8 +401,13 @@ class RecochatApp(App[None]):
         event.input.clear()
         if not text:
             return
-        if text.startswith("/") or _FEEDBACK.match(text):
-            await self.command(text)
+        try:
+            command = parse_command(text)
+        except UnknownCommand as error:
+            self.notify(str(error), severity="warning")
+            return
+        if command is not None:
+            await self.command(command)
             return
         bot = BotMessage()
         thinking = Static("thinking…", classes="thinking")
@@ -404,22 +416,22 @@ class RecochatApp(App[None]):
         self._update_status()
         self.run_turn(text, bot, thinking)
 
-    async def command(self, line: str) -> None:
-        if line in ("/quit", "/exit", "/q"):
+    async def command(self, command: Command) -> None:
+        if command.rank is not None:
+            card = self._card_at(command.rank)
+            if card is not None:
+                await self._card_command(command.name, card)
+        elif command.name == "quit":
             self.exit()
-        elif line == "/help":
+        elif command.name == "help":
             await self.add_note(HELP)
-        elif line == "/profile":
-            view = await self._call(self.conversations.profile(self.user), "Can't read the profile")
-            if view is not _FAILED:
-                await self.add_note("\n".join(view.lines()))
-                self.query_one(ProfilePanel).remove_class("-hidden")
-                self.query_one(ProfilePanel).show(view)
-        elif line == "/reset":
+        elif command.name == "profile":
+            await self._show_profile()
+        elif command.name == "reset":
             if await self._call(self.conversations.reset(self.user), "Can't reset") is not _FAILED:
                 await self.add_note("Profile reset: starting fresh.")
             self.refresh_profile()
-        elif line == "/forget":
+        elif command.name == "forget":
             self.push_screen(
                 ConfirmScreen(
                     f"Forget everything recochat knows about {self.user!r}? "
@@ -427,16 +439,27 @@ class RecochatApp(App[None]):
                 ),
                 self._forget_answered,
             )
-        elif match := _FEEDBACK.match(line):
-            card = self._card_at(int(match.group(2)))
-            if card is not None:
-                self.give_feedback(card, "like" if match.group(1) == "+" else "dislike")
-        elif match := _WHY.match(line):
-            card = self._card_at(int(match.group(1)))
-            if card is not None:
-                self.show_why(card.item)
-        else:
-            self.notify(f"Unknown command {line!r}; /help lists them.", severity="warning")
+
+    async def _card_command(self, name: str, card: ItemCard) -> None:
+        """like, dislike, undo, seen or why on one card of the last reply."""
+        if name in ("like", "dislike"):
+            self.give_feedback(card, "like" if name == "like" else "dislike")
+        elif name == "undo":
+            self.undo_feedback(card)
+        elif name == "why":
+            self.show_why(card.item)
+        elif name == "seen":
+            title = await self._call(self.conversations.mark_seen(self.user, card.item.id), "Can't mark it seen")
+            if title is not _FAILED:
+                await self.add_note(f"Noted: you've seen {title}; it won't come up again.")
+            self.refresh_profile()
+
+    async def _show_profile(self) -> None:
+        view = await self._call(self.conversations.profile(self.user), "Can't read the profile")
+        if view is not _FAILED:
+            await self.add_note("\n".join(view.lines()))
+            self.query_one(ProfilePanel).remove_class("-hidden")
+            self.query_one(ProfilePanel).show(view)
 
     async def _forget_answered(self, answer: bool | None) -> None:
         if not answer:
@@ -460,8 +483,7 @@ class RecochatApp(App[None]):
             return await awaitable
         except Exception as error:
             log.exception("%s", what)
-            message = error.args[0] if isinstance(error, KeyError) and error.args else error
-            self.notify(f"{what}: {message}", severity="error", timeout=8)
+            self.notify(f"{what}: {error}", severity="error", timeout=8)
             return _FAILED
 
     # -- turns ----------------------------------------------------------------------------
@@ -504,17 +526,26 @@ class RecochatApp(App[None]):
             self.query_one(ProfilePanel).show(view)
 
     # -- cards ----------------------------------------------------------------------------
-    def give_feedback(self, card: ItemCard, value: Feedback) -> None:
+    def give_feedback(self, card: ItemCard, value: Feedback | None) -> None:
+        """Show the 👍/👎 (or its removal, value None) on the card at once; undone if the call fails."""
         if card.state == value:
             return
         previous = card.state
-        card.set_state(value)  # at once; undone if the call fails
+        card.set_state(value)
         self._send_feedback(card, value, previous)
 
+    def undo_feedback(self, card: ItemCard) -> None:
+        if card.state is None:
+            self.notify(f"There is no 👍/👎 on {card.item.title} to take back.", severity="warning")
+            return
+        self.give_feedback(card, None)
+
     @work(group="feedback", exit_on_error=False)
-    async def _send_feedback(self, card: ItemCard, value: Feedback, previous: Feedback | None) -> None:
-        result = await self._call(self.conversations.feedback(self.user, card.item.id, value), "Feedback not saved")
-        if result is _FAILED:
+    async def _send_feedback(self, card: ItemCard, value: Feedback | None, previous: Feedback | None) -> None:
+        conversations, item_id = self.conversations, card.item.id
+        call = (conversations.undo_feedback(self.user, item_id) if value is None
+                else conversations.feedback(self.user, item_id, value))
+        if await self._call(call, "Feedback not saved") is _FAILED:
             card.set_state(previous)
         self.refresh_profile()
 
@@ -560,7 +591,7 @@ class RecochatApp(App[None]):
 
 def run_tui(runtime: Runtime, user: str) -> None:
     """Run the app until the user quits; logs go to the file under RECOCHAT_HOME."""
-    from .app import configure_logging
+    from ..runtime import configure_logging
 
     configure_logging(runtime.settings)
     logging.captureWarnings(True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from recochat.profiles.store import ProfileStore
 from recochat.retrieval.catalog import demo_catalog_path, load_catalog
-from recochat.retrieval.encoder import Encoder
+from recochat.retrieval.encoder import Encoder, TextEncoder
 from recochat.retrieval.ingest import IngestReport, ingest
 from recochat.retrieval.recommender import Recommender
 from recochat.retrieval.store import ChromaStore
@@ -71,11 +71,11 @@ def open_encoder(settings: Settings) -> Encoder:
         raise SetupError(f"cannot load the encoder: {error}") from None
 
 
-def ingest_demo(store: ChromaStore, encoder: Encoder) -> IngestReport:
+def ingest_demo(store: ChromaStore, encoder: TextEncoder) -> IngestReport:
     return ingest(store, encoder, DEMO_COLLECTION, load_catalog(demo_catalog_path()).items)
 
 
-def resolve_collection(settings: Settings, store: ChromaStore, encoder: Encoder, requested: str | None = None) -> str:
+def resolve_collection(settings: Settings, store: ChromaStore, encoder: TextEncoder, requested: str | None = None) -> str:
     """--collection, else RECOCHAT_COLLECTION, else the most recently ingested, else the demo."""
     name = requested or settings.collection
     if name:
@@ -96,7 +96,7 @@ def resolve_collection(settings: Settings, store: ChromaStore, encoder: Encoder,
 class Runtime:
     settings: Settings
     store: ChromaStore
-    encoder: Encoder
+    encoder: TextEncoder
     conversations: Conversations
     writer_label: str
     llm_server: LocalModelServer | None = None
@@ -119,7 +119,7 @@ class Runtime:
 
 
 def build(
-    settings: Settings, collection: str | None = None, writer: Writer | None = None, encoder: Encoder | None = None
+    settings: Settings, collection: str | None = None, writer: Writer | None = None, encoder: TextEncoder | None = None
 ) -> Runtime:
     """Settings and names are checked before any model loads; the embedded LLM server starts
     first, so it loads while the encoder does."""

@@ -8,6 +8,8 @@ BENCHMARKS = {
     "scale": "recochat.benchmarks.scale",
     "simulated": "recochat.benchmarks.simulated",
     "inspired": "recochat.benchmarks.inspired",
+    "reliability": "recochat.benchmarks.reliability",
+    "readthrough": "recochat.benchmarks.readthrough",
 }
 
 

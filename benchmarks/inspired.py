@@ -85,8 +85,12 @@ def load_inspired_catalog(encoder: Encoder) -> StoredCatalog:
         names = {v: k for k, v in entity2id.items()}
         kg = json.loads((folder / "kg.json").read_text())
         relation = {v: k for k, v in json.loads((folder / "relation2id.json").read_text()).items()}
-        plots = NameMatcher({r["name"]: r.get("plot") or "" for r in json.loads(
-            (DATA / "redial-ievalm" / "id2info.json").read_text()).values()})
+        plots = NameMatcher(
+            {
+                r["name"]: r.get("plot") or ""
+                for r in json.loads((DATA / "redial-ievalm" / "id2info.json").read_text()).values()
+            }
+        )
         with path.open("w", encoding="utf-8") as f:
             for movie in json.loads((folder / "item_ids.json").read_text()):
                 fields: dict[str, list[str]] = {"star": [], "director": [], "genre": []}
@@ -95,8 +99,9 @@ def load_inspired_catalog(encoder: Encoder) -> StoredCatalog:
                 name = names[movie]
                 row = {"id": str(movie), "name": name, "plot": plots.find(name) or "", **fields}
                 f.write(json.dumps(row) + "\n")
-    columns = ColumnMap(id="id", title="name", text=("plot", "genre", "director", "star"),
-                        meta=("genre", "director", "star"))
+    columns = ColumnMap(
+        id="id", title="name", text=("plot", "genre", "director", "star"), meta=("genre", "director", "star")
+    )
     return stored(encoder, load_catalog(path, columns, skip_bad=True).items, "inspired")
 
 
@@ -136,8 +141,10 @@ def load_samples(path: Path, catalog: StoredCatalog, matcher: NameMatcher) -> tu
 
 def dev_mentions(matcher: NameMatcher) -> dict[str, list[str]]:
     """Dev dialogue → the catalog ids of the movies it names, in order."""
-    return {dialog_id: [item_id for row in rows for name in movies_of(row) if (item_id := matcher.find(name))]
-            for dialog_id, rows in read_dialogs(DATA / "inspired" / "dev.tsv").items()}
+    return {
+        dialog_id: [item_id for row in rows for name in movies_of(row) if (item_id := matcher.find(name))]
+        for dialog_id, rows in read_dialogs(DATA / "inspired" / "dev.tsv").items()
+    }
 
 
 def run(smoke: bool = False, out_dir: Path | None = None, encoder: Encoder | None = None) -> dict:
@@ -156,8 +163,12 @@ def run(smoke: bool = False, out_dir: Path | None = None, encoder: Encoder | Non
     ablation, final = ablate(catalog, encoder, learn, home, tuning, heldout, chosen)
     result = report("INSPIRED", __doc__, encoder, smoke, tuning, heldout, chosen, tuning_log, ablation, final, started)
     result.update(catalog_items=len(catalog), coverage_test=coverage, coverage_dev=tuning_coverage)
-    return save(result, out_dir or RESULTS, "inspired_smoke" if smoke else "inspired",
-                note=f"\nTest targets in the catalog: {coverage}\n")
+    return save(
+        result,
+        out_dir or RESULTS,
+        "inspired_smoke" if smoke else "inspired",
+        note=f"\nTest targets in the catalog: {coverage}\n",
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -22,18 +22,66 @@ from pathlib import Path
 from typing import Any
 
 CONVERSATIONS = [
-    ["hi", "something funny but smart, no horror, I loved Hot Fuzz", "the second one looks great", "what else?",
-     "what is #1 about?", "something from the 90s", "not that one", "more like #2", "thanks!", "meh",
-     "any year, a thriller", "I've seen Heat already", "why #1?"],
-    ["recommend me something", "animated, for the kids", "more like #1", "nothing scary", "what is #3 about?",
-     "something after 2010", "the first one sounds good", "another one", "no musicals", "what else?",
-     "tell me about Toy Story", "thanks", "bye"],
-    ["I want a mind-bending science fiction movie like Inception", "not too long and not violent",
-     "the third one looks interesting", "what else?", "from the 80s", "not that one", "what is #2 about?",
-     "a romantic comedy instead", "more like #1", "any year", "meh", "something I haven't seen", "thank you"],
-    ["a dark crime drama", "I loved The Godfather and Pulp Fiction", "no westerns", "more like #1", "what else?",
-     "who directed #2?", "something recent", "the second one", "no horror ever", "more please", "hello",
-     "what is #1 about?", "one more"],
+    [
+        "hi",
+        "something funny but smart, no horror, I loved Hot Fuzz",
+        "the second one looks great",
+        "what else?",
+        "what is #1 about?",
+        "something from the 90s",
+        "not that one",
+        "more like #2",
+        "thanks!",
+        "meh",
+        "any year, a thriller",
+        "I've seen Heat already",
+        "why #1?",
+    ],
+    [
+        "recommend me something",
+        "animated, for the kids",
+        "more like #1",
+        "nothing scary",
+        "what is #3 about?",
+        "something after 2010",
+        "the first one sounds good",
+        "another one",
+        "no musicals",
+        "what else?",
+        "tell me about Toy Story",
+        "thanks",
+        "bye",
+    ],
+    [
+        "I want a mind-bending science fiction movie like Inception",
+        "not too long and not violent",
+        "the third one looks interesting",
+        "what else?",
+        "from the 80s",
+        "not that one",
+        "what is #2 about?",
+        "a romantic comedy instead",
+        "more like #1",
+        "any year",
+        "meh",
+        "something I haven't seen",
+        "thank you",
+    ],
+    [
+        "a dark crime drama",
+        "I loved The Godfather and Pulp Fiction",
+        "no westerns",
+        "more like #1",
+        "what else?",
+        "who directed #2?",
+        "something recent",
+        "the second one",
+        "no horror ever",
+        "more please",
+        "hello",
+        "what is #1 about?",
+        "one more",
+    ],
 ]
 
 
@@ -57,8 +105,9 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "share_ok": counts["ok"] / total,
         "share_repaired": counts["repaired"] / total,
         "share_replaced": counts["replaced"] / total,
-        "replaced_because": dict(Counter(r["note"] or "nothing survived validation" for r in llm_rows
-                                         if r["status"] == "replaced")),
+        "replaced_because": dict(
+            Counter(r["note"] or "nothing survived validation" for r in llm_rows if r["status"] == "replaced")
+        ),
         "items_ms_p50": percentile(items, 0.5),
         "items_ms_p95": percentile(items, 0.95),
         "first_sentence_ms_p50": percentile(first, 0.5),
@@ -79,25 +128,39 @@ async def _converse(conversations: Any, user: str, turns: list[str]) -> list[dic
             pass
         reply = stream.reply
         assert reply is not None
-        rows.append({
-            "user": user, "text": text, "kind": reply.kind, "status": reply.status, "note": reply.note,
-            "items_ms": items_ms, "first_sentence_ms": reply.first_sentence_ms,
-            "total_ms": (time.perf_counter() - started) * 1000, "prose": reply.prose,
-            "items": [i.label for i in reply.items], "whys": [i.why for i in reply.items],
-        })
+        rows.append(
+            {
+                "user": user,
+                "text": text,
+                "kind": reply.kind,
+                "status": reply.status,
+                "note": reply.note,
+                "items_ms": items_ms,
+                "first_sentence_ms": reply.first_sentence_ms,
+                "total_ms": (time.perf_counter() - started) * 1000,
+                "prose": reply.prose,
+                "items": [i.label for i in reply.items],
+                "whys": [i.why for i in reply.items],
+            }
+        )
     return rows
 
 
-def run(writer: str = "embedded", base_url: str | None = None, concurrency: int = 4,
-        conversations: list[list[str]] = CONVERSATIONS, **budgets: float) -> dict[str, Any]:
+def run(
+    writer: str = "embedded",
+    base_url: str | None = None,
+    concurrency: int = 4,
+    conversations: list[list[str]] = CONVERSATIONS,
+    **budgets: Any,
+) -> dict[str, Any]:
     from recochat.bot.runtime import build
     from recochat.bot.settings import Settings
 
     home = Path(tempfile.mkdtemp(prefix="recochat-bench-"))
-    overrides: dict[str, Any] = (
+    fields: dict[str, Any] = (
         {"llm": "openai", "llm_base_url": base_url, "llm_model": "smollm2"} if base_url else {"llm": writer}
     )
-    runtime = build(Settings(home=home, **overrides, **budgets))
+    runtime = build(Settings(home=home, **fields, **budgets))
     try:
         if runtime.llm_server is not None:
             runtime.llm_server.wait_ready(120)
@@ -129,8 +192,13 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="recochat bench llm")
     parser.add_argument("--writer", default="embedded", choices=["embedded", "template"])
     parser.add_argument("--base-url", help="an OpenAI-compatible endpoint instead of the embedded model")
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4],
-                        help="conversations at once; several values run one after another (default: 1 4)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        nargs="+",
+        default=[1, 4],
+        help="conversations at once; several values run one after another (default: 1 4)",
+    )
     parser.add_argument("--first-sentence-s", type=float, help="override RECOCHAT_LLM_FIRST_SENTENCE_S")
     parser.add_argument("--total-s", type=float, help="override RECOCHAT_LLM_TOTAL_S")
     parser.add_argument("--out", type=Path)

@@ -26,7 +26,7 @@ METRICS: dict[str, tuple[Metric, int]] = {
 }
 
 
-def evaluate(rows: list[tuple[str, Sequence[str]]]) -> dict[str, float]:
+def evaluate(rows: Sequence[tuple[str, Sequence[str]]]) -> dict[str, float]:
     """rows: (target id, ranked prediction ids), one per target."""
     out: dict[str, float] = {name: 0.0 for name in METRICS}
     for truth, predictions in rows:

@@ -91,8 +91,11 @@ class Sample:
 
 
 def require_data() -> None:
-    needed = [DATA / "redial-ievalm" / "id2info.json", DATA / "redial-ievalm" / "test_data_processed.jsonl",
-              DATA / "redial" / "test_data.jsonl"]
+    needed = [
+        DATA / "redial-ievalm" / "id2info.json",
+        DATA / "redial-ievalm" / "test_data_processed.jsonl",
+        DATA / "redial" / "test_data.jsonl",
+    ]
     missing = [str(p) for p in needed if not p.is_file()]
     if missing:
         raise SystemExit(f"ReDial data not found: {', '.join(missing)} (set RECOCHAT_DATA to the shared data folder)")
@@ -106,12 +109,18 @@ def redial_items() -> list[CatalogItem]:
         info = json.loads((DATA / "redial-ievalm" / "id2info.json").read_text())
         with path.open("w", encoding="utf-8") as f:
             for movie_id, record in info.items():
-                row = {"id": movie_id, "name": record["name"], "plot": record.get("plot") or "",
-                       "genre": record.get("genre") or [], "director": record.get("director") or [],
-                       "star": record.get("star") or []}
+                row = {
+                    "id": movie_id,
+                    "name": record["name"],
+                    "plot": record.get("plot") or "",
+                    "genre": record.get("genre") or [],
+                    "director": record.get("director") or [],
+                    "star": record.get("star") or [],
+                }
                 f.write(json.dumps(row) + "\n")
-    columns = ColumnMap(id="id", title="name", text=("plot", "genre", "director", "star"),
-                        meta=("genre", "director", "star"))
+    columns = ColumnMap(
+        id="id", title="name", text=("plot", "genre", "director", "star"), meta=("genre", "director", "star")
+    )
     return load_catalog(path, columns, skip_bad=True).items
 
 
@@ -134,7 +143,7 @@ def smoke_subset(items: list[CatalogItem], samples: list[Sample], extra: int = 3
 
 
 def load_samples(items: list[CatalogItem]) -> list[Sample]:
-    by_name = {}
+    by_name: dict[str, str] = {}
     for item in items:
         by_name.setdefault(item.label(), item.id)
     titles = TitleIndex(items)
@@ -196,10 +205,22 @@ def train_popularity(catalog: StoredCatalog, mentions: dict[str, list[str]]) -> 
     return StoredCatalog(catalog.name, items, catalog.embeddings)
 
 
-def make_engine(catalog: StoredCatalog, encoder: Encoder, collaborative: CoOccurrence, home: Path,
-                weights: ScoringWeights, link_titles: bool = True) -> Engine:
-    engine = Engine(catalog, encoder, ProfileStore(home / f"profiles-{time.monotonic_ns()}.sqlite3"),
-                    recommender=Recommender(catalog, weights), collaborative=collaborative, learn=False)
+def make_engine(
+    catalog: StoredCatalog,
+    encoder: Encoder,
+    collaborative: CoOccurrence,
+    home: Path,
+    weights: ScoringWeights,
+    link_titles: bool = True,
+) -> Engine:
+    engine = Engine(
+        catalog,
+        encoder,
+        ProfileStore(home / f"profiles-{time.monotonic_ns()}.sqlite3"),
+        recommender=Recommender(catalog, weights),
+        collaborative=collaborative,
+        learn=False,
+    )
     if not link_titles:
         engine.titles = TitleIndex([])
     return engine
@@ -263,8 +284,15 @@ def tuned_weights(chosen: dict) -> ScoringWeights:
     return replace(BASE, negative=0.5, collaborative=chosen["collaborative"], popularity=chosen["popularity"])
 
 
-def tune(catalog: StoredCatalog, encoder: Encoder, learn: Learner, home: Path, tuning: list[Sample],
-         smoke: bool = False, popular: StoredCatalog | None = None) -> tuple[dict, list[dict]]:
+def tune(
+    catalog: StoredCatalog,
+    encoder: Encoder,
+    learn: Learner,
+    home: Path,
+    tuning: list[Sample],
+    smoke: bool = False,
+    popular: StoredCatalog | None = None,
+) -> tuple[dict, list[dict]]:
     """Two-fold grid on the tuning split: recommender turns fed or not, catalog popularity
     (when `popular` has it) or not, collaborative ε, popularity δ."""
     grid = [(e, d) for e in (0.0, 0.25, 0.5, 1.0, 2.0) for d in (0.0, 0.15, 0.3, 0.6, 1.0)]
@@ -284,8 +312,12 @@ def tune(catalog: StoredCatalog, encoder: Encoder, learn: Learner, home: Path, t
         for catalog_popularity, recommender in recommenders.items():
             engine.recommender = recommender
             for eps, delta in grid:
-                config = {"recommender_turns": recommender_turns, "catalog_popularity": catalog_popularity,
-                          "collaborative": eps, "popularity": delta}
+                config = {
+                    "recommender_turns": recommender_turns,
+                    "catalog_popularity": catalog_popularity,
+                    "collaborative": eps,
+                    "popularity": delta,
+                }
                 recommender.weights = tuned_weights(config)
                 rows_all, rows_new = [], []
                 for fold, collaborative in zip(folds, taught_by_other_fold, strict=True):
@@ -302,18 +334,31 @@ def tune(catalog: StoredCatalog, encoder: Encoder, learn: Learner, home: Path, t
     return best[1], log
 
 
-def ablate(catalog: StoredCatalog, encoder: Encoder, learn: Learner, home: Path, tuning: list[Sample],
-           heldout: list[Sample], chosen: dict, popular: StoredCatalog | None = None) -> tuple[list[dict], dict]:
+def ablate(
+    catalog: StoredCatalog,
+    encoder: Encoder,
+    learn: Learner,
+    home: Path,
+    tuning: list[Sample],
+    heldout: list[Sample],
+    chosen: dict,
+    popular: StoredCatalog | None = None,
+) -> tuple[list[dict], dict]:
     """Held-out, collaborative component taught by the whole tuning split: each row adds one
     part; returns (rows, the chosen configuration's metrics)."""
     collab = learn({s.dialog_id for s in tuning})
     tuned = tuned_weights(chosen)
-    ablation = [{"variant": "content only (MiniLM on context + mentioned items)",
-                 **content_only(catalog, encoder, heldout)}]
+    ablation = [
+        {"variant": "content only (MiniLM on context + mentioned items)", **content_only(catalog, encoder, heldout)}
+    ]
     variants = [
         ("+ title linking and understanding (pipeline)", catalog, BASE),
         ("+ negatives (γ = 0.5)", catalog, replace(BASE, negative=0.5)),
-        ("+ collaborative (co-occurrence)", catalog, replace(BASE, negative=0.5, collaborative=chosen["collaborative"])),
+        (
+            "+ collaborative (co-occurrence)",
+            catalog,
+            replace(BASE, negative=0.5, collaborative=chosen["collaborative"]),
+        ),
         ("+ popularity prior learned from events", catalog, tuned),
     ]
     if popular is not None:
@@ -322,8 +367,10 @@ def ablate(catalog: StoredCatalog, encoder: Encoder, learn: Learner, home: Path,
     engine = make_engine(catalog, encoder, collab, home, tuned)
     replay(engine, heldout, chosen["recommender_turns"])
     for name, with_catalog, weights in variants:
+        assert with_catalog is not None
         engine.recommender = Recommender(with_catalog, weights)
         ablation.append({"variant": name, **score(engine, heldout)})
+    assert chosen_catalog is not None
     engine.recommender = Recommender(chosen_catalog, tuned)
     final = score(engine, heldout)
     ablation.append({"variant": "chosen + reranking (MMR, λ = 0.75)", **score(engine, heldout, diversify=True)})
@@ -357,9 +404,19 @@ def run(smoke: bool = False, out_dir: Path | None = None, encoder: Encoder | Non
     return save(result, out_dir or RESULTS, "redial_smoke" if smoke else "redial")
 
 
-def report(benchmark: str, protocol: str | None, encoder: Encoder, smoke: bool, tuning: list[Sample],
-           heldout: list[Sample], chosen: dict, tuning_log: list[dict], ablation: list[dict], final: dict,
-           started: float) -> dict:
+def report(
+    benchmark: str,
+    protocol: str | None,
+    encoder: Encoder,
+    smoke: bool,
+    tuning: list[Sample],
+    heldout: list[Sample],
+    chosen: dict,
+    tuning_log: list[dict],
+    ablation: list[dict],
+    final: dict,
+    started: float,
+) -> dict:
     return {
         "benchmark": benchmark,
         "protocol": (protocol or "").strip(),
@@ -390,15 +447,26 @@ def markdown(result: dict) -> str:
     def row(name: str, m: dict) -> str:
         return f"| {name} | {m['recall@1']:.3f} | {m['recall@10']:.3f} | {m['recall@50']:.3f} | {m['ndcg@10']:.3f} | {m['n']} |"
 
-    lines = [f"{result.get('benchmark', 'ReDial')}, held-out split ({result['date']}, {result['machine']})", "",
-             "| variant (new items only) | R@1 | R@10 | R@50 | NDCG@10 | n |", "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        f"{result.get('benchmark', 'ReDial')}, held-out split ({result['date']}, {result['machine']})",
+        "",
+        "| variant (new items only) | R@1 | R@10 | R@50 | NDCG@10 | n |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     lines += [row(a["variant"], a["new_items"]) for a in result["ablation"]]
-    lines += ["", "| setting (chosen configuration) | R@1 | R@10 | R@50 | NDCG@10 | n |", "| --- | --- | --- | --- | --- | --- |",
-              row("held-out, new items", result["heldout"]["new_items"]),
-              row("held-out, all targets", result["heldout"]["all_targets"]),
-              row("tuning (two-fold), new items", result["tuning"]["new_items"])]
-    lines += ["", f"Chosen on the tuning split: {json.dumps(result['chosen'])}",
-              f"Target (new items, held-out): R@1 ≥ {TARGET['recall@1']}, R@10 ≥ {TARGET['recall@10']}, R@50 ≥ {TARGET['recall@50']}"]
+    lines += [
+        "",
+        "| setting (chosen configuration) | R@1 | R@10 | R@50 | NDCG@10 | n |",
+        "| --- | --- | --- | --- | --- | --- |",
+        row("held-out, new items", result["heldout"]["new_items"]),
+        row("held-out, all targets", result["heldout"]["all_targets"]),
+        row("tuning (two-fold), new items", result["tuning"]["new_items"]),
+    ]
+    lines += [
+        "",
+        f"Chosen on the tuning split: {json.dumps(result['chosen'])}",
+        f"Target (new items, held-out): R@1 ≥ {TARGET['recall@1']}, R@10 ≥ {TARGET['recall@10']}, R@50 ≥ {TARGET['recall@50']}",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -411,8 +479,12 @@ def plot(result: dict, path: Path) -> None:
     names = [a["variant"] for a in result["ablation"]]
     fig, ax = plt.subplots(figsize=(9, 4))
     for offset, metric in ((-0.25, "recall@1"), (0.0, "recall@10"), (0.25, "recall@50")):
-        ax.barh([i + offset for i in range(len(names))], [a["new_items"][metric] for a in result["ablation"]],
-                height=0.25, label=metric)
+        ax.barh(
+            [i + offset for i in range(len(names))],
+            [a["new_items"][metric] for a in result["ablation"]],
+            height=0.25,
+            label=metric,
+        )
     for value in TARGET.values():
         ax.axvline(value, linestyle=":", color="grey")
     ax.set_yticks(range(len(names)), names, fontsize=8)

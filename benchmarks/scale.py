@@ -88,8 +88,9 @@ def demo_vectors(encoder: Any | None, cache: Path = CACHE) -> np.ndarray:
     return vectors
 
 
-def synthetic_chunk(start: int, count: int, parents: list[CatalogItem], parent_vectors: np.ndarray
-                    ) -> tuple[list[CatalogItem], np.ndarray]:
+def synthetic_chunk(
+    start: int, count: int, parents: list[CatalogItem], parent_vectors: np.ndarray
+) -> tuple[list[CatalogItem], np.ndarray]:
     """Items start..start+count-1, the same on every run (seeded by the chunk's start)."""
     rng = np.random.default_rng([20261128, start])
     which = rng.integers(0, len(parents), size=count)
@@ -105,8 +106,14 @@ def synthetic_chunk(start: int, count: int, parents: list[CatalogItem], parent_v
         year = min(2025, max(1920, (parent.year or 2000) + int(shifts[offset])))
         genres = parent.genres
         text = f"Item {number} ({year}). {', '.join(genres)}. Synthetic item near {parent.title}."
-        items.append(CatalogItem(id=f"syn-{number:07d}", title=f"Item {number}", text=text,
-                                 meta={"year": year, "genres": genres, "popularity": int(rng.integers(0, 100))}))
+        items.append(
+            CatalogItem(
+                id=f"syn-{number:07d}",
+                title=f"Item {number}",
+                text=text,
+                meta={"year": year, "genres": genres, "popularity": int(rng.integers(0, 100))},
+            )
+        )
     return items, vectors.astype(np.float32)
 
 
@@ -115,8 +122,9 @@ def _build_log(cache: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def build_catalog(size: int, encoder: Any | None, cache: Path = CACHE, budget_s: float | None = None,
-                  progress: bool = False) -> dict:
+def build_catalog(
+    size: int, encoder: Any | None, cache: Path = CACHE, budget_s: float | None = None, progress: bool = False
+) -> dict:
     """Create or finish the collection of `size` items; returns its build record.
 
     Resumable: synthetic chunks are deterministic, so a killed build restarts at the last
@@ -157,9 +165,12 @@ def build_catalog(size: int, encoder: Any | None, cache: Path = CACHE, budget_s:
         record = save(len(parents) + done, False)
         elapsed = time.perf_counter() - started
         if progress:
-            print(f"  {name}: {len(parents) + done:,}/{size:,} items, {record['seconds']:.0f} s "
-                  f"({done / elapsed:,.0f}/s this run)",
-                  file=sys.stderr, flush=True)
+            print(
+                f"  {name}: {len(parents) + done:,}/{size:,} items, {record['seconds']:.0f} s "
+                f"({done / elapsed:,.0f}/s this run)",
+                file=sys.stderr,
+                flush=True,
+            )
         if budget_s is not None and elapsed > budget_s and done < synthetic:
             return record
     store.mark_ingested(name)
@@ -168,25 +179,88 @@ def build_catalog(size: int, encoder: Any | None, cache: Path = CACHE, budget_s:
 
 # -- messages -----------------------------------------------------------------------------------
 
-_MOODS = ["funny", "dark", "mind-bending", "feel-good", "slow-burn", "tense", "heartwarming", "quirky", "epic",
-          "cozy", "gritty", "romantic", "thoughtful", "stylish", "offbeat", "uplifting", "eerie", "fast-paced",
-          "bittersweet", "clever", "moody", "lighthearted", "sweeping", "intimate"]
+_MOODS = [
+    "funny",
+    "dark",
+    "mind-bending",
+    "feel-good",
+    "slow-burn",
+    "tense",
+    "heartwarming",
+    "quirky",
+    "epic",
+    "cozy",
+    "gritty",
+    "romantic",
+    "thoughtful",
+    "stylish",
+    "offbeat",
+    "uplifting",
+    "eerie",
+    "fast-paced",
+    "bittersweet",
+    "clever",
+    "moody",
+    "lighthearted",
+    "sweeping",
+    "intimate",
+]
 _KINDS = ["movie", "film", "story", "watch", "pick", "classic", "hidden gem", "crowd-pleaser"]
-_ABOUT = ["about friendship", "set in space", "with a twist ending", "about a heist", "with a great soundtrack",
-          "set in a small town", "about growing up", "with strong female leads", "about revenge", "set at sea",
-          "about family secrets", "with great dialogue", "about an unlikely team", "set in the future",
-          "about first love", "with stunning visuals", "about a road trip", "set during a war",
-          "about artificial intelligence", "with a lot of heart", "about survival", "with sharp satire"]
-_OCCASIONS = ["for a rainy Sunday", "for date night", "to watch with my dad", "for a long flight",
-              "for a night in", "to unwind after work", "for movie night with friends", "for the weekend"]
-_OPENERS = ["something {m} {k} {a}", "I'd love a {m} {g} {k} {a}", "can you suggest a {m} {g} {k} {o}",
-            "in the mood for something {m} {a}", "looking for a {m} {g} {k} {o}",
-            "any ideas for a {m} {k} {a} {o}", "recommend me a {m} {g} {k}, {a}"]
-_FOLLOWUPS = ["I loved {t}, something similar but more {m}", "{t} was great, now something {m} {a}",
-              "no {g} please, more {m} and {m2}", "something from the {d}s, {m} {g} {a}",
-              "more {m} {a}, not {g}", "I hated {t}, something {m} instead {o}",
-              "maybe a {g} {k} {a}, {m} but not too {m2}", "got anything {m} like {t}?",
-              "after {y}, a {m} {g} {k}", "less {m2}, more {m} {a}"]
+_ABOUT = [
+    "about friendship",
+    "set in space",
+    "with a twist ending",
+    "about a heist",
+    "with a great soundtrack",
+    "set in a small town",
+    "about growing up",
+    "with strong female leads",
+    "about revenge",
+    "set at sea",
+    "about family secrets",
+    "with great dialogue",
+    "about an unlikely team",
+    "set in the future",
+    "about first love",
+    "with stunning visuals",
+    "about a road trip",
+    "set during a war",
+    "about artificial intelligence",
+    "with a lot of heart",
+    "about survival",
+    "with sharp satire",
+]
+_OCCASIONS = [
+    "for a rainy Sunday",
+    "for date night",
+    "to watch with my dad",
+    "for a long flight",
+    "for a night in",
+    "to unwind after work",
+    "for movie night with friends",
+    "for the weekend",
+]
+_OPENERS = [
+    "something {m} {k} {a}",
+    "I'd love a {m} {g} {k} {a}",
+    "can you suggest a {m} {g} {k} {o}",
+    "in the mood for something {m} {a}",
+    "looking for a {m} {g} {k} {o}",
+    "any ideas for a {m} {k} {a} {o}",
+    "recommend me a {m} {g} {k}, {a}",
+]
+_FOLLOWUPS = [
+    "I loved {t}, something similar but more {m}",
+    "{t} was great, now something {m} {a}",
+    "no {g} please, more {m} and {m2}",
+    "something from the {d}s, {m} {g} {a}",
+    "more {m} {a}, not {g}",
+    "I hated {t}, something {m} instead {o}",
+    "maybe a {g} {k} {a}, {m} but not too {m2}",
+    "got anything {m} like {t}?",
+    "after {y}, a {m} {g} {k}",
+    "less {m2}, more {m} {a}",
+]
 
 
 def messages(count: int, seed: int, follow_up: bool = True) -> list[str]:
@@ -199,9 +273,17 @@ def messages(count: int, seed: int, follow_up: bool = True) -> list[str]:
     while len(out) < count:
         pattern = rng.choice(_FOLLOWUPS if follow_up else _OPENERS)
         m, m2 = rng.sample(_MOODS, 2)
-        text = pattern.format(m=m, m2=m2, k=rng.choice(_KINDS), a=rng.choice(_ABOUT), o=rng.choice(_OCCASIONS),
-                              g=rng.choice(genres), t=rng.choice(items).title, d=rng.choice(range(1950, 2030, 10)),
-                              y=rng.choice(range(1970, 2021, 5)))
+        text = pattern.format(
+            m=m,
+            m2=m2,
+            k=rng.choice(_KINDS),
+            a=rng.choice(_ABOUT),
+            o=rng.choice(_OCCASIONS),
+            g=rng.choice(genres),
+            t=rng.choice(items).title,
+            d=rng.choice(range(1950, 2030, 10)),
+            y=rng.choice(range(1970, 2021, 5)),
+        )
         if text not in seen:
             seen.add(text)
             out.append(text)
@@ -238,8 +320,12 @@ def peak_rss_mb() -> float:
 def summary(values: list[float]) -> dict:
     if not values:
         return {"p50": None, "p95": None, "mean": None, "n": 0}
-    return {"p50": float(np.percentile(values, 50)), "p95": float(np.percentile(values, 95)),
-            "mean": float(statistics.fmean(values)), "n": len(values)}
+    return {
+        "p50": float(np.percentile(values, 50)),
+        "p95": float(np.percentile(values, 95)),
+        "mean": float(statistics.fmean(values)),
+        "n": len(values),
+    }
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -289,8 +375,9 @@ def _count_encoder_calls(encoder: Any) -> list[int]:
 # -- workers (each normally in its own process) -------------------------------------------------
 
 
-def measure_turns(size: int, turns: int, users: int, cache: Path, encoder: Any | None = None,
-                  profile_to: Path | None = None) -> dict:
+def measure_turns(
+    size: int, turns: int, users: int, cache: Path, encoder: Any | None = None, profile_to: Path | None = None
+) -> dict:
     """Per-turn split at one catalog size, with the encoder pass and LangChain on the same texts."""
     from recochat.retrieval.encoder import Encoder
     from recochat.retrieval.recommender import EXACT_LIMIT
@@ -304,8 +391,9 @@ def measure_turns(size: int, turns: int, users: int, cache: Path, encoder: Any |
     engine, name = runtime.engine, collection_name(size)
     from langchain_chroma import Chroma
 
-    vectorstore = Chroma(client=runtime.store.client, collection_name=name,
-                         embedding_function=_langchain_embeddings(encoder))
+    vectorstore = Chroma(
+        client=runtime.store.client, collection_name=name, embedding_function=_langchain_embeddings(encoder)
+    )
     per_user = max(1, turns // users)
     plan = conversations(users, per_user, seed=size % 9973)
     warm = messages(6, seed=7, follow_up=False)
@@ -329,10 +417,10 @@ def measure_turns(size: int, turns: int, users: int, cache: Path, encoder: Any |
                 before = calls[0]
                 if profiler:
                     profiler.enable()
-                result = engine.turn(user, text)
+                turn = engine.turn(user, text)
                 if profiler:
                     profiler.disable()
-                row.update(kind=result.kind, timings_ms=result.timings_ms, encoder_calls=calls[0] - before)
+                row.update(kind=turn.kind, timings_ms=turn.timings_ms, encoder_calls=calls[0] - before)
             elif step == "encode":
                 raw_encode([text])
                 row["encoder_ms"] = (time.perf_counter() - started) * 1000
@@ -340,7 +428,7 @@ def measure_turns(size: int, turns: int, users: int, cache: Path, encoder: Any |
                 vectorstore.similarity_search(text, k=5)
                 row["langchain_ms"] = (time.perf_counter() - started) * 1000
         rows.append(row)
-    encoder.encode_texts = raw_encode
+    setattr(encoder, "encode_texts", raw_encode)  # noqa: B010 - undo the per-instance counting wrapper
     if profiler and profile_to:
         import io
         import pstats
@@ -352,8 +440,9 @@ def measure_turns(size: int, turns: int, users: int, cache: Path, encoder: Any |
 
     timed = [r for r in rows if "total" in r["timings_ms"]]
     split = {step: summary([r["timings_ms"].get(step, 0.0) for r in timed]) for step in (*STEPS, "total")}
-    split["other"] = summary([r["timings_ms"]["total"] - sum(r["timings_ms"].get(s, 0.0) for s in STEPS)
-                              for r in timed])
+    split["other"] = summary(
+        [r["timings_ms"]["total"] - sum(r["timings_ms"].get(s, 0.0) for s in STEPS) for r in timed]
+    )
     encoder_ms = summary([r["encoder_ms"] for r in rows])
     langchain_ms = summary([r["langchain_ms"] for r in rows])
     result: dict[str, Any] = {
@@ -398,8 +487,9 @@ def _ann_recall(runtime: Any, name: str, users: list[str], top: int = 50) -> flo
     return float(statistics.fmean(found)) if found else float("nan")
 
 
-def measure_concurrency(size: int, users: int, rounds: int, solo_turns: int, cache: Path,
-                        encoder: Any | None = None) -> dict:
+def measure_concurrency(
+    size: int, users: int, rounds: int, solo_turns: int, cache: Path, encoder: Any | None = None
+) -> dict:
     """`users` send at once through `Conversations.send`, `rounds` times, against one user alone."""
     from recochat.retrieval.encoder import Encoder
 
@@ -446,8 +536,16 @@ def measure_concurrency(size: int, users: int, rounds: int, solo_turns: int, cac
 
 def ingest_items(count: int) -> list[CatalogItem]:
     """Distinct real texts: the demo catalog reworded (sentence order, a lead-in) until `count`."""
-    leads = ["", "Staff pick.", "From the archive.", "Catalog entry.", "Editor's note:", "Late-night favourite.",
-             "Critics' choice.", "Family shelf."]
+    leads = [
+        "",
+        "Staff pick.",
+        "From the archive.",
+        "Catalog entry.",
+        "Editor's note:",
+        "Late-night favourite.",
+        "Critics' choice.",
+        "Family shelf.",
+    ]
     out: list[CatalogItem] = []
     base = demo_items()
     copy = 0
@@ -544,8 +642,9 @@ class OnnxEncoder:
         out = np.zeros((len(texts), 384), dtype=np.float32)
         for start in range(0, len(order), self.batch_size):
             rows = order[start : start + self.batch_size]
-            batch = self.tokenizer([texts[i] for i in rows], padding=True, truncation=True,
-                                   max_length=self.max_length, return_tensors="np")
+            batch = self.tokenizer(
+                [texts[i] for i in rows], padding=True, truncation=True, max_length=self.max_length, return_tensors="np"
+            )
             feed = {k: v.astype(np.int64) for k, v in batch.items() if k in self.inputs}
             hidden = self.session.run(None, feed)[0]
             mask = batch["attention_mask"][..., None].astype(np.float32)
@@ -587,10 +686,16 @@ def export_onnx(encoder: Any, cache: Path) -> dict[str, Path]:
     sample = tokenizer(["a sample sentence for tracing", "short"], padding=True, return_tensors="pt")
     names = ["input_ids", "attention_mask", "token_type_ids"]
     with torch.no_grad():
-        torch.onnx.export(Hidden(model), tuple(sample[n] for n in names), str(files["onnx-fp32"]),
-                          input_names=names, output_names=["hidden"],
-                          dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "hidden"]},
-                          opset_version=17, dynamo=False)
+        torch.onnx.export(
+            Hidden(model),
+            tuple(sample[n] for n in names),
+            str(files["onnx-fp32"]),
+            input_names=names,
+            output_names=["hidden"],
+            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "hidden"]},
+            opset_version=17,
+            dynamo=False,
+        )
     quantize_dynamic(str(files["onnx-fp32"]), str(files["onnx-int8"]), weight_type=QuantType.QInt8)
     return files
 
@@ -626,8 +731,13 @@ def measure_backends(encoder: Any, corpus: list[str], cache: Path, queries: int 
         queries_vectors = backend.encode_texts(asked)
         top = np.argsort(-(queries_vectors @ vectors.T), axis=1)[:, :10]
         recall = statistics.fmean(len(set(a) & set(b)) / 10 for a, b in zip(top, reference_top, strict=True))
-        out[label] = {"items_per_s": rate, "speedup": rate / torch_rate, "single_ms": single_ms(backend),
-                      "recall@10": recall, "cosine": float(np.mean(np.sum(vectors * reference_corpus, axis=1)))}
+        out[label] = {
+            "items_per_s": rate,
+            "speedup": rate / torch_rate,
+            "single_ms": single_ms(backend),
+            "recall@10": recall,
+            "cosine": float(np.mean(np.sum(vectors * reference_corpus, axis=1))),
+        }
     again, _ = throughput(encoder)
     out["torch"]["items_per_s"] = torch_rate = (torch_rate + again) / 2
     for label in files:
@@ -642,8 +752,20 @@ def _in_subprocess(kind: str, options: dict, cache: Path) -> dict:
     """Run one worker in a fresh interpreter, so its peak RSS is its own."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         out = Path(handle.name)
-    command = [sys.executable, "-m", "recochat.benchmarks", "scale", "--worker", kind, "--worker-out", str(out),
-               "--cache", str(cache), "--worker-options", json.dumps(options)]
+    command = [
+        sys.executable,
+        "-m",
+        "recochat.benchmarks",
+        "scale",
+        "--worker",
+        kind,
+        "--worker-out",
+        str(out),
+        "--cache",
+        str(cache),
+        "--worker-options",
+        json.dumps(options),
+    ]
     try:
         subprocess.run(command, check=True)
         return json.loads(out.read_text())
@@ -654,11 +776,13 @@ def _in_subprocess(kind: str, options: dict, cache: Path) -> dict:
 def _worker(kind: str, options: dict, cache: Path, encoder: Any | None = None) -> dict:
     if kind == "turns":
         profile = options.get("profile_to")
-        return measure_turns(options["size"], options["turns"], options["users"], cache, encoder,
-                             Path(profile) if profile else None)
+        return measure_turns(
+            options["size"], options["turns"], options["users"], cache, encoder, Path(profile) if profile else None
+        )
     if kind == "concurrency":
-        return measure_concurrency(options["size"], options["users"], options["rounds"], options["solo_turns"],
-                                   cache, encoder)
+        return measure_concurrency(
+            options["size"], options["users"], options["rounds"], options["solo_turns"], cache, encoder
+        )
     if kind == "ingest":
         return measure_ingest(options["items"], options["rounds"], cache, encoder, options["onnx"])
     raise ValueError(f"unknown worker {kind!r}: turns, concurrency or ingest")
@@ -701,12 +825,15 @@ def run(
     built = [s for s in sizes if builds[collection_name(s)]["done"]]
     per_size = []
     for size in built:
-        options = {"size": size, "turns": turns, "users": users}
+        options: dict[str, Any] = {"size": size, "turns": turns, "users": users}
         if profile:
             options["profile_to"] = str(RESULTS / f"scale_profile_{collection_name(size)}.txt")
         per_size.append(work("turns", options))
-    concurrency = work("concurrency", {"size": min(built), "users": crowd, "rounds": crowd_rounds,
-                                       "solo_turns": solo_turns}) if built else None
+    concurrency = (
+        work("concurrency", {"size": min(built), "users": crowd, "rounds": crowd_rounds, "solo_turns": solo_turns})
+        if built
+        else None
+    )
     ingest_result = work("ingest", {"items": ingest_count, "rounds": ingest_rounds, "onnx": onnx})
     result = {
         "date": date.today().isoformat(),
@@ -733,9 +860,15 @@ def machine() -> dict:
         load = os.getloadavg()
     except OSError:
         load = None
-    return {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(), "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(), "load_average": load}
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "load_average": load,
+    }
 
 
 # -- report ---------------------------------------------------------------------------------------
@@ -754,25 +887,40 @@ def _size_label(size: int) -> str:
 
 
 def markdown(result: dict) -> str:
-    lines = [(f"Speed and scale, {result['date']}, {result['machine']['cpus']} CPUs "
-             f"({result['machine']['processor']}), torch {result['machine']['torch']}."), ""]
-    lines += ["Per turn, LLM excluded (ms, p50 / p95):", "",
-              "| items | retrieval | " + " | ".join(STEPS) + " | other | turn total | encoder pass alone | "
-              "LangChain `similarity_search` | turn ÷ encoder (p95) | target | peak RSS |",
-              "| --- " * (len(STEPS) + 10) + "|"]
+    lines = [
+        (
+            f"Speed and scale, {result['date']}, {result['machine']['cpus']} CPUs "
+            f"({result['machine']['processor']}), torch {result['machine']['torch']}."
+        ),
+        "",
+    ]
+    lines += [
+        "Per turn, LLM excluded (ms, p50 / p95):",
+        "",
+        "| items | retrieval | " + " | ".join(STEPS) + " | other | turn total | encoder pass alone | "
+        "LangChain `similarity_search` | turn ÷ encoder (p95) | target | peak RSS |",
+        "| --- " * (len(STEPS) + 10) + "|",
+    ]
     for row in result["sizes"]:
         split = row["split_ms"]
         cells = [f"{_ms(split[s]['p50'])} / {_ms(split[s]['p95'])}" for s in (*STEPS, "other", "total")]
         target = row.get("target_ratio_p95")
         verdict = "—" if target is None else f"≤ {target}× {'met' if row.get('target_met') else 'missed'}"
         lines.append(
-            f"| {_size_label(row['size'])} | {row['retrieval']} | " + " | ".join(cells)
+            f"| {_size_label(row['size'])} | {row['retrieval']} | "
+            + " | ".join(cells)
             + f" | {_ms(row['encoder_ms']['p50'])} / {_ms(row['encoder_ms']['p95'])}"
             + f" | {_ms(row['langchain_ms']['p50'])} / {_ms(row['langchain_ms']['p95'])}"
-            + f" | {_x(row['ratio_p95'])} | {verdict} | {row['rss_mb']['peak']:,.0f} MB |")
+            + f" | {_x(row['ratio_p95'])} | {verdict} | {row['rss_mb']['peak']:,.0f} MB |"
+        )
     lines.append("")
-    lines += [("| items | build (s) | build items/s | startup (s) | RSS after encoder | RSS with catalog | "
-              "encoder calls per turn | ANN recall@50 | turns with no items |"), "| --- " * 9 + "|"]
+    lines += [
+        (
+            "| items | build (s) | build items/s | startup (s) | RSS after encoder | RSS with catalog | "
+            "encoder calls per turn | ANN recall@50 | turns with no items |"
+        ),
+        "| --- " * 9 + "|",
+    ]
     by_name = {collection_name(row["size"]): row for row in result["sizes"]}
     for name, build in result["builds"].items():
         built = f"{build['seconds']:,.0f}"
@@ -782,39 +930,66 @@ def markdown(result: dict) -> str:
         row = by_name.get(name)
         if row:
             recall = row.get("ann_recall@50")
-            cells += [f"{row['startup_s']:.1f}", f"{row['rss_mb']['encoder_loaded']:,.0f} MB",
-                      f"{row['rss_mb']['catalog_loaded']:,.0f} MB", f"{row['encoder_calls_per_turn']:.2f}",
-                      "exact" if recall is None else f"{recall:.3f}",
-                      f"{row['kinds'].get('empty', 0)} of {row['turns']}"]
+            cells += [
+                f"{row['startup_s']:.1f}",
+                f"{row['rss_mb']['encoder_loaded']:,.0f} MB",
+                f"{row['rss_mb']['catalog_loaded']:,.0f} MB",
+                f"{row['encoder_calls_per_turn']:.2f}",
+                "exact" if recall is None else f"{recall:.3f}",
+                f"{row['kinds'].get('empty', 0)} of {row['turns']}",
+            ]
         else:
             cells += ["—"] * 6
         lines.append("| " + " | ".join(cells) + " |")
     c = result.get("concurrency")
     if c:
-        lines += ["", f"Concurrency at {_size_label(c['size'])} items, template writer (ms):", "",
-                  "| scenario | p50 | p95 | turns/s |", "| --- | --- | --- | --- |",
-                  f"| 1 user alone | {_ms(c['solo_ms']['p50'])} | {_ms(c['solo_ms']['p95'])} | {c['solo_turns_per_s']:.1f} |",
-                  (f"| {c['users']} users at once ({c['rounds']} rounds), time around `send` | "
-                  f"{_ms(c['concurrent_ms']['p50'])} | {_ms(c['concurrent_ms']['p95'])} | {c['concurrent_turns_per_s']:.1f} |"),
-                  (f"| the same, engine time inside the turn | {_ms(c['concurrent_engine_ms']['p50'])} | "
-                  f"{_ms(c['concurrent_engine_ms']['p95'])} | |"),
-                  "", f"p95 with {c['users']} users ÷ p95 alone: {_x(c['p95_ratio'])}."]
+        lines += [
+            "",
+            f"Concurrency at {_size_label(c['size'])} items, template writer (ms):",
+            "",
+            "| scenario | p50 | p95 | turns/s |",
+            "| --- | --- | --- | --- |",
+            f"| 1 user alone | {_ms(c['solo_ms']['p50'])} | {_ms(c['solo_ms']['p95'])} | {c['solo_turns_per_s']:.1f} |",
+            (
+                f"| {c['users']} users at once ({c['rounds']} rounds), time around `send` | "
+                f"{_ms(c['concurrent_ms']['p50'])} | {_ms(c['concurrent_ms']['p95'])} | {c['concurrent_turns_per_s']:.1f} |"
+            ),
+            (
+                f"| the same, engine time inside the turn | {_ms(c['concurrent_engine_ms']['p50'])} | "
+                f"{_ms(c['concurrent_engine_ms']['p95'])} | |"
+            ),
+            "",
+            f"p95 with {c['users']} users ÷ p95 alone: {_x(c['p95_ratio'])}.",
+        ]
     g = result["ingest"]
-    lines += ["", f"Ingest of {g['items']:,} real texts (median of {g['rounds']} rounds, alternating order):", "",
-              "| path | items/s |", "| --- | --- |",
-              f"| raw `encode_texts` (one call) | {g['raw_items_per_s']:.1f} |",
-              f"| `ingest()` (hash check, 512-item chunks, upsert) | {g['ingest_items_per_s']:.1f} |",
-              f"| `encode_texts` in 512-item chunks | {g['chunked_encode_items_per_s']:.1f} |",
-              f"| `ChromaStore.upsert` alone | {g['upsert_only_items_per_s']:.0f} |",
-              "", (f"ingest ÷ raw: {g['ratio']:.1%} (target ≥ {g['target']:.0%}: "
-              f"{'met' if g['target_met'] else 'missed'}).")]
+    lines += [
+        "",
+        f"Ingest of {g['items']:,} real texts (median of {g['rounds']} rounds, alternating order):",
+        "",
+        "| path | items/s |",
+        "| --- | --- |",
+        f"| raw `encode_texts` (one call) | {g['raw_items_per_s']:.1f} |",
+        f"| `ingest()` (hash check, 512-item chunks, upsert) | {g['ingest_items_per_s']:.1f} |",
+        f"| `encode_texts` in 512-item chunks | {g['chunked_encode_items_per_s']:.1f} |",
+        f"| `ChromaStore.upsert` alone | {g['upsert_only_items_per_s']:.0f} |",
+        "",
+        (f"ingest ÷ raw: {g['ratio']:.1%} (target ≥ {g['target']:.0%}: {'met' if g['target_met'] else 'missed'})."),
+    ]
     backends = g.get("backends")
     if backends and "error" not in backends:
-        lines += ["", ("| encoder backend | items/s | × torch | single query p50 (ms) | top-10 agreement with torch | "
-                  "mean cosine to torch |"), "| --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            "",
+            (
+                "| encoder backend | items/s | × torch | single query p50 (ms) | top-10 agreement with torch | "
+                "mean cosine to torch |"
+            ),
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
         for label, b in backends.items():
-            lines.append(f"| {label} | {b['items_per_s']:.1f} | {_x(b.get('speedup', 1.0))} | "
-                         f"{_ms(b['single_ms']['p50'])} | {b['recall@10']:.3f} | {b['cosine']:.4f} |")
+            lines.append(
+                f"| {label} | {b['items_per_s']:.1f} | {_x(b.get('speedup', 1.0))} | "
+                f"{_ms(b['single_ms']['p50'])} | {b['recall@10']:.3f} | {b['cosine']:.4f} |"
+            )
     elif backends:
         lines += ["", f"ONNX backends not measured: {backends['error']}"]
     return "\n".join(lines) + "\n"
@@ -842,10 +1017,17 @@ def plot(result: dict, stem: Path) -> list[Path]:
         left.set_xlabel("catalog items")
         left.legend(fontsize=8)
         x = np.arange(len(labels))
-        for offset, (key, label) in zip((-0.27, 0, 0.27), (("total", "turn (LLM excluded)"), ("encoder", "encoder pass alone"),
-                                                        ("langchain", "LangChain similarity_search")), strict=True):
-            values = [(r["split_ms"]["total"] if key == "total" else r[f"{key}_ms"])["p95"] for r in result["sizes"]]
-            right.bar(x + offset, values, width=0.27, label=label)
+        for offset, (key, label) in zip(
+            (-0.27, 0, 0.27),
+            (
+                ("total", "turn (LLM excluded)"),
+                ("encoder", "encoder pass alone"),
+                ("langchain", "LangChain similarity_search"),
+            ),
+            strict=True,
+        ):
+            p95s = [(r["split_ms"]["total"] if key == "total" else r[f"{key}_ms"])["p95"] for r in result["sizes"]]
+            right.bar(x + offset, p95s, width=0.27, label=label)
         right.set_xticks(x, labels)
         right.set_title("p95 (ms)")
         right.set_xlabel("catalog items")
@@ -858,7 +1040,10 @@ def plot(result: dict, stem: Path) -> list[Path]:
     c = result.get("concurrency")
     if c:
         fig, axis = plt.subplots(figsize=(6, 4))
-        for label, rows in (("1 user alone", c["rows"]["solo"]), (f"{c['users']} users at once", c["rows"]["concurrent"])):
+        for label, rows in (
+            ("1 user alone", c["rows"]["solo"]),
+            (f"{c['users']} users at once", c["rows"]["concurrent"]),
+        ):
             values = np.sort([r["ms"] for r in rows])
             axis.plot(values, np.arange(1, len(values) + 1) / len(values), label=label)
         axis.set_xscale("log")
@@ -883,8 +1068,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--ingest-items", type=int, default=2000)
     parser.add_argument("--ingest-rounds", type=int, default=3)
     parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX fp32/int8 encoder comparison")
-    parser.add_argument("--build-budget-s", type=float, default=3600,
-                        help="stop building a catalog after this long (resumes on the next run)")
+    parser.add_argument(
+        "--build-budget-s",
+        type=float,
+        default=3600,
+        help="stop building a catalog after this long (resumes on the next run)",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the turns, write results/scale_profile_*.txt")
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--out", type=Path, default=RESULTS / "scale.json")
@@ -896,8 +1085,19 @@ def main(argv: list[str]) -> int:
         result = _worker(args.worker, json.loads(args.worker_options), args.cache)
         args.worker_out.write_text(json.dumps(result))
         return 0
-    result = run(tuple(int(s) for s in args.sizes.split(",")), args.turns, args.users, args.crowd, args.crowd_rounds,
-                 ingest_count=args.ingest_items, ingest_rounds=args.ingest_rounds, onnx=not args.no_onnx,
-                 build_budget_s=args.build_budget_s, cache=args.cache, out=args.out, profile=args.profile)
+    result = run(
+        tuple(int(s) for s in args.sizes.split(",")),
+        args.turns,
+        args.users,
+        args.crowd,
+        args.crowd_rounds,
+        ingest_count=args.ingest_items,
+        ingest_rounds=args.ingest_rounds,
+        onnx=not args.no_onnx,
+        build_budget_s=args.build_budget_s,
+        cache=args.cache,
+        out=args.out,
+        profile=args.profile,
+    )
     print(markdown(result))
     return 0

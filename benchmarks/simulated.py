@@ -9,6 +9,11 @@ shown, and stops when the target is shown. Two settings, same users, same messag
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from recochat.bot.engine import Engine
+
 import argparse
 import json
 import math
@@ -84,7 +89,7 @@ def pick_targets_from(items: list[CatalogItem], plots: dict[str, str], n: int, s
     return random.Random(seed).sample(usable, min(n, len(usable)))
 
 
-def simulate(engine, target: CatalogItem, said: list[str], remember: bool, index: int) -> int | None:  # type: ignore[no-untyped-def]
+def simulate(engine: Engine, target: CatalogItem, said: list[str], remember: bool, index: int) -> int | None:
     """The turn (1-based) at which the target was shown, or None."""
     for turn, text in enumerate(said, start=1):
         user = f"sim{index}" if remember else f"sim{index}-turn{turn}"
@@ -111,8 +116,7 @@ def summarize(turns: list[int | None]) -> dict[str, float]:
     }
 
 
-def run(n_targets: int = 300, out_dir: Path | None = None, smoke: bool = False,
-        encoder: Encoder | None = None) -> dict:
+def run(n_targets: int = 300, out_dir: Path | None = None, smoke: bool = False, encoder: Encoder | None = None) -> dict:
     out_dir = out_dir or RESULTS
     require_data()
     started = time.perf_counter()
@@ -132,8 +136,10 @@ def run(n_targets: int = 300, out_dir: Path | None = None, smoke: bool = False,
     settings = {}
     for name, remember in (("with_profile", True), ("without_profile", False)):
         engine = make_engine(catalog, encoder, CoOccurrence(), home, ScoringWeights())
-        turns = [simulate(engine, t, messages_for(t, plots[t.id], document_frequency), remember, i)
-                 for i, t in enumerate(targets)]
+        turns = [
+            simulate(engine, t, messages_for(t, plots[t.id], document_frequency), remember, i)
+            for i, t in enumerate(targets)
+        ]
         settings[name] = summarize(turns)
     result = {
         "protocol": __doc__.strip(),
@@ -154,13 +160,18 @@ def run(n_targets: int = 300, out_dir: Path | None = None, smoke: bool = False,
 
 
 def markdown(result: dict) -> str:
-    lines = [f"Simulated users on the ReDial catalog ({result['date']}, {result['targets']} targets, "
-             f"{result['catalog_items']} items, 5 shown per turn)", "",
-             "| setting | success@1 | success@3 | success@5 | mean turns (found) | mean turns (fail = 6) |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        f"Simulated users on the ReDial catalog ({result['date']}, {result['targets']} targets, "
+        f"{result['catalog_items']} items, 5 shown per turn)",
+        "",
+        "| setting | success@1 | success@3 | success@5 | mean turns (found) | mean turns (fail = 6) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for name, s in result["settings"].items():
-        lines.append(f"| {name} | {s['success@1']:.3f} | {s['success@3']:.3f} | {s['success@5']:.3f} | "
-                     f"{s['mean_turns_when_found']} | {s['mean_turns_failures_as_6']} |")
+        lines.append(
+            f"| {name} | {s['success@1']:.3f} | {s['success@3']:.3f} | {s['success@5']:.3f} | "
+            f"{s['mean_turns_when_found']} | {s['mean_turns_failures_as_6']} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -12,25 +12,65 @@ concurrently. A reply comes in two steps, items first, like a RAG answer's sourc
     reply = stream.reply               # everything, with reply.text = prose + item lines
 
 Iterating without calling `items()` first is fine: it ranks before the first chunk.
+
+Every message is cleaned here, once, whatever front end it came from (`clean_message`): control
+characters and terminal escapes go, lone surrogates become U+FFFD, and a message over
+`MAX_MESSAGE_CHARS` is cut at a word boundary, with a first prose sentence that says so.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
-from collections import defaultdict
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Literal, Protocol
+from typing import Literal, Protocol
 
 from recochat.profiles.model import Profile
 from recochat.retrieval.catalog import title_label
+from recochat.retrieval.recommender import Recommendation
 
 from .engine import Engine, TurnKind, TurnResult
 from .errors import NoSuchRank, UnknownItem
 from .writer import Status, TemplateWriter, WriteOutcome, item_lines
 
 log = logging.getLogger("recochat.conversation")
+
+MAX_MESSAGE_CHARS = 2000
+"""Longest message read, in characters: Discord's own message limit, so no front end can send more
+than a Discord user could, and understanding a message stays a bounded, fast step."""
+TRUNCATED_NOTICE = f"Your message was long, so I read its first {MAX_MESSAGE_CHARS:,} characters."
+MAX_USER_LOCKS = 10_000
+"""Idle per-user locks kept (least recently used go first); a lock in use is never dropped."""
+
+_ESCAPE_SEQUENCE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]|\x9b[0-?]*[ -/]*[@-~]"
+)
+"""ANSI/VT escapes (CSI, OSC, two-character ones): removed whole, so no '[31m' is left behind."""
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""C0/C1 controls except tab and newline, and the bidi embeddings, overrides and isolates that
+make text display in another order than it reads (a reply echoing them could be spoofed)."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+"""In a Python str every surrogate is a lone one (invalid Unicode: SQLite and UTF-8 refuse it)."""
+
+
+def clean_message(text: str, limit: int = MAX_MESSAGE_CHARS) -> tuple[str, bool]:
+    """The message as the engine reads it, and whether it was cut to `limit` characters.
+
+    Cut at the last whitespace before the limit (a word is never split), or hard at the limit when
+    the last `limit // 2` characters hold no space (one endless token)."""
+    text = _SURROGATE.sub("\ufffd", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", text))
+    if len(text) <= limit:
+        return text, False
+    cut = next((i for i in range(limit, limit // 2, -1) if text[i].isspace()), limit)
+    return text[:cut].rstrip(), True
+
 
 class Writer(Protocol):
     name: str
@@ -75,6 +115,9 @@ class Reply:
     question: str | None = None
     subject: ReplyItem | None = None
     """The item an 'about' or 'why' turn talks about."""
+    notice: str | None = None
+    """What was done to the message before it was read ('Your message was long, so…'); also the
+    first sentence of `prose`, so every front end shows it."""
 
     def grounded_ids(self) -> set[str]:
         """Items this reply may name: those shown, or the one it talks about."""
@@ -89,6 +132,7 @@ class Reply:
             "status": self.status,
             "writer": self.writer,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            **({"notice": self.notice} if self.notice else {}),
         }
 
 
@@ -129,10 +173,12 @@ class ProfileView:
 class ReplyStream:
     """One turn: `await items()` ranks (once), iterating streams the prose, then `reply` is set."""
 
-    def __init__(self, owner: "Conversations", user_id: str, text: str) -> None:
+    def __init__(self, owner: Conversations, user_id: str, text: str) -> None:
         self._owner = owner
         self._user_id = user_id
-        self._text = text
+        self._text, truncated = clean_message(text)
+        self.notice = TRUNCATED_NOTICE if truncated else None
+        """Said before the prose: what the reply did with the message (it was cut)."""
         self._started = time.perf_counter()
         self._result: TurnResult | None = None
         self._items: list[ReplyItem] = []
@@ -143,7 +189,7 @@ class ReplyStream:
         """Run the engine's turn (understand, update, rank) and return the ranked items."""
         if self._result is None:
             owner = self._owner
-            async with owner._lock(self._user_id):  # the engine's work only, never the front end's sending
+            async with owner._hold(self._user_id):  # the engine's work only, never the front end's sending
                 self._result = await asyncio.to_thread(owner.engine.turn, self._user_id, self._text)
             self._items = [owner._item_view(r) for r in self._result.items]
             self._items_ms = (time.perf_counter() - self._started) * 1000
@@ -160,6 +206,9 @@ class ReplyStream:
         outcome = WriteOutcome()
         parts: list[str] = []
         write_started = time.perf_counter()
+        for said in ([self.notice] if self.notice else []) + result.caveats:
+            parts.append(said + " ")  # outside the writer: no model can drop or reword it
+            yield said + " "
         async for chunk in owner.writer.stream(result, outcome):
             parts.append(chunk)
             yield chunk
@@ -184,30 +233,86 @@ class ReplyStream:
             note=outcome.note,
             question=result.question,
             subject=owner._subject_view(result),
+            notice=self.notice,
         )
 
 
+class UserLocks:
+    """One asyncio lock per user, so a user's turns and feedback never interleave in the engine.
+
+    Bounded: past `size` users the least recently used idle locks are dropped. A lock that is held
+    or waited on is never dropped (a dropped one would let a new caller in beside its holder)."""
+
+    def __init__(self, size: int = MAX_USER_LOCKS) -> None:
+        self.size = size
+        self._locks: OrderedDict[str, asyncio.Lock] = OrderedDict()
+        self._in_use: Counter[str] = Counter()
+        """Holders and waiters per user; only users absent here may be dropped."""
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    def __contains__(self, user_id: object) -> bool:
+        return user_id in self._locks
+
+    @asynccontextmanager
+    async def hold(self, user_id: str) -> AsyncIterator[None]:
+        lock = self._locks.get(user_id)
+        if lock is None:
+            lock = self._locks[user_id] = asyncio.Lock()
+        self._locks.move_to_end(user_id)
+        self._in_use[user_id] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._in_use[user_id] -= 1
+            if not self._in_use[user_id]:
+                del self._in_use[user_id]
+            self._shrink()
+
+    def _shrink(self) -> None:
+        """Drop idle locks, oldest first, until at most `size` remain (or only busy ones do)."""
+        excess = len(self._locks) - self.size
+        if excess <= 0:
+            return
+        idle: list[str] = []
+        for user_id in self._locks:  # oldest first; usually the first few are idle
+            if len(idle) == excess:
+                break
+            if user_id not in self._in_use:
+                idle.append(user_id)
+        for user_id in idle:
+            del self._locks[user_id]
+
+
 class Conversations:
-    def __init__(self, engine: Engine, writer: Writer | None = None, catalog_name: str = "") -> None:
+    def __init__(
+        self, engine: Engine, writer: Writer | None = None, catalog_name: str = "", max_users: int = MAX_USER_LOCKS
+    ) -> None:
         self.engine = engine
         self.writer: Writer = writer or TemplateWriter()
         self.catalog_name = catalog_name
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._locks = UserLocks(max_users)
 
-    def _lock(self, user_id: str) -> asyncio.Lock:
-        return self._locks[user_id]
+    def _hold(self, user_id: str) -> AbstractAsyncContextManager[None]:
+        """The user's lock, as an async context manager: the engine's work for one user runs one at a time."""
+        return self._locks.hold(user_id)
 
     @staticmethod
-    def _item_view(r) -> ReplyItem:  # type: ignore[no-untyped-def]
+    def _item_view(r: Recommendation) -> ReplyItem:
         item = r.item
-        return ReplyItem(item.id, item.title, item.year, item.genres, r.why, r.score, r.rank, item.description, item.meta)
+        return ReplyItem(
+            item.id, item.title, item.year, item.genres, r.why, r.score, r.rank, item.description, item.meta
+        )
 
     def _subject_view(self, result: TurnResult) -> ReplyItem | None:
         item = result.subject
         if item is None:
             return None
-        return ReplyItem(item.id, item.title, item.year, item.genres, result.subject_why or "", 0.0, 0,
-                         item.description, item.meta)
+        return ReplyItem(
+            item.id, item.title, item.year, item.genres, result.subject_why or "", 0.0, 0, item.description, item.meta
+        )
 
     def stream(self, user_id: str, text: str) -> ReplyStream:
         return ReplyStream(self, user_id, text)
@@ -221,21 +326,21 @@ class Conversations:
 
     async def feedback(self, user_id: str, item: str | int, value: Literal["like", "dislike"]) -> FeedbackResult:
         """`item` is an item id, or a 1-based rank in the user's last reply."""
-        async with self._lock(user_id):
+        async with self._hold(user_id):
             item_id = await asyncio.to_thread(self._resolve, user_id, item)
             found = await asyncio.to_thread(self.engine.feedback, user_id, item_id, value)
         return FeedbackResult(found.id, found.title, value)
 
     async def undo_feedback(self, user_id: str, item: str | int) -> str:
         """Take back the latest 👍/👎 on an item (a removed reaction, /undo N); returns its title."""
-        async with self._lock(user_id):
+        async with self._hold(user_id):
             item_id = await asyncio.to_thread(self._resolve, user_id, item)
             await asyncio.to_thread(self.engine.undo_feedback, user_id, item_id)
         return self._title(item_id)
 
     async def mark_seen(self, user_id: str, item: str | int) -> str:
         """The user has seen this item: it is never suggested again; returns its title."""
-        async with self._lock(user_id):
+        async with self._hold(user_id):
             item_id = await asyncio.to_thread(self._resolve, user_id, item)
             found = await asyncio.to_thread(self.engine.mark_seen, user_id, item_id)
         return found.title
@@ -247,9 +352,11 @@ class Conversations:
     def _resolve(self, user_id: str, item: str | int) -> str:
         """An item id from an id or a 1-based rank in the user's last reply."""
         if isinstance(item, int):
-            item_id = self.engine.item_at(self.engine.profiles.load(user_id), item)
+            # ranks count from 1: the engine reads -1 as "the last one", which no caller of this API means
+            item_id = self.engine.item_at(self.engine.profiles.load(user_id), item) if item >= 1 else None
             if item_id is None:
-                raise NoSuchRank(f"there is no #{item} in your last reply")
+                shown = f"#{item}" if abs(item) < 10**9 else "such number"  # str() of a huge int raises
+                raise NoSuchRank(f"there is no {shown} in your last reply")
             return item_id
         if self.engine.item(item) is None:
             raise UnknownItem(f"no item {item!r} in catalog {self.catalog_name!r}")
@@ -261,8 +368,34 @@ class Conversations:
         assert found is not None
         reason = self.engine.why(user_id, item_id)
         if reason is None:
-            return f"{found.label()} wasn't recommended to you in this session."
+            return f"{found.label()} wasn't among my suggestions to you."
         return f"{found.label()}: {reason}."
+
+    async def last_items(self, user_id: str) -> list[ReplyItem]:
+        """The user's last reply's items with their whys, as stored: a restarted front end shows
+        them again, so "#2" still means what is on screen."""
+
+        def load() -> list[ReplyItem]:
+            shown = self.engine.profiles.load(user_id).last_shown
+            whys = self.engine.profiles.whys(user_id)
+            found = [(rank, self.engine.item(item_id)) for rank, item_id in enumerate(shown, start=1)]
+            return [
+                ReplyItem(
+                    item.id,
+                    item.title,
+                    item.year,
+                    item.genres,
+                    whys.get(item.id, ""),
+                    0.0,
+                    rank,
+                    item.description,
+                    item.meta,
+                )
+                for rank, item in found
+                if item is not None
+            ]
+
+        return await asyncio.to_thread(load)
 
     async def profile(self, user_id: str) -> ProfileView:
         profile = await asyncio.to_thread(self.engine.profiles.load, user_id)
@@ -285,9 +418,9 @@ class Conversations:
         )
 
     async def reset(self, user_id: str) -> None:
-        async with self._lock(user_id):
+        async with self._hold(user_id):
             await asyncio.to_thread(self.engine.reset, user_id)
 
     async def forget(self, user_id: str) -> int:
-        async with self._lock(user_id):
+        async with self._hold(user_id):
             return await asyncio.to_thread(self.engine.forget, user_id)

@@ -2,17 +2,25 @@
 
 Everything a front end can do goes through here (via the async `Conversations` API). Each
 profile change is also appended to the event log, so a profile can be rebuilt from it:
-'turn' events carry the text (aspects and constraints), 'mention'/'feedback' events carry
-item-level signals, 'shown' events the items shown.
+'turn' events carry the text and what it was understood to say (`TurnSignal`: aspects,
+constraints, the phrase vectors), 'mention'/'feedback' events carry item-level signals,
+'shown' events the items shown. A rebuild replays the signals, never the text.
+
+Writes: a turn's events, the "why" of each item shown and the profile row are one
+transaction, written at the end of the turn; an error anywhere leaves nothing of the turn.
+Each user's writes are serialized by a per-user lock, so the engine is safe to call from
+many threads (different users run concurrently).
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import logging
 import threading
 import time
-from collections import Counter
+import weakref
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,11 +28,12 @@ from typing import Literal
 
 import numpy as np
 
-from recochat.profiles.collaborative import CoOccurrence
-from recochat.profiles.model import Constraints, Profile, UpdateWeights, update_vector
+from recochat.profiles.collaborative import CoOccurrence, Signal
+from recochat.profiles.model import Constraints, Profile, TurnSignal, UpdateWeights, update_vector
 from recochat.profiles.store import Event, ProfileStore
 from recochat.retrieval.catalog import CatalogItem
 from recochat.retrieval.encoder import TextEncoder
+from recochat.retrieval.ingest import plural
 from recochat.retrieval.recommender import RankRequest, Recommendation, Recommender
 from recochat.retrieval.store import StoredCatalog
 from recochat.retrieval.titles import TitleIndex
@@ -37,6 +46,23 @@ RANKED_KINDS: frozenset[TurnKind] = frozenset({"recommend", "cold_start", "empty
 """Turns that ranked the catalog: only these report a "total" (the turn latency the benchmarks read)."""
 FEEDBACK_WEIGHT = {"like": 1.0, "dislike": 1.0, "strong": 1.5, "weak": 0.5}
 DEFAULT_UPDATE = UpdateWeights()
+COLLABORATIVE_KINDS = ("mention", "feedback", "undo", "reset")
+MAX_ITEMS = 10
+"""The most items one reply shows, however many are asked for: a longer list is no longer a recommendation."""
+_MISSING: dict[str | tuple[str, str], str] = {
+    "length": "runtime",
+    ("length", "book"): "page counts",
+    ("length", "recipe"): "cooking times",
+    "price": "prices",
+    "language": "languages",
+    "rating": "ratings",
+    "age rating": "age ratings",
+    "streaming service": "streaming services",
+}
+"""What the catalog lacks, said when an ask needs it ("I can't filter on length: this catalog has no runtime.")."""
+"""The events the collaborative component learns from (with the undos and resets that shape them)."""
+
+log = logging.getLogger("recochat.engine")
 
 
 @contextmanager
@@ -60,7 +86,44 @@ class TurnResult:
     question: str | None = None
     notes: list[str] = field(default_factory=list)
     """Short acknowledgements of what was understood ("no horror from now on")."""
+    caveats: list[str] = field(default_factory=list)
+    """Whole sentences on what this reply could not do as asked ("I can't filter on length: this catalog has no
+    runtime."): said before the picks, so a request is never quietly half-honoured."""
+    loosened: str | None = None
+    """One sentence when the filters left too few items: which constraint the rest of the reply breaks ("That's
+    every crime movie I have left for you; the rest are the closest mystery and thriller movies."), or, when
+    nothing is left at all, what to drop. Said once for the reply, never per item."""
     timings_ms: dict[str, float] = field(default_factory=dict)
+    liked: list[CatalogItem] = field(default_factory=list)
+    """What the profile holds as liked after the turn: prose may say "you loved X" only of these."""
+
+
+@dataclass
+class _Pending:
+    """One write's changes to a user, kept in memory until `_commit` stores them in one transaction."""
+
+    profile: Profile
+    events: list[Event] = field(default_factory=list)
+    whys: dict[str, str] = field(default_factory=dict)
+    """item id → why it was recommended, for "why #1" (also after a restart)."""
+
+    def log(self, kind: str, **fields: object) -> None:
+        self.events.append(Event(self.profile.user_id, kind, **fields))  # type: ignore[arg-type]
+
+
+class _UserLocks:
+    """One re-entrant lock per user; a weak map, so only users being served hold one."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: weakref.WeakValueDictionary[str, threading.RLock] = weakref.WeakValueDictionary()
+
+    def __call__(self, user_id: str) -> threading.RLock:
+        with self._guard:
+            lock = self._locks.get(user_id)
+            if lock is None:
+                lock = self._locks[user_id] = threading.RLock()
+            return lock
 
 
 class Engine:
@@ -81,8 +144,8 @@ class Engine:
         self.profiles = profiles
         self.recommender = recommender or Recommender(catalog)
         self._collaborative_seed = copy.deepcopy(collaborative) if collaborative else CoOccurrence()
-        """What was learned before this store's events (e.g. logged conversations); kept on rebuilds."""
-        self.collaborative = self._collaborative_seed
+        """What was learned before this store's events (e.g. logged conversations)."""
+        self._collaborative_seed.end_sessions()  # a live user's share must depend on their own events only
         self.update = update
         self.k = items_per_reply
         self.learn = learn
@@ -90,9 +153,11 @@ class Engine:
         self.people = self.recommender.people
         self.genres = {g for item in catalog.items for g in item.genres}
         self.newest_year = max((item.year or 0 for item in catalog.items), default=2025)
-        self._collab_lock = threading.Lock()
-        self._why: dict[tuple[str, str], str] = {}
-        self._replay_collaborative()
+        self.fields = {key for item in catalog.items for key in item.meta}
+        """The catalog's meta keys: what a request can be filtered on ("runtime", "price")."""
+        self._user_lock = _UserLocks()
+        self._understand_old_turns()
+        self.collaborative = self.collaborative_from_log()
 
     # -- items -----------------------------------------------------------------------------
     def item(self, item_id: str) -> CatalogItem | None:
@@ -121,50 +186,90 @@ class Engine:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         with timed(timings, "understand"):
-            understood = understand(text, self.titles, self.genres, self.newest_year, self.people)
-        profile = self._start_turn(user_id, text)
-        result = self._respond(profile, understood, recommend, timings)
-        self.profiles.save(profile)
+            understood = self._understand(text)
+        with self._user_lock(user_id):
+            pending = _Pending(self.profiles.load(user_id))
+            result = self._respond(pending, understood, recommend, timings)
+            self._commit(pending)
+        result.liked = [item for i in pending.profile.liked if (item := self.item(i)) is not None]
         result.timings_ms = timings
         if result.kind in RANKED_KINDS:
             timings["total"] = (time.perf_counter() - started) * 1000
         return result
 
-    def _start_turn(self, user_id: str, text: str) -> Profile:
-        """Load the profile and log the text first: every turn counts, whatever it turns out to be."""
-        profile = self.profiles.load(user_id)
-        profile.note_turn(text)
-        self.profiles.append(Event(user_id, "turn", text=text))
-        return profile
+    def _understand(self, text: str) -> Understanding:
+        return understand(text, self.titles, self.genres, self.newest_year, self.people, fields=self.fields)
+
+    def named_items(self, text: str) -> list[str]:
+        """The catalog items a message names, as a turn would link them (checks and tools)."""
+        return [m.item_id for m in self._understand(text).titles]
 
     def _respond(
-        self, profile: Profile, understood: Understanding, recommend: bool, timings: dict[str, float]
+        self, pending: _Pending, understood: Understanding, recommend: bool, timings: dict[str, float]
     ) -> TurnResult:
-        """Pick the answer for the intent; changes `profile` in place (the caller saves it)."""
-        if understood.intent == "smalltalk":
-            return TurnResult(profile.user_id, understood.text, "smalltalk")
-        if understood.intent in ("about", "why"):
+        """Pick the answer for the intent; changes `pending` in place (the caller commits it).
+        Every turn is logged and counted, whatever it turns out to be."""
+        profile = pending.profile
+        if understood.intent != "recommend":
+            self._log_turn(pending, understood.text, TurnSignal(intent=understood.intent))
+            if understood.intent == "smalltalk":
+                return TurnResult(profile.user_id, understood.text, "smalltalk")
             return self._about(profile, understood)
-        notes = self._learn(profile, understood, timings)
-        if not recommend:
-            return TurnResult(profile.user_id, understood.text, "noted", notes=notes)
-        return self._recommend(profile, understood, notes, timings)
-
-    def _learn(self, profile: Profile, understood: Understanding, timings: dict[str, float]) -> list[str]:
-        """Update the profile from the turn; returns the acknowledgements for the reply."""
         with timed(timings, "encode"):
-            positive, negative = self._encode_aspects(understood)
+            signal = self._signal(understood)
         with timed(timings, "profile_update"):
             # text first, then items: the same order as the event log, so a replay is exact
-            notes = self._apply_text(profile, understood, positive, negative)
-            notes = self._apply_items(profile, understood) + notes
-        return notes
+            notes = self._log_turn(pending, understood.text, signal)
+            notes = self._apply_items(pending, understood) + notes
+        if not recommend:
+            return TurnResult(profile.user_id, understood.text, "noted", notes=notes)
+        result = self._recommend(pending, understood, notes, timings)
+        result.caveats = self._caveats(understood)
+        return result
+
+    def _log_turn(self, pending: _Pending, text: str, signal: TurnSignal) -> list[str]:
+        pending.log("turn", text=text, signal=signal)
+        return self._apply_turn(pending.profile, text, signal)
+
+    def _signal(self, understood: Understanding) -> TurnSignal:
+        """What the log keeps of a turn; one encoder pass for a turn that teaches, none otherwise."""
+        u = understood
+        if u.intent != "recommend":
+            return TurnSignal(intent=u.intent)
+        positive, negative = self._encode_aspects(u)
+        return TurnSignal(
+            intent=u.intent,
+            positive=list(u.positive),
+            negative=list(u.negative),
+            titles=[(m.item_id, m.polarity) for m in u.titles],
+            include_genres=list(u.include_genres),
+            exclude_genres=list(u.exclude_genres),
+            liked_people=list(u.liked_people),
+            disliked_people=list(u.disliked_people),
+            year_min=u.year_min,
+            year_max=u.year_max,
+            clear_years=u.clear_years,
+            clear_genres=u.clear_genres,
+            insisted_genres=list(u.insisted_genres),
+            new_topic=u.new_topic,
+            anchored=any(f.strong and f.value == "like" for f in u.rank_feedback),
+            positive_vector=positive,
+            negative_vector=negative,
+        )
+
+    def _commit(self, pending: _Pending) -> None:
+        """Store the events, whys and profile in one transaction; only then does the
+        collaborative component learn from them (a failed write teaches nothing)."""
+        stored = self.profiles.write(pending.events, pending.profile, pending.whys)
+        self._observe(pending.profile.user_id, stored)
 
     def _recommend(
-        self, profile: Profile, understood: Understanding, notes: list[str], timings: dict[str, float]
+        self, pending: _Pending, understood: Understanding, notes: list[str], timings: dict[str, float]
     ) -> TurnResult:
         """Rank for the updated profile and remember what was shown (for "#2" and "why?")."""
-        items = self.recommender.rank(self._request(profile, understood.positive, understood.allow_repeats))
+        profile = pending.profile
+        request = self._sized(self._request(profile, understood.positive, understood.allow_repeats), understood)
+        items = self.recommender.rank(request)
         timings.update(self.recommender.timings_ms)
         kind: TurnKind = "recommend"
         question = None
@@ -175,31 +280,70 @@ class Engine:
             question = self._splitting_question(items)
         if items:  # an empty reply keeps the last list, so "#1" still means what the user saw
             profile.record_shown([r.item.id for r in items])
-            self.profiles.append(Event(profile.user_id, "shown", text=json.dumps(profile.last_shown)))
-        for r in items:
-            self._why[(profile.user_id, r.item.id)] = r.why
-        return TurnResult(profile.user_id, understood.text, kind, items=items, question=question, notes=notes)
+            pending.log("shown", text=json.dumps(profile.last_shown))
+        pending.whys.update((r.item.id, r.why) for r in items)
+        loosened = self._loosened(request, items) if items else self._dead_end(request)
+        return TurnResult(
+            profile.user_id, understood.text, kind, items=items, question=question, notes=notes, loosened=loosened
+        )
+
+    def _loosened(self, request: RankRequest, items: list[Recommendation]) -> str | None:
+        """One sentence for a reply filled past its filters: what ran out, and what the rest are instead
+        ("That's every crime movie I have left for you; the rest are the closest mystery and thriller movies.")."""
+        stages = list(dict.fromkeys(r.loosened for r in items if r.loosened))
+        if not stages:
+            return None
+        noun = self.catalog.noun or "title"
+        asked = [*request.include_genres, *request.preferred_genres]
+        years = request.year_min is not None or request.year_max is not None
+        within = " from " + "–".join(str(y) if y is not None else "…" for y in (request.year_min, request.year_max))
+        rest = ", then ".join(
+            _closest(stage, [r for r in items if r.loosened == stage], asked, request.include_genres, noun)
+            for stage in stages
+        )
+        if all(r.loosened for r in items):  # none of it fits any more
+            none = f"no {' or '.join(asked)} {plural(noun)}" if asked else "nothing"
+            return f"I have {none}{within if years else ''} left for you; these are the closest {rest}."
+        every = f"every {' or '.join(asked)} {noun}" if asked else "everything"
+        return f"That's {every}{within if years else ''} I have left for you; the rest are the closest {rest}."
+
+    def _dead_end(self, request: RankRequest) -> str:
+        """Nothing is left even with genres and years loosened: say what to drop (an exclusion, or the
+        rule against showing an item twice); exclusions, dislikes and seen items are never loosened."""
+        blocking = self.recommender.blocking_genres(request)
+        if blocking:
+            genre = blocking[0]
+            said = " or ".join(blocking)
+            return (
+                f"Everything I haven't shown you is {said}, which you ruled out: say '{genre} is fine' to drop "
+                "that, or 'show them again' to see earlier picks."
+            )
+        return (
+            "I've shown you everything I have that you haven't seen or turned down: "
+            "say 'show them again' to see earlier picks."
+        )
 
     def _about(self, profile: Profile, understood: Understanding) -> TurnResult:
         item_id = understood.about_item
         if understood.about_rank is not None:
             item_id = self.item_at(profile, understood.about_rank)
         item = self.item(item_id) if item_id else None
-        why = self._why.get((profile.user_id, item_id)) if item_id else None
+        why = self.profiles.why(profile.user_id, item_id) if item_id else None
         return TurnResult(profile.user_id, understood.text, understood.intent, subject=item, subject_why=why)
 
-    def _apply_items(self, profile: Profile, understood: Understanding) -> list[str]:
+    def _apply_items(self, pending: _Pending, understood: Understanding) -> list[str]:
         """Titles the user named and feedback in words ('the second one looks great')."""
+        profile = pending.profile
         notes = []
         for mention in understood.titles:
             item = self.item(mention.item_id)
             assert item is not None
             if mention.polarity == "seen":
-                self._record(profile, "seen", item.id, 0.0)
+                self._record(pending, "seen", item.id, 0.0)
                 notes.append(f"you've seen {item.title}")
             else:
                 value = 1.0 if mention.polarity == "like" else -1.0
-                self._record(profile, "mention", item.id, value)
+                self._record(pending, "mention", item.id, value)
                 notes.append(f"you {'liked' if value > 0 else 'disliked'} {item.title}")
         for feedback in understood.rank_feedback:
             item_id = self.item_at(profile, feedback.rank)
@@ -207,23 +351,24 @@ class Engine:
                 continue
             value = 1.0 if feedback.value == "like" else -1.0
             weight = FEEDBACK_WEIGHT["strong"] if feedback.strong else 1.0
-            self._record(profile, "feedback", item_id, value * weight)
+            self._record(pending, "feedback", item_id, value * weight)
+            if (item := self.item(item_id)) is not None:
+                said = "more like" if feedback.strong and value > 0 else "you liked" if value > 0 else "you disliked"
+                notes.append(f"{said} {item.title}")
         if understood.reject_all_shown:
             for item_id in profile.last_shown:
-                self._record(profile, "feedback", item_id, -FEEDBACK_WEIGHT["weak"])
+                self._record(pending, "feedback", item_id, -FEEDBACK_WEIGHT["weak"])
         return notes
 
-    def _record(self, profile: Profile, kind: str, item_id: str, value: float) -> None:
+    def _record(self, pending: _Pending, kind: str, item_id: str, value: float) -> None:
         """Log an item-level signal, then apply it: the log is what `rebuild` replays."""
-        self.profiles.append(Event(profile.user_id, kind, item_id=item_id, value=value))
-        self._apply_item_signal(profile, kind, item_id, value)
+        pending.log(kind, item_id=item_id, value=value)
+        self._apply_item_signal(pending.profile, kind, item_id, value)
 
-    def _apply_item_signal(
-        self, profile: Profile, kind: str, item_id: str, value: float, learn: bool = True
-    ) -> None:
+    def _apply_item_signal(self, profile: Profile, kind: str, item_id: str, value: float) -> None:
         """A liked item pulls the interest vector toward it, a disliked one the aversion vector;
-        'seen' only keeps it out of replies. learn=False when replaying: the collaborative
-        component already holds the event."""
+        'seen' only keeps it out of replies. The collaborative component learns from the
+        stored events (`_observe`), not here: a replay must not teach it twice."""
         if kind in ("seen", "mention"):
             profile.mark_seen(item_id)
         if kind == "seen" or value == 0:
@@ -234,38 +379,42 @@ class Engine:
         weight = self.update.item * abs(value)
         if value > 0:
             profile.like(item_id)
+            profile.anchor(item_id)  # the next ranking is built around it: its neighbours lead
             profile.interest = update_vector(profile.interest, self.update.decay, [(weight, vector)])
-            if learn and self.learn:
-                with self._collab_lock:
-                    self.collaborative.observe(profile.user_id, item_id)
         else:
             profile.dislike(item_id)
             profile.aversion = update_vector(profile.aversion, self.update.negative_decay, [(weight, vector)])
 
     def _encode_aspects(self, understood: Understanding) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """One encoder pass for the turn's positive and negative phrases together."""
+        """One encoder pass for the turn's positive and negative phrases together; float32, as
+        the log stores them, so the live update and a replay add the very same vectors."""
         positive, negative = understood.positive, understood.negative
-        vectors = self.encoder.encode_queries(positive + negative)
+        vectors = self.encoder.encode_queries(positive + negative) if positive or negative else []
 
         def mean(part: list[np.ndarray]) -> np.ndarray | None:
-            return np.mean(part, axis=0) if part else None
+            return np.asarray(np.mean(part, axis=0), dtype=np.float32) if part else None
 
         return mean(vectors[: len(positive)]), mean(vectors[len(positive) :])
 
-    def _apply_text(
-        self, profile: Profile, understood: Understanding, positive: np.ndarray | None, negative: np.ndarray | None
-    ) -> list[str]:
-        """What the user said: the phrase vectors move interest and aversion, the words become
-        aspects, people and constraints. Returns the notes worth acknowledging."""
-        if positive is not None:
-            profile.interest = update_vector(profile.interest, self.update.decay, [(self.update.text, positive)])
-        if negative is not None:
+    def _apply_turn(self, profile: Profile, text: str, signal: TurnSignal) -> list[str]:
+        """What the user said: every turn counts; one that teaches moves interest and aversion
+        by its phrase vectors, and its words become aspects, people and constraints. Returns
+        the notes worth acknowledging. The same code runs live and in a replay."""
+        profile.note_turn(text)
+        if not signal.teaches:
+            return []
+        if signal.positive_vector is not None:
+            decay = self.update.topic_decay if signal.new_topic else self.update.decay
+            profile.interest = update_vector(profile.interest, decay, [(self.update.text, signal.positive_vector)])
+        if signal.negative_vector is not None:
             profile.aversion = update_vector(
-                profile.aversion, self.update.negative_decay, [(self.update.text, negative)]
+                profile.aversion, self.update.negative_decay, [(self.update.text, signal.negative_vector)]
             )
-        profile.add_aspects(understood.positive, understood.negative)
-        profile.add_people(understood.liked_people, understood.disliked_people)
-        return _apply_constraints(profile.constraints, understood)
+        profile.add_aspects(signal.positive, signal.negative)
+        profile.add_people(signal.liked_people, signal.disliked_people)
+        if signal.new_topic:  # a title it names anchors again: items are applied after the text
+            profile.drop_anchors()
+        return _apply_constraints(profile.constraints, signal)
 
     def _request(self, profile: Profile, aspects: list[str], allow_repeats: bool = False) -> RankRequest:
         """Everything the recommender needs from the profile; nothing the user has liked,
@@ -274,9 +423,7 @@ class Engine:
         if not allow_repeats:
             exclude |= set(profile.shown)
         texts = aspects or profile.liked_aspects[-3:]
-        with self._collab_lock:
-            collab = self.collaborative.scores(profile.liked[-20:])
-            counts = dict(self.collaborative.counts)
+        collab, counts = self.collaborative.scores_and_counts(profile.liked[-20:])
         c = profile.constraints
         return RankRequest(
             interest=profile.interest,
@@ -285,9 +432,11 @@ class Engine:
             exclude=exclude,
             year_min=c.year_min,
             year_max=c.year_max,
-            include_genres=c.include_genres,
+            include_genres=c.required_genres,
+            preferred_genres=c.preferred_genres,
             exclude_genres=c.exclude_genres,
             liked=profile.liked,
+            anchors=profile.anchors,
             aspects=[(t, self.encoder.encode_query(t)) for t in texts],
             collaborative=collab,
             popularity_counts=counts,
@@ -302,19 +451,36 @@ class Engine:
         excluded but `exclude` and the hard constraints): for evaluation and exports."""
         request = self._request(self.profiles.load(user_id), [])
         request.k, request.exclude, request.diversify, request.explain = k, set(exclude or ()), diversify, False
+        request.loosen = False
         return self.recommender.rank(request)
 
-    @staticmethod
-    def _splitting_question(items: list[Recommendation]) -> str:
+    def _splitting_question(self, items: list[Recommendation]) -> str:
         """Ask about the genre that splits the seed set most evenly, against the next best."""
         counts = Counter(g for r in items for g in r.item.genres)
         if len(counts) < 2:
-            return "What kind of thing are you in the mood for?"
+            return f"What kind of {self.catalog.noun or 'item'} are you in the mood for?"
         half = len(items) / 2
         first = min(counts, key=lambda g: (abs(counts[g] - half), g))
         rest = Counter(g for r in items if first not in r.item.genres for g in r.item.genres)
         second = rest.most_common(1)[0][0] if rest else next(g for g in counts if g != first)
         return f"To narrow it down: are you more in the mood for {first} or {second}? Or name a title you loved."
+
+    def _sized(self, request: RankRequest, understood: Understanding) -> RankRequest:
+        """As many items as the user asked for ("just one", "give me ten"), up to `MAX_ITEMS`."""
+        if understood.count is not None:
+            request.k = min(understood.count, MAX_ITEMS)
+        return request
+
+    def _caveats(self, understood: Understanding) -> list[str]:
+        """What the reply cannot do as asked, in words a person can act on."""
+        noun = self.catalog.noun or "item"
+        said = [
+            f"I can't filter on {topic}: this catalog has no {_MISSING.get((topic, noun)) or _MISSING[topic]}."
+            for topic in dict.fromkeys(understood.unsupported)
+        ]
+        if understood.count is not None and understood.count > MAX_ITEMS:
+            said.append(f"I can show at most {MAX_ITEMS} at a time.")
+        return said
 
     # -- explicit feedback and profile management ------------------------------------------
     def _known_item(self, item_id: str) -> CatalogItem:
@@ -327,71 +493,121 @@ class Engine:
     def feedback(self, user_id: str, item_id: str, value: Literal["like", "dislike"]) -> CatalogItem:
         """A 👍/👎 on an item; raises UnknownItem for an id not in the catalog."""
         item = self._known_item(item_id)
-        profile = self.profiles.load(user_id)
-        self._record(profile, "feedback", item_id, 1.0 if value == "like" else -1.0)
-        self.profiles.save(profile)
+        self._record_alone(user_id, "feedback", item.id, 1.0 if value == "like" else -1.0)
         return item
 
     def mark_seen(self, user_id: str, item_id: str) -> CatalogItem:
         """The user has seen the item: logged and applied exactly like "I've seen X" in a message,
         so it is never recommended back (and a rebuild agrees). Raises UnknownItem for an unknown id."""
         item = self._known_item(item_id)
-        profile = self.profiles.load(user_id)
-        self._record(profile, "seen", item.id, 0.0)
-        self.profiles.save(profile)
+        self._record_alone(user_id, "seen", item.id, 0.0)
         return item
 
+    def _record_alone(self, user_id: str, kind: str, item_id: str, value: float) -> None:
+        with self._user_lock(user_id):
+            pending = _Pending(self.profiles.load(user_id))
+            self._record(pending, kind, item_id, value)
+            self._commit(pending)
+
     def undo_feedback(self, user_id: str, item_id: str) -> Profile:
-        """Cancel the latest 👍/👎 on an item: log an 'undo', rebuild the profile from the log."""
-        self.profiles.append(Event(user_id, "undo", item_id=item_id))
-        profile = self.rebuild(user_id)
-        self.profiles.save(profile)
-        self._replay_collaborative()
+        """Cancel the latest 👍/👎 on an item: log an 'undo', rebuild the profile from this
+        user's log, and swap this user's share of the collaborative component; O(their events)."""
+        with self._user_lock(user_id):
+            before = list(self.profiles.events(user_id))
+            after = [*before, Event(user_id, "undo", item_id=item_id)]
+            profile = self._replay(user_id, after)
+            self.profiles.write(after[-1:], profile)
+            if self.learn:
+                self.collaborative.replace_user(user_id, self._signals(before), self._signals(after))
         return profile
 
     def why(self, user_id: str, item_id: str) -> str | None:
-        return self._why.get((user_id, item_id))
+        """Why the item was recommended to this user, if it was (kept in the store: survives restarts)."""
+        return self.profiles.why(user_id, item_id)
 
     def reset(self, user_id: str) -> None:
-        self.profiles.append(Event(user_id, "reset"))
-        self.profiles.clear_profile(user_id)
-        with self._collab_lock:
+        with self._user_lock(user_id):
+            self.profiles.write([Event(user_id, "reset")], clear=user_id)
             self.collaborative.end_session(user_id)
 
     def forget(self, user_id: str) -> int:
-        gone = self.profiles.forget(user_id)
-        self._why = {k: v for k, v in self._why.items() if k[0] != user_id}
-        self._replay_collaborative()
-        return gone
+        """Delete everything about the user (one transaction) and unlearn their share of the
+        collaborative component; O(their events). Returns how many events went."""
+        with self._user_lock(user_id):
+            gone = self.profiles.remove_user(user_id)
+            if self.learn:
+                self.collaborative.replace_user(user_id, self._signals(gone), [])
+        return len(gone)
 
     def rebuild(self, user_id: str) -> Profile:
         """Replay the event log into a fresh profile (same rule as online, same result)."""
+        return self._replay(user_id, list(self.profiles.events(user_id)))
+
+    def _replay(self, user_id: str, events: list[Event]) -> Profile:
+        """The profile these events make. Turns replay their logged signal: no encoder pass."""
         profile = Profile(user_id=user_id)
-        for event in _without_undone(list(self.profiles.events(user_id))):
+        for event in _without_undone(events):
             if event.kind == "reset":
                 profile = Profile(user_id=user_id)
             elif event.kind == "turn" and event.text is not None:
-                understood = understand(event.text, self.titles, self.genres, self.newest_year, self.people)
-                profile.note_turn(event.text)
-                if understood.intent == "recommend":
-                    positive, negative = self._encode_aspects(understood)
-                    self._apply_text(profile, understood, positive, negative)
+                # a turn logged before schema 1 that no engine has migrated yet: understood now
+                signal = event.signal or self._signal(self._understand(event.text))
+                self._apply_turn(profile, event.text, signal)
             elif event.kind == "shown" and event.text:
                 profile.record_shown(json.loads(event.text))
             elif event.kind in ("mention", "feedback", "seen") and event.item_id:
-                self._apply_item_signal(profile, event.kind, event.item_id, event.value or 0.0, learn=False)
+                self._apply_item_signal(profile, event.kind, event.item_id, event.value or 0.0)
         return profile
 
-    def _replay_collaborative(self) -> None:
-        """Rebuild the collaborative component: the seed plus every user's logged positive signals."""
-        fresh = copy.deepcopy(self._collaborative_seed)
-        for event in _without_undone(list(self.profiles.events())):
+    def _understand_old_turns(self) -> None:
+        """Migration: turn events logged before schema 1 hold only their text. Each is
+        understood and encoded once, here, and its signal stored; from then on it replays like
+        any other. (Understood against this catalog, as every rebuild used to do.)"""
+        old = self.profiles.pending_turns()
+        if old:
+            self.profiles.set_signals({e.id: self._signal(self._understand(e.text or "")) for e in old if e.id})
+            log.info("understood %d turn events logged before profile schema 1", len(old))
+
+    # -- the collaborative component --------------------------------------------------------
+    def _signals(self, events: list[Event]) -> list[Signal]:
+        """One user's events as the collaborative component learns them: liked items of this
+        catalog, None at each reset."""
+        out: list[Signal] = []
+        for event in _without_undone(events):
             if event.kind == "reset":
-                fresh.end_session(event.user_id)
+                out.append(None)
             elif _is_positive_item_signal(event) and event.item_id in self.catalog.row_of:
-                fresh.observe(event.user_id, event.item_id)
-        with self._collab_lock:
-            self.collaborative = fresh
+                out.append(event.item_id)
+        return out
+
+    def _observe(self, user_id: str, stored: list[Event]) -> None:
+        """Teach the collaborative component the positives just stored. Should this user's
+        window have been dropped (LRU), it is rebuilt from their events before these."""
+        if not self.learn:
+            return
+        items = [s for s in self._signals(stored) if s is not None]
+        if not items:
+            return
+        first = stored[0].id
+
+        def history() -> list[Signal]:
+            return self._signals(list(self.profiles.events(user_id, COLLABORATIVE_KINDS, before=first)))
+
+        self.collaborative.observe_all(user_id, items, history)
+
+    def collaborative_from_log(self) -> CoOccurrence:
+        """The seed plus every user's share from the whole log: O(all events), so for start-up
+        and for checks; undo and forget update the live component per user instead. With
+        learn=False the component is frozen at the seed."""
+        fresh = copy.deepcopy(self._collaborative_seed)
+        if not self.learn:
+            return fresh
+        per_user: defaultdict[str, list[Event]] = defaultdict(list)
+        for event in self.profiles.events(kinds=COLLABORATIVE_KINDS):
+            per_user[event.user_id].append(event)
+        for user_id, events in per_user.items():
+            fresh.replace_user(user_id, [], self._signals(events))
+        return fresh
 
 
 def _without_undone(events: list[Event]) -> list[Event]:
@@ -403,33 +619,66 @@ def _without_undone(events: list[Event]) -> list[Event]:
         cancelled.add(index)
         for earlier in range(index - 1, -1, -1):
             other = events[earlier]
-            if (earlier not in cancelled and other.kind == "feedback" and other.user_id == event.user_id
-                    and other.item_id == event.item_id):
+            if (
+                earlier not in cancelled
+                and other.kind == "feedback"
+                and other.user_id == event.user_id
+                and other.item_id == event.item_id
+            ):
                 cancelled.add(earlier)
                 break
     return [e for i, e in enumerate(events) if i not in cancelled]
 
 
-def _apply_constraints(c: Constraints, understood: Understanding) -> list[str]:
-    """Years and genres from the turn: a new range or genre list replaces the old one, an
-    excluded genre is added for good (and wins over an included one). Returns the notes."""
+def _apply_constraints(c: Constraints, signal: TurnSignal) -> list[str]:
+    """Years and genres from the turn; returns the notes (hard constraints are said once, here).
+
+    A request of its own (a new topic) replaces the earlier years and soft genres rather than piling
+    onto them, so "a heist movie" after "from the 80s" is not held to the 80s; "more like #2" replaces
+    the soft genres (the anchor sets the direction). Insisted genres and exclusions carry until lifted."""
     notes = []
-    if understood.clear_years:
+    stated = signal.year_min is not None or signal.year_max is not None
+    if signal.clear_years or (signal.new_topic and not stated):
         c.year_min = c.year_max = None
-    if understood.year_min is not None or understood.year_max is not None:
-        c.year_min, c.year_max = understood.year_min, understood.year_max
-        notes.append("years " + "–".join(str(y) if y else "…" for y in (c.year_min, c.year_max)))
-    if understood.clear_genres:
-        c.include_genres = []
-    if understood.include_genres:
-        c.include_genres = list(understood.include_genres)
-        c.exclude_genres = [g for g in c.exclude_genres if g not in understood.include_genres]
-    for genre in understood.exclude_genres:
+    if stated:
+        c.year_min, c.year_max = signal.year_min, signal.year_max
+        notes.append(f"years {c.years_text()}")
+    return notes + _apply_genres(c, signal)
+
+
+def _apply_genres(c: Constraints, signal: TurnSignal) -> list[str]:
+    """A genre said in passing becomes the soft preference; one insisted on, the hard filter; an
+    excluded genre is added for good, and naming it again lifts the exclusion."""
+    notes = []
+    if signal.clear_genres:
+        c.required_genres, c.preferred_genres = [], []
+    if signal.include_genres or signal.new_topic or signal.anchored:
+        c.preferred_genres = [g for g in signal.include_genres if g not in signal.insisted_genres]
+    if signal.insisted_genres:
+        c.required_genres = list(signal.insisted_genres)
+        notes.append(f"only {' or '.join(c.required_genres)} from now on")
+    c.exclude_genres = [g for g in c.exclude_genres if g not in signal.include_genres]
+    for genre in signal.exclude_genres:
         if genre not in c.exclude_genres:
             c.exclude_genres.append(genre)
             notes.append(f"no {genre} from now on")
-    c.include_genres = [g for g in c.include_genres if g not in c.exclude_genres]
+    c.required_genres = [g for g in c.required_genres if g not in c.exclude_genres]
+    c.preferred_genres = [g for g in c.preferred_genres if g not in c.exclude_genres]
     return notes
+
+
+def _closest(
+    stage: tuple[str, ...], fillers: list[Recommendation], asked: list[str], hard: list[str], noun: str
+) -> str:
+    """What one loosening step's items are: 'mystery and thriller movies' (the genres most of them share, else
+    'other movies'), 'comedy movies from other years' (a year range given up keeps the insisted genres)."""
+    if "years" in stage and "genres" not in stage and "soft genres" not in stage:
+        what = f"{' or '.join(hard)} {plural(noun)}" if hard else plural(noun)
+    else:
+        others = Counter(g for r in fillers for g in r.item.genres if g not in asked)
+        kinds = [g for g, n in others.most_common(2) if n >= 2 or len(fillers) == 1]
+        what = f"{' and '.join(kinds) or 'other'} {plural(noun)}"
+    return what + (" from other years" if "years" in stage else "")
 
 
 def _is_positive_item_signal(event: Event) -> bool:

@@ -29,8 +29,15 @@ class ChatEndpoint:
 
 
 def openai_chat(base_url: str | None, model: str, settings: Settings, api_key: str | None = None) -> BaseChatModel:
+    """ChatOpenAI for one endpoint, with no retries and a short connect timeout.
+
+    ChatOpenAI sends the token cap as `max_completion_tokens`, which llama-cpp-python's server
+    ignores (it then generates until its context is full: 20+ s on 2 cores). Endpoints other
+    than OpenAI's own also get the legacy `max_tokens`, which llama.cpp, vLLM and Ollama honour.
+    """
     from langchain_openai import ChatOpenAI
 
+    legacy_cap = {"max_tokens": settings.llm_max_tokens} if base_url else None
     return ChatOpenAI(
         base_url=base_url,
         api_key=api_key or "none",  # type: ignore[arg-type]
@@ -40,6 +47,7 @@ def openai_chat(base_url: str | None, model: str, settings: Settings, api_key: s
         timeout=httpx.Timeout(settings.llm_total_s, connect=CONNECT_TIMEOUT_S),
         max_retries=0,  # a failed call falls back to the template; retrying only delays the reply
         streaming=True,
+        extra_body=legacy_cap,
     )
 
 

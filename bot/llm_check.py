@@ -56,24 +56,33 @@ def check_build(model_path: Path | None = None, timeout_s: float = 180.0) -> Bui
     try:
         done = subprocess.run(
             [sys.executable, "-c", _CHILD, str(model_path), str(MIN_PROMPT_TOKENS)],
-            capture_output=True, text=True, timeout=timeout_s,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
         )
     except subprocess.TimeoutExpired:
         return BuildCheck(False, f"llama.cpp generated nothing within {timeout_s:.0f}s from a long prompt. {_fix()}")
     if done.returncode == 0:
         tokens, seconds, generated = done.stdout.split()[-3:]
-        return BuildCheck(True, f"llama.cpp build ok: {tokens}-token prompt, {generated} tokens generated in {seconds}s")
+        return BuildCheck(
+            True, f"llama.cpp build ok: {tokens}-token prompt, {generated} tokens generated in {seconds}s"
+        )
     if done.returncode < 0:
         name = signal.Signals(-done.returncode).name
         cause = (
             "an instruction this CPU does not have (the build was compiled for another CPU, e.g. with native flags)"
-            if name == "SIGILL" else "a native crash"
+            if name == "SIGILL"
+            else "a native crash"
         )
-        return BuildCheck(False, f"llama.cpp crashed with {name} while generating from a long prompt: {cause}. {_fix()}")
+        return BuildCheck(
+            False, f"llama.cpp crashed with {name} while generating from a long prompt: {cause}. {_fix()}"
+        )
     last = (done.stderr.strip().splitlines() or ["no output"])[-1]
     if "No module named 'llama_cpp'" in done.stderr:
         return BuildCheck(False, f"llama-cpp-python is not installed in {sys.prefix}. {_fix()}")
-    return BuildCheck(False, f"llama.cpp failed to generate from a long prompt (exit {done.returncode}): {last}. {_fix()}")
+    return BuildCheck(
+        False, f"llama.cpp failed to generate from a long prompt (exit {done.returncode}): {last}. {_fix()}"
+    )
 
 
 def main() -> int:

@@ -58,12 +58,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def server_command(model_path: Path, port: int, n_ctx: int = 2048, threads: int | None = None,
-                   host: str = "127.0.0.1") -> list[str]:
+def server_command(
+    model_path: Path, port: int, n_ctx: int = 2048, threads: int | None = None, host: str = "127.0.0.1"
+) -> list[str]:
     """`python -m llama_cpp.server` for one model; requests queue instead of cutting each other off."""
     command = [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--host", host, "--port", str(port),
-        "--n_ctx", str(n_ctx), "--model_alias", MODEL_ALIAS, "--interrupt_requests", "False",
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model_path),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--n_ctx",
+        str(n_ctx),
+        "--model_alias",
+        MODEL_ALIAS,
+        "--interrupt_requests",
+        "False",
     ]
     if threads:
         command += ["--n_threads", str(threads), "--n_threads_batch", str(threads)]
@@ -92,8 +106,14 @@ class LocalModelServer:
     """Owns one llama.cpp server child on a loopback port: starts, health-checks, restarts, stops."""
 
     def __init__(
-        self, model_path: Path, log_path: Path | None = None, port: int | None = None, n_ctx: int = 2048,
-        threads: int | None = None, start_timeout_s: float = 120.0, max_backoff_s: float = 30.0,
+        self,
+        model_path: Path,
+        log_path: Path | None = None,
+        port: int | None = None,
+        n_ctx: int = 2048,
+        threads: int | None = None,
+        start_timeout_s: float = 120.0,
+        max_backoff_s: float = 30.0,
     ) -> None:
         self.model_path = Path(model_path)
         self.log_path = log_path
@@ -128,7 +148,7 @@ class LocalModelServer:
         process = self._process
         return process is not None and process.poll() is None
 
-    def start(self) -> "LocalModelServer":
+    def start(self) -> LocalModelServer:
         """Start the supervisor (it spawns the server); returns at once."""
         with self._lock:
             if self._thread is not None:
@@ -156,7 +176,7 @@ class LocalModelServer:
             thread.join(timeout=10)
         self._thread = None
 
-    def __enter__(self) -> "LocalModelServer":
+    def __enter__(self) -> LocalModelServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -196,7 +216,9 @@ class LocalModelServer:
             try:
                 self._process = subprocess.Popen(
                     server_command(self.model_path, self.port, self.n_ctx, self.threads),
-                    stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
                     preexec_fn=_child_setup,  # noqa: PLW1509 - no threads run in the child before exec
                 )
             finally:

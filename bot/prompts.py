@@ -9,7 +9,7 @@ Few-shot examples become literal messages, so braces in them are never template 
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
@@ -18,7 +18,7 @@ from langchain_core.prompts import ChatPromptTemplate
 PURPOSES = ("recommend", "clarify", "about_item", "smalltalk")
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_prompt(purpose: str) -> ChatPromptTemplate:
     import recochat.prompts
 
@@ -33,6 +33,4 @@ def load_prompt(purpose: str) -> ChatPromptTemplate:
         messages += [HumanMessage(human.strip()), AIMessage(ai.strip())]
     messages.append(("human", user))
     # The system text may hold placeholders too ({domain}); examples are literal.
-    return ChatPromptTemplate.from_messages(
-        [SystemMessage(system)] + messages[1:] if "{" not in system else messages
-    )
+    return ChatPromptTemplate.from_messages([SystemMessage(system)] + messages[1:] if "{" not in system else messages)

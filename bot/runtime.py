@@ -12,17 +12,17 @@ from dataclasses import dataclass
 from recochat.profiles.store import ProfileStore
 from recochat.retrieval.catalog import demo_catalog_path, load_catalog
 from recochat.retrieval.encoder import Encoder, TextEncoder
-from recochat.retrieval.ingest import IngestReport, ingest
+from recochat.retrieval.ingest import IngestReport, infer_noun, ingest
 from recochat.retrieval.recommender import Recommender
 from recochat.retrieval.store import ChromaStore
 
 from .conversation import Conversations, Writer
 from .engine import Engine
+from .errors import SetupError
 from .llm import ChatEndpoint, open_chat_endpoint
 from .llm_server import LocalModelServer
-from .writer import LLMWriter, TemplateWriter
-from .errors import SetupError
 from .settings import DEMO_COLLECTION, Settings
+from .writer import LLMWriter, TemplateWriter
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
 
@@ -72,10 +72,12 @@ def open_encoder(settings: Settings) -> Encoder:
 
 
 def ingest_demo(store: ChromaStore, encoder: TextEncoder) -> IngestReport:
-    return ingest(store, encoder, DEMO_COLLECTION, load_catalog(demo_catalog_path()).items)
+    return ingest(store, encoder, DEMO_COLLECTION, load_catalog(demo_catalog_path()).items, noun="movie")
 
 
-def resolve_collection(settings: Settings, store: ChromaStore, encoder: TextEncoder, requested: str | None = None) -> str:
+def resolve_collection(
+    settings: Settings, store: ChromaStore, encoder: TextEncoder, requested: str | None = None
+) -> str:
     """--collection, else RECOCHAT_COLLECTION, else the most recently ingested, else the demo."""
     name = requested or settings.collection
     if name:
@@ -84,7 +86,9 @@ def resolve_collection(settings: Settings, store: ChromaStore, encoder: TextEnco
             return name
         if name != DEMO_COLLECTION:
             known = ", ".join(store.names()) or "none yet"
-            raise SetupError(f"no catalog named {name!r} (known: {known}); ingest one with `recochat ingest PATH --collection {name}`")
+            raise SetupError(
+                f"no catalog named {name!r} (known: {known}); ingest one with `recochat ingest PATH --collection {name}`"
+            )
     name = name or store.most_recent()
     if name is None or (name == DEMO_COLLECTION and not store.exists(name)):
         ingest_demo(store, encoder)
@@ -138,10 +142,17 @@ def build(
         if endpoint is not None and endpoint.server is not None:
             endpoint.server.stop()
         raise
+    if catalog.noun is None:  # stored before nouns were: inferred as a new ingest would
+        catalog.noun = "movie" if name == DEMO_COLLECTION else infer_noun(name, catalog.items[0].meta)
     recommender = Recommender(catalog, ann_query=lambda vector, n: store.query(name, vector, n))
-    engine = Engine(catalog, encoder, ProfileStore(settings.profiles_path), recommender=recommender,
-                    items_per_reply=settings.items_per_reply)
-    domain = "movie" if name == DEMO_COLLECTION else "thing"
+    engine = Engine(
+        catalog,
+        encoder,
+        ProfileStore(settings.profiles_path),
+        recommender=recommender,
+        items_per_reply=settings.items_per_reply,
+    )
+    domain = catalog.noun
     if writer is None:
         writer = make_writer(settings, engine, domain, endpoint)
     server = endpoint.server if endpoint is not None else None
@@ -153,6 +164,11 @@ def make_writer(settings: Settings, engine: Engine, domain: str, endpoint: ChatE
     if endpoint is None:
         return TemplateWriter(domain)
     return LLMWriter(
-        endpoint.model, engine.titles, endpoint.label, first_sentence_s=settings.llm_first_sentence_s,
-        total_s=settings.llm_total_s, domain=domain, server=endpoint.server,
+        endpoint.model,
+        engine.titles,
+        endpoint.label,
+        first_sentence_s=settings.llm_first_sentence_s,
+        total_s=settings.llm_total_s,
+        domain=domain,
+        server=endpoint.server,
     )

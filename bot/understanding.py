@@ -9,6 +9,7 @@ since the embedding of "no horror" sits close to horror), and constraints are re
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -44,8 +45,19 @@ _FILLER = re.compile(
     r"from|in|between|after|before|since|made|released|era)\b"
 )
 _ORDINALS = {
-    "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
-    "fifth": 5, "5th": 5, "sixth": 6, "6th": 6, "last": -1,
+    "first": 1,
+    "1st": 1,
+    "second": 2,
+    "2nd": 2,
+    "third": 3,
+    "3rd": 3,
+    "fourth": 4,
+    "4th": 4,
+    "fifth": 5,
+    "5th": 5,
+    "sixth": 6,
+    "6th": 6,
+    "last": -1,
 }
 _RANK_REF = re.compile(
     r"(?:#\s?(\d+)|\bnumber\s+(\d+)\b|\bno\.\s?(\d+)\b|\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th|last)\b(?:\s+one)?"
@@ -67,16 +79,36 @@ _MORE_LIKE = re.compile(r"\bmore (?:like|of)\b|\bsimilar to\b")
 _REPEAT = re.compile(r"\b(show (me )?(them|those|it) again|again please|repeat|show again)\b")
 
 GENRE_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "sci fi": ("science fiction",), "scifi": ("science fiction",), "sci-fi": ("science fiction",),
+    "sci fi": ("science fiction",),
+    "scifi": ("science fiction",),
+    "sci-fi": ("science fiction",),
     "science fiction": ("science fiction",),
-    "funny": ("comedy", "humour", "humor"), "comedies": ("comedy",), "comedy": ("comedy", "humour", "humor"),
-    "hilarious": ("comedy", "humour", "humor"), "romcom": ("romance",),
-    "romantic": ("romance",), "love story": ("romance",), "scary": ("horror",), "horror": ("horror",),
+    "funny": ("comedy", "humour", "humor"),
+    "comedies": ("comedy",),
+    "comedy": ("comedy", "humour", "humor"),
+    "hilarious": ("comedy", "humour", "humor"),
+    "romcom": ("romance",),
+    "romantic": ("romance",),
+    "love story": ("romance",),
+    "scary": ("horror",),
+    "horror": ("horror",),
     "creepy": ("horror",),
-    "animated": ("animation",), "cartoon": ("animation",), "cartoons": ("animation",), "anime": ("animation",),
-    "kids": ("family",), "children": ("family",), "documentaries": ("documentary",), "doc": ("documentary",),
-    "thrillers": ("thriller",), "westerns": ("western",), "musicals": ("musical",), "superhero": ("action",),
-    "dramas": ("drama",), "mysteries": ("mystery",), "war movies": ("war",), "action": ("action",),
+    "animated": ("animation",),
+    "cartoon": ("animation",),
+    "cartoons": ("animation",),
+    "anime": ("animation",),
+    "kids": ("family",),
+    "children": ("family",),
+    "documentaries": ("documentary",),
+    "doc": ("documentary",),
+    "thrillers": ("thriller",),
+    "westerns": ("western",),
+    "musicals": ("musical",),
+    "superhero": ("action",),
+    "dramas": ("drama",),
+    "mysteries": ("mystery",),
+    "war movies": ("war",),
+    "action": ("action",),
 }
 _DECADE = re.compile(r"\b(?:(19|20)?(\d)0)'?s\b")
 _AFTER = re.compile(r"\b(after|since|newer than|post|from after)\s+((?:19|20)\d\d)\b")
@@ -86,6 +118,21 @@ _FROM_YEAR = re.compile(r"\b(?:from|in)\s+((?:19|20)\d\d)\b")
 _RECENT = re.compile(r"\b(recent|new|newer|latest|modern)\b")
 _ANY_YEAR = re.compile(r"\bany (year|decade|era|time)\b")
 _ANY_GENRE = re.compile(r"\bany (genre|kind|type|category)\b")
+_INSIST = re.compile(
+    r"\b(?:only|exclusively|strictly|solely|has to be|have to be|must be|needs? to be|gotta be|got to be)\b"
+    r"|^\s*just\b(?!\s+(?:something|anything|looking|want|wanna|in the|give|show|recommend|one|a few|more))"
+)
+"""A genre in a clause with one of these is a hard filter; without, it only leans the ranking."""
+_BUT_PHRASES = ((re.compile(r"\bnothing but\b"), "only"), (re.compile(r"\banything but\b"), "no"))
+"""'nothing but horror' insists on horror and 'anything but horror' excludes it; rewritten (same length) before the
+message is cut at 'but' and read for negation."""
+_CONTINUE = re.compile(
+    r"\b(?:along (?:those|these|the same) lines|in (?:that|the same) (?:vein|spirit)|like (?:that|this|those|these|them)"
+    r"|of (?:that|this|those|these)|(?:have|do) you (?:got|have)|you got|similar(?! to)(?: ones| stuff| things)?)\b"
+)
+"""'something else along those lines', 'more like that', 'what else have you got': more of the same, no new words."""
+_NO_TOPIC = re.compile(r"(?:\b(?:older|newer|old|new|recent|earlier|later|else|different|other|fresh)\b\s*)+")
+"""Words that refine the current request ('but older') rather than say what it is about: no aspect."""
 
 
 @dataclass
@@ -124,7 +171,16 @@ class Understanding:
     clear_years: bool = False
     clear_genres: bool = False
     allow_repeats: bool = False
-
+    insisted_genres: list[str] = field(default_factory=list)
+    """Genres the user insisted on ("only comedies", "it has to be animated"): hard filters. The other
+    `include_genres` were said in passing and only lean the ranking."""
+    new_topic: bool = False
+    """The message asks for something of its own (words, a genre, a liked title), not more of the same."""
+    count: int | None = None
+    """How many items the user asked for ("just one", "give me ten", "3 more"); None: the usual number."""
+    unsupported: list[str] = field(default_factory=list)
+    """What was asked that the catalog has no field for ("length", "price"): left out of the aspects, so the reply
+    can say so instead of quietly searching for the words."""
 
 
 def _genres_in(clause: str, vocabulary: set[str]) -> list[str]:
@@ -297,22 +353,156 @@ class _ClauseReader:
         if self.people:
             (result.disliked_people if negative else result.liked_people).extend(self.people.find(clause))
         target = result.exclude_genres if negative else result.include_genres
-        target.extend(g for g in _genres_in(clause, self.genres) if g not in target)
+        found = _genres_in(clause, self.genres)
+        target.extend(g for g in found if g not in target)
+        if not negative and _INSIST.search(clause):
+            result.insisted_genres.extend(g for g in found if g not in result.insisted_genres)
         lo, hi = _years(clause, negative, self.newest_year)
         result.year_min = lo if lo is not None else result.year_min
         result.year_max = hi if hi is not None else result.year_max
 
     def _aspect(self, clause: str, negative: bool) -> None:
         """What is left once negation, filler, decades and year ranges are gone is free text for the embedding."""
-        aspect = _aspect(_DECADE.sub(" ", _BETWEEN.sub(" ", clause)).replace(_TITLE_STUB, " "))
-        if aspect and not re.fullmatch(r"[\d\s]+", aspect):
+        aspect = _aspect(_INSIST.sub(" ", _DECADE.sub(" ", _BETWEEN.sub(" ", clause))).replace(_TITLE_STUB, " "))
+        if aspect and not re.fullmatch(r"[\d\s]+", aspect) and not _NO_TOPIC.fullmatch(aspect):
             (self.result.negative if negative else self.result.positive).append(aspect)
 
 
+_NUMBER_WORDS = {word: n for n, word in enumerate("one two three four five six seven eight nine ten".split(), 1)}
+_NUMBER_WORDS |= {"eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "a couple": 2, "a pair": 2}
+_NUMBER = r"(?P<n>\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty)"
+_NOT_A_COUNT = r"(?!['’]?s\b|\s*(?:%|:|\.\d|stars?\b|hours?\b|hrs?\b|h\b|minutes?\b|mins?\b|pages?\b|years?\b))"
+"""What follows a number that is no count: "the 90's", "2 hours", "3 stars", "4.5"."""
+_ITEM_WORDS = (
+    r"(?P<noun>more|others?|picks?|suggestions?|recommendations?|options?|ideas?|titles?|items?|things?|ones|"
+    r"movies?|films?|books?|novels?|recipes?|dishes|shows?|please)"
+)
+_COUNTS = (
+    re.compile(rf"(?<!the )\b(?:just|only|exactly|give me|show me|list|top)\s+{_NUMBER}\b{_NOT_A_COUNT}"),
+    re.compile(rf"(?<![#\w.,$£€])(?<!number )(?<!no\. ){_NUMBER}\s+{_ITEM_WORDS}\b"),
+    re.compile(r"(?<!for )(?<!about )(?<!with )\b(?P<n>a couple|a pair)\b(?!['’]s| of (?:hours|minutes|days|years))"),
+)
+"""'just one', 'give me ten', '3 more', 'five movies', 'a couple': a number with a cue that makes it a count, so
+'#3', 'number 2', 'the 90s', '2010' and 'under 2 hours' are not counts."""
+_FEW = re.compile(r"\ba (?:few|handful)(?: of)?\b")
+"""'a few' asks for the usual number: dropped, so 'few' is no aspect."""
+
+
+def _read_count(message: _MaskedMessage, result: Understanding) -> _MaskedMessage:
+    """Sets `result.count` from the last count in the message and blanks it ("3 more like #2" keeps "more like")."""
+    text = message.text
+    spans: list[tuple[int, int]] = [m.span() for m in _FEW.finditer(text)]
+    found = sorted((m for pattern in _COUNTS for m in pattern.finditer(text)), key=lambda m: m.start())
+    for m in found:
+        word = m.group("n")
+        count = int(word) if word.isdigit() else _NUMBER_WORDS[word]
+        if count < 1:
+            continue
+        result.count = count
+        noun = m.groupdict().get("noun")
+        spans.append(m.span("n") if noun in ("more", "please") else m.span())
+    return _blanked(message, spans)
+
+
+def _blanked(message: _MaskedMessage, spans: list[tuple[int, int]]) -> _MaskedMessage:
+    """The message with these spans turned to spaces: same length, so every title stays where it was."""
+    text = message.text
+    for start, end in spans:
+        text = text[:start] + " " * (end - start) + text[end:]
+    return _MaskedMessage(text, message.titles)
+
+
+@dataclass(frozen=True)
+class _Filter:
+    """An ask that needs a catalog field: its words, and the meta keys that could answer it."""
+
+    topic: str
+    pattern: re.Pattern[str]
+    fields: frozenset[str]
+
+    @classmethod
+    def of(cls, topic: str, words: str, fields: str) -> _Filter:
+        """`words`: alternatives (regex) matched as whole words; `fields`: space-separated meta keys."""
+        return cls(topic, re.compile(rf"(?<![\w$£€])(?:{words})(?!\w)"), frozenset(fields.split()))
+
+
+_LANGUAGES = (
+    r"english|french|spanish|german|italian|japanese|korean|chinese|mandarin|cantonese|hindi|portuguese|russian|"
+    r"swedish|danish|norwegian|dutch|arabic|turkish|polish|greek|hebrew|thai|persian|farsi"
+)
+_FILTERS: tuple[_Filter, ...] = (
+    _Filter.of(
+        "age rating",
+        r"rated (?:pg-?13|nc-?17|pg|g|r|18)|pg-?13|nc-?17|age rating|certificat(?:e|ion)|mpaa",
+        "age_rating certification certificate mpaa mpaa_rating content_rating rated maturity_rating parental_rating",
+    ),
+    _Filter.of(
+        "rating",
+        r"(?:highly|well|top|best|high|low|poorly)[- ]rated|rated (?:above|over|at least|higher than) \d"
+        r"|(?:at least |over |above )?\d(?:\.\d)?\+? ?(?:stars|/ ?10|out of (?:5|10))"
+        r"|good (?:ratings?|reviews?|scores?)|ratings?|imdb|rotten tomatoes|metacritic",
+        "rating ratings score avg_rating average_rating imdb_rating vote_average user_rating metascore review_score",
+    ),
+    _Filter.of(
+        "length",
+        r"not (?:too|very|that|so|overly) long|(?:too|very|really|super) long|(?:something|anything) (?:short(?:er)?|quick)"
+        r"|(?:short(?:er)?|quick) (?:ones?|watch(?:es)?|reads?|movies?|films?|books?|recipes?)|long(?:er)? ones?"
+        r"|(?:under|less than|shorter than|no (?:longer|more) than|at most|max(?:imum)?|within|over|more than|longer than)"
+        r" (?:an? |\d+(?:\.\d+)? ?|one |two |three |half an? )?(?:hours?|hrs?|h|minutes?|mins?|pages?)"
+        r"|\d+(?:\.\d+)? ?(?:hours?|hrs?|minutes?|mins?|pages?)(?: long| or less| max| tops)?"
+        r"|run ?time|running time|length|duration|page count",
+        "runtime run_time running_time runtime_minutes duration length minutes mins total_time cook_time prep_time "
+        "time pages page_count num_pages",
+    ),
+    _Filter.of(
+        "price",
+        r"cheap(?:er|est)?|inexpensive|affordable|(?:not |less )?(?:too |very )?expensive|pricey|budget[- ]friendly"
+        r"|on a budget|low[- ]cost|(?:under|less than|below|at most|max(?:imum)?) [$£€] ?\d+(?:\.\d\d)?"
+        r"|[$£€] ?\d+(?:\.\d\d)?|\d+(?:\.\d\d)? ?(?:dollars|euros|pounds|bucks|usd|eur|gbp)|prices?|costs?|costing",
+        "price prices cost msrp list_price price_usd price_eur amount",
+    ),
+    _Filter.of(
+        "language",
+        rf"(?:spoken |written )?in (?:{_LANGUAGES}|another language|a foreign language|a different language"
+        rf"|the original language)|(?:{_LANGUAGES}|foreign)[- ]language|original language|subtitle[sd]?|dubbed",
+        "language languages lang original_language spoken_languages audio_languages",
+    ),
+    _Filter.of(
+        "streaming service",
+        r"(?:on |from )?(?:netflix|hulu|disney ?\+|disney plus|hbo(?: max)?|prime video|amazon prime|apple tv ?\+?"
+        r"|peacock|paramount ?\+|paramount plus|crunchyroll|mubi|tubi|kindle unlimited|audible)"
+        r"|(?:available|streaming|to stream) on \w+|streaming(?: services?| platforms?)?|streamable",
+        "platform platforms streaming service services provider providers available_on network where_to_watch "
+        "watch_providers",
+    ),
+)
+
+
+def _read_unsupported(message: _MaskedMessage, fields: Collection[str], result: Understanding) -> _MaskedMessage:
+    """Asks no field of this catalog can answer ("not too long" with no runtime) are blanked, not embedded: searched
+    for as words they would pull toward items that merely mention length or price. An ask the catalog has a field
+    for is left to the aspects."""
+    keys = {f.lower() for f in fields}
+    for ask in _FILTERS:
+        if ask.fields & keys:
+            continue
+        found = [m.span() for m in ask.pattern.finditer(message.text)]
+        if found:
+            result.unsupported.append(ask.topic)
+            message = _blanked(message, found)
+    return message
+
+
 def understand(
-    text: str, titles: TitleIndex, genres: set[str], newest_year: int, people: PeopleIndex | None = None
+    text: str,
+    titles: TitleIndex,
+    genres: set[str],
+    newest_year: int,
+    people: PeopleIndex | None = None,
+    fields: Collection[str] | None = None,
 ) -> Understanding:
-    """Small talk, then questions about one item, then taste read clause by clause."""
+    """Small talk, then questions about one item, then taste read clause by clause. `fields`: the catalog's meta
+    keys, to tell which asks ("under 2 hours", "cheap") it cannot filter on; None skips that check."""
     result = Understanding(text=text)
     lowered = text.lower().strip()
     if not lowered or _SMALLTALK.match(lowered):
@@ -325,8 +515,29 @@ def understand(
     _read_flags(message.text, result)
     if _read_question(message.text, matches, result):
         return result
+    if fields is not None:  # before counts: "$10" and "2 hours" are no counts
+        message = _read_unsupported(message, fields, result)
+    message = _read_count(message, result)
     result.reject_all_shown = bool(_ALL_REJECT.match(message.text))
+    message = _same_topic_read(message)
     reader = _ClauseReader(result, genres, newest_year, people)
     for clause, clause_titles in message.clauses():
         reader.read(clause, clause_titles)
+    result.new_topic = _is_new_topic(result)
     return result
+
+
+def _same_topic_read(message: _MaskedMessage) -> _MaskedMessage:
+    """'nothing but X' → 'only X', 'anything but X' → 'no X'; 'along those lines' and the like blanked (they ask
+    for more of the same, and embedded they would pull toward nothing in particular). Same length: titles stay."""
+    text = message.text
+    for pattern, word in _BUT_PHRASES:
+        text = pattern.sub(lambda m, w=word: w.ljust(len(m.group())), text)  # type: ignore[misc]
+    spans = [m.span() for pattern in (_CONTINUE, _REPEAT) for m in pattern.finditer(text)]  # 'show them again': a flag
+    return _blanked(_MaskedMessage(text, message.titles), spans)
+
+
+def _is_new_topic(result: Understanding) -> bool:
+    """A message with its own words, genres or a liked title starts a new request; 'more', 'what else',
+    'more like #2 but older' and 'no horror' refine the current one."""
+    return bool(result.positive or result.include_genres or any(m.polarity == "like" for m in result.titles))

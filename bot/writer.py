@@ -15,15 +15,17 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import AsyncIterator, Literal
+from typing import Literal
 
 import httpx
 import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, BaseMessageChunk
 
-from recochat.retrieval.catalog import CatalogItem
+from recochat.retrieval.catalog import INSTRUCTION, CatalogItem
+from recochat.retrieval.ingest import plural
 from recochat.retrieval.titles import TitleIndex, normalize
 
 from .engine import TurnResult
@@ -34,13 +36,18 @@ log = logging.getLogger("recochat.writer")
 
 Status = Literal["template", "ok", "repaired", "replaced"]
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
-_QUOTED = re.compile(r"[\"“”‘’']([A-Z][^\"“”‘’']{2,60})[\"“”‘’']|\*\*([^*]{3,60})\*\*|\b([A-Z][\w'’:&-]*(?:\s+[A-Z0-9][\w'’:&-]*)*)\s*\((?:19|20)\d\d\)")
-_INSTRUCTION = re.compile(r"ignore (all |any )?(previous|prior|above)|instruction|system prompt|as an ai", re.I)
+_QUOTED = re.compile(
+    r"[\"“”‘’']([A-Z][^\"“”‘’']{2,60})[\"“”‘’']|\*\*([^*]{3,60})\*\*|\b([A-Z][\w'’:&-]*(?:\s+[A-Z0-9][\w'’:&-]*)*)\s*\((?:19|20)\d\d\)"
+)
+_LINK = re.compile(r"https?://|\bwww\.|\b[\w.+-]+@[\w-]+\.[a-z]{2,}\b|\b[\w-]+\.(?:com|net|org|io|example)\b", re.I)
+"""A link or address: the catalog facts give none, so one in the prose was made up or injected."""
 _SMALLTALK_REPLIES = (
     (re.compile(r"\b(thanks?|thx|cheers)\b"), "You're welcome! Tell me whenever you want more ideas."),
     (re.compile(r"\b(bye|goodbye|see you)\b"), "Bye for now! Your tastes are saved for next time."),
-    (re.compile(r"\b(who are you|what can you do)\b"),
-     "I recommend things from the catalog and learn from what you tell me: say what you like or don't, name favourites, or react to picks."),
+    (
+        re.compile(r"\b(who are you|what can you do)\b"),
+        "I recommend {things} from the catalog and learn from what you tell me: say what you like or don't, name favourites, or react to picks.",
+    ),
 )
 
 
@@ -54,7 +61,7 @@ class WriteOutcome:
 
 
 def item_line(rank: int, label: str, why: str) -> str:
-    """"2. Heat (1995) — why": the line a reply text and line mode show for one item."""
+    """ "2. Heat (1995) — why": the line a reply text and line mode show for one item."""
     return f"{rank}. {label} — {why}"
 
 
@@ -77,7 +84,7 @@ def item_facts(item: CatalogItem) -> str:
 
 def safe_text(text: str) -> str:
     """Catalog text is data: sentences that read like instructions to a model are left out."""
-    return " ".join(s for s in _SENTENCE_END.split(text) if s.strip() and not _INSTRUCTION.search(s))
+    return " ".join(s for s in _SENTENCE_END.split(text) if s.strip() and not INSTRUCTION.search(s))
 
 
 class TemplateWriter:
@@ -94,18 +101,20 @@ class TemplateWriter:
         yield self.prose(result)
 
     def intro(self, result: TurnResult) -> str:
+        loosened = f" {result.loosened}" if result.loosened else ""  # once for the reply, never per item
         if result.kind == "cold_start":
-            return "Here are a few popular, varied picks to get started."
+            return "Here are a few popular, varied picks to get started." + loosened
         lead = f"Noted: {'; '.join(result.notes)}. " if result.notes else ""
-        return f"{lead}Here {'is a pick' if len(result.items) == 1 else 'are some picks'} for you."
+        return f"{lead}Here {'is a pick' if len(result.items) == 1 else 'are some picks'} for you.{loosened}"
 
     def prose(self, result: TurnResult) -> str:
         """What this writer says around the items (the items themselves are listed by `item_lines`)."""
         if result.kind in ("recommend", "cold_start"):
             return self.intro(result)
         if result.kind == "empty":
-            return ("I couldn't find anything new that fits all of that. "
-                    "Try loosening a constraint (say 'any year') or asking for something else.")
+            return "I couldn't find anything new that fits all of that. " + (
+                result.loosened or "Try loosening a constraint (say 'any year') or asking for something else."
+            )
         if result.kind in ("about", "why"):
             return self.answer(result)
         return self.smalltalk(result.message)
@@ -124,7 +133,7 @@ class TemplateWriter:
         lowered = message.lower()
         for pattern, reply in _SMALLTALK_REPLIES:
             if pattern.search(lowered):
-                return reply
+                return reply.replace("{things}", plural(self.domain))
         return f"Hi! Tell me what kind of {self.domain} you're in the mood for, or name one you loved."
 
 
@@ -140,40 +149,119 @@ def _content_words(text: str) -> set[str]:
     return {w for w in normalize(text).split() if len(w) >= 4 and w not in _STOP}
 
 
-class GroundingValidator:
-    """Keeps only sentences that name shown titles; everything else counts as a repair.
+def _words(text: str) -> set[str]:
+    return {w for w in normalize(text).split() if len(w) >= 3}
 
-    With `facts`, a sentence must also be mostly made of words found in them (answers about
-    an item): the tiny model otherwise retells its few-shot example as if it were the item.
+
+def _injected(result: TurnResult) -> list[str]:
+    """Instruction-like sentences that `safe_text` keeps out of the prompt: the user's and the catalog's."""
+    texts = [result.message, *(r.item.description for r in result.items), *(r.why for r in result.items)]
+    if result.subject is not None:
+        texts.append(result.subject.description)
+    return [s for text in texts for s in _SENTENCE_END.split(text) if INSTRUCTION.search(s)]
+
+
+class GroundingValidator:
+    """Keeps only sentences a person can trust; everything else counts as a repair.
+
+    A sentence is dropped when it names a title that is not shown, quotes an unknown title,
+    repeats or nearly repeats an earlier one, echoes instructions, claims the user liked or saw
+    something the profile does not hold, promises future behaviour, points at picks "above",
+    or (when `questions` is False) asks the user something: the reply's own question, if any,
+    is added by the engine. With `facts`, a sentence must also be mostly made of words found in
+    them (answers about an item): the tiny model otherwise retells its few-shot example.
     """
 
-    def __init__(self, titles: TitleIndex, allowed: list[CatalogItem], facts: str | None = None) -> None:
+    def __init__(
+        self,
+        titles: TitleIndex,
+        allowed: list[CatalogItem],
+        facts: str | None = None,
+        liked: list[CatalogItem] | None = None,
+        questions: bool = True,
+    ) -> None:
         self.titles = titles
         self.facts = _content_words(facts) if facts else None
         self.allowed_ids = {i.id for i in allowed}
         self.allowed_names = {normalize(i.title) for i in allowed}
+        self.liked_ids = {i.id for i in liked or []}
+        self.questions = questions
         self._seen: set[str] = set()
+        self._kept_words: list[set[str]] = []
+        self.tainted: set[str] = set()
+        self.echo: set[str] = set()
+
+    def guard(self, messages: list[BaseMessage], injected: list[str]) -> None:
+        """Obeying an injection shows as its words, leaking the prompt as a run of its words. `tainted`:
+        the words of the injected sentences kept out of the prompt that the prompt itself does not use;
+        `echo`: the system message's 5-word runs."""
+        prompt = " ".join(str(m.content) for m in messages)
+        self.tainted = _words(" ".join(injected)) - _words(prompt)
+        system = normalize(str(messages[0].content)).split() if messages else []
+        self.echo = {" ".join(system[i : i + 5]) for i in range(len(system) - 4)}
+
+    def _obeys_or_leaks(self, text: str) -> bool:
+        words = normalize(text).split()
+        if _LINK.search(text) or self.tainted & set(words):
+            return True
+        return any(" ".join(words[i : i + 5]) in self.echo for i in range(len(words) - 4))
 
     def accept(self, sentence: str) -> bool:
         text = sentence.strip()
-        if _malformed(text):
+        if _malformed(text) or INSTRUCTION.search(text) or _PROMISE.search(text) or _PICKS_ELSEWHERE.search(text):
+            return False
+        if self._obeys_or_leaks(text):
+            return False
+        if not self.questions and text.endswith("?"):
             return False
         key = normalize(text)
-        if key in self._seen or _INSTRUCTION.search(text) or _looping(key):
+        words = _content_words(text)
+        if key in self._seen or _looping(key) or self._repeats(words):
             return False
-        for match in self.titles.find(text):
-            if match.item_id not in self.allowed_ids:
-                return False
+        if not (self._grounded(text) and self._true_of_user(text) and self._made_of_facts(words)):
+            return False
+        self._seen.add(key)
+        self._kept_words.append(words)
+        return True
+
+    def _repeats(self, words: set[str]) -> bool:
+        """Most of its words were already said by a kept sentence."""
+        return bool(words) and any(len(words & kept) / len(words | kept) >= 0.6 for kept in self._kept_words)
+
+    def _grounded(self, text: str) -> bool:
+        if any(match.item_id not in self.allowed_ids for match in self.titles.find(text)):
+            return False
         for groups in _QUOTED.findall(text):
             name = normalize(next(g for g in groups if g))
             if name and name not in self.allowed_names and not any(name in a or a in name for a in self.allowed_names):
                 return False
-        if self.facts is not None:
-            words = _content_words(text)
-            if words and len(words & self.facts) / len(words) < 0.5:
-                return False
-        self._seen.add(key)
         return True
+
+    def _true_of_user(self, text: str) -> bool:
+        """'You loved X' only when the profile holds X as liked; never 'you enjoyed' in general."""
+        if not _USER_CLAIM.search(text):
+            return True
+        named = {match.item_id for match in self.titles.find(text)}
+        return bool(named) and named <= self.liked_ids
+
+    def _made_of_facts(self, words: set[str]) -> bool:
+        return self.facts is None or not words or len(words & self.facts) / len(words) >= 0.5
+
+
+_PROMISE = re.compile(
+    r"\b(I'll|I will|I'm going to|I am going to|I can't wait|next time|in the future|stay tuned)\b", re.I
+)
+"""A writer cannot keep promises about later replies: the ranker decides them."""
+_USER_CLAIM = re.compile(
+    r"\byou(?:'ve| have)? (?:already )?(enjoyed|loved|liked|watched|seen|adored)\b|\bglad you\b", re.I
+)
+"""Claims about the user's past that must match the profile."""
+_PICKS_ELSEWHERE = re.compile(
+    r"\b(above|previous|earlier|last|other) (picks?|suggestions?|recommendations?|list|ones?)\b"
+    r"|\b(picks?|suggestions?|list) above\b",
+    re.I,
+)
+"""The picks are the cards of this reply; prose about other lists is about items not shown."""
 
 
 _MARKUP = re.compile(r"[<>{}|#*`]|\b\d+\.$|^\d+\.")
@@ -205,8 +293,14 @@ class LLMWriter:
     """
 
     def __init__(
-        self, model: BaseChatModel, titles: TitleIndex, label: str, first_sentence_s: float = 6.0,
-        total_s: float = 12.0, domain: str = "movie", max_sentences: int = 3,
+        self,
+        model: BaseChatModel,
+        titles: TitleIndex,
+        label: str,
+        first_sentence_s: float = 10.0,
+        total_s: float = 15.0,
+        domain: str = "movie",
+        max_sentences: int = 2,
         server: LocalModelServer | None = None,
     ) -> None:
         self.model = model
@@ -221,15 +315,16 @@ class LLMWriter:
 
     def _request(self, result: TurnResult) -> tuple[str, dict[str, str], list[CatalogItem]] | None:
         """(prompt purpose, its variables, the items the text may name); None = template only."""
+        message = safe_text(result.message[:500])  # the user's text is data too: no instruction reaches the model
         if result.kind in ("recommend", "cold_start"):
-            items = "\n".join(f"{r.rank}. {item_facts(r.item)} | {r.why}" for r in result.items[:3])
+            items = "\n".join(f"{r.rank}. {item_facts(r.item)} | {safe_text(r.why)}" for r in result.items[:3])
             purpose = "clarify" if result.kind == "cold_start" else "recommend"
             allowed = [] if purpose == "clarify" else [r.item for r in result.items]
-            return purpose, {"message": result.message[:500], "items": items}, allowed
+            return purpose, {"message": message, "items": items}, allowed
         if result.kind == "about" and result.subject is not None:
-            return "about_item", {"message": result.message[:500], "item": item_facts(result.subject)}, [result.subject]
+            return "about_item", {"message": message, "item": item_facts(result.subject)}, [result.subject]
         if result.kind == "smalltalk":
-            return "smalltalk", {"message": result.message[:500], "domain": self.domain}, []
+            return "smalltalk", {"message": message, "domain": self.domain}, []
         return None
 
     async def stream(self, result: TurnResult, outcome: WriteOutcome) -> AsyncIterator[str]:
@@ -241,10 +336,13 @@ class LLMWriter:
         purpose, variables, allowed = request
         started = time.perf_counter()
         facts = f"{variables['item']} {variables['message']}" if purpose == "about_item" else None
-        validator = GroundingValidator(self.titles, allowed, facts)
+        validator = GroundingValidator(
+            self.titles, allowed, facts, liked=result.liked, questions=purpose == "smalltalk"
+        )
         kept = 0
         if await self._server_ready(outcome):
             messages = load_prompt(purpose).format_messages(**variables)
+            validator.guard(messages, _injected(result))
             async for sentence in self._validated(messages, validator, outcome):
                 if outcome.first_sentence_ms is None:
                     outcome.first_sentence_ms = (time.perf_counter() - started) * 1000
@@ -252,6 +350,8 @@ class LLMWriter:
                 yield ("" if kept == 1 else " ") + sentence
         if kept:
             outcome.status = "repaired" if outcome.dropped else "ok"
+            if result.loosened and result.kind in ("recommend", "cold_start"):
+                yield " " + result.loosened  # what a filled reply gave up is said by us, not left to the model
             return
         outcome.status = "replaced"
         yield self.template.prose(result)
@@ -292,7 +392,9 @@ class LLMWriter:
                     outcome.dropped += 1  # unfinished or ungrounded: never shown
         except TimeoutError:
             which = "total" if accepted else "first-sentence"
-            log.warning("LLM writer ran past its %s budget (%.1fs)", which, self.total_s if accepted else self.first_sentence_s)
+            log.warning(
+                "LLM writer ran past its %s budget (%.1fs)", which, self.total_s if accepted else self.first_sentence_s
+            )
             outcome.dropped += 1
             outcome.note = outcome.note or f"LLM past its {which} budget"
         except EXPECTED_FAILURES as error:

@@ -10,6 +10,9 @@ Seed formula: interest = Σ_j w_j·c_j over everything the user said or liked. O
 Constants (see `UpdateWeights`) and why:
 - λ = 0.8: after normalization the newest turn weighs about as much as all history, so a
   conversation can change direction within a turn or two, while earlier turns still count.
+- λₜ = 0.4 instead of λ for the text of a turn that asks for something new ("a heist movie with
+  a twist" after three turns of comedies): the new request leads its own reply, and the history
+  still colours it.
 - λₙ = 0.9: rejections are remembered longer than interests (people rarely un-dislike).
 - α = 1.0 for turn text, β = 1.5 for items: naming or 👍-ing an item is a sharper signal than
   free text, whose embedding mixes content with phrasing.
@@ -17,8 +20,10 @@ Constants (see `UpdateWeights`) and why:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +31,7 @@ import numpy as np
 @dataclass(frozen=True)
 class UpdateWeights:
     decay: float = 0.8
+    topic_decay: float = 0.4
     negative_decay: float = 0.9
     text: float = 1.0
     item: float = 1.5
@@ -33,23 +39,118 @@ class UpdateWeights:
 
 @dataclass
 class Constraints:
+    """Hard filters (years, insisted genres, exclusions) and soft genre preferences.
+
+    A genre said in passing ("something funny") only leans the ranking (`preferred_genres`);
+    one the user insists on ("only comedies") filters (`required_genres`). Exclusions are
+    always hard: "no horror" means none."""
+
     year_min: int | None = None
     year_max: int | None = None
-    include_genres: list[str] = field(default_factory=list)
-    """An item must have one of these (the latest genres the user asked for)."""
+    required_genres: list[str] = field(default_factory=list)
+    """Hard: an item must have one of these ("only comedies", "it has to be animated")."""
+    preferred_genres: list[str] = field(default_factory=list)
+    """Soft: items with these are boosted, others still qualify (the latest genres said in passing)."""
     exclude_genres: list[str] = field(default_factory=list)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Constraints:
+        """Loads stored constraints, also those saved before genres were split into hard and soft:
+        the old `include_genres` (or `genres`) did not record whether the user insisted, so they
+        become soft preferences: a reply then leans to them instead of filtering."""
+        old = [str(g) for key in ("include_genres", "genres") for g in data.get(key) or []]
+        known = {f.name for f in fields(cls)}
+        loaded = cls(**{k: v for k, v in data.items() if k in known})
+        loaded.preferred_genres = list(dict.fromkeys([*loaded.preferred_genres, *old]))
+        return loaded
+
+    @property
+    def has_years(self) -> bool:
+        return self.year_min is not None or self.year_max is not None
+
+    def years_text(self) -> str:
+        """'1980–1989', '1995–…': the range as replies and the profile panel say it."""
+        return "–".join(str(y) if y is not None else "…" for y in (self.year_min, self.year_max))
+
     def describe(self) -> list[str]:
+        """Hard constraints as they are, soft preferences marked as such (profile panel, `profile show`)."""
         out = []
-        if self.year_min is not None or self.year_max is not None:
-            lo = self.year_min if self.year_min is not None else "…"
-            hi = self.year_max if self.year_max is not None else "…"
-            out.append(f"years {lo}–{hi}")
-        if self.include_genres:
-            out.append("genres: " + ", ".join(self.include_genres))
+        if self.has_years:
+            out.append(f"years {self.years_text()}")
+        if self.required_genres:
+            out.append("only " + " or ".join(self.required_genres))
         if self.exclude_genres:
             out.append("no " + ", ".join(self.exclude_genres))
+        if self.preferred_genres:
+            out.append("leaning " + ", ".join(self.preferred_genres) + " (soft)")
         return out
+
+
+@dataclass(eq=False)
+class TurnSignal:
+    """What one turn was understood to say, as the event log keeps it.
+
+    A rebuild (and an undo) replays this instead of the text: no encoder pass, and a profile
+    does not change when the understanding rules do. Item-level signals ("loved X", "#2 looks
+    great") are separate 'mention'/'feedback' events; `titles` is kept for the record.
+    """
+
+    intent: str = "recommend"
+    """Only 'recommend' turns teach the profile; 'about', 'why' and 'smalltalk' only count."""
+    positive: list[str] = field(default_factory=list)
+    negative: list[str] = field(default_factory=list)
+    titles: list[tuple[str, str]] = field(default_factory=list)
+    """(item id, polarity) of the titles the turn named."""
+    include_genres: list[str] = field(default_factory=list)
+    """Genres the turn asked for; soft unless also in `insisted_genres`."""
+    exclude_genres: list[str] = field(default_factory=list)
+    liked_people: list[str] = field(default_factory=list)
+    disliked_people: list[str] = field(default_factory=list)
+    year_min: int | None = None
+    year_max: int | None = None
+    clear_years: bool = False
+    clear_genres: bool = False
+    insisted_genres: list[str] = field(default_factory=list)
+    """Genres the user insisted on ("only comedies"): hard filters until lifted."""
+    new_topic: bool = False
+    """The turn asks for something new (its own words, a liked title): earlier years, soft genres and
+    anchors do not carry over. False in turns logged before it existed, which replay as they did."""
+    anchored: bool = False
+    """'more like #2': the anchor sets the direction, so earlier soft genres do not carry over."""
+    positive_vector: np.ndarray | None = None
+    """Mean embedding of `positive` (float32), the exact vector the turn added to the interest."""
+    negative_vector: np.ndarray | None = None
+
+    VECTORS = ("positive_vector", "negative_vector")
+
+    @property
+    def teaches(self) -> bool:
+        return self.intent == "recommend"
+
+    def __eq__(self, other: object) -> bool:
+        """Field by field, the vectors by value (a dataclass's own == fails on arrays)."""
+        if not isinstance(other, TurnSignal):
+            return NotImplemented
+        return self.to_json() == other.to_json() and all(
+            _same_vector(getattr(self, key), getattr(other, key)) for key in self.VECTORS
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like any dataclass with eq
+
+    def to_json(self) -> str:
+        """Everything but the vectors, which the store keeps as BLOBs."""
+        data = {k: v for k, v in asdict(self).items() if k not in self.VECTORS}
+        return json.dumps(data, ensure_ascii=False)
+
+    @classmethod
+    def from_json(
+        cls, text: str, positive_vector: np.ndarray | None = None, negative_vector: np.ndarray | None = None
+    ) -> TurnSignal:
+        data = json.loads(text)
+        known = {f.name for f in fields(cls)} - set(cls.VECTORS)
+        data = {k: v for k, v in data.items() if k in known}  # fields a later version added are skipped
+        data["titles"] = [tuple(t) for t in data.get("titles", [])]
+        return cls(**data, positive_vector=positive_vector, negative_vector=negative_vector)
 
 
 @dataclass
@@ -72,9 +173,15 @@ class Profile:
     disliked_people: list[str] = field(default_factory=list)
     recent_turns: list[str] = field(default_factory=list)
     turns: int = 0
+    anchors: list[str] = field(default_factory=list)
+    """The items the next rankings are built around ('more like #2', 'like X but…', a 👍): their
+    neighbours lead and their whys name them, until a new topic or a new anchor."""
+    anchors_shown: bool = False
+    """A ranking has used the anchors: the next liked item starts a new set instead of joining them."""
 
     RECENT = 10
     ASPECTS = 12
+    ANCHORS = 3
 
     @property
     def is_cold(self) -> bool:
@@ -97,7 +204,17 @@ class Profile:
         self.liked = _push(self.liked, [item_id], 1000)
         self.disliked = [i for i in self.disliked if i != item_id]
 
+    def anchor(self, item_id: str) -> None:
+        """Items liked together (one message, 👍s between two replies) anchor together."""
+        if self.anchors_shown:
+            self.anchors, self.anchors_shown = [], False
+        self.anchors = _push(self.anchors, [item_id], self.ANCHORS)
+
+    def drop_anchors(self) -> None:
+        self.anchors, self.anchors_shown = [], False
+
     def dislike(self, item_id: str) -> None:
+        self.anchors = [i for i in self.anchors if i != item_id]
         self.disliked = _push(self.disliked, [item_id], 1000)
         self.liked = [i for i in self.liked if i != item_id]
 
@@ -107,6 +224,11 @@ class Profile:
     def record_shown(self, item_ids: list[str]) -> None:
         self.last_shown = list(item_ids)
         self.shown = _push(self.shown, item_ids, 5000)
+        self.anchors_shown = bool(self.anchors)
+
+
+def _same_vector(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    return a is b or (a is not None and b is not None and np.array_equal(a, b))
 
 
 def _push(existing: list[str], new: Iterable[str], limit: int) -> list[str]:

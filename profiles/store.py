@@ -1,7 +1,15 @@
-"""Profiles in SQLite (WAL): one row per user plus an append-only event log.
+"""Profiles in SQLite (WAL): one row per user, an append-only event log, and the "why" of each
+item shown.
 
-The event log (user, kind, item, value, text, time) is the source of truth: a profile can
-be rebuilt by replaying it, and `forget` deletes both.
+The event log is the source of truth: a profile can be rebuilt by replaying it, and `forget`
+deletes everything about a user. A 'turn' event keeps what the turn was understood to say
+(`TurnSignal`: aspects, titles, constraints as JSON, the two phrase vectors as BLOBs), so a
+replay needs neither the understanding rules of the day nor the encoder.
+
+Schema versions (`PRAGMA user_version`), applied in order at open:
+0. profiles + events (turn events hold only their text);
+1. events gain `understood`, `positive`, `negative`; table `whys`. Turn events written before
+   it have `understood IS NULL` until an engine replays their text once (`pending_turns`).
 """
 
 from __future__ import annotations
@@ -10,15 +18,21 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .model import Constraints, Profile
+from recochat.bot.errors import SetupError
 
-_SCHEMA = """
+from .model import Constraints, Profile, TurnSignal
+
+SCHEMA_VERSION = 1
+
+_BASE = """
 CREATE TABLE IF NOT EXISTS profiles (
     user_id TEXT PRIMARY KEY,
     data TEXT NOT NULL,
@@ -37,17 +51,36 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_user ON events(user_id, id);
 """
+"""Version 0, as every database before versioning has it; a new database starts here too."""
+
+_MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        "ALTER TABLE events ADD COLUMN understood TEXT",  # TurnSignal.to_json(); NULL: not yet understood
+        "ALTER TABLE events ADD COLUMN positive BLOB",
+        "ALTER TABLE events ADD COLUMN negative BLOB",
+        "CREATE INDEX events_pending ON events(id) WHERE kind = 'turn' AND understood IS NULL",
+        "CREATE TABLE whys (user_id TEXT NOT NULL, item_id TEXT NOT NULL, why TEXT NOT NULL, "
+        "PRIMARY KEY (user_id, item_id)) WITHOUT ROWID",
+    ],
+}
+
+_COLUMNS = "id, user_id, kind, item_id, value, text, time, understood, positive, negative"
 
 
 @dataclass(frozen=True)
 class Event:
     user_id: str
     kind: str
-    """'turn' (text), 'feedback' (item, value +1/-1), 'seen' (item), 'reset'."""
+    """'turn' (text + signal), 'mention'/'feedback' (item, value ±), 'seen' (item), 'shown'
+    (text: JSON list of ids), 'undo' (item), 'reset'."""
     item_id: str | None = None
     value: float | None = None
     text: str | None = None
     time: float = 0.0
+    signal: TurnSignal | None = None
+    """What a 'turn' was understood to say; None only for a turn logged before schema 1 and not yet migrated."""
+    id: int | None = None
+    """Position in the log, set once stored."""
 
 
 def _vector_to_blob(vector: np.ndarray | None) -> bytes | None:
@@ -58,69 +91,198 @@ def _blob_to_vector(blob: bytes | None) -> np.ndarray | None:
     return None if blob is None else np.frombuffer(blob, dtype=np.float32).copy()
 
 
+def _signal_columns(signal: TurnSignal | None) -> tuple[str | None, bytes | None, bytes | None]:
+    if signal is None:
+        return None, None, None
+    return signal.to_json(), _vector_to_blob(signal.positive_vector), _vector_to_blob(signal.negative_vector)
+
+
+def _event_of(row: Sequence[Any]) -> Event:
+    event_id, user_id, kind, item_id, value, text, at, understood, positive, negative = row
+    signal = None
+    if understood is not None:
+        signal = TurnSignal.from_json(understood, _blob_to_vector(positive), _blob_to_vector(negative))
+    return Event(user_id, kind, item_id, value, text, at, signal, event_id)
+
+
+def _profile_columns(profile: Profile) -> tuple[str, bytes | None, bytes | None]:
+    """The vectors go to their own BLOB columns (named u and n, older than the field names), the rest to JSON."""
+    data = asdict(profile)
+    for key in ("user_id", "interest", "aversion"):
+        data.pop(key)
+    return json.dumps(data), _vector_to_blob(profile.interest), _vector_to_blob(profile.aversion)
+
+
 class ProfileStore:
-    """Thread-safe: one connection guarded by a lock (turns run in worker threads)."""
+    """Thread-safe: one connection guarded by a lock (turns run in worker threads). Every write
+    that belongs together (a turn's events and its profile row, a forget) is one transaction."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._migrate()
+
+    # -- schema ------------------------------------------------------------------------------
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        """Bring the schema to SCHEMA_VERSION, one transaction per step (another process may be
+        opening the same file: the version is read again inside each transaction)."""
+        with self._transaction() as db:
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            if version > SCHEMA_VERSION:
+                raise SetupError(
+                    f"{self.path} has profile schema {version}, newer than this recochat ({SCHEMA_VERSION}); "
+                    "upgrade recochat to open it"
+                )
+            if version == 0:
+                for statement in _BASE.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+        for target in range(1, SCHEMA_VERSION + 1):
+            with self._transaction() as db:
+                if int(db.execute("PRAGMA user_version").fetchone()[0]) >= target:
+                    continue
+                for statement in _MIGRATIONS[target]:
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {target}")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT under the lock; anything raised rolls the whole block back."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
+    # -- profiles ----------------------------------------------------------------------------
     def load(self, user_id: str) -> Profile:
         """The saved profile, or a fresh (cold) one for a user never saved."""
         with self._lock:
-            row = self._db.execute(
-                "SELECT data, u, n FROM profiles WHERE user_id = ?", (user_id,)
-            ).fetchone()
+            row = self._db.execute("SELECT data, u, n FROM profiles WHERE user_id = ?", (user_id,)).fetchone()
         if row is None:
             return Profile(user_id=user_id)
         data = json.loads(row[0])
-        data["constraints"] = Constraints(**data.get("constraints", {}))
-        # columns u and n predate the field names; existing databases keep them
+        data["constraints"] = Constraints.from_dict(data.get("constraints", {}))  # migrates old genre fields
         interest, aversion = _blob_to_vector(row[1]), _blob_to_vector(row[2])
         return Profile(user_id=user_id, interest=interest, aversion=aversion, **data)
 
     def save(self, profile: Profile) -> None:
-        """Upsert: the vectors go to their own BLOB columns, everything else to the JSON `data`."""
-        data = asdict(profile)
-        for key in ("user_id", "interest", "aversion"):
-            data.pop(key)
-        vectors = _vector_to_blob(profile.interest), _vector_to_blob(profile.aversion)
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO profiles(user_id, data, u, n, updated_at) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT(user_id) DO UPDATE SET data=excluded.data, u=excluded.u, n=excluded.n, "
-                "updated_at=excluded.updated_at",
-                (profile.user_id, json.dumps(data), *vectors, time.time()),
-            )
+        """Upsert one profile row on its own; a turn uses `write`, which also logs its events."""
+        self.write([], profile)
+
+    @staticmethod
+    def _upsert(db: sqlite3.Connection, profile: Profile) -> None:
+        db.execute(
+            "INSERT INTO profiles(user_id, data, u, n, updated_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(user_id) DO UPDATE SET data=excluded.data, u=excluded.u, n=excluded.n, "
+            "updated_at=excluded.updated_at",
+            (profile.user_id, *_profile_columns(profile), time.time()),
+        )
+
+    def clear_profile(self, user_id: str) -> None:
+        """Reset: the profile row goes, the events stay (a 'reset' event marks the cut)."""
+        self.write([], clear=user_id)
+
+    # -- the log -----------------------------------------------------------------------------
+    def write(
+        self,
+        events: Iterable[Event],
+        profile: Profile | None = None,
+        whys: dict[str, str] | None = None,
+        clear: str | None = None,
+    ) -> list[Event]:
+        """One transaction: append `events`, store the "why" of each item shown, then save
+        `profile` (or delete the profile row of user `clear`). All or nothing: on any error
+        nothing of it stays. Returns the events as stored (time and id set)."""
+        now = time.time()
+        stored = []
+        with self._transaction() as db:
+            for event in events:
+                stamped = replace(event, time=event.time or now)
+                cursor = db.execute(
+                    "INSERT INTO events(user_id, kind, item_id, value, text, time, understood, positive, negative) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        stamped.user_id,
+                        stamped.kind,
+                        stamped.item_id,
+                        stamped.value,
+                        stamped.text,
+                        stamped.time,
+                        *_signal_columns(stamped.signal),
+                    ),
+                )
+                stored.append(replace(stamped, id=cursor.lastrowid))
+            if whys and profile is not None:
+                db.executemany(
+                    "INSERT INTO whys(user_id, item_id, why) VALUES (?, ?, ?) "
+                    "ON CONFLICT(user_id, item_id) DO UPDATE SET why=excluded.why",
+                    [(profile.user_id, item_id, why) for item_id, why in whys.items()],
+                )
+            if profile is not None:
+                self._upsert(db, profile)
+            if clear is not None:
+                db.execute("DELETE FROM profiles WHERE user_id = ?", (clear,))
+        return stored
 
     def append(self, event: Event) -> Event:
-        stamped = Event(**{**asdict(event), "time": event.time or time.time()})
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO events(user_id, kind, item_id, value, text, time) VALUES (?, ?, ?, ?, ?, ?)",
-                (stamped.user_id, stamped.kind, stamped.item_id, stamped.value, stamped.text, stamped.time),
-            )
-        return stamped
+        """One event on its own (a turn's events go through `write` with its profile)."""
+        return self.write([event])[0]
 
-    def events(self, user_id: str | None = None) -> Iterator[Event]:
-        query = "SELECT user_id, kind, item_id, value, text, time FROM events"
-        args: tuple = ()
+    def events(
+        self, user_id: str | None = None, kinds: Iterable[str] | None = None, before: int | None = None
+    ) -> Iterator[Event]:
+        """The log in order; only this user's, only these kinds, only ids below `before` when given."""
+        clauses: list[str] = []
+        args: list[str | int] = []
         if user_id is not None:
-            query += " WHERE user_id = ?"
-            args = (user_id,)
+            clauses.append("user_id = ?")
+            args.append(user_id)
+        if kinds is not None:
+            kinds = list(kinds)
+            clauses.append(f"kind IN ({', '.join('?' * len(kinds))})")
+            args.extend(kinds)
+        if before is not None:
+            clauses.append("id < ?")
+            args.append(before)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._lock:
-            rows = self._db.execute(query + " ORDER BY id", args).fetchall()
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM events{where} ORDER BY id", args).fetchall()
         for row in rows:
-            yield Event(*row)
+            yield _event_of(row)
+
+    def pending_turns(self) -> list[Event]:
+        """Turn events logged before schema 1, which still hold only their text."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE kind = 'turn' AND understood IS NULL ORDER BY id"
+            ).fetchall()
+        return [_event_of(row) for row in rows]
+
+    def set_signals(self, signals: dict[int, TurnSignal]) -> None:
+        """Store what old turn events were understood to say (event id → signal), in one transaction."""
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE events SET understood = ?, positive = ?, negative = ? WHERE id = ?",
+                [(*_signal_columns(signal), event_id) for event_id, signal in signals.items()],
+            )
 
     def users(self) -> list[str]:
         with self._lock:
@@ -129,16 +291,58 @@ class ProfileStore:
             ).fetchall()
         return [r[0] for r in rows]
 
-    def forget(self, user_id: str) -> int:
-        """Delete the profile and every event of this user; returns how many events went."""
+    def why(self, user_id: str, item_id: str) -> str | None:
+        """Why `item_id` was recommended to this user (the latest time it was), if it was."""
         with self._lock:
-            self._db.execute("BEGIN")
-            gone = self._db.execute("DELETE FROM events WHERE user_id = ?", (user_id,)).rowcount
-            self._db.execute("DELETE FROM profiles WHERE user_id = ?", (user_id,))
-            self._db.execute("COMMIT")
-        return gone
+            row = self._db.execute(
+                "SELECT why FROM whys WHERE user_id = ? AND item_id = ?", (user_id, item_id)
+            ).fetchone()
+        return None if row is None else str(row[0])
 
-    def clear_profile(self, user_id: str) -> None:
-        """Reset: the profile row goes, the events stay (a 'reset' event marks the cut)."""
+    def whys(self, user_id: str) -> dict[str, str]:
         with self._lock:
-            self._db.execute("DELETE FROM profiles WHERE user_id = ?", (user_id,))
+            rows = self._db.execute("SELECT item_id, why FROM whys WHERE user_id = ?", (user_id,)).fetchall()
+        return {item_id: why for item_id, why in rows}
+
+    # -- privacy -----------------------------------------------------------------------------
+    def remove_user(self, user_id: str) -> list[Event]:
+        """Delete the profile, the whys and every event of this user in one transaction (all or
+        nothing); returns the events that went, so in-memory models can unlearn them."""
+        with self._transaction() as db:
+            rows = db.execute(f"SELECT {_COLUMNS} FROM events WHERE user_id = ? ORDER BY id", (user_id,)).fetchall()
+            db.execute("DELETE FROM events WHERE user_id = ?", (user_id,))
+            db.execute("DELETE FROM whys WHERE user_id = ?", (user_id,))
+            db.execute("DELETE FROM profiles WHERE user_id = ?", (user_id,))
+        return [_event_of(row) for row in rows]
+
+    def forget(self, user_id: str) -> int:
+        """Delete everything about this user; returns how many events went."""
+        return len(self.remove_user(user_id))
+
+    def export(self, user_id: str) -> dict[str, Any]:
+        """Everything stored about this user, JSON-ready: the profile, the events, the whys."""
+        profile = asdict(self.load(user_id))
+        for key in ("interest", "aversion"):
+            profile[key] = _floats(profile[key])
+        events = []
+        for event in self.events(user_id):
+            record: dict[str, Any] = {
+                k: v for k, v in asdict(event).items() if k != "signal" and v is not None and k != "user_id"
+            }
+            if event.signal is not None:
+                understood = asdict(event.signal)
+                for key in TurnSignal.VECTORS:
+                    understood[key] = _floats(understood[key])
+                record["understood"] = understood
+            events.append(record)
+        return {
+            "user": user_id,
+            "schema_version": self.schema_version,
+            "profile": profile,
+            "events": events,
+            "whys": self.whys(user_id),
+        }
+
+
+def _floats(vector: np.ndarray | None) -> list[float] | None:
+    return None if vector is None else [float(x) for x in vector]

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 ID_COLUMNS = ("id", "item_id", "movie_id", "movieid", "book_id", "recipe_id", "sku")
 TITLE_COLUMNS = ("title", "name", "moviename", "item_name")
@@ -24,6 +26,14 @@ _YEAR_IN_TITLE = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})\)\s*$")
 
 class CatalogError(Exception):
     """A catalog that cannot be ingested; the message names the file, columns and rows."""
+
+
+INSTRUCTION = re.compile(
+    r"ignore (all |any )?(previous|prior|above)|instruction|system prompt|as an ai|you are now|disregard|"
+    r"(?:^|[\s\"“(<])(?:system|assistant)\s*:",
+    re.I,
+)
+"""Catalog text that reads like an order to a model: it is data, never quoted to a model or a user."""
 
 
 def title_label(title: str, year: int | None) -> str:
@@ -115,8 +125,11 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
             return rows
         if suffix in (".csv", ".tsv"):
             with path.open(encoding="utf-8", newline="") as f:
-                delimiter = "\t" if suffix == ".tsv" else ","
-                return list(csv.DictReader(f, delimiter=delimiter))
+                text = f.read()
+            if "\x00" in text:  # csv reads NULs as data: a binary file, or UTF-16 text, would ingest as garbage
+                raise CatalogError(f"{path}: has NUL bytes: not a text file, or not UTF-8 (UTF-16?); save it as UTF-8")
+            delimiter = "\t" if suffix == ".tsv" else ","
+            return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter))
     except UnicodeDecodeError as e:
         raise CatalogError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     raise CatalogError(f"{path}: unsupported catalog format {suffix!r}; use .csv, .tsv or .jsonl")
@@ -144,7 +157,9 @@ def _resolve_columns(path: Path, header: list[str], columns: ColumnMap) -> Colum
         raise CatalogError(f"{path}: no id column found (looked for {', '.join(ID_COLUMNS)}); pass --id COLUMN")
     title_col = columns.title or _find(header, TITLE_COLUMNS)
     if title_col is None:
-        raise CatalogError(f"{path}: no title column found (looked for {', '.join(TITLE_COLUMNS)}); pass --title COLUMN")
+        raise CatalogError(
+            f"{path}: no title column found (looked for {', '.join(TITLE_COLUMNS)}); pass --title COLUMN"
+        )
     text_cols = columns.text
     if not text_cols:
         main = _find(header, TEXT_COLUMNS)
@@ -200,8 +215,8 @@ def _build_items(path: Path, rows: list[dict[str, Any]], cols: ColumnMap, skip_b
     first_row = 2 if path.suffix.lower() in (".csv", ".tsv") else 1  # CSV row 1 is the header
     for index, row in enumerate(rows):
         number = index + first_row
-        item_id = str(row.get(cols.id) or "").strip()
-        title = str(row.get(cols.title) or "").strip()
+        item_id = str(row.get(cols.id or "") or "").strip()
+        title = str(row.get(cols.title or "") or "").strip()
         if not item_id:
             problems.append(f"row {number}: empty id (column {cols.id!r})")
             continue
@@ -221,7 +236,9 @@ def _build_items(path: Path, rows: list[dict[str, Any]], cols: ColumnMap, skip_b
             title, meta["year"] = match.group("title"), int(match.group("year"))
         body = ". ".join(t for t in (_text_of(row.get(c)) for c in cols.text) if t)
         if not body:
-            problems.append(f"row {number}: empty text (column(s) {', '.join(cols.text) or 'none found'}) for id {item_id!r}")
+            problems.append(
+                f"row {number}: empty text (column(s) {', '.join(cols.text) or 'none found'}) for id {item_id!r}"
+            )
             continue
         heading = f"{title} ({meta['year']})" if meta.get("year") else title
         items.append(CatalogItem(id=item_id, title=title, text=f"{heading}. {body}", meta=meta))

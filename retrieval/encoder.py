@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, Sequence
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -118,7 +119,7 @@ class Encoder:
         self.batch_size = batch_size
         self._model = SentenceTransformer(str(path), device=self.device)
         dim_of = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dim = int(dim_of())
+        self.dim = int(dim_of() or 0)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -146,7 +147,7 @@ class Encoder:
                 self._cache.move_to_end(text)
         missing = list(dict.fromkeys(t for t in texts if t not in found))
         if missing:
-            for text, vector in zip(missing, self._query_batcher(missing)):
+            for text, vector in zip(missing, self._query_batcher(missing), strict=True):
                 vector.setflags(write=False)
                 found[text] = vector
             with self._lock:

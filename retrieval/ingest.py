@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +12,57 @@ import numpy as np
 from .catalog import CatalogItem
 from .encoder import TextEncoder
 from .store import ChromaStore
+
+DEFAULT_NOUN = "item"
+_NAME_NOUNS = {
+    "movie": ("movie", "movies", "film", "films", "cinema", "imdb", "tmdb", "movielens"),
+    "book": ("book", "books", "novel", "novels", "goodreads"),
+    "recipe": ("recipe", "recipes", "food", "dishes", "cooking", "meals"),
+    "show": ("show", "shows", "series", "tv"),
+    "game": ("game", "games", "boardgames"),
+    "podcast": ("podcast", "podcasts"),
+    "album": ("album", "albums"),
+    "product": ("product", "products"),
+}
+"""Words of a file or collection name that say what its items are."""
+_COLUMN_NOUNS = {
+    "book": ("author", "authors", "isbn", "publisher", "pages", "num_pages", "page_count"),
+    "recipe": ("ingredients", "instructions", "cuisine", "servings", "cook_time", "prep_time"),
+    "movie": ("director", "directors", "cast", "runtime", "imdb_id", "movieid", "movie_id"),
+}
+"""Columns only one kind of catalog has; checked after the name, which is more deliberate."""
+_NOUN_SHAPE = re.compile(r"^[a-z][a-z -]{0,38}[a-z]$")
+
+
+def check_noun(noun: str) -> str:
+    """A noun for replies ("Tell me what kind of {noun} you're in the mood for"): lower-case words."""
+    cleaned = " ".join(noun.lower().split())
+    if not _NOUN_SHAPE.match(cleaned):
+        raise ValueError(f"noun {noun!r} is not valid: use a singular noun of 2-40 letters, like 'book' or 'recipe'")
+    return cleaned
+
+
+def plural(noun: str) -> str:
+    """'book' → 'books', 'dish' → 'dishes', 'story' → 'stories': enough for catalog nouns in replies."""
+    if re.search(r"(s|x|z|ch|sh)$", noun):
+        return noun + "es"
+    if re.search(r"[^aeiou]y$", noun):
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
+def infer_noun(name: str, columns: Iterable[str]) -> str:
+    """What the items are called, from a file or collection name ('my_books') or telling columns ('author');
+    "item" when neither says."""
+    words = set(re.split(r"[^a-z]+", name.lower()))
+    for noun, hints in _NAME_NOUNS.items():
+        if words & set(hints):
+            return noun
+    keys = {c.lower() for c in columns}
+    for noun, hints in _COLUMN_NOUNS.items():
+        if keys & set(hints):
+            return noun
+    return DEFAULT_NOUN
 
 
 @dataclass
@@ -21,6 +73,8 @@ class IngestReport:
     unchanged: int
     removed: int
     seconds: float
+    noun: str = DEFAULT_NOUN
+    """What replies call one item of this collection."""
 
     @property
     def items_per_s(self) -> float:
@@ -35,13 +89,19 @@ def ingest(
     prune: bool = False,
     chunk_size: int = 512,
     progress: Callable[[int], None] | None = None,
+    noun: str | None = None,
+    source: str = "",
 ) -> IngestReport:
     """Upsert items whose content hash changed.
 
     Each chunk is encoded then upserted, so a failure half way keeps every item already
     stored (old versions of the rest included); pruning happens only after all upserts.
+    The noun replies use is `noun`, else the one stored by an earlier ingest (a re-ingest
+    keeps a chosen noun), else inferred from `source` (the file name), `name` and the columns.
     """
     started = time.perf_counter()
+    columns = {key for item in items[:200] for key in item.meta}
+    noun = check_noun(noun) if noun else (store.noun(name) or infer_noun(f"{source} {name}", columns))
     stored = store.hashes(name)
     changed = [item for item in items if stored.get(item.id) != item.content_hash()]
     for start in range(0, len(changed), chunk_size):
@@ -56,7 +116,7 @@ def ingest(
         gone = [item_id for item_id in stored if item_id not in keep]
         store.delete_items(name, gone)
         removed = len(gone)
-    store.mark_ingested(name)
+    store.mark_ingested(name, noun)
     return IngestReport(
         collection=name,
         total=len(items),
@@ -64,4 +124,5 @@ def ingest(
         unchanged=len(items) - len(changed),
         removed=removed,
         seconds=time.perf_counter() - started,
+        noun=noun,
     )

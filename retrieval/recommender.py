@@ -9,11 +9,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .catalog import CatalogItem
+from .explain import anchor_reason, distinct, request_reason, specific_detail
 from .people import PeopleIndex, people_of
 from .scoring import ScoringWeights, base_scores, mmr, popularity_prior, top_positions
 from .store import StoredCatalog
@@ -22,6 +23,9 @@ from .titles import normalize
 EXACT_LIMIT = 50_000
 """Up to this many items a full matrix product beats an ANN round trip."""
 DEFAULT_WEIGHTS = ScoringWeights()
+LOOSENING: tuple[tuple[str, ...], ...] = (("years",), ("genres",), ("years", "genres"))
+"""What a reply short of items gives up, in order, after the soft genres: the year range, then the genres the
+user insisted on, then both. Exclusions, dislikes, seen and shown items are never given up."""
 
 
 @dataclass
@@ -35,8 +39,13 @@ class RankRequest:
     year_min: int | None = None
     year_max: int | None = None
     include_genres: list[str] = field(default_factory=list)
+    """Hard: an item must have one of these (genres the user insisted on)."""
     exclude_genres: list[str] = field(default_factory=list)
+    preferred_genres: list[str] = field(default_factory=list)
+    """Soft: items with these get `ScoringWeights.genre`; they lead, the others still qualify."""
     liked: list[str] = field(default_factory=list)
+    anchors: list[str] = field(default_factory=list)
+    """Items this ranking is built around ('more like #2'): their neighbours lead and their whys name them."""
     aspects: list[tuple[str, np.ndarray]] = field(default_factory=list)
     """(text, vector) of what the user asked for, to explain matches."""
     collaborative: dict[str, float] = field(default_factory=dict)
@@ -46,6 +55,9 @@ class RankRequest:
     diversify: bool = True
     explain: bool = True
     """False skips the per-item "why" (evaluation rankings of 50 items)."""
+    loosen: bool = True
+    """Fill a reply the filters leave short with the nearest items that break one of them (see `LOOSENING`);
+    False for evaluation rankings, which must not change meaning with the catalog's size."""
 
 
 @dataclass
@@ -54,6 +66,8 @@ class Recommendation:
     score: float
     why: str
     rank: int
+    loosened: tuple[str, ...] = ()
+    """The constraints this item breaks to fill a short reply: 'soft genres', 'years', 'genres'."""
 
 
 class Recommender:
@@ -91,7 +105,7 @@ class Recommender:
         if total <= EXACT_LIMIT or self.ann_query is None or request.interest is None:
             return np.arange(total)
         fetch = min(total, max(pool * 8, 400))
-        ids = set(self.ann_query(request.interest, fetch))
+        ids = set(self.ann_query(self._query(request, request.interest), fetch))
         ids.update(request.collaborative)
         rows = [self.catalog.row_of[i] for i in ids if i in self.catalog.row_of]
         return np.array(sorted(rows), dtype=np.int64)
@@ -110,26 +124,44 @@ class Recommender:
         out[at[hit]] = np.array([v for _, v in known], dtype=np.float32)[hit]
         return out
 
-    def _allowed(self, rows: np.ndarray, request: RankRequest) -> np.ndarray:
-        """Hard filters, vectorized: years, genres, excluded ids."""
+    def _query(self, request: RankRequest, interest: np.ndarray) -> np.ndarray:
+        """The ANN query: the interest pulled toward the anchors, so their neighbours are among the candidates."""
+        anchors = [self.catalog.row_of[i] for i in request.anchors if i in self.catalog.row_of]
+        query = interest + self.catalog.embeddings[anchors].sum(axis=0) if anchors else interest
+        return query / max(float(np.linalg.norm(query)), 1e-9)
+
+    def _genre_counts(self, rows: np.ndarray, genres: list[str]) -> np.ndarray:
+        """How many of `genres` each row has (unknown genres count for none)."""
+        columns = [self._genre_column[g] for g in genres if g in self._genre_column]
+        if not columns:
+            return np.zeros(len(rows), dtype=np.int32)
         everything = len(rows) == len(self.catalog)  # rows are sorted and unique: all of them means no gather
+        present = self._genres[:, columns] if everything else self._genres[np.ix_(rows, np.asarray(columns))]
+        return present.sum(axis=1, dtype=np.int32)
+
+    def _allowed(self, rows: np.ndarray, request: RankRequest) -> np.ndarray:
+        """Hard filters, vectorized: years, insisted genres, excluded genres, excluded ids. Soft genres are no filter."""
+        everything = len(rows) == len(self.catalog)
         mask = np.ones(len(rows), dtype=bool)
         years = self._years if everything else self._years[rows]
         if request.year_min is not None:
             mask &= years >= request.year_min
         if request.year_max is not None:
             mask &= years <= request.year_max
-        for wanted, genres in ((True, request.include_genres), (False, request.exclude_genres)):
-            columns = [self._genre_column[g] for g in genres if g in self._genre_column]
-            if not columns:
-                if wanted and genres:
-                    mask[:] = False
-                continue
-            present = (self._genres[:, columns] if everything else self._genres[np.ix_(rows, np.asarray(columns))]).any(axis=1)
-            mask &= present if wanted else ~present
+        if request.include_genres:
+            mask &= self._genre_counts(rows, request.include_genres) > 0
+        if request.exclude_genres:
+            mask &= self._genre_counts(rows, request.exclude_genres) == 0
         if request.exclude:
             mask &= self._on_rows(dict.fromkeys(request.exclude, 1.0), rows) == 0
         return mask
+
+    def blocking_genres(self, request: RankRequest) -> list[str]:
+        """The excluded genres that every item not yet shown, seen or rejected has: what to drop when nothing
+        is left (empty when nothing is left at all)."""
+        rows = np.arange(len(self.catalog))
+        left = rows[self._on_rows(dict.fromkeys(request.exclude, 1.0), rows) == 0]
+        return [g for g in request.exclude_genres if len(left) and self._genre_counts(left, [g]).any()]
 
     def _prior(self, rows: np.ndarray, counts: dict[str, int]) -> np.ndarray:
         if not counts:
@@ -148,34 +180,90 @@ class Recommender:
 
     def rank(self, request: RankRequest) -> list[Recommendation]:
         """The top `request.k` items for a request, best first, with the time spent retrieving and
-        scoring kept in `timings_ms` (the engine reports them per turn)."""
+        scoring kept in `timings_ms` (the engine reports them per turn).
+
+        When the filters leave fewer than k items, the rest of the reply are the nearest items that break
+        one constraint, marked in `Recommendation.loosened`: a soft genre first (its items lead, the
+        closest others follow), then the year range, then the insisted genres (`LOOSENING`)."""
         started = time.perf_counter()
         rows = self._retrieve(request)
         retrieved = time.perf_counter()
-        results = self._score_and_pick(rows, request) if len(rows) else []
-        scored_ms = (time.perf_counter() - retrieved) * 1000 if len(rows) else 0.0
+        soft = self._soft_genre_rows(rows, request)
+        results = self._score_and_pick(rows if soft is None else soft, request, ())
+        if soft is not None:
+            results += self._fill(rows, request, results, ("soft genres",))
+        for broken in LOOSENING if request.loosen else ():
+            if len(results) >= request.k:
+                break
+            relaxed = self._relaxed(request, broken)
+            if relaxed is not None:
+                results += self._fill(self._retrieve(relaxed), relaxed, results, broken)
+        whys = distinct([r.why for r in results], [r.item for r in results]) if request.explain else []
+        for rank, result in enumerate(results, start=1):
+            result.rank, result.why = rank, whys[rank - 1] if whys else ""
+        scored_ms = (time.perf_counter() - retrieved) * 1000
         self._local.timings = {"retrieve": (retrieved - started) * 1000, "score": scored_ms}
         return results
+
+    def _soft_genre_rows(self, rows: np.ndarray, request: RankRequest) -> np.ndarray | None:
+        """The rows with a soft genre when fewer than k have one: they lead and the closest others fill the
+        reply (as 'soft genres' loosened). None when there are enough: then the genre is only a boost."""
+        if not (request.loosen and request.preferred_genres):
+            return None
+        soft = rows[self._genre_counts(rows, request.preferred_genres) > 0]
+        return soft if len(soft) < request.k else None
+
+    @staticmethod
+    def _relaxed(request: RankRequest, broken: tuple[str, ...]) -> RankRequest | None:
+        """The request without the constraints in `broken`; None when it has none of them to give up."""
+        years = request.year_min is not None or request.year_max is not None
+        if ("years" in broken and not years) or ("genres" in broken and not request.include_genres):
+            return None
+        relaxed = replace(request, include_genres=[] if "genres" in broken else request.include_genres)
+        if "years" in broken:
+            relaxed.year_min = relaxed.year_max = None
+        return relaxed
+
+    def _fill(
+        self, rows: np.ndarray, request: RankRequest, taken: list[Recommendation], broken: tuple[str, ...]
+    ) -> list[Recommendation]:
+        """The best of `rows` not already in the reply, up to k in all, marked as breaking `broken`."""
+        need = request.k - len(taken)
+        if need <= 0 or not len(rows):
+            return []
+        shown = {r.item.id for r in taken}
+        rows = rows[self._on_rows(dict.fromkeys(shown, 1.0), rows) == 0] if shown else rows
+        return self._score_and_pick(rows, replace(request, k=need), broken)
 
     def _retrieve(self, request: RankRequest) -> np.ndarray:
         """Sorted catalog rows that pass the hard filters: ANN candidates for large catalogs, all rows otherwise."""
         candidates = self._candidate_rows(request, self.weights.mmr_pool)
         rows = candidates[self._allowed(candidates, request)]
-        if len(rows) < request.k and len(candidates) < len(self.catalog):
+        if len(candidates) == len(self.catalog):
+            return rows
+        everything = np.arange(len(self.catalog))
+        if len(rows) < request.k:
             # The filters emptied the ANN candidates (a narrow year range, a rare genre):
             # score the whole filtered catalog rather than answer with nothing.
-            everything = np.arange(len(self.catalog))
-            rows = everything[self._allowed(everything, request)]
+            return everything[self._allowed(everything, request)]
+        if request.preferred_genres and (self._genre_counts(rows, request.preferred_genres) > 0).sum() < request.k:
+            # Few candidates have the soft genre: add the catalog's own, so it is not called exhausted when it is not.
+            soft = self._allowed(everything, request) & (self._genre_counts(everything, request.preferred_genres) > 0)
+            return np.union1d(rows, everything[soft])
         return rows
 
-    def _score_and_pick(self, rows: np.ndarray, request: RankRequest) -> list[Recommendation]:
-        """Score the rows, keep the best pool, diversify it with MMR (unless asked not to) and explain the picks."""
+    def _score_and_pick(self, rows: np.ndarray, request: RankRequest, broken: tuple[str, ...]) -> list[Recommendation]:
+        """Score the rows, keep the best pool, diversify it with MMR (unless asked not to) and explain the picks
+        (`rank` numbers them and makes the whys of the whole reply distinct)."""
+        if not len(rows):
+            return []
         # All rows (cold start, small catalogs) use the matrix as is: gathering 1M rows copies 1.5 GB.
         embeddings = self.catalog.embeddings if len(rows) == len(self.catalog) else self.catalog.embeddings[rows]
         collab_raw = self._on_rows(request.collaborative, rows)
         collab = collab_raw / collab_raw.max() if collab_raw.max() > 0 else collab_raw
         prior = self._prior(rows, request.popularity_counts)
         score, _, _ = base_scores(embeddings, request.interest, request.aversion, prior, collab, self.weights)
+        score = score + self._leaning(rows, embeddings, request)
         if request.liked_people or request.disliked_people:
             score = score + self.weights.person * self._people_boost(request, rows)
         pool = top_positions(score, self.weights.mmr_pool)
@@ -189,39 +277,67 @@ class Recommender:
                 item=self.catalog.items[rows[p]],
                 score=float(score[p]),
                 why=self._why(rows[p], request, float(collab[p]), float(prior[p])) if request.explain else "",
-                rank=rank,
+                rank=0,
+                loosened=broken,
             )
-            for rank, p in enumerate(picks, start=1)
+            for p in picks
         ]
 
-    def _why(self, row: int, request: RankRequest, collab: float, prior: float) -> str:
-        """One short line from the strongest drivers: liked items, aspects, constraints, others.
+    def _leaning(self, rows: np.ndarray, embeddings: np.ndarray, request: RankRequest) -> np.ndarray:
+        """What the request leans to without filtering: the anchors' neighbours (by similarity to the
+        nearest anchor) and items with a soft genre (more when they have every one asked for)."""
+        extra = np.zeros(len(rows), dtype=np.float32)
+        anchors = [self.catalog.row_of[i] for i in request.anchors if i in self.catalog.row_of]
+        if anchors:
+            extra += self.weights.anchor * (embeddings @ self.catalog.embeddings[anchors].T).max(axis=1)
+        if request.preferred_genres:
+            counts = self._genre_counts(rows, request.preferred_genres)
+            every = (counts == len(request.preferred_genres)) & (len(request.preferred_genres) > 1)
+            extra += self.weights.genre * ((counts > 0) + 0.5 * every)
+        return extra
 
-        The order of the checks is the order of importance; only the first three reasons are kept."""
+    def _why(self, row: int, request: RankRequest, collab: float, prior: float) -> str:
+        """At most two reasons specific to this item, strongest first (see `explain.py`).
+
+        A liked person it has, the liked item it is closest to and what the two share, the words of
+        the request its own text contains; else how well it fits the request, what people with the
+        same favourites liked, or what the item itself is."""
         item = self.catalog.items[row]
         vector = self.catalog.embeddings[row]
-        reasons = [r for r in (self._liked_reason(vector, request), _aspect_reason(vector, request)) if r]
-        person = _person_reason(item, request)
-        if person:
-            reasons.insert(0, person)
-        if collab > 0.3:
-            reasons.append("people with your favourites liked it too")
-        reasons += _constraint_reasons(item, request)
+        reasons = [r for r in (_person_reason(item, request),) if r]
+        anchor = self._closest_liked(vector, request)
+        if anchor is not None:
+            reasons.append(anchor_reason(item, anchor))
+        matched = request_reason(item, [text for text, _ in request.aspects])
+        fit = matched or _aspect_reason(vector, request)
+        if fit:
+            reasons.append(fit)
+        if collab > 0.3 and len(reasons) < 2:
+            reasons.append(self._collaborative_reason(request))
         if not reasons:
             genres = "/".join(item.genres[:2]) or "pick"
-            reasons.append(f"a widely loved {genres}" if prior > 0.6 else f"{_article(genres)} {genres} worth a look")
-        return "; ".join(reasons[:3])
+            lead = f"a widely loved {genres}" if prior > 0.6 else f"{_article(genres)} {genres}"
+            reasons.append(f"{lead}: {specific_detail(item)}")
+        return "; ".join(reasons[:2])
 
-    def _liked_reason(self, vector: np.ndarray, request: RankRequest) -> str | None:
-        """'close to X, which you liked' when one of the latest liked items is near enough to say so."""
-        liked_rows = [self.catalog.row_of[i] for i in request.liked[-20:] if i in self.catalog.row_of]
-        if not liked_rows:
-            return None
-        sims = self.catalog.embeddings[liked_rows] @ vector
-        best = int(np.argmax(sims))
-        if sims[best] > 0.45:
-            return f"close to {self.catalog.items[liked_rows[best]].title}, which you liked"
+    def _closest_liked(self, vector: np.ndarray, request: RankRequest) -> CatalogItem | None:
+        """The anchor this item is near (the ranking was built around it, so the why names it), else the
+        latest liked item nearest to it, when near enough to say so."""
+        for ids, threshold in ((request.anchors, 0.3), (request.liked[-20:], 0.45)):
+            liked_rows = [self.catalog.row_of[i] for i in ids if i in self.catalog.row_of]
+            if not liked_rows:
+                continue
+            sims = self.catalog.embeddings[liked_rows] @ vector
+            best = int(np.argmax(sims))
+            if sims[best] > threshold:
+                return self.catalog.items[liked_rows[best]]
         return None
+
+    def _collaborative_reason(self, request: RankRequest) -> str:
+        liked = [self.catalog.items[self.catalog.row_of[i]] for i in request.liked if i in self.catalog.row_of]
+        if len(liked) == 1:
+            return f"people who liked {liked[0].title} also liked it"
+        return "people with your favourites liked it too"
 
 
 def _aspect_reason(vector: np.ndarray, request: RankRequest) -> str | None:
@@ -240,20 +356,6 @@ def _person_reason(item: CatalogItem, request: RankRequest) -> str | None:
     present = {normalize(p) for p in people_of(item)}
     named = [p for p in request.liked_people if normalize(p) in present]
     return f"with {named[-1]}" if named else None
-
-
-def _constraint_reasons(item: CatalogItem, request: RankRequest) -> list[str]:
-    """Echo the hard constraints the item satisfies, so the user sees they were heard."""
-    reasons = []
-    if request.include_genres:
-        matched = [g for g in item.genres if g in request.include_genres]
-        if matched:
-            reasons.append(f"{_article(matched[0])} {matched[0]} as asked")
-    if request.year_min is not None or request.year_max is not None:
-        reasons.append(f"from {item.year}")
-    if request.exclude_genres:
-        reasons.append("no " + "/".join(request.exclude_genres))
-    return reasons
 
 
 def _article(word: str) -> str:

@@ -20,6 +20,10 @@ class ScoringWeights:
     """ε: co-occurrence with the user's liked items, learned from other users."""
     person: float = 0.3
     """Added for each liked person (cast, director, author) an item has; subtracted for disliked ones."""
+    anchor: float = 0.6
+    """Times cos(anchor, c): 'more like #2' makes #2's neighbours lead that ranking, whatever else the profile holds."""
+    genre: float = 0.25
+    """Added for a soft genre an item has ('something funny'): it leans the ranking, it never filters."""
     mmr_lambda: float = 0.75
     """Relevance vs. novelty in MMR (1.0 = no diversification)."""
     mmr_pool: int = 50
@@ -37,13 +41,15 @@ def base_scores(
     """Returns (score, cos(interest,c), cos⁺(aversion,c)) for each row of `embeddings` (rows normalized).
 
     The aversion term is clipped at 0 so that being unlike what the user rejects never lifts an item."""
+
     def zeros() -> np.ndarray:
         return np.zeros(len(embeddings), dtype=np.float32)
 
     similarity = embeddings @ interest if interest is not None else zeros()
     negative = np.maximum(embeddings @ aversion, 0.0) if aversion is not None else zeros()
-    score = (similarity - weights.negative * negative
-             + weights.popularity * prior + weights.collaborative * collaborative)
+    score = (
+        similarity - weights.negative * negative + weights.popularity * prior + weights.collaborative * collaborative
+    )
     return score, similarity, negative
 
 

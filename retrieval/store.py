@@ -6,9 +6,10 @@ We always pass embeddings ourselves: Chroma's default embedding function downloa
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -17,6 +18,8 @@ from .catalog import CatalogItem
 _HASH_KEY = "_hash"
 _LISTS_KEY = "_lists"
 _INGESTED_AT = "recochat_ingested_at"
+_NOUN = "recochat_noun"
+"""What one item of the collection is called in replies ("book", "recipe"), set at ingest."""
 _PAGE = 5000
 
 
@@ -51,6 +54,8 @@ class StoredCatalog:
     name: str
     items: list[CatalogItem]
     embeddings: np.ndarray
+    noun: str | None = None
+    """What one item is called in replies; None when the collection was stored without one."""
 
     def __post_init__(self) -> None:
         self.row_of = {item.id: row for row, item in enumerate(self.items)}
@@ -72,7 +77,7 @@ class ChromaStore:
         self.client = client
 
     @classmethod
-    def persistent(cls, path: Path) -> "ChromaStore":
+    def persistent(cls, path: Path) -> ChromaStore:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -80,7 +85,7 @@ class ChromaStore:
         return cls(chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False)))
 
     @classmethod
-    def http(cls, host: str, port: int) -> "ChromaStore":
+    def http(cls, host: str, port: int) -> ChromaStore:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -113,7 +118,7 @@ class ChromaStore:
         collection = self._collection(name)
         out: dict[str, str] = {}
         for page in self._pages(collection, include=["metadatas"]):
-            for item_id, meta in zip(page["ids"], page["metadatas"]):
+            for item_id, meta in zip(page["ids"], page["metadatas"], strict=True):
                 out[item_id] = str((meta or {}).get(_HASH_KEY, ""))
         return out
 
@@ -129,9 +134,22 @@ class ChromaStore:
                 documents=[i.text for i in chunk],
             )
 
-    def mark_ingested(self, name: str) -> None:
+    def mark_ingested(self, name: str, noun: str | None = None) -> None:
+        """Stamp the time (for `most_recent`) and, when given, the noun; Chroma's modify replaces
+        the whole metadata, so what is already there is kept."""
         collection = self._collection(name, create=True)
-        collection.modify(metadata={_INGESTED_AT: time.time()})
+        meta = dict(collection.metadata or {})
+        meta[_INGESTED_AT] = time.time()
+        if noun:
+            meta[_NOUN] = noun
+        collection.modify(metadata=meta)
+
+    def noun(self, name: str) -> str | None:
+        """The noun stored at ingest, or None (not set, or no such collection)."""
+        if not self.exists(name):
+            return None
+        value = (self._collection(name).metadata or {}).get(_NOUN)
+        return str(value) if value else None
 
     def delete_items(self, name: str, ids: Sequence[str]) -> None:
         if ids:
@@ -148,11 +166,12 @@ class ChromaStore:
         items: list[CatalogItem] = []
         vectors: list[np.ndarray] = []
         for page in self._pages(collection, include=["embeddings", "metadatas", "documents"]):
-            for item_id, doc, meta in zip(page["ids"], page["documents"], page["metadatas"]):
+            for item_id, doc, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
                 items.append(_unflatten(item_id, doc or "", meta or {}))
             vectors.append(np.asarray(page["embeddings"], dtype=np.float32))
         matrix = np.concatenate(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
-        return StoredCatalog(name=name, items=items, embeddings=matrix)
+        noun = (collection.metadata or {}).get(_NOUN)
+        return StoredCatalog(name=name, items=items, embeddings=matrix, noun=str(noun) if noun else None)
 
     def query(self, name: str, vector: np.ndarray, n: int) -> list[str]:
         """Nearest ids by cosine; never with a `where` filter (10-100× slower at scale)."""

@@ -56,6 +56,7 @@ class TitleIndex:
             key = normalize(item.title)
             if key:
                 self._by_title.setdefault(key, []).append(item)
+
         def popular(item: CatalogItem) -> float:
             return float(popularity.get(item.id, item.meta.get("popularity", 0)) or 0)
 
@@ -149,8 +150,9 @@ class TitleIndex:
                 phrase = normalize(" ".join(t[0] for t in tokens[index : index + length]))
                 if len(phrase) < 5:
                     continue
-                hit = process.extractOne(phrase, self._typo_candidates(phrase, length), scorer=fuzz.ratio,
-                                         score_cutoff=FUZZY_CUTOFF)
+                hit = process.extractOne(
+                    phrase, self._typo_candidates(phrase, length), scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF
+                )
                 if hit and (best is None or hit[1] > best[0]):
                     best = (hit[1], length, hit[0])
             if best is None:

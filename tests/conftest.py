@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from fakes import HashingEncoder
@@ -20,20 +20,104 @@ from recochat.retrieval.ingest import ingest
 from recochat.retrieval.store import ChromaStore
 
 TINY_CATALOG = [
-    ("m1", "Laugh Factory", 2004, ["comedy"], "A clumsy baker enters a national cooking contest and turns every round into slapstick chaos."),
-    ("m2", "Smart Alecks", 2012, ["comedy"], "Witty banter and clever wordplay as two rival lawyers share an office for one long week."),
-    ("m3", "Village Cops", 2007, ["comedy", "action", "crime"], "A by-the-book city officer is sent to a sleepy village where the jokes and the body count both pile up."),
-    ("m4", "Night of Teeth", 1998, ["horror"], "A family cabin weekend turns into a bloody fight against something that hunts in the dark."),
-    ("m5", "The Haunting Hour", 2015, ["horror", "thriller"], "Ghosts, screams and a creaking old mansion that will not let its guests leave."),
-    ("m6", "Starfall", 2014, ["science fiction", "drama"], "Astronauts cross a wormhole to find a new home for humanity while time slips away on Earth."),
-    ("m7", "Robot Heart", 2019, ["science fiction", "romance"], "A lonely engineer falls for the android she built, and asks what love means for a machine."),
-    ("m8", "Desert Run", 2015, ["action"], "A relentless chase across a wasteland with roaring engines, explosions and almost no dialogue."),
-    ("m9", "Heist Street", 1995, ["crime", "thriller"], "A master thief and an obsessed detective circle each other across a sprawling city."),
-    ("m10", "Paper Hearts", 2001, ["romance", "drama"], "Two pen pals who have never met slowly fall in love through decades of letters."),
-    ("m11", "Little Paws", 2009, ["animation", "family"], "A brave puppy gets lost in the big city and finds friends on the way home."),
-    ("m12", "Courtroom Quips", 2018, ["comedy", "drama"], "A sharp, clever satire of a law firm where every meeting becomes a battle of wits."),
-    ("m13", "Scream Camp", 1984, ["horror", "comedy"], "Camp counselors face a masked killer in a gory, darkly funny slasher."),
-    ("m14", "Dream Thief", 2010, ["science fiction", "action", "thriller"], "A team of specialists steals secrets by entering people's dreams, layer by layer."),
+    (
+        "m1",
+        "Laugh Factory",
+        2004,
+        ["comedy"],
+        "A clumsy baker enters a national cooking contest and turns every round into slapstick chaos.",
+    ),
+    (
+        "m2",
+        "Smart Alecks",
+        2012,
+        ["comedy"],
+        "Witty banter and clever wordplay as two rival lawyers share an office for one long week.",
+    ),
+    (
+        "m3",
+        "Village Cops",
+        2007,
+        ["comedy", "action", "crime"],
+        "A by-the-book city officer is sent to a sleepy village where the jokes and the body count both pile up.",
+    ),
+    (
+        "m4",
+        "Night of Teeth",
+        1998,
+        ["horror"],
+        "A family cabin weekend turns into a bloody fight against something that hunts in the dark.",
+    ),
+    (
+        "m5",
+        "The Haunting Hour",
+        2015,
+        ["horror", "thriller"],
+        "Ghosts, screams and a creaking old mansion that will not let its guests leave.",
+    ),
+    (
+        "m6",
+        "Starfall",
+        2014,
+        ["science fiction", "drama"],
+        "Astronauts cross a wormhole to find a new home for humanity while time slips away on Earth.",
+    ),
+    (
+        "m7",
+        "Robot Heart",
+        2019,
+        ["science fiction", "romance"],
+        "A lonely engineer falls for the android she built, and asks what love means for a machine.",
+    ),
+    (
+        "m8",
+        "Desert Run",
+        2015,
+        ["action"],
+        "A relentless chase across a wasteland with roaring engines, explosions and almost no dialogue.",
+    ),
+    (
+        "m9",
+        "Heist Street",
+        1995,
+        ["crime", "thriller"],
+        "A master thief and an obsessed detective circle each other across a sprawling city.",
+    ),
+    (
+        "m10",
+        "Paper Hearts",
+        2001,
+        ["romance", "drama"],
+        "Two pen pals who have never met slowly fall in love through decades of letters.",
+    ),
+    (
+        "m11",
+        "Little Paws",
+        2009,
+        ["animation", "family"],
+        "A brave puppy gets lost in the big city and finds friends on the way home.",
+    ),
+    (
+        "m12",
+        "Courtroom Quips",
+        2018,
+        ["comedy", "drama"],
+        "A sharp, clever satire of a law firm where every meeting becomes a battle of wits.",
+    ),
+    (
+        "m13",
+        "Scream Camp",
+        1984,
+        ["horror", "comedy"],
+        "Camp counselors face a masked killer in a gory, darkly funny slasher.",
+    ),
+    (
+        "m14",
+        "Dream Thief",
+        2010,
+        ["science fiction", "action", "thriller"],
+        "A team of specialists steals secrets by entering people's dreams, layer by layer.",
+    ),
 ]
 
 
@@ -56,6 +140,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("RECOCHAT_HOME", str(home))
     monkeypatch.setenv("RECOCHAT_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("RECOCHAT_ENV_FILE", str(tmp_path / "absent.env"))  # a .env in the repo is the developer's
     return home
 
 

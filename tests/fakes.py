@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import re
 import zlib
-from typing import Any, AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 from langchain_core.language_models import BaseChatModel
@@ -26,7 +27,7 @@ class QueueChatModel(BaseChatModel):
     queue: list[Any] = Field(default_factory=list)
     history: list[list[BaseMessage]] = Field(default_factory=list)
 
-    def enqueue(self, *responses: Any) -> "QueueChatModel":
+    def enqueue(self, *responses: Any) -> QueueChatModel:
         self.queue.extend(responses)
         return self
 
@@ -38,16 +39,22 @@ class QueueChatModel(BaseChatModel):
         self.history.append(messages)
         return self.queue.pop(0) if self.queue else ""
 
-    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any) -> ChatResult:
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
         response = self._next(messages)
         if isinstance(response, Exception):
             raise response
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=str(response)))])
 
-    def _stream(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any) -> Iterator[ChatGenerationChunk]:
+    def _stream(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> Iterator[ChatGenerationChunk]:
         raise NotImplementedError("async only")
 
-    async def _astream(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any) -> AsyncIterator[ChatGenerationChunk]:
+    async def _astream(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> AsyncIterator[ChatGenerationChunk]:
         response = self._next(messages)
         if isinstance(response, Exception):
             raise response

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from recochat.benchmarks import scale
 from recochat.retrieval.encoder import Encoder
 
@@ -20,8 +21,20 @@ def _positive(value: float | None) -> bool:
 
 def test_scale_smoke(tmp_path: Path, encoder: Encoder) -> None:
     out = tmp_path / "results" / "scale.json"
-    result = scale.run(sizes=(2000,), turns=6, users=3, crowd=5, crowd_rounds=2, solo_turns=3, ingest_count=64,
-                       ingest_rounds=2, onnx=False, cache=tmp_path / "cache", out=out, encoder=encoder)
+    result = scale.run(
+        sizes=(2000,),
+        turns=6,
+        users=3,
+        crowd=5,
+        crowd_rounds=2,
+        solo_turns=3,
+        ingest_count=64,
+        ingest_rounds=2,
+        onnx=False,
+        cache=tmp_path / "cache",
+        out=out,
+        encoder=encoder,
+    )
 
     assert json.loads(out.read_text())["sizes"][0]["size"] == 2000
     assert "| 2k | exact |" in out.with_suffix(".md").read_text()

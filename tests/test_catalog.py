@@ -13,7 +13,10 @@ def write(path, text):
 
 
 def test_csv_autodetects_columns_and_lists(tmp_path):
-    path = write(tmp_path / "books.csv", "book_id,title,author,year,genres,summary\nb1,Dune,Frank Herbert,1965,science fiction|adventure,Sand and spice.\n")
+    path = write(
+        tmp_path / "books.csv",
+        "book_id,title,author,year,genres,summary\nb1,Dune,Frank Herbert,1965,science fiction|adventure,Sand and spice.\n",
+    )
     item = load_catalog(path).items[0]
     assert (item.id, item.title, item.year) == ("b1", "Dune", 1965)
     assert item.genres == ["science fiction", "adventure"]
@@ -21,7 +24,10 @@ def test_csv_autodetects_columns_and_lists(tmp_path):
 
 
 def test_year_is_read_from_title_when_no_year_column(tmp_path):
-    path = write(tmp_path / "m.jsonl", json.dumps({"movieId": "7", "movieName": "Heat (1995)", "plot": "Cops and robbers."}) + "\n")
+    path = write(
+        tmp_path / "m.jsonl",
+        json.dumps({"movieId": "7", "movieName": "Heat (1995)", "plot": "Cops and robbers."}) + "\n",
+    )
     item = load_catalog(path).items[0]
     assert (item.title, item.year) == ("Heat", 1995)
 

@@ -12,8 +12,13 @@ from recochat.bot.frontends.cli import main
 
 def recochat(*args, home, check=True):
     env = {**os.environ, "RECOCHAT_HOME": str(home), "RECOCHAT_LLM": "template"}
-    result = subprocess.run([sys.executable, "-m", "recochat.bot.frontends.cli", *args], env=env, capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "recochat.bot.frontends.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if check:
         assert result.returncode == 0, result.stderr
     return result
@@ -21,7 +26,9 @@ def recochat(*args, home, check=True):
 
 def test_readme_path_ask_feedback_profile_on_demo_in_fresh_home(tmp_path):
     home = tmp_path / "fresh"
-    first = json.loads(recochat("ask", "--json", "something funny but smart, no horror, I loved Hot Fuzz", home=home).stdout)
+    first = json.loads(
+        recochat("ask", "--json", "something funny but smart, no horror, I loved Hot Fuzz", home=home).stdout
+    )
     assert set(first) == {"user", "text", "prose", "status", "writer", "items", "timings_ms"}
     assert first["timings_ms"]["items_ms"] <= first["timings_ms"]["turn_total"]
     assert len(first["items"]) == 5 and all(i["why"] for i in first["items"])
@@ -47,6 +54,29 @@ def test_ingest_errors_are_one_clear_line_and_exit_2(tmp_path):
     assert result.exit_code == 2 and "duplicate id '1'" in result.output
     result = runner.invoke(main, ["ingest", str(bad), "--text", "plot"])
     assert result.exit_code == 2 and "unknown column(s) 'plot'" in result.output
+    result = runner.invoke(main, ["ingest", str(bad), "--noun", "b00k!"])
+    assert result.exit_code == 2 and "'--noun'" in result.output and "like 'book'" in result.output
+
+
+def test_ingest_noun_is_stored_and_replies_use_it(tmp_path, fake_encoder, monkeypatch):
+    """--noun at ingest; without it the noun is guessed from the file name (my_recipes.csv → recipe)."""
+    import recochat.bot.runtime as runtime_module
+
+    monkeypatch.setattr(runtime_module, "open_encoder", lambda settings: fake_encoder)
+    monkeypatch.setenv("RECOCHAT_HOME", str(tmp_path / "h"))
+    monkeypatch.setenv("RECOCHAT_LLM", "template")
+    catalog = tmp_path / "my_recipes.csv"
+    catalog.write_text("id,title,description\nr1,Soup,A warm tomato soup.\nr2,Stew,A slow beef stew.\n")
+
+    def run(*args):
+        result = CliRunner().invoke(main, list(args))
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    assert "noun: recipe" in run("ingest", str(catalog))
+    assert "what kind of recipe" in run("ask", "hi").lower()
+    assert "noun: dish" in run("ingest", str(catalog), "--collection", "menu", "--noun", "dish")
+    assert "what kind of dish" in run("ask", "--collection", "menu", "hi").lower()
 
 
 def test_bad_collection_name_and_unknown_collection(tmp_path, fake_runtime):  # fake_runtime: a home holding "tiny"

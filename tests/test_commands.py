@@ -28,26 +28,42 @@ from recochat.bot.frontends.plain_chat import run_plain
         ("something funny", None),
         ("+1 is my favourite", None),
         ("2001: A Space Odyssey", None),
+        ("+" + "9" * 5000, None),
     ],
 )
 def test_parse_command(line: str, command: Command | None) -> None:
     assert parse_command(line) == command
 
 
-@pytest.mark.parametrize(("line", "message"), [
-    ("/nonsense", "unknown command '/nonsense'"),
-    ("/undo", "/undo needs the item's number"),
-    ("/why two", "/why needs the item's number"),
-    ("/seen 0", "/seen needs the item's number"),
-])
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("/nonsense", "unknown command '/nonsense'"),
+        ("/undo", "/undo needs the item's number"),
+        ("/why two", "/why needs the item's number"),
+        ("/seen 0", "/seen needs the item's number"),
+        ("/like " + "9" * 5000, "/like needs the item's number"),
+    ],
+)
 def test_bad_commands_say_what_to_type(line: str, message: str) -> None:
     with pytest.raises(UnknownCommand, match=message):
         parse_command(line)
 
 
 async def test_line_mode_runs_every_command_through_the_conversation_api(runtime) -> None:  # type: ignore[no-untyped-def]
-    lines = ["something funny", "+1", "/undo 1", "/undo 1", "/seen 2", "/why 3", "/why 9", "/nonsense", "/profile",
-             "/quit", "never read"]
+    lines = [
+        "something funny",
+        "+1",
+        "/undo 1",
+        "/undo 1",
+        "/seen 2",
+        "/why 3",
+        "/why 9",
+        "/nonsense",
+        "/profile",
+        "/quit",
+        "never read",
+    ]
     out = io.StringIO()
     await run_plain(runtime, "u", stdin=io.StringIO("\n".join(lines) + "\n"), out=out)
     text = out.getvalue()

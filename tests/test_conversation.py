@@ -70,7 +70,10 @@ async def test_two_interleaved_users_stay_isolated(fake_runtime):
     alice, bob = fake_runtime.engine.profiles.load("alice"), fake_runtime.engine.profiles.load("bob")
     assert alice.constraints.exclude_genres == ["horror"] and bob.constraints.exclude_genres == []
     assert "m13" in alice.disliked and "m13" not in bob.disliked
-    assert all("horror" in i.genres for i in b1.items + b2.items)
+    # "scary horror" leans bob's replies to horror (three items here, so the rest are the closest others);
+    # alice's "no horror" is hers alone
+    assert all("horror" in i.genres for i in b1.items[:3]) and bob.constraints.preferred_genres == ["horror"]
+    assert not any("horror" in i.genres for i in a1.items + a2.items)
     assert set(alice.shown) == set(ids(a1) + ids(a2)) and set(bob.shown) == set(ids(b1) + ids(b2))
 
 
@@ -90,13 +93,18 @@ async def test_question_about_an_item_uses_catalog_and_recommends_nothing(fake_r
 
 
 async def test_constraints_persist_and_can_be_cleared(fake_runtime):
+    def holds(reply, fits) -> bool:  # type: ignore[no-untyped-def]
+        """The items in range lead; a reply the range leaves short is filled past it and says so."""
+        within = [fits(i.year) for i in reply.items]
+        return within[0] and within == sorted(within, reverse=True) and (all(within) or "other years" in reply.text)
+
     c = fake_runtime.conversations
     reply = await c.send("a", "something from the 2010s")
-    assert all(2010 <= i.year <= 2019 for i in reply.items)
+    assert holds(reply, lambda year: 2010 <= year <= 2019)
     reply = await c.send("a", "more please")
-    assert all(2010 <= i.year <= 2019 for i in reply.items)
+    assert holds(reply, lambda year: 2010 <= year <= 2019)
     reply = await c.send("a", "any year is fine, something from before 2000")
-    assert all(i.year < 2000 for i in reply.items)
+    assert holds(reply, lambda year: year < 2000)
 
 
 async def test_profile_rebuilds_from_event_log(fake_runtime):
@@ -172,3 +180,15 @@ async def test_a_collaborative_component_passed_in_survives_start_up_and_forget(
     engine.feedback("u", "m3", "like")
     engine.forget("u")
     assert engine.collaborative.popularity("m1") == 2 and engine.collaborative.popularity("m3") == 0
+
+
+async def test_counts_and_asks_it_cannot_filter_on_reach_the_reply(fake_runtime):
+    """The tiny catalog has no runtime: "not too long" is said, not searched for; counts size the reply."""
+    c = fake_runtime.conversations
+    one = await c.send("a", "just one comedy")
+    assert len(one.items) == 1 and "Here is a pick for you." in one.text
+    many = await c.send("a", "give me 50, not too long")
+    assert len(many.items) == 10
+    assert many.prose.startswith("I can't filter on length: this catalog has no runtime. I can show at most 10")
+    profile = await c.profile("a")
+    assert not any("long" in aspect for aspect in profile.liked_aspects + profile.disliked_aspects)

@@ -2,12 +2,14 @@
 what the vectors mean (normalized, searchable, cached) with the real MiniLM encoder."""
 
 import numpy as np
-
-from recochat.retrieval.catalog import load_catalog
-from recochat.retrieval.ingest import ingest
-from recochat.retrieval.store import ChromaStore
-
+import pytest
 from conftest import TINY_CATALOG, write_catalog
+
+from recochat.bot.runtime import build
+from recochat.bot.settings import Settings
+from recochat.retrieval.catalog import CatalogItem, load_catalog
+from recochat.retrieval.ingest import ingest, plural
+from recochat.retrieval.store import ChromaStore
 
 
 class CountingEncoder:
@@ -97,3 +99,57 @@ def test_encode_queries_serves_hits_from_cache_and_batches_misses(encoder, monke
     assert calls == [["a cosy heist caper for tonight"], ["no gore at all", "space opera"]]
     assert vectors[0] is first
     assert np.allclose(vectors[2], original(["space opera"])[0], atol=1e-5)
+
+
+def test_the_noun_is_inferred_from_the_name_then_the_columns_and_stored(tmp_path, fake_encoder):
+    store = ChromaStore.persistent(tmp_path / "chroma")
+
+    def noun_of(name, meta, source=""):
+        items = [CatalogItem("a", "A", "text", meta)]
+        report = ingest(store, fake_encoder, name, items, source=source)
+        assert store.noun(name) == report.noun and store.load(name).noun == report.noun  # stored, read back
+        return report.noun
+
+    assert noun_of("my_books", {"year": 2001}) == "book"
+    assert noun_of("catalog-1", {"author": "Le Guin"}) == "book"
+    assert noun_of("catalog-2", {"ingredients": ["egg"]}) == "recipe"
+    assert noun_of("catalog-3", {"director": "Mann"}) == "movie"
+    assert noun_of("catalog-4", {"year": 2001}, source="recipes") == "recipe"  # the file name counts too
+    assert noun_of("catalog-5", {"year": 2001}) == "item"
+    assert store.noun("no-such-collection") is None
+
+
+def test_an_explicit_noun_wins_and_outlives_a_reingest(tmp_path, fake_encoder):
+    store = ChromaStore.persistent(tmp_path / "chroma")
+    items = load_catalog(write_catalog(tmp_path / "films.jsonl")).items
+    assert ingest(store, fake_encoder, "films", items, noun=" Short  Film ").noun == "short film"
+    assert ingest(store, fake_encoder, "films", items).noun == "short film"  # not re-inferred as "movie"
+    assert store.load("films").noun == "short film" and store.most_recent() == "films"
+    assert ingest(store, fake_encoder, "films", items, noun="movie").noun == "movie"
+    with pytest.raises(ValueError, match="noun 'b00k!' is not valid"):
+        ingest(store, fake_encoder, "films", items, noun="b00k!")
+    assert " ".join(plural(n) for n in ("book", "dish", "story", "movie", "day")) == "books dishes stories movies days"
+
+
+def test_replies_use_the_stored_noun(tmp_path, fake_encoder):
+    """`build` reads the noun back: the writer says "book", the cold-start question too; an old store without one
+    gets it inferred."""
+    settings = Settings(home=tmp_path / "home", llm="template")
+    store = ChromaStore.persistent(settings.chroma_path)
+    items = load_catalog(write_catalog(tmp_path / "c.jsonl")).items
+    ingest(store, fake_encoder, "shelf", items, noun="book")
+    ingest(store, fake_encoder, "old-films", items)
+    meta = dict(store._collection("old-films").metadata)
+    del meta["recochat_noun"]  # as stored before nouns were
+    store._collection("old-films").modify(metadata=meta)
+    runtime = build(settings, collection="shelf", encoder=fake_encoder)
+    try:
+        assert runtime.engine.catalog.noun == "book"
+        assert "what kind of book" in runtime.conversations.writer.smalltalk("hi")
+    finally:
+        runtime.close()
+    old = build(settings, collection="old-films", encoder=fake_encoder)
+    try:
+        assert old.engine.catalog.noun == "movie"
+    finally:
+        old.close()

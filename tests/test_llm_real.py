@@ -15,10 +15,10 @@ import time
 
 import pytest
 
-from recochat.bot.runtime import make_writer
 from recochat.bot.llm import ChatEndpoint, local_model_server, openai_chat
 from recochat.bot.llm_check import check_build
 from recochat.bot.llm_server import MODEL_ALIAS, answers, free_port
+from recochat.bot.runtime import make_writer
 
 pytestmark = pytest.mark.slow
 
@@ -42,8 +42,9 @@ def llm_runtime(make_runtime, server):
 
 
 def grounded(runtime, reply) -> bool:
+    """The model-written prose names only shown items (the item lines come from the ranker)."""
     allowed = reply.grounded_ids()
-    return all(m.item_id in allowed for m in runtime.engine.titles.find(reply.text))
+    return all(m.item_id in allowed for m in runtime.engine.titles.find(reply.prose))
 
 
 def test_the_installed_build_generates_from_a_long_prompt_in_a_subprocess():
@@ -67,9 +68,7 @@ async def test_replies_carry_model_prose_through_the_owned_server(make_runtime, 
     assert model_written, f"every reply was replaced: {[(r.status, r.note) for r in replies]}"
 
 
-async def test_killing_the_server_mid_reply_falls_back_fast_and_prose_returns_after_restart(
-    make_runtime, model_server
-):
+async def test_killing_the_server_mid_reply_falls_back_fast_and_prose_returns_after_restart(make_runtime, model_server):
     runtime = llm_runtime(make_runtime, model_server)
     restarts = model_server.restarts
     stream = runtime.conversations.stream("k", "a clever comedy for tonight")
@@ -99,7 +98,9 @@ async def test_killing_the_server_mid_reply_falls_back_fast_and_prose_returns_af
         assert time.perf_counter() - started < 2.0 and during.items
         assert during.status == "replaced" and during.note in ("LLM restarting", "LLM starting")
     assert await asyncio.to_thread(model_server.wait_ready, 60)
-    after = [await runtime.conversations.send("k", text) for text in ("a romance", "an action movie, any genre is fine")]
+    after = [
+        await runtime.conversations.send("k", text) for text in ("a romance", "an action movie, any genre is fine")
+    ]
     assert any(r.status in ("ok", "repaired") for r in after), [(r.status, r.note) for r in after]
 
 
@@ -108,7 +109,9 @@ def test_llm_serve_runs_the_model_for_other_processes(tmp_path):
     log = (tmp_path / "serve.log").open("wb")  # a pipe would fill up with llama.cpp's load log and block it
     process = subprocess.Popen(
         [sys.executable, "-m", "recochat.bot.frontends.cli", "llm", "serve", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 120

@@ -59,7 +59,7 @@ def test_callers_arriving_during_a_pass_share_the_next_one():
 
     assert len(model.passes) == 2
     assert sorted(model.passes[1]) == sorted({t for r in requests[1:] for t in r})  # deduplicated
-    for request, vectors in zip(requests, results):
+    for request, vectors in zip(requests, results, strict=True):
         assert vectors[:, 0].tolist() == [float(len(t)) for t in request]
 
 
@@ -72,11 +72,17 @@ def test_a_failed_pass_raises_in_every_caller_that_shared_it():
 
 
 def test_the_real_encoder_gives_the_same_vectors_batched_or_alone(encoder):
-    texts = [f"a quiet film about {topic}" for topic in ("trains", "whales", "chess", "bakers", "storms", "owls", "kites", "glass")]
+    texts = [
+        f"a quiet film about {topic}"
+        for topic in ("trains", "whales", "chess", "bakers", "storms", "owls", "kites", "glass")
+    ]
     alone = encoder.encode_texts(texts)
     encoder._cache.clear()
     out: dict[int, np.ndarray] = {}
-    workers = [threading.Thread(target=lambda i=i: out.__setitem__(i, encoder.encode_query(texts[i]))) for i in range(len(texts))]
+    workers = [
+        threading.Thread(target=lambda i=i: out.__setitem__(i, encoder.encode_query(texts[i])))
+        for i in range(len(texts))
+    ]
     for w in workers:
         w.start()
     for w in workers:

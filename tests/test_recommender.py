@@ -63,11 +63,17 @@ def test_ann_candidates_score_like_the_whole_catalog_with_every_signal(large, mo
         large.items[n].meta["stars"] = ["Ada Lovelace"]
     everything_reversed = [i.id for i in large.items][::-1]  # unsorted on purpose
     ranker = Recommender(large, ann_query=lambda vector, count: everything_reversed)
-    request = RankRequest(interest=large.embeddings[7], aversion=large.embeddings[11], k=8,
-                          exclude={"i7", "i12", "missing"},
-                          collaborative={"i40": 1.0, "i500": 0.5, "missing": 2.0},
-                          popularity_counts={"i41": 9, "i3": 2, "missing": 50},
-                          liked_people=["Ada Lovelace"], diversify=False, explain=False)
+    request = RankRequest(
+        interest=large.embeddings[7],
+        aversion=large.embeddings[11],
+        k=8,
+        exclude={"i7", "i12", "missing"},
+        collaborative={"i40": 1.0, "i500": 0.5, "missing": 2.0},
+        popularity_counts={"i41": 9, "i3": 2, "missing": 50},
+        liked_people=["Ada Lovelace"],
+        diversify=False,
+        explain=False,
+    )
     through_ann = [(r.item.id, round(r.score, 5)) for r in ranker.rank(request)]
     monkeypatch.setattr(recommender_module, "EXACT_LIMIT", 10_000)
     exact = [(r.item.id, round(r.score, 5)) for r in Recommender(large).rank(request)]

@@ -7,8 +7,8 @@ the small books catalog; format and check tests need neither.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -54,111 +54,144 @@ def problem(folder: Path, text: str) -> str:
 
 
 def test_unknown_key_names_file_line_key_and_suggests(tmp_path: Path) -> None:
-    message = problem(tmp_path, """
+    message = problem(
+        tmp_path,
+        """
         name: x
         catalog: demo
         turns:
           - say: hi
             expect:
               itmes_min: 3
-    """)
+    """,
+    )
     assert message.startswith(f"{tmp_path / 'bad.convo.yaml'}:6: key 'itmes_min': unknown key")
     assert "did you mean 'items_min'" in message
 
 
 def test_unknown_top_level_key(tmp_path: Path) -> None:
-    message = problem(tmp_path, """
+    message = problem(
+        tmp_path,
+        """
         name: x
         catalog: demo
         turn:
           - say: hi
-    """)
+    """,
+    )
     assert ":3: key 'turn': unknown key; did you mean 'turns'?" in message
     assert ":1: key 'turns': required key is missing" in message
 
 
 @pytest.mark.parametrize("rank", ["0", "-2", "first", "1.5", "true"])
 def test_bad_rank(tmp_path: Path, rank: str) -> None:
-    message = problem(tmp_path, f"""
+    message = problem(
+        tmp_path,
+        f"""
         catalog: demo
         turns:
           - say: hi
           - feedback: {{rank: {rank}, value: like}}
-    """)
+    """,
+    )
     assert ":4: key 'rank':" in message
 
 
 def test_feedback_needs_exactly_one_target_and_a_known_value(tmp_path: Path) -> None:
-    message = problem(tmp_path, """
+    message = problem(
+        tmp_path,
+        """
         catalog: demo
         turns:
           - feedback: {value: like}
           - feedback: {rank: 1, value: love}
-    """)
+    """,
+    )
     assert ":3: key 'rank': give exactly one of rank" in message
     assert ":4: key 'value': input should be 'like' or 'dislike'" in message
 
 
 def test_expect_on_a_feedback_step_points_at_expect(tmp_path: Path) -> None:
-    message = problem(tmp_path, """
+    message = problem(
+        tmp_path,
+        """
         catalog: demo
         turns:
           - say: hi
           - feedback: {rank: 1, value: dislike}
             expect:
               items_min: 1
-    """)
+    """,
+    )
     assert ":5: key 'expect': 'expect' is not allowed on a feedback step" in message
 
 
 def test_say_and_feedback_in_one_turn(tmp_path: Path) -> None:
-    message = problem(tmp_path, """
+    message = problem(
+        tmp_path,
+        """
         catalog: demo
         turns:
           - say: hi
             feedback: {rank: 1, value: like}
-    """)
+    """,
+    )
     assert ":4: key 'feedback': a turn is either 'say' or 'feedback'" in message
 
 
 def test_missing_catalog_key_and_missing_catalog_file(tmp_path: Path) -> None:
-    assert ":1: key 'catalog': required key is missing" in problem(tmp_path, """
+    assert ":1: key 'catalog': required key is missing" in problem(
+        tmp_path,
+        """
         name: x
         turns: [{say: hi}]
-    """)
-    message = problem(tmp_path, """
+    """,
+    )
+    message = problem(
+        tmp_path,
+        """
         name: x
         catalog: catalogs/nope.csv
         turns: [{say: hi}]
-    """)
+    """,
+    )
     assert ":2: key 'catalog': no catalog file 'catalogs/nope.csv'" in message
 
 
 def test_within_needs_include_and_min_not_above_max(tmp_path: Path) -> None:
-    message = problem(tmp_path, """
+    message = problem(
+        tmp_path,
+        """
         catalog: demo
         turns:
           - say: hi
             expect: {within: 3}
           - say: hi
             expect: {items_min: 4, items_max: 2}
-    """)
+    """,
+    )
     assert ":4: key 'within': 'within' limits 'include'" in message
     assert ":6: key 'items_max': items_max 2 is below items_min 4" in message
 
 
 def test_invalid_yaml_and_duplicate_keys(tmp_path: Path) -> None:
-    assert ":5: invalid YAML: while scanning a quoted scalar (from line 3)" in problem(tmp_path, """
+    assert ":5: invalid YAML: while scanning a quoted scalar (from line 3)" in problem(
+        tmp_path,
+        """
         catalog: demo
         turns:
           - say: "unterminated
           - say: hi
-    """)
-    assert ":2: key 'catalog': duplicate key" in problem(tmp_path, """
+    """,
+    )
+    assert ":2: key 'catalog': duplicate key" in problem(
+        tmp_path,
+        """
         catalog: demo
         catalog: other.csv
         turns: [{say: hi}]
-    """)
+    """,
+    )
 
 
 def test_not_a_mapping_and_empty(tmp_path: Path) -> None:
@@ -167,7 +200,10 @@ def test_not_a_mapping_and_empty(tmp_path: Path) -> None:
 
 
 def test_yes_and_no_stay_text_and_scalars_become_lists(tmp_path: Path) -> None:
-    path = write(tmp_path, "ok.convo.yaml", """
+    path = write(
+        tmp_path,
+        "ok.convo.yaml",
+        """
         catalog: demo
         turns:
           - say: no
@@ -175,7 +211,8 @@ def test_yes_and_no_stay_text_and_scalars_become_lists(tmp_path: Path) -> None:
               exclude: m42
               include: [42]
               any_have: {year: 1999}
-    """)
+    """,
+    )
     script = load_script(path)
     turn = script.turns[0]
     assert turn.say == "no"
@@ -193,13 +230,19 @@ def test_catalog_path_is_relative_to_the_script(tmp_path: Path) -> None:
     assert script.catalog == (tmp_path / "sub" / "items.csv").resolve()
 
 
-def test_command_reports_malformed_scripts_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    write(tmp_path, "bad.convo.yaml", """
+def test_command_reports_malformed_scripts_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(
+        tmp_path,
+        "bad.convo.yaml",
+        """
         catalog: demo
         turns:
           - say: hi
             expect: {nope: 1}
-    """)
+    """,
+    )
     assert runner.test_command([tmp_path], None, "template") == 1
     out = capsys.readouterr().out
     assert "ERROR" in out and "bad.convo.yaml:4: key 'nope': unknown key" in out
@@ -220,7 +263,10 @@ def test_command_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_backends() -> None:
     assert runner.backend_settings("template") == {"llm": "template"}
     assert runner.backend_settings("embedded") == {"llm": "embedded"}
-    assert runner.backend_settings("http://localhost:8080/v1") == {"llm": "openai", "llm_base_url": "http://localhost:8080/v1"}
+    assert runner.backend_settings("http://localhost:8080/v1") == {
+        "llm": "openai",
+        "llm_base_url": "http://localhost:8080/v1",
+    }
 
 
 def test_discover_finds_scripts_in_folders_sorted(tmp_path: Path) -> None:
@@ -262,7 +308,9 @@ def test_metadata_matching() -> None:
     assert failures(any_have={"author": ["pratchett"]}) == []  # text values match substrings
     assert failures(any_have={"genres": ["fantasy"], "author": ["Heller"]})  # one item must match every field
     assert failures(all_have={"year": [">=1960"]}) == []
-    assert failures(all_have={"year": ["<1970"]}) == ["all_have: {year: [<1970]} -> #1 The Colour of Magic (1983) [b1] has no year in [<1970]"]
+    assert failures(all_have={"year": ["<1970"]}) == [
+        "all_have: {year: [<1970]} -> #1 The Colour of Magic (1983) [b1] has no year in [<1970]"
+    ]
     assert failures(none_have={"genres": ["horror"], "year": ["1999"]}) == []
     assert failures(none_have={"genres": ["humour"]}) == [
         "none_have: {genres: [humour]} -> #1 The Colour of Magic (1983) [b1] has genres humour; #3 Catch-22 (1961) [b3] has genres humour"
@@ -279,7 +327,22 @@ def test_counts_kind_text_and_items() -> None:
     assert failures(include=["b3"], within=2) == ["include: [b3], within: 2 -> only lower: #3 Catch-22 (1961) [b3]"]
     assert failures(include=["b9"]) == ["include: [b9] -> none of them is shown"]
     assert failures(exclude=["b2"]) == ["exclude: [b2] -> shown: #2 Dune (1965) [b2]"]
-    assert failures(not_repeated=True) == ["not_repeated: true -> shown again: #3 Catch-22 (1961) [b3] (first shown at turn 1)"]
+    assert failures(not_repeated=True) == [
+        "not_repeated: true -> shown again: #3 Catch-22 (1961) [b3] (first shown at turn 1)"
+    ]
+
+
+def test_whys_distinct_names_each_repeat() -> None:
+    def with_why(rank: int, item_id: str, why: str) -> ReplyItem:
+        return ReplyItem(item_id, item_id.upper(), None, [], why, 1.0, rank, "", {})
+
+    same = "close to Dune, which you liked: both science fiction"
+    shown = reply(with_why(1, "b1", same), with_why(2, "b2", "tagged ‘desert’"), with_why(3, "b3", same.upper()))
+    assert [f.actual for f in check_expect(Expect(whys_distinct=True), shown, {}, {})] == [
+        f"#3 B3 [b3] has the why of #1 B1 [b1]: {same.upper()!r}"
+    ]
+    distinct = reply(with_why(1, "b1", same), with_why(2, "b2", "tagged ‘desert’"))
+    assert check_expect(Expect(whys_distinct=True), distinct, {}, {}) == []
 
 
 def test_every_expect_key_has_a_check_and_failures_keep_table_order() -> None:
@@ -287,7 +350,9 @@ def test_every_expect_key_has_a_check_and_failures_keep_table_order() -> None:
 
     assert set(EXPECT_CHECKS) | {"within"} == set(Expect.model_fields)  # within only modifies include
     assert [f.split(":")[0] for f in failures(text_not_contains=["picks"], items_max=1, kind="about")] == [
-        "kind", "items_max", "text_not_contains"
+        "kind",
+        "items_max",
+        "text_not_contains",
     ]
 
 
@@ -296,7 +361,9 @@ def catalog_item(item_id: str, title: str, year: int | None = None) -> CatalogIt
 
 
 def test_references_resolve_ids_titles_and_title_with_year() -> None:
-    catalog = Catalog("c", [catalog_item("d1", "Dune", 1965), catalog_item("d2", "Dune", 2021), catalog_item("x", "Alien")])
+    catalog = Catalog(
+        "c", [catalog_item("d1", "Dune", 1965), catalog_item("d2", "Dune", 2021), catalog_item("x", "Alien")]
+    )
     assert catalog.resolve("x") == {"x"}
     assert catalog.resolve("dune") == {"d1", "d2"}
     assert catalog.resolve("Dune (2021)") == {"d2"}
@@ -305,7 +372,11 @@ def test_references_resolve_ids_titles_and_title_with_year() -> None:
 
 
 def test_grounding_compares_titles() -> None:
-    dune65, dune21, alien = catalog_item("d1", "Dune", 1965), catalog_item("d2", "Dune", 2021), catalog_item("x", "Alien")
+    dune65, dune21, alien = (
+        catalog_item("d1", "Dune", 1965),
+        catalog_item("d2", "Dune", 2021),
+        catalog_item("x", "Alien"),
+    )
     assert check_grounding([dune21], [dune65]) == []
     [failure] = check_grounding([dune21, alien], [dune65])
     assert failure.actual == "the reply names Alien [x], not shown in this reply"
@@ -318,14 +389,21 @@ slow = pytest.mark.slow
 
 @slow
 def test_failure_output_and_junit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    write(tmp_path, "pass.convo.yaml", f"""
+    write(
+        tmp_path,
+        "pass.convo.yaml",
+        f"""
         name: passes
         catalog: {BOOKS}
         turns:
           - say: "something with humour"
             expect: {{items_min: 3, all_have: {{genres: [humour]}}}}
-    """)
-    write(tmp_path, "fail.convo.yaml", f"""
+    """,
+    )
+    write(
+        tmp_path,
+        "fail.convo.yaml",
+        f"""
         name: fails on purpose
         catalog: {BOOKS}
         turns:
@@ -336,7 +414,8 @@ def test_failure_output_and_junit(tmp_path: Path, capsys: pytest.CaptureFixture[
               include: ["Dracula"]
               none_have: {{genres: [humour]}}
           - say: "never reached"
-    """)
+    """,
+    )
     junit = tmp_path / "reports" / "junit.xml"
     assert runner.test_command([tmp_path], junit, "template") == 1
     out = capsys.readouterr().out
@@ -361,36 +440,54 @@ def test_failure_output_and_junit(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 @slow
 def test_unknown_references_and_bad_rank_at_run_time(tmp_path: Path) -> None:
-    result = runner.Runner().run_file(write(tmp_path, "refs.convo.yaml", f"""
+    result = runner.Runner().run_file(
+        write(
+            tmp_path,
+            "refs.convo.yaml",
+            f"""
         catalog: {BOOKS}
         turns:
           - say: "fantasy"
             expect:
               exclude: ["b001", "No Such Book"]
               any_have: {{genre: [fantasy]}}
-    """))
+    """,
+        )
+    )
     assert result.outcome == "error" and result.error is not None
     assert ":5: key 'exclude': 'No Such Book' is neither an id nor a title" in result.error
     assert ":6: key 'any_have': no item in catalog 'books' has a field 'genre'" in result.error
 
-    result = runner.Runner().run_file(write(tmp_path, "rank.convo.yaml", f"""
+    result = runner.Runner().run_file(
+        write(
+            tmp_path,
+            "rank.convo.yaml",
+            f"""
         catalog: {BOOKS}
         turns:
           - say: "no romance, no humour, only horror"
-          - feedback: {{rank: 5, value: like}}
-    """))
+          - feedback: {{rank: 6, value: like}}
+    """,
+        )
+    )
     assert result.outcome == "error" and result.error is not None
-    assert ":4: key 'rank': there is no #5 in your last reply (it showed " in result.error
+    assert ":4: key 'rank': there is no #6 in your last reply (it showed " in result.error
 
 
 @slow
 def test_a_catalog_that_cannot_load_is_an_error_at_the_catalog_line(tmp_path: Path) -> None:
     (tmp_path / "broken.csv").write_text("id,title,description\na,,no title here\n", encoding="utf-8")
-    result = runner.Runner().run_file(write(tmp_path, "s.convo.yaml", """
+    result = runner.Runner().run_file(
+        write(
+            tmp_path,
+            "s.convo.yaml",
+            """
         name: broken catalog
         catalog: broken.csv
         turns: [{say: hi}]
-    """))
+    """,
+        )
+    )
     assert result.outcome == "error" and result.error is not None
     assert result.error.startswith(f"{tmp_path / 's.convo.yaml'}:2: key 'catalog': ")
     assert "row 2: empty title" in result.error
@@ -409,12 +506,16 @@ class NamesAnUnshownTitle:
 
 @slow
 def test_grounding_failure_from_a_writer(tmp_path: Path) -> None:
-    path = write(tmp_path, "grounding.convo.yaml", f"""
+    path = write(
+        tmp_path,
+        "grounding.convo.yaml",
+        f"""
         catalog: {BOOKS}
         turns:
           - say: "I loved Dune"
           - say: "no horror, some humour please"
-    """)
+    """,
+    )
     result = runner.Runner(writer=NamesAnUnshownTitle()).run_file(path)
     assert result.outcome == "failed"
     turn = result.failed_turn
@@ -428,13 +529,17 @@ def test_grounding_failure_from_a_writer(tmp_path: Path) -> None:
 
 @slow
 def test_each_run_starts_from_a_fresh_profile(tmp_path: Path) -> None:
-    path = write(tmp_path, "fresh.convo.yaml", f"""
+    path = write(
+        tmp_path,
+        "fresh.convo.yaml",
+        f"""
         catalog: {BOOKS}
         user: same-user
         turns:
           - say: "fantasy please"
             expect: {{not_repeated: true, items_min: 3}}
-    """)
+    """,
+    )
     first = runner.Runner().run_file(path)
     second = runner.Runner().run_file(path)
     assert first.passed and second.passed
@@ -460,21 +565,31 @@ def test_plugin_reports_malformed_scripts_as_failures(pytester: pytest.Pytester)
 
 @slow
 def test_plugin_runs_one_item_per_script(pytester: pytest.Pytester) -> None:
-    pytester.makefile(".convo.yaml", good=f"""
+    pytester.makefile(
+        ".convo.yaml",
+        good=f"""
         name: humour works
         catalog: {BOOKS}
         turns:
           - say: "something with humour"
             expect: {{all_have: {{genres: [humour]}}}}
-    """.replace("\n        ", "\n").strip() + "\n")
-    pytester.makefile(".convo.yaml", bad=f"""
+    """.replace("\n        ", "\n").strip()
+        + "\n",
+    )
+    pytester.makefile(
+        ".convo.yaml",
+        bad=f"""
         name: expects the impossible
         catalog: {BOOKS}
         turns:
           - say: "something with humour"
             expect: {{none_have: {{genres: [humour]}}}}
-    """.replace("\n        ", "\n").strip() + "\n")
+    """.replace("\n        ", "\n").strip()
+        + "\n",
+    )
     result = run_inner(pytester, "-m", "conversation", "-v")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*bad.convo.yaml::expects the impossible FAILED*", "*good.convo.yaml::humour works PASSED*"])
+    result.stdout.fnmatch_lines(
+        ["*bad.convo.yaml::expects the impossible FAILED*", "*good.convo.yaml::humour works PASSED*"]
+    )
     assert "expected  none_have: {genres: [humour]}" in result.stdout.str()

@@ -21,7 +21,6 @@ from langchain_core.messages import AIMessage  # noqa: E402
 from textual.pilot import Pilot  # noqa: E402
 from textual.widgets import Input  # noqa: E402
 
-from recochat.bot.runtime import Runtime  # noqa: E402
 from recochat.bot.conversation import Conversations  # noqa: E402
 from recochat.bot.frontends.tui import (  # noqa: E402
     BotMessage,
@@ -34,6 +33,7 @@ from recochat.bot.frontends.tui import (  # noqa: E402
     StatusLine,
     WhyScreen,
 )
+from recochat.bot.runtime import Runtime  # noqa: E402
 from recochat.bot.writer import LLMWriter  # noqa: E402
 
 slow = pytest.mark.slow  # the snapshots load the real encoder (once per session)
@@ -96,7 +96,7 @@ class FrozenTimings:
     def __getattr__(self, name: str):
         return getattr(self._inner, name)
 
-    def stream(self, user: str, text: str) -> "_FrozenStream":
+    def stream(self, user: str, text: str) -> _FrozenStream:
         return _FrozenStream(self._inner.stream(user, text))
 
 
@@ -313,6 +313,23 @@ async def test_cards_show_while_the_prose_is_still_coming(tui_runtime: Runtime) 
 
 
 # -- snapshots ----------------------------------------------------------------------------------
+
+
+async def test_a_restarted_app_shows_the_last_cards_so_ranks_match_the_screen(
+    tui_runtime: Runtime, make_runtime, fake_encoder
+) -> None:
+    first = RecochatApp(tui_runtime, USER)
+    async with first.run_test(size=(80, 24)) as pilot:
+        await say(pilot, "something funny")
+        shown = [(c.item.id, c.item.why) for c in last_cards(first)]
+    restarted = make_runtime(encoder=fake_encoder)  # a new engine over the same home and database
+    second = RecochatApp(restarted, USER)
+    async with second.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert [(c.item.id, c.item.why) for c in last_cards(second)] == shown
+        await say(pilot, "+2")
+        assert last_cards(second)[1].state == "like"
+        assert (await restarted.conversations.profile(USER)).liked == [last_cards(second)[1].item.title]
 
 
 def snapshot_app(runtime: Runtime) -> RecochatApp:

@@ -138,8 +138,13 @@ def test_any_year_and_any_genre_clear_constraints():
 
 
 def test_titles_with_apostrophes_and_ampersands():
-    index = TitleIndex(ITEMS + [CatalogItem("sl", "Schindler's List", "x", {"year": 1993}),
-                                CatalogItem("ls", "Lilo & Stitch", "x", {"year": 2002})])
+    index = TitleIndex(
+        ITEMS
+        + [
+            CatalogItem("sl", "Schindler's List", "x", {"year": 1993}),
+            CatalogItem("ls", "Lilo & Stitch", "x", {"year": 2002}),
+        ]
+    )
     found = [m.item_id for m in index.find("1. Schindler's List (1993) and Lilo & Stitch, or lilo and stitch")]
     assert found == ["sl", "ls", "ls"]
 
@@ -156,8 +161,12 @@ def test_funny_maps_to_the_catalog_humour_genre():
 def test_people_are_found_with_polarity():
     from recochat.retrieval.people import PeopleIndex
 
-    people = PeopleIndex([CatalogItem("a", "A", "x", {"stars": ["Tom Hanks", "Meg Ryan"], "director": "Nora Ephron"}),
-                          CatalogItem("b", "B", "x", {"author": "Ford"})])
+    people = PeopleIndex(
+        [
+            CatalogItem("a", "A", "x", {"stars": ["Tom Hanks", "Meg Ryan"], "director": "Nora Ephron"}),
+            CatalogItem("b", "B", "x", {"author": "Ford"}),
+        ]
+    )
     u = understand("something with tom hanks, but no Nora Ephron", TitleIndex(ITEMS), GENRES, 2023, people)
     assert (u.liked_people, u.disliked_people) == (["Tom Hanks"], ["Nora Ephron"])
     assert people.find("a Ford car") == []  # single names are too ambiguous
@@ -167,9 +176,11 @@ def test_typo_matching_looks_only_at_the_most_popular_titles_of_huge_catalogs(mo
     from recochat.retrieval import titles
 
     monkeypatch.setattr(titles, "FUZZY_LIMIT", 2)
-    items = [CatalogItem("ins", "Insomnia", "x", {"popularity": 0}),
-             CatalogItem("inc", "Inception", "x", {"popularity": 10}),
-             CatalogItem("int", "Interstellar", "x", {"popularity": 5})]
+    items = [
+        CatalogItem("ins", "Insomnia", "x", {"popularity": 0}),
+        CatalogItem("inc", "Inception", "x", {"popularity": 10}),
+        CatalogItem("int", "Interstellar", "x", {"popularity": 5}),
+    ]
     index = TitleIndex(items)
     assert [m.item_id for m in index.find("I loved Inceptoin and liked Intersteller")] == ["inc", "int"]
     assert [m.item_id for m in index.find("I loved Insomnai")] == []
@@ -192,8 +203,93 @@ def test_typo_candidates_keep_every_title_that_could_reach_the_cutoff():
         length = min(max(1, len(phrase.split())), max(index._fuzzy_choices))
         everything = index._fuzzy_choices[length][0]
         best = process.extractOne(phrase, everything, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
-        windowed = process.extractOne(phrase, index._typo_candidates(phrase, length), scorer=fuzz.ratio,
-                                      score_cutoff=FUZZY_CUTOFF)
+        windowed = process.extractOne(
+            phrase, index._typo_candidates(phrase, length), scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF
+        )
         assert (best and best[1]) == (windowed and windowed[1]), phrase
         narrowed += len(index._typo_candidates(phrase, length)) < len(everything)
     assert narrowed > 100  # the window does cut the scan, not only keep it correct
+
+
+MOVIE_FIELDS = {"year", "genres", "director", "stars", "description", "tags", "popularity"}
+
+
+def asked(text, fields=MOVIE_FIELDS):
+    return understand(text, TitleIndex(ITEMS), GENRES, 2023, fields=fields)
+
+
+@pytest.mark.parametrize(
+    "text, count",
+    [
+        ("just one", 1),
+        ("only one please", 1),
+        ("give me ten", 10),
+        ("give me 7", 7),
+        ("3 more", 3),
+        ("two more please", 2),
+        ("a couple of thrillers", 2),
+        ("top 5 thrillers", 5),
+        ("give me 50", 50),  # capped by the engine, which says so
+        ("a few comedies", None),  # the usual number
+        ("#3", None),
+        ("more like #3", None),
+        ("number 2 more", None),
+        ("something from the 90s", None),
+        ("give me 90's thrillers", None),
+        ("a thriller from 2010", None),
+        ("under 2 hours", None),
+        ("a comedy about a couple in crisis", None),
+        ("the only one I liked was Hot Fuzz", None),
+    ],
+)
+def test_counts(text, count):
+    assert asked(text).count == count
+
+
+def test_a_count_is_no_aspect_and_keeps_rank_feedback_and_years():
+    u = asked("3 more like #2 from the 90s")
+    assert u.count == 3 and u.positive == [] and (u.year_min, u.year_max) == (1990, 1999)
+    assert [(f.rank, f.value, f.strong) for f in u.rank_feedback] == [(2, "like", True)]
+    assert asked("give me ten").positive == [] and asked("a few comedies").positive == ["comedies"]
+    assert asked("loved Hot Fuzz, 2 please").titles[0].item_id == "hf"
+
+
+@pytest.mark.parametrize(
+    "text, topic",
+    [
+        ("something not too long", "length"),
+        ("a thriller under 2 hours", "length"),
+        ("something cheap", "price"),
+        ("under $10", "price"),
+        ("a drama in french", "language"),
+        ("something with subtitles", "language"),
+        ("highly rated thrillers", "rating"),
+        ("rated pg-13", "age rating"),
+        ("something on netflix", "streaming service"),
+    ],
+)
+def test_asks_the_catalog_has_no_field_for_are_dropped_and_named(text, topic):
+    u = asked(text)
+    assert u.unsupported == [topic]
+    for word in ("long", "hours", "cheap", "french", "subtitles", "rated", "pg", "netflix"):
+        assert all(word not in aspect for aspect in u.positive + u.negative), (text, u.positive, u.negative)
+
+
+def test_an_ask_the_catalog_can_answer_is_left_to_the_aspects():
+    u = asked("something quick", fields={"minutes", "genres"})
+    assert u.unsupported == [] and u.positive == ["quick"]
+    assert asked("something cheap", fields={"price"}).unsupported == []
+    assert asked("something not too long", fields=None).unsupported == []  # no fields given: not checked
+
+
+def test_a_dropped_ask_does_not_flip_the_rest_of_its_clause():
+    """'not' in 'not too long' is no negation of 'funny comedy'."""
+    u = asked("a funny comedy not too long")
+    assert u.unsupported == ["length"] and u.include_genres == ["comedy"] and u.exclude_genres == []
+    assert u.positive == ["funny comedy"] and u.negative == []
+
+
+def test_everyday_words_near_the_asks_are_not_taken_for_them():
+    for text in ("something with strong language", "a long story", "a movie about a cheapskate", "top rated"):
+        u = asked(text)
+        assert "language" not in u.unsupported and "price" not in u.unsupported, text

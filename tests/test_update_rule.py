@@ -150,3 +150,31 @@ def test_turn_timings_name_the_steps_that_ran_and_every_turn_is_saved(fake_runti
     profile = engine.profiles.load("a")
     assert profile.turns == 3 and profile.constraints.exclude_genres == ["horror"]
     assert profile.last_shown == [r.item.id for r in ranked.items]
+
+
+def test_cooccurrence_replace_user_takes_out_exactly_that_users_share():
+    import copy
+
+    likes = {"u1": ["a", "b", None, "c", "a"], "u2": ["a", "c"], "u3": ["b", "c", "d"]}
+    everyone, without_u1 = CoOccurrence(), CoOccurrence()
+    for user, signals in likes.items():
+        for signal in signals:
+            for model in (everyone, without_u1) if user != "u1" else (everyone,):
+                model.end_session(user) if signal is None else model.observe(user, signal)
+    assert everyone.snapshot() != without_u1.snapshot()
+    copied = copy.deepcopy(everyone)  # the lock is not copied: each copy has its own
+    copied.replace_user("u1", likes["u1"], [])
+    assert copied.snapshot() == without_u1.snapshot()
+    copied.replace_user("u1", [], likes["u1"])
+    assert copied.snapshot() == everyone.snapshot()
+    copied.observe("u1", "d")  # u1's window after the replay is [c, a]: d co-occurs with both
+    assert copied.pairs["d"]["c"] == everyone.pairs["d"]["c"] + 1 and copied.pairs["d"]["b"] == 1
+
+
+def test_cooccurrence_holds_a_bounded_number_of_user_windows():
+    co = CoOccurrence(max_users=3)
+    for n in range(10):
+        co.observe(f"u{n}", "a")
+    assert co.tracked_users() == 3 and co.popularity("a") == 10
+    co.observe("u0", "b", history=lambda: ["a"])  # u0's window was dropped: rebuilt from history
+    assert co.pairs["b"]["a"] == 1

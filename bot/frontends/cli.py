@@ -6,10 +6,14 @@ import asyncio
 import functools
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 from recochat.retrieval.catalog import CatalogError, ColumnMap, load_catalog
 
@@ -53,16 +57,30 @@ def main() -> None:
 @click.option("--meta", "meta_cols", help="Comma-separated metadata columns to keep (default: all).")
 @click.option("--skip-bad", is_flag=True, help="Skip bad rows (listed) instead of failing.")
 @click.option("--prune", is_flag=True, help="Remove items that are no longer in the file.")
+@click.option(
+    "--noun",
+    callback=lambda ctx, param, value: _check_noun(value),
+    help="What replies call one item: book, recipe, movie… (default: kept from the last ingest, else guessed "
+    "from the file name and columns, else 'item').",
+)
 @friendly
 def ingest_cmd(
-    path: Path, collection: str | None, id_col: str | None, title_col: str | None, text_cols: str | None,
-    meta_cols: str | None, skip_bad: bool, prune: bool,
+    path: Path,
+    collection: str | None,
+    id_col: str | None,
+    title_col: str | None,
+    text_cols: str | None,
+    meta_cols: str | None,
+    skip_bad: bool,
+    prune: bool,
+    noun: str | None,
 ) -> None:
     """Ingest a CSV or JSONL catalog; unchanged items are not re-encoded."""
     from tqdm import tqdm
 
-    from ..runtime import check_collection_name, configure_logging, open_encoder, open_store
     from recochat.retrieval.ingest import ingest
+
+    from ..runtime import check_collection_name, configure_logging, open_encoder, open_store
 
     settings = _settings()
     configure_logging(settings)
@@ -75,21 +93,33 @@ def ingest_cmd(
     store = open_store(settings)
     encoder = open_encoder(settings)
     with tqdm(total=len(loaded.items), desc=f"encoding {name}", unit="item", file=sys.stderr) as bar:
-        report = ingest(store, encoder, name, loaded.items, prune=prune, progress=bar.update)
+        report = ingest(
+            store, encoder, name, loaded.items, prune=prune, progress=bar.update, noun=noun, source=path.stem
+        )
         bar.update(report.unchanged)
     click.echo(
         f"{name}: {report.total} items, {report.encoded} encoded, {report.unchanged} unchanged"
         + (f", {report.removed} removed" if prune else "")
         + (f", {len(loaded.skipped)} skipped" if loaded.skipped else "")
-        + f" in {report.seconds:.1f}s ({report.items_per_s:.0f} items/s)"
+        + f" in {report.seconds:.1f}s ({report.items_per_s:.0f} items/s); noun: {report.noun}"
     )
+
+
+def _check_noun(value: str | None) -> str | None:
+    """--noun is checked before the catalog and the encoder load."""
+    from recochat.retrieval.ingest import check_noun
+
+    try:
+        return check_noun(value) if value is not None else None
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="'--noun'") from None
 
 
 LLM_START_WAIT_S = 60.0
 """How long one-shot commands wait for the embedded model server to load."""
 
 
-def _runtime(collection: str | None, llm: str | None = None):  # type: ignore[no-untyped-def]
+def _runtime(collection: str | None, llm: str | None = None) -> Runtime:
     from ..runtime import build
 
     settings = _settings()
@@ -144,7 +174,7 @@ def feedback_cmd(user: str, item_id: str, like: bool, collection: str | None) ->
 
 @main.group("profile")
 def profile_group() -> None:
-    """Show or forget a user's profile."""
+    """Show, export or forget a user's profile."""
 
 
 @profile_group.command("show")
@@ -178,6 +208,32 @@ def profile_forget(user: str, yes: bool) -> None:
     click.echo(f"forgot {user}: profile and {gone} events deleted")
 
 
+@profile_group.command("export")
+@click.argument("user")
+@click.option("--collection", help="Catalog whose titles name the items (default: as for `ask`).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
+@friendly
+def profile_export(user: str, collection: str | None, out: Path | None) -> None:
+    """Everything stored about USER as JSON: profile, events (with what each turn was
+    understood to say), the why of each item shown, and the titles of the items named."""
+    runtime = _runtime(collection, "template")
+    engine = runtime.engine
+    exported = engine.profiles.export(user)
+    ids = {e["item_id"] for e in exported["events"] if "item_id" in e}
+    for event in exported["events"]:
+        if event["kind"] == "shown":
+            ids.update(json.loads(event.get("text") or "[]"))
+    ids |= set(exported["whys"]) | {i for key in ("liked", "disliked", "seen") for i in exported["profile"][key]}
+    exported["collection"] = runtime.engine.catalog.name
+    exported["items"] = {i: item.title for i in sorted(ids) if (item := engine.item(i)) is not None}
+    text = json.dumps(exported, ensure_ascii=False, indent=2)
+    if out is None:
+        click.echo(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"wrote {len(exported['events'])} events of {user} to {out}", err=True)
+
+
 @main.command("chat")
 @click.option("--user", default="local", show_default=True)
 @click.option("--collection")
@@ -206,8 +262,12 @@ def chat_cmd(user: str, collection: str | None, llm: str | None, plain: bool) ->
 @main.command("test")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
-@click.option("--llm", default="template", show_default=True,
-              help="template (deterministic), embedded, or an OpenAI-compatible endpoint URL.")
+@click.option(
+    "--llm",
+    default="template",
+    show_default=True,
+    help="template (deterministic), embedded, or an OpenAI-compatible endpoint URL.",
+)
 @friendly
 def test_cmd(paths: tuple[Path, ...], junit: Path | None, llm: str) -> None:
     """Run scripted conversation tests (*.convo.yaml files or folders)."""
@@ -270,7 +330,8 @@ def llm_serve(port: int, host: str, threads: int | None) -> None:
     path = settings.llm_model_path or default_gguf_path()
     click.echo(
         f"serving {path.name} as {MODEL_ALIAS!r} on http://{host}:{port}/v1 - use "
-        f"RECOCHAT_LLM_BASE_URL=http://{host}:{port}/v1 RECOCHAT_LLM_MODEL={MODEL_ALIAS}", err=True,
+        f"RECOCHAT_LLM_BASE_URL=http://{host}:{port}/v1 RECOCHAT_LLM_MODEL={MODEL_ALIAS}",
+        err=True,
     )
     try:
         sys.exit(subprocess.call(server_command(path, port, threads=threads or settings.llm_threads, host=host)))

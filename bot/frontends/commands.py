@@ -23,10 +23,20 @@ CommandName = Literal["like", "dislike", "undo", "seen", "why", "profile", "rese
 RANKED: frozenset[str] = frozenset({"like", "dislike", "undo", "seen", "why"})
 """Commands about one item of the last reply: they need its number."""
 _ALIASES: dict[str, CommandName] = {
-    "like": "like", "dislike": "dislike", "undo": "undo", "seen": "seen", "why": "why", "profile": "profile",
-    "reset": "reset", "forget": "forget", "help": "help", "quit": "quit", "exit": "quit", "q": "quit",
+    "like": "like",
+    "dislike": "dislike",
+    "undo": "undo",
+    "seen": "seen",
+    "why": "why",
+    "profile": "profile",
+    "reset": "reset",
+    "forget": "forget",
+    "help": "help",
+    "quit": "quit",
+    "exit": "quit",
+    "q": "quit",
 }
-_SHORT = re.compile(r"^([+-])\s*(\d+)$")
+_SHORT = re.compile(r"^([+-])\s*(\d{1,4})$")
 _SLASH = re.compile(r"^/(\w+)(?:\s+#?(\S+))?\s*$")
 
 HELP = (
@@ -60,6 +70,6 @@ def parse_command(line: str) -> Command | None:
     argument = match.group(2)
     if name not in RANKED:
         return Command(name)
-    if argument is None or not argument.isdigit() or int(argument) < 1:
+    if argument is None or not argument.isdigit() or len(argument) > 4 or int(argument) < 1:
         raise UnknownCommand(f"/{name} needs the item's number in the last reply, e.g. /{name} 2")
     return Command(name, int(argument))

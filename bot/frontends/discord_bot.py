@@ -18,18 +18,19 @@ import logging
 import re
 import sys
 import time
-from collections import OrderedDict, defaultdict, deque
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Literal
+from typing import Any, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from ..runtime import Runtime
-from ..errors import NoSuchRank, RecochatError, SetupError
 from ..conversation import Conversations, Reply, ReplyItem
+from ..errors import NoSuchRank, RecochatError, SetupError
+from ..runtime import Runtime
 
 log = logging.getLogger("recochat.discord")
 
@@ -37,8 +38,13 @@ MESSAGE_LIMIT = 2000
 LIKE, DISLIKE = "👍", "👎"
 FEEDBACK: dict[str, Literal["like", "dislike"]] = {LIKE: "like", DISLIKE: "dislike"}
 PERMISSIONS = discord.Permissions(
-    view_channel=True, send_messages=True, send_messages_in_threads=True, create_public_threads=True,
-    embed_links=True, add_reactions=True, read_message_history=True,
+    view_channel=True,
+    send_messages=True,
+    send_messages_in_threads=True,
+    create_public_threads=True,
+    embed_links=True,
+    add_reactions=True,
+    read_message_history=True,
 )
 SORRY = "Sorry, something went wrong on my side while answering. Please try again in a moment."
 _SKIN_TONE = re.compile("[\U0001f3fb-\U0001f3ff\ufe0f]")
@@ -85,24 +91,47 @@ def profile_id(user: discord.abc.Snowflake) -> str:
 
 # -- helpers the bot is made of ----------------------------------------------------------------
 class RateLimiter:
-    """At most `turns` turns per `per_s` seconds per user (sliding window)."""
+    """At most `turns` turns per `per_s` seconds per user (sliding window).
 
-    def __init__(self, turns: int = 6, per_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+    Bounded memory: a user whose last turn is older than the window has nothing left to count and
+    is dropped; past `max_users` users the least recently active go first (they only get a fresh
+    window, never a longer wait)."""
+
+    def __init__(
+        self,
+        turns: int = 6,
+        per_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        max_users: int = 10_000,
+    ) -> None:
         self.turns = turns
         self.per_s = per_s
         self.clock = clock
-        self._hits: defaultdict[str, deque[float]] = defaultdict(deque)
-        self._warned_until: dict[str, float] = {}
+        self.max_users = max_users
+        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
+        """Per user, the times of the turns in the window; ordered by the latest turn, oldest first."""
+        self._warned_until: OrderedDict[str, float] = OrderedDict()
+
+    @property
+    def tracked(self) -> int:
+        """Users currently held in memory."""
+        return len(self._hits)
 
     def wait_s(self, key: str) -> float:
         """0 and count the turn when `key` may go now, else the seconds until it may."""
         now = self.clock()
-        hits = self._hits[key]
+        self._expire(now)
+        hits = self._hits.get(key)
+        if hits is None:
+            hits = self._hits[key] = deque()
         while hits and hits[0] <= now - self.per_s:
             hits.popleft()
         if len(hits) >= self.turns:
             return hits[0] + self.per_s - now
         hits.append(now)
+        self._hits.move_to_end(key)
+        while len(self._hits) > self.max_users:
+            self._hits.popitem(last=False)
         return 0.0
 
     def should_warn(self, key: str, wait_s: float) -> bool:
@@ -111,7 +140,20 @@ class RateLimiter:
         if self._warned_until.get(key, 0.0) > now:
             return False
         self._warned_until[key] = now + wait_s
+        self._warned_until.move_to_end(key)
+        while len(self._warned_until) > self.max_users:
+            self._warned_until.popitem(last=False)
         return True
+
+    def _expire(self, now: float) -> None:
+        """Drop users with no turn left in the window, and warnings that have run out (oldest first)."""
+        while self._hits:
+            key, hits = next(iter(self._hits.items()))
+            if hits and hits[-1] > now - self.per_s:
+                break
+            del self._hits[key]
+        while self._warned_until and next(iter(self._warned_until.values())) <= now:
+            self._warned_until.popitem(last=False)
 
 
 def polite(wait_s: float) -> str:
@@ -200,6 +242,9 @@ class Pick:
     owner_id: int
     item_id: str
     held: list[str] = field(default_factory=list)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False, compare=False)
+    """Held while a reaction event reads and changes `held` across its awaits: a quick 👍 then
+    un-👍 arrive as two tasks, and the removal must see the like the addition is recording."""
 
 
 # -- the bot -----------------------------------------------------------------------------------
@@ -239,7 +284,7 @@ class RecoBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.add_cog(RecoCommands(self))
-        self.tree.on_error = self._on_app_command_error
+        self.tree.error(self._on_app_command_error)
         await self.sync_commands()
 
     async def sync_commands(self) -> list[app_commands.AppCommand]:
@@ -361,40 +406,48 @@ class RecoBot(commands.Bot):
 
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         found = self._pick_for(payload)
-        if found is None or found[1] in found[0].held:
+        if found is None:
             return
         pick, emoji = found
-        try:
-            await self.conversations.feedback(pick.user_id, pick.item_id, reaction_value(emoji))  # type: ignore[arg-type]
-        except RecochatError as error:
-            log.warning("feedback on %s ignored: %s", pick.item_id, error)
-            return
-        pick.held.append(emoji)
+        async with pick.lock:  # events on one card run in the order they came, one at a time
+            if emoji in pick.held:
+                return
+            try:
+                await self.conversations.feedback(pick.user_id, pick.item_id, reaction_value(emoji))  # type: ignore[arg-type]
+            except RecochatError as error:
+                log.warning("feedback on %s ignored: %s", pick.item_id, error)
+                return
+            pick.held.append(emoji)
 
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
         """Removing a 👍/👎 undoes it; reactions still on the message keep counting, in their order."""
         found = self._pick_for(payload)
-        if found is None or found[1] not in found[0].held:
+        if found is None:
             return
         pick, emoji = found
         undo = getattr(self.conversations, "undo_feedback", None)
         if undo is None:
             log.warning("reaction removed but Conversations.undo_feedback is missing; feedback kept")
             return
-        index = pick.held.index(emoji)
-        later = pick.held[index + 1:]
-        for _ in range(len(pick.held) - index):  # undo takes back the latest one each time
-            await undo(pick.user_id, pick.item_id)
-        pick.held = pick.held[:index]
-        for other in later:
-            await self.conversations.feedback(pick.user_id, pick.item_id, reaction_value(other))  # type: ignore[arg-type]
-            pick.held.append(other)
+        async with pick.lock:
+            if emoji not in pick.held:
+                return
+            index = pick.held.index(emoji)
+            later = pick.held[index + 1 :]
+            for _ in range(len(pick.held) - index):  # undo takes back the latest one each time
+                await undo(pick.user_id, pick.item_id)
+            pick.held = pick.held[:index]
+            for other in later:
+                await self.conversations.feedback(pick.user_id, pick.item_id, reaction_value(other))  # type: ignore[arg-type]
+                pick.held.append(other)
 
     def forget_picks(self, user_id: str) -> None:
         for message_id in [m for m, pick in self.picks.items() if pick.user_id == user_id]:
             del self.picks[message_id]
 
-    async def _on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+    async def _on_app_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
         log.error("slash command failed", exc_info=error)
         if interaction.response.is_done():
             await self._try(interaction.followup.send(SORRY, ephemeral=True))
@@ -474,7 +527,9 @@ class ForgetConfirm(discord.ui.View):
         gone = await self.bot.conversations.forget(self.user_id)
         self.bot.forget_picks(self.user_id)
         self.stop()
-        await interaction.edit_original_response(content=f"Done: your profile and {gone} events are deleted.", view=None)
+        await interaction.edit_original_response(
+            content=f"Done: your profile and {gone} events are deleted.", view=None
+        )
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:

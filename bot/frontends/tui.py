@@ -31,8 +31,8 @@ from .commands import HELP as COMMANDS_HELP
 from .commands import Command, UnknownCommand, parse_command
 
 if TYPE_CHECKING:
-    from ..runtime import Runtime
     from ..conversation import Conversations, ProfileView, Reply, ReplyItem
+    from ..runtime import Runtime
 
 log = logging.getLogger("recochat.tui")
 
@@ -54,7 +54,9 @@ _FAILED: Any = object()
 def timing_text(reply: Reply) -> str:
     """The last turn's time split, short enough for the status line."""
     t = reply.timings_ms
-    text = f"items {t.get('items_ms', 0.0):.0f} ms, turn {t.get('turn_total', 0.0):.0f}: write {t.get('write', 0.0):.0f}"
+    text = (
+        f"items {t.get('items_ms', 0.0):.0f} ms, turn {t.get('turn_total', 0.0):.0f}: write {t.get('write', 0.0):.0f}"
+    )
     if reply.first_sentence_ms is not None and reply.writer != "template":
         text += f", 1st {reply.first_sentence_ms:.0f}"
     if reply.note:
@@ -97,7 +99,10 @@ class ItemCard(ListItem):
         genres = f" · {', '.join(self.item.genres)}" if self.item.genres else ""
         return Content.from_markup(
             f"[b]$rank[/b] {mark}[b]$title[/b]$year[$text-muted]$genres[/]",
-            rank=str(self.item.rank), title=self.item.title, year=year, genres=genres,
+            rank=str(self.item.rank),
+            title=self.item.title,
+            year=year,
+            genres=genres,
         )
 
     def set_state(self, state: Feedback | None) -> None:
@@ -379,6 +384,14 @@ class RecochatApp(App[None]):
         self._update_status()
         self.set_interval(1.0, self._update_status)  # the LLM server's state changes on its own
         self.refresh_profile()
+        self.restore_last_reply()
+
+    @work(group="restore", exit_on_error=False)
+    async def restore_last_reply(self) -> None:
+        """After a restart, the last reply's cards come back, so "#2" matches what is on screen."""
+        items = await self._call(self.conversations.last_items(self.user), "Can't load your last picks")
+        if items is not _FAILED and items and not self.query(CardList):
+            await self.chat_log.mount_all([Note("Your last picks:"), CardList(items)])
 
     @property
     def chat_log(self) -> VerticalScroll:
@@ -514,7 +527,9 @@ class RecochatApp(App[None]):
                 self.notify(
                     f"{reply.note or 'The LLM failed'} ({self.runtime.writer_label}); showing the plain reply. "
                     f"Details in {self.runtime.settings.log_path}.",
-                    title="LLM unavailable", severity="warning", timeout=8,
+                    title="LLM unavailable",
+                    severity="warning",
+                    timeout=8,
                 )
         self._update_status()
         self.refresh_profile()
@@ -543,8 +558,11 @@ class RecochatApp(App[None]):
     @work(group="feedback", exit_on_error=False)
     async def _send_feedback(self, card: ItemCard, value: Feedback | None, previous: Feedback | None) -> None:
         conversations, item_id = self.conversations, card.item.id
-        call = (conversations.undo_feedback(self.user, item_id) if value is None
-                else conversations.feedback(self.user, item_id, value))
+        call = (
+            conversations.undo_feedback(self.user, item_id)
+            if value is None
+            else conversations.feedback(self.user, item_id, value)
+        )
         if await self._call(call, "Feedback not saved") is _FAILED:
             card.set_state(previous)
         self.refresh_profile()

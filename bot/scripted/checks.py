@@ -20,7 +20,12 @@ from .script import Expect
 _TITLE_WITH_YEAR = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})\)\s*$")
 _COMPARISON = re.compile(r"^\s*(?P<op><=|>=|<|>|==|=)?\s*(?P<number>-?\d+(?:\.\d+)?)\s*$")
 _OPERATORS = {
-    "<": float.__lt__, "<=": float.__le__, ">": float.__gt__, ">=": float.__ge__, "=": float.__eq__, "==": float.__eq__,
+    "<": float.__lt__,
+    "<=": float.__le__,
+    ">": float.__gt__,
+    ">=": float.__ge__,
+    "=": float.__eq__,
+    "==": float.__eq__,
 }
 
 
@@ -216,6 +221,19 @@ def _check_not_repeated(_: bool, turn: TurnSeen) -> list[Failure]:
     return [Failure("not_repeated: true", "shown again: " + "; ".join(repeated))] if repeated else []
 
 
+def _check_whys_distinct(_: bool, turn: TurnSeen) -> list[Failure]:
+    """A why shared by two items explains neither; each repeat is named with the item it repeats."""
+    first: dict[str, ReplyItem] = {}
+    repeated = []
+    for item in turn.reply.items:
+        key = " ".join(item.why.casefold().split())
+        if key in first:
+            repeated.append(f"{_item(item)} has the why of {_item(first[key])}: {item.why!r}")
+        else:
+            first[key] = item
+    return [Failure("whys_distinct: true", "; ".join(repeated))] if repeated else []
+
+
 def _check_text_contains(needles: list[str], turn: TurnSeen) -> list[Failure]:
     """Each needle must appear in the reply text (case-insensitive); one failure per missing one."""
     text = turn.reply.text.casefold()
@@ -246,6 +264,7 @@ EXPECT_CHECKS: dict[str, ExpectCheck] = {
     "exclude": _check_exclude,
     "include": _check_include,
     "not_repeated": _check_not_repeated,
+    "whys_distinct": _check_whys_distinct,
     "text_contains": _check_text_contains,
     "text_not_contains": _check_text_not_contains,
 }
@@ -262,7 +281,7 @@ def check_expect(
     """Every failed expectation of one turn; `resolved` maps each include/exclude ref to ids,
     `shown_before` maps ids shown in earlier turns to the turn that first showed them.
 
-    A key is checked when it is set: not None, and not False (`not_repeated` defaults to False).
+    A key is checked when it is set: not None, and not False (`not_repeated` and `whys_distinct` default to False).
     """
     turn = TurnSeen(reply, expect, resolved, shown_before)
     failures: list[Failure] = []
@@ -283,5 +302,9 @@ def check_grounding(named: list[CatalogItem], allowed: Iterable[CatalogItem]) ->
     stray = list(dict.fromkeys(f"{label(i)} [{i.id}]" for i in named if normalize(i.title) not in allowed_titles))
     if not stray:
         return []
-    return [Failure("grounding (every catalog title in the reply is shown in it)",
-                    "the reply names " + "; ".join(stray) + ", not shown in this reply")]
+    return [
+        Failure(
+            "grounding (every catalog title in the reply is shown in it)",
+            "the reply names " + "; ".join(stray) + ", not shown in this reply",
+        )
+    ]

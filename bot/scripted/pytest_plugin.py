@@ -11,8 +11,9 @@ shows `file:line: key 'x': message`. Neither shows a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 

@@ -23,18 +23,19 @@ import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 from recochat.retrieval.catalog import CatalogError, CatalogItem, demo_catalog_path, load_catalog
 from recochat.retrieval.encoder import Encoder
 from recochat.retrieval.ingest import ingest
 
+from ..conversation import FeedbackResult, Reply, Writer
 from ..errors import NoSuchRank, SetupError, UnknownItem
 from ..runtime import Runtime, build, check_collection_name, open_encoder, open_store
-from ..conversation import FeedbackResult, Reply, Writer
 from ..settings import DEMO_COLLECTION, Settings, load_settings
 from .checks import Catalog, Failure, check_expect, check_grounding, label
 from .script import ConversationScript, Loc, ScriptError, is_script, load_script, script_stem
@@ -211,7 +212,9 @@ class Runner:
         try:
             script = load_script(path)
         except ScriptError as error:
-            return ScriptResult(Path(path), script_stem(Path(path)), "error", time.perf_counter() - started, error=str(error))
+            return ScriptResult(
+                Path(path), script_stem(Path(path)), "error", time.perf_counter() - started, error=str(error)
+            )
         return self.run(script)
 
     def run(self, script: ConversationScript) -> ScriptResult:
@@ -238,8 +241,10 @@ class Runner:
         except Exception as error:  # a bug in recochat, not in the script: say where
             frame = traceback.extract_tb(error.__traceback__)[-1]
             result.outcome = "error"
-            result.error = (f"{script.path}: crashed with {type(error).__name__}: {error} "
-                            f"(at {Path(frame.filename).name}:{frame.lineno})")
+            result.error = (
+                f"{script.path}: crashed with {type(error).__name__}: {error} "
+                f"(at {Path(frame.filename).name}:{frame.lineno})"
+            )
         result.seconds = time.perf_counter() - started
         return result
 
@@ -289,7 +294,9 @@ class _Conversation:
             if turn.feedback is not None:
                 fb = turn.feedback
                 target: str | int = fb.rank if fb.rank is not None else str(fb.id)
-                report = TurnReport(index, line, f"feedback {'rank ' + str(fb.rank) if fb.rank else 'id ' + str(fb.id)}: {fb.value}")
+                report = TurnReport(
+                    index, line, f"feedback {'rank ' + str(fb.rank) if fb.rank else 'id ' + str(fb.id)}: {fb.value}"
+                )
                 self.result.turns.append(report)
                 try:
                     report.feedback = await conversations.feedback(user, target, fb.value)
@@ -322,8 +329,18 @@ class _Conversation:
         problems = []
         for index, turn in enumerate(self.script.turns):
             loc: Loc = ("turns", index)
-            if turn.feedback is not None and turn.feedback.id is not None and turn.feedback.id not in self.catalog.by_id:
-                problems.append((loc + ("feedback", "id"), "id", f"no item with id {turn.feedback.id!r} in catalog {self.catalog.name!r}"))
+            if (
+                turn.feedback is not None
+                and turn.feedback.id is not None
+                and turn.feedback.id not in self.catalog.by_id
+            ):
+                problems.append(
+                    (
+                        loc + ("feedback", "id"),
+                        "id",
+                        f"no item with id {turn.feedback.id!r} in catalog {self.catalog.name!r}",
+                    )
+                )
             expect = turn.expect
             if expect is None:
                 continue
@@ -331,24 +348,39 @@ class _Conversation:
                 for position, ref in enumerate(getattr(expect, key) or []):
                     ids = self.catalog.resolve(ref)
                     if ids is None:
-                        problems.append((loc + ("expect", key, position), key,
-                                         f"{ref!r} is neither an id nor a title in catalog {self.catalog.name!r}"))
+                        problems.append(
+                            (
+                                loc + ("expect", key, position),
+                                key,
+                                f"{ref!r} is neither an id nor a title in catalog {self.catalog.name!r}",
+                            )
+                        )
                     else:
                         resolved[ref] = ids
             for key in ("any_have", "none_have", "all_have"):
                 for name in getattr(expect, key) or {}:
                     if name not in self.catalog.fields:
-                        problems.append((loc + ("expect", key, name), key,
-                                         f"no item in catalog {self.catalog.name!r} has a field {name!r} "
-                                         f"(fields: {', '.join(self.catalog.fields)})"))
+                        problems.append(
+                            (
+                                loc + ("expect", key, name),
+                                key,
+                                f"no item in catalog {self.catalog.name!r} has a field {name!r} "
+                                f"(fields: {', '.join(self.catalog.fields)})",
+                            )
+                        )
         if problems:
             from .script import Problem
 
-            raise ScriptError(self.script.path, [Problem(self.script.line_of(*loc), key, message) for loc, key, message in problems])
+            raise ScriptError(
+                self.script.path, [Problem(self.script.line_of(*loc), key, message) for loc, key, message in problems]
+            )
         return resolved
 
     def _named(self, text: str) -> list[CatalogItem]:
-        items = (self.engine.item(m.item_id) for m in self.engine.titles.find(text))
+        """Titles the reply names; a one-word title in lower case is a word, not a title (the tag 'chicago'
+        in a why is the city, not the musical)."""
+        found = [m for m in self.engine.titles.find(text) if not _plain_word(text[m.start : m.end])]
+        items = (self.engine.item(m.item_id) for m in found)
         return [item for item in items if item is not None]
 
     def _allowed(self, said: str, reply: Reply, previous: list[str]) -> list[CatalogItem]:
@@ -363,6 +395,11 @@ class _Conversation:
 
 
 # -- reporting -----------------------------------------------------------------------------------------
+
+
+def _plain_word(span: str) -> bool:
+    """One lower-case word ('chicago'): how a tag or a place is written, never how a reply names a title."""
+    return span.islower() and len(span.split()) == 1
 
 
 def display_path(path: Path) -> str:
@@ -395,7 +432,11 @@ def format_details(result: ScriptResult, reply_chars: int = 800) -> str:
         lines.append(f"      actual    {failure.actual}")
     reply = turn.reply
     if reply is not None:
-        lines.append(f"    shown ({reply.kind}, {len(reply.items)} item(s)):" if reply.items else f"    shown: nothing ({reply.kind})")
+        lines.append(
+            f"    shown ({reply.kind}, {len(reply.items)} item(s)):"
+            if reply.items
+            else f"    shown: nothing ({reply.kind})"
+        )
         for item in reply.items:
             genres = f"  genres: {', '.join(item.genres)}" if item.genres else ""
             lines.append(f"      {item.rank}. {label(item)} [{item.id}]{genres}")

@@ -23,7 +23,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 SCRIPT_SUFFIXES = (".convo.yaml", ".convo.yml")
@@ -131,7 +140,9 @@ def read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
     except FileNotFoundError:
         raise ScriptError(path, [Problem(None, None, "no such script file")]) from None
     except UnicodeDecodeError as error:
-        raise ScriptError(path, [Problem(None, None, f"not UTF-8 text ({error.reason} at byte {error.start})")]) from None
+        raise ScriptError(
+            path, [Problem(None, None, f"not UTF-8 text ({error.reason} at byte {error.start})")]
+        ) from None
     except OSError as error:
         raise ScriptError(path, [Problem(None, None, f"cannot read: {error.strerror or error}")]) from None
     loader = _Loader(text)
@@ -197,13 +208,15 @@ class Expect(_Strict):
     """Ids or exact titles that must not be shown."""
     not_repeated: StrictBool = False
     """Nothing shown in an earlier turn of this conversation."""
+    whys_distinct: StrictBool = False
+    """No two shown items have the same why: each one says what fits about that item."""
     text_contains: Texts | None = None
     text_not_contains: Texts | None = None
     kind: ReplyKind | None = None
     """The kind of reply: recommend, cold_start, about, why, smalltalk or empty."""
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Expect":
+    def _consistent(self) -> Expect:
         if self.within is not None and not self.include:
             raise _problem("within", "'within' limits 'include'; add include: [ids or titles]")
         if self.items_min is not None and self.items_max is not None and self.items_min > self.items_max:
@@ -218,7 +231,7 @@ class Feedback(_Strict):
     value: Literal["like", "dislike"]
 
     @model_validator(mode="after")
-    def _one_target(self) -> "Feedback":
+    def _one_target(self) -> Feedback:
         if (self.rank is None) == (self.id is None):
             raise _problem("rank", "give exactly one of rank (1-based position in the last reply) or id")
         return self
@@ -230,7 +243,7 @@ class Turn(_Strict):
     expect: Expect | None = None
 
     @model_validator(mode="after")
-    def _one_action(self) -> "Turn":
+    def _one_action(self) -> Turn:
         if self.say is None and self.feedback is None:
             raise _problem("say", "each turn needs 'say: <message>' or 'feedback: {rank: N, value: like|dislike}'")
         if self.say is not None and self.feedback is not None:
@@ -248,7 +261,10 @@ class ScriptModel(_Strict):
 
 
 _FIELDS_UNDER: dict[str | None, type[BaseModel]] = {
-    None: ScriptModel, "turns": Turn, "expect": Expect, "feedback": Feedback,
+    None: ScriptModel,
+    "turns": Turn,
+    "expect": Expect,
+    "feedback": Feedback,
 }
 _HINTS = {
     "rank": "ranks are 1-based positions in the last reply",
@@ -315,13 +331,13 @@ def _translate(error: ValidationError, lines: dict[Loc, int]) -> list[Problem]:
             key = str(ctx["key"])
             line = lines.get(loc + (key,)) or _line_of(lines, loc)
         else:
-            key = names[-1] if names else None
+            key = names[-1] if names else ""
             line = _line_of(lines, loc)
         message = re.sub(r" or instance of \w+", "", e["msg"])
         message = message[:1].lower() + message[1:]
         if key in _HINTS and kind != "script":
             message += f" ({_HINTS[key]})"
-        problems.append(Problem(line, key, message))
+        problems.append(Problem(line, key or None, message))
     return problems
 
 
@@ -330,7 +346,9 @@ def load_script(path: Path) -> ConversationScript:
     path = Path(path)
     data, lines = read_yaml(path)
     if not isinstance(data, dict):
-        raise ScriptError(path, [Problem(lines.get(()), None, "a script is a mapping with keys name, catalog, user and turns")])
+        raise ScriptError(
+            path, [Problem(lines.get(()), None, "a script is a mapping with keys name, catalog, user and turns")]
+        )
     try:
         model = ScriptModel.model_validate(data)
     except ValidationError as error:
@@ -340,11 +358,28 @@ def load_script(path: Path) -> ConversationScript:
         catalog = (path.parent / model.catalog).resolve()
         line = lines.get(("catalog",))
         if not catalog.is_file():
-            raise ScriptError(path, [Problem(line, "catalog", f"no catalog file {model.catalog!r} (looked for {catalog}); "
-                                                             f"use a path relative to this script, or 'demo'")])
+            raise ScriptError(
+                path,
+                [
+                    Problem(
+                        line,
+                        "catalog",
+                        f"no catalog file {model.catalog!r} (looked for {catalog}); "
+                        f"use a path relative to this script, or 'demo'",
+                    )
+                ],
+            )
         if not catalog.name.lower().endswith(CATALOG_SUFFIXES):
-            raise ScriptError(path, [Problem(line, "catalog", f"{model.catalog!r} is not a catalog file; "
-                                                             f"use {', '.join(CATALOG_SUFFIXES)} or 'demo'")])
+            raise ScriptError(
+                path,
+                [
+                    Problem(
+                        line,
+                        "catalog",
+                        f"{model.catalog!r} is not a catalog file; use {', '.join(CATALOG_SUFFIXES)} or 'demo'",
+                    )
+                ],
+            )
     return ConversationScript(
         path=path,
         name=model.name or script_stem(path),

@@ -1,0 +1,128 @@
+"""Why an item fits: its strongest reason that is specific to that item.
+
+A person reads the why next to each card, so it must explain *this* item: the liked item it
+is closest to and what the two really share in the catalog (people, tags, words of their
+descriptions, genres), the words of the request that its own text contains, a person the user
+liked. Constraints the whole reply meets ("no horror", "from the 80s") are said once for the
+reply by the caller, never as every item's why. `distinct()` makes the whys of one reply differ.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from .catalog import INSTRUCTION, CatalogItem
+from .people import people_of
+from .titles import normalize
+
+_STOP = frozenset(
+    """about after again against along also among another around away back because been before being
+    between both came come could does doing down during each even every from have having here into
+    just like made make many more most much must never only other over same should some something
+    still such than that their them then there these they this those through under until very want
+    were what when where which while will with within without would your yours film films movie
+    movies story stories book books tale life lives world years year time times night first last
+    little good great best well find finds finding take takes young women woman mans make makes
+    funny smart please really kind sort type lots bit maybe recommend anything thing things watch
+    read show shows look looking feel mood tonight today someone something""".split()
+)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def content_words(text: str) -> set[str]:
+    """Words that carry meaning (4+ letters, not stop words), lightly stemmed so 'heists' meets 'heist'."""
+    return {_stem(w) for w in normalize(text).split() if len(w) >= 4 and w not in _STOP}
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ies", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def _tags(item: CatalogItem) -> list[str]:
+    tags = item.meta.get("tags") or []
+    return [str(t) for t in tags] if isinstance(tags, list) else [str(tags)]
+
+
+def _listing(values: list[str], limit: int = 2) -> str:
+    shown = values[:limit]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+
+
+def shared_attribute(item: CatalogItem, other: CatalogItem) -> str | None:
+    """What two items really share in the catalog, most specific first: people, tags, words, genres."""
+    theirs = {normalize(p): p for p in people_of(other)}
+    people = [p for p in people_of(item) if normalize(p) in theirs]
+    if people:
+        return f"both with {_listing(people)}"
+    their_tags = {normalize(t) for t in _tags(other)}
+    tags = [t for t in _tags(item) if normalize(t) in their_tags]
+    if tags:
+        return f"both {_listing(tags)}"
+    words = sorted(content_words(" ".join(_sentences(item))) & content_words(" ".join(_sentences(other))))
+    if len(words) >= 2:
+        return "both about " + _listing([f"‘{w}’" for w in words], 2)
+    genres = [g for g in item.genres if g in other.genres]
+    if genres:
+        return f"both {_listing(genres)}"
+    return None
+
+
+def anchor_reason(item: CatalogItem, anchor: CatalogItem) -> str:
+    """'close to Hot Fuzz, which you liked: both with Simon Pegg'."""
+    shared = shared_attribute(item, anchor)
+    lead = f"close to {anchor.title}, which you liked"
+    return f"{lead}: {shared}" if shared else lead
+
+
+def request_reason(item: CatalogItem, request_texts: Iterable[str]) -> str | None:
+    """The request's own words that this item's text contains, quoted from where they occur."""
+    wanted = set().union(*(content_words(t) for t in request_texts)) if request_texts else set()
+    if not wanted:
+        return None
+    tags = [t for t in _tags(item) if wanted & content_words(t)]
+    if tags:
+        return "tagged " + _listing([f"‘{t}’" for t in tags])
+    for sentence in _sentences(item):
+        hits = [w for w in wanted if w in content_words(sentence)]
+        if hits:
+            return f"“{_clip(sentence)}”"
+    return None
+
+
+def _sentences(item: CatalogItem) -> list[str]:
+    """The description's sentences that may be quoted: never one that reads like an instruction."""
+    return [s for s in _SENTENCE.split(item.description) if s.strip() and not INSTRUCTION.search(s)]
+
+
+def _clip(sentence: str, limit: int = 70) -> str:
+    text = sentence.strip().rstrip(".")
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
+def specific_detail(item: CatalogItem) -> str:
+    """Something only this item has, for a why that would otherwise repeat: a tag, else its story."""
+    tags = _tags(item)
+    if tags:
+        return _listing(tags)
+    quotable = _sentences(item)
+    if quotable:
+        first = quotable[0]
+        return f"“{_clip(first, 60)}”"
+    genres = "/".join(item.genres[:2])
+    return f"{genres} from {item.year}" if item.year and genres else (genres or item.title)
+
+
+def distinct(whys: list[str], items: list[CatalogItem]) -> list[str]:
+    """Whys of one reply that read the same get each item's own detail added."""
+    counts: dict[str, int] = {}
+    for why in whys:
+        counts[why] = counts.get(why, 0) + 1
+    return [
+        f"{why}; {specific_detail(item)}" if counts[why] > 1 else why for why, item in zip(whys, items, strict=True)
+    ]

@@ -1,0 +1,197 @@
+"""Anchors, soft genres and loosening: 'more like #2' builds the next ranking around #2, a genre
+said in passing leans the ranking without filtering, and a reply the filters leave short is filled
+with the nearest items that break one constraint, in a fixed order, never an exclusion."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+
+from recochat.bot.understanding import understand
+from recochat.profiles.model import Constraints, Profile, TurnSignal
+from recochat.profiles.store import ProfileStore
+from recochat.retrieval.catalog import CatalogItem
+from recochat.retrieval.recommender import RankRequest, Recommender
+from recochat.retrieval.store import StoredCatalog
+from recochat.retrieval.titles import TitleIndex
+
+GENRES = {"comedy", "horror", "animation", "thriller", "crime"}
+
+
+def read(text: str):  # type: ignore[no-untyped-def]
+    return understand(text, TitleIndex([]), GENRES, 2024)
+
+
+# -- understanding ---------------------------------------------------------------------------------
+def test_a_genre_in_passing_is_soft_and_an_insisted_one_is_hard() -> None:
+    assert (read("something funny").include_genres, read("something funny").insisted_genres) == (["comedy"], [])
+    for insisted in ("only comedies", "it has to be animated", "just horror", "nothing but thrillers"):
+        u = read(insisted)
+        assert u.insisted_genres == u.include_genres and u.insisted_genres, insisted
+        assert not u.exclude_genres and u.new_topic, insisted
+    assert read("just something funny").insisted_genres == []
+
+
+def test_anything_but_excludes_and_more_of_the_same_is_no_new_topic() -> None:
+    u = read("anything but horror")
+    assert (u.exclude_genres, u.include_genres) == (["horror"], [])
+    for same in ("something else along those lines", "what else have you got?", "more like that", "more"):
+        u = read(same)
+        assert (u.positive, u.new_topic) == ([], False), same
+    u = read("more like #2 but older, from the 80s")
+    assert (u.positive, u.new_topic, u.year_min) == ([], False, 1980)
+    assert read("a heist movie with a twist").new_topic
+
+
+# -- constraints ------------------------------------------------------------------------------------
+def apply(c: Constraints, **signal: object) -> list[str]:
+    from recochat.bot.engine import _apply_constraints
+
+    return _apply_constraints(c, TurnSignal(**signal))  # type: ignore[arg-type]
+
+
+def test_a_new_request_replaces_soft_genres_and_years_and_keeps_hard_ones() -> None:
+    c = Constraints()
+    assert apply(c, include_genres=["comedy"], exclude_genres=["horror"], new_topic=True) == ["no horror from now on"]
+    assert (c.preferred_genres, c.required_genres) == (["comedy"], [])
+    assert apply(c, year_min=1980, year_max=1989, anchored=True) == ["years 1980–1989"]  # "more like #2, 80s"
+    assert (c.preferred_genres, c.year_min) == ([], 1980)
+    apply(c, include_genres=["animation"], insisted_genres=["animation"], new_topic=True)
+    assert (c.required_genres, c.year_min) == (["animation"], None)
+    apply(c, positive=["heist twist"], new_topic=True)
+    assert (c.required_genres, c.preferred_genres, c.exclude_genres) == (["animation"], [], ["horror"])
+    apply(c, positive=["more"])  # not a new request: nothing changes
+    assert c.describe() == ["only animation", "no horror"]
+    apply(c, clear_genres=True, include_genres=["thriller"], new_topic=True)
+    assert c.describe() == ["no horror", "leaning thriller (soft)"]
+
+
+def test_old_stored_genres_load_as_soft_preferences(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = ProfileStore(tmp_path / "p.sqlite3")
+    store.save(Profile("old"))
+    with sqlite3.connect(tmp_path / "p.sqlite3") as db:
+        (data,) = db.execute("SELECT data FROM profiles WHERE user_id = 'old'").fetchone()
+        old = json.loads(data)
+        old["constraints"] = {
+            "year_min": 1990,
+            "year_max": None,
+            "include_genres": ["comedy"],
+            "exclude_genres": ["horror"],
+        }
+        db.execute("UPDATE profiles SET data = ? WHERE user_id = 'old'", (json.dumps(old),))
+    loaded = store.load("old").constraints
+    assert (loaded.preferred_genres, loaded.required_genres, loaded.exclude_genres) == (["comedy"], [], ["horror"])
+    assert loaded.describe() == ["years 1990–…", "no horror", "leaning comedy (soft)"]
+    assert Constraints.from_dict({"genres": ["crime"]}).preferred_genres == ["crime"]
+
+
+def test_anchors_start_anew_after_a_ranking_and_go_with_a_dislike() -> None:
+    p = Profile("a")
+    p.anchor("x")
+    p.anchor("y")  # liked together: both anchor
+    p.record_shown(["s1"])
+    assert p.anchors == ["x", "y"]
+    p.anchor("z")  # after a reply: a new anchor replaces them
+    p.dislike("z")
+    assert p.anchors == []
+
+
+# -- ranking ----------------------------------------------------------------------------------------
+@pytest.fixture
+def ranker() -> Recommender:
+    """Eight items on a circle: close numbers are close vectors. Comedy is rare and far from the query."""
+    angles = np.linspace(0, np.pi, 8)
+    vectors = np.stack([np.cos(angles), np.sin(angles), np.zeros(8)], axis=1).astype(np.float32)
+    genres = [
+        ["crime"],
+        ["crime"],
+        ["thriller"],
+        ["thriller", "comedy"],
+        ["thriller"],
+        ["horror"],
+        ["comedy"],
+        ["animation"],
+    ]
+    years = [1985, 1995, 1986, 1999, 1987, 1988, 2001, 1989]
+    items = [
+        CatalogItem(f"i{n}", f"Item {n}", f"Item {n}", {"genres": g, "year": y, "description": f"Story {n}."})
+        for n, (g, y) in enumerate(zip(genres, years, strict=True))
+    ]
+    return Recommender(StoredCatalog("circle", items, vectors))
+
+
+def ids(results) -> list[str]:  # type: ignore[no-untyped-def]
+    return [r.item.id for r in results]
+
+
+def test_a_soft_genre_leans_without_filtering(ranker) -> None:  # type: ignore[no-untyped-def]
+    query = ranker.catalog.embeddings[1]
+    plain = ranker.rank(RankRequest(interest=query, aversion=None, k=3, diversify=False))
+    soft = ranker.rank(RankRequest(interest=query, aversion=None, k=3, preferred_genres=["thriller"], diversify=False))
+    assert ids(plain)[0] == "i1"
+    assert ids(soft) == ["i2", "i1", "i0"]  # the thriller leads, the closest non-thrillers still qualify
+    assert all(r.loosened == () for r in soft)  # three thrillers are enough: nothing was loosened
+
+
+def test_an_exhausted_genre_fills_in_order_soft_then_years_then_hard(ranker) -> None:  # type: ignore[no-untyped-def]
+    query = ranker.catalog.embeddings[0]
+    soft = ranker.rank(RankRequest(interest=query, aversion=None, k=4, preferred_genres=["comedy"], diversify=False))
+    assert ids(soft)[:2] == ["i3", "i6"] and [r.loosened for r in soft[2:]] == [("soft genres",)] * 2
+
+    hard = RankRequest(
+        interest=query,
+        aversion=None,
+        k=5,
+        include_genres=["crime"],
+        year_min=1980,
+        year_max=1989,
+        exclude_genres=["horror"],
+        exclude={"i2"},
+        diversify=False,
+    )
+    got = ranker.rank(hard)
+    assert [(r.item.id, r.loosened) for r in got] == [
+        ("i0", ()),
+        ("i1", ("years",)),
+        ("i4", ("genres",)),
+        ("i7", ("genres",)),
+        ("i3", ("years", "genres")),
+    ]
+    assert "i5" not in ids(got) and "i2" not in ids(got)  # an exclusion and an excluded id are never loosened
+    hard.loosen = False
+    assert ids(ranker.rank(hard)) == ["i0"]
+
+
+def test_nothing_left_names_the_exclusions_that_block(ranker) -> None:  # type: ignore[no-untyped-def]
+    everything_else = {f"i{n}" for n in range(8)} - {"i5"}
+    request = RankRequest(interest=None, aversion=None, exclude_genres=["horror", "comedy"], exclude=everything_else)
+    assert ranker.rank(request) == [] and ranker.blocking_genres(request) == ["horror"]
+    request.exclude = request.exclude | {"i5"}
+    assert ranker.blocking_genres(request) == []
+
+
+def test_an_anchor_leads_the_ranking_and_its_whys_name_it(ranker) -> None:  # type: ignore[no-untyped-def]
+    query = ranker.catalog.embeddings[2]
+    plain = ranker.rank(RankRequest(interest=query, aversion=None, k=3, exclude={"i6"}, diversify=False))
+    anchored = ranker.rank(
+        RankRequest(interest=query, aversion=None, k=3, exclude={"i6"}, liked=["i6"], anchors=["i6"], diversify=False)
+    )
+    assert ids(plain)[0] == "i2"
+    assert ids(anchored)[:2] == ["i3", "i4"]  # the ranking moves toward the anchor's neighbours
+    assert anchored[1].why.startswith("close to Item 6, which you liked")
+
+
+# -- the engine -------------------------------------------------------------------------------------
+def test_more_like_n_anchors_the_reply_and_a_rebuild_agrees(fake_runtime) -> None:  # type: ignore[no-untyped-def]
+    engine = fake_runtime.engine
+    first = engine.turn("a", "something funny")
+    second = engine.turn("a", "more like #2")
+    anchor = first.items[1].item
+    profile = engine.profiles.load("a")
+    assert profile.anchors == [anchor.id] and f"more like {anchor.title}" in second.notes
+    assert engine.rebuild("a").anchors == profile.anchors
+    engine.turn("a", "a heist in a city")  # a new request lets the anchor go
+    assert engine.profiles.load("a").anchors == []

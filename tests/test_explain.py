@@ -1,0 +1,70 @@
+"""Whys that explain this item: shared attributes with the liked item, the request's words, distinct per reply."""
+
+from __future__ import annotations
+
+from recochat.retrieval.catalog import CatalogItem
+from recochat.retrieval.explain import anchor_reason, distinct, request_reason, shared_attribute, specific_detail
+
+
+def item(item_id: str, title: str, description: str, genres: list[str], **meta: object) -> CatalogItem:
+    return CatalogItem(item_id, title, title, {"genres": genres, "description": description, **meta})
+
+
+HOT_FUZZ = item(
+    "hf",
+    "Hot Fuzz",
+    "A London police officer is sent to a sleepy village.",
+    ["comedy", "action"],
+    director="Edgar Wright",
+    stars=["Simon Pegg", "Nick Frost"],
+    tags=["buddy cops", "village"],
+)
+SHAUN = item(
+    "sh",
+    "Shaun of the Dead",
+    "A slacker fights zombies with his best friend.",
+    ["comedy", "horror"],
+    director="Edgar Wright",
+    stars=["Simon Pegg"],
+    tags=["zombies"],
+)
+NICE_GUYS = item(
+    "ng",
+    "The Nice Guys",
+    "A private eye and an enforcer team up in 1970s Los Angeles.",
+    ["comedy", "crime"],
+    tags=["buddy cops", "1970s"],
+)
+HEAT = item("ht", "Heat", "A master thief plans one last heist while a detective closes in.", ["crime", "thriller"])
+RONIN = item(
+    "rn", "Ronin", "Mercenaries chase a briefcase across France in a heist that keeps turning.", ["action", "thriller"]
+)
+
+
+def test_shared_attribute_prefers_people_then_tags_then_words_then_genres() -> None:
+    assert shared_attribute(SHAUN, HOT_FUZZ) == "both with Simon Pegg and Edgar Wright"
+    assert shared_attribute(NICE_GUYS, HOT_FUZZ) == "both buddy cops"
+    assert shared_attribute(RONIN, HEAT) == "both thriller"  # one shared word ('heist') is not enough; the genre is
+    assert shared_attribute(HEAT, SHAUN) is None
+
+
+def test_anchor_reason_names_the_liked_item_and_what_they_share() -> None:
+    assert anchor_reason(NICE_GUYS, HOT_FUZZ) == "close to Hot Fuzz, which you liked: both buddy cops"
+    assert anchor_reason(HEAT, SHAUN) == "close to Shaun of the Dead, which you liked"
+
+
+def test_request_reason_quotes_where_the_items_own_text_has_the_words() -> None:
+    assert request_reason(HEAT, ["a heist movie with a twist"]) == (
+        "“A master thief plans one last heist while a detective closes in”"
+    )
+    assert request_reason(RONIN, ["heists"]) == "“Mercenaries chase a briefcase across France in a heist that keeps…”"
+    assert request_reason(NICE_GUYS, ["a buddy cop movie"]) == "tagged ‘buddy cops’"
+    assert request_reason(SHAUN, ["a heist movie"]) is None
+
+
+def test_whys_of_one_reply_differ() -> None:
+    whys = distinct(["fits “heist”", "fits “heist”", "close to Heat, which you liked"], [HEAT, RONIN, NICE_GUYS])
+    assert len(set(whys)) == 3
+    assert whys[0] == f"fits “heist”; {specific_detail(HEAT)}"
+    assert whys[1] == f"fits “heist”; {specific_detail(RONIN)}"
+    assert whys[2] == "close to Heat, which you liked"

@@ -1,0 +1,63 @@
+"""Where settings come from: the environment, then `.env` in the working directory, then
+`recochat.toml`, then defaults; and the tests' own environment never reads a developer's `.env`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fakes import HashingEncoder
+
+from recochat.bot.runtime import Runtime
+from recochat.bot.settings import Settings
+
+
+@pytest.fixture
+def in_folder_with_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory holding a .env, read as an app started there would read it."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / ".env").write_text("# a comment\nRECOCHAT_ITEMS_PER_REPLY=2\nRECOCHAT_LLM=template\nUNRELATED=1\n")
+    monkeypatch.delenv("RECOCHAT_ENV_FILE")  # the tests point it at a missing file; an app leaves it unset
+    monkeypatch.chdir(folder)
+    return folder
+
+
+async def test_dotenv_in_the_working_directory_is_read(
+    in_folder_with_dotenv: Path, make_runtime: Callable[..., Runtime], fake_encoder: HashingEncoder
+) -> None:
+    assert Settings().items_per_reply == 2
+    runtime = make_runtime(encoder=fake_encoder)
+    reply = await runtime.conversations.send("a", "something funny")
+    assert len(reply.items) == 2
+
+
+def test_environment_wins_over_dotenv_and_dotenv_over_toml(
+    in_folder_with_dotenv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    toml = in_folder_with_dotenv / "recochat.toml"
+    toml.write_text("items_per_reply = 7\nencode_batch_size = 9\n")
+    monkeypatch.setenv("RECOCHAT_CONFIG", str(toml))
+    settings = Settings()
+    assert settings.items_per_reply == 2 and settings.encode_batch_size == 9
+    monkeypatch.setenv("RECOCHAT_ITEMS_PER_REPLY", "3")
+    assert Settings().items_per_reply == 3
+
+
+def test_another_env_file_can_be_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    other = tmp_path / "prod.env"
+    other.write_text("RECOCHAT_ITEMS_PER_REPLY=4\n")
+    monkeypatch.setenv("RECOCHAT_ENV_FILE", str(other))
+    assert Settings().items_per_reply == 4
+
+
+def test_the_test_environment_ignores_a_dotenv_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the autouse fixture in conftest.py promises: a developer's .env never changes a test."""
+    (tmp_path / ".env").write_text("RECOCHAT_ITEMS_PER_REPLY=2\n")
+    monkeypatch.chdir(tmp_path)
+    assert not Path(os.environ["RECOCHAT_ENV_FILE"]).exists()
+    assert Settings().items_per_reply == 5

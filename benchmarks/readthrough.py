@@ -68,7 +68,7 @@ def write_blind(replies: list[dict[str, Any]]) -> None:
 
 def score() -> dict[str, Any]:
     key: dict[str, dict[str, Any]] = json.loads(KEY.read_text())
-    labels = {row["id"]: row for row in map(json.loads, LABELS.read_text().splitlines()) if row.strip() if row}
+    labels = {row["id"]: row for row in (json.loads(line) for line in LABELS.read_text().splitlines() if line.strip())}
     by_writer: dict[str, Counter[str]] = defaultdict(Counter)
     reasons: dict[str, Counter[str]] = defaultdict(Counter)
     for reply_id, reply in key.items():

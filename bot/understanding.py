@@ -123,6 +123,11 @@ _INSIST = re.compile(
     r"|^\s*just\b(?!\s+(?:something|anything|looking|want|wanna|in the|give|show|recommend|one|a few|more))"
 )
 """A genre in a clause with one of these is a hard filter; without, it only leans the ranking."""
+_FOR_KIDS = re.compile(
+    r"\b(?:for (?:the |my |our )?(?:kids?|children|a child|little ones)|kid-friendly|family-friendly)\b"
+)
+"""An audience, not a taste: it holds like an insisted genre (family or animation) until the user says otherwise."""
+_KIDS_GENRES = ("family", "animation")
 _BUT_PHRASES = ((re.compile(r"\bnothing but\b"), "only"), (re.compile(r"\banything but\b"), "no"))
 """'nothing but horror' insists on horror and 'anything but horror' excludes it; rewritten (same length) before the
 message is cut at 'but' and read for negation."""
@@ -231,7 +236,9 @@ def _years(clause: str, negative: bool, newest_year: int) -> tuple[int | None, i
 
 
 def _aspect(clause: str) -> str:
-    text = _NEGATION.sub(" ", clause)
+    text = _ANY_YEAR.sub(" ", _ANY_GENRE.sub(" ", clause))  # switches, not tastes: "any year" is no topic
+    text = re.sub(r"\b(instead|is fine|are fine|works|will do)\b", " ", text)
+    text = _NEGATION.sub(" ", text)
     text = _SEEN.sub(" ", text)
     text = _FILLER.sub(" ", text)
     text = re.sub(r"\b(?:19|20)\d\d\b", " ", text)
@@ -357,6 +364,10 @@ class _ClauseReader:
         target.extend(g for g in found if g not in target)
         if not negative and _INSIST.search(clause):
             result.insisted_genres.extend(g for g in found if g not in result.insisted_genres)
+        if not negative and _FOR_KIDS.search(clause):
+            kids = [g for g in _KIDS_GENRES if g in self.genres and g not in result.insisted_genres]
+            result.insisted_genres.extend(kids)
+            target.extend(g for g in kids if g not in target)
         lo, hi = _years(clause, negative, self.newest_year)
         result.year_min = lo if lo is not None else result.year_min
         result.year_max = hi if hi is not None else result.year_max

@@ -208,7 +208,7 @@ class GroundingValidator:
 
     def accept(self, sentence: str) -> bool:
         text = sentence.strip()
-        if _malformed(text) or INSTRUCTION.search(text) or _PROMISE.search(text) or _PICKS_ELSEWHERE.search(text):
+        if _malformed(text) or any(p.search(text) for p in (INSTRUCTION, _PROMISE, _PICKS_ELSEWHERE, _META)):
             return False
         if self._obeys_or_leaks(text):
             return False
@@ -249,7 +249,9 @@ class GroundingValidator:
 
 
 _PROMISE = re.compile(
-    r"\b(I'll|I will|I'm going to|I am going to|I can't wait|next time|in the future|stay tuned)\b", re.I
+    r"\b(I[’']ll|I will|I[’']m going to|I am going to|I can[’']t wait|next time|in the future|stay tuned|"
+    r"keep (them|it|that) in mind)\b",
+    re.I,
 )
 """A writer cannot keep promises about later replies: the ranker decides them."""
 _USER_CLAIM = re.compile(
@@ -257,11 +259,18 @@ _USER_CLAIM = re.compile(
 )
 """Claims about the user's past that must match the profile."""
 _PICKS_ELSEWHERE = re.compile(
-    r"\b(above|previous|earlier|last|other) (picks?|suggestions?|recommendations?|list|ones?)\b"
-    r"|\b(picks?|suggestions?|list) above\b",
+    r"\b(previous|earlier|last|other) (picks?|suggestions?|recommendations?|list|ones?|ideas?)\b"
+    r"|\b(above|below)\b",
     re.I,
 )
-"""The picks are the cards of this reply; prose about other lists is about items not shown."""
+"""The picks are the cards of this reply; prose about other lists is about items not shown, and
+"above"/"below" is wrong on some screen (cards come after the prose in the TUI, before it on Discord)."""
+_META = re.compile(
+    r"\b(revised version|original text|the following|sentences?|paragraphs?|as requested|here'?s a list|"
+    r"my favou?rite|for me\b|creative challenge)",
+    re.I,
+)
+"""The small model talking about its own text or its own taste instead of the user's picks."""
 
 
 _MARKUP = re.compile(r"[<>{}|#*`]|\b\d+\.$|^\d+\.")

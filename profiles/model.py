@@ -69,8 +69,12 @@ class Constraints:
         return self.year_min is not None or self.year_max is not None
 
     def years_text(self) -> str:
-        """'1980–1989', '1995–…': the range as replies and the profile panel say it."""
-        return "–".join(str(y) if y is not None else "…" for y in (self.year_min, self.year_max))
+        """'1980–1989', '1995 or later', '1975 or earlier': the range as replies and the profile panel say it."""
+        if self.year_min is not None and self.year_max is not None:
+            return f"{self.year_min}–{self.year_max}"
+        if self.year_min is not None:
+            return f"{self.year_min} or later"
+        return f"{self.year_max} or earlier"
 
     def describe(self) -> list[str]:
         """Hard constraints as they are, soft preferences marked as such (profile panel, `profile show`)."""

@@ -84,7 +84,7 @@ def test_old_stored_genres_load_as_soft_preferences(tmp_path) -> None:  # type: 
         db.execute("UPDATE profiles SET data = ? WHERE user_id = 'old'", (json.dumps(old),))
     loaded = store.load("old").constraints
     assert (loaded.preferred_genres, loaded.required_genres, loaded.exclude_genres) == (["comedy"], [], ["horror"])
-    assert loaded.describe() == ["years 1990–…", "no horror", "leaning comedy (soft)"]
+    assert loaded.describe() == ["years 1990 or later", "no horror", "leaning comedy (soft)"]
     assert Constraints.from_dict({"genres": ["crime"]}).preferred_genres == ["crime"]
 
 

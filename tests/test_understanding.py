@@ -293,3 +293,12 @@ def test_everyday_words_near_the_asks_are_not_taken_for_them():
     for text in ("something with strong language", "a long story", "a movie about a cheapskate", "top rated"):
         u = asked(text)
         assert "language" not in u.unsupported and "price" not in u.unsupported, text
+
+
+def test_for_the_kids_is_an_audience_that_holds_like_an_insisted_genre() -> None:
+    from recochat.bot.understanding import understand
+    from recochat.retrieval.titles import TitleIndex
+
+    result = understand("animated, for the kids", TitleIndex([]), {"animation", "family", "horror"}, 2025)
+    assert set(result.insisted_genres) == {"family", "animation"}
+    assert understand("a movie about kids growing up", TitleIndex([]), {"family"}, 2025).insisted_genres == []

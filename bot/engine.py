@@ -296,7 +296,8 @@ class Engine:
         noun = self.catalog.noun or "title"
         asked = [*request.include_genres, *request.preferred_genres]
         years = request.year_min is not None or request.year_max is not None
-        within = " from " + "–".join(str(y) if y is not None else "…" for y in (request.year_min, request.year_max))
+        span = Constraints(year_min=request.year_min, year_max=request.year_max).years_text() if years else ""
+        within = f" from {span}"
         rest = ", then ".join(
             _closest(stage, [r for r in items if r.loosened == stage], asked, request.include_genres, noun)
             for stage in stages

@@ -105,15 +105,16 @@ def _clip(sentence: str, limit: int = 70) -> str:
     return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
-def specific_detail(item: CatalogItem) -> str:
-    """Something only this item has, for a why that would otherwise repeat: a tag, else its story."""
-    tags = _tags(item)
+def specific_detail(item: CatalogItem, said: str = "") -> str:
+    """Something only this item has, for a why that would otherwise repeat: its tags, else its story.
+    Tags the why already names (`said`) are not said twice."""
+    already = content_words(said)
+    tags = [t for t in _tags(item) if not content_words(t) <= already]
     if tags:
         return _listing(tags)
     quotable = _sentences(item)
     if quotable:
-        first = quotable[0]
-        return f"“{_clip(first, 60)}”"
+        return f"“{_clip(quotable[0], 60)}”"
     genres = "/".join(item.genres[:2])
     return f"{genres} from {item.year}" if item.year and genres else (genres or item.title)
 
@@ -124,5 +125,5 @@ def distinct(whys: list[str], items: list[CatalogItem]) -> list[str]:
     for why in whys:
         counts[why] = counts.get(why, 0) + 1
     return [
-        f"{why}; {specific_detail(item)}" if counts[why] > 1 else why for why, item in zip(whys, items, strict=True)
+        f"{why}; {specific_detail(item, why)}" if counts[why] > 1 else why for why, item in zip(whys, items, strict=True)
     ]

@@ -68,3 +68,10 @@ def test_whys_of_one_reply_differ() -> None:
     assert whys[0] == f"fits “heist”; {specific_detail(HEAT)}"
     assert whys[1] == f"fits “heist”; {specific_detail(RONIN)}"
     assert whys[2] == "close to Heat, which you liked"
+
+
+def test_the_added_detail_does_not_repeat_a_tag_the_why_already_names() -> None:
+    oceans = item("oc", "Ocean's Eleven", "A charming thief assembles a crew.", ["crime"], tags=["heist", "las vegas"])
+    inception = item("in", "Inception", "A thief steals secrets from dreams.", ["action"], tags=["dreams", "heist"])
+    whys = distinct(["tagged ‘heist’", "tagged ‘heist’"], [oceans, inception])
+    assert whys == ["tagged ‘heist’; las vegas", "tagged ‘heist’; dreams"]

@@ -125,5 +125,6 @@ def distinct(whys: list[str], items: list[CatalogItem]) -> list[str]:
     for why in whys:
         counts[why] = counts.get(why, 0) + 1
     return [
-        f"{why}; {specific_detail(item, why)}" if counts[why] > 1 else why for why, item in zip(whys, items, strict=True)
+        f"{why}; {specific_detail(item, why)}" if counts[why] > 1 else why
+        for why, item in zip(whys, items, strict=True)
     ]

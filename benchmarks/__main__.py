@@ -10,6 +10,7 @@ BENCHMARKS = {
     "inspired": "recochat.benchmarks.inspired",
     "reliability": "recochat.benchmarks.reliability",
     "readthrough": "recochat.benchmarks.readthrough",
+    "understand": "recochat.benchmarks.understand_scale",
 }
 
 

@@ -35,7 +35,7 @@ from recochat.retrieval.catalog import title_label
 from recochat.retrieval.recommender import Recommendation
 
 from .engine import Engine, TurnKind, TurnResult
-from .errors import NoSuchRank, UnknownItem
+from .errors import NoSuchRank, NothingToUndo, UnknownItem
 from .writer import Status, TemplateWriter, WriteOutcome, item_lines
 
 log = logging.getLogger("recochat.conversation")
@@ -335,6 +335,9 @@ class Conversations:
         """Take back the latest 👍/👎 on an item (a removed reaction, /undo N); returns its title."""
         async with self._hold(user_id):
             item_id = await asyncio.to_thread(self._resolve, user_id, item)
+            profile = await asyncio.to_thread(self.engine.profiles.load, user_id)
+            if item_id not in profile.liked and item_id not in profile.disliked:
+                raise NothingToUndo(f"there is no 👍/👎 on {self._title(item_id)} to take back")
             await asyncio.to_thread(self.engine.undo_feedback, user_id, item_id)
         return self._title(item_id)
 

@@ -19,5 +19,9 @@ class UnknownItem(RecochatError):
     """An item id or title that is not in the catalog."""
 
 
+class NothingToUndo(RecochatError):
+    """An undo for an item that has no 👍/👎 to take back."""
+
+
 class NoSuchRank(RecochatError):
     """A "#N" that the last reply did not show."""

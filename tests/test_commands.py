@@ -70,7 +70,8 @@ async def test_line_mode_runs_every_command_through_the_conversation_api(runtime
     reply_lines = [line for line in text.splitlines() if line[:3] in ("1. ", "2. ", "3. ")]
     first, second, third = (line.split(". ", 1)[1].split(" (")[0] for line in reply_lines[:3])
     assert f"👍 {first}" in text
-    assert f"Taken back: your 👍/👎 on {first}." in text
+    assert text.count(f"Taken back: your 👍/👎 on {first}.") == 1  # the second /undo 1 has nothing to take back
+    assert f"Can't do that: there is no 👍/👎 on {first} to take back" in text
     assert f"Noted: you've seen {second}; it won't come up again." in text
     assert f"{third} (" in text and "there is no #9 in your last reply" in text
     assert "Can't do that: unknown command '/nonsense'" in text

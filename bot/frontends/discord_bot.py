@@ -434,8 +434,11 @@ class RecoBot(commands.Bot):
                 return
             index = pick.held.index(emoji)
             later = pick.held[index + 1 :]
-            for _ in range(len(pick.held) - index):  # undo takes back the latest one each time
-                await undo(pick.user_id, pick.item_id)
+            try:
+                for _ in range(len(pick.held) - index):  # undo takes back the latest one each time
+                    await undo(pick.user_id, pick.item_id)
+            except RecochatError as error:  # e.g. the profile was reset or forgotten since
+                log.warning("reaction removed on %s: %s", pick.item_id, error)
             pick.held = pick.held[:index]
             for other in later:
                 await self.conversations.feedback(pick.user_id, pick.item_id, reaction_value(other))  # type: ignore[arg-type]

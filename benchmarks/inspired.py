@@ -21,7 +21,7 @@ import unicodedata
 from collections import defaultdict
 from pathlib import Path
 
-from recochat.retrieval.catalog import ColumnMap, load_catalog
+from recochat.retrieval.catalog import ColumnMap, load_catalog, split_title_year
 from recochat.retrieval.encoder import Encoder
 from recochat.retrieval.store import StoredCatalog
 
@@ -40,13 +40,10 @@ from .redial import (
     tune,
 )
 
-_YEAR = re.compile(r"^(.*?)\s*\((\d{4})\)\s*$")
-
 
 def _key(name: str) -> tuple[str, int | None]:
     """README's matching: lower-case, ASCII-fold, no punctuation, 'Title, The' → 'The Title'."""
-    match = _YEAR.match(name.strip())
-    title, year = (match.group(1), int(match.group(2))) if match else (name.strip(), None)
+    title, year = split_title_year(name)
     if m := re.match(r"^(.*), (the|a|an)$", title, re.IGNORECASE):
         title = f"{m.group(2)} {m.group(1)}"
     title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()

@@ -388,6 +388,19 @@ def runtimes(home: Path, encoder: Any = None, base: Path | None = None) -> tuple
     return plain, build(settings, "reliability-hostile", encoder=plain.encoder)
 
 
+SMOKE: dict[str, Any] = {
+    "kill_rounds": 2,
+    "kill_acks": (10, 20),
+    "users": 6,
+    "turns": 3,
+    "at_once": 3,
+    "understand_count": 10,
+    "big_repeats": 1,
+    "smoke": True,
+}
+"""Tiny sizes everywhere: `--smoke`, and the default test run's smoke test."""
+
+
 def run(
     *,
     kill_rounds: int = 5,
@@ -459,17 +472,7 @@ def main(argv: list[str]) -> int:
         asyncio.run(_feedback_stream(args.feedback_worker, args.round))
         return 0
     if args.smoke:
-        result = run(
-            kill_rounds=2,
-            kill_acks=(10, 20),
-            users=6,
-            turns=3,
-            at_once=3,
-            understand_count=10,
-            big_repeats=1,
-            smoke=True,
-            out=args.out,
-        )
+        result = run(**SMOKE, out=args.out)
     else:
         result = run(
             kill_rounds=args.kill_rounds, users=args.users, turns=args.turns, at_once=args.at_once, out=args.out

@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from recochat.profiles.model import Profile
-from recochat.retrieval.catalog import title_label
+from recochat.retrieval.catalog import CatalogItem, title_label
 from recochat.retrieval.recommender import Recommendation
 
 from .engine import Engine, TurnKind, TurnResult
-from .errors import NoSuchRank, NothingToUndo, UnknownItem
+from .errors import NoSuchRank, UnknownItem
 from .writer import Status, TemplateWriter, WriteOutcome, item_lines
 
 log = logging.getLogger("recochat.conversation")
@@ -300,19 +300,16 @@ class Conversations:
         return self._locks.hold(user_id)
 
     @staticmethod
-    def _item_view(r: Recommendation) -> ReplyItem:
-        item = r.item
-        return ReplyItem(
-            item.id, item.title, item.year, item.genres, r.why, r.score, r.rank, item.description, item.meta
-        )
+    def _view_of(item: CatalogItem, why: str, score: float = 0.0, rank: int = 0) -> ReplyItem:
+        """The one way a catalog item becomes a reply item: ranked, asked about, or restored after a restart."""
+        return ReplyItem(item.id, item.title, item.year, item.genres, why, score, rank, item.description, item.meta)
+
+    def _item_view(self, r: Recommendation) -> ReplyItem:
+        return self._view_of(r.item, r.why, r.score, r.rank)
 
     def _subject_view(self, result: TurnResult) -> ReplyItem | None:
         item = result.subject
-        if item is None:
-            return None
-        return ReplyItem(
-            item.id, item.title, item.year, item.genres, result.subject_why or "", 0.0, 0, item.description, item.meta
-        )
+        return None if item is None else self._view_of(item, result.subject_why or "")
 
     def stream(self, user_id: str, text: str) -> ReplyStream:
         return ReplyStream(self, user_id, text)
@@ -335,9 +332,6 @@ class Conversations:
         """Take back the latest 👍/👎 on an item (a removed reaction, /undo N); returns its title."""
         async with self._hold(user_id):
             item_id = await asyncio.to_thread(self._resolve, user_id, item)
-            profile = await asyncio.to_thread(self.engine.profiles.load, user_id)
-            if item_id not in profile.liked and item_id not in profile.disliked:
-                raise NothingToUndo(f"there is no 👍/👎 on {self._title(item_id)} to take back")
             await asyncio.to_thread(self.engine.undo_feedback, user_id, item_id)
         return self._title(item_id)
 
@@ -382,21 +376,7 @@ class Conversations:
             shown = self.engine.profiles.load(user_id).last_shown
             whys = self.engine.profiles.whys(user_id)
             found = [(rank, self.engine.item(item_id)) for rank, item_id in enumerate(shown, start=1)]
-            return [
-                ReplyItem(
-                    item.id,
-                    item.title,
-                    item.year,
-                    item.genres,
-                    whys.get(item.id, ""),
-                    0.0,
-                    rank,
-                    item.description,
-                    item.meta,
-                )
-                for rank, item in found
-                if item is not None
-            ]
+            return [self._view_of(item, whys.get(item.id, ""), rank=rank) for rank, item in found if item is not None]
 
         return await asyncio.to_thread(load)
 

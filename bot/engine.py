@@ -38,7 +38,7 @@ from recochat.retrieval.recommender import RankRequest, Recommendation, Recommen
 from recochat.retrieval.store import StoredCatalog
 from recochat.retrieval.titles import TitleIndex
 
-from .errors import UnknownItem
+from .errors import NothingToUndo, UnknownItem
 from .understanding import Understanding, understand
 
 TurnKind = Literal["recommend", "cold_start", "about", "why", "smalltalk", "empty", "noted"]
@@ -515,6 +515,9 @@ class Engine:
         user's log, and swap this user's share of the collaborative component; O(their events)."""
         with self._user_lock(user_id):
             before = list(self.profiles.events(user_id))
+            if not _has_live_feedback(before, item_id):
+                item = self.item(item_id)
+                raise NothingToUndo(f"there is no 👍/👎 on {item.title if item else item_id} to take back")
             after = [*before, Event(user_id, "undo", item_id=item_id)]
             profile = self._replay(user_id, after)
             self.profiles.write(after[-1:], profile)
@@ -609,6 +612,13 @@ class Engine:
         for user_id, events in per_user.items():
             fresh.replace_user(user_id, [], self._signals(events))
         return fresh
+
+
+def _has_live_feedback(events: list[Event], item_id: str) -> bool:
+    """A 👍/👎 on the item since the last reset that no undo has taken back yet."""
+    live = _without_undone(events)
+    since = max((i for i, e in enumerate(live) if e.kind == "reset"), default=-1) + 1
+    return any(e.kind == "feedback" and e.item_id == item_id for e in live[since:])
 
 
 def _without_undone(events: list[Event]) -> list[Event]:

@@ -24,7 +24,7 @@ import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, BaseMessageChunk
 
-from recochat.retrieval.catalog import INSTRUCTION, CatalogItem
+from recochat.retrieval.catalog import INSTRUCTION, CatalogItem, people_facts
 from recochat.retrieval.ingest import plural
 from recochat.retrieval.titles import TitleIndex, normalize
 
@@ -70,13 +70,7 @@ def item_facts(item: CatalogItem) -> str:
     parts = [item.label()]
     if item.genres:
         parts.append(", ".join(item.genres))
-    for key in ("director", "author"):
-        if item.meta.get(key):
-            value = item.meta[key]
-            parts.append(f"{key}: {', '.join(value) if isinstance(value, list) else value}")
-    if item.meta.get("stars"):
-        stars = item.meta["stars"]
-        parts.append("with " + (", ".join(stars[:3]) if isinstance(stars, list) else str(stars)))
+    parts += people_facts(item.meta)
     if item.description:
         parts.append(safe_text(item.description))
     return " | ".join(parts)

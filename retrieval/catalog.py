@@ -41,6 +41,23 @@ def title_label(title: str, year: int | None) -> str:
     return f"{title} ({year})" if year else title
 
 
+def split_title_year(text: str) -> tuple[str, int | None]:
+    """The inverse of `title_label`: "Heat (1995)" → ("Heat", 1995); a title without a year → (title, None)."""
+    match = _YEAR_IN_TITLE.match(text.strip())
+    return (match.group("title"), int(match.group("year"))) if match else (text.strip(), None)
+
+
+def people_facts(meta: dict[str, Any]) -> list[str]:
+    """Who made it and who is in it, as prompts and the why dialog show them: "director: …", "with …"."""
+    facts = []
+    for key in ("director", "author"):
+        if value := meta.get(key):
+            facts.append(f"{key}: {', '.join(value) if isinstance(value, list) else value}")
+    if stars := meta.get("stars"):
+        facts.append("with " + (", ".join(stars[:3]) if isinstance(stars, list) else str(stars)))
+    return facts
+
+
 @dataclass(frozen=True)
 class CatalogItem:
     id: str
@@ -232,8 +249,10 @@ def _build_items(path: Path, rows: list[dict[str, Any]], cols: ColumnMap, skip_b
             value = _normalize_meta(name, row.get(name))
             if value is not None:
                 meta["genres" if name.lower() == "genre" else name.lower()] = value
-        if "year" not in meta and (match := _YEAR_IN_TITLE.match(title)):
-            title, meta["year"] = match.group("title"), int(match.group("year"))
+        if "year" not in meta:
+            title, year = split_title_year(title)
+            if year is not None:
+                meta["year"] = year
         body = ". ".join(t for t in (_text_of(row.get(c)) for c in cols.text) if t)
         if not body:
             problems.append(

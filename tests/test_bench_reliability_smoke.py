@@ -18,14 +18,7 @@ pytestmark = pytest.mark.slow
 def test_reliability_smoke(tmp_path: Path, encoder: Encoder) -> None:
     out = tmp_path / "results" / "reliability.json"
     result = reliability.run(
-        kill_rounds=2,
-        kill_acks=(8, 15),
-        users=6,
-        turns=3,
-        at_once=3,
-        understand_count=5,
-        big_repeats=1,
-        smoke=True,
+        **reliability.SMOKE,
         out=out,
         home=tmp_path / "home",
         encoder=encoder,
@@ -41,5 +34,8 @@ def test_reliability_smoke(tmp_path: Path, encoder: Encoder) -> None:
     adversarial = result["adversarial"]
     assert adversarial["cases"] >= 30 and adversarial["share_handled"] == 1.0, adversarial["failed"]
     assert result["stress"]["status"] == "run" and result["stress"]["violations"] == 0
-    assert result["big_message"]["max_s"] > 0 and result["understand_2000_chars_ms"]["n"] == 5
+    assert (
+        result["big_message"]["max_s"] > 0
+        and result["understand_2000_chars_ms"]["n"] == reliability.SMOKE["understand_count"]
+    )
     assert "kill -9" in reliability.summary(result)

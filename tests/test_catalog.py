@@ -71,3 +71,20 @@ def test_content_hash_changes_with_content(tmp_path):
     a = load_catalog(write(tmp_path / "a.csv", "id,title,description\n1,A,one\n")).items[0]
     b = load_catalog(write(tmp_path / "b.csv", "id,title,description\n1,A,two\n")).items[0]
     assert a.content_hash() != b.content_hash()
+
+
+def test_title_year_parser_is_the_inverse_of_the_formatter() -> None:
+    from recochat.retrieval.catalog import split_title_year, title_label
+
+    assert split_title_year("Heat (1995)") == ("Heat", 1995)
+    assert split_title_year(title_label("2001: A Space Odyssey", 1968)) == ("2001: A Space Odyssey", 1968)
+    assert split_title_year("  Up ") == ("Up", None)
+    assert split_title_year("Heat (1995) remastered") == ("Heat (1995) remastered", None)
+
+
+def test_people_facts_name_makers_then_the_first_three_stars() -> None:
+    from recochat.retrieval.catalog import people_facts
+
+    meta = {"director": ["Lana Wachowski", "Lilly Wachowski"], "author": "A. Writer", "stars": ["A", "B", "C", "D"]}
+    assert people_facts(meta) == ["director: Lana Wachowski, Lilly Wachowski", "author: A. Writer", "with A, B, C"]
+    assert people_facts({"genres": ["comedy"]}) == []

@@ -326,3 +326,23 @@ def test_profile_export_writes_events_profile_and_whys_as_json(fake_runtime, mon
     assert result.exit_code == 0 and json.loads(out.read_text()) == exported
     nobody = json.loads(CliRunner().invoke(main, ["profile", "export", "nobody", "--collection", "tiny"]).stdout)
     assert nobody["events"] == [] and nobody["profile"]["turns"] == 0
+
+
+def test_undo_with_no_live_feedback_on_the_item_raises_and_logs_nothing(fake_runtime, tmp_path):
+    from recochat.bot.errors import NothingToUndo
+
+    engine = engine_over(fake_runtime, tmp_path / "p.sqlite3")
+    engine.turn("u", "I loved Village Cops")  # a liked mention is no 👍 to take back
+    engine.feedback("u", "m2", "like")
+    engine.undo_feedback("u", "m2")
+    count = len(list(engine.profiles.events("u")))
+    for item_id in ("m3", "m2"):  # never rated; rated but already taken back
+        with pytest.raises(NothingToUndo, match="no 👍/👎 on"):
+            engine.undo_feedback("u", item_id)
+    engine.feedback("u", "m1", "dislike")
+    engine.reset("u")
+    with pytest.raises(NothingToUndo):  # a reset already cleared it
+        engine.undo_feedback("u", "m1")
+    with pytest.raises(NothingToUndo, match="Village Cops"):
+        engine.undo_feedback("u", "m3")
+    assert len(list(engine.profiles.events("u"))) == count + 2  # the dislike and the reset, no undo

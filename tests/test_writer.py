@@ -1,13 +1,13 @@
 """Grounding and fallback of LLM replies: every failure ends in a grounded reply, never an exception."""
 
 import asyncio
-import socket
 import time
 
 import pytest
 from fakes import QueueChatModel, Sleep
 
 from recochat.bot.llm import open_chat_endpoint
+from recochat.bot.llm_server import free_port
 from recochat.bot.runtime import make_writer
 from recochat.bot.writer import LLMWriter
 
@@ -127,9 +127,7 @@ async def test_repetition_is_dropped(make_runtime):
 
 
 async def test_refused_endpoint_through_real_openai_client(make_runtime):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again: nothing listens here
+    port = free_port()  # closed again: nothing listens here
     runtime = make_runtime(llm="openai", llm_base_url=f"http://127.0.0.1:{port}/v1")
     runtime.conversations.writer = make_writer(
         runtime.settings, runtime.engine, "movie", open_chat_endpoint(runtime.settings)

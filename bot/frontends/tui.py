@@ -27,6 +27,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, ListItem, ListView, Markdown, Static
 
+from recochat.retrieval.catalog import people_facts
+
 from .commands import HELP as COMMANDS_HELP
 from .commands import Command, UnknownCommand, parse_command
 
@@ -266,12 +268,7 @@ class WhyScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         item = self.item
-        facts = [", ".join(item.genres)] if item.genres else []
-        for key in ("director", "author", "stars"):
-            value = item.meta.get(key)
-            if value:
-                text = ", ".join(value[:3]) if isinstance(value, list) else str(value)
-                facts.append(f"with {text}" if key == "stars" else f"{key}: {text}")
+        facts = ([", ".join(item.genres)] if item.genres else []) + people_facts(item.meta)
         with VerticalScroll(id="why-box") as box:
             box.border_title = item.label
             box.border_subtitle = "esc to close"

@@ -9,7 +9,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from recochat.profiles.store import ProfileStore
+from recochat.profiles.store import ProfileStorage, ProfileStore
 from recochat.retrieval.catalog import demo_catalog_path, load_catalog
 from recochat.retrieval.encoder import Encoder, TextEncoder
 from recochat.retrieval.ingest import IngestReport, infer_noun, ingest
@@ -62,6 +62,22 @@ def open_store(settings: Settings) -> ChromaStore:
             ) from None
         return store
     return ChromaStore.persistent(settings.chroma_path)
+
+
+def open_profiles(settings: Settings) -> ProfileStorage:
+    """PostgreSQL when RECOCHAT_DATABASE_URL is set, else the SQLite file under RECOCHAT_HOME.
+    psycopg is imported only when a URL is set, so the default costs nothing more at start."""
+    url = settings.database_url.get_secret_value() if settings.database_url else ""
+    if not url:
+        return ProfileStore(settings.profiles_path)
+    from recochat.profiles.postgres import PostgresProfileStore
+
+    try:
+        return PostgresProfileStore(url)
+    except SetupError as error:
+        raise SetupError(
+            f"RECOCHAT_DATABASE_URL: {error} (unset RECOCHAT_DATABASE_URL to keep profiles in SQLite)"
+        ) from None
 
 
 def open_encoder(settings: Settings) -> Encoder:
@@ -118,8 +134,10 @@ class Runtime:
         return f"LLM {server.state}"
 
     def close(self) -> None:
+        """Stop the owned model server and close the profile store (a PostgreSQL pool's connections)."""
         if self.llm_server is not None:
             self.llm_server.stop()
+        self.engine.profiles.close()
 
 
 def build(
@@ -131,8 +149,10 @@ def build(
     if collection:
         check_collection_name(collection)
     store = open_store(settings)
-    endpoint = open_chat_endpoint(settings) if writer is None else None
+    profiles = open_profiles(settings)
+    endpoint = None
     try:
+        endpoint = open_chat_endpoint(settings) if writer is None else None
         encoder = encoder or open_encoder(settings)
         name = resolve_collection(settings, store, encoder, collection)
         catalog = store.load(name)
@@ -141,6 +161,7 @@ def build(
     except BaseException:
         if endpoint is not None and endpoint.server is not None:
             endpoint.server.stop()
+        profiles.close()
         raise
     if catalog.noun is None:  # stored before nouns were: inferred as a new ingest would
         catalog.noun = "movie" if name == DEMO_COLLECTION else infer_noun(name, catalog.items[0].meta)
@@ -148,7 +169,7 @@ def build(
     engine = Engine(
         catalog,
         encoder,
-        ProfileStore(settings.profiles_path),
+        profiles,
         recommender=recommender,
         items_per_reply=settings.items_per_reply,
     )

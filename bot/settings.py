@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     chroma_host: str | None = None
     chroma_port: int = 8000
 
+    database_url: SecretStr | None = None
+    """`postgresql://USER:PASSWORD@HOST:PORT/DATABASE`: profiles, events and whys live there,
+    shared by every process that sets it; unset (or empty) means `profiles.sqlite3` under `home`."""
+
     encoder_model: str | None = None
     """A local sentence-transformers model path; unset means the packaged all-MiniLM-L6-v2."""
     device: str = "auto"

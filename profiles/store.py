@@ -1,5 +1,6 @@
 """Profiles in SQLite (WAL): one row per user, an append-only event log, and the "why" of each
-item shown.
+item shown. `ProfileStorage` is what every store offers (this SQLite one, the default, and
+`recochat.profiles.postgres.PostgresProfileStore`); callers are typed against it.
 
 The event log is the source of truth: a profile can be rebuilt by replaying it, and `forget`
 deletes everything about a user. A 'turn' event keeps what the turn was understood to say
@@ -18,8 +19,10 @@ import json
 import sqlite3
 import threading
 import time
+import weakref
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -113,14 +116,172 @@ def _profile_columns(profile: Profile) -> tuple[str, bytes | None, bytes | None]
     return json.dumps(data), _vector_to_blob(profile.interest), _vector_to_blob(profile.aversion)
 
 
-class ProfileStore:
-    """Thread-safe: one connection guarded by a lock (turns run in worker threads). Every write
-    that belongs together (a turn's events and its profile row, a forget) is one transaction."""
+def _profile_of(user_id: str, row: Sequence[Any] | None) -> Profile:
+    """The profile a (data, u, n) row holds, or a fresh (cold) one where there is no row."""
+    if row is None:
+        return Profile(user_id=user_id)
+    data = json.loads(row[0])
+    data["constraints"] = Constraints.from_dict(data.get("constraints", {}))  # migrates old genre fields
+    return Profile(user_id=user_id, interest=_blob_to_vector(row[1]), aversion=_blob_to_vector(row[2]), **data)
+
+
+def _event_filter(
+    user_id: str | None, kinds: Iterable[str] | None, before: int | None, mark: str
+) -> tuple[str, list[str | int]]:
+    """The WHERE clause (with `mark` as the driver's placeholder) and arguments of `events()`."""
+    clauses: list[str] = []
+    args: list[str | int] = []
+    if user_id is not None:
+        clauses.append(f"user_id = {mark}")
+        args.append(user_id)
+    if kinds is not None:
+        kinds = list(kinds)
+        clauses.append(f"kind IN ({', '.join([mark] * len(kinds))})" if kinds else "FALSE")
+        args.extend(kinds)
+    if before is not None:
+        clauses.append(f"id < {mark}")
+        args.append(before)
+    return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), args
+
+
+class UserLocks:
+    """One re-entrant lock per user, in this process; a weak map, so only users being served hold one."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: weakref.WeakValueDictionary[str, threading.RLock] = weakref.WeakValueDictionary()
+
+    def __call__(self, user_id: str) -> threading.RLock:
+        with self._guard:
+            lock = self._locks.get(user_id)
+            if lock is None:
+                lock = self._locks[user_id] = threading.RLock()
+            return lock
+
+
+class ProfileStorage(ABC):
+    """What a profile store offers, whatever holds it: `ProfileStore` (SQLite, the default) or
+    `PostgresProfileStore` (several processes sharing one database). tests/test_profile_store_contract.py
+    holds every implementation to the same behaviour.
+
+    Writes that belong together (a turn's events, whys and profile; a forget; a migration step)
+    are one transaction each. A read-modify-write of one user (load, change, write) is safe only
+    inside `locked(user_id)`: it keeps every other writer of that user out, in this process for
+    SQLite and across processes for PostgreSQL."""
+
+    # -- implemented by each backend ---------------------------------------------------------
+    @property
+    @abstractmethod
+    def schema_version(self) -> int:
+        """The schema version of the open database (SCHEMA_VERSION once opened)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def locked(self, user_id: str) -> AbstractContextManager[None]:
+        """While held, no other writer of this store changes this user: a load and the write
+        made from it are one consistent update. Re-entrant in a thread."""
+
+    @abstractmethod
+    def load(self, user_id: str) -> Profile:
+        """The saved profile, or a fresh (cold) one for a user never saved."""
+
+    @abstractmethod
+    def write(
+        self,
+        events: Iterable[Event],
+        profile: Profile | None = None,
+        whys: dict[str, str] | None = None,
+        clear: str | None = None,
+    ) -> list[Event]:
+        """One transaction: append `events`, store the "why" of each item shown, then save
+        `profile` (or delete the profile row of user `clear`). All or nothing: on any error
+        nothing of it stays. Returns the events as stored (time and id set)."""
+
+    @abstractmethod
+    def events(
+        self, user_id: str | None = None, kinds: Iterable[str] | None = None, before: int | None = None
+    ) -> Iterator[Event]:
+        """The log in order; only this user's, only these kinds, only ids below `before` when given."""
+
+    @abstractmethod
+    def pending_turns(self) -> list[Event]:
+        """Turn events logged before schema 1, which still hold only their text."""
+
+    @abstractmethod
+    def set_signals(self, signals: dict[int, TurnSignal]) -> None:
+        """Store what old turn events were understood to say (event id → signal), in one transaction."""
+
+    @abstractmethod
+    def users(self) -> list[str]:
+        """Everyone with a profile row or an event, sorted by code point."""
+
+    @abstractmethod
+    def why(self, user_id: str, item_id: str) -> str | None:
+        """Why `item_id` was recommended to this user (the latest time it was), if it was."""
+
+    @abstractmethod
+    def whys(self, user_id: str) -> dict[str, str]: ...
+
+    @abstractmethod
+    def remove_user(self, user_id: str) -> list[Event]:
+        """Delete the profile, the whys and every event of this user in one transaction (all or
+        nothing); returns the events that went, so in-memory models can unlearn them."""
+
+    # -- the same on every backend -----------------------------------------------------------
+    def save(self, profile: Profile) -> None:
+        """Upsert one profile row on its own; a turn uses `write`, which also logs its events."""
+        self.write([], profile)
+
+    def clear_profile(self, user_id: str) -> None:
+        """Reset: the profile row goes, the events stay (a 'reset' event marks the cut)."""
+        self.write([], clear=user_id)
+
+    def append(self, event: Event) -> Event:
+        """One event on its own (a turn's events go through `write` with its profile)."""
+        return self.write([event])[0]
+
+    def forget(self, user_id: str) -> int:
+        """Delete everything about this user; returns how many events went."""
+        return len(self.remove_user(user_id))
+
+    def export(self, user_id: str) -> dict[str, Any]:
+        """Everything stored about this user, JSON-ready: the profile, the events, the whys."""
+        profile = asdict(self.load(user_id))
+        for key in ("interest", "aversion"):
+            profile[key] = _floats(profile[key])
+        events = []
+        for event in self.events(user_id):
+            record: dict[str, Any] = {
+                k: v for k, v in asdict(event).items() if k != "signal" and v is not None and k != "user_id"
+            }
+            if event.signal is not None:
+                understood = asdict(event.signal)
+                for key in TurnSignal.VECTORS:
+                    understood[key] = _floats(understood[key])
+                record["understood"] = understood
+            events.append(record)
+        return {
+            "user": user_id,
+            "schema_version": self.schema_version,
+            "profile": profile,
+            "events": events,
+            "whys": self.whys(user_id),
+        }
+
+
+class ProfileStore(ProfileStorage):
+    """Profiles in one SQLite file, the default. Thread-safe: one connection guarded by a lock
+    (turns run in worker threads). Every write that belongs together (a turn's events and its
+    profile row, a forget) is one transaction. One process per file: `locked` keeps the threads
+    of this process apart, not other processes (PostgreSQL is for several)."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
+        self._users = UserLocks()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -171,21 +332,16 @@ class ProfileStore:
         with self._lock:
             self._db.close()
 
+    @contextmanager
+    def locked(self, user_id: str) -> Iterator[None]:
+        with self._users(user_id):
+            yield
+
     # -- profiles ----------------------------------------------------------------------------
     def load(self, user_id: str) -> Profile:
-        """The saved profile, or a fresh (cold) one for a user never saved."""
         with self._lock:
             row = self._db.execute("SELECT data, u, n FROM profiles WHERE user_id = ?", (user_id,)).fetchone()
-        if row is None:
-            return Profile(user_id=user_id)
-        data = json.loads(row[0])
-        data["constraints"] = Constraints.from_dict(data.get("constraints", {}))  # migrates old genre fields
-        interest, aversion = _blob_to_vector(row[1]), _blob_to_vector(row[2])
-        return Profile(user_id=user_id, interest=interest, aversion=aversion, **data)
-
-    def save(self, profile: Profile) -> None:
-        """Upsert one profile row on its own; a turn uses `write`, which also logs its events."""
-        self.write([], profile)
+        return _profile_of(user_id, row)
 
     @staticmethod
     def _upsert(db: sqlite3.Connection, profile: Profile) -> None:
@@ -196,10 +352,6 @@ class ProfileStore:
             (profile.user_id, *_profile_columns(profile), time.time()),
         )
 
-    def clear_profile(self, user_id: str) -> None:
-        """Reset: the profile row goes, the events stay (a 'reset' event marks the cut)."""
-        self.write([], clear=user_id)
-
     # -- the log -----------------------------------------------------------------------------
     def write(
         self,
@@ -208,9 +360,6 @@ class ProfileStore:
         whys: dict[str, str] | None = None,
         clear: str | None = None,
     ) -> list[Event]:
-        """One transaction: append `events`, store the "why" of each item shown, then save
-        `profile` (or delete the profile row of user `clear`). All or nothing: on any error
-        nothing of it stays. Returns the events as stored (time and id set)."""
         now = time.time()
         stored = []
         with self._transaction() as db:
@@ -242,34 +391,16 @@ class ProfileStore:
                 db.execute("DELETE FROM profiles WHERE user_id = ?", (clear,))
         return stored
 
-    def append(self, event: Event) -> Event:
-        """One event on its own (a turn's events go through `write` with its profile)."""
-        return self.write([event])[0]
-
     def events(
         self, user_id: str | None = None, kinds: Iterable[str] | None = None, before: int | None = None
     ) -> Iterator[Event]:
-        """The log in order; only this user's, only these kinds, only ids below `before` when given."""
-        clauses: list[str] = []
-        args: list[str | int] = []
-        if user_id is not None:
-            clauses.append("user_id = ?")
-            args.append(user_id)
-        if kinds is not None:
-            kinds = list(kinds)
-            clauses.append(f"kind IN ({', '.join('?' * len(kinds))})")
-            args.extend(kinds)
-        if before is not None:
-            clauses.append("id < ?")
-            args.append(before)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, args = _event_filter(user_id, kinds, before, "?")
         with self._lock:
             rows = self._db.execute(f"SELECT {_COLUMNS} FROM events{where} ORDER BY id", args).fetchall()
         for row in rows:
             yield _event_of(row)
 
     def pending_turns(self) -> list[Event]:
-        """Turn events logged before schema 1, which still hold only their text."""
         with self._lock:
             rows = self._db.execute(
                 f"SELECT {_COLUMNS} FROM events WHERE kind = 'turn' AND understood IS NULL ORDER BY id"
@@ -277,7 +408,6 @@ class ProfileStore:
         return [_event_of(row) for row in rows]
 
     def set_signals(self, signals: dict[int, TurnSignal]) -> None:
-        """Store what old turn events were understood to say (event id → signal), in one transaction."""
         with self._transaction() as db:
             db.executemany(
                 "UPDATE events SET understood = ?, positive = ?, negative = ? WHERE id = ?",
@@ -292,7 +422,6 @@ class ProfileStore:
         return [r[0] for r in rows]
 
     def why(self, user_id: str, item_id: str) -> str | None:
-        """Why `item_id` was recommended to this user (the latest time it was), if it was."""
         with self._lock:
             row = self._db.execute(
                 "SELECT why FROM whys WHERE user_id = ? AND item_id = ?", (user_id, item_id)
@@ -306,42 +435,12 @@ class ProfileStore:
 
     # -- privacy -----------------------------------------------------------------------------
     def remove_user(self, user_id: str) -> list[Event]:
-        """Delete the profile, the whys and every event of this user in one transaction (all or
-        nothing); returns the events that went, so in-memory models can unlearn them."""
         with self._transaction() as db:
             rows = db.execute(f"SELECT {_COLUMNS} FROM events WHERE user_id = ? ORDER BY id", (user_id,)).fetchall()
             db.execute("DELETE FROM events WHERE user_id = ?", (user_id,))
             db.execute("DELETE FROM whys WHERE user_id = ?", (user_id,))
             db.execute("DELETE FROM profiles WHERE user_id = ?", (user_id,))
         return [_event_of(row) for row in rows]
-
-    def forget(self, user_id: str) -> int:
-        """Delete everything about this user; returns how many events went."""
-        return len(self.remove_user(user_id))
-
-    def export(self, user_id: str) -> dict[str, Any]:
-        """Everything stored about this user, JSON-ready: the profile, the events, the whys."""
-        profile = asdict(self.load(user_id))
-        for key in ("interest", "aversion"):
-            profile[key] = _floats(profile[key])
-        events = []
-        for event in self.events(user_id):
-            record: dict[str, Any] = {
-                k: v for k, v in asdict(event).items() if k != "signal" and v is not None and k != "user_id"
-            }
-            if event.signal is not None:
-                understood = asdict(event.signal)
-                for key in TurnSignal.VECTORS:
-                    understood[key] = _floats(understood[key])
-                record["understood"] = understood
-            events.append(record)
-        return {
-            "user": user_id,
-            "schema_version": self.schema_version,
-            "profile": profile,
-            "events": events,
-            "whys": self.whys(user_id),
-        }
 
 
 def _floats(vector: np.ndarray | None) -> list[float] | None:

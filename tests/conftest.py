@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from fakes import HashingEncoder
+from pg_cluster import Cluster, ClusterError, start_cluster
 
 from recochat.bot.runtime import Runtime, build
 from recochat.bot.settings import Settings
@@ -246,3 +247,22 @@ def runtime(make_runtime: Callable[..., Runtime]) -> Runtime:
 def fake_runtime(make_runtime: Callable[..., Runtime], fake_encoder: HashingEncoder) -> Runtime:
     """`runtime` with the hashing encoder: for API and front-end plumbing that does not test ranking."""
     return make_runtime(encoder=fake_encoder)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Cluster]:
+    """A throwaway PostgreSQL server for the whole session (tests/pg_cluster.py), started on first
+    use. Without the server binaries the tests that use it fail, saying what to install: they are
+    part of the default run, never skipped."""
+    try:
+        cluster = start_cluster()
+    except ClusterError as error:
+        pytest.fail(str(error), pytrace=False)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: Cluster) -> str:
+    """A URL to an empty schema of the session's cluster: this test's own tables."""
+    return postgres_cluster.fresh_schema_url()

@@ -1,6 +1,7 @@
-"""The profile store and the engine's use of it: turn events carry what was understood (a rebuild
+"""The engine's use of the profile store: turn events carry what was understood (a rebuild
 replays that, with no encoder), old logs migrate, writes are atomic, the "why" of shown items
-persists, and undo/forget keep the collaborative component exact under concurrency."""
+persists, and undo/forget keep the collaborative component exact under concurrency. The store's
+own contract, on SQLite and PostgreSQL alike, is tests/test_profile_store_contract.py."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from fakes import HashingEncoder
 import recochat.bot.engine as engine_module
 from recochat.benchmarks.stress import profile_differences
 from recochat.bot.engine import Engine
-from recochat.bot.errors import SetupError
 from recochat.bot.understanding import Understanding
 from recochat.profiles.collaborative import CoOccurrence
 from recochat.profiles.store import SCHEMA_VERSION, ProfileStore
@@ -141,15 +141,6 @@ def test_an_old_database_opens_migrates_and_rebuilds_equal(fake_runtime, tmp_pat
     assert engine.collaborative.snapshot() == live_engine.collaborative.snapshot()
     again = engine_over(fake_runtime, tmp_path / "old.sqlite3", encoder)  # a second open has nothing to migrate
     assert encoder.calls == 0 and again.profiles.schema_version == SCHEMA_VERSION
-
-
-def test_a_database_from_a_newer_recochat_is_refused_with_a_clear_error(tmp_path):
-    path = tmp_path / "p.sqlite3"
-    ProfileStore(path).close()
-    with sqlite3.connect(path) as db:
-        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    with pytest.raises(SetupError, match="newer than this recochat"):
-        ProfileStore(path)
 
 
 # -- 2. atomic writes, persisted whys ----------------------------------------------------------

@@ -198,13 +198,17 @@ def profile_show(user: str, collection: str | None, as_json: bool) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @friendly
 def profile_forget(user: str, yes: bool) -> None:
-    """Delete USER's profile and every event they generated."""
-    from recochat.profiles.store import ProfileStore
+    """Delete USER's profile and every event they generated (in SQLite, or in PostgreSQL when
+    RECOCHAT_DATABASE_URL is set). Needs no catalog or encoder."""
+    from ..runtime import open_profiles
 
     if not yes:
         click.confirm(f"Delete everything recochat knows about {user!r}?", abort=True)
-    settings = _settings()
-    gone = ProfileStore(settings.profiles_path).forget(user)
+    profiles = open_profiles(_settings())
+    try:
+        gone = profiles.forget(user)
+    finally:
+        profiles.close()
     click.echo(f"forgot {user}: profile and {gone} events deleted")
 
 
@@ -284,6 +288,27 @@ def bench_cmd(name: str, args: tuple[str, ...]) -> None:
     from recochat.benchmarks.__main__ import main as bench_main
 
     sys.exit(bench_main([name, *args]))
+
+
+@main.group("train")
+def train_group() -> None:
+    """Retrain the small learned parts from the evaluation data (RECOCHAT_DATA)."""
+
+
+@train_group.command("polarity")
+@click.option("--out", type=click.Path(path_type=Path), help="Model file (default: the packaged one).")
+def train_polarity_cmd(out: Path | None) -> None:
+    """The learned polarity reader, from the first half of ReDial test only (the second half is held out)."""
+    from recochat.benchmarks.redial import train_polarity
+
+    report = train_polarity(out)
+    chosen = report["tuning_cross_validation"]
+    click.echo(f"wrote {report['model']}: {json.dumps(report['config'])}")
+    click.echo(
+        f"tuning half, 5-fold: dislikes read as dislikes {chosen['dislike']['recall']:.1%}, "
+        f"likes as like or seen {chosen['like']['recall']:.1%}"
+    )
+    click.echo(f"training: {report['train_seconds']:.2f} s (fit), {report['total_seconds']:.1f} s in all")
 
 
 @main.command("discord")

@@ -60,7 +60,9 @@ def base_settings(llm: str) -> Settings:
     """The user's settings (RECOCHAT_* and recochat.toml: encoder, items per reply, LLM model and
     key) with the chosen backend; the home, store and collection are always replaced per script."""
     settings = load_settings()
-    return settings.model_copy(update={**backend_settings(llm), "collection": None, "chroma_host": None})
+    # scripts run on their own throwaway stores: never the configured Chroma server or profile database
+    update = {**backend_settings(llm), "collection": None, "chroma_host": None, "database_url": None}
+    return settings.model_copy(update=update)
 
 
 # -- per-process caches ------------------------------------------------------------------------------

@@ -1,0 +1,354 @@
+"""Profiles in PostgreSQL: the same tables, log and contract as the SQLite store, shared by
+several recochat processes (psycopg 3 with a connection pool).
+
+Setup: a database the URL's user may create tables in (recochat makes and migrates them).
+To keep recochat in its own schema of a shared database, add
+`?options=-csearch_path%3Drecochat` to the URL.
+
+Construct: `PostgresProfileStore("postgresql://USER:PASSWORD@HOST:5432/DATABASE")`; a bad URL,
+an unreachable server or a schema from a newer recochat is a SetupError that says so.
+
+Concurrency: every write is one transaction that first takes a per-user advisory lock
+(`pg_advisory_xact_lock`), so writers of one user queue instead of interleaving. `locked(user)`
+holds that user's lock across a load and the write made from it (a session-level advisory
+lock on a connection pinned to the thread), which is what keeps two processes from losing
+each other's update to a profile.
+
+Schema versions are SQLite's (`profiles.store.SCHEMA_VERSION`, same numbers, same steps),
+kept in the one-row table `schema_version`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from recochat.bot.errors import SetupError
+
+from .model import Profile, TurnSignal
+from .store import (
+    _COLUMNS,
+    SCHEMA_VERSION,
+    Event,
+    ProfileStorage,
+    UserLocks,
+    _event_filter,
+    _event_of,
+    _profile_columns,
+    _profile_of,
+    _signal_columns,
+)
+
+log = logging.getLogger(__name__)
+
+_USER_LOCK = 0x7265636F  # 'reco': the first key of every per-user advisory lock, apart from other apps' locks
+_SCHEMA_LOCK = _USER_LOCK + 1  # held while a process checks and migrates the schema
+
+_BASE = [
+    """CREATE TABLE IF NOT EXISTS profiles (
+        user_id TEXT PRIMARY KEY,
+        data TEXT NOT NULL,
+        u BYTEA,  -- Profile.interest
+        n BYTEA,  -- Profile.aversion
+        updated_at DOUBLE PRECISION NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS events (
+        id BIGSERIAL PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        item_id TEXT,
+        value DOUBLE PRECISION,
+        text TEXT,
+        time DOUBLE PRECISION NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS events_user ON events(user_id, id)",
+]
+"""Version 0, the tables of SQLite's version 0 in PostgreSQL types; a new database starts here."""
+
+_MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        "ALTER TABLE events ADD COLUMN understood TEXT",  # TurnSignal.to_json(); NULL: not yet understood
+        "ALTER TABLE events ADD COLUMN positive BYTEA",
+        "ALTER TABLE events ADD COLUMN negative BYTEA",
+        "CREATE INDEX events_pending ON events(id) WHERE kind = 'turn' AND understood IS NULL",
+        "CREATE TABLE whys (user_id TEXT NOT NULL, item_id TEXT NOT NULL, why TEXT NOT NULL, "
+        "PRIMARY KEY (user_id, item_id))",
+    ],
+}
+"""Step N brings version N-1 to N: the same steps as SQLite's `_MIGRATIONS`."""
+
+URL_FORM = "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+
+
+def _said(error: Exception, url: str) -> str:
+    """libpq's message on one line and without the URL's password (a bad URL is quoted whole)."""
+    text = " ".join(str(error).split())
+    found = re.search(r"://[^:/@]*:([^@]*)@", url)
+    return text.replace(found.group(1), "***") if found and found.group(1) else text
+
+
+def describe(url: str) -> str:
+    """Where a URL points, without its password: 'HOST:PORT/DATABASE' (for messages and logs)."""
+    parts = conninfo_to_dict(url)
+    return f"{parts.get('host') or 'localhost'}:{parts.get('port') or 5432}/{parts.get('dbname') or parts.get('user') or ''}"
+
+
+def check_url(url: str) -> None:
+    """A SetupError unless `url` is a postgresql:// URL that libpq can parse."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise SetupError(f"a PostgreSQL URL starts with postgresql:// ({URL_FORM})")
+    try:
+        conninfo_to_dict(url)
+    except psycopg.ProgrammingError as error:
+        raise SetupError(f"not a valid PostgreSQL URL ({URL_FORM}): {_said(error, url)}") from None
+
+
+class PostgresProfileStore(ProfileStorage):
+    """Profiles, events and whys in PostgreSQL, for several recochat processes at once.
+
+    Setup: a reachable server and a database; the tables are made and migrated at open.
+    Construct: `PostgresProfileStore(url)`; `close()` closes the pool.
+    Use: as any `ProfileStorage`; a load-change-write of one user goes inside `locked(user)`.
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 10, connect_timeout: int = 5) -> None:
+        check_url(url)
+        self.where = describe(url)
+        """Host, port and database, no password: what messages name."""
+        self._users = UserLocks()
+        self._local = threading.local()
+        try:
+            conn = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout)
+        except psycopg.Error as error:
+            raise SetupError(
+                f"cannot connect to PostgreSQL at {self.where}: {_said(error, url)}; "
+                f"check that the server runs and the URL ({URL_FORM}) is right"
+            ) from None
+        with conn:
+            try:
+                self._migrate(conn)
+            except psycopg.Error as error:
+                raise SetupError(
+                    f"cannot create or migrate the profile tables in PostgreSQL at {self.where}: "
+                    f"{_said(error, url)}; the URL's user needs the right to create tables there"
+                ) from None
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True, "connect_timeout": connect_timeout},
+            check=ConnectionPool.check_connection,  # a connection the server dropped is replaced, not used
+            open=False,
+            name="recochat-profiles",
+        )
+        try:
+            self._pool.open(wait=True, timeout=connect_timeout)
+        except PoolTimeout:
+            self._pool.close()
+            raise SetupError(f"cannot open a connection pool to PostgreSQL at {self.where}") from None
+
+    # -- schema ------------------------------------------------------------------------------
+    @property
+    def schema_version(self) -> int:
+        with self._connection() as conn:
+            return _version(conn) or 0
+
+    def _migrate(self, conn: psycopg.Connection) -> None:
+        """Bring the schema to SCHEMA_VERSION in one transaction (DDL is transactional here),
+        under an advisory lock, so two processes opening a new database at once make it once."""
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_SCHEMA_LOCK,))
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            version = _version(conn)
+            if version is None:
+                for statement in _BASE:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_version(version) VALUES (0)")
+                version = 0
+            if version > SCHEMA_VERSION:
+                raise SetupError(
+                    f"the profiles database at {self.where} has schema {version}, newer than this recochat "
+                    f"({SCHEMA_VERSION}); upgrade recochat to open it"
+                )
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[target]:
+                    conn.execute(statement)
+                conn.execute("UPDATE schema_version SET version = %s", (target,))
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # -- connections, transactions and locks -------------------------------------------------
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection]:
+        """The connection `locked` pinned to this thread, else one from the pool (autocommit:
+        a read holds no transaction open)."""
+        pinned = getattr(self._local, "conn", None)
+        if pinned is not None:
+            yield pinned
+            return
+        with self._pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self, users: Iterable[str | None] = ()) -> Iterator[psycopg.Connection]:
+        """One transaction that first takes the advisory lock of each user it writes (in sorted
+        order: two transactions never wait on each other in a cycle); rolled back on any error."""
+        with self._connection() as conn, conn.transaction():
+            for user_id in sorted({u for u in users if u is not None}):
+                conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_USER_LOCK, user_id))
+            yield conn
+
+    @contextmanager
+    def locked(self, user_id: str) -> Iterator[None]:
+        """Threads of this process queue on an in-process lock first (so a waiting thread holds
+        no pooled connection); the holder pins a connection to its thread and takes the user's
+        session-level advisory lock there, which other processes wait on. Writes inside commit
+        as they go, as outside."""
+        with self._users(user_id), self._pinned() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (_USER_LOCK, user_id))
+            try:
+                yield
+            finally:
+                try:
+                    conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (_USER_LOCK, user_id))
+                except psycopg.Error:
+                    log.warning("could not release the profile lock of %r; dropping the connection", user_id)
+                    conn.close()  # the server releases a session's locks when it ends; the pool discards it
+
+    @contextmanager
+    def _pinned(self) -> Iterator[psycopg.Connection]:
+        pinned = getattr(self._local, "conn", None)
+        if pinned is not None:  # re-entered, or another user locked inside: the same session
+            yield pinned
+            return
+        with self._pool.connection() as conn:
+            self._local.conn = conn
+            try:
+                yield conn
+            finally:
+                self._local.conn = None
+
+    # -- profiles ----------------------------------------------------------------------------
+    def load(self, user_id: str) -> Profile:
+        with self._connection() as conn:
+            row = conn.execute("SELECT data, u, n FROM profiles WHERE user_id = %s", (user_id,)).fetchone()
+        return _profile_of(user_id, row)
+
+    # -- the log -----------------------------------------------------------------------------
+    def write(
+        self,
+        events: Iterable[Event],
+        profile: Profile | None = None,
+        whys: dict[str, str] | None = None,
+        clear: str | None = None,
+    ) -> list[Event]:
+        now = time.time()
+        events = [replace(event, time=event.time or now) for event in events]
+        stored = []
+        owners = [e.user_id for e in events] + [profile.user_id if profile else None, clear]
+        with self._transaction(owners) as conn:
+            for event in events:
+                row = conn.execute(
+                    "INSERT INTO events(user_id, kind, item_id, value, text, time, understood, positive, negative) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                    (
+                        event.user_id,
+                        event.kind,
+                        event.item_id,
+                        event.value,
+                        event.text,
+                        event.time,
+                        *_signal_columns(event.signal),
+                    ),
+                ).fetchone()
+                assert row is not None  # RETURNING gives one row per insert
+                stored.append(replace(event, id=int(row[0])))
+            if whys and profile is not None:
+                with conn.cursor() as cursor:
+                    cursor.executemany(
+                        "INSERT INTO whys(user_id, item_id, why) VALUES (%s, %s, %s) "
+                        "ON CONFLICT (user_id, item_id) DO UPDATE SET why = excluded.why",
+                        [(profile.user_id, item_id, why) for item_id, why in whys.items()],
+                    )
+            if profile is not None:
+                conn.execute(
+                    "INSERT INTO profiles(user_id, data, u, n, updated_at) VALUES (%s, %s, %s, %s, %s) "
+                    "ON CONFLICT (user_id) DO UPDATE SET data = excluded.data, u = excluded.u, n = excluded.n, "
+                    "updated_at = excluded.updated_at",
+                    (profile.user_id, *_profile_columns(profile), time.time()),
+                )
+            if clear is not None:
+                conn.execute("DELETE FROM profiles WHERE user_id = %s", (clear,))
+        return stored
+
+    def events(
+        self, user_id: str | None = None, kinds: Iterable[str] | None = None, before: int | None = None
+    ) -> Iterator[Event]:
+        where, args = _event_filter(user_id, kinds, before, "%s")
+        with self._connection() as conn:
+            rows = conn.execute(f"SELECT {_COLUMNS} FROM events{where} ORDER BY id", args).fetchall()
+        for row in rows:
+            yield _event_of(row)
+
+    def pending_turns(self) -> list[Event]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE kind = 'turn' AND understood IS NULL ORDER BY id"
+            ).fetchall()
+        return [_event_of(row) for row in rows]
+
+    def set_signals(self, signals: dict[int, TurnSignal]) -> None:
+        with self._transaction() as conn, conn.cursor() as cursor:
+            cursor.executemany(
+                "UPDATE events SET understood = %s, positive = %s, negative = %s WHERE id = %s",
+                [(*_signal_columns(signal), event_id) for event_id, signal in signals.items()],
+            )
+
+    def users(self) -> list[str]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                # code point order, as SQLite and Python sort, whatever the database's collation
+                "SELECT user_id FROM (SELECT user_id FROM profiles UNION SELECT user_id FROM events) AS everyone "
+                'ORDER BY user_id COLLATE "C"'
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def why(self, user_id: str, item_id: str) -> str | None:
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT why FROM whys WHERE user_id = %s AND item_id = %s", (user_id, item_id)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def whys(self, user_id: str) -> dict[str, str]:
+        with self._connection() as conn:
+            rows = conn.execute("SELECT item_id, why FROM whys WHERE user_id = %s", (user_id,)).fetchall()
+        return {str(item_id): str(why) for item_id, why in rows}
+
+    # -- privacy -----------------------------------------------------------------------------
+    def remove_user(self, user_id: str) -> list[Event]:
+        with self._transaction([user_id]) as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE user_id = %s ORDER BY id",
+                (user_id,),
+            ).fetchall()
+            conn.execute("DELETE FROM events WHERE user_id = %s", (user_id,))
+            conn.execute("DELETE FROM whys WHERE user_id = %s", (user_id,))
+            conn.execute("DELETE FROM profiles WHERE user_id = %s", (user_id,))
+        return [_event_of(row) for row in rows]
+
+
+def _version(conn: psycopg.Connection) -> int | None:
+    """The schema version recorded in this database; None where none is (a new database)."""
+    row = conn.execute("SELECT version FROM schema_version").fetchone()
+    return None if row is None else int(row[0])

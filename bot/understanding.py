@@ -9,7 +9,7 @@ since the embedding of "no horror" sits close to horror), and constraints are re
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -28,6 +28,20 @@ _POSITIVE_WORDS = re.compile(
     r"\b(love[sd]?|like[sd]?|enjoy(ed)?|adore[sd]?|great|good|perfect|awesome|amazing|favou?rite|yes|sounds|"
     r"interesting|fun|nice|cool|watch|try|want|best)\b"
 )
+_NEGATIVE_WORDS = re.compile(
+    r"\b(tedious|dull|slow|overrated|worst|disappoint\w*|stupid|dumb|annoying|cheesy|predictable|hated|waste|"
+    r"not (?:a|that|very|really|particularly|so|too|my|into) \w+|too \w+|fell asleep|couldn'?t|could not|"
+    r"wouldn'?t|so-so|weird|gross|creepy|sad|depressing)\b"
+)
+"""Words that say an item fell short without a negation ("too tedious", "a bit cheesy"): a cue for the learned
+polarity reader only; the rules keep their negation list."""
+_NOT_SEEN = re.compile(
+    r"\b(?:not|never|didn'?t|didnt|did not|haven'?t|havent|have not|hasn'?t)\b(?:\s+\w+){0,4}?\s+"
+    r"(?:see|seen|saw|watch|watched)\b"
+)
+"""'I did not see X', "didn't get a chance to see": a negation about seeing, not about the taste."""
+_LOVED = re.compile(r"\b(?:lov(?:e[sd]?|ing)|lik(?:e[sd]|ing)|enjoy(?:ed|s)?|adore[sd]?|favou?rite|fan of)\b")
+_BACK_REFERENCE = re.compile(r"\b(?:it|that|those|them|this|these|both|either|one)\b")
 _UNSEEN = re.compile(
     r"\b(?:that |which )?i (?:haven'?t|have not|havent|never) (?:seen|watched)(?: yet)?\b|\bnot seen\b|\bunseen\b"
 )
@@ -126,8 +140,9 @@ _INSIST = re.compile(
 _FOR_KIDS = re.compile(
     r"\b(?:for (?:the |my |our )?(?:kids?|children|a child|little ones)|kid-friendly|family-friendly)\b"
 )
-"""An audience, not a taste: it holds like an insisted genre (family or animation) until the user says otherwise."""
-_KIDS_GENRES = ("family", "animation")
+"""An audience, not a taste: it holds like an insisted genre (family) until the user says otherwise. Animation is
+not enough: Akira and Grave of the Fireflies are animated and not for children."""
+_KIDS_GENRES = ("family",)
 _BUT_PHRASES = ((re.compile(r"\bnothing but\b"), "only"), (re.compile(r"\banything but\b"), "no"))
 """'nothing but horror' insists on horror and 'anything but horror' excludes it; rewritten (same length) before the
 message is cut at 'but' and read for negation."""
@@ -140,11 +155,43 @@ _NO_TOPIC = re.compile(r"(?:\b(?:older|newer|old|new|recent|earlier|later|else|d
 """Words that refine the current request ('but older') rather than say what it is about: no aspect."""
 
 
+POLARITY_CUES: tuple[str, ...] = (
+    "rule_like",
+    "rule_dislike",
+    "rule_seen",
+    "negation",
+    "seen",
+    "positive",
+    "negative_words",
+    "not_seen",
+    "loved",
+    "negation_before",
+    "positive_before",
+    "negation_after",
+    "positive_after",
+    "negative_words_after",
+    "contrast_after",
+    "negative_after_reference",
+    "question",
+    "shared_clause",
+)
+"""The rules' evidence about one mention, by name, in the order the learned polarity reader's model file lists
+them (bot/polarity.py): 'before'/'after' are the rest of the mention's sentence and the next sentence."""
+_CONTRAST = re.compile(r"^\W*(?:but|though|although|however|whereas|yet)\b")
+_SENTENCE_END = re.compile(r"[.!?\n]+")
+
+
 @dataclass
 class TitleMention:
     item_id: str
     polarity: Polarity
     exact: bool = True
+    clause: str = field(default="", compare=False)
+    """The mention's clause, every title in it read as "it": what the learned polarity reader embeds."""
+    window: str = field(default="", compare=False)
+    """The mention's sentence and the next one, titles as "it" ("I watched it. But I didn't like it.")."""
+    cues: dict[str, float] = field(default_factory=dict, compare=False)
+    """The rules' evidence (`POLARITY_CUES`), the learned reader's other features."""
 
 
 @dataclass
@@ -288,18 +335,44 @@ class _MaskedMessage:
 
         return _MaskedMessage("".join(pieces), [(moved(start), m) for start, m in self.titles])
 
-    def clauses(self) -> list[tuple[str, list[TitleMatch]]]:
-        """Non-blank clauses, each with the titles that start inside it, in message order."""
+    def clauses(self) -> list[tuple[str, list[TitleMatch], _Context]]:
+        """Non-blank clauses, each with the titles that start inside it and where it sits, in message order."""
         bounds = [0]
         for separator in _CLAUSE_SPLIT.finditer(self.text):
             bounds += [separator.start(), separator.end()]
         bounds.append(len(self.text))
-        found: list[tuple[str, list[TitleMatch]]] = []
+        found: list[tuple[str, list[TitleMatch], _Context]] = []
         for start, end in zip(bounds[::2], bounds[1::2], strict=True):
             clause = self.text[start:end]
             if clause.strip():
-                found.append((clause, [m for at, m in self.titles if start <= at < end]))
+                titles = [m for at, m in self.titles if start <= at < end]
+                found.append((clause, titles, _Context.around(self.text, start, end) if titles else _NO_CONTEXT))
         return found
+
+
+def _as_it(text: str) -> str:
+    """Titles read as "it", whitespace squeezed: the title's own words ("Scary Movie") say nothing of the taste."""
+    return " ".join(text.replace(_TITLE_STUB, " it ").split())
+
+
+@dataclass(frozen=True)
+class _Context:
+    """A clause's surroundings for the polarity cues: the rest of its sentence before it, and after it up to the
+    end of the next sentence ("I watched X. But I didn't like it." puts the dislike after the clause)."""
+
+    before: str
+    after: str
+    question: bool
+
+    @classmethod
+    def around(cls, text: str, start: int, end: int) -> _Context:
+        ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+        sentence_start = max((e for e in ends if e <= start), default=0)
+        later = [e for e in ends if e > end] + [len(text), len(text)]
+        return cls(text[sentence_start:start], text[end : later[1]], "?" in text[end : later[0]])
+
+
+_NO_CONTEXT = _Context("", "", False)
 
 
 def _read_flags(masked: str, result: Understanding) -> None:
@@ -334,12 +407,16 @@ class _ClauseReader:
     newest_year: int
     people: PeopleIndex | None
 
-    def read(self, clause: str, titles: list[TitleMatch]) -> None:
-        """Every clause has one polarity: negation cues flip what it says about titles, ranks, genres and people."""
+    def read(self, clause: str, titles: list[TitleMatch], context: _Context = _NO_CONTEXT) -> None:
+        """Every clause has one polarity: negation cues flip what it says about titles, ranks, genres and people.
+        A learned reader (bot/polarity.py) may later re-read the titles' polarity from what is kept here."""
         negative = bool(_NEGATION.search(clause))
         seen_only = bool(_SEEN.search(clause)) and not _POSITIVE_WORDS.search(clause) and not negative
         polarity: Polarity = "dislike" if negative else "seen" if seen_only else "like"
-        self.result.titles += [TitleMention(m.item_id, polarity, m.exact) for m in titles]
+        if titles:
+            cues = _polarity_cues(clause, context, polarity, len(titles))
+            text, window = _as_it(clause), _as_it(context.before + clause + context.after)
+            self.result.titles += [TitleMention(m.item_id, polarity, m.exact, text, window, cues) for m in titles]
         ranked = self._rank_feedback(clause, negative)
         self._constraints(clause, negative)
         if not ranked:  # "#2" or "the second one" are no aspect
@@ -377,6 +454,42 @@ class _ClauseReader:
         aspect = _aspect(_INSIST.sub(" ", _DECADE.sub(" ", _BETWEEN.sub(" ", clause))).replace(_TITLE_STUB, " "))
         if aspect and not re.fullmatch(r"[\d\s]+", aspect) and not _NO_TOPIC.fullmatch(aspect):
             (self.result.negative if negative else self.result.positive).append(aspect)
+
+
+def _polarity_cues(clause: str, context: _Context, polarity: Polarity, titles: int) -> dict[str, float]:
+    """The rules' evidence as named 0/1 features (`POLARITY_CUES`); the clause's own reading among them."""
+    before, after = context.before, context.after
+    found = {
+        "rule_like": polarity == "like",
+        "rule_dislike": polarity == "dislike",
+        "rule_seen": polarity == "seen",
+        "negation": _NEGATION.search(clause),
+        "seen": _SEEN.search(clause),
+        "positive": _POSITIVE_WORDS.search(clause),
+        "negative_words": _NEGATIVE_WORDS.search(clause),
+        "not_seen": _NOT_SEEN.search(clause),
+        "loved": _LOVED.search(clause),
+        "negation_before": _NEGATION.search(before),
+        "positive_before": _POSITIVE_WORDS.search(before),
+        "negation_after": _NEGATION.search(after),
+        "positive_after": _POSITIVE_WORDS.search(after),
+        "negative_words_after": _NEGATIVE_WORDS.search(after),
+        "contrast_after": _CONTRAST.search(after),
+        "negative_after_reference": (_NEGATION.search(after) or _NEGATIVE_WORDS.search(after))
+        and _BACK_REFERENCE.search(after),
+        "question": context.question,
+        "shared_clause": titles > 1,
+    }
+    return {name: float(bool(found[name])) for name in POLARITY_CUES}
+
+
+def apply_polarity(result: Understanding, readings: Sequence[Polarity | None]) -> None:
+    """A learned reader's polarity for each title mention, in order; None keeps the rules' reading. Whether the
+    message starts a new request depends on a liked title, so it is read again."""
+    for mention, reading in zip(result.titles, readings, strict=True):
+        if reading is not None:
+            mention.polarity = reading
+    result.new_topic = _is_new_topic(result)
 
 
 _NUMBER_WORDS = {word: n for n, word in enumerate("one two three four five six seven eight nine ten".split(), 1)}
@@ -532,8 +645,8 @@ def understand(
     result.reject_all_shown = bool(_ALL_REJECT.match(message.text))
     message = _same_topic_read(message)
     reader = _ClauseReader(result, genres, newest_year, people)
-    for clause, clause_titles in message.clauses():
-        reader.read(clause, clause_titles)
+    for clause, clause_titles, context in message.clauses():
+        reader.read(clause, clause_titles, context)
     result.new_topic = _is_new_topic(result)
     return result
 

@@ -1,0 +1,119 @@
+"""The learned polarity reader (bot/polarity.py): the packaged model loads, a stale one falls back to the rules
+with a warning, clear sentences read right, and a tiny training run learns a synthetic handful."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fakes import HashingEncoder
+
+from recochat.bot.polarity import (
+    MODEL_PATH,
+    MODEL_VERSION,
+    PolarityModel,
+    TrainingConfig,
+    fit,
+    load_model,
+    model_for,
+    read_polarity,
+)
+from recochat.bot.understanding import POLARITY_CUES, understand
+from recochat.retrieval.catalog import CatalogItem
+from recochat.retrieval.encoder import Encoder
+from recochat.retrieval.titles import TitleIndex
+
+TITLES = TitleIndex(
+    [
+        CatalogItem(id=key, title=title, text=title)
+        for key, title in [
+            ("hobbit", "The Hobbit"),
+            ("heat", "Heat"),
+            ("scary", "Scary Movie"),
+            ("lotr", "The Lord of the Rings"),
+            ("babel", "Babel"),
+        ]
+    ]
+)
+
+
+def read(text: str, encoder: Encoder) -> list[str]:
+    understood = understand(text, TITLES, set(), 2025)
+    read_polarity(understood, encoder, load_model())
+    return [m.polarity for m in understood.titles]
+
+
+def test_packaged_model_loads_with_this_codes_features() -> None:
+    model = load_model()
+    assert model is not None
+    assert model.cues == POLARITY_CUES and model.dim == 384
+    assert model.weights.shape == (4, 2 * 384 + len(POLARITY_CUES))
+    assert model.meta["examples"] > 1000  # trained on the ReDial tuning half, not a stub
+
+
+def test_mismatched_version_falls_back_to_the_rules_with_a_warning(tmp_path: Path) -> None:
+    stale = json.loads(MODEL_PATH.read_text())
+    stale["version"] = MODEL_VERSION + 1
+    path = tmp_path / "polarity_model.json"
+    path.write_text(json.dumps(stale))
+    with pytest.warns(UserWarning, match="reading polarity with the rules"):
+        assert load_model(path) is None
+    stale["version"], stale["cues"] = MODEL_VERSION, stale["cues"][:-1]
+    path.write_text(json.dumps(stale))
+    with pytest.warns(UserWarning, match="cue list"):
+        assert load_model(path) is None
+
+
+def test_other_encoders_get_the_rules() -> None:
+    """Weights learned on MiniLM vectors mean nothing on another encoder's (here the tests' hashing fake)."""
+    assert model_for(HashingEncoder(dim=384)) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The Hobbit was too tedious", ["dislike"]),
+        ("I loved Heat", ["like"]),
+        ("I love The Lord of the Rings, but The Hobbit was too tedious!", ["like", "dislike"]),
+        ("I watched Babel. It was a bit boring.", ["dislike"]),
+        ("I have seen Heat", ["seen"]),
+    ],
+)
+def test_clear_sentences_read_right(text: str, expected: list[str], encoder: Encoder) -> None:
+    assert read(text, encoder) == expected
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ReDial's tuning half has ~10 'seen X but <negation> those' mentions, 1 of them a dislike: "
+    "the model cannot learn this pattern from that data (issue #15 item 2, left open)",
+)
+def test_seen_but_dont_like_those_reads_as_a_dislike(encoder: Encoder) -> None:
+    assert read("I've seen Scary Movie but don't really like those", encoder) == ["dislike"]
+
+
+def test_tiny_training_run_learns_a_synthetic_handful(tmp_path: Path) -> None:
+    """End to end on a few labelled sentences: understanding's cues and texts, fake vectors, fit, save, load."""
+    said = {
+        "I loved Heat": "like",
+        "The Hobbit was amazing": "like",
+        "I really enjoyed Babel": "like",
+        "I hated Heat": "dislike",
+        "Babel was too tedious": "dislike",
+        "I did not like The Hobbit": "dislike",
+        "I have seen Babel": "seen",
+        "I watched The Hobbit": "seen",
+        "have you seen Heat?": "unknown",
+        "is Babel any good?": "unknown",
+    }
+    encoder = HashingEncoder(dim=16)
+    mentions = [understand(text, TITLES, set(), 2025).titles[0] for text in said]
+    vectors = encoder.encode_texts(PolarityModel.texts(mentions))
+    model = fit(mentions, list(said.values()), vectors, 16, TrainingConfig(l2=1e-4, balance=0.0, steps=300))  # type: ignore[arg-type]
+    probabilities = model.probabilities(model.features(mentions, vectors))
+    assert [("like", "dislike", "seen", "unknown")[i] for i in probabilities.argmax(axis=1)] == list(said.values())
+    loaded = load_model(model.save(tmp_path / "model.json"))
+    assert loaded is not None and loaded.dim == 16
+    assert np.allclose(loaded.probabilities(loaded.features(mentions, vectors)), probabilities, atol=1e-3)

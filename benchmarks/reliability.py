@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
@@ -252,7 +253,9 @@ def _obeying(conversations: Conversations) -> Any:
     from recochat.bot.writer import LLMWriter
 
     def make(says: str) -> LLMWriter:
-        return LLMWriter(GenericFakeChatModel(messages=iter([says])), conversations.engine.titles, "obeying-fake")
+        return LLMWriter(
+            GenericFakeChatModel(messages=itertools.repeat(says)), conversations.engine.titles, "obeying-fake"
+        )
 
     return make
 

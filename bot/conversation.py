@@ -119,9 +119,12 @@ class Reply:
     """What was done to the message before it was read ('Your message was long, so…'); also the
     first sentence of `prose`, so every front end shows it."""
 
+    liked_ids: list[str] = field(default_factory=list)
+    """What the profile holds as liked: prose may name these as liked ("Noted: you liked Heat")."""
+
     def grounded_ids(self) -> set[str]:
-        """Items this reply may name: those shown, or the one it talks about."""
-        return {i.id for i in self.items} | ({self.subject.id} if self.subject else set())
+        """Items this reply may name: those shown, the one it talks about, and what the user liked."""
+        return {i.id for i in self.items} | ({self.subject.id} if self.subject else set()) | set(self.liked_ids)
 
     def as_json(self) -> dict:
         return {
@@ -234,6 +237,7 @@ class ReplyStream:
             question=result.question,
             subject=owner._subject_view(result),
             notice=self.notice,
+            liked_ids=[i.id for i in result.liked],
         )
 
 

@@ -17,9 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import threading
 import time
-import weakref
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +28,7 @@ import numpy as np
 
 from recochat.profiles.collaborative import CoOccurrence, Signal
 from recochat.profiles.model import Constraints, Profile, TurnSignal, UpdateWeights, update_vector
-from recochat.profiles.store import Event, ProfileStore
+from recochat.profiles.store import Event, ProfileStorage
 from recochat.retrieval.catalog import CatalogItem
 from recochat.retrieval.encoder import TextEncoder
 from recochat.retrieval.ingest import plural
@@ -39,7 +37,8 @@ from recochat.retrieval.store import StoredCatalog
 from recochat.retrieval.titles import TitleIndex
 
 from .errors import NothingToUndo, UnknownItem
-from .understanding import Understanding, understand
+from .polarity import model_for
+from .understanding import Understanding, apply_polarity, understand
 
 TurnKind = Literal["recommend", "cold_start", "about", "why", "smalltalk", "empty", "noted"]
 RANKED_KINDS: frozenset[TurnKind] = frozenset({"recommend", "cold_start", "empty"})
@@ -96,6 +95,8 @@ class TurnResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     liked: list[CatalogItem] = field(default_factory=list)
     """What the profile holds as liked after the turn: prose may say "you loved X" only of these."""
+    anchors: list[CatalogItem] = field(default_factory=list)
+    """The items a ranked reply was built around ("more like #2", a 👍): prose may say the picks follow them."""
 
 
 @dataclass
@@ -111,27 +112,12 @@ class _Pending:
         self.events.append(Event(self.profile.user_id, kind, **fields))  # type: ignore[arg-type]
 
 
-class _UserLocks:
-    """One re-entrant lock per user; a weak map, so only users being served hold one."""
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._locks: weakref.WeakValueDictionary[str, threading.RLock] = weakref.WeakValueDictionary()
-
-    def __call__(self, user_id: str) -> threading.RLock:
-        with self._guard:
-            lock = self._locks.get(user_id)
-            if lock is None:
-                lock = self._locks[user_id] = threading.RLock()
-            return lock
-
-
 class Engine:
     def __init__(
         self,
         catalog: StoredCatalog,
         encoder: TextEncoder,
-        profiles: ProfileStore,
+        profiles: ProfileStorage,
         recommender: Recommender | None = None,
         collaborative: CoOccurrence | None = None,
         update: UpdateWeights = DEFAULT_UPDATE,
@@ -155,7 +141,8 @@ class Engine:
         self.newest_year = max((item.year or 0 for item in catalog.items), default=2025)
         self.fields = {key for item in catalog.items for key in item.meta}
         """The catalog's meta keys: what a request can be filtered on ("runtime", "price")."""
-        self._user_lock = _UserLocks()
+        self.polarity = model_for(encoder)
+        """The learned reader of named titles' polarity (bot/polarity.py); None: the rules' reading."""
         self._understand_old_turns()
         self.collaborative = self.collaborative_from_log()
 
@@ -187,7 +174,7 @@ class Engine:
         started = time.perf_counter()
         with timed(timings, "understand"):
             understood = self._understand(text)
-        with self._user_lock(user_id):
+        with self.profiles.locked(user_id):
             pending = _Pending(self.profiles.load(user_id))
             result = self._respond(pending, understood, recommend, timings)
             self._commit(pending)
@@ -269,6 +256,7 @@ class Engine:
         """Rank for the updated profile and remember what was shown (for "#2" and "why?")."""
         profile = pending.profile
         request = self._sized(self._request(profile, understood.positive, understood.allow_repeats), understood)
+        request.years_in_passing = understood.year_min is None and understood.year_max is None
         items = self.recommender.rank(request)
         timings.update(self.recommender.timings_ms)
         kind: TurnKind = "recommend"
@@ -284,7 +272,14 @@ class Engine:
         pending.whys.update((r.item.id, r.why) for r in items)
         loosened = self._loosened(request, items) if items else self._dead_end(request)
         return TurnResult(
-            profile.user_id, understood.text, kind, items=items, question=question, notes=notes, loosened=loosened
+            profile.user_id,
+            understood.text,
+            kind,
+            items=items,
+            question=question,
+            notes=notes,
+            loosened=loosened,
+            anchors=[item for i in profile.anchors if (item := self.item(i)) is not None],
         )
 
     def _loosened(self, request: RankRequest, items: list[Recommendation]) -> str | None:
@@ -297,6 +292,9 @@ class Engine:
         asked = [*request.include_genres, *request.preferred_genres]
         years = request.year_min is not None or request.year_max is not None
         span = Constraints(year_min=request.year_min, year_max=request.year_max).years_text() if years else ""
+        if any(r.for_fit for r in items):
+            which = "this one is from another year" if len(items) == 1 else "some of these are from other years"
+            return f"Little else from {span} is close to what you like, so {which}."
         within = f" from {span}"
         rest = ", then ".join(
             _closest(stage, [r for r in items if r.loosened == stage], asked, request.include_genres, noun)
@@ -387,15 +385,20 @@ class Engine:
             profile.aversion = update_vector(profile.aversion, self.update.negative_decay, [(weight, vector)])
 
     def _encode_aspects(self, understood: Understanding) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """One encoder pass for the turn's positive and negative phrases together; float32, as
-        the log stores them, so the live update and a replay add the very same vectors."""
+        """One encoder pass for the turn's positive and negative phrases together, and for the texts the learned
+        polarity reader reads the named titles from (which then settles their polarity); float32, as the log
+        stores them, so the live update and a replay add the very same vectors."""
         positive, negative = understood.positive, understood.negative
-        vectors = self.encoder.encode_queries(positive + negative) if positive or negative else []
+        reading = self.polarity.texts(understood.titles) if self.polarity and understood.titles else []
+        texts = positive + negative + reading
+        vectors = self.encoder.encode_queries(texts) if texts else []
+        if self.polarity and reading:
+            apply_polarity(understood, self.polarity.read(understood.titles, vectors[len(positive + negative) :]))
 
         def mean(part: list[np.ndarray]) -> np.ndarray | None:
             return np.asarray(np.mean(part, axis=0), dtype=np.float32) if part else None
 
-        return mean(vectors[: len(positive)]), mean(vectors[len(positive) :])
+        return mean(vectors[: len(positive)]), mean(vectors[len(positive) : len(positive) + len(negative)])
 
     def _apply_turn(self, profile: Profile, text: str, signal: TurnSignal) -> list[str]:
         """What the user said: every turn counts; one that teaches moves interest and aversion
@@ -505,7 +508,7 @@ class Engine:
         return item
 
     def _record_alone(self, user_id: str, kind: str, item_id: str, value: float) -> None:
-        with self._user_lock(user_id):
+        with self.profiles.locked(user_id):
             pending = _Pending(self.profiles.load(user_id))
             self._record(pending, kind, item_id, value)
             self._commit(pending)
@@ -513,7 +516,7 @@ class Engine:
     def undo_feedback(self, user_id: str, item_id: str) -> Profile:
         """Cancel the latest 👍/👎 on an item: log an 'undo', rebuild the profile from this
         user's log, and swap this user's share of the collaborative component; O(their events)."""
-        with self._user_lock(user_id):
+        with self.profiles.locked(user_id):
             before = list(self.profiles.events(user_id))
             if not _has_live_feedback(before, item_id):
                 item = self.item(item_id)
@@ -530,14 +533,14 @@ class Engine:
         return self.profiles.why(user_id, item_id)
 
     def reset(self, user_id: str) -> None:
-        with self._user_lock(user_id):
+        with self.profiles.locked(user_id):
             self.profiles.write([Event(user_id, "reset")], clear=user_id)
             self.collaborative.end_session(user_id)
 
     def forget(self, user_id: str) -> int:
         """Delete everything about the user (one transaction) and unlearn their share of the
         collaborative component; O(their events). Returns how many events went."""
-        with self._user_lock(user_id):
+        with self.profiles.locked(user_id):
             gone = self.profiles.remove_user(user_id)
             if self.learn:
                 self.collaborative.replace_user(user_id, self._signals(gone), [])

@@ -22,9 +22,10 @@ from typing import Literal
 import httpx
 import openai
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import BaseMessage, BaseMessageChunk
+from langchain_core.messages import BaseMessage
 
 from recochat.retrieval.catalog import INSTRUCTION, CatalogItem, people_facts
+from recochat.retrieval.explain import content_words
 from recochat.retrieval.ingest import plural
 from recochat.retrieval.titles import TitleIndex, normalize
 
@@ -98,8 +99,14 @@ class TemplateWriter:
         loosened = f" {result.loosened}" if result.loosened else ""  # once for the reply, never per item
         if result.kind == "cold_start":
             return "Here are a few popular, varied picks to get started." + loosened
-        lead = f"Noted: {'; '.join(result.notes)}. " if result.notes else ""
-        return f"{lead}Here {'is a pick' if len(result.items) == 1 else 'are some picks'} for you.{loosened}"
+        return (
+            f"{self.noted(result)}Here {'is a pick' if len(result.items) == 1 else 'are some picks'} for you.{loosened}"
+        )
+
+    @staticmethod
+    def noted(result: TurnResult) -> str:
+        """'Noted: you liked Heat; no horror from now on. ': what was understood, before any writer's prose."""
+        return f"Noted: {'; '.join(result.notes)}. " if result.notes else ""
 
     def prose(self, result: TurnResult) -> str:
         """What this writer says around the items (the items themselves are listed by `item_lines`)."""
@@ -121,7 +128,7 @@ class TemplateWriter:
             if result.subject_why:
                 return f"I suggested {item.label()}: {result.subject_why}."
             return f"I haven't recommended {item.label()} to you yet; here is what I know: {item_facts(item)}"
-        return item_facts(item)
+        return field_answer(item, result.message) or item_facts(item)
 
     def smalltalk(self, message: str) -> str:
         lowered = message.lower()
@@ -131,16 +138,44 @@ class TemplateWriter:
         return f"Hi! Tell me what kind of {self.domain} you're in the mood for, or name one you loved."
 
 
+_FIELD_QUESTIONS = (
+    ("director", re.compile(r"\bwho (?:directed|made)\b|\bdirector\b|\bdirected by\b", re.I)),
+    ("author", re.compile(r"\bwho (?:wrote|authored)\b|\bauthor\b|\bwritten by\b", re.I)),
+    ("stars", re.compile(r"\bwho(?:'s| is| are)? (?:in|starring|stars)\b|\bcast\b|\bactors?\b|\bstarring\b", re.I)),
+    ("year", re.compile(r"\bwhat year\b|\bwhen (?:was|did)\b|\bhow old\b", re.I)),
+)
+"""Questions about one field of an item: answered from that field, not with the whole card (or a plot retold by
+the model, as the read-through found for "who directed #2?")."""
+
+
+def field_answer(item: CatalogItem, question: str) -> str | None:
+    """'Mad Max (1979) was directed by George Miller.'; None when the question asks for no single field."""
+    asked = next((name for name, pattern in _FIELD_QUESTIONS if pattern.search(question)), None)
+    if asked is None:
+        return None
+    if asked == "year":
+        return f"{item.title} is from {item.year}." if item.year else f"The catalog has no year for {item.title}."
+    value = item.meta.get(asked)
+    names = ", ".join(value) if isinstance(value, list) else str(value or "")
+    if not names:
+        return f"The catalog doesn't say who {'wrote' if asked == 'author' else 'made' if asked == 'director' else 'is in'} {item.label()}."
+    verb = {"director": "was directed by", "author": "was written by", "stars": "stars"}[asked]
+    return f"{item.label()} {verb} {names}."
+
+
 def item_lines(result: TurnResult) -> str:
     """The grounded list every reply text carries: one line per ranked item."""
     return "\n".join(item_line(r.rank, r.item.label(), r.why) for r in result.items)
 
 
-_STOP = frozenset("that this with from have about their there which would what your they them film movie".split())
-
-
-def _content_words(text: str) -> set[str]:
-    return {w for w in normalize(text).split() if len(w) >= 4 and w not in _STOP}
+_GENERIC = content_words(
+    """here pick picks start starting enjoy enjoyed since love loved liked fans option options idea ideas choice
+    choices suggestion suggestions classic classics fresh perfect another else similar selection favorite favourite
+    next exciting worth check wonderful delightful treat hope happy welcome anytime whenever ready help glad today
+    lately tell know want wanted mood things title titles few couple some more list right away started getting
+    begin youre youve youll youd thats heres theres lets whats theyre weve"""
+)
+"""Words that say nothing about an item or the user: a brief's sentence may use them freely."""
 
 
 def _words(text: str) -> set[str]:
@@ -162,8 +197,9 @@ class GroundingValidator:
     repeats or nearly repeats an earlier one, echoes instructions, claims the user liked or saw
     something the profile does not hold, promises future behaviour, points at picks "above",
     or (when `questions` is False) asks the user something: the reply's own question, if any,
-    is added by the engine. With `facts`, a sentence must also be mostly made of words found in
-    them (answers about an item): the tiny model otherwise retells its few-shot example.
+    is added by the engine. With `facts`, at least `share` of a sentence's content words (other than
+    generic ones: 'here', 'picks', 'enjoy') must be found in them: the tiny model otherwise retells its
+    few-shot example or makes up plots.
     """
 
     def __init__(
@@ -173,12 +209,22 @@ class GroundingValidator:
         facts: str | None = None,
         liked: list[CatalogItem] | None = None,
         questions: bool = True,
+        share: float = 0.5,
+        min_words: int = 1,
+        must_name: CatalogItem | None = None,
+        generic: bool = True,
     ) -> None:
         self.titles = titles
-        self.facts = _content_words(facts) if facts else None
+        self.facts = content_words(facts) if facts else None
+        self.share = share
+        self.free_words = _GENERIC if generic else frozenset()
+        self.min_words = min_words
+        self.allowed = allowed
+        self.must_name = must_name
         self.allowed_ids = {i.id for i in allowed}
         self.allowed_names = {normalize(i.title) for i in allowed}
-        self.liked_ids = {i.id for i in liked or []}
+        self.liked = liked or []
+        self.liked_ids = {i.id for i in self.liked}
         self.questions = questions
         self._seen: set[str] = set()
         self._kept_words: list[set[str]] = []
@@ -204,15 +250,19 @@ class GroundingValidator:
         text = sentence.strip()
         if _malformed(text) or any(p.search(text) for p in (INSTRUCTION, _PROMISE, _PICKS_ELSEWHERE, _META)):
             return False
+        if len(text.split()) < self.min_words:
+            return False
         if self._obeys_or_leaks(text):
             return False
         if not self.questions and text.endswith("?"):
             return False
         key = normalize(text)
-        words = _content_words(text)
+        words = content_words(text)
         if key in self._seen or _looping(key) or self._repeats(words):
             return False
         if not (self._grounded(text) and self._true_of_user(text) and self._made_of_facts(words)):
+            return False
+        if not self._names_right(text):
             return False
         self._seen.add(key)
         self._kept_words.append(words)
@@ -231,15 +281,42 @@ class GroundingValidator:
                 return False
         return True
 
-    def _true_of_user(self, text: str) -> bool:
-        """'You loved X' only when the profile holds X as liked; never 'you enjoyed' in general."""
-        if not _USER_CLAIM.search(text):
+    def _names_right(self, text: str) -> bool:
+        """It names `must_name` when set (a sentence about the picks that names none of them says nothing), and
+        each year it gives belongs to a title it names: the model wrote "Love Actually, … from 2013"."""
+        matches = self.titles.find(text)
+        named = {m.item_id for m in matches}
+        if self.must_name is not None and (
+            self.must_name.id not in named or (len(named) > 1 and not _USER_CLAIM.search(text))
+        ):
+            return False  # the first pick, and any other title only as what the user liked
+        starting = _STARTING_WITH.search(text)
+        if (
+            self.must_name is not None
+            and starting
+            and not any(m.item_id == self.must_name.id and 0 <= m.start - starting.end() <= 4 for m in matches)
+        ):
+            return False  # "starting with The 80s" ("the " may precede the title)
+        years = {int(y) for y in _YEAR.findall(text)}
+        if not years:
             return True
-        named = {match.item_id for match in self.titles.find(text)}
+        known = {i.year for i in [*self.allowed, *self.liked] if i.id in named and i.year}
+        return bool(named) and years <= known
+
+    def _true_of_user(self, text: str) -> bool:
+        """'You loved X' only when the profile holds X as liked; never 'you enjoyed' in general. The claim's
+        clause (up to the next comma) is what it is about: "Since you liked X, here is Y" claims nothing of Y."""
+        claim = _USER_CLAIM.search(text)
+        if not claim:
+            return True
+        end = text.find(",", claim.end())
+        clause = text[claim.start() : end if end >= 0 else len(text)]
+        named = {match.item_id for match in self.titles.find(clause)}
         return bool(named) and named <= self.liked_ids
 
     def _made_of_facts(self, words: set[str]) -> bool:
-        return self.facts is None or not words or len(words & self.facts) / len(words) >= 0.5
+        telling = words - self.free_words
+        return self.facts is None or not telling or len(telling & self.facts) / len(telling) >= self.share
 
 
 _PROMISE = re.compile(
@@ -249,7 +326,7 @@ _PROMISE = re.compile(
 )
 """A writer cannot keep promises about later replies: the ranker decides them."""
 _USER_CLAIM = re.compile(
-    r"\byou(?:'ve| have)? (?:already )?(enjoyed|loved|liked|watched|seen|adored)\b|\bglad you\b", re.I
+    r"\byou(?:'ve| have)? (?:already )?(enjoyed|loved|liked|watched|seen|adored|love|like)\b|\bglad you\b", re.I
 )
 """Claims about the user's past that must match the profile."""
 _PICKS_ELSEWHERE = re.compile(
@@ -267,19 +344,73 @@ _META = re.compile(
 """The small model talking about its own text or its own taste instead of the user's picks."""
 
 
-_MARKUP = re.compile(r"[<>{}|#*`]|\b\d+\.$|^\d+\.")
-"""Prompt markup echoed back (<catalog>, a | b), list numbers, or a sentence cut at '1.'."""
+_MARKUP = re.compile(
+    r"[<>{}|#*`]|\b\d{1,2}\.$|^\d+\.|\(\s*[a-z]|\b(?:more like|first pick|user said|draft|looking for)\s*:|:$", re.I
+)
+"""Prompt markup echoed back (<catalog>, a | b, '(science fiction, …)', 'More like:'), list numbers, or a
+sentence cut at '1.' (a year may end one)."""
+
+
+_STARTING_WITH = re.compile(r"\bstarting with\s+", re.I)
+_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 
 
 def _malformed(text: str) -> bool:
-    """Not a sentence a person should read: too short, or the prompt's markup leaking through."""
-    return not re.search(r"[A-Za-z]{2,}", text) or bool(_MARKUP.search(text))
+    """Not a sentence a person should read: too short, the prompt's markup leaking through, or the tail of a
+    sentence cut at an abbreviation ("the Extra-Terrestrial, …" after "E.T.")."""
+    return not re.search(r"[A-Za-z]{2,}", text) or bool(_MARKUP.search(text)) or text[:1].islower()
 
 
 def _looping(key: str) -> bool:
     words = key.split()
     trigrams = [" ".join(words[i : i + 3]) for i in range(len(words) - 2)]
     return len(trigrams) >= 6 and len(set(trigrams)) < len(trigrams) * 0.6
+
+
+_GENRE_WORDS = {
+    "animation": "animated cartoon",
+    "science fiction": "sci-fi scifi",
+    "romance": "romantic love",
+    "comedy": "comedic",
+    "family": "kids children",
+    "thriller": "thrilling suspenseful",
+    "horror": "scary",
+    "fantasy": "magical",
+    "crime": "criminal gangster",
+    "mystery": "mysterious",
+    "biography": "biopic",
+    "history": "historical",
+    "drama": "dramatic",
+    "adventure": "adventurous",
+    "western": "cowboy",
+    "sport": "sports",
+}
+"""How a sentence may call an item of a genre: 'a romantic comedy' is true of romance and comedy."""
+
+RETRIES = 11
+"""More attempts while the model writes sentences that are all dropped, within `RETRY_WITHIN` of the first-sentence
+budget: a 135M model's sentence is often wrong, but a later sample is often right (each costs ~0.5 s). A model
+that writes nothing, errs or runs out of time is not asked again."""
+RETRY_WITHIN = 0.6
+"""Share of the first-sentence budget after which no new attempt starts (the template then answers)."""
+RETRY_TEMPERATURE = 0.8
+
+
+@dataclass
+class Brief:
+    """One narrow task for the model: its prompt, the items it may name, the facts its words must come from."""
+
+    purpose: str
+    variables: dict[str, str]
+    allowed: list[CatalogItem]
+    facts: str
+    share: float = 0.5
+    questions: bool = False
+    min_words: int = 1
+    """Fewer words is a fragment ("Ex Machina.", "The Extra-Terrestrial.")."""
+    must_name: CatalogItem | None = None
+    generic: bool = True
+    """Generic words ('here', 'enjoy') are free; False for a paraphrase of a draft, which has its own words."""
 
 
 EXPECTED_FAILURES: tuple[type[BaseException], ...] = (openai.APIError, httpx.HTTPError, OSError)
@@ -316,18 +447,39 @@ class LLMWriter:
         self.max_sentences = max_sentences
         self.server = server
 
-    def _request(self, result: TurnResult) -> tuple[str, dict[str, str], list[CatalogItem]] | None:
-        """(prompt purpose, its variables, the items the text may name); None = template only."""
+    def _request(self, result: TurnResult) -> Brief | None:
+        """What to ask the model for this turn; None = template only.
+
+        Each task is narrow enough for a 135M model: one sentence introducing the picks by the first one's
+        title and kind, in words of its genres, the user's message and the anchor (the whys describe the
+        picks; given the request's genres, the model put them on picks that lack them), one sentence saying
+        what the template's draft says (small talk), two sentences from one item's facts. Answers to one
+        field ("who directed #2?") come from the field itself."""
         message = safe_text(result.message[:500])  # the user's text is data too: no instruction reaches the model
-        if result.kind in ("recommend", "cold_start"):
-            items = "\n".join(f"{r.rank}. {item_facts(r.item)} | {safe_text(r.why)}" for r in result.items[:3])
-            purpose = "clarify" if result.kind == "cold_start" else "recommend"
-            allowed = [] if purpose == "clarify" else [r.item for r in result.items]
-            return purpose, {"message": message, "items": items}, allowed
-        if result.kind == "about" and result.subject is not None:
-            return "about_item", {"message": message, "item": item_facts(result.subject)}, [result.subject]
+        if result.kind == "recommend" and result.items:
+            first = result.items[0].item
+            around = " and ".join(i.title for i in result.anchors) or "(nothing)"
+            variables = {"message": message, "around": around, "domain": self.domain}
+            variables["first"] = f"{first.title} | {', '.join(first.genres)}"  # with a year, it wrote wrong years
+            kinds = " ".join(_GENRE_WORDS.get(g, "") for g in first.genres)
+            facts = " ".join(
+                [message, first.label(), variables["first"], kinds, around, *(i.title for i in result.liked)]
+            )
+            return Brief(
+                "recommend", variables, [first, *result.anchors], facts, share=1.0, min_words=6, must_name=first
+            )
+        if result.kind == "cold_start":
+            items = "\n".join(f"{r.rank}. {r.item.label()} | {', '.join(r.item.genres)}" for r in result.items[:3])
+            return Brief("clarify", {"message": message, "items": items}, [], f"{message} popular varied", share=0.75)
+        if result.kind == "about" and result.subject is not None and not field_answer(result.subject, message):
+            item = item_facts(result.subject)
+            return Brief("about_item", {"message": message, "item": item}, [result.subject], f"{item} {message}", 0.67)
         if result.kind == "smalltalk":
-            return "smalltalk", {"message": message, "domain": self.domain}, []
+            draft = self.template.smalltalk(message)
+            variables = {"message": message, "draft": draft, "domain": self.domain}
+            return Brief(
+                "smalltalk", variables, [], f"{draft} {message}", share=0.75, questions=True, min_words=3, generic=False
+            )
         return None
 
     async def stream(self, result: TurnResult, outcome: WriteOutcome) -> AsyncIterator[str]:
@@ -336,21 +488,33 @@ class LLMWriter:
             async for text in self.template.stream(result, outcome):
                 yield text
             return
-        purpose, variables, allowed = request
         started = time.perf_counter()
-        facts = f"{variables['item']} {variables['message']}" if purpose == "about_item" else None
         validator = GroundingValidator(
-            self.titles, allowed, facts, liked=result.liked, questions=purpose == "smalltalk"
+            self.titles,
+            request.allowed,
+            request.facts,
+            result.liked,
+            request.questions,
+            request.share,
+            request.min_words,
+            request.must_name,
+            request.generic,
         )
         kept = 0
         if await self._server_ready(outcome):
-            messages = load_prompt(purpose).format_messages(**variables)
+            messages = load_prompt(request.purpose).format_messages(**request.variables)
             validator.guard(messages, _injected(result))
-            async for sentence in self._validated(messages, validator, outcome):
-                if outcome.first_sentence_ms is None:
-                    outcome.first_sentence_ms = (time.perf_counter() - started) * 1000
-                kept += 1
-                yield ("" if kept == 1 else " ") + sentence
+            noted = self.template.noted(result) if request.purpose == "recommend" else ""
+            for attempt in range(1 + RETRIES):
+                dropped = outcome.dropped
+                async for sentence in self._validated(messages, validator, outcome, started, attempt):
+                    if outcome.first_sentence_ms is None:
+                        outcome.first_sentence_ms = (time.perf_counter() - started) * 1000
+                    kept += 1
+                    yield (noted if kept == 1 else " ") + sentence
+                wrote_only_wrong = outcome.dropped > dropped and not outcome.note  # not silent, not failing
+                if kept or not wrote_only_wrong or time.perf_counter() - started > RETRY_WITHIN * self.first_sentence_s:
+                    break
         if kept:
             outcome.status = "repaired" if outcome.dropped else "ok"
             if result.loosened and result.kind in ("recommend", "cold_start"):
@@ -373,18 +537,24 @@ class LLMWriter:
         return False
 
     async def _validated(
-        self, messages: list[BaseMessage], validator: GroundingValidator, outcome: WriteOutcome
+        self,
+        messages: list[BaseMessage],
+        validator: GroundingValidator,
+        outcome: WriteOutcome,
+        started: float,
+        attempt: int,
     ) -> AsyncIterator[str]:
-        """Accepted sentences, until `max_sentences`, the model's end, a budget or a failure."""
-        started = time.monotonic()
-        sentences = _sentences(self.model.astream(messages)).__aiter__()
+        """Accepted sentences, until `max_sentences`, the model's end, a budget or a failure. The budgets run
+        from `started` (perf_counter), so a second attempt only has what the first left; it samples hotter."""
+        model = self.model.bind(temperature=RETRY_TEMPERATURE) if attempt else self.model
+        sentences = _sentences(model.astream(messages)).__aiter__()
         accepted = 0
         try:
             while accepted < self.max_sentences:
                 budget = self.total_s if accepted else min(self.first_sentence_s, self.total_s)
                 try:
                     sentence, finished = await asyncio.wait_for(
-                        sentences.__anext__(), timeout=max(0.0, started + budget - time.monotonic())
+                        sentences.__anext__(), timeout=max(0.0, started + budget - time.perf_counter())
                     )
                 except StopAsyncIteration:
                     break
@@ -393,6 +563,7 @@ class LLMWriter:
                     yield sentence.strip()
                 elif sentence.strip():
                     outcome.dropped += 1  # unfinished or ungrounded: never shown
+                    log.debug("dropped a model sentence: %r", sentence.strip())
         except TimeoutError:
             which = "total" if accepted else "first-sentence"
             log.warning(
@@ -414,7 +585,7 @@ class LLMWriter:
             await _close(sentences)
 
 
-async def _sentences(chunks: AsyncIterator[BaseMessageChunk]) -> AsyncIterator[tuple[str, bool]]:
+async def _sentences(chunks: AsyncIterator[BaseMessage]) -> AsyncIterator[tuple[str, bool]]:
     """Split a chunk stream into (sentence, finished); the last piece is unfinished unless it ends a sentence."""
     buffer = ""
     async for chunk in chunks:

@@ -62,7 +62,7 @@ def shared_attribute(item: CatalogItem, other: CatalogItem) -> str | None:
     tags = [t for t in _tags(item) if normalize(t) in their_tags]
     if tags:
         return f"both {_listing(tags)}"
-    words = sorted(content_words(" ".join(_sentences(item))) & content_words(" ".join(_sentences(other))))
+    words = sorted(_common_words(item) & _common_words(other))
     if len(words) >= 2:
         return "both about " + _listing([f"‘{w}’" for w in words], 2)
     genres = [g for g in item.genres if g in other.genres]
@@ -71,11 +71,14 @@ def shared_attribute(item: CatalogItem, other: CatalogItem) -> str | None:
     return None
 
 
-def anchor_reason(item: CatalogItem, anchor: CatalogItem) -> str:
-    """'close to Hot Fuzz, which you liked: both with Simon Pegg'."""
+def anchor_reason(item: CatalogItem, anchor: CatalogItem, close: bool) -> str | None:
+    """'close to Hot Fuzz, which you liked: both with Simon Pegg'. With nothing shared, only a `close` item
+    (by embedding) may say it is close: the read-through found Seven "close to Home Alone" on no grounds."""
     shared = shared_attribute(item, anchor)
     lead = f"close to {anchor.title}, which you liked"
-    return f"{lead}: {shared}" if shared else lead
+    if shared:
+        return f"{lead}: {shared}"
+    return lead if close else None
 
 
 def request_reason(item: CatalogItem, request_texts: Iterable[str]) -> str | None:
@@ -91,6 +94,15 @@ def request_reason(item: CatalogItem, request_texts: Iterable[str]) -> str | Non
         if hits:
             return f"“{_clip(sentence)}”"
     return None
+
+
+_CAPITALIZED = re.compile(r"(?<=[\w,;:’'] )[A-Z][\w’'-]*")
+"""A capitalized word inside a sentence: part of a name ("Los Angeles"), whose stem ('angel') is no theme."""
+
+
+def _common_words(item: CatalogItem) -> set[str]:
+    """The description's theme words: content words that are not parts of names."""
+    return content_words(" ".join(_CAPITALIZED.sub(" ", s) for s in _sentences(item)))
 
 
 def _sentences(item: CatalogItem) -> list[str]:

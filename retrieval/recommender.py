@@ -23,6 +23,11 @@ from .titles import normalize
 ASPECT_FIT = 0.45
 """Cosine above which an item is said to fit a phrase it does not contain; below it (0.25 was
 tried) the read-through found "fits 'animated'" on Gravity and "fits 'dark crime drama'" on Booksmart."""
+FIT_FLOOR = 0.3
+"""Below this cosine to the request, a pick within a year range said in passing gives way to a closer one outside it
+(the read-through's recent-titles-only replies: Nomadland, Barbie at 0.17–0.28 for a crime-thriller profile)."""
+CLOSE = 0.45
+"""Cosine above which an item may be called "close to" a liked one even when the catalog shows nothing they share."""
 EXACT_LIMIT = 50_000
 """Up to this many items a full matrix product beats an ANN round trip."""
 DEFAULT_WEIGHTS = ScoringWeights()
@@ -58,6 +63,10 @@ class RankRequest:
     diversify: bool = True
     explain: bool = True
     """False skips the per-item "why" (evaluation rankings of 50 items)."""
+    years_in_passing: bool = False
+    """The year range was said in an earlier turn: picks within it that fit the request poorly (`FIT_FLOOR`) give
+    way to close ones from other years, so "something recent" three turns ago does not fill a reply with
+    unrelated recent titles once the close ones are shown."""
     loosen: bool = True
     """Fill a reply the filters leave short with the nearest items that break one of them (see `LOOSENING`);
     False for evaluation rankings, which must not change meaning with the catalog's size."""
@@ -71,6 +80,10 @@ class Recommendation:
     rank: int
     loosened: tuple[str, ...] = ()
     """The constraints this item breaks to fill a short reply: 'soft genres', 'years', 'genres'."""
+    fit: float = 0.0
+    """Cosine to the request (interest pulled toward the anchors); 0 on a cold start."""
+    for_fit: bool = False
+    """It breaks the year range because what the range still holds fits poorly, not because it ran out."""
 
 
 class Recommender:
@@ -195,6 +208,7 @@ class Recommender:
         results = self._score_and_pick(rows if soft is None else soft, request, ())
         if soft is not None:
             results += self._fill(rows, request, results, ("soft genres",))
+        results = self._closer_elsewhere(request, results)
         for broken in LOOSENING if request.loosen else ():
             if len(results) >= request.k:
                 break
@@ -207,6 +221,21 @@ class Recommender:
         scored_ms = (time.perf_counter() - retrieved) * 1000
         self._local.timings = {"retrieve": (retrieved - started) * 1000, "score": scored_ms}
         return results
+
+    def _closer_elsewhere(self, request: RankRequest, results: list[Recommendation]) -> list[Recommendation]:
+        """Picks under `FIT_FLOOR` within a year range said in passing give way to close items from other years
+        (marked `for_fit`); the weak ones stay only to fill what the others cannot."""
+        if not (request.loosen and request.years_in_passing and request.interest is not None):
+            return results
+        strong = [r for r in results if r.fit >= FIT_FLOOR]
+        weak = [r for r in results if r.fit < FIT_FLOOR]
+        relaxed = self._relaxed(request, ("years",))
+        if not weak or relaxed is None:
+            return results
+        closer = [r for r in self._fill(self._retrieve(relaxed), relaxed, strong, ("years",)) if r.fit >= FIT_FLOOR]
+        for r in closer:
+            r.for_fit = True
+        return (strong + closer + weak)[: request.k]
 
     def _soft_genre_rows(self, rows: np.ndarray, request: RankRequest) -> np.ndarray | None:
         """The rows with a soft genre when fewer than k have one: they lead and the closest others fill the
@@ -266,6 +295,7 @@ class Recommender:
         collab = collab_raw / collab_raw.max() if collab_raw.max() > 0 else collab_raw
         prior = self._prior(rows, request.popularity_counts)
         score, _, _ = base_scores(embeddings, request.interest, request.aversion, prior, collab, self.weights)
+        fit = embeddings @ self._query(request, request.interest) if request.interest is not None else 0 * score
         score = score + self._leaning(rows, embeddings, request)
         if request.liked_people or request.disliked_people:
             score = score + self.weights.person * self._people_boost(request, rows)
@@ -282,6 +312,7 @@ class Recommender:
                 why=self._why(rows[p], request, float(collab[p]), float(prior[p])) if request.explain else "",
                 rank=0,
                 loosened=broken,
+                fit=float(fit[p]),
             )
             for p in picks
         ]
@@ -308,9 +339,11 @@ class Recommender:
         item = self.catalog.items[row]
         vector = self.catalog.embeddings[row]
         reasons = [r for r in (_person_reason(item, request),) if r]
-        anchor = self._closest_liked(vector, request)
-        if anchor is not None:
-            reasons.append(anchor_reason(item, anchor))
+        closest = self._closest_liked(vector, request)
+        if closest is not None:
+            anchor, similarity = closest
+            reason = anchor_reason(item, anchor, close=similarity > CLOSE)
+            reasons += [reason] if reason else []
         matched = request_reason(item, [text for text, _ in request.aspects])
         fit = matched or _aspect_reason(vector, request)
         if fit:
@@ -323,17 +356,17 @@ class Recommender:
             reasons.append(f"{lead}: {specific_detail(item)}")
         return "; ".join(reasons[:2])
 
-    def _closest_liked(self, vector: np.ndarray, request: RankRequest) -> CatalogItem | None:
-        """The anchor this item is near (the ranking was built around it, so the why names it), else the
-        latest liked item nearest to it, when near enough to say so."""
-        for ids, threshold in ((request.anchors, 0.3), (request.liked[-20:], 0.45)):
+    def _closest_liked(self, vector: np.ndarray, request: RankRequest) -> tuple[CatalogItem, float] | None:
+        """(item, similarity): the anchor this item is near (the ranking was built around it, so the why names
+        it when they share something), else the latest liked item nearest to it, when near enough to say so."""
+        for ids, threshold in ((request.anchors, 0.3), (request.liked[-20:], CLOSE)):
             liked_rows = [self.catalog.row_of[i] for i in ids if i in self.catalog.row_of]
             if not liked_rows:
                 continue
             sims = self.catalog.embeddings[liked_rows] @ vector
             best = int(np.argmax(sims))
             if sims[best] > threshold:
-                return self.catalog.items[liked_rows[best]]
+                return self.catalog.items[liked_rows[best]], float(sims[best])
         return None
 
     def _collaborative_reason(self, request: RankRequest) -> str:

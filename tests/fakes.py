@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import zlib
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,8 +21,19 @@ class Sleep:
         self.seconds, self.then = seconds, then
 
 
+def naming_first(template: str) -> Callable[[list[BaseMessage]], str]:
+    """A response that names the reply's first pick as the recommend prompt gives it: '… starting with {first}.'"""
+
+    def respond(messages: list[BaseMessage]) -> str:
+        found = re.search(r"First pick: (.+?) \|", str(messages[-1].content))
+        return template.format(first=found.group(1) if found else "?")
+
+    return respond
+
+
 class QueueChatModel(BaseChatModel):
-    """Each call pops the next response: a string (streamed word by word), an exception, or Sleep."""
+    """Each call pops the next response: a string (streamed word by word), an exception, Sleep, or a function of
+    the prompt's messages (`naming_first`)."""
 
     queue: list[Any] = Field(default_factory=list)
     history: list[list[BaseMessage]] = Field(default_factory=list)
@@ -37,7 +48,8 @@ class QueueChatModel(BaseChatModel):
 
     def _next(self, messages: list[BaseMessage]) -> Any:
         self.history.append(messages)
-        return self.queue.pop(0) if self.queue else ""
+        response = self.queue.pop(0) if self.queue else ""
+        return response(messages) if callable(response) else response
 
     def _generate(
         self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
@@ -60,7 +72,7 @@ class QueueChatModel(BaseChatModel):
             raise response
         if isinstance(response, Sleep):
             await asyncio.sleep(response.seconds)
-            response = response.then
+            response = response.then(messages) if callable(response.then) else response.then
         for word in str(response).split(" "):
             yield ChatGenerationChunk(message=AIMessageChunk(content=word + " "))
 

@@ -195,3 +195,18 @@ def test_more_like_n_anchors_the_reply_and_a_rebuild_agrees(fake_runtime) -> Non
     assert engine.rebuild("a").anchors == profile.anchors
     engine.turn("a", "a heist in a city")  # a new request lets the anchor go
     assert engine.profiles.load("a").anchors == []
+
+
+def test_a_year_range_said_earlier_gives_way_to_close_items_from_other_years(ranker) -> None:  # type: ignore[no-untyped-def]
+    """'Something recent' three turns ago must not fill a reply with unrelated recent titles once the close ones are
+    shown (the read-through's Nomadland and Barbie for a crime-thriller profile)."""
+    request = RankRequest(interest=ranker.catalog.embeddings[0], aversion=None, k=3, year_min=1995, diversify=False)
+    assert ids(ranker.rank(request)) == ["i1", "i3", "i6"]  # said this turn: the range holds, close or not
+    request.years_in_passing = True
+    got = ranker.rank(request)
+    assert [(r.item.id, r.loosened, r.for_fit) for r in got] == [
+        ("i1", (), False),
+        ("i0", ("years",), True),
+        ("i2", ("years",), True),
+    ]
+    assert all(r.fit >= 0.3 for r in got)

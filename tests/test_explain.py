@@ -49,8 +49,14 @@ def test_shared_attribute_prefers_people_then_tags_then_words_then_genres() -> N
 
 
 def test_anchor_reason_names_the_liked_item_and_what_they_share() -> None:
-    assert anchor_reason(NICE_GUYS, HOT_FUZZ) == "close to Hot Fuzz, which you liked: both buddy cops"
-    assert anchor_reason(HEAT, SHAUN) == "close to Shaun of the Dead, which you liked"
+    assert anchor_reason(NICE_GUYS, HOT_FUZZ, close=False) == "close to Hot Fuzz, which you liked: both buddy cops"
+    assert anchor_reason(HEAT, SHAUN, close=True) == "close to Shaun of the Dead, which you liked"
+
+
+def test_an_anchor_sharing_nothing_is_named_only_when_close() -> None:
+    """Seven was "close to Home Alone" in the read-through with nothing in common: only embedding closeness
+    may say so then."""
+    assert anchor_reason(HEAT, SHAUN, close=False) is None
 
 
 def test_request_reason_quotes_where_the_items_own_text_has_the_words() -> None:
@@ -75,3 +81,10 @@ def test_the_added_detail_does_not_repeat_a_tag_the_why_already_names() -> None:
     inception = item("in", "Inception", "A thief steals secrets from dreams.", ["action"], tags=["dreams", "heist"])
     whys = distinct(["tagged ‘heist’", "tagged ‘heist’"], [oceans, inception])
     assert whys == ["tagged ‘heist’; las vegas", "tagged ‘heist’; dreams"]
+
+
+def test_parts_of_names_are_no_shared_theme() -> None:
+    """'both about ‘angel’' came from two descriptions set in Los Angeles (the read-through's garbled why)."""
+    lebowski = item("lb", "The Big Lebowski", "A Los Angeles slacker bowls with a volatile buddy.", ["comedy"])
+    roger = item("rr", "Roger Rabbit", "In Los Angeles a private eye helps a framed buddy.", ["animation"])
+    assert shared_attribute(lebowski, roger) is None

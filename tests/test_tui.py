@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import itertools
 
 import pytest
 
 pytest.importorskip("textual")
 
+from fakes import QueueChatModel, naming_first  # noqa: E402
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel  # noqa: E402
-from langchain_core.messages import AIMessage  # noqa: E402
 from textual.pilot import Pilot  # noqa: E402
 from textual.widgets import Input  # noqa: E402
 
@@ -39,7 +38,8 @@ from recochat.bot.writer import LLMWriter  # noqa: E402
 slow = pytest.mark.slow  # the snapshots load the real encoder (once per session)
 
 USER = "alice"
-FAKE_PROSE = "Here are a few picks with some bite for tonight. Each one keeps the tension high from the start."
+FAKE_PROSE = "Here are a few picks for tonight, starting with {first}."
+"""What the fake chat model writes: a sentence the validator keeps (it names the first pick, in words it may use)."""
 
 
 # -- fixtures (the runtimes over the tiny catalog and the encoders come from conftest.py) ------
@@ -64,8 +64,8 @@ def with_writer(runtime: Runtime, model, label: str) -> Runtime:
     return dataclasses.replace(runtime, conversations=conversations, writer_label=label)
 
 
-def fake_model() -> GenericFakeChatModel:
-    return GenericFakeChatModel(messages=itertools.cycle([AIMessage(content=FAKE_PROSE)]))
+def fake_model() -> QueueChatModel:
+    return QueueChatModel().enqueue(*[naming_first(FAKE_PROSE)] * 50)
 
 
 class DownChatModel(GenericFakeChatModel):
@@ -76,7 +76,7 @@ class DownChatModel(GenericFakeChatModel):
         yield  # pragma: no cover
 
 
-class HeldChatModel(GenericFakeChatModel):
+class HeldChatModel(QueueChatModel):
     """Holds its first sentence until `release` is set, like a model still reading its prompt."""
 
     release: asyncio.Event
@@ -293,7 +293,7 @@ async def test_llm_endpoint_down_falls_back_with_a_warning(tui_runtime: Runtime)
 
 
 async def test_cards_show_while_the_prose_is_still_coming(tui_runtime: Runtime) -> None:
-    model = HeldChatModel(messages=itertools.cycle([AIMessage(content=FAKE_PROSE)]), release=asyncio.Event())
+    model = HeldChatModel(release=asyncio.Event()).enqueue(*[naming_first(FAKE_PROSE)] * 5)
     app = RecochatApp(with_writer(tui_runtime, model, "held"), USER)
     async with app.run_test(size=(80, 24)) as pilot:
         app.query_one("#input", Input).value = "something funny"

@@ -4,7 +4,7 @@ import asyncio
 import time
 
 import pytest
-from fakes import QueueChatModel, Sleep
+from fakes import QueueChatModel, Sleep, naming_first
 
 from recochat.bot.llm import open_chat_endpoint
 from recochat.bot.llm_server import free_port
@@ -26,21 +26,26 @@ def shown_titles_only(runtime, reply):
 
 
 async def test_clean_llm_intro_passes(make_runtime):
-    runtime, model = llm_runtime(make_runtime, "", "Here are some witty picks for a fun night in.")
-    await runtime.conversations.send("a", "hi")  # smalltalk consumes the empty response → replaced
+    runtime, model = llm_runtime(
+        make_runtime, "", naming_first("Here are some fun picks for you, starting with {first}.")
+    )
+    await runtime.conversations.send("a", "hi")  # smalltalk consumes the empty response → replaced, not retried
     reply = await runtime.conversations.send("a", "something funny")
     assert reply.status == "ok"
-    assert reply.text.startswith("Here are some witty picks for a fun night in.")
+    assert reply.text.startswith(f"Here are some fun picks for you, starting with {reply.items[0].title}.")
     assert [f"{i.rank}. {i.title}" in reply.text for i in reply.items] == [True] * len(reply.items)
-    assert "<catalog>" in model.history[-1][-1].content
+    assert f"First pick: {reply.items[0].title} |" in model.history[-1][-1].content
 
 
 async def test_sentence_naming_an_off_list_catalog_title_is_dropped(make_runtime):
     # Night of Teeth is a catalog item, but not among the funny picks
-    runtime, _ = llm_runtime(make_runtime, "You will love these. Also watch Night of Teeth tonight. Enjoy!")
+    runtime, _ = llm_runtime(
+        make_runtime, naming_first("Here are a few picks, starting with {first}. Also watch Night of Teeth tonight.")
+    )
     reply = await runtime.conversations.send("a", "something funny, no horror")
-    assert reply.status == "repaired"
-    assert "Night of Teeth" not in reply.text and reply.text.startswith("You will love these. Enjoy!")
+    assert reply.status == "repaired" and "Night of Teeth" not in reply.text
+    intro = f"Noted: no horror from now on. Here are a few picks, starting with {reply.items[0].title}."
+    assert reply.prose.startswith(intro)
     assert shown_titles_only(runtime, reply)
 
 
@@ -90,22 +95,22 @@ async def test_sentences_after_the_total_budget_are_cut(make_runtime):
                 yield chunk
                 await asyncio.sleep(0.15)
 
-    model = Slow().enqueue("Fun picks ahead. " + " ".join(["More words keep coming here."] * 10))
+    model = Slow().enqueue(naming_first("Fun picks, starting with {first}. " + " ".join(["More words."] * 30)))
     runtime = make_runtime()
-    runtime.conversations.writer = LLMWriter(model, runtime.engine.titles, "slow", first_sentence_s=5, total_s=1.0)
+    runtime.conversations.writer = LLMWriter(model, runtime.engine.titles, "slow", first_sentence_s=5, total_s=2.0)
     reply = await runtime.conversations.send("a", "something funny")
-    assert reply.status in ("ok", "repaired") and reply.prose.startswith("Fun picks ahead.")
-    assert reply.timings_ms["write"] < 1800
+    assert reply.status in ("ok", "repaired") and reply.prose.startswith("Fun picks, starting with")
+    assert reply.timings_ms["write"] < 2800
 
 
 async def test_items_come_before_any_prose(make_runtime):
-    runtime, model = llm_runtime(make_runtime, Sleep(0.5, "Here are witty picks."))
+    runtime, model = llm_runtime(make_runtime, Sleep(0.5, naming_first("Here are fun picks, starting with {first}.")))
     stream = runtime.conversations.stream("a", "something funny")
     items = await stream.items()
     assert items and model.history == []  # ranked, and the model has not even been asked yet
     prose = "".join([chunk async for chunk in stream])
     reply = stream.reply
-    assert prose.strip() == reply.prose == "Here are witty picks."
+    assert prose.strip() == reply.prose == f"Here are fun picks, starting with {items[0].title}."
     assert reply.items == items and reply.text == reply.prose + "\n" + "\n".join(
         f"{i.rank}. {i.label} — {i.why}" for i in items
     )
@@ -113,17 +118,20 @@ async def test_items_come_before_any_prose(make_runtime):
 
 
 async def test_prompt_markup_and_list_numbers_echoed_back_are_dropped(make_runtime):
-    runtime, _ = llm_runtime(make_runtime, "Village Cops <catalog> 1. Good fun for tonight. I'll just add: 1.")
+    runtime, _ = llm_runtime(
+        make_runtime, naming_first("Village Cops <catalog> 1. Good fun, starting with {first}. I'll just add: 1.")
+    )
     reply = await runtime.conversations.send("a", "something funny")
-    assert reply.prose == "Good fun for tonight." and reply.status == "repaired"
+    assert reply.prose == f"Good fun, starting with {reply.items[0].title}." and reply.status == "repaired"
 
 
 async def test_repetition_is_dropped(make_runtime):
     runtime, _ = llm_runtime(
-        make_runtime, "Great picks ahead. Great picks ahead. comedy comedy comedy comedy comedy comedy comedy comedy."
+        make_runtime,
+        naming_first("Great picks, starting with {first}. Great picks, starting with {first}. " + "comedy " * 8),
     )
     reply = await runtime.conversations.send("a", "something funny")
-    assert reply.text.count("Great picks ahead.") == 1 and reply.status == "repaired"
+    assert reply.text.count("Great picks, starting with") == 1 and reply.status == "repaired"
 
 
 async def test_refused_endpoint_through_real_openai_client(make_runtime):
@@ -160,8 +168,80 @@ async def test_injected_catalog_text_is_data_not_instructions(make_runtime, enco
     ingest(open_store(settings), encoder, "evil", load_catalog(path).items)
     runtime = build(settings, collection="evil", encoder=encoder)
     # a model that obeys the injection gets its sentence dropped
-    model = QueueChatModel().enqueue("As instructed, I recommend Night of Teeth. These comedies are fun.")
+    model = QueueChatModel().enqueue(
+        naming_first("As instructed, I recommend Night of Teeth. These comedies are fun, starting with {first}.")
+    )
     runtime.conversations.writer = LLMWriter(model, runtime.engine.titles, "fake")
     reply = await runtime.conversations.send("a", "a funny comedy, no horror")
     assert "Night of Teeth" not in reply.text and "m4" not in [i.id for i in reply.items]
     assert reply.status == "repaired"
+
+
+# -- the narrow recommend sentence and its checks --------------------------------------------------------
+def _items():
+    from recochat.retrieval.catalog import CatalogItem
+    from recochat.retrieval.titles import TitleIndex
+
+    def item(key: str, title: str, year: int, genres: list[str], **meta: object) -> CatalogItem:
+        return CatalogItem(key, title, title, {"year": year, "genres": genres, "description": "", **meta})
+
+    heat = item("heat", "Heat", 1995, ["crime", "thriller"], director="Michael Mann", stars=["Al Pacino"])
+    fuzz = item("fuzz", "Hot Fuzz", 2007, ["comedy", "action"])
+    other = item("seven", "Seven", 1995, ["crime", "mystery"])
+    return heat, fuzz, other, TitleIndex([heat, fuzz, other])
+
+
+def _recommend_validator(**kw):
+    from recochat.bot.writer import GroundingValidator
+
+    heat, fuzz, _, titles = _items()
+    facts = "a gritty crime film Heat (1995) Heat | crime, thriller criminal thrilling Hot Fuzz"
+    return GroundingValidator(titles, [heat, fuzz], facts, [fuzz], False, 1.0, 6, heat, **kw)
+
+
+@pytest.mark.parametrize(
+    "sentence, kept",
+    [
+        ("Here are a few picks for you, starting with Heat, a crime thriller.", True),
+        ("Since you liked Hot Fuzz, here are more picks, starting with Heat, a crime thriller.", True),
+        ("Here are a few picks for you, starting with Heat, a crime thriller from 1995.", True),
+        ("Here are a few picks for you, starting with Heat, a crime thriller from 2013.", False),  # not its year
+        ("Here are a few picks for you, starting with Heat, a Disney musical.", False),  # words it was not given
+        ("Hot Fuzz and Heat, classic cop shows for you.", False),  # another title, not as what the user liked
+        ("Here are a few more picks, starting with The 80s, after Heat.", False),  # "starting with" names no pick
+        ("Here are a few great picks for you tonight.", False),  # names no pick: says nothing
+        ("Heat, a crime thriller.", False),  # a fragment
+        ("More like: Heat, a crime thriller for you.", False),  # the prompt's label echoed
+    ],
+)
+def test_a_recommend_sentence_names_the_first_pick_in_words_it_was_given(sentence, kept):
+    assert _recommend_validator().accept(sentence) is kept
+
+
+def test_a_question_about_one_field_is_answered_from_that_field():
+    from recochat.bot.writer import field_answer
+
+    heat, fuzz, *_ = _items()
+    assert field_answer(heat, "who directed #1?") == "Heat (1995) was directed by Michael Mann."
+    assert field_answer(heat, "who's in it?") == "Heat (1995) stars Al Pacino."
+    assert field_answer(heat, "what year is it from?") == "Heat is from 1995."
+    assert field_answer(fuzz, "who directed it?") == "The catalog doesn't say who made Hot Fuzz (2007)."
+    assert field_answer(heat, "what is it about?") is None
+
+
+async def test_a_model_whose_sentences_are_all_dropped_is_asked_again(make_runtime):
+    runtime, model = llm_runtime(
+        make_runtime,
+        "What a delightful Disney musical.",  # says nothing of the picks: dropped, so the model is asked again
+        naming_first("Here are a few fun picks, starting with {first}."),
+        "not reached",
+    )
+    reply = await runtime.conversations.send("a", "something funny")
+    assert reply.status == "repaired" and reply.prose.startswith("Here are a few fun picks, starting with")
+    assert len(model.history) == 2 and model.queue == ["not reached"]
+
+
+async def test_a_silent_model_is_not_asked_again(make_runtime):
+    runtime, model = llm_runtime(make_runtime, "", "not reached")
+    reply = await runtime.conversations.send("a", "something funny")
+    assert reply.status == "replaced" and model.queue == ["not reached"]

@@ -25,7 +25,7 @@ import logging
 import re
 import time
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -193,7 +193,7 @@ class ReplyStream:
         if self._result is None:
             owner = self._owner
             async with owner._hold(self._user_id):  # the engine's work only, never the front end's sending
-                self._result = await asyncio.to_thread(owner.engine.turn, self._user_id, self._text)
+                self._result = await asyncio.to_thread(owner._turn, self._user_id, self._text)
             self._items = [owner._item_view(r) for r in self._result.items]
             self._items_ms = (time.perf_counter() - self._started) * 1000
         return self._items
@@ -298,6 +298,15 @@ class Conversations:
         self.writer: Writer = writer or TemplateWriter()
         self.catalog_name = catalog_name
         self._locks = UserLocks(max_users)
+        self.refresh: Callable[[], object] | None = None
+        """Run in the worker thread before each turn and item lookup: the runtime's catalog check,
+        which may swap in an engine on a re-ingested catalog (`runtime.CatalogWatch`)."""
+
+    def _turn(self, user_id: str, text: str) -> TurnResult:
+        """The engine's turn, on the newest catalog: the refresh may swap `engine` first."""
+        if self.refresh is not None:
+            self.refresh()
+        return self.engine.turn(user_id, text)
 
     def _hold(self, user_id: str) -> AbstractAsyncContextManager[None]:
         """The user's lock, as an async context manager: the engine's work for one user runs one at a time."""
@@ -352,6 +361,8 @@ class Conversations:
 
     def _resolve(self, user_id: str, item: str | int) -> str:
         """An item id from an id or a 1-based rank in the user's last reply."""
+        if self.refresh is not None:  # an item another process just showed may be in a new catalog
+            self.refresh()
         if isinstance(item, int):
             # ranks count from 1: the engine reads -1 as "the last one", which no caller of this API means
             item_id = self.engine.item_at(self.engine.profiles.load(user_id), item) if item >= 1 else None

@@ -17,8 +17,9 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,9 +27,10 @@ from typing import Literal
 
 import numpy as np
 
-from recochat.profiles.collaborative import CoOccurrence, Signal
+from recochat.profiles.collaborative import COLLABORATIVE_KINDS, CoOccurrence, Signal, signals_of
+from recochat.profiles.learning import SharedLearning, scope_of
 from recochat.profiles.model import Constraints, Profile, TurnSignal, UpdateWeights, update_vector
-from recochat.profiles.store import Event, ProfileStorage
+from recochat.profiles.store import Event, ProfileStorage, without_undone
 from recochat.retrieval.catalog import CatalogItem
 from recochat.retrieval.encoder import TextEncoder
 from recochat.retrieval.ingest import plural
@@ -45,7 +47,6 @@ RANKED_KINDS: frozenset[TurnKind] = frozenset({"recommend", "cold_start", "empty
 """Turns that ranked the catalog: only these report a "total" (the turn latency the benchmarks read)."""
 FEEDBACK_WEIGHT = {"like": 1.0, "dislike": 1.0, "strong": 1.5, "weak": 0.5}
 DEFAULT_UPDATE = UpdateWeights()
-COLLABORATIVE_KINDS = ("mention", "feedback", "undo", "reset")
 MAX_ITEMS = 10
 """The most items one reply shows, however many are asked for: a longer list is no longer a recommendation."""
 _MISSING: dict[str | tuple[str, str], str] = {
@@ -59,7 +60,6 @@ _MISSING: dict[str | tuple[str, str], str] = {
     "streaming service": "streaming services",
 }
 """What the catalog lacks, said when an ask needs it ("I can't filter on length: this catalog has no runtime.")."""
-"""The events the collaborative component learns from (with the undos and resets that shape them)."""
 
 log = logging.getLogger("recochat.engine")
 
@@ -144,7 +144,10 @@ class Engine:
         self.polarity = model_for(encoder)
         """The learned reader of named titles' polarity (bot/polarity.py); None: the rules' reading."""
         self._understand_old_turns()
-        self.collaborative = self.collaborative_from_log()
+        self.shared = self._shared_learning()
+        """Where several processes share the log (PostgreSQL): the component follows it, every
+        process's events included. None on SQLite: this process learns from its own writes."""
+        self.collaborative = self.shared.model if self.shared else self.collaborative_from_log()
 
     # -- items -----------------------------------------------------------------------------
     def item(self, item_id: str) -> CatalogItem | None:
@@ -439,6 +442,7 @@ class Engine:
             include_genres=c.required_genres,
             preferred_genres=c.preferred_genres,
             exclude_genres=c.exclude_genres,
+            exclude_words=_exclusion_words(c.exclude_genres, profile.disliked_aspects),
             liked=profile.liked,
             anchors=profile.anchors,
             aspects=[(t, self.encoder.encode_query(t)) for t in texts],
@@ -524,8 +528,7 @@ class Engine:
             after = [*before, Event(user_id, "undo", item_id=item_id)]
             profile = self._replay(user_id, after)
             self.profiles.write(after[-1:], profile)
-            if self.learn:
-                self.collaborative.replace_user(user_id, self._signals(before), self._signals(after))
+            self._relearn(user_id, before, after)
         return profile
 
     def why(self, user_id: str, item_id: str) -> str | None:
@@ -535,15 +538,17 @@ class Engine:
     def reset(self, user_id: str) -> None:
         with self.profiles.locked(user_id):
             self.profiles.write([Event(user_id, "reset")], clear=user_id)
-            self.collaborative.end_session(user_id)
+            if self.shared is not None:
+                self.shared.sync()
+            else:
+                self.collaborative.end_session(user_id)
 
     def forget(self, user_id: str) -> int:
         """Delete everything about the user (one transaction) and unlearn their share of the
         collaborative component; O(their events). Returns how many events went."""
         with self.profiles.locked(user_id):
             gone = self.profiles.remove_user(user_id)
-            if self.learn:
-                self.collaborative.replace_user(user_id, self._signals(gone), [])
+            self._relearn(user_id, gone, [])
         return len(gone)
 
     def rebuild(self, user_id: str) -> Profile:
@@ -553,7 +558,7 @@ class Engine:
     def _replay(self, user_id: str, events: list[Event]) -> Profile:
         """The profile these events make. Turns replay their logged signal: no encoder pass."""
         profile = Profile(user_id=user_id)
-        for event in _without_undone(events):
+        for event in without_undone(events):
             if event.kind == "reset":
                 profile = Profile(user_id=user_id)
             elif event.kind == "turn" and event.text is not None:
@@ -576,21 +581,34 @@ class Engine:
             log.info("understood %d turn events logged before profile schema 1", len(old))
 
     # -- the collaborative component --------------------------------------------------------
+    def _shared_learning(self) -> SharedLearning | None:
+        log = self.profiles.shared_log()
+        if log is None or not self.learn:
+            return None
+        seed = self._collaborative_seed
+        scope = scope_of(self.catalog.name, self.catalog.row_of, seed.history_per_user)
+        return SharedLearning(log, seed, self.catalog.row_of, scope)
+
+    def close(self) -> None:
+        """Stop following the shared log (nothing to do on SQLite); the engine still answers."""
+        if self.shared is not None:
+            self.shared.close()
+
     def _signals(self, events: list[Event]) -> list[Signal]:
         """One user's events as the collaborative component learns them: liked items of this
         catalog, None at each reset."""
-        out: list[Signal] = []
-        for event in _without_undone(events):
-            if event.kind == "reset":
-                out.append(None)
-            elif _is_positive_item_signal(event) and event.item_id in self.catalog.row_of:
-                out.append(event.item_id)
-        return out
+        return signals_of(events, self.catalog.row_of)
 
     def _observe(self, user_id: str, stored: list[Event]) -> None:
         """Teach the collaborative component the positives just stored. Should this user's
-        window have been dropped (LRU), it is rebuilt from their events before these."""
-        if not self.learn:
+        window have been dropped (LRU), it is rebuilt from their events before these. With a
+        shared log, the log itself is read up to these events: other processes' events first,
+        in order, each learned once (a write with nothing to learn reads nothing: the follower
+        thread brings the rest within half a second)."""
+        if not self.learn or not any(e.kind in COLLABORATIVE_KINDS for e in stored):
+            return
+        if self.shared is not None:
+            self.shared.sync()
             return
         items = [s for s in self._signals(stored) if s is not None]
         if not items:
@@ -602,46 +620,32 @@ class Engine:
 
         self.collaborative.observe_all(user_id, items, history)
 
+    def _relearn(self, user_id: str, old: list[Event], new: list[Event]) -> None:
+        """After an undo or a forget: swap this user's share (their events as learned before,
+        and as they stand now). With a shared log, read it instead: an undo is an event like any
+        other, and a forget makes every process reload from the checkpoint it was taken out of."""
+        if not self.learn:
+            return
+        if self.shared is not None:
+            self.shared.sync()
+            return
+        self.collaborative.replace_user(user_id, self._signals(old), self._signals(new))
+
     def collaborative_from_log(self) -> CoOccurrence:
         """The seed plus every user's share from the whole log: O(all events), so for start-up
         and for checks; undo and forget update the live component per user instead. With
         learn=False the component is frozen at the seed."""
         fresh = copy.deepcopy(self._collaborative_seed)
-        if not self.learn:
-            return fresh
-        per_user: defaultdict[str, list[Event]] = defaultdict(list)
-        for event in self.profiles.events(kinds=COLLABORATIVE_KINDS):
-            per_user[event.user_id].append(event)
-        for user_id, events in per_user.items():
-            fresh.replace_user(user_id, [], self._signals(events))
+        if self.learn:
+            fresh.learn_log(self.profiles.events(kinds=COLLABORATIVE_KINDS), self.catalog.row_of)
         return fresh
 
 
 def _has_live_feedback(events: list[Event], item_id: str) -> bool:
     """A 👍/👎 on the item since the last reset that no undo has taken back yet."""
-    live = _without_undone(events)
+    live = without_undone(events)
     since = max((i for i, e in enumerate(live) if e.kind == "reset"), default=-1) + 1
     return any(e.kind == "feedback" and e.item_id == item_id for e in live[since:])
-
-
-def _without_undone(events: list[Event]) -> list[Event]:
-    """Drop each 'undo' and the latest earlier feedback of that user on that item."""
-    cancelled: set[int] = set()
-    for index, event in enumerate(events):
-        if event.kind != "undo":
-            continue
-        cancelled.add(index)
-        for earlier in range(index - 1, -1, -1):
-            other = events[earlier]
-            if (
-                earlier not in cancelled
-                and other.kind == "feedback"
-                and other.user_id == event.user_id
-                and other.item_id == event.item_id
-            ):
-                cancelled.add(earlier)
-                break
-    return [e for i, e in enumerate(events) if i not in cancelled]
 
 
 def _apply_constraints(c: Constraints, signal: TurnSignal) -> list[str]:
@@ -666,7 +670,8 @@ def _apply_genres(c: Constraints, signal: TurnSignal) -> list[str]:
     notes = []
     if signal.clear_genres:
         c.required_genres, c.preferred_genres = [], []
-    if signal.include_genres or signal.new_topic or signal.anchored:
+    if signal.include_genres or (signal.new_topic and not signal.anchored):
+        # a liked pick ("the first one sounds good") refines the request: "animated, for the kids" stays animated
         c.preferred_genres = [g for g in signal.include_genres if g not in signal.insisted_genres]
     if signal.insisted_genres:
         c.required_genres = list(signal.insisted_genres)
@@ -695,6 +700,8 @@ def _closest(
     return what + (" from other years" if "years" in stage else "")
 
 
-def _is_positive_item_signal(event: Event) -> bool:
-    """A liked title or a 👍: what the collaborative component learns from."""
-    return event.kind in ("mention", "feedback") and (event.value or 0) > 0
+def _exclusion_words(genres: list[str], disliked: list[str]) -> list[str]:
+    """What an item's own text must not say: an excluded genre's name ("no musicals" rules out a film described as
+    a musical) and a one-word thing the user ruled out ("not violent")."""
+    words = [g for g in genres if " " not in g] + [a for a in disliked if re.fullmatch(r"[a-z]{4,}", a)]
+    return list(dict.fromkeys(words))

@@ -5,16 +5,20 @@ Front ends call `build()`; nothing here imports a front end.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from recochat.profiles.store import ProfileStorage, ProfileStore
 from recochat.retrieval.catalog import demo_catalog_path, load_catalog
 from recochat.retrieval.encoder import Encoder, TextEncoder
 from recochat.retrieval.ingest import IngestReport, infer_noun, ingest
 from recochat.retrieval.recommender import Recommender
-from recochat.retrieval.store import ChromaStore
+from recochat.retrieval.store import ChromaStore, StoredCatalog
 
 from .conversation import Conversations, Writer
 from .engine import Engine
@@ -25,6 +29,10 @@ from .settings import DEMO_COLLECTION, Settings
 from .writer import LLMWriter, TemplateWriter
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
+CATALOG_CHECK_S = 1.0
+"""How often a runtime asks the store for the catalog version: a re-ingest by another process
+shows up within about this long, at one metadata read per interval."""
+log = logging.getLogger("recochat.runtime")
 
 
 def configure_logging(settings: Settings) -> None:
@@ -112,6 +120,84 @@ def resolve_collection(
     return name
 
 
+class CatalogWatch:
+    """Keeps a runtime's in-memory catalog in step with the store, where another process (a
+    `recochat ingest`, another bot on the same Chroma server) may re-ingest it.
+
+    `check()` runs at the start of every turn and feedback, in the worker thread that does the
+    engine's work: at most once per `interval_s` it reads the collection's version (one metadata
+    read, never a query) and, when it changed, loads the catalog (matrix and items) again and hands
+    it to `reload`, which swaps in an engine built on it. Turns already running finish on the old
+    engine; other threads that arrive during a reload go on with the old one instead of waiting.
+    A store that cannot answer, or a collection that is gone or empty, keeps the catalog in memory
+    (logged once per change of state): serving yesterday's items beats failing the turn."""
+
+    def __init__(
+        self,
+        store: ChromaStore,
+        name: str,
+        version: str | None,
+        reload: Callable[[StoredCatalog], None],
+        interval_s: float = CATALOG_CHECK_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.name = name
+        self.version = version
+        """The version of the catalog in memory."""
+        self.reload = reload
+        self.interval_s = interval_s
+        self.clock = clock
+        self.reloads = 0
+        """Catalogs loaded since start (for tests and the log)."""
+        self._checked = clock()
+        """When the version was last read (or the catalog loaded, at start)."""
+        self._busy = threading.Lock()
+        self._complaint: str | None = None
+
+    def check(self) -> bool:
+        """Reload when the stored version changed; True when a new catalog was swapped in."""
+        if self.clock() - self._checked < self.interval_s or not self._busy.acquire(blocking=False):
+            return False
+        try:
+            self._checked = self.clock()
+            return self._check()
+        finally:
+            self._busy.release()
+
+    def _check(self) -> bool:
+        try:
+            version = self.store.version(self.name)
+            if version is None:
+                self._complain(f"catalog {self.name!r} is gone from the store; serving the copy in memory")
+                return False
+            if version == self.version:
+                self._complaint = None
+                return False
+            catalog = self.store.load(self.name)
+        except Exception as error:  # noqa: BLE001  # a server restart or a network blip must not fail turns
+            self._complain(
+                f"cannot check catalog {self.name!r} for a new version ({error}); serving the copy in memory"
+            )
+            return False
+        if len(catalog) == 0:
+            self._complain(f"catalog {self.name!r} is empty in the store now; serving the copy in memory")
+            return False
+        self.reload(catalog)
+        log.info(
+            "catalog %r reloaded: version %s → %s, %d items", self.name, self.version, catalog.version, len(catalog)
+        )
+        self.version = catalog.version
+        self.reloads += 1
+        self._complaint = None
+        return True
+
+    def _complain(self, message: str) -> None:
+        if message != self._complaint:
+            log.warning(message)
+            self._complaint = message
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -121,6 +207,8 @@ class Runtime:
     writer_label: str
     llm_server: LocalModelServer | None = None
     """The embedded model's server, owned by this runtime: `close()` stops it."""
+    catalog_watch: CatalogWatch | None = field(default=None, repr=False)
+    """Reloads the catalog when another process re-ingests it (see `CatalogWatch`)."""
 
     @property
     def engine(self) -> Engine:
@@ -134,9 +222,11 @@ class Runtime:
         return f"LLM {server.state}"
 
     def close(self) -> None:
-        """Stop the owned model server and close the profile store (a PostgreSQL pool's connections)."""
+        """Stop the owned model server, stop following the shared log, and close the profile store
+        (a PostgreSQL pool's connections)."""
         if self.llm_server is not None:
             self.llm_server.stop()
+        self.engine.close()
         self.engine.profiles.close()
 
 
@@ -163,21 +253,47 @@ def build(
             endpoint.server.stop()
         profiles.close()
         raise
-    if catalog.noun is None:  # stored before nouns were: inferred as a new ingest would
-        catalog.noun = "movie" if name == DEMO_COLLECTION else infer_noun(name, catalog.items[0].meta)
-    recommender = Recommender(catalog, ann_query=lambda vector, n: store.query(name, vector, n))
-    engine = Engine(
-        catalog,
-        encoder,
-        profiles,
-        recommender=recommender,
-        items_per_reply=settings.items_per_reply,
-    )
-    domain = catalog.noun
+    engine = _engine(settings, store, encoder, profiles, catalog)
     if writer is None:
-        writer = make_writer(settings, engine, domain, endpoint)
+        writer = make_writer(settings, engine, _noun(catalog), endpoint)
+    conversations = Conversations(engine, writer, catalog_name=name)
+    watch = CatalogWatch(store, name, catalog.version, functools.partial(_swap_catalog, settings, store, conversations))
+    conversations.refresh = watch.check
     server = endpoint.server if endpoint is not None else None
-    return Runtime(settings, store, encoder, Conversations(engine, writer, catalog_name=name), writer.name, server)
+    return Runtime(settings, store, encoder, conversations, writer.name, server, watch)
+
+
+def _noun(catalog: StoredCatalog) -> str:
+    """The stored noun; for a collection stored before nouns were, inferred as a new ingest would."""
+    if catalog.noun is None:
+        catalog.noun = "movie" if catalog.name == DEMO_COLLECTION else infer_noun(catalog.name, catalog.items[0].meta)
+    return catalog.noun
+
+
+def _engine(
+    settings: Settings, store: ChromaStore, encoder: TextEncoder, profiles: ProfileStorage, catalog: StoredCatalog
+) -> Engine:
+    """An engine over this catalog; its ANN candidates come from the store's index of the collection."""
+    _noun(catalog)
+    name = catalog.name
+    recommender = Recommender(catalog, ann_query=lambda vector, n: store.query(name, vector, n))
+    return Engine(catalog, encoder, profiles, recommender=recommender, items_per_reply=settings.items_per_reply)
+
+
+def _swap_catalog(settings: Settings, store: ChromaStore, conversations: Conversations, catalog: StoredCatalog) -> None:
+    """A whole new engine on the new catalog (everything derived from the catalog, the title
+    index and the collaborative component included, is rebuilt as at start), then one assignment
+    swaps it in. The writer's title index and noun follow, so grounding checks the new titles."""
+    old = conversations.engine
+    engine = _engine(settings, store, old.encoder, old.profiles, catalog)
+    writer = conversations.writer
+    if isinstance(writer, LLMWriter):
+        writer.titles = engine.titles
+    for holder in (writer, getattr(writer, "template", None)):
+        if isinstance(holder, (LLMWriter, TemplateWriter)):
+            holder.domain = _noun(catalog)
+    conversations.engine = engine
+    old.close()  # the old engine stops following the shared log; turns still running on it finish
 
 
 def make_writer(settings: Settings, engine: Engine, domain: str, endpoint: ChatEndpoint | None) -> Writer:

@@ -7,20 +7,46 @@ the user's liked items.
 
 The counts are a sum over users, and one user's share depends only on that user's own
 signals, so an undo or a forget replaces that one share (`replace_user`): cost O(that user's
-events), and observations of other users made meanwhile are never lost.
+events), and observations of other users made meanwhile are never lost. The same property lets
+several processes learn from one shared log (profiles/learning.py) and store the counts as a
+checkpoint (`to_bytes`) from which one user's share can still be taken out.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import threading
+import zlib
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .store import Event, without_undone
+
 Signal = str | None
 """One step of a user's history: an item they liked, or None where a session ended (a reset)."""
+
+COLLABORATIVE_KINDS = ("mention", "feedback", "undo", "reset")
+"""The events the collaborative component learns from (with the undos and resets that shape them)."""
+
+
+def is_positive(event: Event) -> bool:
+    """A liked title or a 👍: what the collaborative component learns from."""
+    return event.kind in ("mention", "feedback") and (event.value or 0) > 0
+
+
+def signals_of(events: Iterable[Event], known: Container[str]) -> list[Signal]:
+    """One user's events as the collaborative component learns them: liked items that are in
+    `known` (the catalog), None at each reset; undone feedback is dropped."""
+    out: list[Signal] = []
+    for event in without_undone(list(events)):
+        if event.kind == "reset":
+            out.append(None)
+        elif is_positive(event) and event.item_id in known:
+            out.append(event.item_id)
+    return out
 
 
 @dataclass
@@ -137,6 +163,52 @@ class CoOccurrence:
             else:
                 self._recent.pop(user_id, None)
 
+    def learn_log(self, events: Iterable[Event], known: Container[str]) -> None:
+        """Add every user's share of these events (the log, in order): O(events), one pass, no
+        reads; each user's window is left as their events end."""
+        per_user: defaultdict[str, list[Event]] = defaultdict(list)
+        for event in events:
+            per_user[event.user_id].append(event)
+        for user_id, theirs in per_user.items():
+            self.replace_user(user_id, [], signals_of(theirs, known))
+
+    def merge(self, other: CoOccurrence, sign: int = 1) -> None:
+        """Add (sign=1) or take out (sign=-1) another model's counts and pairs; windows stay as
+        they are. A checkpoint is the live model less the seed, and a start is the seed plus it."""
+        counts, pairs = other.snapshot()
+        share = _Share(Counter(counts), Counter({(a, b): n for a, row in pairs.items() for b, n in row.items()}))
+        with self._lock:
+            self._add(share, sign)
+
+    def replace_all(self, other: CoOccurrence) -> None:
+        """Become a copy of `other` (counts, pairs, windows) in place: readers keep their reference."""
+        counts, pairs = other.snapshot()
+        with other._lock:
+            recent = OrderedDict((user_id, list(window)) for user_id, window in other._recent.items())
+        with self._lock:
+            self.counts = Counter(counts)
+            self.pairs = defaultdict(Counter, {a: Counter(row) for a, row in pairs.items()})
+            self._recent = recent
+
+    def to_bytes(self) -> bytes:
+        """Counts, pairs and the window length as compressed JSON (no windows): a checkpoint."""
+        counts, pairs = self.snapshot()
+        data = {"history_per_user": self._history, "counts": counts, "pairs": pairs}
+        return zlib.compress(json.dumps(data, separators=(",", ":")).encode())
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> CoOccurrence:
+        data = json.loads(zlib.decompress(blob))
+        model = cls(history_per_user=int(data["history_per_user"]))
+        model.counts = Counter({k: int(v) for k, v in data["counts"].items()})
+        for a, row in data["pairs"].items():
+            model.pairs[a] = Counter({b: int(n) for b, n in row.items()})
+        return model
+
+    @property
+    def history_per_user(self) -> int:
+        return self._history
+
     def _add(self, share: _Share, sign: int) -> None:
         for item_id, n in share.counts.items():
             self.counts[item_id] += sign * n
@@ -166,16 +238,21 @@ class CoOccurrence:
         return counts, {a: c for a, c in pairs.items() if c}
 
     def scores(self, liked: Iterable[str]) -> dict[str, float]:
-        """Candidate → Σ_l cooc(l, c) / sqrt(count(l)·count(c))."""
+        """Candidate → Σ_l cooc(l, c) / sqrt(count(l)·count(c)). A pair whose item has no count
+        adds nothing: a pair always comes with both counts when the model learned the whole log,
+        but a model that missed some of it (two processes each counting only their own writes,
+        once) must still rank, not divide by zero."""
         out: defaultdict[str, float] = defaultdict(float)
         with self._lock:
             for source in liked:
                 neighbours = self.pairs.get(source)
-                if not neighbours:
+                source_count = self.counts.get(source, 0)
+                if not neighbours or source_count <= 0:
                     continue
-                source_count = self.counts[source]
                 for target, together in neighbours.items():
-                    out[target] += together / math.sqrt(source_count * self.counts[target])
+                    target_count = self.counts.get(target, 0)
+                    if target_count > 0:
+                        out[target] += together / math.sqrt(source_count * target_count)
         return dict(out)
 
     def scores_and_counts(self, liked: Iterable[str]) -> tuple[dict[str, float], dict[str, int]]:

@@ -14,17 +14,24 @@ holds that user's lock across a load and the write made from it (a session-level
 lock on a connection pinned to the thread), which is what keeps two processes from losing
 each other's update to a profile.
 
+Shared learning (profiles/learning.py): events are appended under one database-wide lock held
+to commit (`_LOG_LOCK`), so their ids become visible in order and a reader that has seen id N
+has seen every event before it; `poll` reads the events after an id. Table `learned` keeps
+checkpoints of the collaborative counts, `log_state` how many forgets there have been; a forget
+takes the user's share out of every checkpoint in its own transaction.
+
 Schema versions are SQLite's (`profiles.store.SCHEMA_VERSION`, same numbers, same steps),
 kept in the one-row table `schema_version`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 
@@ -34,15 +41,19 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from recochat.bot.errors import SetupError
 
+from .collaborative import CoOccurrence, signals_of
+from .learning import Checkpoint, Poll
 from .model import Profile, TurnSignal
 from .store import (
     _COLUMNS,
     SCHEMA_VERSION,
     Event,
+    Picks,
     ProfileStorage,
     UserLocks,
     _event_filter,
     _event_of,
+    _picks_of,
     _profile_columns,
     _profile_of,
     _signal_columns,
@@ -52,6 +63,8 @@ log = logging.getLogger(__name__)
 
 _USER_LOCK = 0x7265636F  # 'reco': the first key of every per-user advisory lock, apart from other apps' locks
 _SCHEMA_LOCK = _USER_LOCK + 1  # held while a process checks and migrates the schema
+_LOG_LOCK = _USER_LOCK + 2  # held from a write's first event to its commit: ids become visible in order
+_LEARN_LOCK = _USER_LOCK + 3  # held while a checkpoint is stored or rewritten by a forget
 
 _BASE = [
     """CREATE TABLE IF NOT EXISTS profiles (
@@ -82,6 +95,19 @@ _MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX events_pending ON events(id) WHERE kind = 'turn' AND understood IS NULL",
         "CREATE TABLE whys (user_id TEXT NOT NULL, item_id TEXT NOT NULL, why TEXT NOT NULL, "
         "PRIMARY KEY (user_id, item_id))",
+    ],
+    2: [
+        # item_ids and held are JSON lists; held: the owner's reactions still on the message, oldest first
+        "CREATE TABLE picks (message_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, item_ids TEXT NOT NULL, "
+        "held TEXT NOT NULL DEFAULT '[]', time DOUBLE PRECISION NOT NULL)",
+        "CREATE INDEX picks_user ON picks(user_id)",
+    ],
+    3: [
+        # one checkpoint per catalog (learning.scope_of): CoOccurrence.to_bytes() of events up to last_id
+        "CREATE TABLE learned (scope TEXT PRIMARY KEY, last_id BIGINT NOT NULL, model BYTEA NOT NULL, "
+        "saved_at DOUBLE PRECISION NOT NULL)",
+        "CREATE TABLE log_state (forgets BIGINT NOT NULL)",  # one row
+        "INSERT INTO log_state(forgets) VALUES (0)",
     ],
 }
 """Step N brings version N-1 to N: the same steps as SQLite's `_MIGRATIONS`."""
@@ -254,25 +280,8 @@ class PostgresProfileStore(ProfileStorage):
     ) -> list[Event]:
         now = time.time()
         events = [replace(event, time=event.time or now) for event in events]
-        stored = []
         owners = [e.user_id for e in events] + [profile.user_id if profile else None, clear]
         with self._transaction(owners) as conn:
-            for event in events:
-                row = conn.execute(
-                    "INSERT INTO events(user_id, kind, item_id, value, text, time, understood, positive, negative) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                    (
-                        event.user_id,
-                        event.kind,
-                        event.item_id,
-                        event.value,
-                        event.text,
-                        event.time,
-                        *_signal_columns(event.signal),
-                    ),
-                ).fetchone()
-                assert row is not None  # RETURNING gives one row per insert
-                stored.append(replace(event, id=int(row[0])))
             if whys and profile is not None:
                 with conn.cursor() as cursor:
                     cursor.executemany(
@@ -289,6 +298,32 @@ class PostgresProfileStore(ProfileStorage):
                 )
             if clear is not None:
                 conn.execute("DELETE FROM profiles WHERE user_id = %s", (clear,))
+            return self._append(conn, events)
+
+    @staticmethod
+    def _append(conn: psycopg.Connection, events: list[Event]) -> list[Event]:
+        """Insert the events last in their transaction, under `_LOG_LOCK` until it commits: a
+        later writer takes its ids only after this one's are visible, so the log is readable by
+        id (`poll`) without skipping a late commit. The lock covers a few inserts and the commit."""
+        if events:
+            conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_LOG_LOCK,))
+        stored = []
+        for event in events:
+            row = conn.execute(
+                "INSERT INTO events(user_id, kind, item_id, value, text, time, understood, positive, negative) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                (
+                    event.user_id,
+                    event.kind,
+                    event.item_id,
+                    event.value,
+                    event.text,
+                    event.time,
+                    *_signal_columns(event.signal),
+                ),
+            ).fetchone()
+            assert row is not None  # RETURNING gives one row per insert
+            stored.append(replace(event, id=int(row[0])))
         return stored
 
     def events(
@@ -344,8 +379,98 @@ class PostgresProfileStore(ProfileStorage):
             ).fetchall()
             conn.execute("DELETE FROM events WHERE user_id = %s", (user_id,))
             conn.execute("DELETE FROM whys WHERE user_id = %s", (user_id,))
+            conn.execute("DELETE FROM picks WHERE user_id = %s", (user_id,))
             conn.execute("DELETE FROM profiles WHERE user_id = %s", (user_id,))
-        return [_event_of(row) for row in rows]
+            gone = [_event_of(row) for row in rows]
+            self._unlearn(conn, user_id, gone)
+        return gone
+
+    @staticmethod
+    def _unlearn(conn: psycopg.Connection, user_id: str, gone: list[Event]) -> None:
+        """In the forget's transaction: count one more forget (every process reloads when it sees
+        it) and take the user's share out of every checkpoint. A checkpoint's counts include each
+        of this user's live likes up to its last id, and no item of another catalog, so its own
+        items tell which of the user's events it learned: no catalog is needed here, and a forget
+        from the CLI is as thorough as one from a running bot."""
+        conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_LEARN_LOCK,))
+        conn.execute("UPDATE log_state SET forgets = forgets + 1")
+        checkpoints = conn.execute("SELECT scope, last_id, model FROM learned").fetchall()
+        for scope, last_id, blob in checkpoints:
+            model = CoOccurrence.from_bytes(bytes(blob))
+            learned = [event for event in gone if event.id is not None and event.id <= last_id]
+            model.replace_user(user_id, signals_of(learned, model.counts), [])
+            conn.execute("UPDATE learned SET model = %s WHERE scope = %s", (model.to_bytes(), scope))
+
+    # -- shared learning (profiles/learning.py) ----------------------------------------------
+    def shared_log(self) -> PostgresProfileStore:
+        return self
+
+    @property
+    def closed(self) -> bool:
+        return self._pool.closed
+
+    def poll(self, after: int, kinds: Sequence[str], limit: int | None) -> Poll:
+        """One statement, so one snapshot: the forget count, the log's last id, and the events
+        of these kinds after `after` up to it (`limit` at most; then the last of them is the head)."""
+        with self._connection() as conn:
+            rows = conn.execute(
+                "WITH head AS (SELECT coalesce(max(id), 0) AS id FROM events), "
+                f"batch AS (SELECT {_COLUMNS} FROM events WHERE id > %s AND id <= (SELECT id FROM head) "
+                "AND kind = ANY(%s) ORDER BY id LIMIT %s) "
+                "SELECT (SELECT forgets FROM log_state), (SELECT id FROM head), batch.* "
+                "FROM (SELECT 1) AS one LEFT JOIN batch ON TRUE ORDER BY batch.id",
+                (after, list(kinds), limit),
+            ).fetchall()
+        events = [_event_of(row[2:]) for row in rows if row[2] is not None]
+        head = int(rows[0][1])
+        if limit is not None and len(events) == limit:
+            head = events[-1].id or head
+        return Poll(int(rows[0][0]), max(head, after), events)
+
+    def checkpoint(self, scope: str) -> Checkpoint | None:
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT l.last_id, s.forgets, l.model FROM log_state AS s JOIN learned AS l ON l.scope = %s",
+                (scope,),
+            ).fetchone()
+        return None if row is None else Checkpoint(int(row[0]), int(row[1]), bytes(row[2]))
+
+    def save_checkpoint(self, scope: str, checkpoint: Checkpoint) -> bool:
+        """Under `_LEARN_LOCK`, which a forget holds while it rewrites the checkpoints: a
+        checkpoint made before a forget is never stored after it."""
+        with self._transaction() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_LEARN_LOCK,))
+            row = conn.execute("SELECT forgets FROM log_state").fetchone()
+            if row is None or int(row[0]) != checkpoint.forgets:
+                return False
+            stored = conn.execute(
+                "INSERT INTO learned(scope, last_id, model, saved_at) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (scope) DO UPDATE SET last_id = excluded.last_id, model = excluded.model, "
+                "saved_at = excluded.saved_at WHERE learned.last_id < excluded.last_id",
+                (scope, checkpoint.last_id, checkpoint.model, time.time()),
+            )
+            return stored.rowcount == 1
+
+    # -- posted messages ---------------------------------------------------------------------
+    def save_picks(self, message_id: str, user_id: str, item_ids: Sequence[str]) -> None:
+        with self._connection() as conn:  # one statement: autocommit is its transaction
+            conn.execute(
+                "INSERT INTO picks(message_id, user_id, item_ids, held, time) VALUES (%s, %s, %s, '[]', %s) "
+                "ON CONFLICT (message_id) DO UPDATE SET user_id = excluded.user_id, item_ids = excluded.item_ids, "
+                "held = '[]', time = excluded.time",
+                (message_id, user_id, json.dumps(list(item_ids)), time.time()),
+            )
+
+    def picks(self, message_id: str) -> Picks | None:
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT message_id, user_id, item_ids, held FROM picks WHERE message_id = %s", (message_id,)
+            ).fetchone()
+        return _picks_of(row)
+
+    def set_held(self, message_id: str, held: Sequence[str]) -> None:
+        with self._connection() as conn:
+            conn.execute("UPDATE picks SET held = %s WHERE message_id = %s", (json.dumps(list(held)), message_id))
 
 
 def _version(conn: psycopg.Connection) -> int | None:

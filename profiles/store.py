@@ -11,6 +11,11 @@ Schema versions (`PRAGMA user_version`), applied in order at open:
 0. profiles + events (turn events hold only their text);
 1. events gain `understood`, `positive`, `negative`; table `whys`. Turn events written before
    it have `understood IS NULL` until an engine replays their text once (`pending_turns`).
+2. table `picks`: which items a posted message (a Discord card) shows to whom, and that
+   person's reactions on it, so whichever process receives a reaction can act on it;
+3. PostgreSQL's shared learning (checkpoints of the collaborative counts, a count of forgets:
+   profiles/postgres.py). SQLite, one process, learns from its own writes and needs no table:
+   its step 3 only records the version, so both stores keep one numbering.
 """
 
 from __future__ import annotations
@@ -23,9 +28,9 @@ import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,7 +38,10 @@ from recochat.bot.errors import SetupError
 
 from .model import Constraints, Profile, TurnSignal
 
-SCHEMA_VERSION = 1
+if TYPE_CHECKING:
+    from .learning import SharedLog
+
+SCHEMA_VERSION = 3
 
 _BASE = """
 CREATE TABLE IF NOT EXISTS profiles (
@@ -65,6 +73,13 @@ _MIGRATIONS: dict[int, list[str]] = {
         "CREATE TABLE whys (user_id TEXT NOT NULL, item_id TEXT NOT NULL, why TEXT NOT NULL, "
         "PRIMARY KEY (user_id, item_id)) WITHOUT ROWID",
     ],
+    2: [
+        # item_ids and held are JSON lists; held: the owner's reactions still on the message, oldest first
+        "CREATE TABLE picks (message_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, item_ids TEXT NOT NULL, "
+        "held TEXT NOT NULL DEFAULT '[]', time REAL NOT NULL)",
+        "CREATE INDEX picks_user ON picks(user_id)",
+    ],
+    3: [],
 }
 
 _COLUMNS = "id, user_id, kind, item_id, value, text, time, understood, positive, negative"
@@ -84,6 +99,47 @@ class Event:
     """What a 'turn' was understood to say; None only for a turn logged before schema 1 and not yet migrated."""
     id: int | None = None
     """Position in the log, set once stored."""
+
+
+@dataclass(frozen=True)
+class Picks:
+    """What one posted message shows (a Discord card: one item) and to whom; kept in the store,
+    not in a process, so a reaction is understood by whichever process receives it."""
+
+    message_id: str
+    user_id: str
+    item_ids: list[str]
+    held: list[str] = field(default_factory=list)
+    """The owner's reactions still on the message, oldest first (removing one undoes it and
+    replays the later ones)."""
+
+
+def _picks_of(row: Sequence[Any] | None) -> Picks | None:
+    if row is None:
+        return None
+    message_id, user_id, item_ids, held = row
+    return Picks(str(message_id), str(user_id), list(json.loads(item_ids)), list(json.loads(held)))
+
+
+def without_undone(events: list[Event]) -> list[Event]:
+    """The log as it counts: each 'undo' and the latest earlier feedback of that user on that
+    item are dropped (what a replay, an undo check and the collaborative component all read)."""
+    cancelled: set[int] = set()
+    for index, event in enumerate(events):
+        if event.kind != "undo":
+            continue
+        cancelled.add(index)
+        for earlier in range(index - 1, -1, -1):
+            other = events[earlier]
+            if (
+                earlier not in cancelled
+                and other.kind == "feedback"
+                and other.user_id == event.user_id
+                and other.item_id == event.item_id
+            ):
+                cancelled.add(earlier)
+                break
+    return [e for i, e in enumerate(events) if i not in cancelled]
 
 
 def _vector_to_blob(vector: np.ndarray | None) -> bytes | None:
@@ -226,8 +282,26 @@ class ProfileStorage(ABC):
 
     @abstractmethod
     def remove_user(self, user_id: str) -> list[Event]:
-        """Delete the profile, the whys and every event of this user in one transaction (all or
-        nothing); returns the events that went, so in-memory models can unlearn them."""
+        """Delete the profile, the whys, the picks and every event of this user in one transaction
+        (all or nothing); returns the events that went, so in-memory models can unlearn them."""
+
+    def shared_log(self) -> SharedLog | None:
+        """The log as several processes append to it, for learning from each other's events
+        (profiles/learning.py); None where this process is the log's only writer (SQLite)."""
+        return None
+
+    @abstractmethod
+    def save_picks(self, message_id: str, user_id: str, item_ids: Sequence[str]) -> None:
+        """Remember that message `message_id` shows these items to this user, with no reactions
+        yet (saving a message id again replaces it)."""
+
+    @abstractmethod
+    def picks(self, message_id: str) -> Picks | None:
+        """What `save_picks` stored for this message, with its reactions; None for any other message."""
+
+    @abstractmethod
+    def set_held(self, message_id: str, held: Sequence[str]) -> None:
+        """The owner's reactions now on the message, oldest first; nothing for an unknown message."""
 
     # -- the same on every backend -----------------------------------------------------------
     def save(self, profile: Profile) -> None:
@@ -439,8 +513,30 @@ class ProfileStore(ProfileStorage):
             rows = db.execute(f"SELECT {_COLUMNS} FROM events WHERE user_id = ? ORDER BY id", (user_id,)).fetchall()
             db.execute("DELETE FROM events WHERE user_id = ?", (user_id,))
             db.execute("DELETE FROM whys WHERE user_id = ?", (user_id,))
+            db.execute("DELETE FROM picks WHERE user_id = ?", (user_id,))
             db.execute("DELETE FROM profiles WHERE user_id = ?", (user_id,))
         return [_event_of(row) for row in rows]
+
+    # -- posted messages ---------------------------------------------------------------------
+    def save_picks(self, message_id: str, user_id: str, item_ids: Sequence[str]) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO picks(message_id, user_id, item_ids, held, time) VALUES (?, ?, ?, '[]', ?) "
+                "ON CONFLICT(message_id) DO UPDATE SET user_id=excluded.user_id, item_ids=excluded.item_ids, "
+                "held='[]', time=excluded.time",
+                (message_id, user_id, json.dumps(list(item_ids)), time.time()),
+            )
+
+    def picks(self, message_id: str) -> Picks | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT message_id, user_id, item_ids, held FROM picks WHERE message_id = ?", (message_id,)
+            ).fetchone()
+        return _picks_of(row)
+
+    def set_held(self, message_id: str, held: Sequence[str]) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE picks SET held = ? WHERE message_id = ?", (json.dumps(list(held)), message_id))
 
 
 def _floats(vector: np.ndarray | None) -> list[float] | None:

@@ -20,6 +20,9 @@ _LISTS_KEY = "_lists"
 _INGESTED_AT = "recochat_ingested_at"
 _NOUN = "recochat_noun"
 """What one item of the collection is called in replies ("book", "recipe"), set at ingest."""
+_VERSION = "recochat_catalog_version"
+"""A counter bumped by every ingest once all its writes are in: with the ingest time it makes the
+catalog version that processes sharing one Chroma server poll to know when to reload."""
 _PAGE = 5000
 
 
@@ -47,6 +50,11 @@ def _unflatten(item_id: str, document: str, meta: dict[str, Any]) -> CatalogItem
     return CatalogItem(id=item_id, title=title, text=document, meta=meta)
 
 
+def _version_of(meta: dict[str, Any]) -> str:
+    """'COUNTER@INGESTED_AT' from a collection's metadata ('0@0.0' for one stored before versions)."""
+    return f"{int(meta.get(_VERSION, 0))}@{float(meta.get(_INGESTED_AT, 0.0))!r}"
+
+
 @dataclass
 class StoredCatalog:
     """A whole collection in memory: items and their normalized embedding matrix."""
@@ -56,6 +64,8 @@ class StoredCatalog:
     embeddings: np.ndarray
     noun: str | None = None
     """What one item is called in replies; None when the collection was stored without one."""
+    version: str | None = None
+    """The catalog version these items were read at (`ChromaStore.version`); None: not from a store."""
 
     def __post_init__(self) -> None:
         self.row_of = {item.id: row for row, item in enumerate(self.items)}
@@ -135,14 +145,31 @@ class ChromaStore:
             )
 
     def mark_ingested(self, name: str, noun: str | None = None) -> None:
-        """Stamp the time (for `most_recent`) and, when given, the noun; Chroma's modify replaces
-        the whole metadata, so what is already there is kept."""
+        """Stamp the time (for `most_recent`), bump the catalog version (for readers in other
+        processes) and, when given, set the noun; Chroma's modify replaces the whole metadata,
+        so what is already there is kept. Called after an ingest's last write, so a reader that
+        sees the new version finds every item of that ingest."""
         collection = self._collection(name, create=True)
         meta = dict(collection.metadata or {})
         meta[_INGESTED_AT] = time.time()
+        meta[_VERSION] = int(meta.get(_VERSION, 0)) + 1
         if noun:
             meta[_NOUN] = noun
         collection.modify(metadata=meta)
+
+    def version(self, name: str) -> str | None:
+        """The catalog version, changed by every ingest; None when there is no such collection.
+
+        One metadata read (under a millisecond on a loopback server), cheap enough to poll every
+        second or so. The ingest time is part of it, so two ingests that raced to the same
+        counter still give two versions."""
+        from chromadb.errors import NotFoundError
+
+        try:
+            meta = self._collection(name).metadata or {}
+        except (NotFoundError, ValueError):
+            return None
+        return _version_of(meta)
 
     def noun(self, name: str) -> str | None:
         """The noun stored at ingest, or None (not set, or no such collection)."""
@@ -162,7 +189,10 @@ class ChromaStore:
         return self._collection(name).count()
 
     def load(self, name: str) -> StoredCatalog:
+        """The whole collection in memory, with the version read before the items: an ingest that
+        lands while they are read leaves an older version here, so the next check reloads."""
         collection = self._collection(name)
+        version = _version_of(collection.metadata or {})
         items: list[CatalogItem] = []
         vectors: list[np.ndarray] = []
         for page in self._pages(collection, include=["embeddings", "metadatas", "documents"]):
@@ -171,7 +201,9 @@ class ChromaStore:
             vectors.append(np.asarray(page["embeddings"], dtype=np.float32))
         matrix = np.concatenate(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
         noun = (collection.metadata or {}).get(_NOUN)
-        return StoredCatalog(name=name, items=items, embeddings=matrix, noun=str(noun) if noun else None)
+        return StoredCatalog(
+            name=name, items=items, embeddings=matrix, noun=str(noun) if noun else None, version=version
+        )
 
     def query(self, name: str, vector: np.ndarray, n: int) -> list[str]:
         """Nearest ids by cosine; never with a `where` filter (10-100× slower at scale)."""

@@ -30,11 +30,15 @@ from recochat.bot.frontends.discord_bot import (
     MESSAGE_LIMIT,
     SORRY,
     LiveMessage,
+    Pick,
     RateLimiter,
     RecoBot,
     RecoCommands,
+    ShardedRecoBot,
     bot_intents,
+    check_shards,
     check_token,
+    make_bot,
     profile_id,
     run_discord,
 )
@@ -153,8 +157,15 @@ async def turn(bot: RecoBot, name: str, text: str, channel=None) -> list[discord
     return drain()
 
 
-def picked(bot: RecoBot, messages: list[discord.Message]) -> list[str]:
-    return [bot.picks[m.id].item_id for m in cards(messages)]
+async def pick(bot: RecoBot, message_id: int) -> Pick:
+    """The card as the profile store keeps it (any process's bot reads the same)."""
+    found = await bot.pick(message_id)
+    assert found is not None, f"message {message_id} is not a stored card"
+    return found
+
+
+async def picked(bot: RecoBot, messages: list[discord.Message]) -> list[str]:
+    return [(await pick(bot, m.id)).item_id for m in cards(messages)]
 
 
 # -- messages --------------------------------------------------------------------------------
@@ -177,7 +188,7 @@ async def test_mention_opens_a_thread_and_replies_with_reactable_items(dc_bot: R
     assert [m.embeds[0].title.split(".")[0] for m in items] == ["1", "2", "3", "4", "5"]
     assert all(m.channel.id == thread.id for m in sent)
     assert any("comedy" in (m.embeds[0].footer.text or "") for m in items)
-    assert {dc_bot.picks[m.id].owner_id for m in items} == {member("alice").id}
+    assert {(await pick(dc_bot, m.id)).owner_id for m in items} == {member("alice").id}
     assert {str(r.emoji) for r in items[0].reactions if r.me} == {"👍", "👎"}
 
     follow_up = await turn(dc_bot, "alice", "something scary instead", channel=thread)  # no mention needed
@@ -190,7 +201,7 @@ async def test_dm_is_answered_without_a_mention(dc_bot: RecoBot) -> None:
     dm = await alice.create_dm()
     sent = await turn(dc_bot, "alice", "something clever to watch", channel=dm)
     assert sent and len(cards(sent)) == 5
-    assert {dc_bot.picks[m.id].user_id for m in cards(sent)} == {profile_id(alice)}
+    assert {(await pick(dc_bot, m.id)).user_id for m in cards(sent)} == {profile_id(alice)}
 
 
 @pytest.mark.parametrize("reactor, changes", [("alice", True), ("bob", False)])
@@ -205,7 +216,7 @@ async def test_thumbs_up_from_the_asker_changes_the_next_reply_and_from_others_n
     control_next = await turn(dc_bot, "carol", "another one", channel=control_first[0].channel)
 
     first = await turn(dc_bot, "alice", "a movie for tonight")
-    assert picked(dc_bot, first) == picked(dc_bot, control_first)
+    assert await picked(dc_bot, first) == await picked(dc_bot, control_first)
     horror = next(m for m in cards(first) if "horror" in m.embeds[0].footer.text)
     await dpytest.add_reaction(member(reactor), horror, "👍")
     alice = await conversations.profile(profile_id(member("alice")))
@@ -213,7 +224,7 @@ async def test_thumbs_up_from_the_asker_changes_the_next_reply_and_from_others_n
     assert (len(alice.liked) == 1) is changes
     assert bob.liked == [] and bob.turns == 0
     following = await turn(dc_bot, "alice", "another one", channel=first[0].channel)
-    assert (picked(dc_bot, following) != picked(dc_bot, control_next)) is changes
+    assert (await picked(dc_bot, following) != await picked(dc_bot, control_next)) is changes
 
 
 async def test_two_users_interleaved_in_one_channel_stay_isolated(dc_bot: RecoBot, runtime) -> None:  # type: ignore[no-untyped-def]
@@ -224,7 +235,7 @@ async def test_two_users_interleaved_in_one_channel_stay_isolated(dc_bot: RecoBo
     sent = drain()
     by_owner: dict[int, list[discord.Message]] = {}
     for m in cards(sent):
-        by_owner.setdefault(dc_bot.picks[m.id].owner_id, []).append(m)
+        by_owner.setdefault((await pick(dc_bot, m.id)).owner_id, []).append(m)
     alice_cards, bob_cards = by_owner[member("alice").id], by_owner[member("bob").id]
     assert all("horror" not in m.embeds[0].footer.text for m in alice_cards)
     assert any("horror" in m.embeds[0].footer.text for m in bob_cards)  # bob's "horror" leans his reply only
@@ -260,14 +271,15 @@ async def test_removing_a_reaction_undoes_it(dc_bot: RecoBot, runtime) -> None: 
 
 async def test_quick_add_then_remove_leaves_no_like(dc_commands: RecoCommands, runtime) -> None:  # type: ignore[no-untyped-def]
     """A 👍 and its removal arrive as two tasks; the removal must wait for the like it takes back."""
-    await dc_commands.recommend.callback(dc_commands, interaction(7, []), "something funny")
+    it = interaction(7, [])
+    await dc_commands.recommend.callback(dc_commands, it, "something funny")
     bot = dc_commands.bot
-    first = next(iter(bot.picks))
+    first = it.sent[0].id  # the first card
     profile = lambda: runtime.conversations.profile("discord:7")  # noqa: E731
     await asyncio.gather(
         bot.on_raw_reaction_add(reaction(7, first, "👍")), bot.on_raw_reaction_remove(reaction(7, first, "👍"))
     )
-    assert (await profile()).liked == [] and bot.picks[first].held == []
+    assert (await profile()).liked == [] and (await pick(bot, first)).held == []
     await asyncio.gather(
         bot.on_raw_reaction_add(reaction(7, first, "👍")),
         bot.on_raw_reaction_remove(reaction(7, first, "👍")),
@@ -275,7 +287,7 @@ async def test_quick_add_then_remove_leaves_no_like(dc_commands: RecoCommands, r
         bot.on_raw_reaction_add(reaction(7, first, "👍")),
     )
     now = await profile()
-    assert len(now.liked) == 1 and now.disliked == [] and bot.picks[first].held == ["👎", "👍"]
+    assert len(now.liked) == 1 and now.disliked == [] and (await pick(bot, first)).held == ["👎", "👍"]
 
 
 def test_rate_limiter_forgets_users_whose_window_has_passed() -> None:
@@ -390,14 +402,18 @@ _ids = itertools.count(1)
 def interaction(user_id: int, calls: list[tuple]) -> MagicMock:
     """An Interaction double that records defer/send calls in order."""
 
+    sent: list[SimpleNamespace] = []
+
     async def followup_send(content=None, **kwargs):  # type: ignore[no-untyped-def]
         message = SimpleNamespace(id=next(_ids), content=content, **kwargs)
         message.edit = AsyncMock()
         message.add_reaction = AsyncMock()
         calls.append(("send", content, kwargs))
+        sent.append(message)
         return message
 
     it = MagicMock()
+    it.sent = sent  # the messages sent through the followup, in order
     it.user = SimpleNamespace(id=user_id, display_name=f"user{user_id}", bot=False)
     it.response.defer = AsyncMock(side_effect=lambda **kw: calls.append(("defer", kw)))
     it.response.send_message = AsyncMock(side_effect=lambda *a, **kw: calls.append(("respond", a, kw)))
@@ -437,7 +453,7 @@ async def test_slash_recommend_defers_first_then_streams_items(dc_commands: Reco
     assert len(item_messages) >= 3 and all("horror" in c[2]["embed"].footer.text for c in item_messages[:3])
 
     bot = dc_commands.bot
-    first = next(iter(bot.picks))
+    first = it.sent[0].id
     await bot.on_raw_reaction_add(reaction(8, first, "👍"))  # someone else
     assert (await runtime.conversations.profile("discord:7")).liked == []
     await bot.on_raw_reaction_add(reaction(7, first, "👍"))
@@ -552,3 +568,120 @@ def test_rejected_token_is_a_clear_error(monkeypatch) -> None:  # type: ignore[n
     monkeypatch.setattr(RecoBot, "login", login)
     with pytest.raises(SetupError, match="rejected the bot token"):
         run_discord(runtime, FAKE_TOKEN, None)
+
+
+# -- several processes -------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_a_reaction_is_handled_by_a_process_that_did_not_post_the_card(
+    dc_start, make_runtime, fake_encoder, request, backend: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Bot A posts the cards; bot B (another runtime and profile store on the same database: what
+    another process, or A after a restart, has) gets the reactions and acts on them."""
+    options = {"database_url": request.getfixturevalue("postgres_url")} if backend == "postgres" else {}
+    poster_runtime = make_runtime(encoder=fake_encoder, **options)
+    other_runtime = make_runtime(encoder=fake_encoder, **options)
+    assert poster_runtime.engine.profiles is not other_runtime.engine.profiles
+    poster = await dc_start(poster_runtime.conversations)
+    other = RecoBot(other_runtime.conversations, announce=lambda line: None)
+    alice = member("alice")
+    first, second = cards(await turn(poster, "alice", "something funny"))[:2]
+    assert (await pick(other, first.id)).item_id == (await pick(poster, first.id)).item_id
+
+    await other.on_raw_reaction_add(reaction(member("bob").id, first.id, "👍"))  # not bob's card
+    await other.on_raw_reaction_add(reaction(alice.id, first.id, "👍"))
+    await other.on_raw_reaction_add(reaction(alice.id, second.id, "👎"))
+    liked = (await pick(poster, first.id)).item_id
+    seen_by_poster = await poster_runtime.conversations.profile(profile_id(alice))
+    assert seen_by_poster.liked == [poster_runtime.engine.item(liked).title]  # type: ignore[union-attr]
+    assert len(seen_by_poster.disliked) == 1
+    assert (await pick(poster, first.id)).held == ["👍"]
+
+    await poster.on_raw_reaction_remove(reaction(alice.id, first.id, "👍"))  # taken back where it was posted
+    now = await other_runtime.conversations.profile(profile_id(alice))
+    assert now.liked == [] and len(now.disliked) == 1
+    await other.on_raw_reaction_add(reaction(alice.id, 424242, "👍"))  # not a card at all: ignored
+    poster_runtime.close()
+    other_runtime.close()
+
+
+async def test_forget_removes_the_users_cards_from_the_store(dc_commands: RecoCommands, runtime) -> None:  # type: ignore[no-untyped-def]
+    it = interaction(7, [])
+    await dc_commands.recommend.callback(dc_commands, it, "something funny")
+    first = it.sent[0].id
+    assert await dc_commands.bot.pick(first) is not None
+    await runtime.conversations.forget("discord:7")
+    assert await dc_commands.bot.pick(first) is None
+    await dc_commands.bot.on_raw_reaction_add(reaction(7, first, "👍"))  # a card of a forgotten user: ignored
+    assert (await runtime.conversations.profile("discord:7")).liked == []
+
+
+@pytest.mark.parametrize(
+    ("ids", "count", "says"),
+    [
+        ("0,1", None, "--shard-ids needs --shard-count"),
+        (None, 4, "--shard-count needs --shard-ids"),
+        ("", 4, "--shard-count needs --shard-ids"),
+        ("0,4", 4, "shard id 4 is out of range for --shard-count 4: ids run from 0 to 3"),
+        ("0,x", 4, "shard numbers separated by commas"),
+        ("-1", 4, "shard numbers separated by commas"),
+        ("1,1", 4, "lists a shard twice"),
+        ("0", 0, "must be 1 or more"),
+    ],
+)
+def test_bad_shard_flags_say_what_to_pass(ids: str | None, count: int | None, says: str) -> None:
+    with pytest.raises(SetupError, match=says):
+        check_shards(ids, count)
+
+
+def test_good_shard_flags_make_a_bot_on_those_shards_and_none_make_the_whole_bot() -> None:
+    assert check_shards(None, None) is None
+    assert check_shards(" 3, 1 ", 4) == ([1, 3], 4) and check_shards([0], 1) == ([0], 1)
+    conversations = MagicMock(spec=Conversations)
+    whole = make_bot(conversations, announce=lambda line: None)
+    assert type(whole) is RecoBot and whole.shard_label is None and whole.registers_commands
+    sharded = make_bot(conversations, shard_ids=[2, 3], shard_count=4, announce=lambda line: None)
+    assert isinstance(sharded, ShardedRecoBot) and isinstance(sharded, discord.AutoShardedClient)
+    assert sharded.shard_ids == [2, 3] and sharded.shard_count == 4 and sharded.shard_label == "shards 2,3 of 4"
+    assert not sharded.registers_commands
+    assert make_bot(conversations, shard_ids=[0, 1], shard_count=4).registers_commands
+
+
+async def test_only_the_process_with_shard_0_registers_the_slash_commands() -> None:
+    for ids, registers in (([0, 1], True), ([2, 3], False)):
+        bot = make_bot(MagicMock(spec=Conversations), shard_ids=ids, shard_count=4, announce=lambda line: None)
+        bot.tree.sync = AsyncMock(return_value=[])  # type: ignore[method-assign]
+        await bot.setup_hook()
+        assert {c.name for c in bot.tree.get_commands()} == {"recommend", "profile", "why", "reset", "forget"}
+        assert bot.tree.sync.await_count == (1 if registers else 0)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--shard-ids", "0,5", "--shard-count", "4"], "shard id 5 is out of range"),
+        (["--shard-ids", "0,1"], "--shard-ids needs --shard-count"),
+        (["--shard-count", "4"], "--shard-count needs --shard-ids"),
+    ],
+)
+def test_the_discord_command_refuses_bad_shard_flags_before_anything_loads(args: list[str], says: str) -> None:
+    from click.testing import CliRunner
+
+    from recochat.bot.frontends.cli import main
+
+    result = CliRunner().invoke(main, ["discord", *args])  # no token set: the shard check comes first
+    assert result.exit_code == 2 and says in result.output and "Traceback" not in result.output
+
+
+def test_the_discord_command_runs_the_given_shards(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    import recochat.bot.frontends.cli as cli
+    import recochat.bot.frontends.discord_bot as discord_bot
+
+    ran: dict = {}
+    monkeypatch.setenv("DISCORD_TOKEN", FAKE_TOKEN)
+    monkeypatch.setattr(cli, "_runtime", lambda collection, llm: MagicMock())
+    monkeypatch.setattr(discord_bot, "run_discord", lambda runtime, token, guild, **shards: ran.update(shards))
+    result = CliRunner().invoke(cli.main, ["discord", "--shard-ids", "1,0", "--shard-count", "2"])
+    assert result.exit_code == 0, result.output
+    assert ran == {"shard_ids": [0, 1], "shard_count": 2}

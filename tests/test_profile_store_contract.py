@@ -25,7 +25,7 @@ from recochat.benchmarks.stress import profile_differences
 from recochat.bot.errors import SetupError
 from recochat.profiles.model import Constraints, Profile, TurnSignal
 from recochat.profiles.postgres import PostgresProfileStore
-from recochat.profiles.store import SCHEMA_VERSION, Event, ProfileStorage, ProfileStore
+from recochat.profiles.store import SCHEMA_VERSION, Event, Picks, ProfileStorage, ProfileStore
 
 OLD_TURNS = ["something funny", "no horror please", "I loved Village Cops"]
 """Turn texts of a version-0 log: logged before turns kept what they were understood to say."""
@@ -324,6 +324,31 @@ def test_remove_user_deletes_one_user_whole_and_forget_counts(backend: Backend, 
     assert store.forget("b") == 2 and store.forget("nobody") == 0 and store.users() == []
 
 
+def test_picks_of_a_posted_message_are_seen_by_another_store_and_keep_their_reactions(backend: Backend):
+    """A bot process posts a card; another (a second store: another process on PostgreSQL, or the
+    same process reopened on SQLite) receives the reaction and must know whose card it is."""
+    poster, other = backend.open(), backend.open()
+    poster.save_picks("1100", "discord:7", ["m3"])
+    poster.save_picks("1101", "discord:7", ["m1", "m2"])
+    found = other.picks("1100")
+    assert found == Picks("1100", "discord:7", ["m3"], []) and other.picks("1101").item_ids == ["m1", "m2"]  # type: ignore[union-attr]
+    assert other.picks("9999") is None
+    other.set_held("1100", ["👎", "👍🏽"])  # in the order given, skin tones and all
+    assert poster.picks("1100").held == ["👎", "👍🏽"]  # type: ignore[union-attr]
+    other.set_held("9999", ["👍"])  # an unknown message: nothing to change, nothing made
+    assert poster.picks("9999") is None
+    poster.save_picks("1100", "discord:8", ["m4"])  # a message id saved again is replaced, reactions cleared
+    assert other.picks("1100") == Picks("1100", "discord:8", ["m4"], [])
+
+
+def test_forget_deletes_the_users_picks_only(store: ProfileStorage):
+    store.save_picks("1", "a", ["m1"])
+    store.save_picks("2", "b", ["m2"])
+    store.append(Event("a", "feedback", "m1", 1.0))
+    assert store.forget("a") == 1
+    assert store.picks("1") is None and store.picks("2") == Picks("2", "b", ["m2"], [])
+
+
 def test_export_holds_profile_events_and_whys_as_json(store: ProfileStorage):
     store.write([turn("a", "funny"), Event("a", "feedback", "m1", 1.0)], rich_profile("a"), {"m1": "why"})
     exported = json.loads(json.dumps(store.export("a")))  # JSON-ready: nothing numpy is left
@@ -346,6 +371,8 @@ def test_a_version_0_database_is_migrated_and_its_turns_wait_to_be_understood(ba
     assert [(e.text, e.signal) for e in store.pending_turns()] == [(t, None) for t in OLD_TURNS]
     store.write([turn("a", "new")], rich_profile("a"), {"m1": "why"})  # the columns and tables of version 1
     assert store.why("a", "m1") == "why" and list(store.events("a"))[-1].signal is not None
+    store.save_picks("5", "a", ["m1"])  # the table of version 2
+    assert store.picks("5") == Picks("5", "a", ["m1"], [])
     again = backend.open()  # a second open finds nothing to migrate
     assert again.schema_version == SCHEMA_VERSION and len(again.pending_turns()) == len(OLD_TURNS)
 

@@ -314,19 +314,33 @@ def train_polarity_cmd(out: Path | None) -> None:
 @main.command("discord")
 @click.option("--collection")
 @click.option("--llm", type=click.Choice(["embedded", "openai", "template"]), help="Reply writer (default: settings).")
+@click.option(
+    "--shard-ids",
+    metavar="IDS",
+    help="Run only these shards in this process, e.g. 0,1 (with --shard-count; other processes run the rest).",
+)
+@click.option(
+    "--shard-count", type=int, metavar="N", help="Total number of shards over all processes (with --shard-ids)."
+)
 @friendly
-def discord_cmd(collection: str | None, llm: str | None) -> None:
-    """Run the Discord bot (token from DISCORD_TOKEN or RECOCHAT_DISCORD_TOKEN)."""
+def discord_cmd(collection: str | None, llm: str | None, shard_ids: str | None, shard_count: int | None) -> None:
+    """Run the Discord bot (token from DISCORD_TOKEN or RECOCHAT_DISCORD_TOKEN).
+
+    To spread it over processes, give each the same --shard-count and its own --shard-ids, and
+    point them all at one RECOCHAT_DATABASE_URL and one RECOCHAT_CHROMA_HOST.
+    """
     try:
-        from .discord_bot import check_token, run_discord
+        from .discord_bot import check_shards, check_token, run_discord
     except ImportError:
         raise UserError("the Discord bot needs discord.py: pip install 'recochat[discord]'") from None
+    shards = check_shards(shard_ids, shard_count)  # fail fast, before the encoder loads
     settings = _settings()
     secret = settings.discord_token.get_secret_value() if settings.discord_token else None
-    token = check_token(secret)  # fail fast, before the encoder loads
+    token = check_token(secret)
     runtime = _runtime(collection, llm)
     try:
-        run_discord(runtime, token, settings.discord_guild)
+        ids, count = shards if shards is not None else (None, None)
+        run_discord(runtime, token, settings.discord_guild, shard_ids=ids, shard_count=count)
     finally:
         runtime.close()
 

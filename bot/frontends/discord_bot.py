@@ -2,13 +2,19 @@
 
 Setup: `pip install 'recochat[discord]'`, a bot token in DISCORD_TOKEN (or RECOCHAT_DISCORD_TOKEN),
 the Message Content intent switched on in the developer portal (see the README, "Discord bot").
-Construct: `RecoBot(conversations, guild_id=None)`; `run_discord(runtime, token, guild_id)` runs it.
+Construct: `make_bot(conversations, guild_id=None, shard_ids=None, shard_count=None)` (a `RecoBot`,
+or a `ShardedRecoBot` on the given shards); `run_discord(runtime, token, guild_id, ...)` runs it.
 Talk: mention the bot in a channel (it opens a thread and answers there), keep talking in that
 thread without mentioning it, or DM it; or use /recommend, /profile, /why, /reset, /forget.
 
 Profiles are keyed by Discord user id (`discord:<id>`), never by channel. Every recommended item
 is sent as its own compact message, so a 👍/👎 on that message names exactly one item; only the
 reactions of the person it was recommended to count, and removing a reaction undoes it.
+
+Several processes: `make_bot(..., shard_ids=[0, 1], shard_count=4)` runs some of the bot's shards
+(`recochat discord --shard-ids 0,1 --shard-count 4`). Which message shows which item to whom is
+kept in the profile store (`save_picks` / `picks`), not in the process, so with one PostgreSQL
+database any process, or the same one after a restart, acts on a reaction to any card.
 """
 
 from __future__ import annotations
@@ -18,15 +24,18 @@ import logging
 import re
 import sys
 import time
+import weakref
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
+
+from recochat.profiles.store import ProfileStorage
 
 from ..conversation import Conversations, Reply, ReplyItem
 from ..errors import NoSuchRank, RecochatError, SetupError
@@ -70,6 +79,36 @@ def check_token(token: str | None) -> str:
             f"{_PORTAL} → your application → Bot → Reset Token, not the client secret or application id"
         )
     return token
+
+
+def check_shards(shard_ids: str | Sequence[int] | None, shard_count: int | None) -> tuple[list[int], int] | None:
+    """The shards this process runs and the total, or None for all of them in one process.
+
+    `shard_ids` is a list or the CLI's text ("0,1"); both or neither must be given, every id below
+    the count. Anything else is a SetupError that says what to pass."""
+    example = "e.g. --shard-ids 0,1 --shard-count 4 here and --shard-ids 2,3 --shard-count 4 in a second process"
+    if shard_ids is None and shard_count is None:
+        return None
+    if shard_ids is None or (isinstance(shard_ids, str) and not shard_ids.strip()):
+        raise SetupError(f"--shard-count needs --shard-ids, the shards this process runs ({example})")
+    if shard_count is None:
+        raise SetupError(f"--shard-ids needs --shard-count, the total number of shards over all processes ({example})")
+    if shard_count < 1:
+        raise SetupError(f"--shard-count must be 1 or more, got {shard_count}")
+    if isinstance(shard_ids, str):
+        parts = [part.strip() for part in shard_ids.split(",")]
+        if not all(part.isdigit() for part in parts):
+            raise SetupError(f"--shard-ids takes shard numbers separated by commas, like 0,1; got {shard_ids!r}")
+        shard_ids = [int(part) for part in parts]
+    ids = list(shard_ids)
+    outside = [i for i in ids if not 0 <= i < shard_count]
+    if outside:
+        raise SetupError(
+            f"shard id {outside[0]} is out of range for --shard-count {shard_count}: ids run from 0 to {shard_count - 1}"
+        )
+    if len(set(ids)) != len(ids):
+        raise SetupError(f"--shard-ids lists a shard twice: {','.join(map(str, ids))}")
+    return sorted(ids), shard_count
 
 
 def bot_intents() -> discord.Intents:
@@ -236,15 +275,18 @@ def reaction_value(emoji: discord.PartialEmoji | str) -> Literal["like", "dislik
 
 @dataclass
 class Pick:
-    """One item message: whose recommendation it is, and the owner's 👍/👎 on it in the order recorded."""
+    """One item message as the profile store keeps it: whose recommendation it is, the item, and
+    the owner's 👍/👎 on it in the order recorded."""
 
+    message_id: int
     user_id: str
-    owner_id: int
     item_id: str
-    held: list[str] = field(default_factory=list)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False, compare=False)
-    """Held while a reaction event reads and changes `held` across its awaits: a quick 👍 then
-    un-👍 arrive as two tasks, and the removal must see the like the addition is recording."""
+    held: list[str]
+
+    @property
+    def owner_id(self) -> int:
+        """The Discord id of the person the card was made for (from `discord:<id>`)."""
+        return int(self.user_id.rpartition(":")[2])
 
 
 # -- the bot -----------------------------------------------------------------------------------
@@ -260,15 +302,16 @@ class RecoBot(commands.Bot):
         rate_limit: RateLimiter | None = None,
         edit_interval_s: float = 1.0,
         seed_reactions: bool = True,
-        max_tracked: int = 10_000,
         intents: discord.Intents | None = None,
         announce: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+        **client_options: Any,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents or bot_intents(),
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
+            **client_options,
         )
         self.conversations = conversations
         self.guild_id = guild_id
@@ -276,16 +319,34 @@ class RecoBot(commands.Bot):
         self.rate_limit = rate_limit or RateLimiter()
         self.edit_interval_s = edit_interval_s
         self.seed_reactions = seed_reactions
-        self.max_tracked = max_tracked
         self.announce = announce
         self._announced = False
-        self.picks: OrderedDict[int, Pick] = OrderedDict()
-        """Item message id → pick; bounded, in memory (reactions on older messages are ignored)."""
+        self._card_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        """Per item message, held while a reaction event reads and changes its `held` across awaits:
+        a quick 👍 then un-👍 arrive as two tasks, and the removal must see the like the addition is
+        recording. Weak: only cards with an event in progress hold one. (Discord sends a card's
+        reactions to the shard of its server, so one process sees all of them.)"""
+
+    @property
+    def profiles(self) -> ProfileStorage:
+        """The shared profile store, which also keeps the item messages (`save_picks` / `picks`)."""
+        return self.conversations.engine.profiles
+
+    @property
+    def shard_label(self) -> str | None:
+        """'shards 0,1 of 4' when this process runs some of the bot's shards; None when it runs the bot whole."""
+        return None
+
+    @property
+    def registers_commands(self) -> bool:
+        """Whether this process registers the slash commands: one process does it for the whole bot."""
+        return True
 
     async def setup_hook(self) -> None:
         await self.add_cog(RecoCommands(self))
         self.tree.error(self._on_app_command_error)
-        await self.sync_commands()
+        if self.registers_commands:
+            await self.sync_commands()
 
     async def sync_commands(self) -> list[app_commands.AppCommand]:
         """To the test server when one is set (instant), else globally (can take a while to show)."""
@@ -300,7 +361,12 @@ class RecoBot(commands.Bot):
             return
         self._announced = True
         where = f"server {self.guild_id}" if self.guild_id else "all servers (global commands)"
-        self.announce(f"recochat is online as {self.user} in {len(self.guilds)} server(s); slash commands for {where}.")
+        shards = f" on {self.shard_label}" if self.shard_label else ""
+        commands_by = "" if self.registers_commands else " (registered by the process that runs shard 0)"
+        self.announce(
+            f"recochat is online as {self.user} in {len(self.guilds)} server(s){shards}; "
+            f"slash commands for {where}{commands_by}."
+        )
         scopes = ("bot", "applications.commands")
         self.announce(f"invite: {discord.utils.oauth_url(self.user.id, permissions=PERMISSIONS, scopes=scopes)}")
 
@@ -367,7 +433,7 @@ class RecoBot(commands.Bot):
             async with typing or nullcontext():
                 for item in await stream.items():
                     message = await send(embed=item_embed(item, owner.display_name))
-                    self._track(message.id, Pick(user_id, owner.id, item.id))
+                    await self._remember(message.id, user_id, item.id)
                     sent.append(message)
                 async for chunk in stream:
                     await live.push(chunk)
@@ -384,10 +450,20 @@ class RecoBot(commands.Bot):
                     await self._try(message.add_reaction(emoji))
         return reply
 
-    def _track(self, message_id: int, pick: Pick) -> None:
-        self.picks[message_id] = pick
-        while len(self.picks) > self.max_tracked:
-            self.picks.popitem(last=False)
+    async def _remember(self, message_id: int, user_id: str, item_id: str) -> None:
+        """Store which item the card shows to whom, for whichever process gets its reactions. A
+        store that fails costs the reactions on this card, never the reply."""
+        try:
+            await asyncio.to_thread(self.profiles.save_picks, str(message_id), user_id, [item_id])
+        except Exception:
+            log.exception("cannot store card %s of %s; reactions on it will be ignored", message_id, user_id)
+
+    async def pick(self, message_id: int) -> Pick | None:
+        """The item message as stored, or None when it is not one of the bot's item cards."""
+        stored = await asyncio.to_thread(self.profiles.picks, str(message_id))
+        if stored is None or len(stored.item_ids) != 1:
+            return None
+        return Pick(message_id, stored.user_id, stored.item_ids[0], list(stored.held))
 
     @staticmethod
     async def _try(action: Awaitable[Any]) -> None:
@@ -397,20 +473,33 @@ class RecoBot(commands.Bot):
             log.warning("discord call failed: %s", error)
 
     # -- reactions --------------------------------------------------------------------------
-    def _pick_for(self, payload: discord.RawReactionActionEvent) -> tuple[Pick, str] | None:
-        """The pick and normalized emoji when this is the owner's 👍/👎 on an item message."""
-        pick = self.picks.get(payload.message_id)
-        if pick is None or payload.user_id != pick.owner_id or reaction_value(payload.emoji) is None:
-            return None  # not an item message, someone else's reaction, or another emoji
-        return pick, str(payload.emoji)
+    def _may_be_feedback(self, payload: discord.RawReactionActionEvent) -> bool:
+        """A 👍/👎 from someone other than the bot: only these are worth a look in the store (every
+        reaction in every server comes here, and the bot seeds two on each card itself)."""
+        mine = self.user is not None and payload.user_id == self.user.id
+        return not mine and reaction_value(payload.emoji) is not None
+
+    async def _owners_pick(self, payload: discord.RawReactionActionEvent) -> Pick | None:
+        """The card's pick when the reaction is its owner's; None for anything else."""
+        pick = await self.pick(payload.message_id)
+        return pick if pick is not None and payload.user_id == pick.owner_id else None
+
+    def _card_lock(self, message_id: int) -> asyncio.Lock:
+        lock = self._card_locks.get(message_id)
+        if lock is None:
+            lock = self._card_locks[message_id] = asyncio.Lock()
+        return lock
+
+    async def _save_held(self, pick: Pick) -> None:
+        await asyncio.to_thread(self.profiles.set_held, str(pick.message_id), pick.held)
 
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
-        found = self._pick_for(payload)
-        if found is None:
+        if not self._may_be_feedback(payload):
             return
-        pick, emoji = found
-        async with pick.lock:  # events on one card run in the order they came, one at a time
-            if emoji in pick.held:
+        emoji = str(payload.emoji)
+        async with self._card_lock(payload.message_id):  # events on one card run in the order they came
+            pick = await self._owners_pick(payload)
+            if pick is None or emoji in pick.held:
                 return
             try:
                 await self.conversations.feedback(pick.user_id, pick.item_id, reaction_value(emoji))  # type: ignore[arg-type]
@@ -418,19 +507,20 @@ class RecoBot(commands.Bot):
                 log.warning("feedback on %s ignored: %s", pick.item_id, error)
                 return
             pick.held.append(emoji)
+            await self._save_held(pick)
 
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
         """Removing a 👍/👎 undoes it; reactions still on the message keep counting, in their order."""
-        found = self._pick_for(payload)
-        if found is None:
+        if not self._may_be_feedback(payload):
             return
-        pick, emoji = found
+        emoji = str(payload.emoji)
         undo = getattr(self.conversations, "undo_feedback", None)
         if undo is None:
             log.warning("reaction removed but Conversations.undo_feedback is missing; feedback kept")
             return
-        async with pick.lock:
-            if emoji not in pick.held:
+        async with self._card_lock(payload.message_id):
+            pick = await self._owners_pick(payload)
+            if pick is None or emoji not in pick.held:
                 return
             index = pick.held.index(emoji)
             later = pick.held[index + 1 :]
@@ -443,10 +533,7 @@ class RecoBot(commands.Bot):
             for other in later:
                 await self.conversations.feedback(pick.user_id, pick.item_id, reaction_value(other))  # type: ignore[arg-type]
                 pick.held.append(other)
-
-    def forget_picks(self, user_id: str) -> None:
-        for message_id in [m for m, pick in self.picks.items() if pick.user_id == user_id]:
-            del self.picks[message_id]
+            await self._save_held(pick)
 
     async def _on_app_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
@@ -527,8 +614,7 @@ class ForgetConfirm(discord.ui.View):
     @discord.ui.button(label="Forget me", style=discord.ButtonStyle.danger)
     async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
         await interaction.response.defer()
-        gone = await self.bot.conversations.forget(self.user_id)
-        self.bot.forget_picks(self.user_id)
+        gone = await self.bot.conversations.forget(self.user_id)  # the store's forget takes the user's cards too
         self.stop()
         await interaction.edit_original_response(
             content=f"Done: your profile and {gone} events are deleted.", view=None
@@ -540,17 +626,56 @@ class ForgetConfirm(discord.ui.View):
         await interaction.response.edit_message(content="Nothing was deleted.", view=None)
 
 
+class ShardedRecoBot(RecoBot, commands.AutoShardedBot):
+    """RecoBot on some of the bot's shards, so several processes serve one bot: each runs its
+    `shard_ids` of `shard_count`, and Discord routes each server's events to its shard. Every
+    process shares the profiles and cards through the profile store (PostgreSQL for several
+    machines); the process that runs shard 0 registers the slash commands and gets the DMs."""
+
+    def __init__(
+        self, conversations: Conversations, *, shard_ids: Sequence[int], shard_count: int, **options: Any
+    ) -> None:
+        super().__init__(conversations, shard_ids=list(shard_ids), shard_count=shard_count, **options)
+
+    @property
+    def shard_label(self) -> str | None:
+        return f"shards {','.join(map(str, self.shard_ids or []))} of {self.shard_count}"
+
+    @property
+    def registers_commands(self) -> bool:
+        return 0 in (self.shard_ids or [])
+
+
+def make_bot(
+    conversations: Conversations,
+    *,
+    shard_ids: Sequence[int] | None = None,
+    shard_count: int | None = None,
+    **options: Any,
+) -> RecoBot:
+    """The bot whole (no shards given), or the given shards of it (`check_shards` checks them)."""
+    shards = check_shards(shard_ids, shard_count)
+    if shards is None:
+        return RecoBot(conversations, **options)
+    return ShardedRecoBot(conversations, shard_ids=shards[0], shard_count=shards[1], **options)
+
+
 # -- entry point -------------------------------------------------------------------------------
 def run_discord(
     runtime: Runtime,
     token: str,
     guild_id: int | None,
     *,
+    shard_ids: Sequence[int] | None = None,
+    shard_count: int | None = None,
     announce: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
 ) -> None:
-    """Run the bot until interrupted; SetupError (one clear line) when Discord refuses it."""
+    """Run the bot (or the given shards of it) until interrupted; SetupError (one clear line)
+    when Discord refuses it."""
     token = check_token(token)
-    bot = RecoBot(runtime.conversations, guild_id=guild_id, announce=announce)
+    bot = make_bot(
+        runtime.conversations, shard_ids=shard_ids, shard_count=shard_count, guild_id=guild_id, announce=announce
+    )
     try:
         bot.run(token, log_handler=None)  # logs go where configure_logging put them
     except discord.LoginFailure:
@@ -568,5 +693,17 @@ def run_discord(
             f"Discord refused to register slash commands ({error.text}); is the bot invited to server {guild_id} "
             "with the applications.commands scope? (RECOCHAT_DISCORD_GUILD)"
         ) from None
+    except discord.ConnectionClosed as error:
+        if error.code == 4010:  # an invalid shard: Discord's count disagrees with ours
+            raise SetupError(
+                f"Discord refused shard {error.shard_id} of --shard-count {shard_count}; give every process the "
+                "same --shard-count and ids from 0 to that count minus 1"
+            ) from None
+        if error.code == 4011:
+            raise SetupError(
+                "Discord says the bot is in too many servers for this many shards (sharding required); "
+                "raise --shard-count (about one shard per 1000 servers) and split the ids over the processes"
+            ) from None
+        raise
     except OSError as error:
         raise SetupError(f"cannot reach Discord: {error}") from None

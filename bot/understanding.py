@@ -107,6 +107,8 @@ GENRE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "scary": ("horror",),
     "horror": ("horror",),
     "creepy": ("horror",),
+    "gory": ("horror",),
+    "violent": ("horror",),
     "animated": ("animation",),
     "cartoon": ("animation",),
     "cartoons": ("animation",),

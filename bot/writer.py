@@ -298,10 +298,11 @@ class GroundingValidator:
         ):
             return False  # "starting with The 80s" ("the " may precede the title)
         years = {int(y) for y in _YEAR.findall(text)}
-        if not years:
+        decades = {int(d) for d in _DECADE.findall(text)}
+        if not (years or decades):
             return True
         known = {i.year for i in [*self.allowed, *self.liked] if i.id in named and i.year}
-        return bool(named) and years <= known
+        return bool(named) and years <= known and decades <= {y // 10 % 10 for y in known}
 
     def _true_of_user(self, text: str) -> bool:
         """'You loved X' only when the profile holds X as liked; never 'you enjoyed' in general. The claim's
@@ -345,13 +346,16 @@ _META = re.compile(
 
 
 _MARKUP = re.compile(
-    r"[<>{}|#*`]|\b\d{1,2}\.$|^\d+\.|\(\s*[a-z]|\b(?:more like|first pick|user said|draft|looking for)\s*:|:$", re.I
+    r"[<>{}|#*`]|\b\d{1,2}\.$|^\d+\.|\(\s*[a-z]|\b(?:more like|first pick|user said|draft|looking for)\s*:|:$|(?:\b[A-Z]\.){2,}$",
+    re.I,
 )
-"""Prompt markup echoed back (<catalog>, a | b, '(science fiction, …)', 'More like:'), list numbers, or a
-sentence cut at '1.' (a year may end one)."""
+"""Prompt markup echoed back (<catalog>, a | b, '(science fiction, …)', 'More like:'), list numbers, a
+sentence cut at '1.' (a year may end one) or after initials ("… starting with Batman: A.K.A.")."""
 
 
 _STARTING_WITH = re.compile(r"\bstarting with\s+", re.I)
+_DECADE = re.compile(r"\b(?:1[89]|20)?(\d)0['’]?s\b")
+"""'the 90s', '1990s': a decade, which must be the named title's ("Dirty Harry, … from the 90s")."""
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 
 

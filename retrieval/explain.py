@@ -62,7 +62,8 @@ def shared_attribute(item: CatalogItem, other: CatalogItem) -> str | None:
     tags = [t for t in _tags(item) if normalize(t) in their_tags]
     if tags:
         return f"both {_listing(tags)}"
-    words = sorted(_common_words(item) & _common_words(other))
+    genre_words = content_words(" ".join(item.genres + other.genres))  # 'science' and 'fiction' are no theme
+    words = sorted((_common_words(item) & _common_words(other)) - genre_words)
     if len(words) >= 2:
         return "both about " + _listing([f"‘{w}’" for w in words], 2)
     genres = [g for g in item.genres if g in other.genres]

@@ -6,9 +6,10 @@ from Chroma (never with a `where` filter: over-fetch, then filter in memory).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -49,6 +50,9 @@ class RankRequest:
     include_genres: list[str] = field(default_factory=list)
     """Hard: an item must have one of these (genres the user insisted on)."""
     exclude_genres: list[str] = field(default_factory=list)
+    exclude_words: list[str] = field(default_factory=list)
+    """Hard too: an item whose description or tags say one of these ("musical", "violent") is out, whatever its
+    genres (The Lion King, "an animated musical drama", has no musical genre)."""
     preferred_genres: list[str] = field(default_factory=list)
     """Soft: items with these get `ScoringWeights.genre`; they lead, the others still qualify."""
     liked: list[str] = field(default_factory=list)
@@ -110,6 +114,7 @@ class Recommender:
                 self._genres[row, self._genre_column[genre]] = True
         self.people = PeopleIndex(catalog.items)
         self._local = threading.local()
+        self._said: dict[str, np.ndarray] = {}
 
     @property
     def timings_ms(self) -> dict[str, float]:
@@ -170,7 +175,20 @@ class Recommender:
             mask &= self._genre_counts(rows, request.exclude_genres) == 0
         if request.exclude:
             mask &= self._on_rows(dict.fromkeys(request.exclude, 1.0), rows) == 0
+        for word in request.exclude_words:
+            mask &= ~(self._saying(word) if everything else self._saying(word)[rows])
         return mask
+
+    def _saying(self, word: str) -> np.ndarray:
+        """Rows whose description or tags say `word` (a long word's other endings too: violent, violence),
+        computed once per word and kept: the per-turn cost is a mask, not a text scan."""
+        found = self._said.get(word)
+        if found is None:
+            stem = re.escape(word[:-1]) + r"\w*" if len(word) >= 6 else re.escape(word) + "s?"
+            pattern = re.compile(rf"\b{stem}\b", re.I)
+            found = np.array([bool(pattern.search(_text_of(item))) for item in self.catalog.items], dtype=bool)
+            self._said[word] = found
+        return found
 
     def blocking_genres(self, request: RankRequest) -> list[str]:
         """The excluded genres that every item not yet shown, seen or rejected has: what to drop when nothing
@@ -345,7 +363,7 @@ class Recommender:
             reason = anchor_reason(item, anchor, close=similarity > CLOSE)
             reasons += [reason] if reason else []
         matched = request_reason(item, [text for text, _ in request.aspects])
-        fit = matched or _aspect_reason(vector, request)
+        fit = matched or _aspect_reason(item, vector, request, self._genre_column)
         if fit:
             reasons.append(fit)
         if collab > 0.3 and len(reasons) < 2:
@@ -376,13 +394,21 @@ class Recommender:
         return "people with your favourites liked it too"
 
 
-def _aspect_reason(vector: np.ndarray, request: RankRequest) -> str | None:
-    """Quote the asked-for phrase the item matches best, if it matches well enough."""
+def _aspect_reason(item: CatalogItem, vector: np.ndarray, request: RankRequest, genres: Iterable[str]) -> str | None:
+    """Quote the asked-for phrase the item matches best, if it matches well enough and has every genre the phrase
+    names (the read-through found Men in Black "fits 'dark crime drama'")."""
     if not request.aspects:
         return None
     sims = [float(v @ vector) for _, v in request.aspects]
     best = int(np.argmax(sims))
-    return f"fits “{request.aspects[best][0]}”" if sims[best] > ASPECT_FIT else None
+    phrase = request.aspects[best][0]
+    named = {g for g in genres if re.search(rf"\b{re.escape(g)}s?\b", phrase.lower())}
+    return f"fits “{phrase}”" if sims[best] > ASPECT_FIT and named <= set(item.genres) else None
+
+
+def _text_of(item: CatalogItem) -> str:
+    tags = item.meta.get("tags") or []
+    return " ".join([item.description, *(tags if isinstance(tags, list) else [str(tags)])])
 
 
 def _person_reason(item: CatalogItem, request: RankRequest) -> str | None:

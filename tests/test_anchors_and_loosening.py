@@ -58,7 +58,8 @@ def test_a_new_request_replaces_soft_genres_and_years_and_keeps_hard_ones() -> N
     assert apply(c, include_genres=["comedy"], exclude_genres=["horror"], new_topic=True) == ["no horror from now on"]
     assert (c.preferred_genres, c.required_genres) == (["comedy"], [])
     assert apply(c, year_min=1980, year_max=1989, anchored=True) == ["years 1980–1989"]  # "more like #2, 80s"
-    assert (c.preferred_genres, c.year_min) == ([], 1980)
+    # a liked pick refines the request: the soft genre still leans ("animated, for the kids", then "the first one")
+    assert (c.preferred_genres, c.year_min) == (["comedy"], 1980)
     apply(c, include_genres=["animation"], insisted_genres=["animation"], new_topic=True)
     assert (c.required_genres, c.year_min) == (["animation"], None)
     apply(c, positive=["heist twist"], new_topic=True)
@@ -210,3 +211,14 @@ def test_a_year_range_said_earlier_gives_way_to_close_items_from_other_years(ran
         ("i2", ("years",), True),
     ]
     assert all(r.fit >= 0.3 for r in got)
+
+
+def test_an_excluded_word_rules_out_items_whose_text_says_it(ranker) -> None:  # type: ignore[no-untyped-def]
+    """'No musicals' rules out a film its own text calls a musical, whatever its genres (The Lion King)."""
+    items = list(ranker.catalog.items)
+    items[1] = CatalogItem("i1", "Item 1", "Item 1", {"genres": ["crime"], "year": 1995, "description": "A musical."})
+    ranker = Recommender(StoredCatalog("circle", items, ranker.catalog.embeddings))
+    request = RankRequest(interest=ranker.catalog.embeddings[1], aversion=None, k=2, diversify=False)
+    assert ids(ranker.rank(request)) == ["i1", "i0"]
+    request.exclude_words = ["musical"]
+    assert ids(ranker.rank(request)) == ["i0", "i2"]

@@ -245,3 +245,15 @@ async def test_a_silent_model_is_not_asked_again(make_runtime):
     runtime, model = llm_runtime(make_runtime, "", "not reached")
     reply = await runtime.conversations.send("a", "something funny")
     assert reply.status == "replaced" and model.queue == ["not reached"]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Here are a few picks for you, starting with Heat, a crime thriller from the 80s.",  # Heat is from 1995
+        "Here are a few more picks for you, starting with Heat: A.K.A.",  # cut after initials
+    ],
+)
+def test_a_wrong_decade_or_a_cut_sentence_is_dropped(sentence):
+    assert _recommend_validator().accept(sentence) is False
+    assert _recommend_validator().accept("Here are a few picks for you, starting with Heat, a thriller from the 90s.")

@@ -356,10 +356,24 @@ class ProfileStore(ProfileStorage):
         self.path = path
         self._lock = threading.RLock()
         self._users = UserLocks()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = sqlite3.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
+        self._use_wal()
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._migrate()
+
+    def _use_wal(self) -> None:
+        """WAL, once per file. Switching needs the file to itself and may answer 'database is locked' at once,
+        without waiting, while another connection is opening it (seen with four opened at the same time):
+        a file already in WAL is left alone, and a busy switch is tried again."""
+        for attempt in range(50):
+            try:
+                if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or attempt == 49:
+                    raise
+                time.sleep(0.05)
 
     # -- schema ------------------------------------------------------------------------------
     @property

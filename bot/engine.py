@@ -292,7 +292,8 @@ class Engine:
         if not stages:
             return None
         noun = self.catalog.noun or "title"
-        asked = [*request.include_genres, *request.preferred_genres]
+        soft = any("soft genres" in stage for stage in stages)  # a soft genre is no filter unless it was given up
+        asked = [*request.include_genres, *(request.preferred_genres if soft else [])]
         years = request.year_min is not None or request.year_max is not None
         span = Constraints(year_min=request.year_min, year_max=request.year_max).years_text() if years else ""
         if any(r.for_fit for r in items):

@@ -290,6 +290,10 @@ class GroundingValidator:
             self.must_name.id not in named or (len(named) > 1 and not _USER_CLAIM.search(text))
         ):
             return False  # the first pick, and any other title only as what the user liked
+        if self.must_name is not None and any(
+            m.item_id == self.must_name.id and _PICKS_FOR.search(text[: m.start]) for m in matches
+        ):
+            return False  # "here are a few more picks for The 40-Year-Old Virgin"
         starting = _STARTING_WITH.search(text)
         if (
             self.must_name is not None
@@ -317,7 +321,11 @@ class GroundingValidator:
 
     def _made_of_facts(self, words: set[str]) -> bool:
         telling = words - self.free_words
-        return self.facts is None or not telling or len(telling & self.facts) / len(telling) >= self.share
+        if self.facts is None:
+            return True
+        if not telling:
+            return bool(self.free_words)  # a paraphrase says something of its draft ("Just go here." does not)
+        return len(telling & self.facts) / len(telling) >= self.share
 
 
 _PROMISE = re.compile(
@@ -327,9 +335,11 @@ _PROMISE = re.compile(
 )
 """A writer cannot keep promises about later replies: the ranker decides them."""
 _USER_CLAIM = re.compile(
-    r"\byou(?:'ve| have)? (?:already )?(enjoyed|loved|liked|watched|seen|adored|love|like)\b|\bglad you\b", re.I
+    r"\byou(?:'ve| have)? (?:already )?(enjoyed|loved|liked|watched|seen|adored|love|like)\b|\bglad you\b"
+    r"|\b(?:your|great|good|perfect|nice|excellent|wonderful|fantastic|delightful) choice\b",
+    re.I,
 )
-"""Claims about the user's past that must match the profile."""
+"""Claims about the user's past that must match the profile ("What a great choice, X!" says the user chose X)."""
 _PICKS_ELSEWHERE = re.compile(
     r"\b(previous|earlier|last|other) (picks?|suggestions?|recommendations?|list|ones?|ideas?)\b"
     r"|\b(above|below)\b",
@@ -354,6 +364,7 @@ sentence cut at '1.' (a year may end one) or after initials ("… starting with 
 
 
 _STARTING_WITH = re.compile(r"\bstarting with\s+", re.I)
+_PICKS_FOR = re.compile(r"\b(?:picks?|suggestions?|options?|ideas?) for\s+(?:the\s+)?$", re.I)
 _DECADE = re.compile(r"\b(?:1[89]|20)?(\d)0['’]?s\b")
 """'the 90s', '1990s': a decade, which must be the named title's ("Dirty Harry, … from the 90s")."""
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")

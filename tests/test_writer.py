@@ -257,3 +257,9 @@ async def test_a_silent_model_is_not_asked_again(make_runtime):
 def test_a_wrong_decade_or_a_cut_sentence_is_dropped(sentence):
     assert _recommend_validator().accept(sentence) is False
     assert _recommend_validator().accept("Here are a few picks for you, starting with Heat, a thriller from the 90s.")
+
+
+def test_praise_of_a_choice_the_user_did_not_make_and_picks_for_the_pick_are_dropped():
+    validator = _recommend_validator()
+    assert not validator.accept("What a great choice, here are a few picks starting with Heat, a crime thriller.")
+    assert not validator.accept("Here are a few more picks for Heat, a crime thriller, for you tonight.")

@@ -304,11 +304,18 @@ class Engine:
             _closest(stage, [r for r in items if r.loosened == stage], asked, request.include_genres, noun)
             for stage in stages
         )
+        hard = request.include_genres
+        leaning = [g for g in asked if g not in hard]
+        # hard genres are the kind, a soft one only narrows it: "every family movie with animation", never
+        # "every family or animation movie" (an animated film without family was never a candidate)
+        kind = " or ".join(hard) if hard else " or ".join(leaning)
+        narrowed = f" with {' or '.join(leaning)}" if hard and leaning else ""
+        when = within if years else ""
         if all(r.loosened for r in items):  # none of it fits any more
-            none = f"no {' or '.join(asked)} {plural(noun)}" if asked else "nothing"
-            return f"I have {none}{within if years else ''} left for you; these are the closest {rest}."
-        every = f"every {' or '.join(asked)} {noun}" if asked else "everything"
-        return f"That's {every}{within if years else ''} I have left for you; the rest are the closest {rest}."
+            none = f"no {kind} {plural(noun)}{narrowed}" if asked else "nothing"
+            return f"I have {none}{when} left for you; these are the closest {rest}."
+        every = f"every {kind} {noun}{narrowed}" if asked else "everything"
+        return f"That's {every}{when} I have left for you; the rest are the closest {rest}."
 
     def _dead_end(self, request: RankRequest) -> str:
         """Nothing is left even with genres and years loosened: say what to drop (an exclusion, or the

@@ -402,7 +402,7 @@ _GENRE_WORDS = {
 }
 """How a sentence may call an item of a genre: 'a romantic comedy' is true of romance and comedy."""
 
-RETRIES = 11
+RETRIES = 19
 """More attempts while the model writes sentences that are all dropped, within `RETRY_WITHIN` of the first-sentence
 budget: a 135M model's sentence is often wrong, but a later sample is often right (each costs ~0.5 s). A model
 that writes nothing, errs or runs out of time is not asked again."""

@@ -399,17 +399,20 @@ class Engine:
         """One encoder pass for the turn's positive and negative phrases together, and for the texts the learned
         polarity reader reads the named titles from (which then settles their polarity); float32, as the log
         stores them, so the live update and a replay add the very same vectors."""
-        positive, negative = understood.positive, understood.negative
+        phrases = understood.positive + understood.negative
         reading = self.polarity.texts(understood.titles) if self.polarity and understood.titles else []
-        texts = positive + negative + reading
+        texts = phrases + reading
         vectors = self.encoder.encode_queries(texts) if texts else []
         if self.polarity and reading:
-            apply_polarity(understood, self.polarity.read(understood.titles, vectors[len(positive + negative) :]))
+            # may move a clause's phrase from positive to negative ("The Hobbit was too tedious")
+            apply_polarity(understood, self.polarity.read(understood.titles, vectors[len(phrases) :]))
+        vector_of = dict(zip(phrases, vectors, strict=False))
 
-        def mean(part: list[np.ndarray]) -> np.ndarray | None:
-            return np.asarray(np.mean(part, axis=0), dtype=np.float32) if part else None
+        def mean(part: list[str]) -> np.ndarray | None:
+            found = [vector_of[text] for text in part]
+            return np.asarray(np.mean(found, axis=0), dtype=np.float32) if found else None
 
-        return mean(vectors[: len(positive)]), mean(vectors[len(positive) : len(positive) + len(negative)])
+        return mean(understood.positive), mean(understood.negative)
 
     def _apply_turn(self, profile: Profile, text: str, signal: TurnSignal) -> list[str]:
         """What the user said: every turn counts; one that teaches moves interest and aversion

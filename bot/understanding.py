@@ -194,6 +194,9 @@ class TitleMention:
     """The mention's sentence and the next one, titles as "it" ("I watched it. But I didn't like it.")."""
     cues: dict[str, float] = field(default_factory=dict, compare=False)
     """The rules' evidence (`POLARITY_CUES`), the learned reader's other features."""
+    phrase: str | None = field(default=None, compare=False)
+    """The free-text phrase the mention's clause gave (positive, as the rules read it): a learned dislike
+    moves it to the negative phrases, so "was too tedious" never pulls the interest toward tedium."""
 
 
 @dataclass
@@ -415,14 +418,14 @@ class _ClauseReader:
         negative = bool(_NEGATION.search(clause))
         seen_only = bool(_SEEN.search(clause)) and not _POSITIVE_WORDS.search(clause) and not negative
         polarity: Polarity = "dislike" if negative else "seen" if seen_only else "like"
+        ranked = self._rank_feedback(clause, negative)
+        self._constraints(clause, negative)
+        phrase = None if ranked else self._aspect(clause, negative)  # "#2" or "the second one" are no aspect
         if titles:
             cues = _polarity_cues(clause, context, polarity, len(titles))
             text, window = _as_it(clause), _as_it(context.before + clause + context.after)
-            self.result.titles += [TitleMention(m.item_id, polarity, m.exact, text, window, cues) for m in titles]
-        ranked = self._rank_feedback(clause, negative)
-        self._constraints(clause, negative)
-        if not ranked:  # "#2" or "the second one" are no aspect
-            self._aspect(clause, negative)
+            kept = None if negative else phrase
+            self.result.titles += [TitleMention(m.item_id, polarity, m.exact, text, window, cues, kept) for m in titles]
 
     def _rank_feedback(self, clause: str, negative: bool) -> bool:
         """'more like #2' or 'not the first one'; after an all-reject ('meh') the rank words are not feedback."""
@@ -451,11 +454,13 @@ class _ClauseReader:
         result.year_min = lo if lo is not None else result.year_min
         result.year_max = hi if hi is not None else result.year_max
 
-    def _aspect(self, clause: str, negative: bool) -> None:
+    def _aspect(self, clause: str, negative: bool) -> str | None:
         """What is left once negation, filler, decades and year ranges are gone is free text for the embedding."""
         aspect = _aspect(_INSIST.sub(" ", _DECADE.sub(" ", _BETWEEN.sub(" ", clause))).replace(_TITLE_STUB, " "))
         if aspect and not re.fullmatch(r"[\d\s]+", aspect) and not _NO_TOPIC.fullmatch(aspect):
             (self.result.negative if negative else self.result.positive).append(aspect)
+            return aspect
+        return None
 
 
 def _polarity_cues(clause: str, context: _Context, polarity: Polarity, titles: int) -> dict[str, float]:
@@ -489,8 +494,12 @@ def apply_polarity(result: Understanding, readings: Sequence[Polarity | None]) -
     """A learned reader's polarity for each title mention, in order; None keeps the rules' reading. Whether the
     message starts a new request depends on a liked title, so it is read again."""
     for mention, reading in zip(result.titles, readings, strict=True):
-        if reading is not None:
-            mention.polarity = reading
+        if reading is None:
+            continue
+        if reading == "dislike" and mention.polarity != "dislike" and mention.phrase in result.positive:
+            result.positive.remove(mention.phrase)
+            result.negative.append(mention.phrase)
+        mention.polarity = reading
     result.new_topic = _is_new_topic(result)
 
 

@@ -213,11 +213,13 @@ class GroundingValidator:
         min_words: int = 1,
         must_name: CatalogItem | None = None,
         generic: bool = True,
+        tell: str | None = None,
     ) -> None:
         self.titles = titles
         self.facts = content_words(facts) if facts else None
         self.share = share
         self.free_words = _GENERIC if generic else frozenset()
+        self.tell = content_words(tell) - content_words(" ".join(i.title for i in allowed)) if tell else None
         self.min_words = min_words
         self.allowed = allowed
         self.must_name = must_name
@@ -264,6 +266,8 @@ class GroundingValidator:
             return False
         if not self._names_right(text):
             return False
+        if self.tell is not None and not self._kept_words and len(words & self.tell) < 2:
+            return False  # "what is #1 about?" answered with the director and the cast, no story
         self._seen.add(key)
         self._kept_words.append(words)
         return True
@@ -336,7 +340,8 @@ _PROMISE = re.compile(
 """A writer cannot keep promises about later replies: the ranker decides them."""
 _USER_CLAIM = re.compile(
     r"\byou(?:'ve| have)? (?:already )?(enjoyed|loved|liked|watched|seen|adored|love|like)\b|\bglad you\b"
-    r"|\b(?:your|great|good|perfect|nice|excellent|wonderful|fantastic|delightful) choice\b",
+    r"|\b(?:your|great|good|perfect|nice|excellent|wonderful|fantastic|delightful) choice\b"
+    r"|\byour (?:new )?favou?rite\b|\byou (?:haven'?t|have not|never) (?:seen|watched)\b",
     re.I,
 )
 """Claims about the user's past that must match the profile ("What a great choice, X!" says the user chose X)."""
@@ -426,6 +431,8 @@ class Brief:
     must_name: CatalogItem | None = None
     generic: bool = True
     """Generic words ('here', 'enjoy') are free; False for a paraphrase of a draft, which has its own words."""
+    tell: str | None = None
+    """What the first sentence must retell (an item's plot, for "what is #2 about?"): two of its words at least."""
 
 
 EXPECTED_FAILURES: tuple[type[BaseException], ...] = (openai.APIError, httpx.HTTPError, OSError)
@@ -488,7 +495,10 @@ class LLMWriter:
             return Brief("clarify", {"message": message, "items": items}, [], f"{message} popular varied", share=0.75)
         if result.kind == "about" and result.subject is not None and not field_answer(result.subject, message):
             item = item_facts(result.subject)
-            return Brief("about_item", {"message": message, "item": item}, [result.subject], f"{item} {message}", 0.67)
+            plot = safe_text(result.subject.description)
+            return Brief(
+                "about_item", {"message": message, "item": item}, [result.subject], f"{item} {message}", 0.67, tell=plot
+            )
         if result.kind == "smalltalk":
             draft = self.template.smalltalk(message)
             variables = {"message": message, "draft": draft, "domain": self.domain}
@@ -514,6 +524,7 @@ class LLMWriter:
             request.min_words,
             request.must_name,
             request.generic,
+            request.tell,
         )
         kept = 0
         if await self._server_ready(outcome):

@@ -101,9 +101,13 @@ _CAPITALIZED = re.compile(r"(?<=[\w,;:’'] )[A-Z][\w’'-]*")
 """A capitalized word inside a sentence: part of a name ("Los Angeles"), whose stem ('angel') is no theme."""
 
 
+_COMPOUND = re.compile(r"\w+(?:-\w+)+")
+"""'bone-dry', 'rain-soaked': a compound's parts are no theme of their own ('bone' met 'Shakespearean bones')."""
+
+
 def _common_words(item: CatalogItem) -> set[str]:
-    """The description's theme words: content words that are not parts of names."""
-    return content_words(" ".join(_CAPITALIZED.sub(" ", s) for s in _sentences(item)))
+    """The description's theme words: content words that are not parts of names or of compounds."""
+    return content_words(" ".join(_COMPOUND.sub(" ", _CAPITALIZED.sub(" ", s)) for s in _sentences(item)))
 
 
 def _sentences(item: CatalogItem) -> list[str]:

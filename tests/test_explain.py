@@ -88,3 +88,10 @@ def test_parts_of_names_are_no_shared_theme() -> None:
     lebowski = item("lb", "The Big Lebowski", "A Los Angeles slacker bowls with a volatile buddy.", ["comedy"])
     roger = item("rr", "Roger Rabbit", "In Los Angeles a private eye helps a framed buddy.", ["animation"])
     assert shared_attribute(lebowski, roger) is None
+
+
+def test_parts_of_compounds_are_no_shared_theme() -> None:
+    """'both about ‘bone’' met 'bone-dry' in one description and 'bones' in the other (the read-through)."""
+    lion = item("li", "Lion", "A bone-dry savanna tale of an uncle's betrayal.", ["animation"])
+    play = item("pl", "Play", "Shakespearean bones under a family feud and an uncle's crown.", ["drama"])
+    assert shared_attribute(lion, play) is None  # only 'uncle' is left: one word is no shared theme

@@ -263,3 +263,22 @@ def test_praise_of_a_choice_the_user_did_not_make_and_picks_for_the_pick_are_dro
     validator = _recommend_validator()
     assert not validator.accept("What a great choice, here are a few picks starting with Heat, a crime thriller.")
     assert not validator.accept("Here are a few more picks for Heat, a crime thriller, for you tonight.")
+
+
+def test_an_answer_about_an_item_must_retell_its_story():
+    from recochat.bot.writer import GroundingValidator
+
+    heat, _, _, titles = _items()
+    plot = "A master thief plans one last heist while a obsessive detective closes in on his crew."
+    facts = f"Heat (1995) | crime, thriller | director: Michael Mann | with Al Pacino | {plot} what is #1 about?"
+    validator = GroundingValidator(titles, [heat], facts, tell=plot)
+    assert not validator.accept("Heat is a crime thriller from director Michael Mann, with Al Pacino.")
+    assert validator.accept("Heat is a crime thriller: a master thief plans one last heist as a detective closes in.")
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["Your favorite, Heat, a crime thriller, starts these picks.", "You haven't seen Heat, a thriller, yet."],
+)
+def test_unknowable_claims_about_the_user_are_dropped(sentence):
+    assert not _recommend_validator().accept(sentence)

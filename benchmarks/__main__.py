@@ -6,6 +6,7 @@ BENCHMARKS = {
     "llm": "recochat.benchmarks.llm_replies",
     "redial": "recochat.benchmarks.redial",
     "scale": "recochat.benchmarks.scale",
+    "scale-out": "recochat.benchmarks.scale_out",
     "simulated": "recochat.benchmarks.simulated",
     "inspired": "recochat.benchmarks.inspired",
     "reliability": "recochat.benchmarks.reliability",

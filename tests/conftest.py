@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from fakes import HashingEncoder
-from pg_cluster import Cluster, ClusterError, start_cluster
 
+from recochat.benchmarks.pg_cluster import Cluster, ClusterError, start_cluster
 from recochat.bot.runtime import Runtime, build
 from recochat.bot.settings import Settings
 from recochat.retrieval.catalog import load_catalog
@@ -252,7 +252,7 @@ def fake_runtime(make_runtime: Callable[..., Runtime], fake_encoder: HashingEnco
 
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[Cluster]:
-    """A throwaway PostgreSQL server for the whole session (tests/pg_cluster.py), started on first
+    """A throwaway PostgreSQL server for the whole session (benchmarks/pg_cluster.py), started on first
     use. Without the server binaries the tests that use it fail, saying what to install: they are
     part of the default run, never skipped."""
     try:

@@ -120,7 +120,7 @@ def test_tiny_training_run_learns_a_synthetic_handful(tmp_path: Path) -> None:
 
 
 def test_a_learned_dislike_moves_its_clause_phrase_to_the_negative_side(encoder: Encoder) -> None:
-    """"The Hobbit was too tedious" read as a dislike must not pull the interest toward tedium."""
+    """ "The Hobbit was too tedious" read as a dislike must not pull the interest toward tedium."""
     understood = understand("I love The Lord of the Rings, but The Hobbit was too tedious!", TITLES, set(), 2025)
     phrase = understood.titles[1].phrase
     assert phrase and phrase in understood.positive  # the rules saw no negation in that clause

@@ -1,5 +1,5 @@
 """One contract for every profile store: each test runs on SQLite (the default) and on
-PostgreSQL (a throwaway cluster, tests/pg_cluster.py), so the two backends stay one behaviour.
+PostgreSQL (a throwaway cluster, benchmarks/pg_cluster.py), so the two backends stay one behaviour.
 
 A `Backend` opens stores on one database (a second `open()` is what another process would
 open) and reaches under them only where a test must: to make a write fail, to build a
@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import pytest
-from pg_cluster import Cluster, ClusterError, find_bin_dir
 
+from recochat.benchmarks.pg_cluster import Cluster, ClusterError, find_bin_dir
 from recochat.benchmarks.stress import profile_differences
 from recochat.bot.errors import SetupError
 from recochat.profiles.model import Constraints, Profile, TurnSignal

@@ -4,7 +4,7 @@ loses no acknowledged write.
 
 The first tests run engines in this process, each on its own store (its own pool, as another
 process would have), where the model and the checkpoints can be looked into. The last ones run
-real processes (tests/pg_worker.py) on a throwaway cluster (tests/pg_cluster.py)."""
+real processes (tests/pg_worker.py) on a throwaway cluster (benchmarks/pg_cluster.py)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 from conftest import IngestedTiny
 from fakes import HashingEncoder
-from pg_cluster import Cluster
 
+from recochat.benchmarks.pg_cluster import Cluster
 from recochat.bot.engine import Engine
 from recochat.profiles.collaborative import COLLABORATIVE_KINDS, CoOccurrence
 from recochat.profiles.learning import Checkpoint, Poll, SharedLearning

@@ -1,9 +1,10 @@
-"""A throwaway PostgreSQL cluster for the tests, from the installed server binaries.
+"""A throwaway PostgreSQL cluster, from the installed server binaries: for the tests
+(tests/conftest.py) and for `recochat bench scale-out`, so both start it the same way.
 
 initdb and postgres refuse to run as root, so under root they run as the `postgres` system
 user (`runuser`), in a temporary directory that user owns. The server listens on a free
 loopback port, keeps its unix socket in that directory, trusts local connections, and skips
-fsync (the data dies with the test run). Starting takes well under a second.
+fsync (the data dies with the run). Starting takes well under a second.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ SEARCHED = ("RECOCHAT_TEST_PG_BIN", "PATH", "/usr/lib/postgresql/*/bin")
 
 
 class ClusterError(RuntimeError):
-    """The test cluster cannot start; the message says what to install or fix."""
+    """The throwaway cluster cannot start; the message says what to install or fix."""
 
 
 def find_bin_dir() -> Path:
@@ -44,7 +45,7 @@ def find_bin_dir() -> Path:
         if (directory / "initdb").is_file() and (directory / "pg_ctl").is_file():
             return directory
     raise ClusterError(
-        "the PostgreSQL tests need the server binaries (initdb, pg_ctl), searched in "
+        "the PostgreSQL tests and `recochat bench scale-out` need the server binaries (initdb, pg_ctl), searched in "
         f"{', '.join(SEARCHED)}: install them (Debian/Ubuntu: apt-get install -y postgresql) "
         "or set RECOCHAT_TEST_PG_BIN to their directory"
     )
@@ -87,7 +88,9 @@ def _as_owner(command: list[str]) -> list[str]:
     if os.geteuid() != 0:
         return command
     if shutil.which("runuser") is None:
-        raise ClusterError("running as root, the PostgreSQL tests need `runuser` to start the server as `postgres`")
+        raise ClusterError(
+            "running as root, a throwaway PostgreSQL cluster needs `runuser` to start the server as `postgres`"
+        )
     return ["runuser", "-u", "postgres", "--", *command]
 
 

@@ -18,6 +18,7 @@ from recochat.retrieval.catalog import demo_catalog_path, load_catalog
 from recochat.retrieval.encoder import Encoder, TextEncoder
 from recochat.retrieval.ingest import IngestReport, infer_noun, ingest
 from recochat.retrieval.recommender import Recommender
+from recochat.retrieval.snapshot import SnapshotCache, load_with_snapshot
 from recochat.retrieval.store import ChromaStore, StoredCatalog
 
 from .conversation import Conversations, Writer
@@ -32,6 +33,9 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
 CATALOG_CHECK_S = 1.0
 """How often a runtime asks the store for the catalog version: a re-ingest by another process
 shows up within about this long, at one metadata read per interval."""
+SNAPSHOTS = "snapshots"
+"""Catalog snapshots live in this folder under RECOCHAT_HOME (see `retrieval.snapshot`): local to
+each machine, even when the catalog is on a shared Chroma server."""
 log = logging.getLogger("recochat.runtime")
 
 
@@ -126,10 +130,11 @@ class CatalogWatch:
 
     `check()` runs at the start of every turn and feedback, in the worker thread that does the
     engine's work: at most once per `interval_s` it reads the collection's version (one metadata
-    read, never a query) and, when it changed, loads the catalog (matrix and items) again and hands
-    it to `reload`, which swaps in an engine built on it. Turns already running finish on the old
-    engine; other threads that arrive during a reload go on with the old one instead of waiting.
-    A store that cannot answer, or a collection that is gone or empty, keeps the catalog in memory
+    read, never a query) and, when it changed, loads the catalog (matrix and items) again through
+    `load` (default: the store's full read; the runtime passes one that uses the catalog snapshot
+    when there is one for the new version, and writes it when not) and hands it to `reload`,
+    which swaps in an engine built on it. Turns already running finish on the old engine; other
+    threads that arrive during a reload go on with the old one instead of waiting. A store that cannot answer, or a collection that is gone or empty, keeps the catalog in memory
     (logged once per change of state): serving yesterday's items beats failing the turn."""
 
     def __init__(
@@ -140,8 +145,11 @@ class CatalogWatch:
         reload: Callable[[StoredCatalog], None],
         interval_s: float = CATALOG_CHECK_S,
         clock: Callable[[], float] = time.monotonic,
+        load: Callable[[str], StoredCatalog] | None = None,
     ) -> None:
         self.store = store
+        self.load = load or store.load
+        """Reads the whole catalog of a name (see the class docstring)."""
         self.name = name
         self.version = version
         """The version of the catalog in memory."""
@@ -174,7 +182,7 @@ class CatalogWatch:
             if version == self.version:
                 self._complaint = None
                 return False
-            catalog = self.store.load(self.name)
+            catalog = self.load(self.name)
         except Exception as error:  # noqa: BLE001  # a server restart or a network blip must not fail turns
             self._complain(
                 f"cannot check catalog {self.name!r} for a new version ({error}); serving the copy in memory"
@@ -245,7 +253,8 @@ def build(
         endpoint = open_chat_endpoint(settings) if writer is None else None
         encoder = encoder or open_encoder(settings)
         name = resolve_collection(settings, store, encoder, collection)
-        catalog = store.load(name)
+        load = functools.partial(load_with_snapshot, store, snapshots=SnapshotCache(settings.home / SNAPSHOTS))
+        catalog = load(name)
         if len(catalog) == 0:
             raise SetupError(f"catalog {name!r} is empty; ingest items with `recochat ingest PATH --collection {name}`")
     except BaseException:
@@ -257,7 +266,9 @@ def build(
     if writer is None:
         writer = make_writer(settings, engine, _noun(catalog), endpoint)
     conversations = Conversations(engine, writer, catalog_name=name)
-    watch = CatalogWatch(store, name, catalog.version, functools.partial(_swap_catalog, settings, store, conversations))
+    watch = CatalogWatch(
+        store, name, catalog.version, functools.partial(_swap_catalog, settings, store, conversations), load=load
+    )
     conversations.refresh = watch.check
     server = endpoint.server if endpoint is not None else None
     return Runtime(settings, store, encoder, conversations, writer.name, server, watch)

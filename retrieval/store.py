@@ -55,6 +55,16 @@ def _version_of(meta: dict[str, Any]) -> str:
     return f"{int(meta.get(_VERSION, 0))}@{float(meta.get(_INGESTED_AT, 0.0))!r}"
 
 
+@dataclass(frozen=True)
+class CatalogHead:
+    """What a collection says about itself without reading its items: enough to tell whether a
+    copy made earlier (a snapshot) is still the catalog."""
+
+    version: str
+    count: int
+    noun: str | None
+
+
 @dataclass
 class StoredCatalog:
     """A whole collection in memory: items and their normalized embedding matrix."""
@@ -170,6 +180,14 @@ class ChromaStore:
         except (NotFoundError, ValueError):
             return None
         return _version_of(meta)
+
+    def head(self, name: str) -> CatalogHead:
+        """Version, item count and noun: one metadata read and one count, never the items, so a
+        start can check a snapshot against the collection for milliseconds, not minutes."""
+        collection = self._collection(name)
+        meta = collection.metadata or {}
+        noun = meta.get(_NOUN)
+        return CatalogHead(version=_version_of(meta), count=collection.count(), noun=str(noun) if noun else None)
 
     def noun(self, name: str) -> str | None:
         """The noun stored at ingest, or None (not set, or no such collection)."""

@@ -1,0 +1,205 @@
+"""Catalog snapshots under RECOCHAT_HOME: the second start reads the snapshot, not Chroma.
+
+Embedded Chroma and the hashing encoder: these tests are about which copy of the catalog a start
+reads and when it is rewritten, not about ranking."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import TINY_CATALOG, ChromaServer
+from fakes import HashingEncoder
+
+from recochat.bot.runtime import SNAPSHOTS, build
+from recochat.bot.settings import Settings
+from recochat.retrieval.catalog import CatalogItem
+from recochat.retrieval.ingest import ingest
+from recochat.retrieval.snapshot import SnapshotCache, load_with_snapshot
+from recochat.retrieval.store import ChromaStore, StoredCatalog
+
+NAME = "films"
+
+
+def tiny_items(suffix: str = "") -> list[CatalogItem]:
+    return [
+        CatalogItem(
+            id=i, title=t + suffix, text=f"{t}{suffix}. {' '.join(g)}. {d}", meta={"year": y, "genres": g, "pop": 0.5}
+        )
+        for i, t, y, g, d in TINY_CATALOG
+    ]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, fake_encoder: HashingEncoder) -> Settings:
+    settings = Settings(home=tmp_path / "home", llm="template")
+    ingest(ChromaStore.persistent(settings.chroma_path), fake_encoder, NAME, tiny_items(), noun="film")
+    return settings
+
+
+class FullReads:
+    """Counts `ChromaStore.load` (the bulk read a snapshot replaces); `forbid()` makes it fail."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        self.forbidden = False
+        real = ChromaStore.load
+
+        def load(store: ChromaStore, name: str) -> StoredCatalog:
+            self.calls += 1
+            if self.forbidden:
+                raise AssertionError("the whole catalog was read out of Chroma")
+            return real(store, name)
+
+        monkeypatch.setattr(ChromaStore, "load", load)
+
+    def forbid(self) -> None:
+        self.forbidden = True
+
+
+def start(settings: Settings, encoder: HashingEncoder) -> StoredCatalog:
+    """Build a runtime as a front end would, and give back the catalog it started with."""
+    runtime = build(settings, collection=NAME, encoder=encoder)
+    try:
+        return runtime.engine.catalog
+    finally:
+        runtime.close()
+
+
+def snapshots(settings: Settings) -> list[Path]:
+    return sorted((settings.home / SNAPSHOTS / NAME).glob("*.npz"))
+
+
+def assert_same(a: StoredCatalog, b: StoredCatalog) -> None:
+    assert a.items == b.items and a.version == b.version and a.noun == b.noun
+    assert a.embeddings.dtype == b.embeddings.dtype == np.float32
+    assert np.array_equal(a.embeddings, b.embeddings)
+
+
+def test_the_second_start_reads_the_snapshot_not_chroma(
+    settings: Settings, fake_encoder: HashingEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = FullReads(monkeypatch)
+    first = start(settings, fake_encoder)
+    assert reads.calls == 1 and len(snapshots(settings)) == 1
+    reads.forbid()
+    second = start(settings, fake_encoder)
+    assert_same(second, first)
+    assert len(second) == len(TINY_CATALOG) and second.row_of == first.row_of
+
+
+def test_the_snapshot_holds_what_chroma_holds(settings: Settings) -> None:
+    store = ChromaStore.persistent(settings.chroma_path)
+    cache = SnapshotCache(settings.home / SNAPSHOTS)
+    from_store = store.load(NAME)
+    assert cache.write(from_store) is not None
+    from_snapshot = cache.read(NAME, store.head(NAME))
+    assert from_snapshot is not None
+    assert_same(from_snapshot, from_store)
+    assert from_snapshot.noun == "film" and from_snapshot.items[0].meta["genres"] == TINY_CATALOG[0][3]
+
+
+def test_a_reingest_makes_the_snapshot_stale_and_the_reload_writes_a_new_one(
+    settings: Settings, fake_encoder: HashingEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = FullReads(monkeypatch)
+    runtime = build(settings, collection=NAME, encoder=fake_encoder)
+    try:
+        [old] = snapshots(settings)
+        store = ChromaStore.persistent(settings.chroma_path)
+        ingest(store, fake_encoder, NAME, tiny_items(" II"), noun="film")  # a version bump
+        assert SnapshotCache(settings.home / SNAPSHOTS).read(NAME, store.head(NAME)) is None  # stale now
+        watch = runtime.catalog_watch
+        assert watch is not None
+        watch.interval_s = 0.0
+        assert watch.check() and reads.calls == 2  # the reload read Chroma once, for the new version
+        [new] = snapshots(settings)
+        assert new != old and not old.exists()  # the old snapshot is gone
+        assert runtime.engine.catalog.items[0].title.endswith(" II")
+        reloaded = runtime.engine.catalog
+    finally:
+        runtime.close()
+    reads.forbid()
+    assert_same(start(settings, fake_encoder), reloaded)  # the next start uses the reload's snapshot
+
+
+def test_a_reload_uses_a_snapshot_that_is_already_there(
+    settings: Settings, fake_encoder: HashingEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process on this home (a second bot) wrote the new version's snapshot first."""
+    runtime = build(settings, collection=NAME, encoder=fake_encoder)
+    try:
+        store = ChromaStore.persistent(settings.chroma_path)
+        ingest(store, fake_encoder, NAME, tiny_items(" III"), noun="film")
+        load_with_snapshot(store, NAME, SnapshotCache(settings.home / SNAPSHOTS))
+        FullReads(monkeypatch).forbid()
+        watch = runtime.catalog_watch
+        assert watch is not None
+        watch.interval_s = 0.0
+        assert watch.check() and runtime.engine.catalog.items[0].title.endswith(" III")
+    finally:
+        runtime.close()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_a_corrupt_snapshot_is_ignored_with_a_warning_and_rebuilt(
+    settings: Settings,
+    fake_encoder: HashingEncoder,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    damage: str,
+) -> None:
+    first = start(settings, fake_encoder)
+    [path] = snapshots(settings)
+    data = path.read_bytes()
+    path.write_bytes({"truncate": data[: len(data) // 2], "garbage": b"not a zip" * 100, "empty": b""}[damage])
+    reads = FullReads(monkeypatch)
+    with caplog.at_level(logging.WARNING, logger="recochat.snapshot"):
+        assert_same(start(settings, fake_encoder), first)
+    assert reads.calls == 1 and any("cannot be read" in r.getMessage() for r in caplog.records)
+    reads.forbid()
+    assert_same(start(settings, fake_encoder), first)  # rebuilt: the third start reads it again
+
+
+def test_a_snapshot_with_another_item_count_is_not_used(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same version, fewer items (deleted without an ingest): the count check catches it."""
+    store = ChromaStore.persistent(settings.chroma_path)
+    cache = SnapshotCache(settings.home / SNAPSHOTS)
+    load_with_snapshot(store, NAME, cache)
+    store.delete_items(NAME, [TINY_CATALOG[0][0]])
+    reads = FullReads(monkeypatch)
+    catalog = load_with_snapshot(store, NAME, cache)
+    assert reads.calls == 1 and len(catalog) == len(TINY_CATALOG) - 1
+
+
+def test_a_snapshot_that_cannot_be_written_costs_only_speed(
+    settings: Settings, fake_encoder: HashingEncoder, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    (settings.home / SNAPSHOTS).write_text("a file where the folder should be")
+    with caplog.at_level(logging.WARNING, logger="recochat.snapshot"):
+        assert len(start(settings, fake_encoder)) == len(TINY_CATALOG)
+    assert any("cannot write catalog snapshot" in r.getMessage() for r in caplog.records)
+
+
+def test_a_start_against_a_chroma_server_uses_the_snapshot_too(
+    chroma_server: ChromaServer, tmp_path: Path, fake_encoder: HashingEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f"snap-{uuid.uuid4().hex[:10]}"  # the server is shared by the session's tests
+    settings = Settings(
+        home=tmp_path / "server-home", llm="template", chroma_host=chroma_server.host, chroma_port=chroma_server.port
+    )
+    ingest(ChromaStore.http(chroma_server.host, chroma_server.port), fake_encoder, name, tiny_items(), noun="film")
+    reads = FullReads(monkeypatch)
+    first = build(settings, collection=name, encoder=fake_encoder)
+    first.close()
+    assert reads.calls == 1 and len(list((settings.home / SNAPSHOTS / name).glob("*.npz"))) == 1
+    reads.forbid()
+    second = build(settings, collection=name, encoder=fake_encoder)
+    try:
+        assert_same(second.engine.catalog, first.engine.catalog)
+    finally:
+        second.close()

@@ -41,14 +41,13 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from recochat.benchmarks.chroma_server import chroma_server
 from recochat.benchmarks.pg_cluster import Cluster, start_cluster
 from recochat.benchmarks.scale import demo_items, demo_vectors, summary, synthetic_chunk
 
@@ -77,55 +76,18 @@ SMOKE = Plan(ks=(1, 2), users=6, turns=3, size=100, encoder="hashing")
 # -- servers and catalog ------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def chroma_server(root: Path) -> Iterator[tuple[str, int]]:
-    """`chroma run` on a free loopback port, as a deployment's shared catalog server; stopped on exit."""
-    from recochat.bot.llm_server import free_port
-
-    binary = Path(sys.executable).parent / "chroma"
-    if not binary.exists():
-        raise RuntimeError(f"no `chroma` command next to {sys.executable}: install chromadb in this environment")
-    port = free_port()
-    log_path = root / "chroma.log"
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [str(binary), "run", "--path", str(root / "chroma"), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=0.5):
-                    break
-            except OSError as error:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    said = log_path.read_text(errors="replace")[-2000:]
-                    raise RuntimeError(f"`chroma run` did not come up on port {port}: {said}") from error
-                time.sleep(0.05)
-        yield "127.0.0.1", port
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
 def ingest_catalog(host: str, port: int, plan: Plan) -> dict[str, Any]:
     """The catalog into the server once: demo items (real cached vectors, or hashed for smoke) then
     the scale benchmark's deterministic synthetic items up to `plan.size`."""
-    from recochat.benchmarks.scale_out_worker import HashEncoder
+    from recochat.benchmarks.hashing_encoder import HashingEncoder
+    from recochat.benchmarks.scale_out_worker import SMOKE_DIM
     from recochat.retrieval.store import ChromaStore
 
     started = time.perf_counter()
     parents = demo_items()
     if plan.encoder == "hashing":
         parents = parents[:60]
-        vectors = HashEncoder().encode_texts([item.text for item in parents])
+        vectors = HashingEncoder(dim=SMOKE_DIM).encode_texts([item.text for item in parents])
     else:
         vectors = demo_vectors(None)
     store = ChromaStore.http(host, port)

@@ -12,58 +12,23 @@ transaction commits, so every ack must be in the shared log even if this process
 with SIGKILL. A step that fails writes {"error": ...} instead; the end is {"done": true}.
 
 It is a module of its own (not tests/pg_worker.py) because that one runs the tests' fake encoder
-and tiny catalog; this one runs the real encoder, or for `--smoke` `HashEncoder` below, which
-lives here so that the benchmark never imports from tests/.
+and tiny catalog; this one runs the real encoder, or for `--smoke` the hashing encoder (`benchmarks/hashing_encoder.py`, the
+one the tests use).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
 import sys
 import time
-import zlib
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from recochat.benchmarks.hashing_encoder import HashingEncoder
 
-_WORD = re.compile(r"[a-z0-9']+")
-
-
-class HashEncoder:
-    """A model-free `TextEncoder` for `--smoke`: each word adds ±1 to a hashed bucket, then the
-    sum is L2-normalized. The smoke run checks the plumbing (processes, log, kill -9), not
-    ranking, and must not spend seconds per process loading MiniLM."""
-
-    def __init__(self, dim: int = 64) -> None:
-        self.dim = dim
-
-    def _vector(self, text: str) -> np.ndarray:
-        vector = np.zeros(self.dim, dtype=np.float32)
-        for word in _WORD.findall(text.lower()) or [text]:
-            h = zlib.crc32(word.encode())
-            vector[h % self.dim] += 1.0 if (h >> 16) & 1 else -1.0
-        norm = float(np.linalg.norm(vector))
-        if norm == 0.0:
-            vector[0] = norm = 1.0
-        return vector / norm
-
-    def encode_texts(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([self._vector(t) for t in texts])
-
-    def encode_queries(self, texts: list[str]) -> list[np.ndarray]:
-        vectors = list(self.encode_texts(texts))
-        for vector in vectors:
-            vector.setflags(write=False)
-        return vectors
-
-    def encode_query(self, text: str) -> np.ndarray:
-        return self.encode_queries([text])[0]
+SMOKE_DIM = 64
+"""The hashing encoder's width in `--smoke` runs: the worker and the catalog it ingests must agree."""
 
 
 def say(**fields: Any) -> None:
@@ -108,7 +73,7 @@ def main(argv: list[str]) -> int:
     home, collection, which = Path(argv[0]), argv[1], argv[2]
     started = time.perf_counter()
     if which == "hashing":
-        encoder: Any = HashEncoder()
+        encoder: Any = HashingEncoder(dim=SMOKE_DIM)
     else:
         from recochat.retrieval.encoder import Encoder
 

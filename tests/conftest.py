@@ -3,6 +3,7 @@ tiny catalog is ingested once per encoder (each test gets a copy of that Chroma 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from fakes import HashingEncoder
 
+from recochat.benchmarks.chroma_server import chroma_server as run_chroma
 from recochat.benchmarks.pg_cluster import Cluster, ClusterError, start_cluster
 from recochat.bot.runtime import Runtime, build
 from recochat.bot.settings import Settings
@@ -276,44 +278,13 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaSe
     """A real `chroma run` on a free loopback port for the whole session, as several recochat
     processes would share one (RECOCHAT_CHROMA_HOST). Offline; up in about a second. Tests share
     it, so each uses its own collection names."""
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
-    from recochat.bot.llm_server import free_port
-
-    binary = Path(sys.executable).parent / "chroma"
-    if not binary.exists():
-        pytest.fail(f"no `chroma` command next to {sys.executable}: install chromadb in this environment")
     root = tmp_path_factory.mktemp("chroma-server")
-    port = free_port()
-    log_path = root / "server.log"
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [str(binary), "run", "--path", str(root / "data"), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    deadline = time.monotonic() + 30
-    while True:
+    with contextlib.ExitStack() as stack:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=0.5):
-                break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                tail = log_path.read_text(errors="replace")[-2000:]
-                pytest.fail(f"`chroma run` did not come up on port {port}:\n{tail}", pytrace=False)
-            time.sleep(0.05)
-    yield ChromaServer("127.0.0.1", port, root / "data")
-    server.terminate()
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+            host, port = stack.enter_context(run_chroma(root))
+        except RuntimeError as error:
+            pytest.fail(str(error), pytrace=False)
+        yield ChromaServer(host, port, root / "chroma")
 
 
 @pytest.fixture

@@ -27,6 +27,8 @@ tried) the read-through found "fits 'animated'" on Gravity and "fits 'dark crime
 FIT_FLOOR = 0.3
 """Below this cosine to the request, a pick within a year range said in passing gives way to a closer one outside it
 (the read-through's recent-titles-only replies: Nomadland, Barbie at 0.17–0.28 for a crime-thriller profile)."""
+SAID_WORDS = 64
+"""Excluded words whose whole-catalog masks are kept (a user's "not violent" is asked again every turn)."""
 CLOSE = 0.45
 """Cosine above which an item may be called "close to" a liked one even when the catalog shows nothing they share."""
 EXACT_LIMIT = 50_000
@@ -115,6 +117,7 @@ class Recommender:
         self.people = PeopleIndex(catalog.items)
         self._local = threading.local()
         self._said: dict[str, np.ndarray] = {}
+        self._said_lock = threading.Lock()
 
     @property
     def timings_ms(self) -> dict[str, float]:
@@ -176,18 +179,27 @@ class Recommender:
         if request.exclude:
             mask &= self._on_rows(dict.fromkeys(request.exclude, 1.0), rows) == 0
         for word in request.exclude_words:
-            mask &= ~(self._saying(word) if everything else self._saying(word)[rows])
+            mask &= ~self._saying(word, rows, everything)
         return mask
 
-    def _saying(self, word: str) -> np.ndarray:
-        """Rows whose description or tags say `word` (a long word's other endings too: violent, violence),
-        computed once per word and kept: the per-turn cost is a mask, not a text scan."""
-        found = self._said.get(word)
+    def _saying(self, word: str, rows: np.ndarray, everything: bool) -> np.ndarray:
+        """Which of `rows` have a description or tags that say `word` (a long word's other endings too: violent,
+        violence). Over the whole catalog (small ones) the mask is kept per word, for the `SAID_WORDS` latest
+        words, so a turn costs a mask, not a text scan; over ANN candidates (large catalogs) only those few
+        hundred texts are read, never all of a 1M catalog on the turn path, and nothing catalog-sized is kept."""
+        stem = re.escape(word[:-1]) + r"\w*" if len(word) >= 6 else re.escape(word) + "s?"
+        pattern = re.compile(rf"\b{stem}\b", re.I)
+        if not everything:
+            items = self.catalog.items
+            return np.array([bool(pattern.search(_text_of(items[r]))) for r in rows], dtype=bool)
+        with self._said_lock:  # turns of different users rank in parallel threads
+            found = self._said.pop(word, None)
         if found is None:
-            stem = re.escape(word[:-1]) + r"\w*" if len(word) >= 6 else re.escape(word) + "s?"
-            pattern = re.compile(rf"\b{stem}\b", re.I)
             found = np.array([bool(pattern.search(_text_of(item))) for item in self.catalog.items], dtype=bool)
-            self._said[word] = found
+        with self._said_lock:
+            self._said[word] = found  # most recently used last
+            while len(self._said) > SAID_WORDS:
+                self._said.pop(next(iter(self._said)))
         return found
 
     def blocking_genres(self, request: RankRequest) -> list[str]:

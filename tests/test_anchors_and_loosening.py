@@ -222,3 +222,14 @@ def test_an_excluded_word_rules_out_items_whose_text_says_it(ranker) -> None:  #
     assert ids(ranker.rank(request)) == ["i1", "i0"]
     request.exclude_words = ["musical"]
     assert ids(ranker.rank(request)) == ["i0", "i2"]
+    # ANN candidates of a large catalog: only those rows' texts are read, the same rule holds
+    assert ranker._allowed(np.array([0, 1, 2]), request).tolist() == [True, False, True]
+
+
+def test_whole_catalog_masks_are_kept_for_the_latest_words_only(ranker) -> None:  # type: ignore[no-untyped-def]
+    from recochat.retrieval.recommender import SAID_WORDS
+
+    everything = np.arange(len(ranker.catalog))
+    for n in range(SAID_WORDS + 5):
+        ranker._saying(f"word{n}", everything, True)
+    assert len(ranker._said) == SAID_WORDS and f"word{SAID_WORDS + 4}" in ranker._said and "word0" not in ranker._said

@@ -12,6 +12,7 @@ BENCHMARKS = {
     "reliability": "recochat.benchmarks.reliability",
     "readthrough": "recochat.benchmarks.readthrough",
     "understand": "recochat.benchmarks.understand_scale",
+    "ranker-cost": "recochat.benchmarks.ranker_cost",
 }
 
 

@@ -5,7 +5,8 @@
 - Samples: every RECOMMENDER utterance of `inspired/test.tsv` that names movies; its
   context is every earlier utterance, with the speaker known. Targets missing from the
   catalog count as misses (coverage is reported).
-- Tuning: `inspired/dev.tsv` only (its dialogues also feed the collaborative component).
+- Tuning: `inspired/dev.tsv` only (its dialogues also feed the collaborative component, and train the learned
+  ranker, two folds by dialogue as for ReDial).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from .redial import (
     Sample,
     ablate,
     events_learner,
+    learn_ranker,
     markdown,
     report,
     save,
@@ -157,15 +159,16 @@ def run(smoke: bool = False, out_dir: Path | None = None, encoder: Encoder | Non
     learn = events_learner(dev_mentions(matcher), catalog)
     home = Path(tempfile.mkdtemp(prefix="recochat-inspired-"))
     chosen, tuning_log = tune(catalog, encoder, learn, home, tuning, smoke)
-    ablation, final = ablate(catalog, encoder, learn, home, tuning, heldout, chosen)
+    model, ranker_report = learn_ranker(catalog, catalog, encoder, learn, home, tuning, chosen, smoke)
+    name = "inspired_smoke" if smoke else "inspired"
+    model.save((out_dir or RESULTS) / f"{name}_ranker.json")
+    used = model if ranker_report["used"] else None
+    ablation, final = ablate(catalog, encoder, learn, home, tuning, heldout, chosen, ranker=used)
     result = report("INSPIRED", __doc__, encoder, smoke, tuning, heldout, chosen, tuning_log, ablation, final, started)
-    result.update(catalog_items=len(catalog), coverage_test=coverage, coverage_dev=tuning_coverage)
-    return save(
-        result,
-        out_dir or RESULTS,
-        "inspired_smoke" if smoke else "inspired",
-        note=f"\nTest targets in the catalog: {coverage}\n",
+    result.update(
+        catalog_items=len(catalog), coverage_test=coverage, coverage_dev=tuning_coverage, ranker=ranker_report
     )
+    return save(result, out_dir or RESULTS, name, note=f"\nTest targets in the catalog: {coverage}\n")
 
 
 def main(argv: list[str]) -> int:

@@ -56,11 +56,13 @@ from recochat.profiles.store import ProfileStore
 from recochat.retrieval.catalog import CatalogItem, ColumnMap, load_catalog
 from recochat.retrieval.encoder import Encoder
 from recochat.retrieval.ingest import ingest
+from recochat.retrieval.ranker import RankerModel
 from recochat.retrieval.recommender import Recommender
 from recochat.retrieval.scoring import ScoringWeights
 from recochat.retrieval.store import ChromaStore, StoredCatalog
 from recochat.retrieval.titles import TitleIndex, TitleMatch
 
+from . import ranker as ranking
 from .metrics import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -355,9 +357,13 @@ def ablate(
     heldout: list[Sample],
     chosen: dict,
     popular: StoredCatalog | None = None,
+    ranker: RankerModel | None = None,
 ) -> tuple[list[dict], dict]:
     """Held-out, collaborative component taught by the whole tuning split: each row adds one
-    part; returns (rows, the chosen configuration's metrics)."""
+    part; returns (rows, the chosen configuration's metrics: with `ranker` when one is given).
+
+    With a ranker, the learned parts are ablated too: the formula and the ranker, each with the
+    rules reading polarity (a replay without the learned reader) and with the learned reader."""
     collab = learn({s.dialog_id for s in tuning})
     tuned = tuned_weights(chosen)
     ablation = [
@@ -383,17 +389,90 @@ def ablate(
         engine.recommender = Recommender(with_catalog, weights)
         ablation.append({"variant": name, **score(engine, heldout)})
     assert chosen_catalog is not None
-    engine.recommender = Recommender(chosen_catalog, tuned)
+    engine.recommender = Recommender(chosen_catalog, tuned, ranker=ranker)
     final = score(engine, heldout)
     ablation.append({"variant": "chosen + reranking (MMR, λ = 0.75)", **score(engine, heldout, diversify=True)})
     no_links = make_engine(catalog, encoder, collab, home, tuned, link_titles=False)
-    no_links.recommender = Recommender(chosen_catalog, tuned)
+    no_links.recommender = Recommender(chosen_catalog, tuned, ranker=ranker)
     replay(no_links, heldout, chosen["recommender_turns"])
     ablation.append({"variant": "chosen, but without title linking", **score(no_links, heldout)})
+    if ranker is not None:
+        rules = make_engine(catalog, encoder, collab, home, tuned)
+        rules.polarity = None
+        replay(rules, heldout, chosen["recommender_turns"])
+        for name, with_engine, model in (
+            ("learned parts: formula, rules read polarity", rules, None),
+            ("learned parts: formula + learned polarity reader", engine, None),
+            ("learned parts: learned ranker, rules read polarity", rules, ranker),
+            ("learned parts: learned ranker + learned polarity reader (both)", engine, ranker),
+        ):
+            with_engine.recommender = Recommender(chosen_catalog, tuned, ranker=model)
+            ablation.append({"variant": name, **score(with_engine, heldout)})
     return ablation, final
 
 
-def run(smoke: bool = False, out_dir: Path | None = None, encoder: Encoder | None = None) -> dict:
+def learn_ranker(
+    catalog: StoredCatalog,
+    scored: StoredCatalog,
+    encoder: Encoder,
+    learn: Learner,
+    home: Path,
+    tuning: list[Sample],
+    chosen: dict,
+    smoke: bool,
+) -> tuple[RankerModel, dict]:
+    """The learned ranker (scoring `scored`: the catalog with the chosen popularity column), cross-validated on the
+    tuning split's two folds (benchmarks/ranker.py), then fitted on
+    both; its report says whether it beat the formula's own order there ("used")."""
+    started = time.perf_counter()
+    engine = make_engine(catalog, encoder, CoOccurrence(), home, tuned_weights(chosen))
+    engine.recommender = Recommender(scored, tuned_weights(chosen))
+    replay(engine, tuning, chosen["recommender_turns"])
+    folds = ranking.fold_groups(engine, tuning, learn, max(ranking.FIRST_STAGES))
+    built = time.perf_counter() - started
+    best, log = ranking.cross_validate(folds, smoke)
+    formula = next(r for r in log if r["model"] == "formula order" and r["first_stage"] == best["first_stage"])
+    key = best["metrics"]["recall@10"] + 0.5 * best["metrics"]["recall@50"]
+    better = key > formula["recall@10"] + 0.5 * formula["recall@50"]
+    meta = {"data": f"{catalog.name}: {len(tuning)} tuning samples", "features_seconds": round(built, 1)}
+    model = ranking.train(folds, best, meta)
+    summary = {
+        "chosen": {k: v for k, v in best.items() if k != "metrics"},
+        "used": better,
+        "two_fold": best["metrics"],
+        "formula_two_fold": {k: v for k, v in formula.items() if k.startswith(("recall", "ndcg", "n"))},
+        "weights": ranking.describe(model),
+        "train_seconds": model.meta["train_seconds"],
+        "grid": log,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    return model, summary
+
+
+def train_ranker(encoder: Encoder | None = None) -> dict:
+    """`recochat train ranker`: the ranker learned on ReDial's tuning half (the formula configuration the last
+    full `recochat bench redial` chose), with its cross-validated figures; SystemExit when it does no better
+    than the formula's own order."""
+    require_data()
+    encoder = encoder or Encoder(cache_size=EVAL_CACHE)
+    items = redial_items()
+    tuning, _ = split(load_samples(items))
+    catalog = stored(encoder, items, "redial")
+    mentions = redial_mentions()
+    chosen, _ = reused_formula(RESULTS / "redial.json")
+    with_popularity = train_popularity(catalog, mentions) if chosen["catalog_popularity"] else catalog
+    home = Path(tempfile.mkdtemp(prefix="recochat-train-ranker-"))
+    learn = events_learner(mentions, catalog)
+    model, summary = learn_ranker(catalog, with_popularity, encoder, learn, home, tuning, chosen, smoke=False)
+    if not summary["used"]:
+        raise SystemExit("the learned ranker did no better than the formula on the tuning half; no model written")
+    return {**summary, "model": model}
+
+
+def run(
+    smoke: bool = False, out_dir: Path | None = None, encoder: Encoder | None = None, formula_from: Path | None = None
+) -> dict:
+    """formula_from: a results file whose chosen formula configuration is reused instead of running its grid."""
     require_data()
     started = time.perf_counter()
     encoder = encoder or Encoder(cache_size=EVAL_CACHE)
@@ -408,12 +487,30 @@ def run(smoke: bool = False, out_dir: Path | None = None, encoder: Encoder | Non
     learn = events_learner(mentions, catalog)
     popular = train_popularity(catalog, mentions)
     home = Path(tempfile.mkdtemp(prefix="recochat-redial-"))
-    chosen, tuning_log = tune(catalog, encoder, learn, home, tuning, smoke, popular)
-    ablation, final = ablate(catalog, encoder, learn, home, tuning, heldout, chosen, popular)
+    if formula_from is None:
+        chosen, tuning_log = tune(catalog, encoder, learn, home, tuning, smoke, popular)
+    else:
+        chosen, tuning_log = reused_formula(formula_from)
+    chosen_catalog = popular if chosen["catalog_popularity"] else catalog
+    model, ranker_report = learn_ranker(catalog, chosen_catalog, encoder, learn, home, tuning, chosen, smoke)
+    name = "redial_smoke" if smoke else "redial"
+    model.save((out_dir or RESULTS) / f"{name}_ranker.json")
+    used = model if ranker_report["used"] else None
+    ablation, final = ablate(catalog, encoder, learn, home, tuning, heldout, chosen, popular, used)
 
     result = report("ReDial", __doc__, encoder, smoke, tuning, heldout, chosen, tuning_log, ablation, final, started)
-    result.update(anchors=ANCHORS, target_new_items=TARGET)
-    return save(result, out_dir or RESULTS, "redial_smoke" if smoke else "redial")
+    result.update(anchors=ANCHORS, target_new_items=TARGET, ranker=ranker_report, formula_from=str(formula_from or ""))
+    return save(result, out_dir or RESULTS, name)
+
+
+def reused_formula(path: Path) -> tuple[dict, list[dict]]:
+    """The formula configuration chosen by an earlier run's grid (its tuning metrics and grid come along)."""
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+        chosen = {**earlier["chosen"], "metrics": earlier["tuning"]}
+    except (OSError, ValueError, KeyError) as error:
+        raise SystemExit(f"--formula-from {path}: no chosen configuration in it ({error})") from error
+    return chosen, earlier.get("tuning_grid", [])
 
 
 def report(
@@ -474,6 +571,22 @@ def markdown(result: dict) -> str:
         row("held-out, all targets", result["heldout"]["all_targets"]),
         row("tuning (two-fold), new items", result["tuning"]["new_items"]),
     ]
+    if result.get("formula_from"):
+        lines += ["", f"Formula configuration (and its tuning row) reused from {result['formula_from']}."]
+    ranker = result.get("ranker")
+    if ranker:
+        lines += [
+            "",
+            f"Learned ranker, chosen on the tuning split's two folds: {json.dumps(ranker['chosen'])}; "
+            f"{'used' if ranker['used'] else 'not used (the formula did as well)'}",
+            "",
+            "| ranker, tuning split (two folds), new items | R@1 | R@10 | R@50 | NDCG@10 | n |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for entry in ranker["grid"]:
+            settings = ", ".join(f"{k} {v}" for k, v in entry.items() if k in ("first_stage", "l2", "num_leaves"))
+            lines.append(row(f"{entry['model']} ({settings})", entry))
+        lines += ["", "Learned weights: " + ", ".join(f"{k} {v:+.3f}" for k, v in ranker["weights"].items())]
     lines += [
         "",
         f"Chosen on the tuning split: {json.dumps(result['chosen'])}",
@@ -514,11 +627,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--polarity", action="store_true", help="how title mentions are read: rules vs the learned reader, held out"
     )
+    parser.add_argument(
+        "--formula-from",
+        type=Path,
+        help="reuse the formula configuration an earlier results file chose (skips its 100-point grid)",
+    )
     args = parser.parse_args(argv)
     if args.polarity:
         print(json.dumps(run_polarity(out_dir=args.out), indent=2, ensure_ascii=False))
         return 0
-    result = run(smoke=args.smoke, out_dir=args.out)
+    result = run(smoke=args.smoke, out_dir=args.out, formula_from=args.formula_from)
     print(markdown(result))
     return 0
 

@@ -442,6 +442,8 @@ class Engine:
             exclude |= set(profile.shown)
         texts = aspects or profile.liked_aspects[-3:]
         collab, counts = self.collaborative.scores_and_counts(profile.liked[-20:])
+        liked = set(profile.liked)
+        seen = [i for i in profile.seen if i not in liked][-20:]
         c = profile.constraints
         return RankRequest(
             interest=profile.interest,
@@ -458,6 +460,8 @@ class Engine:
             anchors=profile.anchors,
             aspects=[(t, self.encoder.encode_query(t)) for t in texts],
             collaborative=collab,
+            seen=seen,
+            collaborative_seen=self.collaborative.scores(seen) if seen else {},
             popularity_counts=counts,
             liked_people=profile.liked_people,
             disliked_people=profile.disliked_people,
@@ -468,10 +472,16 @@ class Engine:
     ) -> list[Recommendation]:
         """A plain top-k over the whole catalog for this profile (no diversification, nothing
         excluded but `exclude` and the hard constraints): for evaluation and exports."""
-        request = self._request(self.profiles.load(user_id), [])
+        return self.recommender.rank(self.ranking_request(user_id, k, exclude, diversify))
+
+    def ranking_request(
+        self, user: str | Profile, k: int, exclude: set[str] | None = None, diversify: bool = False
+    ) -> RankRequest:
+        """What `ranking` asks the recommender for a user id or a profile (a learned ranker trains on it)."""
+        request = self._request(self.profiles.load(user) if isinstance(user, str) else user, [])
         request.k, request.exclude, request.diversify, request.explain = k, set(exclude or ()), diversify, False
         request.loosen = False
-        return self.recommender.rank(request)
+        return request
 
     def _splitting_question(self, items: list[Recommendation]) -> str:
         """Ask about the genre that splits the seed set most evenly, against the next best."""
@@ -570,16 +580,21 @@ class Engine:
         """The profile these events make. Turns replay their logged signal: no encoder pass."""
         profile = Profile(user_id=user_id)
         for event in without_undone(events):
-            if event.kind == "reset":
-                profile = Profile(user_id=user_id)
-            elif event.kind == "turn" and event.text is not None:
-                # a turn logged before schema 1 that no engine has migrated yet: understood now
-                signal = event.signal or self._signal(self._understand(event.text))
-                self._apply_turn(profile, event.text, signal)
-            elif event.kind == "shown" and event.text:
-                profile.record_shown(json.loads(event.text))
-            elif event.kind in ("mention", "feedback", "seen") and event.item_id:
-                self._apply_item_signal(profile, event.kind, event.item_id, event.value or 0.0)
+            profile = self.replay_event(profile, event)
+        return profile
+
+    def replay_event(self, profile: Profile, event: Event) -> Profile:
+        """The profile after one more event of the log as it counts (`without_undone`); a reset starts anew."""
+        if event.kind == "reset":
+            return Profile(user_id=profile.user_id)
+        if event.kind == "turn" and event.text is not None:
+            # a turn logged before schema 1 that no engine has migrated yet: understood now
+            signal = event.signal or self._signal(self._understand(event.text))
+            self._apply_turn(profile, event.text, signal)
+        elif event.kind == "shown" and event.text:
+            profile.record_shown(json.loads(event.text))
+        elif event.kind in ("mention", "feedback", "seen") and event.item_id:
+            self._apply_item_signal(profile, event.kind, event.item_id, event.value or 0.0)
         return profile
 
     def _understand_old_turns(self) -> None:

@@ -17,6 +17,7 @@ from recochat.profiles.store import ProfileStorage, ProfileStore
 from recochat.retrieval.catalog import demo_catalog_path, load_catalog
 from recochat.retrieval.encoder import Encoder, TextEncoder
 from recochat.retrieval.ingest import IngestReport, infer_noun, ingest
+from recochat.retrieval.ranker import load_ranker
 from recochat.retrieval.recommender import Recommender
 from recochat.retrieval.snapshot import SnapshotCache, load_with_snapshot
 from recochat.retrieval.store import ChromaStore, StoredCatalog
@@ -287,7 +288,10 @@ def _engine(
     """An engine over this catalog; its ANN candidates come from the store's index of the collection."""
     _noun(catalog)
     name = catalog.name
-    recommender = Recommender(catalog, ann_query=lambda vector, n: store.query(name, vector, n))
+    ranker = load_ranker(settings.ranker_path)
+    if ranker is not None:
+        log.info("ranking with the learned ranker in %s (%s)", settings.ranker_path, ranker.meta.get("data", ""))
+    recommender = Recommender(catalog, ann_query=lambda vector, n: store.query(name, vector, n), ranker=ranker)
     return Engine(catalog, encoder, profiles, recommender=recommender, items_per_reply=settings.items_per_reply)
 
 

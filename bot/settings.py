@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     llm_threads: int | None = None
 
     items_per_reply: int = 5
+    ranker: Path | None = None
+    """A learned ranker file; unset means `ranker.json` under `home` when there is one (`recochat train ranker`
+    writes it there), else the hand-set formula ranks."""
 
     @classmethod
     def settings_customise_sources(
@@ -108,6 +111,10 @@ class Settings(BaseSettings):
     @property
     def profiles_path(self) -> Path:
         return self.home / "profiles.sqlite3"
+
+    @property
+    def ranker_path(self) -> Path:
+        return self.ranker or self.home / "ranker.json"
 
     @property
     def log_path(self) -> Path:

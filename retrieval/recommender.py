@@ -17,6 +17,7 @@ import numpy as np
 from .catalog import CatalogItem
 from .explain import anchor_reason, distinct, request_reason, specific_detail
 from .people import PeopleIndex, people_of
+from .ranker import FEATURES, RankerModel
 from .scoring import ScoringWeights, base_scores, mmr, popularity_prior, top_positions
 from .store import StoredCatalog
 from .titles import normalize
@@ -63,6 +64,11 @@ class RankRequest:
     aspects: list[tuple[str, np.ndarray]] = field(default_factory=list)
     """(text, vector) of what the user asked for, to explain matches."""
     collaborative: dict[str, float] = field(default_factory=dict)
+    seen: list[str] = field(default_factory=list)
+    """Items the user named without liking them ("I've seen X"): they still say something about taste, which a
+    learned ranker may use (`ranker.FEATURES`); the formula does not."""
+    collaborative_seen: dict[str, float] = field(default_factory=dict)
+    """Co-occurrence with `seen`, as `collaborative` is with the liked items."""
     popularity_counts: dict[str, int] = field(default_factory=dict)
     liked_people: list[str] = field(default_factory=list)
     disliked_people: list[str] = field(default_factory=list)
@@ -76,6 +82,29 @@ class RankRequest:
     loosen: bool = True
     """Fill a reply the filters leave short with the nearest items that break one of them (see `LOOSENING`);
     False for evaluation rankings, which must not change meaning with the catalog's size."""
+
+
+@dataclass
+class _Scored:
+    """Rows with their scores and the parts the whys need, aligned."""
+
+    rows: np.ndarray
+    embeddings: np.ndarray
+    score: np.ndarray
+    collab: np.ndarray
+    """Co-occurrence with the liked items, scaled to the best row's."""
+    prior: np.ndarray
+    similarity: np.ndarray
+    """cos(interest, row); zeros on a cold start."""
+    negative: np.ndarray
+    collab_raw: np.ndarray
+    leaning: np.ndarray
+    """What the request leans to (anchors, soft genres): kept on top of a learned score."""
+
+    def at(self, positions: np.ndarray, score: np.ndarray) -> _Scored:
+        """These positions only, with a new score."""
+        parts = (self.collab, self.prior, self.similarity, self.negative, self.collab_raw, self.leaning)
+        return _Scored(self.rows[positions], self.embeddings[positions], score, *(p[positions] for p in parts))
 
 
 @dataclass
@@ -98,10 +127,13 @@ class Recommender:
         catalog: StoredCatalog,
         weights: ScoringWeights = DEFAULT_WEIGHTS,
         ann_query: Callable[[np.ndarray, int], list[str]] | None = None,
+        ranker: RankerModel | None = None,
     ) -> None:
+        """ranker: a learned model that reorders the formula's best candidates (`ranker.py`); None: the formula."""
         self.catalog = catalog
         self.weights = weights
         self.ann_query = ann_query
+        self.ranker = ranker
         self._meta_popularity = np.array(
             [float(i.meta.get("popularity", i.meta.get("nbmentions", 0)) or 0) for i in catalog.items], dtype=np.float32
         )
@@ -319,16 +351,15 @@ class Recommender:
         (`rank` numbers them and makes the whys of the whole reply distinct)."""
         if not len(rows):
             return []
-        # All rows (cold start, small catalogs) use the matrix as is: gathering 1M rows copies 1.5 GB.
-        embeddings = self.catalog.embeddings if len(rows) == len(self.catalog) else self.catalog.embeddings[rows]
-        collab_raw = self._on_rows(request.collaborative, rows)
-        collab = collab_raw / collab_raw.max() if collab_raw.max() > 0 else collab_raw
-        prior = self._prior(rows, request.popularity_counts)
-        score, _, _ = base_scores(embeddings, request.interest, request.aversion, prior, collab, self.weights)
+        scored = self._scored(rows, request)
+        rows, embeddings, score, collab, prior = (
+            scored.rows,
+            scored.embeddings,
+            scored.score,
+            scored.collab,
+            scored.prior,
+        )
         fit = embeddings @ self._query(request, request.interest) if request.interest is not None else 0 * score
-        score = score + self._leaning(rows, embeddings, request)
-        if request.liked_people or request.disliked_people:
-            score = score + self.weights.person * self._people_boost(request, rows)
         pool = top_positions(score, self.weights.mmr_pool)
         if request.diversify:
             lam = self.weights.cold_mmr_lambda if request.interest is None else self.weights.mmr_lambda
@@ -346,6 +377,112 @@ class Recommender:
             )
             for p in picks
         ]
+
+    def _scored(self, rows: np.ndarray, request: RankRequest) -> _Scored:
+        """The formula's score of every row; with a learned ranker (and an interest vector: a cold start has
+        nothing to learn from), only the formula's `first_stage` best rows, scored by the model plus the
+        request's leanings, which the training data has no examples of."""
+        formula = self._formula(rows, request)
+        if self.ranker is None or request.interest is None:
+            return formula
+        first, features = self._first_stage(formula, request, self.ranker.first_stage)
+        learned = self.ranker.score(features) + formula.leaning[first]
+        return formula.at(first, learned)
+
+    def _formula(self, rows: np.ndarray, request: RankRequest) -> _Scored:
+        # All rows (cold start, small catalogs) use the matrix as is: gathering 1M rows copies 1.5 GB.
+        embeddings = self.catalog.embeddings if len(rows) == len(self.catalog) else self.catalog.embeddings[rows]
+        collab_raw = self._on_rows(request.collaborative, rows)
+        collab = collab_raw / collab_raw.max() if collab_raw.max() > 0 else collab_raw
+        prior = self._prior(rows, request.popularity_counts)
+        score, similarity, negative = base_scores(
+            embeddings, request.interest, request.aversion, prior, collab, self.weights
+        )
+        leaning = self._leaning(rows, embeddings, request)
+        score = score + leaning
+        if request.liked_people or request.disliked_people:
+            score = score + self.weights.person * self._people_boost(request, rows)
+        return _Scored(rows, embeddings, score, collab, prior, similarity, negative, collab_raw, leaning)
+
+    def _first_stage(self, formula: _Scored, request: RankRequest, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, `FEATURES` columns) of the formula's `size` best rows, in the formula's order."""
+        first = top_positions(formula.score, size)
+        features = self._features(
+            formula.rows[first],
+            formula.embeddings[first],
+            request,
+            formula.similarity[first],
+            formula.negative[first],
+            formula.collab_raw[first],
+        )
+        return first, features
+
+    def candidate_features(self, request: RankRequest, first_stage: int) -> tuple[list[str], np.ndarray]:
+        """(item ids, `FEATURES` columns) of the formula's `first_stage` best items that pass the hard filters, in
+        the formula's order: what a learned ranker is trained on and reorders."""
+        rows = self._retrieve(request)
+        if not len(rows) or request.interest is None:
+            return [], np.zeros((0, len(FEATURES)), dtype=np.float32)
+        formula = self._formula(rows, request)
+        first, features = self._first_stage(formula, request, first_stage)
+        return [self.catalog.items[r].id for r in formula.rows[first]], features
+
+    def _features(
+        self,
+        rows: np.ndarray,
+        embeddings: np.ndarray,
+        request: RankRequest,
+        similarity: np.ndarray,
+        aversion: np.ndarray,
+        collab_raw: np.ndarray,
+    ) -> np.ndarray:
+        """The `FEATURES` columns (see ranker.py) of `rows`, given in the formula's order."""
+        n = len(rows)
+        zeros = np.zeros(n, dtype=np.float32)
+        row_of = self.catalog.row_of
+        liked = [row_of[i] for i in request.liked[-20:] if i in row_of]
+        if liked:
+            to_liked = embeddings @ self.catalog.embeddings[liked].T
+            liked_max, liked_mean = to_liked.max(axis=1), to_liked.mean(axis=1)
+            liked_genres = self._genres[liked].mean(axis=0)
+            genres = self._genres[rows]
+            genre_match = (genres @ liked_genres) / np.maximum(genres.sum(axis=1), 1)
+            known = self._years[liked][self._years[liked] > 0]
+            years = self._years[rows]
+            if len(known):
+                year_distance = np.minimum(np.abs(years - float(np.median(known))) / 10.0, 5.0) * (years > 0)
+            else:
+                year_distance = zeros
+        else:
+            liked_max = liked_mean = genre_match = year_distance = zeros
+        seen = [row_of[i] for i in request.seen[-20:] if i in row_of]
+        seen_max = (embeddings @ self.catalog.embeddings[seen].T).max(axis=1) if seen else zeros
+        counts = request.popularity_counts
+        top = max((c for i, c in counts.items() if i in row_of), default=0)
+        learned_popularity = popularity_prior(self._on_rows(counts, rows), top=top) if counts else zeros
+        people = self._people_boost(request, rows) if request.liked_people or request.disliked_people else zeros
+        collab = collab_raw / collab_raw.max() if n and collab_raw.max() > 0 else collab_raw
+        years = self._years[rows]
+        aspects = [v for _, v in request.aspects]
+        columns = {
+            "interest": similarity,
+            "aversion": aversion,
+            "liked_max": liked_max,
+            "liked_mean": liked_mean,
+            "collaborative": collab,
+            "co_occurrence": np.log1p(np.maximum(collab_raw, 0)),
+            "seen_max": seen_max,
+            "co_seen": np.log1p(np.maximum(self._on_rows(request.collaborative_seen, rows), 0)),
+            "learned_popularity": learned_popularity,
+            "catalog_popularity": self._meta_prior[rows],
+            "people": people,
+            "genre_match": genre_match,
+            "year_distance": year_distance,
+            "recency": np.maximum(years - 1950, 0) / 50.0 * (years > 0),
+            "aspect_match": (embeddings @ np.stack(aspects).T).max(axis=1) if aspects else zeros,
+            "first_stage_rank": np.log1p(np.arange(n)) / np.log1p(max(n, 1)),
+        }
+        return np.column_stack([np.asarray(columns[name], dtype=np.float32) for name in FEATURES])
 
     def _leaning(self, rows: np.ndarray, embeddings: np.ndarray, request: RankRequest) -> np.ndarray:
         """What the request leans to without filtering: the anchors' neighbours (by similarity to the

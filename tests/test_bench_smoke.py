@@ -5,6 +5,7 @@ import json
 import pytest
 
 from recochat.benchmarks import inspired, redial, simulated
+from recochat.retrieval.ranker import FEATURES, load_ranker
 
 pytestmark = pytest.mark.slow
 
@@ -24,6 +25,8 @@ def check_ranking_result(result, out, name):
         assert 0 <= metrics["recall@1"] <= metrics["recall@10"] <= metrics["recall@50"] <= 1
     assert [row["variant"] for row in result["ablation"]][0].startswith("content only")
     assert "held-out split" in (out / f"{name}.md").read_text()
+    assert list(result["ranker"]["weights"]) == list(FEATURES)
+    assert load_ranker(out / f"{name}_ranker.json") is not None
 
 
 def test_redial_smoke(tmp_path, encoder):

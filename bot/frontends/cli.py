@@ -311,6 +311,48 @@ def train_polarity_cmd(out: Path | None) -> None:
     click.echo(f"training: {report['train_seconds']:.2f} s (fit), {report['total_seconds']:.1f} s in all")
 
 
+@train_group.command("ranker")
+@click.option(
+    "--from-events",
+    is_flag=True,
+    help="Learn from this deployment's own event log (the configured profile store) instead of ReDial's tuning half.",
+)
+@click.option("--collection", help="Catalog the events refer to (with --from-events; default: settings).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Model file (default: RECOCHAT_RANKER, else ranker.json under RECOCHAT_HOME, which the app loads).",
+)
+@friendly
+def train_ranker_cmd(from_events: bool, collection: str | None, out: Path | None) -> None:
+    """The learned ranker, which reorders the formula's best candidates; a running bot uses it after a restart."""
+    path = out or _settings().ranker_path
+    if from_events:
+        from ..ranker_training import train_from_events
+
+        runtime = _runtime(collection, "template")
+        try:
+            trained = train_from_events(runtime.engine)
+        finally:
+            runtime.close()
+        model = trained.model
+        click.echo(f"{trained.groups} rankings from {trained.likes} likes by {trained.users} users")
+    else:
+        from recochat.benchmarks.redial import train_ranker
+
+        report = train_ranker()
+        model = report["model"]
+        two_fold, formula = report["two_fold"], report["formula_two_fold"]
+        click.echo(
+            f"ReDial tuning half, two folds, new items: R@10 {two_fold['recall@10']:.3f} "
+            f"(formula {formula['recall@10']:.3f}), R@50 {two_fold['recall@50']:.3f} (formula {formula['recall@50']:.3f})"
+        )
+    model.save(path)
+    click.echo(f"wrote {path} (fitted in {model.meta['train_seconds']:.2f} s); weights:")
+    for name, weight in zip(model.features, model.weights, strict=True):
+        click.echo(f"  {name:>20} {weight:+.3f}")
+
+
 @main.command("discord")
 @click.option("--collection")
 @click.option("--llm", type=click.Choice(["embedded", "openai", "template"]), help="Reply writer (default: settings).")

@@ -853,6 +853,35 @@ def run(
     return result
 
 
+def run_large(size: int = 1_000_000, repeats: int = 3, turns: int = 120, users: int = 20, cache: Path = CACHE) -> dict:
+    """`scale --large`: startup with no snapshot, then with one, and the turn ÷ encoder ratio over `repeats` runs
+    (one subprocess each, the same turns) at one size; the median ratio is the figure (one run varies ±10%)."""
+    cache = cache.resolve()
+    build = build_catalog(size, None, cache, progress=True)
+    if not build["done"]:
+        raise SystemExit(f"the {size}-item catalog is not built yet ({build['items']} items); run again to resume")
+    shutil.rmtree(cache / "snapshots", ignore_errors=True)  # the first start reads Chroma and writes the snapshot
+    runs = []
+    for _ in range(repeats):
+        result = _in_subprocess("turns", {"size": size, "turns": turns, "users": users}, cache)
+        result.pop("rows", None)
+        runs.append(result)
+    ratios = [r["ratio_p95"] for r in runs]
+    return {
+        "date": date.today().isoformat(),
+        "machine": machine(),
+        "size": size,
+        "startup_s": {
+            "first (no snapshot)": runs[0]["startup_s"],
+            "later (snapshot)": [r["startup_s"] for r in runs[1:]],
+        },
+        "ratio_p95": ratios,
+        "median_ratio_p95": statistics.median(ratios),
+        "target_ratio_p95": TARGETS.get(size),
+        "runs": runs,
+    }
+
+
 def machine() -> dict:
     import torch
 
@@ -1075,6 +1104,12 @@ def main(argv: list[str]) -> int:
         help="stop building a catalog after this long (resumes on the next run)",
     )
     parser.add_argument("--profile", action="store_true", help="cProfile the turns, write results/scale_profile_*.txt")
+    parser.add_argument(
+        "--large",
+        type=int,
+        metavar="SIZE",
+        help="only this size: first start vs snapshot start, and the median of 3 runs' turn ÷ encoder p95",
+    )
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--out", type=Path, default=RESULTS / "scale.json")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -1084,6 +1119,12 @@ def main(argv: list[str]) -> int:
     if args.worker:
         result = _worker(args.worker, json.loads(args.worker_options), args.cache)
         args.worker_out.write_text(json.dumps(result))
+        return 0
+    if args.large:
+        large = run_large(args.large, turns=args.turns, users=args.users, cache=args.cache)
+        out = args.out.with_name(f"scale_{collection_name(args.large)}.json")
+        out.write_text(json.dumps(large, indent=2))
+        print(json.dumps({k: v for k, v in large.items() if k != "runs"}, indent=2))
         return 0
     result = run(
         tuple(int(s) for s in args.sizes.split(",")),

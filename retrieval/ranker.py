@@ -100,6 +100,7 @@ class RankerModel:
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(handle, "w", encoding="utf-8") as f:
             json.dump(data, f, indent=2, ensure_ascii=False)
+        os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide it from a bot running as another user
         os.replace(temporary, path)
         return path
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -18,7 +19,7 @@ from .catalog import CatalogItem
 from .explain import anchor_reason, distinct, request_reason, specific_detail
 from .people import PeopleIndex, people_of
 from .ranker import FEATURES, RankerModel
-from .scoring import ScoringWeights, base_scores, mmr, popularity_prior, top_positions
+from .scoring import RowMatrix, ScoringWeights, base_scores, mmr, popularity_prior, top_positions
 from .store import StoredCatalog
 from .titles import normalize
 
@@ -34,6 +35,12 @@ CLOSE = 0.45
 """Cosine above which an item may be called "close to" a liked one even when the catalog shows nothing they share."""
 EXACT_LIMIT = 50_000
 """Up to this many items a full matrix product beats an ANN round trip."""
+SLICE_BYTES = 512 * 2**20
+"""Memory for the filtered slices of a large catalog (`Recommender._filtered`): the latest constraint sets' rows
+and their embeddings, contiguous, so a turn whose filters empty the ANN candidates multiplies one matrix instead
+of gathering ~100k rows out of a 1M one (100–500 ms at 1M items)."""
+VIEW_MIN_ROWS = 2_000
+"""Fewer rows than this are gathered (a few hundred ANN candidates): cheaper than a product over a whole slice."""
 DEFAULT_WEIGHTS = ScoringWeights()
 LOOSENING: tuple[tuple[str, ...], ...] = (("years",), ("genres",), ("years", "genres"))
 """What a reply short of items gives up, in order, after the soft genres: the year range, then the genres the
@@ -85,11 +92,37 @@ class RankRequest:
 
 
 @dataclass
+class _Slice:
+    """The rows that pass one set of constraints (sorted) and their embeddings, contiguous."""
+
+    rows: np.ndarray
+    embeddings: np.ndarray
+
+
+class _SliceView:
+    """Some rows of a `_Slice`, multiplied through the whole slice and then indexed: a matrix-vector product over
+    a contiguous 150 MB costs less than gathering those rows out of the catalog first. Indexing it gathers only
+    the rows asked for (the MMR pool, the first stage)."""
+
+    def __init__(self, embeddings: np.ndarray, positions: np.ndarray) -> None:
+        self._embeddings, self._positions = embeddings, positions
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    def __matmul__(self, other: np.ndarray) -> np.ndarray:
+        return (self._embeddings @ other)[self._positions]
+
+    def __getitem__(self, index: np.ndarray | list[int] | int) -> np.ndarray:
+        return self._embeddings[self._positions[index]]
+
+
+@dataclass
 class _Scored:
     """Rows with their scores and the parts the whys need, aligned."""
 
     rows: np.ndarray
-    embeddings: np.ndarray
+    embeddings: np.ndarray | _SliceView
     score: np.ndarray
     collab: np.ndarray
     """Co-occurrence with the liked items, scaled to the best row's."""
@@ -150,6 +183,8 @@ class Recommender:
         self._local = threading.local()
         self._said: dict[str, np.ndarray] = {}
         self._said_lock = threading.Lock()
+        self._slices: OrderedDict[tuple, _Slice] = OrderedDict()
+        self._slices_lock = threading.Lock()
 
     @property
     def timings_ms(self) -> dict[str, float]:
@@ -335,16 +370,20 @@ class Recommender:
         rows = candidates[self._allowed(candidates, request)]
         if len(candidates) == len(self.catalog):
             return rows
-        everything = np.arange(len(self.catalog))
         if len(rows) < request.k:
             # The filters emptied the ANN candidates (a narrow year range, a rare genre):
             # score the whole filtered catalog rather than answer with nothing.
-            return everything[self._allowed(everything, request)]
+            return self._filtered_rows(request)
         if request.preferred_genres and (self._genre_counts(rows, request.preferred_genres) > 0).sum() < request.k:
             # Few candidates have the soft genre: add the catalog's own, so it is not called exhausted when it is not.
-            soft = self._allowed(everything, request) & (self._genre_counts(everything, request.preferred_genres) > 0)
-            return np.union1d(rows, everything[soft])
+            allowed = self._filtered_rows(request)
+            return np.union1d(rows, allowed[self._genre_counts(allowed, request.preferred_genres) > 0])
         return rows
+
+    def _filtered_rows(self, request: RankRequest) -> np.ndarray:
+        """Every row that passes the request's hard filters, its excluded ids included (sorted)."""
+        allowed = self._filtered(request).rows
+        return allowed[self._on_rows(dict.fromkeys(request.exclude, 1.0), allowed) == 0]
 
     def _score_and_pick(self, rows: np.ndarray, request: RankRequest, broken: tuple[str, ...]) -> list[Recommendation]:
         """Score the rows, keep the best pool, diversify it with MMR (unless asked not to) and explain the picks
@@ -389,9 +428,47 @@ class Recommender:
         learned = self.ranker.score(features) + formula.leaning[first]
         return formula.at(first, learned)
 
+    def _filtered(self, request: RankRequest) -> _Slice:
+        """Every row that passes the request's constraints (not its excluded ids), with their embeddings side by
+        side; the latest ones are kept, up to `SLICE_BYTES`, keyed by the constraints."""
+        key = (
+            request.year_min,
+            request.year_max,
+            tuple(sorted(request.include_genres)),
+            tuple(sorted(request.exclude_genres)),
+            tuple(sorted(request.exclude_words)),
+        )
+        with self._slices_lock:
+            found = self._slices.pop(key, None)
+            if found is not None:
+                self._slices[key] = found  # most recently used last
+                return found
+        everything = np.arange(len(self.catalog))
+        constraints = replace(request, exclude=set())
+        rows = everything[self._allowed(everything, constraints)]
+        found = _Slice(rows, np.ascontiguousarray(self.catalog.embeddings[rows]))
+        with self._slices_lock:
+            self._slices[key] = found
+            while self._slices and sum(s.embeddings.nbytes for s in self._slices.values()) > SLICE_BYTES:
+                self._slices.popitem(last=False)
+        return found
+
+    def _embeddings_of(self, rows: np.ndarray) -> np.ndarray | _SliceView:
+        """The embeddings of sorted `rows`: the matrix itself for all of them (gathering 1M rows copies 1.5 GB), a
+        view into a kept filtered slice that holds them all, else a gather (a few hundred ANN candidates)."""
+        if len(rows) == len(self.catalog):
+            return self.catalog.embeddings
+        if len(rows) >= VIEW_MIN_ROWS:
+            with self._slices_lock:
+                slices = list(self._slices.values())
+            for kept in reversed(slices):
+                at = np.searchsorted(kept.rows, rows)
+                if (at < len(kept.rows)).all() and (kept.rows[np.minimum(at, len(kept.rows) - 1)] == rows).all():
+                    return _SliceView(kept.embeddings, at)
+        return self.catalog.embeddings[rows]
+
     def _formula(self, rows: np.ndarray, request: RankRequest) -> _Scored:
-        # All rows (cold start, small catalogs) use the matrix as is: gathering 1M rows copies 1.5 GB.
-        embeddings = self.catalog.embeddings if len(rows) == len(self.catalog) else self.catalog.embeddings[rows]
+        embeddings = self._embeddings_of(rows)
         collab_raw = self._on_rows(request.collaborative, rows)
         collab = collab_raw / collab_raw.max() if collab_raw.max() > 0 else collab_raw
         prior = self._prior(rows, request.popularity_counts)
@@ -484,7 +561,7 @@ class Recommender:
         }
         return np.column_stack([np.asarray(columns[name], dtype=np.float32) for name in FEATURES])
 
-    def _leaning(self, rows: np.ndarray, embeddings: np.ndarray, request: RankRequest) -> np.ndarray:
+    def _leaning(self, rows: np.ndarray, embeddings: RowMatrix, request: RankRequest) -> np.ndarray:
         """What the request leans to without filtering: the anchors' neighbours (by similarity to the
         nearest anchor) and items with a soft genre (more when they have every one asked for)."""
         extra = np.zeros(len(rows), dtype=np.float32)

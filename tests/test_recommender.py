@@ -56,6 +56,24 @@ def test_filters_that_empty_the_ann_candidates_fall_back_to_the_whole_catalog(la
     assert top[0].item.id == best
 
 
+def test_filtered_slices_are_kept_and_rank_as_a_gather_does(large, monkeypatch):
+    """A turn whose filters empty the ANN candidates scores the kept slice of the catalog those filters allow
+    (multiplied through, not gathered); it must rank exactly as gathering the rows does."""
+    monkeypatch.setattr(recommender_module, "VIEW_MIN_ROWS", 0)
+    interest = np.eye(16, dtype=np.float32)[0]
+    request = RankRequest(interest=interest, aversion=large.embeddings[3], k=4, year_max=1970, exclude={"i591"})
+    kept = Recommender(large, ann_query=nearest(large, []))
+    first, again = kept.rank(request), kept.rank(request)
+    assert len(kept._slices) == 1
+    monkeypatch.setattr(recommender_module, "SLICE_BYTES", 0)
+    uncached = Recommender(large, ann_query=nearest(large, []))
+    plain = uncached.rank(request)
+    assert not uncached._slices
+    assert [r.item.id for r in first] == [r.item.id for r in again] == [r.item.id for r in plain]
+    assert [r.score for r in first] == pytest.approx([r.score for r in plain], abs=1e-6)
+    assert "i591" not in {r.item.id for r in first} and {r.item.year for r in first} == {1960}
+
+
 def test_ann_candidates_score_like_the_whole_catalog_with_every_signal(large, monkeypatch):
     """Exclusions, learned counts, co-occurrence and people are looked up on the candidate rows
     only; when the ANN returns everything the ranking must equal the exact one."""

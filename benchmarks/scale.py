@@ -864,7 +864,7 @@ def run_large(size: int = 1_000_000, repeats: int = 3, turns: int = 120, users: 
     runs = []
     for _ in range(repeats):
         result = _in_subprocess("turns", {"size": size, "turns": turns, "users": users}, cache)
-        result.pop("rows", None)
+        result["slowest"] = sorted(result.pop("rows"), key=lambda r: -r["timings_ms"].get("total", 0))[:8]
         runs.append(result)
     ratios = [r["ratio_p95"] for r in runs]
     return {

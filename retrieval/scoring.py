@@ -6,18 +6,8 @@ Pure functions over numpy arrays, so the math is testable by hand.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 import numpy as np
-
-
-class RowMatrix(Protocol):
-    """What scoring needs of a block of embeddings: its row count and its product with a vector or matrix
-    (an ndarray, or a view that multiplies through a larger matrix without copying rows)."""
-
-    def __len__(self) -> int: ...
-
-    def __matmul__(self, other: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -41,7 +31,7 @@ class ScoringWeights:
 
 
 def base_scores(
-    embeddings: RowMatrix,
+    embeddings: np.ndarray,
     interest: np.ndarray | None,
     aversion: np.ndarray | None,
     prior: np.ndarray,

@@ -56,22 +56,27 @@ def test_filters_that_empty_the_ann_candidates_fall_back_to_the_whole_catalog(la
     assert top[0].item.id == best
 
 
-def test_filtered_slices_are_kept_and_rank_as_a_gather_does(large, monkeypatch):
-    """A turn whose filters empty the ANN candidates scores the kept slice of the catalog those filters allow
-    (multiplied through, not gathered); it must rank exactly as gathering the rows does."""
-    monkeypatch.setattr(recommender_module, "VIEW_MIN_ROWS", 0)
+def test_the_second_pass_takes_the_nearest_allowed_items_and_reads_only_their_texts(large, monkeypatch):
+    """Filters that empty the ANN candidates: the nearest allowed items are the candidates (exact within the filter),
+    excluded words are checked on those texts only (not a regex over all of a 1M catalog), and the allowed rows are
+    kept for the next turn with the same filters."""
+    monkeypatch.setattr(recommender_module, "SECOND_PASS", 4)
+    for n in (590, 591):
+        large.items[n].meta["tags"] = ["violent"]
+    read: list[str] = []
+    original = recommender_module._text_of
+    monkeypatch.setattr(recommender_module, "_text_of", lambda item: read.append(item.id) or original(item))
+    ranker = Recommender(large, ann_query=nearest(large, []))
     interest = np.eye(16, dtype=np.float32)[0]
-    request = RankRequest(interest=interest, aversion=large.embeddings[3], k=4, year_max=1970, exclude={"i591"})
-    kept = Recommender(large, ann_query=nearest(large, []))
-    first, again = kept.rank(request), kept.rank(request)
-    assert len(kept._slices) == 1
-    monkeypatch.setattr(recommender_module, "SLICE_BYTES", 0)
-    uncached = Recommender(large, ann_query=nearest(large, []))
-    plain = uncached.rank(request)
-    assert not uncached._slices
-    assert [r.item.id for r in first] == [r.item.id for r in again] == [r.item.id for r in plain]
-    assert [r.score for r in first] == pytest.approx([r.score for r in plain], abs=1e-6)
-    assert "i591" not in {r.item.id for r in first} and {r.item.year for r in first} == {1960}
+    request = RankRequest(interest=interest, aversion=None, k=3, year_max=1970, diversify=False, exclude={"i592"})
+    request.exclude_words = ["violent"]
+    top = [r.item.id for r in ranker.rank(request)]
+    allowed = [f"i{n}" for n in OLD if n not in (590, 591, 592)]
+    by_nearness = sorted(allowed, key=lambda i: -float(large.embeddings[large.row_of[i]] @ interest))
+    assert top == by_nearness[:3]  # the violent two are skipped and the next nearest checked
+    assert len(set(read)) <= 8 + 400  # two chunks of the second pass's rows and the ANN candidates, not the catalog
+    ranker.rank(request)
+    assert len(ranker._slices) == 1
 
 
 def test_ann_candidates_score_like_the_whole_catalog_with_every_signal(large, monkeypatch):

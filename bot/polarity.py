@@ -30,14 +30,14 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from recochat.retrieval.encoder import TextEncoder
+from recochat.retrieval.encoder import DEFAULT_MODEL_NAME, TextEncoder
 
 from .understanding import POLARITY_CUES, Polarity, TitleMention, Understanding, apply_polarity
 
 MODEL_VERSION = 1
 """Bumped whenever the features change meaning; a model file of another version is not used."""
 MODEL_PATH = Path(__file__).with_name("polarity_model.json")
-ENCODER = "all-MiniLM-L6-v2"
+ENCODER = DEFAULT_MODEL_NAME
 Reading = Literal["like", "dislike", "seen", "unknown"]
 CLASSES: tuple[Reading, ...] = get_args(Reading)
 TEXTS = ("clause", "window")
@@ -163,7 +163,7 @@ def model_for(encoder: TextEncoder, path: Path = MODEL_PATH) -> PolarityModel | 
     model = load_model(path)
     if model is None:
         return None
-    name = getattr(getattr(encoder, "model_path", None), "name", None)
+    name = getattr(encoder, "name", None)
     if name != model.encoder or getattr(encoder, "dim", model.dim) != model.dim:
         log.info("polarity model not used: trained on %s, this encoder is %s", model.encoder, name or "another")
         return None

@@ -66,6 +66,12 @@ def test_mismatched_version_falls_back_to_the_rules_with_a_warning(tmp_path: Pat
         assert load_model(path) is None
 
 
+def test_the_packaged_encoder_gets_the_learned_reader(encoder: Encoder) -> None:
+    """The packaged model's folder is called "model": the reader must know it by the model's name (it did not, so
+    the app read polarity with the rules alone)."""
+    assert model_for(encoder) is not None
+
+
 def test_other_encoders_get_the_rules() -> None:
     """Weights learned on MiniLM vectors mean nothing on another encoder's (here the tests' hashing fake)."""
     assert model_for(HashingEncoder(dim=384)) is None

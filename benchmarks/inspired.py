@@ -6,7 +6,8 @@
   context is every earlier utterance, with the speaker known. Targets missing from the
   catalog count as misses (coverage is reported).
 - Tuning: `inspired/dev.tsv` only (its dialogues also feed the collaborative component, and train the learned
-  ranker, two folds by dialogue as for ReDial).
+  ranker, two folds by dialogue as for ReDial). The ranker `recochat bench redial` learned on ReDial's tuning
+  half (`results/redial_ranker.json`) is scored on the same dev folds, and used instead when it does better there.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from recochat.retrieval.catalog import ColumnMap, load_catalog, split_title_year
 from recochat.retrieval.encoder import Encoder
+from recochat.retrieval.ranker import load_ranker
 from recochat.retrieval.store import StoredCatalog
 
 from . import redial
@@ -159,7 +161,8 @@ def run(smoke: bool = False, out_dir: Path | None = None, encoder: Encoder | Non
     learn = events_learner(dev_mentions(matcher), catalog)
     home = Path(tempfile.mkdtemp(prefix="recochat-inspired-"))
     chosen, tuning_log = tune(catalog, encoder, learn, home, tuning, smoke)
-    model, ranker_report = learn_ranker(catalog, catalog, encoder, learn, home, tuning, chosen, smoke)
+    transfer = load_ranker(RESULTS / "redial_ranker.json")  # trained on ReDial's tuning half only
+    model, ranker_report = learn_ranker(catalog, catalog, encoder, learn, home, tuning, chosen, smoke, transfer)
     name = "inspired_smoke" if smoke else "inspired"
     model.save((out_dir or RESULTS) / f"{name}_ranker.json")
     used = model if ranker_report["used"] else None

@@ -420,10 +420,12 @@ def learn_ranker(
     tuning: list[Sample],
     chosen: dict,
     smoke: bool,
+    transfer: RankerModel | None = None,
 ) -> tuple[RankerModel, dict]:
     """The learned ranker (scoring `scored`: the catalog with the chosen popularity column), cross-validated on the
-    tuning split's two folds (benchmarks/ranker.py), then fitted on
-    both; its report says whether it beat the formula's own order there ("used")."""
+    tuning split's two folds (benchmarks/ranker.py), then fitted on both. `transfer`, a model trained on another
+    dataset, is scored on the same folds beside it, and is returned instead when it does better there. The report
+    says whether either beat the formula's own order ("used") and which one it is ("source")."""
     started = time.perf_counter()
     engine = make_engine(catalog, encoder, CoOccurrence(), home, tuned_weights(chosen))
     engine.recommender = Recommender(scored, tuned_weights(chosen))
@@ -436,10 +438,19 @@ def learn_ranker(
     better = key > formula["recall@10"] + 0.5 * formula["recall@50"]
     meta = {"data": f"{catalog.name}: {len(tuning)} tuning samples", "features_seconds": round(built, 1)}
     model = ranking.train(folds, best, meta)
+    source, two_fold = "trained on this tuning split", best["metrics"]
+    if transfer is not None:
+        a, b = (fold.truncated(transfer.first_stage) for fold in folds)
+        moved = evaluate(ranking.rows_of(a, transfer.score) + ranking.rows_of(b, transfer.score))
+        log.append({"model": f"transferred ({transfer.meta.get('data', 'another dataset')})",
+                    "first_stage": transfer.first_stage, **moved})  # fmt: skip
+        if moved["recall@10"] + 0.5 * moved["recall@50"] > max(key, formula["recall@10"] + 0.5 * formula["recall@50"]):
+            model, source, two_fold, better = transfer, "transferred", moved, True
     summary = {
         "chosen": {k: v for k, v in best.items() if k != "metrics"},
         "used": better,
-        "two_fold": best["metrics"],
+        "source": source,
+        "two_fold": two_fold,
         "formula_two_fold": {k: v for k, v in formula.items() if k.startswith(("recall", "ndcg", "n"))},
         "weights": ranking.describe(model),
         "train_seconds": model.meta["train_seconds"],
@@ -578,7 +589,11 @@ def markdown(result: dict) -> str:
         lines += [
             "",
             f"Learned ranker, chosen on the tuning split's two folds: {json.dumps(ranker['chosen'])}; "
-            f"{'used' if ranker['used'] else 'not used (the formula did as well)'}",
+            + (
+                f"used: {ranker.get('source', 'trained here')}"
+                if ranker["used"]
+                else "not used (the formula did as well)"
+            ),
             "",
             "| ranker, tuning split (two folds), new items | R@1 | R@10 | R@50 | NDCG@10 | n |",
             "| --- | --- | --- | --- | --- | --- |",

@@ -162,5 +162,10 @@ class Encoder:
                     self._cache.popitem(last=False)
         return [found[t] for t in texts]
 
+    def clear_cache(self) -> None:
+        """Forget the cached query vectors (benchmarks that time the same text twice)."""
+        with self._lock:
+            self._cache.clear()
+
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode_queries([text])[0]

@@ -18,7 +18,7 @@ import numpy as np
 
 from recochat.bot.engine import Engine
 from recochat.profiles.collaborative import CoOccurrence
-from recochat.retrieval.ranker import FEATURES, Group, RankerModel, fit_pairwise
+from recochat.retrieval.ranker import FEATURES, Group, RankerModel, first_stage_rank, fit_pairwise
 
 from .metrics import evaluate
 
@@ -45,7 +45,7 @@ class Groups:
         column = FEATURES.index("first_stage_rank")
         for group, targets in zip(self.groups, self.targets, strict=True):
             features = group.features[:size].copy()
-            features[:, column] = np.log1p(np.arange(len(features))) / np.log1p(max(len(features), 1))
+            features[:, column] = first_stage_rank(len(features))
             out.groups.append(Group(features, group.relevant[:size], group.ids[:size]))
             out.targets.append(targets)
         return out
@@ -141,6 +141,13 @@ def cross_validate(folds: tuple[Groups, Groups], smoke: bool = False) -> tuple[d
     return chosen, log
 
 
+def two_folds(samples: Sequence[Sample]) -> tuple[set[str], set[str]]:
+    """The samples' dialogues in two folds, alternating in sorted order (what the formula's grid and the ranker's
+    cross-validation both split on)."""
+    dialogs = sorted({s.dialog_id for s in samples})
+    return set(dialogs[0::2]), set(dialogs[1::2])
+
+
 def fold_groups(
     engine: Engine,
     tuning: Sequence[Sample],
@@ -149,8 +156,7 @@ def fold_groups(
 ) -> tuple[Groups, Groups]:
     """The tuning split's groups in two folds by dialogue, each built with the other fold's collaborative counts
     (the engine has replayed every tuning sample)."""
-    dialogs = sorted({s.dialog_id for s in tuning})
-    folds = [set(dialogs[0::2]), set(dialogs[1::2])]
+    folds = two_folds(tuning)
     kept = engine.collaborative
     out = []
     for fold, other in ((folds[0], folds[1]), (folds[1], folds[0])):

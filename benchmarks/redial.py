@@ -312,8 +312,7 @@ def tune(
     grid = [(e, d) for e in (0.0, 0.25, 0.5, 1.0, 2.0) for d in (0.0, 0.15, 0.3, 0.6, 1.0)]
     if smoke:
         grid = grid[:2]
-    dialogs = sorted({s.dialog_id for s in tuning})
-    folds = [set(dialogs[0::2]), set(dialogs[1::2])]
+    folds = ranking.two_folds(tuning)
     taught_by_other_fold = [learn(folds[1]), learn(folds[0])]
     recommenders = {False: Recommender(catalog, BASE)}
     if popular is not None:

@@ -258,7 +258,9 @@ class Engine:
     ) -> TurnResult:
         """Rank for the updated profile and remember what was shown (for "#2" and "why?")."""
         profile = pending.profile
-        request = self._sized(self._request(profile, understood.positive, understood.allow_repeats), understood)
+        learned = self.recommender.ranker is not None
+        request = self._request(profile, understood.positive, understood.allow_repeats, features=learned)
+        request = self._sized(request, understood)
         request.years_in_passing = understood.year_min is None and understood.year_max is None
         items = self.recommender.rank(request)
         timings.update(self.recommender.timings_ms)
@@ -434,9 +436,12 @@ class Engine:
             profile.drop_anchors()
         return _apply_constraints(profile.constraints, signal)
 
-    def _request(self, profile: Profile, aspects: list[str], allow_repeats: bool = False) -> RankRequest:
+    def _request(
+        self, profile: Profile, aspects: list[str], allow_repeats: bool = False, features: bool = False
+    ) -> RankRequest:
         """Everything the recommender needs from the profile; nothing the user has liked,
-        disliked, seen or (unless they ask for repeats) been shown comes back."""
+        disliked, seen or (unless they ask for repeats) been shown comes back. `features`: also what only a learned
+        ranker reads (co-occurrence with the seen items), which a turn ranked by the formula need not compute."""
         exclude = set(profile.disliked) | set(profile.seen) | set(profile.liked)
         if not allow_repeats:
             exclude |= set(profile.shown)
@@ -461,7 +466,7 @@ class Engine:
             aspects=[(t, self.encoder.encode_query(t)) for t in texts],
             collaborative=collab,
             seen=seen,
-            collaborative_seen=self.collaborative.scores(seen) if seen else {},
+            collaborative_seen=self.collaborative.scores(seen) if seen and features else {},
             popularity_counts=counts,
             liked_people=profile.liked_people,
             disliked_people=profile.disliked_people,
@@ -478,7 +483,7 @@ class Engine:
         self, user: str | Profile, k: int, exclude: set[str] | None = None, diversify: bool = False
     ) -> RankRequest:
         """What `ranking` asks the recommender for a user id or a profile (a learned ranker trains on it)."""
-        request = self._request(self.profiles.load(user) if isinstance(user, str) else user, [])
+        request = self._request(self.profiles.load(user) if isinstance(user, str) else user, [], features=True)
         request.k, request.exclude, request.diversify, request.explain = k, set(exclude or ()), diversify, False
         request.loosen = False
         return request

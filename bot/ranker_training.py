@@ -40,6 +40,7 @@ def event_groups(engine: Engine, first_stage: int = FIRST_STAGE) -> tuple[list[G
     catalog = engine.catalog
     counts = CoOccurrence()
     counts.learn_log(engine.profiles.events(kinds=COLLABORATIVE_KINDS), catalog.row_of)
+    engine.collaborative = counts
     groups: list[Group] = []
     likes = users = 0
     for user_id in engine.profiles.users():
@@ -51,7 +52,6 @@ def event_groups(engine: Engine, first_stage: int = FIRST_STAGE) -> tuple[list[G
         likes += len(positives)
         own = signals_of([e for e in events if e.kind in COLLABORATIVE_KINDS], catalog.row_of)
         counts.replace_user(user_id, own, [])
-        engine.collaborative = counts
         profile = Profile(user_id=user_id)
         for event in events:
             if is_positive(event) and event.item_id in catalog.row_of and profile.interest is not None:

@@ -70,6 +70,11 @@ FIRST_STAGE = 400
 (its 400 best hold 66% of the targets, its 200 best 56%); the cost grows with it."""
 
 
+def first_stage_rank(size: int) -> np.ndarray:
+    """The `first_stage_rank` column of a first stage of `size` candidates in the formula's order."""
+    return np.log1p(np.arange(size)) / np.log1p(max(size, 1))
+
+
 class RankerFileError(ValueError):
     """A ranker file that cannot be used: its path and what is wrong with it."""
 

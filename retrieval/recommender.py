@@ -18,7 +18,7 @@ import numpy as np
 from .catalog import CatalogItem
 from .explain import anchor_reason, distinct, request_reason, specific_detail
 from .people import PeopleIndex, people_of
-from .ranker import FEATURES, RankerModel
+from .ranker import FEATURES, RankerModel, first_stage_rank
 from .scoring import ScoringWeights, base_scores, mmr, popularity_prior, top_positions
 from .store import StoredCatalog
 from .titles import normalize
@@ -266,9 +266,13 @@ class Recommender:
     def _prior(self, rows: np.ndarray, counts: dict[str, int]) -> np.ndarray:
         if not counts:
             return self._meta_prior[rows]
-        top = max((c for i, c in counts.items() if i in self.catalog.row_of), default=0)
-        learned = popularity_prior(self._on_rows(counts, rows), top=top)
+        learned = self._learned_prior(rows, counts)
         return (self._meta_prior[rows] + learned) / 2 if self._has_meta_popularity else learned
+
+    def _learned_prior(self, rows: np.ndarray, counts: dict[str, int]) -> np.ndarray:
+        """The event log's counts of `rows`, log-scaled against the catalog's most counted item."""
+        top = max((c for i, c in counts.items() if i in self.catalog.row_of), default=0)
+        return popularity_prior(self._on_rows(counts, rows), top=top)
 
     def _people_boost(self, request: RankRequest, rows: np.ndarray) -> np.ndarray:
         boost: dict[str, float] = {}
@@ -510,6 +514,7 @@ class Recommender:
         n = len(rows)
         zeros = np.zeros(n, dtype=np.float32)
         row_of = self.catalog.row_of
+        years = self._years[rows]
         liked = [row_of[i] for i in request.liked[-20:] if i in row_of]
         if liked:
             to_liked = embeddings @ self.catalog.embeddings[liked].T
@@ -518,7 +523,6 @@ class Recommender:
             genres = self._genres[rows]
             genre_match = (genres @ liked_genres) / np.maximum(genres.sum(axis=1), 1)
             known = self._years[liked][self._years[liked] > 0]
-            years = self._years[rows]
             if len(known):
                 year_distance = np.minimum(np.abs(years - float(np.median(known))) / 10.0, 5.0) * (years > 0)
             else:
@@ -528,11 +532,9 @@ class Recommender:
         seen = [row_of[i] for i in request.seen[-20:] if i in row_of]
         seen_max = (embeddings @ self.catalog.embeddings[seen].T).max(axis=1) if seen else zeros
         counts = request.popularity_counts
-        top = max((c for i, c in counts.items() if i in row_of), default=0)
-        learned_popularity = popularity_prior(self._on_rows(counts, rows), top=top) if counts else zeros
+        learned_popularity = self._learned_prior(rows, counts) if counts else zeros
         people = self._people_boost(request, rows) if request.liked_people or request.disliked_people else zeros
         collab = collab_raw / collab_raw.max() if n and collab_raw.max() > 0 else collab_raw
-        years = self._years[rows]
         aspects = [v for _, v in request.aspects]
         columns = {
             "interest": similarity,
@@ -550,7 +552,7 @@ class Recommender:
             "year_distance": year_distance,
             "recency": np.maximum(years - 1950, 0) / 50.0 * (years > 0),
             "aspect_match": (embeddings @ np.stack(aspects).T).max(axis=1) if aspects else zeros,
-            "first_stage_rank": np.log1p(np.arange(n)) / np.log1p(max(n, 1)),
+            "first_stage_rank": first_stage_rank(n),
         }
         return np.column_stack([np.asarray(columns[name], dtype=np.float32) for name in FEATURES])
 

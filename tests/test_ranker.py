@@ -123,13 +123,37 @@ def test_an_anchor_still_leads_a_learned_ranking() -> None:
 
 def test_candidate_features_are_named_columns_in_the_formulas_order() -> None:
     catalog = catalog_with_popularity()
-    request = RankRequest(interest=catalog.embeddings[0], aversion=None, k=3, liked=["i1"])
+    request = RankRequest(
+        interest=catalog.embeddings[0],
+        aversion=None,
+        k=3,
+        liked=["i1"],
+        seen=["i2"],
+        collaborative_seen={"i3": 2.0},
+        aspects=[("a phrase", catalog.embeddings[3])],
+    )
     ids, features = Recommender(catalog).candidate_features(request, first_stage=4)
     assert ids == ["i0", "i1", "i2", "i3"]
     assert features.shape == (4, len(FEATURES))
     assert features[0, COLUMN["interest"]] == pytest.approx(1.0)
     assert features[1, COLUMN["liked_max"]] == pytest.approx(1.0)
+    assert features[2, COLUMN["seen_max"]] == pytest.approx(1.0)
+    assert features[:, COLUMN["co_seen"]].tolist() == pytest.approx([0, 0, 0, np.log1p(2.0)])
+    assert features[3, COLUMN["aspect_match"]] == pytest.approx(1.0)
+    assert features[:, COLUMN["recency"]].tolist() == pytest.approx([1.0] * 4)  # all from 2000
     assert features[0, COLUMN["first_stage_rank"]] == 0.0
+
+
+def test_co_occurrence_with_seen_items_is_computed_only_for_a_learned_ranker(fake_runtime) -> None:
+    """A turn ranked by the formula does not pay for what only the ranker reads; training and evaluation do."""
+    engine = fake_runtime.engine
+    engine.feedback("other", "m1", "like")
+    engine.feedback("other", "m2", "like")
+    engine.mark_seen("user", "m1")
+    engine.feedback("user", "m5", "like")
+    profile = engine.profiles.load("user")
+    assert "m2" in engine.ranking_request("user", 5).collaborative_seen
+    assert engine._request(profile, [], features=False).collaborative_seen == {}
 
 
 # -- retraining from the event log, end to end ---------------------------------------------------------------
@@ -189,3 +213,19 @@ def test_too_few_likes_is_one_clear_line(make_runtime, encoder, monkeypatch: pyt
     result = CliRunner().invoke(main, ["train", "ranker", "--from-events", "--collection", "tiny"])
     assert result.exit_code == 2
     assert f"at least {MIN_GROUPS} are needed" in result.output and "Traceback" not in result.output
+
+
+def test_a_turn_with_a_learned_ranker_asks_for_its_features(fake_runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = fake_runtime.engine
+    asked: list[bool] = []
+    original = engine._request
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        asked.append(kwargs.get("features", False))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_request", spy)
+    engine.turn("user", "a funny movie")
+    engine.recommender.ranker = RankerModel(np.eye(len(FEATURES), dtype=np.float32)[COLUMN["interest"]])
+    engine.turn("user", "something else")
+    assert asked == [False, True]

@@ -15,6 +15,7 @@ many threads (different users run concurrently).
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import logging
 import re
@@ -97,6 +98,8 @@ class TurnResult:
     """What the profile holds as liked after the turn: prose may say "you loved X" only of these."""
     anchors: list[CatalogItem] = field(default_factory=list)
     """The items a ranked reply was built around ("more like #2", a 👍): prose may say the picks follow them."""
+    excluded: list[str] = field(default_factory=list)
+    """What the user ruled out, as words (excluded genres, "violent"): prose never offers a pick as one of them."""
 
 
 @dataclass
@@ -285,6 +288,7 @@ class Engine:
             notes=notes,
             loosened=loosened,
             anchors=[item for i in profile.anchors if (item := self.item(i)) is not None],
+            excluded=[*request.exclude_genres, *request.exclude_words],
         )
 
     def _loosened(self, request: RankRequest, items: list[Recommendation]) -> str | None:
@@ -303,7 +307,7 @@ class Engine:
             return f"Little else from {span} is close to what you like, so {which}."
         within = f" from {span}"
         rest = ", then ".join(
-            _closest(stage, [r for r in items if r.loosened == stage], asked, request.include_genres, noun)
+            _closest(stage, [r for r in items if r.loosened == stage], asked, request.include_genres, noun, soft)
             for stage in stages
         )
         hard = request.include_genres
@@ -718,21 +722,55 @@ def _apply_genres(c: Constraints, signal: TurnSignal) -> list[str]:
 
 
 def _closest(
-    stage: tuple[str, ...], fillers: list[Recommendation], asked: list[str], hard: list[str], noun: str
+    stage: tuple[str, ...],
+    fillers: list[Recommendation],
+    asked: list[str],
+    hard: list[str],
+    noun: str,
+    soft_given_up: bool = False,
 ) -> str:
     """What one loosening step's items are: 'mystery and thriller movies' (the genres most of them share, else
-    'other movies'), 'comedy movies from other years' (a year range given up keeps the insisted genres)."""
+    'other movies'), 'comedy movies from other years' (a year range given up keeps the insisted genres), 'family
+    movies without animation' (a soft genre given up under an insisted one). `soft_given_up`: a later step gave
+    up the soft genre, so this step's items all have it ('family movies with animation from other years')."""
+    leaning = [g for g in asked if g not in hard]
     if "years" in stage and "genres" not in stage and "soft genres" not in stage:
-        what = f"{' or '.join(hard)} {plural(noun)}" if hard else plural(noun)
+        kind = f"{' or '.join(hard)} " if hard else ""
+        narrowed = f" with {' or '.join(leaning)}" if soft_given_up and leaning else ""
+        if not hard and narrowed:
+            kind, narrowed = f"{' or '.join(leaning)} ", ""
+        what = f"{kind}{plural(noun)}{narrowed}"
+    elif "soft genres" in stage and "genres" not in stage and hard and leaning:
+        what = f"{' or '.join(hard)} {plural(noun)} without {' or '.join(leaning)}"
     else:
-        others = Counter(g for r in fillers for g in r.item.genres if g not in asked)
-        kinds = [g for g, n in others.most_common(2) if n >= 2 or len(fillers) == 1]
-        what = f"{' and '.join(kinds) or 'other'} {plural(noun)}"
+        what = f"{' and '.join(_covering_genres(fillers, asked)) or 'other'} {plural(noun)}"
     return what + (" from other years" if "years" in stage else "")
+
+
+def _covering_genres(fillers: list[Recommendation], asked: list[str]) -> list[str]:
+    """One or two genres (not asked for) that every filler has one of, most common first; none when no two cover
+    them all: "the closest action movies" was said of Ghostbusters and Cinema Paradiso."""
+    others = [g for g, _ in Counter(g for r in fillers for g in r.item.genres if g not in asked).most_common(6)]
+    for size in (1, 2):
+        for kinds in itertools.combinations(others, size):
+            if all(set(kinds) & set(r.item.genres) for r in fillers):
+                return list(kinds)
+    return []
+
+
+_SAME_IN_TEXT: dict[str, tuple[str, ...]] = {
+    "violent": ("violent", "kill", "kills", "killer", "killing", "murder", "brutal", "bloody", "gory", "massacre"),
+    "scary": ("scary", "frightening", "terrifying", "terror", "creepy", "horror", "nightmare"),
+}
+"""What an item's text says when it is the thing ruled out: "not violent" rules out "sent back in time to kill",
+"nothing scary" a fairy tale with "a truly frightening witch" (both in the read-through)."""
+_SAME_IN_TEXT["gory"] = _SAME_IN_TEXT["violent"]
+_SAME_IN_TEXT["creepy"] = _SAME_IN_TEXT["scary"]
 
 
 def _exclusion_words(genres: list[str], disliked: list[str]) -> list[str]:
     """What an item's own text must not say: an excluded genre's name ("no musicals" rules out a film described as
-    a musical) and a one-word thing the user ruled out ("not violent")."""
-    words = [g for g in genres if " " not in g] + [a for a in disliked if re.fullmatch(r"[a-z]{4,}", a)]
+    a musical) and a one-word thing the user ruled out ("not violent"), with the words that say the same."""
+    said = [a for a in disliked if re.fullmatch(r"[a-z]{4,}", a)]
+    words = [g for g in genres if " " not in g] + [w for a in said for w in _SAME_IN_TEXT.get(a, (a,))]
     return list(dict.fromkeys(words))

@@ -178,6 +178,14 @@ _GENERIC = content_words(
 """Words that say nothing about an item or the user: a brief's sentence may use them freely."""
 
 
+_TELLING_IN_A_PLOT = frozenset("young women woman good great best little first last life world night kind".split())
+
+
+def _plot_words(text: str) -> set[str]:
+    """`content_words`, with the common words that still say who or what a plot is about ("young", "woman")."""
+    return content_words(text) | (set(normalize(text).split()) & _TELLING_IN_A_PLOT)
+
+
 def _words(text: str) -> set[str]:
     return {w for w in normalize(text).split() if len(w) >= 3}
 
@@ -214,9 +222,14 @@ class GroundingValidator:
         must_name: CatalogItem | None = None,
         generic: bool = True,
         tell: str | None = None,
+        excluded: list[str] | None = None,
     ) -> None:
         self.titles = titles
-        self.facts = content_words(facts) if facts else None
+        self.words_of = _plot_words if tell else content_words
+        """A plot is checked word for word: "a young woman" for a ten-year-old girl is false, though "young"
+        and "woman" are too common to count as shared themes."""
+        self.excluded = content_words(" ".join(f"{w} {_GENRE_WORDS.get(w, '')}" for w in excluded or []))
+        self.facts = (_plot_words if tell else content_words)(facts) if facts else None
         self.share = share
         self.free_words = _GENERIC if generic else frozenset()
         self.tell = content_words(tell) - content_words(" ".join(i.title for i in allowed)) if tell else None
@@ -262,7 +275,10 @@ class GroundingValidator:
         words = content_words(text)
         if key in self._seen or _looping(key) or self._repeats(words):
             return False
-        if not (self._grounded(text) and self._true_of_user(text) and self._made_of_facts(words)):
+        if words & self.excluded:
+            return False  # "You're looking for a classic Western" right after "no westerns"
+        untitled = self.words_of(self._without_titles(text))
+        if not (self._grounded(text) and self._true_of_user(text) and self._made_of_facts(untitled)):
             return False
         if not self._names_right(text):
             return False
@@ -312,16 +328,24 @@ class GroundingValidator:
         known = {i.year for i in [*self.allowed, *self.liked] if i.id in named and i.year}
         return bool(named) and years <= known and decades <= {y // 10 % 10 for y in known}
 
+    def _without_titles(self, text: str) -> str:
+        """The sentence with the titles it names cut out: a title's words are no facts about anything ("a movie
+        about good guys" passed on the words of The Nice Guys, a liked title)."""
+        for match in sorted(self.titles.find(text), key=lambda m: m.start, reverse=True):
+            text = text[: match.start] + " " + text[match.end :]
+        return text
+
     def _true_of_user(self, text: str) -> bool:
-        """'You loved X' only when the profile holds X as liked; never 'you enjoyed' in general. The claim's
-        clause (up to the next comma) is what it is about: "Since you liked X, here is Y" claims nothing of Y."""
-        claim = _USER_CLAIM.search(text)
-        if not claim:
-            return True
-        end = text.find(",", claim.end())
-        clause = text[claim.start() : end if end >= 0 else len(text)]
-        named = {match.item_id for match in self.titles.find(clause)}
-        return bool(named) and named <= self.liked_ids
+        """'You loved X' only when the profile holds X as liked; never 'you enjoyed' in general. Each claim's
+        clause (up to the next comma) is what it is about: "Since you liked X, here is Y" claims nothing of Y, and
+        "You loved X, and now you love Y" claims Y too."""
+        for claim in _USER_CLAIM.finditer(text):
+            end = text.find(",", claim.end())
+            clause = text[claim.start() : end if end >= 0 else len(text)]
+            named = {match.item_id for match in self.titles.find(clause)}
+            if not named or not named <= self.liked_ids:
+                return False
+        return True
 
     def _made_of_facts(self, words: set[str]) -> bool:
         telling = words - self.free_words
@@ -407,6 +431,19 @@ _GENRE_WORDS = {
 }
 """How a sentence may call an item of a genre: 'a romantic comedy' is true of romance and comedy."""
 
+ABOUT_SHARE = 0.8
+"""Share of an "about" answer's words that must come from the item's facts: at 0.67 the model's Spirited Away was
+about "a young woman who must rescue her own family's magical bathhouse"."""
+
+
+def _plot(item: CatalogItem) -> str:
+    """What an "about" answer must retell: the description's first sentence without genre words ("A shaggy,
+    hilarious cult comedy." is a verdict, and "cult comedy" let "a cult comedy film from 1998" pass)."""
+    first = _SENTENCE_END.split(safe_text(item.description).strip(), maxsplit=1)[0]
+    genres = content_words(" ".join(f"{g} {_GENRE_WORDS.get(g, '')}" for g in item.genres))
+    return " ".join(w for w in first.split() if not content_words(w) & genres)
+
+
 RETRIES = 19
 """More attempts while the model writes sentences that are all dropped, within `RETRY_WITHIN` of the first-sentence
 budget: a 135M model's sentence is often wrong, but a later sample is often right (each costs ~0.5 s). A model
@@ -484,9 +521,7 @@ class LLMWriter:
             variables = {"message": message, "around": around, "domain": self.domain}
             variables["first"] = f"{first.title} | {', '.join(first.genres)}"  # with a year, it wrote wrong years
             kinds = " ".join(_GENRE_WORDS.get(g, "") for g in first.genres)
-            facts = " ".join(
-                [message, first.label(), variables["first"], kinds, around, *(i.title for i in result.liked)]
-            )
+            facts = " ".join([message, first.label(), variables["first"], kinds])  # titles named are cut out
             return Brief(
                 "recommend", variables, [first, *result.anchors], facts, share=1.0, min_words=6, must_name=first
             )
@@ -495,9 +530,13 @@ class LLMWriter:
             return Brief("clarify", {"message": message, "items": items}, [], f"{message} popular varied", share=0.75)
         if result.kind == "about" and result.subject is not None and not field_answer(result.subject, message):
             item = item_facts(result.subject)
-            plot = safe_text(result.subject.description)
             return Brief(
-                "about_item", {"message": message, "item": item}, [result.subject], f"{item} {message}", 0.67, tell=plot
+                "about_item",
+                {"message": message, "item": item},
+                [result.subject],
+                f"{item} {message}",
+                ABOUT_SHARE,
+                tell=_plot(result.subject),
             )
         if result.kind == "smalltalk":
             draft = self.template.smalltalk(message)
@@ -525,6 +564,7 @@ class LLMWriter:
             request.must_name,
             request.generic,
             request.tell,
+            result.excluded,
         )
         kept = 0
         if await self._server_ready(outcome):

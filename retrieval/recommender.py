@@ -302,7 +302,7 @@ class Recommender:
                 break
             relaxed = self._relaxed(request, broken)
             if relaxed is not None:
-                results += self._fill(self._retrieve(relaxed), relaxed, results, broken)
+                results += self._fill_leaning(self._retrieve(relaxed), relaxed, results, broken)
         whys = distinct([r.why for r in results], [r.item for r in results]) if request.explain else []
         for rank, result in enumerate(results, start=1):
             result.rank, result.why = rank, whys[rank - 1] if whys else ""
@@ -320,10 +320,20 @@ class Recommender:
         relaxed = self._relaxed(request, ("years",))
         if not weak or relaxed is None:
             return results
-        closer = [r for r in self._fill(self._retrieve(relaxed), relaxed, strong, ("years",)) if r.fit >= FIT_FLOOR]
+        wanted = request.k - len(strong)
+        found = self._fill(self._retrieve(relaxed), replace(relaxed, k=len(strong) + 3 * wanted), strong, ("years",))
+        closer = [r for r in found if r.fit >= FIT_FLOOR and self._near_liked(r.item, request)][:wanted]
         for r in closer:
             r.for_fit = True
         return (strong + closer + weak)[: request.k]
+
+    def _near_liked(self, item: CatalogItem, request: RankRequest) -> bool:
+        """It is close to an anchor or a liked item by the whys' own test (something shared, or very near), when
+        the user has liked anything: the read-through found WALL-E "closer" to a crime fan than recent films."""
+        if not (request.anchors or request.liked):
+            return True
+        closest = self._closest_liked(self.catalog.embeddings[self.catalog.row_of[item.id]], request)
+        return closest is not None and anchor_reason(item, closest[0], close=closest[1] > CLOSE) is not None
 
     def _soft_genre_rows(self, rows: np.ndarray, request: RankRequest) -> np.ndarray | None:
         """The rows with a soft genre when fewer than k have one: they lead and the closest others fill the
@@ -354,6 +364,23 @@ class Recommender:
         shown = {r.item.id for r in taken}
         rows = rows[self._on_rows(dict.fromkeys(shown, 1.0), rows) == 0] if shown else rows
         return self._score_and_pick(rows, replace(request, k=need), broken)
+
+    def _fill_leaning(
+        self, rows: np.ndarray, request: RankRequest, taken: list[Recommendation], broken: tuple[str, ...]
+    ) -> list[Recommendation]:
+        """`_fill`, with the soft genre's rows first when too few are left to fill on their own (as in `rank`): the
+        closest others then break the soft genre too, and the reply says so ("family movies without animation")."""
+        need = request.k - len(taken)
+        if need <= 0 or not (request.loosen and request.preferred_genres) or "soft genres" in broken:
+            return self._fill(rows, request, taken, broken)
+        shown = {r.item.id for r in taken}
+        soft = rows[self._genre_counts(rows, request.preferred_genres) > 0]
+        if shown:
+            soft = soft[self._on_rows(dict.fromkeys(shown, 1.0), soft) == 0]
+        if len(soft) >= need:
+            return self._fill(rows, request, taken, broken)
+        first = self._fill(soft, request, taken, broken)
+        return first + self._fill(rows, request, [*taken, *first], (*broken, "soft genres"))
 
     def _retrieve(self, request: RankRequest) -> np.ndarray:
         """Sorted catalog rows that pass the hard filters: ANN candidates for large catalogs, all rows otherwise."""

@@ -233,3 +233,93 @@ def test_whole_catalog_masks_are_kept_for_the_latest_words_only(ranker) -> None:
     for n in range(SAID_WORDS + 5):
         ranker._saying(f"word{n}", everything, True)
     assert len(ranker._said) == SAID_WORDS and f"word{SAID_WORDS + 4}" in ranker._said and "word0" not in ranker._said
+
+
+def _small(rows: list[tuple[str, list[str], int, list[float], str]]) -> Recommender:
+    """A catalog of (id, genres, year, vector, description) rows."""
+    items = [CatalogItem(i, f"Item {i}", f"Item {i}", {"genres": g, "year": y, "description": d}) for i, g, y, _, d in rows]
+    vectors = np.array([v for *_, v, _ in rows], dtype=np.float32)
+    return Recommender(StoredCatalog("small", items, vectors / np.linalg.norm(vectors, axis=1, keepdims=True)))
+
+
+def test_a_close_item_from_other_years_must_share_something_with_what_was_liked() -> None:
+    """The read-through's WALL-E, the one "closer" pick from other years for a crime fan: close to the interest
+    vector, but sharing nothing with any liked film. The crime film from other years takes its place."""
+    ranker = _small(
+        [
+            ("liked", ["crime"], 2020, [1, 0, 0], "A heist."),
+            ("robot", ["animation"], 2008, [0, 1, 0], "A robot."),
+            ("crime", ["crime"], 2000, [0.9, 0.1, 0.42], "A robbery."),
+            ("weak", ["drama"], 2021, [0, 0, 1], "A farm."),
+        ]
+    )
+    query = np.array([0.6, 0.8, 0], dtype=np.float32)
+    request = RankRequest(
+        interest=query, aversion=None, k=1, liked=["liked"], exclude={"liked"}, year_min=2018, diversify=False
+    )
+    assert ids(ranker.rank(request)) == ["weak"]  # said this turn: the range holds
+    request.years_in_passing = True
+    got = ranker.rank(request)
+    assert [(r.item.id, r.for_fit) for r in got] == [("crime", True)]
+    request.liked = []  # nothing liked: closeness to the request is enough
+    assert ids(ranker.rank(request)) == ["robot"]
+
+
+def test_a_loosened_year_range_still_leads_with_the_soft_genre() -> None:
+    """'Animated, for the kids', then 'after 2010': when the range runs out, animated family films from other
+    years come before live-action ones, which are marked as giving up the soft genre too."""
+    ranker = _small(
+        [
+            ("live-2015", ["family"], 2015, [1, 0.1, 0], "A dog."),
+            ("animated-1995", ["animation", "family"], 1995, [0.5, 1, 0], "A toy."),
+            ("live-1990", ["family"], 1990, [1, 0.2, 0], "A kid."),
+        ]
+    )
+    request = RankRequest(
+        interest=np.array([1, 0.15, 0], dtype=np.float32),
+        aversion=None,
+        k=3,
+        include_genres=["family"],
+        preferred_genres=["animation"],
+        year_min=2011,
+        diversify=False,
+    )
+    assert [(r.item.id, r.loosened) for r in ranker.rank(request)] == [
+        ("live-2015", ("soft genres",)),
+        ("animated-1995", ("years",)),
+        ("live-1990", ("years", "soft genres")),
+    ]
+
+
+def test_a_loosening_sentence_names_only_what_its_items_are() -> None:
+    from recochat.bot.engine import _closest
+    from recochat.retrieval.recommender import Recommendation
+
+    def rec(*genres: str) -> Recommendation:
+        return Recommendation(CatalogItem("x", "X", "X", {"genres": list(genres)}), 0.0, "", 1)
+
+    family, asked = ["family"], ["family", "animation"]
+    assert _closest(("years",), [rec("family", "animation")], asked, family, "movie", soft_given_up=True) == (
+        "family movies with animation from other years"
+    )
+    assert _closest(("years", "soft genres"), [rec("family")], asked, family, "movie") == (
+        "family movies without animation from other years"
+    )
+    fillers = [rec("action", "adventure"), rec("comedy", "fantasy"), rec("drama")]  # no genre covers all three
+    assert _closest(("soft genres",), fillers, ["science fiction"], [], "movie") == "other movies"
+    assert _closest(("soft genres",), fillers[:2], ["science fiction"], [], "movie") == "action and comedy movies"
+
+
+def test_not_violent_and_nothing_scary_rule_out_texts_that_say_so_in_other_words(ranker) -> None:  # type: ignore[no-untyped-def]
+    from recochat.bot.engine import _exclusion_words
+
+    items = list(ranker.catalog.items)
+    items[1] = CatalogItem("i1", "Item 1", "Item 1", {"genres": ["crime"], "description": "Sent back to kill."})
+    items[2] = CatalogItem("i2", "Item 2", "Item 2", {"genres": ["crime"], "description": "A frightening witch."})
+    ranker = Recommender(StoredCatalog("circle", items, ranker.catalog.embeddings))
+    request = RankRequest(interest=ranker.catalog.embeddings[1], aversion=None, k=3, diversify=False)
+    assert ids(ranker.rank(request)) == ["i1", "i0", "i2"]
+    request.exclude_words = _exclusion_words(["horror"], ["violent"])
+    assert "kill" in request.exclude_words and ids(ranker.rank(request))[:2] == ["i0", "i2"]
+    request.exclude_words = _exclusion_words(["horror"], ["scary"])
+    assert "i2" not in ids(ranker.rank(request)) and "i1" in ids(ranker.rank(request))

@@ -195,7 +195,7 @@ def _recommend_validator(**kw):
     from recochat.bot.writer import GroundingValidator
 
     heat, fuzz, _, titles = _items()
-    facts = "a gritty crime film Heat (1995) Heat | crime, thriller criminal thrilling Hot Fuzz"
+    facts = "a gritty crime film Heat (1995) Heat | crime, thriller criminal thrilling"  # no liked title: cut out
     return GroundingValidator(titles, [heat, fuzz], facts, [fuzz], False, 1.0, 6, heat, **kw)
 
 
@@ -282,3 +282,43 @@ def test_an_answer_about_an_item_must_retell_its_story():
 )
 def test_unknowable_claims_about_the_user_are_dropped(sentence):
     assert not _recommend_validator().accept(sentence)
+
+
+def test_the_words_of_a_title_are_no_facts_about_the_pick():
+    """'Goodfellas, a movie about good guys' passed on the words of The Nice Guys, a liked title."""
+    validator = _recommend_validator()
+    assert validator.accept("Since you liked Hot Fuzz, here are more picks, starting with Heat, a crime thriller.")
+    assert not _recommend_validator().accept("Here are a few picks for you, starting with Heat, a hot fuzz thriller.")
+
+
+def test_a_sentence_offering_what_the_user_ruled_out_is_dropped():
+    validator = _recommend_validator(excluded=["western", "horror"])
+    assert not validator.accept("You're looking for a classic Western, so here is Heat, a crime thriller.")
+    assert not validator.accept("Here are a few scary picks for you, starting with Heat, a crime thriller.")
+    assert validator.accept("Here are a few more picks for you, starting with Heat, a crime thriller.")
+
+
+def test_every_claim_about_what_the_user_loves_must_hold():
+    assert not _recommend_validator().accept("You loved Hot Fuzz, and now you love Heat, a crime thriller.")
+
+
+def test_an_about_answer_retells_the_plot_word_for_word_and_not_the_verdict():
+    from recochat.bot.writer import ABOUT_SHARE, GroundingValidator, _plot, item_facts
+    from recochat.retrieval.catalog import CatalogItem
+    from recochat.retrieval.titles import TitleIndex
+
+    description = (
+        "A sulky ten-year-old wanders into a world of spirits and must work in a bathhouse to rescue her parents. "
+        "A dreamlike fantasy and a cult classic."
+    )
+    away = CatalogItem("away", "Spirited Away", "Spirited Away", {"year": 2001, "genres": ["fantasy"],
+                                                                   "description": description})  # fmt: skip
+    assert "dreamlike" not in _plot(away) and "bathhouse" in _plot(away)
+
+    def validator():
+        facts = f"{item_facts(away)} what is #1 about?"
+        return GroundingValidator(TitleIndex([away]), [away], facts, share=ABOUT_SHARE, tell=_plot(away))
+
+    assert not validator().accept("Spirited Away is a dreamlike fantasy and a cult classic from 2001.")  # no plot
+    assert not validator().accept("Spirited Away is about a young woman who must rescue her family's bathhouse.")
+    assert validator().accept("In Spirited Away, a sulky ten-year-old must work in a bathhouse to rescue her parents.")

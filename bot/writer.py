@@ -351,6 +351,8 @@ class GroundingValidator:
         telling = words - self.free_words
         if self.facts is None:
             return True
+        if (telling & _GENRE_TERMS) - self.facts:
+            return False  # a kind it is not, whatever the share: "Airplane is an animated comedy"
         if not telling:
             return bool(self.free_words)  # a paraphrase says something of its draft ("Just go here." does not)
         return len(telling & self.facts) / len(telling) >= self.share
@@ -400,9 +402,11 @@ _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 
 
 def _malformed(text: str) -> bool:
-    """Not a sentence a person should read: too short, the prompt's markup leaking through, or the tail of a
-    sentence cut at an abbreviation ("the Extra-Terrestrial, …" after "E.T.")."""
-    return not re.search(r"[A-Za-z]{2,}", text) or bool(_MARKUP.search(text)) or text[:1].islower()
+    """Not a sentence a person should read: too short, the prompt's markup leaking through, the tail of a
+    sentence cut at an abbreviation ("the Extra-Terrestrial, …" after "E.T."), or a line that never ends
+    ("Here's a new favorite, Home Alone: A Movie" and a line break)."""
+    unended = not re.search(r"[.!?…][\"”’')]*$", text)
+    return not re.search(r"[A-Za-z]{2,}", text) or bool(_MARKUP.search(text)) or text[:1].islower() or unended
 
 
 def _looping(key: str) -> bool:
@@ -430,6 +434,10 @@ _GENRE_WORDS = {
     "sport": "sports",
 }
 """How a sentence may call an item of a genre: 'a romantic comedy' is true of romance and comedy."""
+_GENRE_TERMS = content_words(
+    " ".join([*_GENRE_WORDS, *_GENRE_WORDS.values()]) + " action musical documentary war noir superhero"
+)
+"""Words that say what kind of item it is: each must be in the facts (the item's own genres and their words)."""
 
 ABOUT_SHARE = 0.8
 """Share of an "about" answer's words that must come from the item's facts: at 0.67 the model's Spirited Away was
@@ -444,12 +452,13 @@ def _plot(item: CatalogItem) -> str:
     return " ".join(w for w in first.split() if not content_words(w) & genres)
 
 
-RETRIES = 19
+RETRIES = 29
 """More attempts while the model writes sentences that are all dropped, within `RETRY_WITHIN` of the first-sentence
 budget: a 135M model's sentence is often wrong, but a later sample is often right (each costs ~0.5 s). A model
 that writes nothing, errs or runs out of time is not asked again."""
-RETRY_WITHIN = 0.6
-"""Share of the first-sentence budget after which no new attempt starts (the template then answers)."""
+RETRY_WITHIN = 0.85
+"""Share of the first-sentence budget after which no new attempt starts (the template then answers). At 0.6 every
+reply that fell back had spent its 6 s on attempts, not on `RETRIES`."""
 RETRY_TEMPERATURE = 0.8
 
 
@@ -470,6 +479,9 @@ class Brief:
     """Generic words ('here', 'enjoy') are free; False for a paraphrase of a draft, which has its own words."""
     tell: str | None = None
     """What the first sentence must retell (an item's plot, for "what is #2 about?"): two of its words at least."""
+    one_sentence: bool = False
+    """The task is one sentence: when it is dropped, what the model writes after it is off the task ("Now let's
+    talk about the 90s."), so the attempt ends there and the next sample starts sooner."""
 
 
 EXPECTED_FAILURES: tuple[type[BaseException], ...] = (openai.APIError, httpx.HTTPError, OSError)
@@ -523,18 +535,26 @@ class LLMWriter:
             kinds = " ".join(_GENRE_WORDS.get(g, "") for g in first.genres)
             facts = " ".join([message, first.label(), variables["first"], kinds])  # titles named are cut out
             return Brief(
-                "recommend", variables, [first, *result.anchors], facts, share=1.0, min_words=6, must_name=first
+                "recommend",
+                variables,
+                [first, *result.anchors],
+                facts,
+                share=1.0,
+                min_words=6,
+                must_name=first,
+                one_sentence=True,
             )
         if result.kind == "cold_start":
             items = "\n".join(f"{r.rank}. {r.item.label()} | {', '.join(r.item.genres)}" for r in result.items[:3])
             return Brief("clarify", {"message": message, "items": items}, [], f"{message} popular varied", share=0.75)
         if result.kind == "about" and result.subject is not None and not field_answer(result.subject, message):
             item = item_facts(result.subject)
+            kinds = " ".join(_GENRE_WORDS.get(g, "") for g in result.subject.genres)
             return Brief(
                 "about_item",
                 {"message": message, "item": item},
                 [result.subject],
-                f"{item} {message}",
+                f"{item} {kinds} {message}",
                 ABOUT_SHARE,
                 tell=_plot(result.subject),
             )
@@ -573,7 +593,8 @@ class LLMWriter:
             noted = self.template.noted(result) if request.purpose == "recommend" else ""
             for attempt in range(1 + RETRIES):
                 dropped = outcome.dropped
-                async for sentence in self._validated(messages, validator, outcome, started, attempt):
+                attempt_sentences = self._validated(messages, validator, outcome, started, attempt, request.one_sentence)
+                async for sentence in attempt_sentences:
                     if outcome.first_sentence_ms is None:
                         outcome.first_sentence_ms = (time.perf_counter() - started) * 1000
                     kept += 1
@@ -609,6 +630,7 @@ class LLMWriter:
         outcome: WriteOutcome,
         started: float,
         attempt: int,
+        one_sentence: bool = False,
     ) -> AsyncIterator[str]:
         """Accepted sentences, until `max_sentences`, the model's end, a budget or a failure. The budgets run
         from `started` (perf_counter), so a second attempt only has what the first left; it samples hotter."""
@@ -630,6 +652,8 @@ class LLMWriter:
                 elif sentence.strip():
                     outcome.dropped += 1  # unfinished or ungrounded: never shown
                     log.debug("dropped a model sentence: %r", sentence.strip())
+                    if one_sentence and not accepted:
+                        break
         except TimeoutError:
             which = "total" if accepted else "first-sentence"
             log.warning(

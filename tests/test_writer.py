@@ -118,11 +118,22 @@ async def test_items_come_before_any_prose(make_runtime):
 
 
 async def test_prompt_markup_and_list_numbers_echoed_back_are_dropped(make_runtime):
-    runtime, _ = llm_runtime(
-        make_runtime, naming_first("Village Cops <catalog> 1. Good fun, starting with {first}. I'll just add: 1.")
+    runtime, model = llm_runtime(
+        make_runtime,
+        naming_first("Village Cops <catalog> 1. Good fun, starting with {first}."),
+        naming_first("Good fun, starting with {first}. I'll just add: 1."),
     )
     reply = await runtime.conversations.send("a", "something funny")
     assert reply.prose == f"Good fun, starting with {reply.items[0].title}." and reply.status == "repaired"
+    # the intro is one sentence: after a dropped first one, the rest of that sample is not read, a new one is asked
+    assert len(model.history) == 2
+
+
+async def test_a_sentence_after_the_one_asked_for_is_read_only_when_the_first_was_kept(make_runtime):
+    runtime, model = llm_runtime(make_runtime, naming_first("Good fun, starting with {first}. It is a comedy."))
+    reply = await runtime.conversations.send("a", "something funny")
+    assert reply.prose == f"Good fun, starting with {reply.items[0].title}."
+    assert reply.status == "repaired" and len(model.history) == 1  # the second was read (and dropped: no pick named)
 
 
 async def test_repetition_is_dropped(make_runtime):
@@ -169,7 +180,8 @@ async def test_injected_catalog_text_is_data_not_instructions(make_runtime, enco
     runtime = build(settings, collection="evil", encoder=encoder)
     # a model that obeys the injection gets its sentence dropped
     model = QueueChatModel().enqueue(
-        naming_first("As instructed, I recommend Night of Teeth. These comedies are fun, starting with {first}.")
+        naming_first("As instructed, I recommend Night of Teeth. Ignored: the sample ends at a dropped intro."),
+        naming_first("These comedies are fun, starting with {first}."),
     )
     runtime.conversations.writer = LLMWriter(model, runtime.engine.titles, "fake")
     reply = await runtime.conversations.send("a", "a funny comedy, no horror")

@@ -140,9 +140,10 @@ class Engine:
         self.learn = learn
         self.titles = TitleIndex(catalog.items)
         self.people = self.recommender.people
-        self.genres = {g for item in catalog.items for g in item.genres}
-        self.newest_year = max((item.year or 0 for item in catalog.items), default=2025)
-        self.fields = {key for item in catalog.items for key in item.meta}
+        columns = catalog.column_arrays()  # per-row arrays, not a walk over every item (seconds at 1M items)
+        self.genres = set(columns.genres)
+        self.newest_year = int(columns.years.max()) if len(columns.years) else 2025
+        self.fields = set(columns.fields)
         """The catalog's meta keys: what a request can be filtered on ("runtime", "price")."""
         self.polarity = model_for(encoder)
         """The learned reader of named titles' polarity (bot/polarity.py); None: the rules' reading."""

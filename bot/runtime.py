@@ -19,7 +19,7 @@ from recochat.retrieval.encoder import Encoder, TextEncoder
 from recochat.retrieval.ingest import IngestReport, infer_noun, ingest
 from recochat.retrieval.ranker import load_ranker
 from recochat.retrieval.recommender import Recommender
-from recochat.retrieval.snapshot import SnapshotCache, load_with_snapshot
+from recochat.retrieval.snapshot import SnapshotCache, gc_paused, load_with_snapshot
 from recochat.retrieval.store import ChromaStore, StoredCatalog
 
 from .conversation import Conversations, Writer
@@ -291,8 +291,9 @@ def _engine(
     ranker = load_ranker(settings.ranker_path)
     if ranker is not None:
         log.info("ranking with the learned ranker in %s (%s)", settings.ranker_path, ranker.meta.get("data", ""))
-    recommender = Recommender(catalog, ann_query=lambda vector, n: store.query(name, vector, n), ranker=ranker)
-    return Engine(catalog, encoder, profiles, recommender=recommender, items_per_reply=settings.items_per_reply)
+    with gc_paused():  # the title and people indexes of a large catalog are millions of objects, none cyclic
+        recommender = Recommender(catalog, ann_query=lambda vector, n: store.query(name, vector, n), ranker=ranker)
+        return Engine(catalog, encoder, profiles, recommender=recommender, items_per_reply=settings.items_per_reply)
 
 
 def _swap_catalog(settings: Settings, store: ChromaStore, conversations: Conversations, catalog: StoredCatalog) -> None:

@@ -27,7 +27,10 @@ class PeopleIndex:
     def __init__(self, items: list[CatalogItem]) -> None:
         self._items: defaultdict[str, set[str]] = defaultdict(set)
         self._display: dict[str, str] = {}
+        fields = frozenset(PEOPLE_FIELDS)
         for item in items:
+            if fields.isdisjoint(item.meta):  # most items of most catalogs: one set operation, not nine lookups
+                continue
             for name in people_of(item):
                 key = normalize(name)
                 if len(key.split()) >= 2:  # full names only: "Ford" alone is too ambiguous

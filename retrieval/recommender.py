@@ -154,18 +154,16 @@ class Recommender:
         self.weights = weights
         self.ann_query = ann_query
         self.ranker = ranker
-        self._meta_popularity = np.array(
-            [float(i.meta.get("popularity", i.meta.get("nbmentions", 0)) or 0) for i in catalog.items], dtype=np.float32
-        )
+        columns = catalog.column_arrays()  # read with a snapshot, or derived from the items once
+        self._meta_popularity = columns.prior_popularity
         self._has_meta_popularity = bool(self._meta_popularity.any())
         self._meta_prior = popularity_prior(self._meta_popularity)
-        self._years = np.array([i.year or 0 for i in catalog.items], dtype=np.int32)
-        vocabulary = sorted({g for i in catalog.items for g in i.genres})
-        self._genre_column = {g: c for c, g in enumerate(vocabulary)}
-        self._genres = np.zeros((len(catalog), len(vocabulary)), dtype=bool)
-        for row, item in enumerate(catalog.items):
-            for genre in item.genres:
-                self._genres[row, self._genre_column[genre]] = True
+        self._years = columns.years
+        self._genre_column = {g: c for c, g in enumerate(columns.genres)}
+        self._genres = columns.genre_matrix
+        self._year_ordered = bool(np.all(self._years[1:] >= self._years[:-1]))
+        """Rows in year order (a large catalog from the store, see `store.YEAR_ORDER_MIN`): a year range is one
+        block of the matrix, which a second pass multiplies through in place."""
         self.people = PeopleIndex(catalog.items)
         self._local = threading.local()
         self._said: dict[str, np.ndarray] = {}

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from .catalog import CatalogItem
@@ -45,6 +46,24 @@ def normalize(text: str) -> str:
     return _NOT_ALPHANUMERIC.sub(" ", text).strip()
 
 
+_NOT_ALPHANUMERIC_OR_NEWLINE = re.compile(r"[^a-z0-9\n]+")
+
+
+def normalize_all(texts: list[str]) -> list[str]:
+    """`normalize` of each text, done on all of them joined by newlines (each step works a character at a time,
+    and a newline is a boundary for Unicode folding too): a 1M catalog's titles in ~0.5 s instead of ~2 s. Texts
+    with a newline of their own are normalized one by one."""
+    joined = "\n".join(texts)
+    if joined.count("\n") != len(texts) - 1:
+        return [normalize(text) for text in texts]
+    if not joined.isascii():
+        joined = unicodedata.normalize("NFKD", joined).encode("ascii", "ignore").decode()
+        if joined.count("\n") != len(texts) - 1:
+            return [normalize(text) for text in texts]
+    joined = _APOSTROPHES.sub("", joined.lower().replace("&", " and "))
+    return [part.strip() for part in _NOT_ALPHANUMERIC_OR_NEWLINE.sub(" ", joined).split("\n")] if texts else []
+
+
 @dataclass(frozen=True)
 class TitleMatch:
     item_id: str
@@ -58,8 +77,7 @@ class TitleIndex:
     def __init__(self, items: list[CatalogItem], popularity: dict[str, float] | None = None) -> None:
         popularity = popularity or {}
         self._by_title: dict[str, list[CatalogItem]] = {}
-        for item in items:
-            key = normalize(item.title)
+        for item, key in zip(items, normalize_all([item.title for item in items]), strict=True):
             if key:
                 self._by_title.setdefault(key, []).append(item)
 
@@ -67,11 +85,13 @@ class TitleIndex:
             return float(popularity.get(item.id, item.meta.get("popularity", 0)) or 0)
 
         for group in self._by_title.values():
-            group.sort(key=lambda i: -popular(i))
-        self._max_tokens = max((len(k.split()) for k in self._by_title), default=1)
+            if len(group) > 1:
+                group.sort(key=lambda i: -popular(i))
+        self._max_tokens = max((k.count(" ") + 1 for k in self._by_title), default=1)
         keys = list(self._by_title)
         if len(keys) > FUZZY_LIMIT:  # stable: catalog order among equals
-            keys = sorted(keys, key=lambda k: -popular(self._by_title[k][0]))[:FUZZY_LIMIT]
+            first = np.array([popular(group[0]) for group in self._by_title.values()], dtype=np.float64)
+            keys = [keys[i] for i in np.argsort(-first, kind="stable")[:FUZZY_LIMIT].tolist()]
         by_words: dict[int, list[str]] = {}
         for key in keys:
             by_words.setdefault(len(key.split()), []).append(key)

@@ -70,7 +70,7 @@ def start(settings: Settings, encoder: HashingEncoder) -> StoredCatalog:
 
 
 def snapshots(settings: Settings) -> list[Path]:
-    return sorted((settings.home / SNAPSHOTS / NAME).glob("*.npz"))
+    return sorted((settings.home / SNAPSHOTS / NAME).glob("*.snapshot"))
 
 
 def assert_same(a: StoredCatalog, b: StoredCatalog) -> None:
@@ -196,10 +196,87 @@ def test_a_start_against_a_chroma_server_uses_the_snapshot_too(
     reads = FullReads(monkeypatch)
     first = build(settings, collection=name, encoder=fake_encoder)
     first.close()
-    assert reads.calls == 1 and len(list((settings.home / SNAPSHOTS / name).glob("*.npz"))) == 1
+    assert reads.calls == 1 and len(list((settings.home / SNAPSHOTS / name).glob("*.snapshot"))) == 1
     reads.forbid()
     second = build(settings, collection=name, encoder=fake_encoder)
     try:
         assert_same(second.engine.catalog, first.engine.catalog)
     finally:
         second.close()
+
+
+def test_the_file_holds_items_columns_and_matrix_exactly(tmp_path: Path) -> None:
+    """Metadata of several key sets (in any key order, as a store gives them back), Unicode and empty metadata
+    come back equal, with the per-row columns a start would otherwise derive from the items."""
+    from recochat.retrieval.store import catalog_columns
+
+    items = [
+        CatalogItem("a", "Amélie", "Amélie (2001). romance", {"year": 2001, "genres": ["romance"], "popularity": 3}),
+        CatalogItem("b", "Heat", "Heat (1995).", {"genres": ["crime", "drama"], "year": 1995, "popularity": 9.5}),
+        CatalogItem("c", "No meta\nat all", "", {}),
+        CatalogItem("d", "Old", "Old.", {"year": 1930, "nbmentions": 4, "stars": ["Ada Lovelace", "Alan Turing"]}),
+    ]
+    catalog = StoredCatalog("films", items, np.arange(8, dtype=np.float32).reshape(4, 2), "film", "3@1.5")
+    cache = SnapshotCache(tmp_path)
+    path = cache.write(catalog)
+    assert path is not None and path.suffix == ".snapshot"
+    back = cache.read("films", catalog_head(catalog))
+    assert back is not None
+    assert_same(back, catalog)
+    assert back.row_of == catalog.row_of and [i.meta for i in back.items] == [i.meta for i in items]
+    stored, derived = back.column_arrays(), catalog_columns(items)
+    assert stored.genres == derived.genres == ["crime", "drama", "romance"]
+    assert stored.fields == derived.fields == ["genres", "nbmentions", "popularity", "stars", "year"]
+    for name in ("years", "popularity", "prior_popularity", "genre_matrix"):
+        assert np.array_equal(getattr(stored, name), getattr(derived, name)), name
+    assert stored.prior_popularity.tolist() == [3, 9.5, 0, 4] and stored.years.tolist() == [2001, 1995, 0, 1930]
+
+
+def test_a_format_1_snapshot_is_ignored_and_removed_by_the_next_write(tmp_path: Path) -> None:
+    catalog = StoredCatalog("films", tiny_items(), np.ones((len(TINY_CATALOG), 4), dtype=np.float32), None, "1@2.0")
+    old = tmp_path / "films" / "1_2.0.npz"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"PK\x03\x04 a format 1 snapshot")
+    cache = SnapshotCache(tmp_path)
+    assert cache.read("films", catalog_head(catalog)) is None  # not found under the new name: the store is read
+    assert cache.write(catalog) is not None and not old.exists()
+
+
+def test_a_large_catalog_comes_from_the_store_in_year_order(
+    settings: Settings, fake_encoder: HashingEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above YEAR_ORDER_MIN items, rows are in year order (unknown first, then as stored), and a snapshot keeps
+    that order; the matrix moves with its items."""
+    from recochat.retrieval import store as store_module
+
+    store = ChromaStore.persistent(settings.chroma_path)
+    as_stored = store.load(NAME)
+    monkeypatch.setattr(store_module, "YEAR_ORDER_MIN", 2)
+    ordered = store.load(NAME)
+    years = [item.year or 0 for item in ordered.items]
+    assert years == sorted(years) and years != [item.year or 0 for item in as_stored.items]
+    for item, vector in zip(ordered.items, ordered.embeddings, strict=True):
+        assert np.array_equal(vector, as_stored.embeddings[as_stored.row_of[item.id]])
+    cache = SnapshotCache(settings.home / SNAPSHOTS)
+    cache.write(ordered)
+    back = cache.read(NAME, store.head(NAME))
+    assert back is not None and [i.id for i in back.items] == [i.id for i in ordered.items]
+
+
+def test_the_ann_query_keeps_the_collection_and_fetches_it_again_once_it_is_gone(
+    settings: Settings, fake_encoder: HashingEncoder
+) -> None:
+    store = ChromaStore.persistent(settings.chroma_path)
+    vector = fake_encoder.encode_queries(["a comedy"])[0]
+    assert len(store.query(NAME, vector, 3)) == 3
+    other = ChromaStore.persistent(settings.chroma_path)  # another client drops and ingests the collection again
+    other.drop(NAME)
+    ingest(other, fake_encoder, NAME, tiny_items(" IV")[:2], noun="film")
+    assert sorted(store.query(NAME, vector, 5)) == sorted(item.id for item in tiny_items()[:2])
+
+
+def catalog_head(catalog: StoredCatalog):  # type: ignore[no-untyped-def]
+    from recochat.retrieval.store import CatalogHead
+
+    assert catalog.version is not None
+    return CatalogHead(version=catalog.version, count=len(catalog), noun=catalog.noun)

@@ -366,7 +366,7 @@ _PROMISE = re.compile(
 """A writer cannot keep promises about later replies: the ranker decides them."""
 _USER_CLAIM = re.compile(
     r"\byou(?:'ve| have)? (?:already )?(enjoyed|loved|liked|watched|seen|adored|love|like)\b|\bglad you\b"
-    r"|\b(?:your|great|good|perfect|nice|excellent|wonderful|fantastic|delightful) choice\b"
+    r"|\b(?:your|great|good|perfect|nice|excellent|wonderful|fantastic|delightful) (?:\w+ )?choice\b"
     r"|\byour (?:new )?favou?rite\b|\byou (?:haven'?t|have not|never) (?:seen|watched)\b",
     re.I,
 )
@@ -387,11 +387,13 @@ _META = re.compile(
 
 
 _MARKUP = re.compile(
-    r"[<>{}|#*`]|\b\d{1,2}\.$|^\d+\.|\(\s*[a-z]|\b(?:more like|first pick|user said|draft|looking for)\s*:|:$|(?:\b[A-Z]\.){2,}$",
+    r"[<>{}|#*`]|\b\d{1,2}\.$|^\d+\.|\(\s*[a-z]|\b(?:more like|first pick|user said|draft|looking for)\s*:|:$"
+    r"|(?:\b[A-Z]\.){2,}$|:\s*[A-Za-z]{0,3}[.!?]?$",
     re.I,
 )
 """Prompt markup echoed back (<catalog>, a | b, '(science fiction, …)', 'More like:'), list numbers, a
-sentence cut at '1.' (a year may end one) or after initials ("… starting with Batman: A.K.A.")."""
+sentence cut at '1.' (a year may end one), after initials ("… starting with Batman: A.K.A.") or after a colon
+("… starting with Home Alone: A.")."""
 
 
 _STARTING_WITH = re.compile(r"\bstarting with\s+", re.I)

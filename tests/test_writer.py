@@ -264,6 +264,8 @@ async def test_a_silent_model_is_not_asked_again(make_runtime):
     [
         "Here are a few picks for you, starting with Heat, a crime thriller from the 80s.",  # Heat is from 1995
         "Here are a few more picks for you, starting with Heat: A.K.A.",  # cut after initials
+        "Here are a few more picks for you, starting with Heat: A.",  # cut after a colon
+        "Here are a few more picks for you, starting with Heat, a crime thriller",  # a line that never ends
     ],
 )
 def test_a_wrong_decade_or_a_cut_sentence_is_dropped(sentence):
@@ -290,7 +292,11 @@ def test_an_answer_about_an_item_must_retell_its_story():
 
 @pytest.mark.parametrize(
     "sentence",
-    ["Your favorite, Heat, a crime thriller, starts these picks.", "You haven't seen Heat, a thriller, yet."],
+    [
+        "Your favorite, Heat, a crime thriller, starts these picks.",
+        "You haven't seen Heat, a thriller, yet.",
+        "Your first choice, starting with Heat, is a crime thriller.",
+    ],
 )
 def test_unknowable_claims_about_the_user_are_dropped(sentence):
     assert not _recommend_validator().accept(sentence)

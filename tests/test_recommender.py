@@ -109,3 +109,71 @@ def test_top_positions_are_best_first_with_ties_in_catalog_order():
 
     assert top_positions(np.array([0.1, 0.5, 0.5, 0.9, 0.0], dtype=np.float32), 3).tolist() == [3, 1, 2]
     assert top_positions(np.zeros(3, dtype=np.float32), 5).tolist() == [0, 1, 2]
+
+
+def test_a_year_ordered_catalog_ranks_its_second_pass_as_the_same_catalog_in_any_order(monkeypatch):
+    """In year order a year range is one block of the matrix, multiplied in place (or gathered from, when its
+    filter leaves few rows); the candidates, and so the rankings, are those of the same catalog unordered."""
+    from recochat.retrieval import store as store_module
+    from recochat.retrieval.store import year_ordered
+
+    monkeypatch.setattr(recommender_module, "EXACT_LIMIT", 100)
+    monkeypatch.setattr(recommender_module, "SECOND_PASS", 6)
+    monkeypatch.setattr(store_module, "YEAR_ORDER_MIN", 0)
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(800, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    genres = ["drama", "comedy", "musical", "war"]
+    items = [
+        CatalogItem(
+            f"i{n}",
+            f"Item {n}",
+            f"Item {n}",
+            {
+                "year": [0, *range(1950, 2011)][int(rng.integers(0, 62))],
+                "genres": [genres[int(g)] for g in rng.choice(4, size=int(rng.integers(1, 3)), replace=False)],
+                "tags": ["violent"] if n % 7 == 0 else [],
+            },
+        )
+        for n in range(800)
+    ]
+    plain = StoredCatalog("plain", items, vectors)
+    ordered_items, ordered_vectors = year_ordered(items, vectors)
+    ordered = StoredCatalog("ordered", ordered_items, ordered_vectors)
+    assert [i.id for i in ordered.items] != [i.id for i in plain.items]
+
+    def far(catalog: StoredCatalog):  # an ANN list with none of the filtered items: every request takes the second pass
+        return lambda vector, count: [catalog.items[r].id for r in range(len(catalog)) if catalog.items[r].year == 0]
+
+    interest = vectors[5]
+    requests = [
+        dict(year_min=1960, year_max=1969),
+        dict(year_min=1960, year_max=1969, include_genres=["musical"]),  # few rows of the block: gathered
+        dict(year_max=1975, exclude_genres=["war"]),  # unknown years pass a range with only an end
+        dict(year_min=1990, preferred_genres=["comedy"], exclude={"i1", "i2"}, exclude_words=["violent"]),
+        dict(year_min=2030),
+    ]
+    plain_ranker = Recommender(plain, ann_query=far(plain))
+    ordered_ranker = Recommender(ordered, ann_query=far(ordered))
+    assert ordered_ranker._year_ordered and not plain_ranker._year_ordered
+    for fields in requests:
+        request = RankRequest(interest=interest, aversion=None, k=4, diversify=False, explain=False, **fields)
+        by_plain = [(r.item.id, round(r.score, 5), r.loosened) for r in plain_ranker.rank(request)]
+        by_order = [(r.item.id, round(r.score, 5), r.loosened) for r in ordered_ranker.rank(request)]
+        assert by_order == by_plain, fields
+        assert set(plain.items[r].id for r in plain_ranker._second_pass(request)) == {
+            ordered.items[r].id for r in ordered_ranker._second_pass(request)
+        }
+    assert any(kept.span is not None for kept in ordered_ranker._slices.values())
+
+
+def test_excluded_words_read_each_text_once_and_rule_out_what_each_word_would(large):
+    texts = ["a violent heist", "violence everywhere", "cats", "two cats and a kill", "killers", "skills", ""]
+    for n, text in enumerate(texts):
+        large.items[n].meta["description"] = text
+    ranker = Recommender(large)
+    rows = np.arange(len(texts))
+    words = ["violent", "kill", "cat"]
+    each = np.logical_or.reduce([ranker._saying(word, rows, everything=False) for word in words])
+    assert ranker._saying_any(words, rows).tolist() == each.tolist() == [True, True, True, True, False, False, False]
+    assert ranker._saying_any(["violent"], rows[:0]).tolist() == []

@@ -41,7 +41,7 @@ from recochat.retrieval.titles import TitleIndex
 
 from .errors import NothingToUndo, UnknownItem
 from .polarity import model_for
-from .understanding import Understanding, apply_polarity, understand
+from .understanding import GENRE_SYNONYMS, Understanding, apply_polarity, understand
 
 TurnKind = Literal["recommend", "cold_start", "about", "why", "smalltalk", "empty", "noted"]
 RANKED_KINDS: frozenset[TurnKind] = frozenset({"recommend", "cold_start", "empty"})
@@ -693,6 +693,8 @@ def _apply_constraints(c: Constraints, signal: TurnSignal) -> list[str]:
     notes = []
     stated = signal.year_min is not None or signal.year_max is not None
     if signal.clear_years or (signal.new_topic and not stated):
+        if c.year_min is not None or c.year_max is not None:
+            notes.append(f"any year again, not just {c.years_text()}")  # a reader took the range as still held
         c.year_min = c.year_max = None
     if stated:
         c.year_min, c.year_max = signal.year_min, signal.year_max
@@ -716,7 +718,9 @@ def _apply_genres(c: Constraints, signal: TurnSignal) -> list[str]:
     for genre in signal.exclude_genres:
         if genre not in c.exclude_genres:
             c.exclude_genres.append(genre)
-            notes.append(f"no {genre} from now on")
+            said = [w for w in signal.negative if w in _SAME_IN_TEXT and GENRE_SYNONYMS.get(w, ()) == (genre,)]
+            # "not violent" is read as no horror too: say both, not only "no horror", which the user never said
+            notes.append(f"nothing {said[0]} and no {genre} from now on" if said else f"no {genre} from now on")
     c.required_genres = [g for g in c.required_genres if g not in c.exclude_genres]
     c.preferred_genres = [g for g in c.preferred_genres if g not in c.exclude_genres]
     return notes

@@ -225,6 +225,7 @@ class GroundingValidator:
         excluded: list[str] | None = None,
     ) -> None:
         self.titles = titles
+        self.thanked = bool(_THANKS.search(facts or ""))
         self.words_of = _plot_words if tell else content_words
         """A plot is checked word for word: "a young woman" for a ten-year-old girl is false, though "young"
         and "woman" are too common to count as shared themes."""
@@ -275,6 +276,8 @@ class GroundingValidator:
         words = content_words(text)
         if key in self._seen or _looping(key) or self._repeats(words):
             return False
+        if _WELCOME.search(text) and not self.thanked:
+            return False  # "You're welcome!" to "recommend me something"
         if words & self.excluded:
             return False  # "You're looking for a classic Western" right after "no westerns"
         untitled = self.words_of(self._without_titles(text))
@@ -367,10 +370,13 @@ _PROMISE = re.compile(
 _USER_CLAIM = re.compile(
     r"\byou(?:'ve| have)? (?:already )?(enjoyed|loved|liked|watched|seen|adored|love|like)\b|\bglad you\b"
     r"|\b(?:your|great|good|perfect|nice|excellent|wonderful|fantastic|delightful) (?:\w+ )?choice\b"
-    r"|\byour (?:new )?favou?rite\b|\byou (?:haven'?t|have not|never) (?:seen|watched)\b",
+    r"|\byour (?:new )?favou?rite\b|\bnew favou?rite\b|\byou (?:haven'?t|have not|never) (?:seen|watched)\b",
     re.I,
 )
 """Claims about the user's past that must match the profile ("What a great choice, X!" says the user chose X)."""
+_THANKS = re.compile(r"\bthank|\bthx\b|\bcheers\b|\bappreciate", re.I)
+_WELCOME = re.compile(r"\byou[’']?re (?:very |most )?welcome\b|\bmy pleasure\b|\bno problem\b", re.I)
+"""An answer to thanks, which only a message that thanks may get."""
 _PICKS_ELSEWHERE = re.compile(
     r"\b(previous|earlier|last|other) (picks?|suggestions?|recommendations?|list|ones?|ideas?)\b"
     r"|\b(above|below)\b",

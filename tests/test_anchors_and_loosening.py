@@ -60,14 +60,24 @@ def test_a_new_request_replaces_soft_genres_and_years_and_keeps_hard_ones() -> N
     assert apply(c, year_min=1980, year_max=1989, anchored=True) == ["years 1980–1989"]  # "more like #2, 80s"
     # a liked pick refines the request: the soft genre still leans ("animated, for the kids", then "the first one")
     assert (c.preferred_genres, c.year_min) == (["comedy"], 1980)
-    apply(c, include_genres=["animation"], insisted_genres=["animation"], new_topic=True)
+    notes = apply(c, include_genres=["animation"], insisted_genres=["animation"], new_topic=True)
     assert (c.required_genres, c.year_min) == (["animation"], None)
+    assert "any year again, not just 1980–1989" in notes  # dropping a range is said, not left to be guessed
     apply(c, positive=["heist twist"], new_topic=True)
     assert (c.required_genres, c.preferred_genres, c.exclude_genres) == (["animation"], [], ["horror"])
     apply(c, positive=["more"])  # not a new request: nothing changes
     assert c.describe() == ["only animation", "no horror"]
     apply(c, clear_genres=True, include_genres=["thriller"], new_topic=True)
     assert c.describe() == ["no horror", "leaning thriller (soft)"]
+
+
+def test_an_exclusion_read_from_another_word_says_that_word_too() -> None:
+    """'not violent' also rules out horror; "Noted: no horror" alone was read as a claim the user never made."""
+    c = Constraints()
+    assert apply(c, negative=["long", "violent"], exclude_genres=["horror"]) == [
+        "nothing violent and no horror from now on"
+    ]
+    assert apply(c, negative=["westerns"], exclude_genres=["western"]) == ["no western from now on"]
 
 
 def test_old_stored_genres_load_as_soft_preferences(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -296,6 +296,8 @@ def test_an_answer_about_an_item_must_retell_its_story():
         "Your favorite, Heat, a crime thriller, starts these picks.",
         "You haven't seen Heat, a thriller, yet.",
         "Your first choice, starting with Heat, is a crime thriller.",
+        "You've got a new favorite, Heat, a crime thriller.",
+        "You're welcome, here are picks starting with Heat, a crime thriller.",  # nobody said thanks
     ],
 )
 def test_unknowable_claims_about_the_user_are_dropped(sentence):
@@ -340,3 +342,16 @@ def test_an_about_answer_retells_the_plot_word_for_word_and_not_the_verdict():
     assert not validator().accept("Spirited Away is a dreamlike fantasy and a cult classic from 2001.")  # no plot
     assert not validator().accept("Spirited Away is about a young woman who must rescue her family's bathhouse.")
     assert validator().accept("In Spirited Away, a sulky ten-year-old must work in a bathhouse to rescue her parents.")
+
+
+def test_youre_welcome_answers_only_a_thank_you():
+    from recochat.bot.writer import GroundingValidator
+
+    *_, titles = _items()
+    draft = "You're welcome! Tell me whenever you want more ideas."
+
+    def paraphrase(message: str) -> GroundingValidator:
+        return GroundingValidator(titles, [], f"{draft} {message}", share=0.75, min_words=3, generic=False)
+
+    assert paraphrase("thanks!").accept("You're welcome, tell me whenever you want more ideas.")
+    assert not paraphrase("recommend me something").accept("You're welcome, tell me whenever you want more ideas.")

@@ -304,7 +304,12 @@ class Engine:
         years = request.year_min is not None or request.year_max is not None
         span = Constraints(year_min=request.year_min, year_max=request.year_max).years_text() if years else ""
         if any(r.for_fit for r in items):
-            which = "this one is from another year" if len(items) == 1 else "some of these are from other years"
+            if len(items) == 1:
+                which = "this one is from another year"
+            elif all(r.for_fit for r in items):  # not "some of these" over five picks all from other years
+                which = "these are from other years"
+            else:
+                which = "some of these are from other years"
             return f"Little else from {span} is close to what you like, so {which}."
         within = f" from {span}"
         rest = ", then ".join(

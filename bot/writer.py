@@ -223,8 +223,10 @@ class GroundingValidator:
         generic: bool = True,
         tell: str | None = None,
         excluded: list[str] | None = None,
+        picks: int | None = None,
     ) -> None:
         self.titles = titles
+        self.picks = picks
         self.thanked = bool(_THANKS.search(facts or ""))
         self.words_of = _plot_words if tell else content_words
         """A plot is checked word for word: "a young woman" for a ten-year-old girl is false, though "young"
@@ -278,6 +280,8 @@ class GroundingValidator:
             return False
         if _WELCOME.search(text) and not self.thanked:
             return False  # "You're welcome!" to "recommend me something"
+        if self.picks is not None and _miscounts(text, self.picks):
+            return False
         if words & self.excluded:
             return False  # "You're looking for a classic Western" right after "no westerns"
         untitled = self.words_of(self._without_titles(text))
@@ -374,6 +378,15 @@ _USER_CLAIM = re.compile(
     re.I,
 )
 """Claims about the user's past that must match the profile ("What a great choice, X!" says the user chose X)."""
+_ONE_PICK = re.compile(r"\b(?:here'?s|here is|this is) (?:a|one|your)\b(?! few)|\ba (?:\w+ )?pick for you\b", re.I)
+_MANY_PICKS = re.compile(r"\b(?:picks|options|choices|suggestions|ideas|a few|some more|these)\b", re.I)
+
+
+def _miscounts(text: str, picks: int) -> bool:
+    """Calls five picks "a pick", or one pick "a few more options" (both in the read-through)."""
+    return bool(_MANY_PICKS.search(text)) if picks == 1 else bool(_ONE_PICK.search(text))
+
+
 _THANKS = re.compile(r"\bthank|\bthx\b|\bcheers\b|\bappreciate", re.I)
 _WELCOME = re.compile(r"\byou[’']?re (?:very |most )?welcome\b|\bmy pleasure\b|\bno problem\b", re.I)
 """An answer to thanks, which only a message that thanks may get."""
@@ -593,6 +606,7 @@ class LLMWriter:
             request.generic,
             request.tell,
             result.excluded,
+            len(result.items) if request.purpose == "recommend" else None,
         )
         kept = 0
         if await self._server_ready(outcome):

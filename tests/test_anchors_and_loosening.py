@@ -333,3 +333,15 @@ def test_not_violent_and_nothing_scary_rule_out_texts_that_say_so_in_other_words
     assert "kill" in request.exclude_words and ids(ranker.rank(request))[:2] == ["i0", "i2"]
     request.exclude_words = _exclusion_words(["horror"], ["scary"])
     assert "i2" not in ids(ranker.rank(request)) and "i1" in ids(ranker.rank(request))
+
+
+def test_a_range_that_gives_way_says_whether_all_picks_or_some_are_from_other_years(fake_runtime) -> None:  # type: ignore[no-untyped-def]
+    from recochat.retrieval.recommender import Recommendation
+
+    item = fake_runtime.engine.catalog.items[0]
+    picks = [Recommendation(item, 0.0, "", n, loosened=("years",), for_fit=True) for n in (1, 2)]
+    request = RankRequest(interest=None, aversion=None, year_min=2018)
+    said = "Little else from 2018 or later is close to what you like, so {} from other years."
+    assert fake_runtime.engine._loosened(request, picks) == said.format("these are")
+    picks[1].for_fit, picks[1].loosened = False, ()
+    assert fake_runtime.engine._loosened(request, picks) == said.format("some of these are")

@@ -355,3 +355,16 @@ def test_youre_welcome_answers_only_a_thank_you():
 
     assert paraphrase("thanks!").accept("You're welcome, tell me whenever you want more ideas.")
     assert not paraphrase("recommend me something").accept("You're welcome, tell me whenever you want more ideas.")
+
+
+@pytest.mark.parametrize(
+    "sentence, picks, kept",
+    [
+        ("Here are a few more picks for you, starting with Heat, a crime thriller.", 5, True),
+        ("Here's a fun pick for you, starting with Heat, a crime thriller.", 5, False),  # five picks are no "a pick"
+        ("Here is a pick for you: Heat, a crime thriller.", 1, True),
+        ("Here are a few more options, starting with Heat, a crime thriller.", 1, False),  # one is no "few"
+    ],
+)
+def test_the_prose_counts_the_picks_right(sentence, picks, kept):
+    assert _recommend_validator(picks=picks).accept(sentence) is kept

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import io
 import json
 import logging
 import os
@@ -172,7 +173,7 @@ def _write(handle: BinaryIO, catalog: StoredCatalog) -> None:
     for name, array in blocks.items():
         start = layout[name]["offset"]
         handle.write(b"\0" * (start - position))
-        handle.write(memoryview(array).cast("B"))
+        handle.write(array.data.cast("B"))
         position = start + array.nbytes
 
 
@@ -261,15 +262,14 @@ def _read_blocks(path: Path) -> StoredCatalog:
     )
 
 
-def _block(handle: BinaryIO, size: int, name: str, spec: dict[str, Any]) -> np.ndarray:
+def _block(handle: io.BufferedReader, size: int, name: str, spec: dict[str, Any]) -> np.ndarray:
     """One block, read into a new array (no memory map: the file may be replaced while the catalog is in use)."""
     array = np.empty([int(n) for n in spec["shape"]], dtype=np.dtype(spec["dtype"]))
     offset = int(spec["offset"])
     if offset < 0 or offset + array.nbytes > size:
         raise ValueError(f"block {name!r} runs past the end of the file ({size} bytes)")
     handle.seek(offset)
-    view = memoryview(array).cast("B") if array.nbytes else memoryview(b"")
-    if array.nbytes and handle.readinto(view) != array.nbytes:
+    if array.nbytes and handle.readinto(array.data.cast("B")) != array.nbytes:
         raise ValueError(f"block {name!r} is short")
     return array
 

@@ -198,6 +198,14 @@ def _injected(result: TurnResult) -> list[str]:
     return [s for text in texts for s in _SENTENCE_END.split(text) if INSTRUCTION.search(s)]
 
 
+def without_titles(titles: TitleIndex, text: str) -> str:
+    """The text with the titles it names cut out: a title's words are no facts about anything ("a movie about good
+    guys" passed on the words of The Nice Guys; the user's "I loved Hot Fuzz" makes no film "fuzz")."""
+    for match in sorted(titles.find(text), key=lambda m: m.start, reverse=True):
+        text = text[: match.start] + " " + text[match.end :]
+    return text
+
+
 class GroundingValidator:
     """Keeps only sentences a person can trust; everything else counts as a repair.
 
@@ -284,7 +292,7 @@ class GroundingValidator:
             return False
         if words & self.excluded:
             return False  # "You're looking for a classic Western" right after "no westerns"
-        untitled = self.words_of(self._without_titles(text))
+        untitled = self.words_of(without_titles(self.titles, text))
         if not (self._grounded(text) and self._true_of_user(text) and self._made_of_facts(untitled)):
             return False
         if not self._names_right(text):
@@ -334,13 +342,6 @@ class GroundingValidator:
             return True
         known = {i.year for i in [*self.allowed, *self.liked] if i.id in named and i.year}
         return bool(named) and years <= known and decades <= {y // 10 % 10 for y in known}
-
-    def _without_titles(self, text: str) -> str:
-        """The sentence with the titles it names cut out: a title's words are no facts about anything ("a movie
-        about good guys" passed on the words of The Nice Guys, a liked title)."""
-        for match in sorted(self.titles.find(text), key=lambda m: m.start, reverse=True):
-            text = text[: match.start] + " " + text[match.end :]
-        return text
 
     def _true_of_user(self, text: str) -> bool:
         """'You loved X' only when the profile holds X as liked; never 'you enjoyed' in general. Each claim's
@@ -554,7 +555,7 @@ class LLMWriter:
             variables = {"message": message, "around": around, "domain": self.domain}
             variables["first"] = f"{first.title} | {', '.join(first.genres)}"  # with a year, it wrote wrong years
             kinds = " ".join(_GENRE_WORDS.get(g, "") for g in first.genres)
-            facts = " ".join([message, first.label(), variables["first"], kinds])  # titles named are cut out
+            facts = " ".join([without_titles(self.titles, message), first.label(), variables["first"], kinds])
             return Brief(
                 "recommend",
                 variables,

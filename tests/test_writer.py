@@ -368,3 +368,19 @@ def test_youre_welcome_answers_only_a_thank_you():
 )
 def test_the_prose_counts_the_picks_right(sentence, picks, kept):
     assert _recommend_validator(picks=picks).accept(sentence) is kept
+
+
+def test_a_title_the_user_named_lends_its_words_to_nothing():
+    """The user's "I loved Hot Fuzz" must not make "fuzz" a fact about Heat."""
+    from recochat.bot.engine import TurnResult
+    from recochat.bot.writer import GroundingValidator
+    from recochat.retrieval.recommender import Recommendation
+
+    heat, fuzz, _, titles = _items()
+    writer = LLMWriter(QueueChatModel(), titles, "fake")
+    result = TurnResult("u", "I loved Hot Fuzz", "recommend", items=[Recommendation(heat, 1.0, "", 1)], liked=[fuzz])
+    brief = writer._request(result)
+    assert brief is not None and "fuzz" not in brief.facts.lower()
+    validator = GroundingValidator(titles, brief.allowed, brief.facts, [fuzz], False, 1.0, 6, heat)
+    assert not validator.accept("Here are a few picks for you, starting with Heat, a fuzz crime thriller.")
+    assert validator.accept("Since you loved Hot Fuzz, here are a few picks, starting with Heat, a crime thriller.")

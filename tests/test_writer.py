@@ -378,7 +378,9 @@ def test_a_title_the_user_named_lends_its_words_to_nothing():
 
     heat, fuzz, _, titles = _items()
     writer = LLMWriter(QueueChatModel(), titles, "fake")
-    result = TurnResult("u", "I loved Hot Fuzz", "recommend", items=[Recommendation(heat, 1.0, "", 1)], liked=[fuzz])
+    result = TurnResult(
+        "u", "I loved Hot Fuzz", "recommend", items=[Recommendation(heat, 1.0, "", 1)], liked=[fuzz], anchors=[fuzz]
+    )
     brief = writer._request(result)
     assert brief is not None and "fuzz" not in brief.facts.lower()
     validator = GroundingValidator(titles, brief.allowed, brief.facts, [fuzz], False, 1.0, 6, heat)

@@ -555,7 +555,10 @@ class LLMWriter:
             variables = {"message": message, "around": around, "domain": self.domain}
             variables["first"] = f"{first.title} | {', '.join(first.genres)}"  # with a year, it wrote wrong years
             kinds = " ".join(_GENRE_WORDS.get(g, "") for g in first.genres)
-            facts = " ".join([without_titles(self.titles, message), first.label(), variables["first"], kinds])
+            # its tags and people count as facts too: "Batman, a superhero movie", "Monsters, Inc., a Pixar film"
+            tags = first.meta.get("tags") or []
+            known = [*(map(str, tags) if isinstance(tags, list) else [str(tags)]), *people_facts(first.meta)]
+            facts = " ".join([without_titles(self.titles, message), first.label(), variables["first"], kinds, *known])
             return Brief(
                 "recommend",
                 variables,

@@ -386,3 +386,26 @@ def test_a_title_the_user_named_lends_its_words_to_nothing():
     validator = GroundingValidator(titles, brief.allowed, brief.facts, [fuzz], False, 1.0, 6, heat)
     assert not validator.accept("Here are a few picks for you, starting with Heat, a fuzz crime thriller.")
     assert validator.accept("Since you loved Hot Fuzz, here are a few picks, starting with Heat, a crime thriller.")
+
+
+def test_a_recommend_sentence_may_use_the_first_picks_tags_and_people():
+    from recochat.bot.engine import TurnResult
+    from recochat.bot.writer import GroundingValidator
+    from recochat.retrieval.catalog import CatalogItem
+    from recochat.retrieval.recommender import Recommendation
+    from recochat.retrieval.titles import TitleIndex
+
+    batman = CatalogItem("bat", "Batman", "Batman", {"year": 1989, "genres": ["action", "crime"],
+                                                      "tags": ["superhero", "gothic"], "director": "Tim Burton"})  # fmt: skip
+    titles = TitleIndex([batman])
+    brief = LLMWriter(QueueChatModel(), titles, "fake")._request(
+        TurnResult("u", "more please", "recommend", items=[Recommendation(batman, 1.0, "", 1)])
+    )
+    assert brief is not None
+
+    def validator() -> GroundingValidator:
+        return GroundingValidator(titles, brief.allowed, brief.facts, [], False, 1.0, 6, batman)
+
+    assert validator().accept("Here are a few picks for you, starting with Batman, a gothic superhero film.")
+    assert validator().accept("Here are a few picks for you, starting with Batman, a Tim Burton film.")
+    assert not validator().accept("Here are a few picks for you, starting with Batman, a classic Disney film.")

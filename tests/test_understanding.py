@@ -304,3 +304,42 @@ def test_for_the_kids_is_an_audience_that_holds_like_an_insisted_genre() -> None
     assert result.insisted_genres == ["family"]
     assert set(result.include_genres) == {"family", "animation"}
     assert understand("a movie about kids growing up", TitleIndex([]), {"family"}, 2025).insisted_genres == []
+
+
+def test_typo_candidates_letter_bound_keeps_the_same_best_title():
+    """The letter-count bound drops titles that cannot reach the cutoff: the scan's hit (title and score, ties
+    resolved the same way) is the one over every title of the length window."""
+    from rapidfuzz import fuzz, process
+
+    from recochat.retrieval.titles import FUZZY_CUTOFF
+
+    words = ["in", "cep", "tion", "star", "inter", "the", "dark", "night", "rises", "a", "up", "x", "stellar"]
+    rng = np.random.default_rng(5)
+    items = [CatalogItem(f"t{n}", " ".join(rng.choice(words, rng.integers(1, 4))), "x") for n in range(3000)]
+    index = TitleIndex(items)
+    found = narrowed = 0
+    for _ in range(400):
+        title = index._fuzzy_choices[1][0][int(rng.integers(len(index._fuzzy_choices[1][0])))]
+        chars = list(title)
+        for _ in range(int(rng.integers(0, 3))):  # a typo or two: swap, drop or add a letter
+            at = int(rng.integers(len(chars)))
+            op = rng.integers(3)
+            if op == 0 and at + 1 < len(chars):
+                chars[at], chars[at + 1] = chars[at + 1], chars[at]
+            elif op == 1 and len(chars) > 5:
+                del chars[at]
+            else:
+                chars.insert(at, str(rng.choice(list("aeinrst"))))
+        phrase = "".join(chars).strip() or "inception"
+        length = min(max(1, len(phrase.split())), max(index._fuzzy_choices))
+        choices, lengths = index._fuzzy_choices[length]
+        c = FUZZY_CUTOFF / 100
+        window = [k for k, n in zip(choices, lengths, strict=True)
+                  if len(phrase) * c / (2 - c) - 1 <= n <= len(phrase) * (2 - c) / c + 1]  # fmt: skip
+        best = process.extractOne(phrase, window, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+        kept = index._typo_candidates(phrase, length)
+        hit = process.extractOne(phrase, kept, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+        assert (best and best[:2]) == (hit and hit[:2]), phrase
+        found += best is not None
+        narrowed += len(kept) < len(window) // 4
+    assert found > 200 and narrowed > 200

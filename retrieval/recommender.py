@@ -42,9 +42,16 @@ checking every allowed row (at 1M items, ~100k rows and a regex over their texts
 SLICE_BYTES = 512 * 2**20
 """Memory for the filtered slices of a large catalog: the latest constraint sets' allowed rows, with their
 embeddings side by side when they fit in a quarter of this, so a second pass is one product, not a gather."""
-_GATHER_COST = 6
-"""Gathering a row out of the matrix costs about this many rows of an in-place product (40 ms per 100k rows gathered
-against 7 ms per 100k multiplied, at 1M items): below that share of its year block, a second pass gathers."""
+_GATHER_COST = 2
+"""Gathering a row out of the matrix (`_nearness`, a chunk at a time) costs about this many rows of an in-place
+product (at 1M items, 2 cores: 22.6k rows of a 161k-row block in 5 ms against 20 ms for the block's product; 64k
+rows in 13 ms against 21 ms): below that share of its year block, a second pass gathers."""
+GATHER_CHUNK = 512
+"""Rows gathered at a time by `_nearness`, into a buffer each thread keeps: one gather of 22k rows (35 MB of new
+pages) took 24 ms and of 64k rows 55 ms, in 512-row chunks 5 and 13 ms (bitwise the same products)."""
+COLD_HEAD = 512
+"""A cold start over a large catalog scores, per soft-genre level, this many of its most popular rows (and every row
+tied with the last of them) before the proof that no other row can reach its pool (`Recommender._cold_pool`)."""
 DEFAULT_WEIGHTS = ScoringWeights()
 LOOSENING: tuple[tuple[str, ...], ...] = (("years",), ("genres",), ("years", "genres"))
 """What a reply short of items gives up, in order, after the soft genres: the year range, then the genres the
@@ -169,6 +176,14 @@ class Recommender:
         self._year_ordered = bool(np.all(self._years[1:] >= self._years[:-1]))
         """Rows in year order (a large catalog from the store, see `store.YEAR_ORDER_MIN`): a year range is one
         block of the matrix, which a second pass multiplies through in place."""
+        self._by_prior: np.ndarray | None = None
+        """Large catalogs: rows by catalog popularity, most popular first (ties in row order), for cold starts."""
+        self._prior_rank = self._prior_desc = np.zeros(0)
+        if len(catalog) > EXACT_LIMIT:  # once at start (~0.1 s at 1M), so a cold start need not score every row
+            self._by_prior = np.argsort(-self._meta_prior, kind="stable")
+            self._prior_rank = np.empty(len(catalog), dtype=np.int64)
+            self._prior_rank[self._by_prior] = np.arange(len(catalog))
+            self._prior_desc = -self._meta_prior[self._by_prior]  # ascending: ties are one searchsorted block
         self.people = PeopleIndex(catalog.items)
         self._local = threading.local()
         self._said: dict[str, np.ndarray] = {}
@@ -426,10 +441,10 @@ class Recommender:
         elif kept.span is not None and len(candidates) * _GATHER_COST > kept.span[1] - kept.span[0]:
             start, end = kept.span  # one product over the year range's block, in place
             nearness = (self.catalog.embeddings[start:end] @ query)[candidates - start]
-        elif len(candidates) > len(self.catalog) // 4:  # one product over the matrix beats gathering a quarter of it
+        elif len(candidates) * _GATHER_COST > len(self.catalog):  # one product over the matrix beats the gather
             nearness = (self.catalog.embeddings @ query)[candidates]
         else:
-            nearness = self.catalog.embeddings[candidates] @ query
+            nearness = self._nearness(candidates, query)
         found = candidates[top_positions(nearness, 4 * SECOND_PASS)]  # nearest first
         if request.exclude_words:  # checked a chunk at a time, nearest first, until enough pass
             keep, checked = np.ones(len(found), dtype=bool), 0
@@ -439,6 +454,21 @@ class Recommender:
                 checked += SECOND_PASS
             found = found[:checked][keep[:checked]]
         return np.sort(found[:SECOND_PASS])
+
+    def _nearness(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+        """`embeddings[rows] @ query`, gathered `GATHER_CHUNK` rows at a time into this thread's buffer: a gather
+        of tens of thousands of rows into a new array spends most of its time faulting in fresh pages."""
+        matrix = self.catalog.embeddings
+        buffer = getattr(self._local, "gather", None)
+        if buffer is None or buffer.shape[1] != matrix.shape[1] or buffer.dtype != matrix.dtype:
+            buffer = self._local.gather = np.empty((GATHER_CHUNK, matrix.shape[1]), dtype=matrix.dtype)
+        out = np.empty(len(rows), dtype=np.result_type(matrix.dtype, query.dtype))
+        for start in range(0, len(rows), GATHER_CHUNK):
+            part = rows[start : start + GATHER_CHUNK]
+            block = buffer[: len(part)]
+            np.take(matrix, part, axis=0, out=block, mode="clip")  # rows are valid; "raise" would copy via a buffer
+            np.dot(block, query, out=out[start : start + len(part)])
+        return out
 
     def _filtered(self, request: RankRequest) -> _Slice:
         """The rows that pass the request's years and genres (not its excluded ids or words), with their
@@ -481,6 +511,8 @@ class Recommender:
         (`rank` numbers them and makes the whys of the whole reply distinct)."""
         if not len(rows):
             return []
+        if request.interest is None and len(rows) > EXACT_LIMIT:
+            rows = self._cold_pool(rows, request)
         scored = self._scored(rows, request)
         rows, embeddings, score, collab, prior = (
             scored.rows,
@@ -490,7 +522,7 @@ class Recommender:
             scored.prior,
         )
         fit = embeddings @ self._query(request, request.interest) if request.interest is not None else 0 * score
-        pool = top_positions(score, self.weights.mmr_pool)
+        pool = _top_by_position(score, self.weights.mmr_pool)
         if request.diversify:
             lam = self.weights.cold_mmr_lambda if request.interest is None else self.weights.mmr_lambda
             picks = [int(pool[p]) for p in mmr(embeddings[pool], score[pool], request.k, lam)]
@@ -508,6 +540,94 @@ class Recommender:
             for p in picks
         ]
 
+    def _cold_pool(self, rows: np.ndarray, request: RankRequest) -> np.ndarray:
+        """Of a cold start's rows (sorted), a few that hold its whole MMR pool, the same pool as scoring every row
+        (34–94 ms at 1M items); `rows` itself when that cannot be shown cheaply.
+
+        Without an interest vector a row's score is its popularity prior plus its soft-genre level, less the
+        aversion term (never negative), plus what only some rows get: co-occurrence, learned counts, people. So
+        within one soft-genre level, a row without those extras scores at most what a more popular one would
+        without the aversion. Per level: the `COLD_HEAD` most popular rows (through the last one's ties), every row
+        with an extra, and the next row of the level (the sentinel) are scored; when the pool's last score beats
+        each sentinel's bound, no row left out can enter the pool, and its `mmr_pool` rows (ties by row, as
+        `top_positions` breaks them) plus the rows with extras (the co-occurrence scale is their largest) are
+        returned. Anchors (a cosine per row) and a negative popularity weight keep every row."""
+        order, weights, total = self._by_prior, self.weights, len(self.catalog)
+        if order is None or weights.popularity < 0 or any(i in self.catalog.row_of for i in request.anchors):
+            return rows
+        row_of = self.catalog.row_of
+        ids = {*request.collaborative, *request.popularity_counts}
+        for name in (*request.liked_people, *request.disliked_people):
+            ids.update(self.people.items_with(name))
+        extra = np.unique(np.array([row_of[i] for i in ids if i in row_of], dtype=np.int64))
+        levels: np.ndarray | None = None
+        if request.preferred_genres:
+            counts = self._genre_counts(np.arange(total), request.preferred_genres)
+            levels = (counts > 0).astype(np.int8) + ((counts == len(request.preferred_genres)) & (counts > 1))
+        head_size = COLD_HEAD
+        while head_size <= total // 8:
+            heads, sentinels = [extra], []
+            for level in range(1 if levels is None else 3):
+                head, sentinel = self._level_head(levels, level, head_size)
+                heads.append(head)
+                if sentinel is not None:
+                    sentinels.append(sentinel)
+            scored = np.unique(np.concatenate(heads))
+            if len(scored) > total // 4:  # popularity that barely differs (or none): nothing to gain
+                return rows
+            at = np.minimum(np.searchsorted(rows, scored), len(rows) - 1)
+            scored = scored[rows[at] == scored]  # only the rows this ranking may pick
+            no_columns = np.zeros((len(scored), 0), dtype=self.catalog.embeddings.dtype)
+            score = self._formula(scored, request, None if request.aversion is not None else no_columns).score
+            pool = _top_by_position(score, weights.mmr_pool)
+            if not sentinels:
+                return np.union1d(scored[pool], extra[np.isin(extra, rows)])
+            if len(pool) == weights.mmr_pool:
+                plain = replace(request, aversion=None, collaborative={}, liked_people=[], disliked_people=[])
+                sentinel_rows = np.array(sorted(sentinels), dtype=np.int64)
+                no_columns = np.zeros((len(sentinel_rows), 0), dtype=self.catalog.embeddings.dtype)
+                bound = self._formula(sentinel_rows, plain, no_columns).score
+                if float(score[pool[-1]]) > float(bound.max()):
+                    return np.union1d(scored[pool], extra[np.isin(extra, rows)])
+            head_size *= 4
+        return rows
+
+    def _level_head(self, levels: np.ndarray | None, level: int, size: int) -> tuple[np.ndarray, int | None]:
+        """The `size` most popular rows of a soft-genre level (every row when `levels` is None), with every row of
+        the level tied in popularity with the last of them, and the level's next row (None when there is none)."""
+        order, total = self._by_prior, len(self.catalog)
+        assert order is not None
+        members = None if levels is None else np.flatnonzero(levels == level)
+        if members is not None and len(members) <= size:
+            return members, None
+        if members is not None and len(members) <= total // 8:  # a sparse level: its ranks in the popularity order
+            ranks = self._prior_rank[members]
+            last = int(np.partition(ranks, size - 1)[size - 1])
+        else:  # a dense one: the first rows of the order hold enough of it
+            reach = min(total, 4 * size)
+            while True:
+                prefix = order[:reach]
+                found = prefix if levels is None else prefix[levels[prefix] == level]
+                if len(found) >= size or reach == total:
+                    break
+                reach = min(total, 4 * reach)
+            if len(found) < size:
+                return found, None
+            last = int(self._prior_rank[found[size - 1]])
+        end = int(np.searchsorted(self._prior_desc, self._prior_desc[last], "right"))  # through the ties
+        if members is not None and len(members) <= total // 8:
+            inside = ranks < end
+            return members[inside], (int(order[ranks[~inside].min()]) if not inside.all() else None)
+        head = order[:end] if levels is None else order[:end][levels[order[:end]] == level]
+        step = 4 * size
+        while end < total:  # the level's next row
+            after = order[end : end + step]
+            hit = after if levels is None else after[levels[after] == level]
+            if len(hit):
+                return head, int(hit[0])
+            end, step = end + step, 4 * step
+        return head, None
+
     def _scored(self, rows: np.ndarray, request: RankRequest) -> _Scored:
         """The formula's score of every row; with a learned ranker (and an interest vector: a cold start has
         nothing to learn from), only the formula's `first_stage` best rows, scored by the model plus the
@@ -519,9 +639,11 @@ class Recommender:
         learned = self.ranker.score(features) + formula.leaning[first]
         return formula.at(first, learned)
 
-    def _formula(self, rows: np.ndarray, request: RankRequest) -> _Scored:
-        # All rows (cold start, small catalogs) use the matrix as is: gathering 1M rows copies 1.5 GB.
-        embeddings = self.catalog.embeddings if len(rows) == len(self.catalog) else self.catalog.embeddings[rows]
+    def _formula(self, rows: np.ndarray, request: RankRequest, embeddings: np.ndarray | None = None) -> _Scored:
+        """embeddings: the rows' (gathered here when not given); `_cold_pool` passes no columns when nothing reads
+        them (no interest, aversion or anchor)."""
+        if embeddings is None:  # all rows (small catalogs) use the matrix as is: gathering 1M rows copies 1.5 GB
+            embeddings = self.catalog.embeddings if len(rows) == len(self.catalog) else self.catalog.embeddings[rows]
         collab_raw = self._on_rows(request.collaborative, rows)
         collab = collab_raw / collab_raw.max() if collab_raw.max() > 0 else collab_raw
         prior = self._prior(rows, request.popularity_counts)
@@ -669,6 +791,18 @@ class Recommender:
         if len(liked) == 1:
             return f"people who liked {liked[0].title} also liked it"
         return "people with your favourites liked it too"
+
+
+def _top_by_position(scores: np.ndarray, k: int) -> np.ndarray:
+    """`top_positions`, with the ties at the k-th score taken lowest position first (its partial sort takes any of
+    them): a cold start's pool from a few rows (`Recommender._cold_pool`) is then the pool of all of them."""
+    top = top_positions(scores, k)
+    if len(scores) <= k or not len(top):
+        return top
+    last = scores[top[-1]]
+    above = top[scores[top] > last]
+    tied = np.flatnonzero(scores == last)  # ascending
+    return np.concatenate([above, tied[: k - len(above)]]) if len(tied) > k - len(above) else top
 
 
 def _aspect_reason(item: CatalogItem, vector: np.ndarray, request: RankRequest, genres: Iterable[str]) -> str | None:

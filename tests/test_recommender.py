@@ -177,3 +177,100 @@ def test_excluded_words_read_each_text_once_and_rule_out_what_each_word_would(la
     each = np.logical_or.reduce([ranker._saying(word, rows, everything=False) for word in words])
     assert ranker._saying_any(words, rows).tolist() == each.tolist() == [True, True, True, True, False, False, False]
     assert ranker._saying_any(["violent"], rows[:0]).tolist() == []
+
+
+def test_the_chunked_gather_gives_the_products_of_one_gather(large, monkeypatch):
+    """`_nearness` gathers a few rows at a time into a kept buffer: the numbers of `embeddings[rows] @ q` (to the last
+    bits: BLAS may sum a short chunk in another order, as the year block's in-place product does), whatever the chunk
+    (a part chunk at the end, rows from anywhere), in each thread."""
+    import threading
+
+    monkeypatch.setattr(recommender_module, "GATHER_CHUNK", 7)
+    ranker = Recommender(large)
+    rng = np.random.default_rng(4)
+    for count in (1, 7, 8, 50, 599):
+        rows = np.sort(rng.choice(600, count, replace=False))
+        query = large.embeddings[int(rng.integers(600))]
+        np.testing.assert_allclose(ranker._nearness(rows, query), large.embeddings[rows] @ query, rtol=0, atol=1e-6)
+    seen: list[bool] = []
+    rows = np.arange(0, 600, 3)
+    thread = threading.Thread(
+        target=lambda: seen.append(
+            np.allclose(
+                ranker._nearness(rows, large.embeddings[1]), large.embeddings[rows] @ large.embeddings[1], 0, 1e-6
+            )
+        )
+    )
+    thread.start()
+    thread.join()
+    assert seen == [True]
+
+
+def test_a_soft_genre_second_pass_is_the_same_whichever_way_it_multiplies(large, monkeypatch):
+    """The soft-genre pass over all years (no year block): gathered in chunks or multiplied over the whole matrix,
+    the same rows."""
+    for n, item in enumerate(large.items):
+        item.meta["genres"] = ["musical"] if n % 9 == 0 else ["drama"]
+    request = RankRequest(interest=large.embeddings[3], aversion=None, k=5, preferred_genres=["musical"])
+    found = []
+    for cost in (1, 10_000):  # gather 67 of 600 rows, or multiply all 600 (67 · cost > 600)
+        monkeypatch.setattr(recommender_module, "_GATHER_COST", cost)
+        monkeypatch.setattr(recommender_module, "SECOND_PASS", 10)
+        found.append(Recommender(large)._second_pass(request, soft=True).tolist())
+    assert found[0] == found[1] and len(found[0]) == 10
+
+
+def test_a_cold_start_pool_picks_what_scoring_every_row_picks(monkeypatch):
+    """A large catalog's cold start scores its most popular rows per soft-genre level, not every row: the same
+    picks, scores and order as scoring them all, with ties in popularity, aversion, filters and the extras only
+    some rows get (co-occurrence, learned counts, people)."""
+    monkeypatch.setattr(recommender_module, "EXACT_LIMIT", 100)
+    monkeypatch.setattr(recommender_module, "COLD_HEAD", 16)
+    rng = np.random.default_rng(11)
+    vectors = rng.normal(size=(3000, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    genres = ["drama", "comedy", "war", "musical"]
+    items = [
+        CatalogItem(
+            f"i{n}",
+            f"Item {n}",
+            f"Item {n}",
+            {
+                "year": int(rng.integers(1950, 2020)),
+                "genres": list(rng.choice(genres, int(rng.integers(1, 3)), replace=False, p=[0.5, 0.35, 0.1, 0.05])),
+                "popularity": int(rng.integers(0, 12)),  # many ties
+                **({"director": "Ann Lee"} if n % 97 == 0 else {}),
+            },
+        )
+        for n in range(3000)
+    ]
+    catalog = StoredCatalog("synthetic", items, vectors)
+    pooled = Recommender(catalog)
+    every = Recommender(catalog)
+    monkeypatch.setattr(every, "_cold_pool", lambda rows, request: rows)
+    sizes: list[int] = []
+    original = pooled._cold_pool
+
+    def counted(rows, request):
+        kept = original(rows, request)
+        sizes.append(len(kept))
+        return kept
+
+    monkeypatch.setattr(pooled, "_cold_pool", counted)
+    requests = [
+        RankRequest(interest=None, aversion=None),
+        RankRequest(interest=None, aversion=None, preferred_genres=["war"]),
+        RankRequest(interest=None, aversion=None, preferred_genres=["war", "musical"]),
+        RankRequest(interest=None, aversion=None, preferred_genres=["comedy"], year_min=1990),
+        RankRequest(interest=None, aversion=vectors[5], preferred_genres=["drama"]),
+        RankRequest(interest=None, aversion=vectors[9], exclude={"i1", "i2"}, exclude_genres=["drama"]),
+        RankRequest(interest=None, aversion=None, collaborative={"i40": 3.0, "i41": 1.0}, popularity_counts={"i7": 9}),
+        RankRequest(interest=None, aversion=None, liked_people=["Ann Lee"], preferred_genres=["musical"]),
+        RankRequest(interest=None, aversion=None, disliked_people=["Ann Lee"], k=8),
+        RankRequest(interest=None, aversion=None, include_genres=["musical"], year_max=1960),
+        RankRequest(interest=None, aversion=None, diversify=False, k=10),
+    ]
+    for request in requests:
+        a, b = pooled.rank(request), every.rank(request)
+        assert [(r.item.id, r.score, r.loosened) for r in a] == [(r.item.id, r.score, r.loosened) for r in b], request
+    assert sum(size < 1000 for size in sizes) >= len(requests) - 2  # the pool is small, not the catalog

@@ -619,7 +619,9 @@ class LLMWriter:
             noted = self.template.noted(result) if request.purpose == "recommend" else ""
             for attempt in range(1 + RETRIES):
                 dropped = outcome.dropped
-                attempt_sentences = self._validated(messages, validator, outcome, started, attempt, request.one_sentence)
+                attempt_sentences = self._validated(
+                    messages, validator, outcome, started, attempt, request.one_sentence
+                )
                 async for sentence in attempt_sentences:
                     if outcome.first_sentence_ms is None:
                         outcome.first_sentence_ms = (time.perf_counter() - started) * 1000

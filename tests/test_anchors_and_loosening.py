@@ -247,7 +247,9 @@ def test_whole_catalog_masks_are_kept_for_the_latest_words_only(ranker) -> None:
 
 def _small(rows: list[tuple[str, list[str], int, list[float], str]]) -> Recommender:
     """A catalog of (id, genres, year, vector, description) rows."""
-    items = [CatalogItem(i, f"Item {i}", f"Item {i}", {"genres": g, "year": y, "description": d}) for i, g, y, _, d in rows]
+    items = [
+        CatalogItem(i, f"Item {i}", f"Item {i}", {"genres": g, "year": y, "description": d}) for i, g, y, _, d in rows
+    ]
     vectors = np.array([v for *_, v, _ in rows], dtype=np.float32)
     return Recommender(StoredCatalog("small", items, vectors / np.linalg.norm(vectors, axis=1, keepdims=True)))
 

@@ -375,7 +375,8 @@ _PROMISE = re.compile(
 _USER_CLAIM = re.compile(
     r"\byou(?:'ve| have)? (?:already )?(enjoyed|loved|liked|watched|seen|adored|love|like)\b|\bglad you\b"
     r"|\b(?:your|great|good|perfect|nice|excellent|wonderful|fantastic|delightful) (?:\w+ )?choice\b"
-    r"|\byour (?:new )?favou?rite\b|\bnew favou?rite\b|\byou (?:haven'?t|have not|never) (?:seen|watched)\b",
+    r"|\byour (?:new )?favou?rite\b|\bnew favou?rite\b|\byou (?:haven'?t|have not|never) (?:seen|watched)\b"
+    r"|\bfan of\b",
     re.I,
 )
 """Claims about the user's past that must match the profile ("What a great choice, X!" says the user chose X)."""

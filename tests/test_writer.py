@@ -298,6 +298,7 @@ def test_an_answer_about_an_item_must_retell_its_story():
         "Your first choice, starting with Heat, is a crime thriller.",
         "You've got a new favorite, Heat, a crime thriller.",
         "You're welcome, here are picks starting with Heat, a crime thriller.",  # nobody said thanks
+        "As a fan of Heat, here are a few more picks, starting with Heat, a crime thriller.",  # Heat is not liked
     ],
 )
 def test_unknowable_claims_about_the_user_are_dropped(sentence):

@@ -232,9 +232,11 @@ class GroundingValidator:
         tell: str | None = None,
         excluded: list[str] | None = None,
         picks: int | None = None,
+        plot: bool = True,
     ) -> None:
         self.titles = titles
         self.picks = picks
+        self.plot = plot
         self.thanked = bool(_THANKS.search(facts or ""))
         self.words_of = _plot_words if tell else content_words
         """A plot is checked word for word: "a young woman" for a ten-year-old girl is false, though "young"
@@ -286,12 +288,8 @@ class GroundingValidator:
         words = content_words(text)
         if key in self._seen or _looping(key) or self._repeats(words):
             return False
-        if _WELCOME.search(text) and not self.thanked:
-            return False  # "You're welcome!" to "recommend me something"
-        if self.picks is not None and _miscounts(text, self.picks):
+        if self._oversteps(text, words):
             return False
-        if words & self.excluded:
-            return False  # "You're looking for a classic Western" right after "no westerns"
         untitled = self.words_of(without_titles(self.titles, text))
         if not (self._grounded(text) and self._true_of_user(text) and self._made_of_facts(untitled)):
             return False
@@ -302,6 +300,17 @@ class GroundingValidator:
         self._seen.add(key)
         self._kept_words.append(words)
         return True
+
+    def _oversteps(self, text: str, words: set[str]) -> bool:
+        """It says what this turn gives it no ground for: thanks nobody gave ("You're welcome!" to "recommend me
+        something"), a wrong count of picks, a plot the intro was not given ("Kung Fu Hustle, a comedy about hot
+        action movies"), or a kind the user ruled out ("You're looking for a classic Western" after "no westerns")."""
+        return bool(
+            (_WELCOME.search(text) and not self.thanked)
+            or (self.picks is not None and _miscounts(text, self.picks))
+            or (not self.plot and _PLOT.search(text))
+            or words & self.excluded
+        )
 
     def _repeats(self, words: set[str]) -> bool:
         """Most of its words were already said by a kept sentence."""
@@ -380,6 +389,8 @@ _USER_CLAIM = re.compile(
     re.I,
 )
 """Claims about the user's past that must match the profile ("What a great choice, X!" says the user chose X)."""
+_PLOT = re.compile(r"\babout\b|\bfollows\b|\bthe story of\b", re.I)
+"""What starts a plot claim, which the one-sentence intro is told not to make (it is not given the plot)."""
 _ONE_PICK = re.compile(r"\b(?:here'?s|here is|this is) (?:a|one|your)\b(?! few)|\ba (?:\w+ )?pick for you\b", re.I)
 _MANY_PICKS = re.compile(r"\b(?:picks|options|choices|suggestions|ideas|a few|some more|these)\b", re.I)
 
@@ -612,6 +623,7 @@ class LLMWriter:
             request.tell,
             result.excluded,
             len(result.items) if request.purpose == "recommend" else None,
+            request.purpose != "recommend",
         )
         kept = 0
         if await self._server_ready(outcome):

@@ -305,6 +305,16 @@ def test_unknowable_claims_about_the_user_are_dropped(sentence):
     assert not _recommend_validator().accept(sentence)
 
 
+def test_the_intro_makes_no_plot_claim():
+    """It is given the first pick's title and genres, not its plot: "a comedy about hot action movies" was made up."""
+    assert not _recommend_validator(plot=False).accept(
+        "Here are a few picks, starting with Heat, a thriller about crime."
+    )
+    assert _recommend_validator(plot=False).accept(
+        "Here are a few picks for you, starting with Heat, a crime thriller."
+    )
+
+
 def test_the_words_of_a_title_are_no_facts_about_the_pick():
     """'Goodfellas, a movie about good guys' passed on the words of The Nice Guys, a liked title."""
     validator = _recommend_validator()

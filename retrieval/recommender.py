@@ -318,11 +318,7 @@ class Recommender:
         started = time.perf_counter()
         rows = self._retrieve(request)
         retrieved = time.perf_counter()
-        soft = self._soft_genre_rows(rows, request)
-        results = self._score_and_pick(rows if soft is None else soft, request, ())
-        if soft is not None:
-            results += self._fill(rows, request, results, ("soft genres",))
-        results = self._closer_elsewhere(request, results)
+        results = self._closer_elsewhere(request, self._fill_leaning(rows, request, [], ()))
         for broken in LOOSENING if request.loosen else ():
             if len(results) >= request.k:
                 break
@@ -361,14 +357,6 @@ class Recommender:
         closest = self._closest_liked(self.catalog.embeddings[self.catalog.row_of[item.id]], request)
         return closest is not None and anchor_reason(item, closest[0], close=closest[1] > CLOSE) is not None
 
-    def _soft_genre_rows(self, rows: np.ndarray, request: RankRequest) -> np.ndarray | None:
-        """The rows with a soft genre when fewer than k have one: they lead and the closest others fill the
-        reply (as 'soft genres' loosened). None when there are enough: then the genre is only a boost."""
-        if not (request.loosen and request.preferred_genres):
-            return None
-        soft = rows[self._genre_counts(rows, request.preferred_genres) > 0]
-        return soft if len(soft) < request.k else None
-
     @staticmethod
     def _relaxed(request: RankRequest, broken: tuple[str, ...]) -> RankRequest | None:
         """The request without the constraints in `broken`; None when it has none of them to give up."""
@@ -387,26 +375,26 @@ class Recommender:
         need = request.k - len(taken)
         if need <= 0 or not len(rows):
             return []
-        shown = {r.item.id for r in taken}
-        rows = rows[self._on_rows(dict.fromkeys(shown, 1.0), rows) == 0] if shown else rows
-        return self._score_and_pick(rows, replace(request, k=need), broken)
+        return self._score_and_pick(self._untaken(rows, taken), replace(request, k=need), broken)
 
     def _fill_leaning(
         self, rows: np.ndarray, request: RankRequest, taken: list[Recommendation], broken: tuple[str, ...]
     ) -> list[Recommendation]:
-        """`_fill`, with the soft genre's rows first when too few are left to fill on their own (as in `rank`): the
-        closest others then break the soft genre too, and the reply says so ("family movies without animation")."""
+        """`_fill`, with the rows of a soft genre first when fewer of them are left than the reply still needs: the
+        closest others then break the soft genre too, and the reply says so ("family movies without animation").
+        With enough of them the genre is only a boost. The first ranking of `rank` and every loosening fill it."""
         need = request.k - len(taken)
-        if need <= 0 or not (request.loosen and request.preferred_genres) or "soft genres" in broken:
-            return self._fill(rows, request, taken, broken)
+        if need > 0 and request.loosen and request.preferred_genres and "soft genres" not in broken:
+            soft = self._untaken(rows[self._genre_counts(rows, request.preferred_genres) > 0], taken)
+            if len(soft) < need:
+                first = self._fill(soft, request, taken, broken)
+                return first + self._fill(rows, request, [*taken, *first], (*broken, "soft genres"))
+        return self._fill(rows, request, taken, broken)
+
+    def _untaken(self, rows: np.ndarray, taken: list[Recommendation]) -> np.ndarray:
+        """`rows` without the items already in the reply."""
         shown = {r.item.id for r in taken}
-        soft = rows[self._genre_counts(rows, request.preferred_genres) > 0]
-        if shown:
-            soft = soft[self._on_rows(dict.fromkeys(shown, 1.0), soft) == 0]
-        if len(soft) >= need:
-            return self._fill(rows, request, taken, broken)
-        first = self._fill(soft, request, taken, broken)
-        return first + self._fill(rows, request, [*taken, *first], (*broken, "soft genres"))
+        return rows[self._on_rows(dict.fromkeys(shown, 1.0), rows) == 0] if shown else rows
 
     def _retrieve(self, request: RankRequest) -> np.ndarray:
         """Sorted catalog rows that pass the hard filters: ANN candidates for large catalogs, all rows otherwise."""

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -241,8 +241,8 @@ class GroundingValidator:
         self.words_of = _plot_words if tell else content_words
         """A plot is checked word for word: "a young woman" for a ten-year-old girl is false, though "young"
         and "woman" are too common to count as shared themes."""
-        self.excluded = content_words(" ".join(f"{w} {_GENRE_WORDS.get(w, '')}" for w in excluded or []))
-        self.facts = (_plot_words if tell else content_words)(facts) if facts else None
+        self.excluded = content_words(_kind_words(excluded or []))
+        self.facts = self.words_of(facts) if facts else None
         self.share = share
         self.free_words = _GENERIC if generic else frozenset()
         self.tell = content_words(tell) - content_words(" ".join(i.title for i in allowed)) if tell else None
@@ -473,6 +473,12 @@ _GENRE_TERMS = content_words(
 )
 """Words that say what kind of item it is: each must be in the facts (the item's own genres and their words)."""
 
+
+def _kind_words(genres: Iterable[str]) -> str:
+    """The genres and the words a sentence may use for them ("animation animated cartoon")."""
+    return " ".join(f"{g} {_GENRE_WORDS.get(g, '')}" for g in genres)
+
+
 ABOUT_SHARE = 0.8
 """Share of an "about" answer's words that must come from the item's facts: at 0.67 the model's Spirited Away was
 about "a young woman who must rescue her own family's magical bathhouse"."""
@@ -482,7 +488,7 @@ def _plot(item: CatalogItem) -> str:
     """What an "about" answer must retell: the description's first sentence without genre words ("A shaggy,
     hilarious cult comedy." is a verdict, and "cult comedy" let "a cult comedy film from 1998" pass)."""
     first = _SENTENCE_END.split(safe_text(item.description).strip(), maxsplit=1)[0]
-    genres = content_words(" ".join(f"{g} {_GENRE_WORDS.get(g, '')}" for g in item.genres))
+    genres = content_words(_kind_words(item.genres))
     return " ".join(w for w in first.split() if not content_words(w) & genres)
 
 
@@ -516,6 +522,10 @@ class Brief:
     one_sentence: bool = False
     """The task is one sentence: when it is dropped, what the model writes after it is off the task ("Now let's
     talk about the 90s."), so the attempt ends there and the next sample starts sooner."""
+    picks: int | None = None
+    """How many picks the reply shows, when the sentence introduces them: it must count them right."""
+    plot: bool = True
+    """False when the model is not given the plot: it must make no plot claim."""
 
 
 EXPECTED_FAILURES: tuple[type[BaseException], ...] = (openai.APIError, httpx.HTTPError, OSError)
@@ -566,7 +576,7 @@ class LLMWriter:
             around = " and ".join(i.title for i in result.anchors) or "(nothing)"
             variables = {"message": message, "around": around, "domain": self.domain}
             variables["first"] = f"{first.title} | {', '.join(first.genres)}"  # with a year, it wrote wrong years
-            kinds = " ".join(_GENRE_WORDS.get(g, "") for g in first.genres)
+            kinds = _kind_words(first.genres)
             # its tags and people count as facts too: "Batman, a superhero movie", "Monsters, Inc., a Pixar film"
             tags = first.meta.get("tags") or []
             known = [*(map(str, tags) if isinstance(tags, list) else [str(tags)]), *people_facts(first.meta)]
@@ -580,13 +590,15 @@ class LLMWriter:
                 min_words=6,
                 must_name=first,
                 one_sentence=True,
+                picks=len(result.items),
+                plot=False,
             )
         if result.kind == "cold_start":
             items = "\n".join(f"{r.rank}. {r.item.label()} | {', '.join(r.item.genres)}" for r in result.items[:3])
             return Brief("clarify", {"message": message, "items": items}, [], f"{message} popular varied", share=0.75)
         if result.kind == "about" and result.subject is not None and not field_answer(result.subject, message):
             item = item_facts(result.subject)
-            kinds = " ".join(_GENRE_WORDS.get(g, "") for g in result.subject.genres)
+            kinds = _kind_words(result.subject.genres)
             return Brief(
                 "about_item",
                 {"message": message, "item": item},
@@ -622,8 +634,8 @@ class LLMWriter:
             request.generic,
             request.tell,
             result.excluded,
-            len(result.items) if request.purpose == "recommend" else None,
-            request.purpose != "recommend",
+            request.picks,
+            request.plot,
         )
         kept = 0
         if await self._server_ready(outcome):

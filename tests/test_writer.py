@@ -394,6 +394,7 @@ def test_a_title_the_user_named_lends_its_words_to_nothing():
     )
     brief = writer._request(result)
     assert brief is not None and "fuzz" not in brief.facts.lower()
+    assert (brief.one_sentence, brief.picks, brief.plot) == (True, 1, False)  # one intro sentence, no plot claim
     validator = GroundingValidator(titles, brief.allowed, brief.facts, [fuzz], False, 1.0, 6, heat)
     assert not validator.accept("Here are a few picks for you, starting with Heat, a fuzz crime thriller.")
     assert validator.accept("Since you loved Hot Fuzz, here are a few picks, starting with Heat, a crime thriller.")

@@ -7,16 +7,47 @@ reached exactly like OpenAI, vLLM, Ollama or a shared `recochat llm serve`.
 
 from __future__ import annotations
 
+import importlib.metadata
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import httpx
-from langchain_core.language_models import BaseChatModel
-
+from .errors import SetupError
 from .llm_server import MODEL_ALIAS, LocalModelServer, default_gguf_path
 from .settings import Settings
 
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
 CONNECT_TIMEOUT_S = 1.0
 """A model server on loopback or a LAN accepts within milliseconds; one that does not is down."""
+
+
+CLIENT_PACKAGES = ("openai", "langchain-openai", "langchain-core", "httpx")
+"""The libraries between the app and any chat endpoint: the ones to name when they cannot talk to each other."""
+
+
+class LLMSetupError(SetupError):
+    """The chat client cannot be built from these settings and installed libraries.
+
+    A setup error, not a connection error: retrying will not help, so the app says so once and
+    writes template prose, instead of failing every reply."""
+
+
+def client_package_versions() -> str:
+    """'openai 2.54.0, langchain-openai 1.8.1, …' for the libraries the chat client is built from."""
+
+    def version(name: str) -> str:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
+    return ", ".join(f"{name} {version(name)}" for name in CLIENT_PACKAGES)
+
+
+ChatFactory = Callable[[str | None, str, Settings, str | None], "BaseChatModel"]
+"""Builds the chat model for (base_url, model, settings, api_key): `openai_chat`, or a stand-in in tests."""
 
 
 @dataclass
@@ -35,6 +66,7 @@ def openai_chat(base_url: str | None, model: str, settings: Settings, api_key: s
     ignores (it then generates until its context is full: 20+ s on 2 cores). Endpoints other
     than OpenAI's own also get the legacy `max_tokens`, which llama.cpp, vLLM and Ollama honour.
     """
+    import httpx
     from langchain_openai import ChatOpenAI
 
     legacy_cap = {"max_tokens": settings.llm_max_tokens} if base_url else None
@@ -56,15 +88,35 @@ def local_model_server(settings: Settings) -> LocalModelServer:
     return LocalModelServer(path, log_path=settings.home / "llm-server.log", threads=settings.llm_threads)
 
 
-def open_chat_endpoint(settings: Settings) -> ChatEndpoint | None:
-    """The configured chat model; None for the template writer. The embedded server is started, not awaited."""
+def build_chat(
+    make_chat: ChatFactory, base_url: str | None, model: str, settings: Settings, api_key: str | None = None
+) -> BaseChatModel:
+    """`make_chat(...)`, or an LLMSetupError that names what to change.
+
+    Building a client opens no connection, so anything raised here is the setup's fault: a
+    setting the client rejects, or libraries of versions that cannot talk to each other (openai
+    3 with langchain-openai 1.8 raised TypeError on every `ChatOpenAI`)."""
+    try:
+        return make_chat(base_url, model, settings, api_key)
+    except Exception as error:
+        what = (str(error).strip().splitlines() or [""])[0][:200]
+        raise LLMSetupError(
+            f"the LLM client cannot be built ({type(error).__name__}: {what}) with {client_package_versions()}; "
+            "reinstall the locked versions with `make`, check RECOCHAT_LLM_BASE_URL / RECOCHAT_LLM_MODEL, "
+            "or set RECOCHAT_LLM=template"
+        ) from error
+
+
+def open_chat_endpoint(settings: Settings, make_chat: ChatFactory = openai_chat) -> ChatEndpoint | None:
+    """The configured chat model; None for the template writer. The embedded server is started, not
+    awaited, and only once its client is built: an LLMSetupError leaves nothing running."""
     kind = settings.writer_kind()
     if kind == "template":
         return None
     if kind == "openai":
-        model = openai_chat(settings.llm_base_url, settings.llm_model, settings, settings.llm_api_key)
+        model = build_chat(make_chat, settings.llm_base_url, settings.llm_model, settings, settings.llm_api_key)
         return ChatEndpoint(model, f"{settings.llm_model} @ {settings.llm_base_url or 'api.openai.com'}")
     server = local_model_server(settings)
+    model = build_chat(make_chat, server.base_url, MODEL_ALIAS, settings)
     server.start()
-    model = openai_chat(server.base_url, MODEL_ALIAS, settings)
     return ChatEndpoint(model, f"embedded {server.model_path.stem} (local server)", server)

@@ -25,7 +25,7 @@ from recochat.retrieval.store import ChromaStore, StoredCatalog
 from .conversation import Conversations, Writer
 from .engine import Engine
 from .errors import SetupError
-from .llm import ChatEndpoint, open_chat_endpoint
+from .llm import ChatEndpoint, ChatFactory, LLMSetupError, open_chat_endpoint, openai_chat
 from .llm_server import LocalModelServer
 from .settings import DEMO_COLLECTION, Settings
 from .writer import LLMWriter, TemplateWriter
@@ -218,6 +218,9 @@ class Runtime:
     """The embedded model's server, owned by this runtime: `close()` stops it."""
     catalog_watch: CatalogWatch | None = field(default=None, repr=False)
     """Reloads the catalog when another process re-ingests it (see `CatalogWatch`)."""
+    setup_problem: str | None = None
+    """Why the configured LLM could not be set up (one line naming the setting or the packages), when
+    replies fell back to template prose for the whole run; front ends show it, `ask` exits non-zero."""
 
     @property
     def engine(self) -> Engine:
@@ -240,18 +243,30 @@ class Runtime:
 
 
 def build(
-    settings: Settings, collection: str | None = None, writer: Writer | None = None, encoder: TextEncoder | None = None
+    settings: Settings,
+    collection: str | None = None,
+    writer: Writer | None = None,
+    encoder: TextEncoder | None = None,
+    make_chat: ChatFactory = openai_chat,
 ) -> Runtime:
     """Settings and names are checked before any model loads; the embedded LLM server starts
-    first, so it loads while the encoder does."""
+    first, so it loads while the encoder does. A chat client that cannot be built (`LLMSetupError`)
+    does not stop the app: its traceback goes to the log, replies get template prose, and
+    `Runtime.setup_problem` says why."""
     configure_logging(settings)
     if collection:
         check_collection_name(collection)
     store = open_store(settings)
     profiles = open_profiles(settings)
     endpoint = None
+    setup_problem = None
     try:
-        endpoint = open_chat_endpoint(settings) if writer is None else None
+        if writer is None:
+            try:
+                endpoint = open_chat_endpoint(settings, make_chat)
+            except LLMSetupError as error:
+                log.error("LLM setup failed; replies use template prose", exc_info=error)
+                setup_problem = str(error)
         encoder = encoder or open_encoder(settings)
         name = resolve_collection(settings, store, encoder, collection)
         load = functools.partial(load_with_snapshot, store, snapshots=SnapshotCache(settings.home / SNAPSHOTS))
@@ -272,7 +287,8 @@ def build(
     )
     conversations.refresh = watch.check
     server = endpoint.server if endpoint is not None else None
-    return Runtime(settings, store, encoder, conversations, writer.name, server, watch)
+    label = f"{writer.name} (LLM setup failed)" if setup_problem else writer.name
+    return Runtime(settings, store, encoder, conversations, label, server, watch, setup_problem)
 
 
 def _noun(catalog: StoredCatalog) -> str:

@@ -12,17 +12,13 @@ any other exception is logged with its traceback and still falls back.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from typing import Literal
-
-import httpx
-import openai
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import BaseMessage
+from typing import TYPE_CHECKING, Literal
 
 from recochat.retrieval.catalog import INSTRUCTION, CatalogItem, people_facts
 from recochat.retrieval.explain import content_words
@@ -32,6 +28,10 @@ from recochat.retrieval.titles import TitleIndex, normalize
 from .engine import TurnResult
 from .llm_server import LocalModelServer
 from .prompts import load_prompt
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import BaseMessage
 
 log = logging.getLogger("recochat.writer")
 
@@ -528,8 +528,16 @@ class Brief:
     """False when the model is not given the plot: it must make no plot claim."""
 
 
-EXPECTED_FAILURES: tuple[type[BaseException], ...] = (openai.APIError, httpx.HTTPError, OSError)
-"""What an LLM call may raise when the endpoint is down, refusing, crashing or erring (HTTP)."""
+@functools.cache
+def expected_failures() -> tuple[type[BaseException], ...]:
+    """What an LLM call may raise when the endpoint is down, refusing, crashing or erring (HTTP).
+
+    Imported on the first LLM call, not with this module: the template writer lives here too,
+    and it must work whatever the installed LLM client libraries are."""
+    import httpx
+    import openai
+
+    return (openai.APIError, httpx.HTTPError, OSError)
 
 
 class LLMWriter:
@@ -714,7 +722,7 @@ class LLMWriter:
             )
             outcome.dropped += 1
             outcome.note = outcome.note or f"LLM past its {which} budget"
-        except EXPECTED_FAILURES as error:
+        except expected_failures() as error:
             server = self.server
             restarting = server is not None and (server.state != "ready" or not server.alive())
             outcome.note = "LLM restarting" if restarting else "LLM unavailable"
@@ -746,5 +754,5 @@ async def _close(iterator: AsyncIterator[object]) -> None:
         return
     try:
         await close()
-    except EXPECTED_FAILURES as error:
+    except expected_failures() as error:
         log.debug("closing the LLM stream: %s", error)

@@ -16,6 +16,7 @@ from fakes import HashingEncoder
 
 from recochat.benchmarks.chroma_server import chroma_server as run_chroma
 from recochat.benchmarks.pg_cluster import Cluster, ClusterError, start_cluster
+from recochat.bot.llm import openai_chat
 from recochat.bot.runtime import Runtime, build
 from recochat.bot.settings import Settings
 from recochat.retrieval.catalog import load_catalog
@@ -232,11 +233,11 @@ def make_runtime(
     The real encoder unless `encoder=` gives another (e.g. `fake_encoder`); it loads only when
     used, so tests on the fake never pay for the model."""
 
-    def factory(writer=None, encoder: TextEncoder | None = None, **overrides) -> Runtime:  # type: ignore[no-untyped-def]
+    def factory(writer=None, encoder: TextEncoder | None = None, make_chat=openai_chat, **overrides) -> Runtime:  # type: ignore[no-untyped-def]
         encoder = encoder or request.getfixturevalue("encoder")
         settings = Settings(**{"home": isolated_home, "llm": "template", **overrides})
         ingested_tiny.copy_to(settings, encoder)
-        return build(settings, collection="tiny", writer=writer, encoder=encoder)
+        return build(settings, collection="tiny", writer=writer, encoder=encoder, make_chat=make_chat)
 
     return factory
 

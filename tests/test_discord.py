@@ -196,6 +196,14 @@ async def test_mention_opens_a_thread_and_replies_with_reactable_items(dc_bot: R
     assert await turn(dc_bot, "bob", "just chatting here", channel=dpytest.get_config().channels[0]) == []
 
 
+async def test_an_llm_setup_problem_is_the_bots_status_and_replies_carry_on(dc_start, runtime) -> None:  # type: ignore[no-untyped-def]
+    problem = "the LLM client cannot be built (TypeError: …) with openai 3.63.0, langchain-openai 1.8.1"
+    shown = RecoBot(runtime.conversations, setup_problem=problem, announce=lambda line: None).activity
+    assert isinstance(shown, discord.CustomActivity) and shown.name == f"LLM off: {problem}"[:128]
+    bot = await dc_start(runtime.conversations, setup_problem=problem)  # dpytest's fake gateway keeps no presence
+    assert cards(await turn(bot, "alice", "something funny"))
+
+
 async def test_dm_is_answered_without_a_mention(dc_bot: RecoBot) -> None:
     alice = member("alice")
     dm = await alice.create_dm()
@@ -560,7 +568,7 @@ def test_token_and_server_come_from_settings(monkeypatch) -> None:  # type: igno
 
 
 def test_rejected_token_is_a_clear_error(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    runtime = SimpleNamespace(conversations=MagicMock(spec=Conversations))
+    runtime = SimpleNamespace(conversations=MagicMock(spec=Conversations), setup_problem=None)
 
     async def login(self, token):  # type: ignore[no-untyped-def]
         raise discord.LoginFailure("Improper token has been passed.")

@@ -292,6 +292,17 @@ async def test_llm_endpoint_down_falls_back_with_a_warning(tui_runtime: Runtime)
         assert "http://127.0.0.1:9/v1" in app.query_one(StatusLine).text
 
 
+async def test_an_llm_setup_problem_is_in_the_status_line_and_replies_carry_on(tui_runtime: Runtime) -> None:
+    problem = "the LLM client cannot be built (TypeError: …) with openai 3.63.0, langchain-openai 1.8.1"
+    runtime = dataclasses.replace(tui_runtime, writer_label="template (LLM setup failed)", setup_problem=problem)
+    app = RecochatApp(runtime, USER)
+    async with app.run_test(size=(200, 24)) as pilot:
+        await say(pilot, "something funny")
+        assert app.last_reply is not None and app.last_reply.status == "template" and last_cards(app)
+        status = app.query_one(StatusLine).text
+        assert "LLM template (LLM setup failed)" in status and problem in status
+
+
 async def test_cards_show_while_the_prose_is_still_coming(tui_runtime: Runtime) -> None:
     model = HeldChatModel(release=asyncio.Event()).enqueue(*[naming_first(FAKE_PROSE)] * 5)
     app = RecochatApp(with_writer(tui_runtime, model, "held"), USER)

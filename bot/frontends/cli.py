@@ -152,6 +152,9 @@ def ask_cmd(message: str, user: str, collection: str | None, llm: str | None, as
             asyncio.run(print_turn(stream, sys.stdout, prompt=""))
     finally:
         runtime.close()
+    if runtime.setup_problem:  # the reply above has template prose; the exit says the setup is broken
+        click.echo(f"recochat: {runtime.setup_problem}", err=True)
+        sys.exit(1)
 
 
 async def _drain(stream: Any) -> None:
@@ -389,7 +392,7 @@ def discord_cmd(collection: str | None, llm: str | None, shard_ids: str | None, 
 
 @main.group("llm")
 def llm_group() -> None:
-    """The embedded model: serve it for several processes, or check the build."""
+    """The embedded model: serve it for several processes, or check the build and the chat client."""
 
 
 @llm_group.command("serve")
@@ -422,7 +425,8 @@ def llm_serve(port: int, host: str, threads: int | None) -> None:
 
 @llm_group.command("check")
 def llm_check_cmd() -> None:
-    """Generate from a long prompt in a subprocess: does the llama.cpp build run on this CPU?"""
+    """Does the LLM stack work? The llama.cpp build generates from a long prompt (in a subprocess),
+    then the app's chat client, built from settings, streams one reply."""
     from ..llm_check import main as check_main
 
     sys.exit(check_main())

@@ -304,8 +304,11 @@ class RecoBot(commands.Bot):
         seed_reactions: bool = True,
         intents: discord.Intents | None = None,
         announce: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+        setup_problem: str | None = None,
         **client_options: Any,
     ) -> None:
+        if setup_problem:  # the bot's status says why replies have template prose
+            client_options.setdefault("activity", discord.CustomActivity(name=f"LLM off: {setup_problem}"[:128]))
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents or bot_intents(),
@@ -313,6 +316,7 @@ class RecoBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
             **client_options,
         )
+        self.setup_problem = setup_problem
         self.conversations = conversations
         self.guild_id = guild_id
         self.threads = threads
@@ -369,6 +373,8 @@ class RecoBot(commands.Bot):
         )
         scopes = ("bot", "applications.commands")
         self.announce(f"invite: {discord.utils.oauth_url(self.user.id, permissions=PERMISSIONS, scopes=scopes)}")
+        if self.setup_problem:
+            self.announce(f"replying with template prose: {self.setup_problem}")
 
     # -- messages ---------------------------------------------------------------------------
     def addressed_text(self, message: discord.Message) -> str | None:
@@ -674,7 +680,12 @@ def run_discord(
     when Discord refuses it."""
     token = check_token(token)
     bot = make_bot(
-        runtime.conversations, shard_ids=shard_ids, shard_count=shard_count, guild_id=guild_id, announce=announce
+        runtime.conversations,
+        shard_ids=shard_ids,
+        shard_count=shard_count,
+        guild_id=guild_id,
+        announce=announce,
+        setup_problem=runtime.setup_problem,
     )
     try:
         bot.run(token, log_handler=None)  # logs go where configure_logging put them

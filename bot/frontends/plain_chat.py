@@ -53,6 +53,8 @@ async def run_command(conversations: Conversations, user: str, command: Command)
 async def run_plain(runtime: Runtime, user: str, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
     interactive = stdin.isatty()
     print(f"recochat · catalog {runtime.conversations.catalog_name} · writer {runtime.writer_label}. {HELP}", file=out)
+    if runtime.setup_problem:
+        print(f"recochat: {runtime.setup_problem}", file=sys.stderr)
     while True:
         if interactive:
             print("you> ", end="", file=out, flush=True)

@@ -398,6 +398,8 @@ class RecochatApp(App[None]):
         where = f"catalog {self.conversations.catalog_name or '?'} · LLM {self.runtime.writer_label}"
         if (llm_status := self.runtime.llm_status()) is not None:
             where = f"{llm_status} · {where}"
+        if self.runtime.setup_problem:
+            where = f"{where} · {self.runtime.setup_problem}"
         time = "thinking…" if self._busy else self._last_timing
         self.query_one(StatusLine).show(where, time)
 

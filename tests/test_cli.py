@@ -24,7 +24,11 @@ def recochat(*args, home, check=True):
     return result
 
 
-def test_readme_path_ask_feedback_profile_on_demo_in_fresh_home(tmp_path):
+def test_readme_path_ask_feedback_profile_on_demo_in_fresh_home(tmp_path, encoder, monkeypatch):
+    """The first `ask` is a real process in a fresh home (it ingests the demo catalog); the commands after it run
+    in this process on the same home, with the suite's copy of the same encoder (one model load, not five)."""
+    import recochat.bot.runtime as runtime_module
+
     home = tmp_path / "fresh"
     first = json.loads(
         recochat("ask", "--json", "something funny but smart, no horror, I loved Hot Fuzz", home=home).stdout
@@ -34,14 +38,22 @@ def test_readme_path_ask_feedback_profile_on_demo_in_fresh_home(tmp_path):
     assert len(first["items"]) == 5 and all(i["why"] for i in first["items"])
     assert "hot-fuzz-2007" not in [i["id"] for i in first["items"]]
     rejected = first["items"][0]["id"]
-    out = recochat("feedback", "--user", "local", "--item", rejected, "--dislike", home=home).stdout
-    assert "👎" in out
-    second = json.loads(recochat("ask", "--json", "show me those again", home=home).stdout)
-    assert rejected not in [i["id"] for i in second["items"]]
-    profile = recochat("profile", "show", "local", home=home).stdout
+
+    monkeypatch.setattr(runtime_module, "open_encoder", lambda settings: encoder)
+    monkeypatch.setenv("RECOCHAT_HOME", str(home))
+    monkeypatch.setenv("RECOCHAT_LLM", "template")
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(main, list(args))
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    assert "👎" in run("feedback", "--user", "local", "--item", rejected, "--dislike")
+    second = json.loads(run("ask", "--json", "show me those again"))
+    assert second["items"] and rejected not in [i["id"] for i in second["items"]]
+    profile = run("profile", "show", "local")
     assert "Hot Fuzz" in profile and "no horror" in profile
-    forgotten = recochat("profile", "forget", "local", "--yes", home=home).stdout
-    assert "events deleted" in forgotten
+    assert "events deleted" in run("profile", "forget", "local", "--yes")
 
 
 def test_ingest_errors_are_one_clear_line_and_exit_2(tmp_path):

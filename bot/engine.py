@@ -209,6 +209,7 @@ class Engine:
             if understood.intent == "smalltalk":
                 return TurnResult(profile.user_id, understood.text, "smalltalk")
             return self._about(profile, understood)
+        self._anchor_years(profile, understood)
         with timed(timings, "encode"):
             signal = self._signal(understood)
         with timed(timings, "profile_update"):
@@ -220,6 +221,24 @@ class Engine:
         result = self._recommend(pending, understood, notes, timings)
         result.caveats = self._caveats(understood)
         return result
+
+    def _anchor_years(self, profile: Profile, understood: Understanding) -> None:
+        """'more like X but older' / '#2 but newer': a year range strictly before or after the anchor's year. The
+        anchor is the title liked in this message, else the rank it likes, else the current anchor."""
+        if understood.relative_years is None:
+            return
+        named = [m.item_id for m in understood.titles if m.polarity == "like"]
+        shown = profile.last_shown
+        ranked = [shown[f.rank - 1 if f.rank > 0 else -1] for f in understood.rank_feedback
+                  if f.value == "like" and shown and f.rank <= len(shown)]  # fmt: skip
+        ids = named or ranked or profile.anchors[-1:]
+        anchor = self.item(ids[0]) if ids else None
+        if anchor is None or not anchor.year:
+            return
+        if understood.relative_years == "older":  # within any range the message also says ("older, from the 80s")
+            understood.year_max = min(understood.year_max or anchor.year, anchor.year - 1)
+        else:
+            understood.year_min = max(understood.year_min or anchor.year, anchor.year + 1)
 
     def _log_turn(self, pending: _Pending, text: str, signal: TurnSignal) -> list[str]:
         pending.log("turn", text=text, signal=signal)

@@ -8,6 +8,7 @@ since the embedding of "no horror" sits close to horror), and constraints are re
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -90,6 +91,13 @@ _SMALLTALK = re.compile(
 )
 _ALL_REJECT = re.compile(r"^\s*(meh|nah|nope|none of (these|those|them)|not (these|those)|neither|no thanks)\b")
 _MORE_LIKE = re.compile(r"\bmore (?:like|of)\b|\bsimilar to\b")
+_LIKE_TITLE = re.compile(
+    r"\b(?:more|something|anything|stuff|films?|movies?|books?|ones?)\s+(?:like|similar to)\b|\bsimilar to\b"
+)
+"""'more like X', 'something like X': X is the anchor of the request, liked whatever the learned reader says
+("Noted: you've seen The Nice Guys" answered "more like The Nice Guys")."""
+_RELATIVE = re.compile(r"\b(older|earlier|newer|more recent|later)\b")
+"""'#2 but older', 'more like Heat but newer': years relative to the anchor's own, strictly."""
 _REPEAT = re.compile(r"\b(show (me )?(them|those|it) again|again please|repeat|show again)\b")
 
 GENRE_SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -197,6 +205,8 @@ class TitleMention:
     phrase: str | None = field(default=None, compare=False)
     """The free-text phrase the mention's clause gave (positive, as the rules read it): a learned dislike
     moves it to the negative phrases, so "was too tedious" never pulls the interest toward tedium."""
+    anchor: bool = field(default=False, compare=False)
+    """Named as what to find more like ('more like X'): a like that no learned reading changes."""
 
 
 @dataclass
@@ -225,6 +235,8 @@ class Understanding:
     disliked_people: list[str] = field(default_factory=list)
     year_min: int | None = None
     year_max: int | None = None
+    relative_years: Literal["older", "newer"] | None = None
+    """'more like X but older': the years are relative to the anchor's, which the engine knows (it sets the range)."""
     clear_years: bool = False
     clear_genres: bool = False
     allow_repeats: bool = False
@@ -240,18 +252,28 @@ class Understanding:
     can say so instead of quietly searching for the words."""
 
 
-def _genres_in(clause: str, vocabulary: set[str]) -> list[str]:
+def _genres_in(clause: str, vocabulary: Collection[str]) -> list[str]:
     """Genre words in a clause, longest first, each span used once ("science fiction" is not also "science")."""
-    found = []
+    pattern, genre_of, order = _genre_pattern(frozenset(vocabulary))
+    words = {m.group(1) for m in pattern.finditer(clause)} if genre_of else set()
+    return list(dict.fromkeys(genre_of[w] for w in sorted(words, key=order.__getitem__)))
+
+
+@functools.lru_cache(maxsize=16)
+def _genre_pattern(vocabulary: frozenset[str]) -> tuple[re.Pattern[str], dict[str, str], dict[str, int]]:
+    """One alternation of every genre word the catalog can use, longest first (so a span goes to the longest word
+    at it), the genre each word means, and each word's place in that order: one scan of a clause, not one per word
+    (a 2,000-character message has about a hundred clauses)."""
     candidates = [(word, genres) for word, genres in GENRE_SYNONYMS.items()]
-    candidates += [(genre, (genre,)) for genre in vocabulary]
+    candidates += [(genre, (genre,)) for genre in sorted(vocabulary)]
+    genre_of: dict[str, str] = {}
     for word, genres in sorted(candidates, key=lambda c: -len(c[0])):
         genre = next((g for g in genres if g in vocabulary), None)
-        pattern = rf"\b{re.escape(word)}s?\b"
-        if genre and re.search(pattern, clause):
-            found.append(genre)
-            clause = re.sub(pattern, " ", clause)
-    return list(dict.fromkeys(found))
+        if genre and word not in genre_of:
+            genre_of[word] = genre
+    order = {word: n for n, word in enumerate(genre_of)}
+    alternation = "|".join(re.escape(word) for word in genre_of) or "(?!)"
+    return re.compile(rf"\b({alternation})s?\b"), genre_of, order
 
 
 def _rank_of(match: re.Match[str]) -> int:
@@ -422,10 +444,14 @@ class _ClauseReader:
         self._constraints(clause, negative)
         phrase = None if ranked else self._aspect(clause, negative)  # "#2" or "the second one" are no aspect
         if titles:
+            anchor = not negative and bool(_LIKE_TITLE.search(clause))
+            polarity = "like" if anchor else polarity
             cues = _polarity_cues(clause, context, polarity, len(titles))
             text, window = _as_it(clause), _as_it(context.before + clause + context.after)
             kept = None if negative else phrase
-            self.result.titles += [TitleMention(m.item_id, polarity, m.exact, text, window, cues, kept) for m in titles]
+            self.result.titles += [
+                TitleMention(m.item_id, polarity, m.exact, text, window, cues, kept, anchor) for m in titles
+            ]
 
     def _rank_feedback(self, clause: str, negative: bool) -> bool:
         """'more like #2' or 'not the first one'; after an all-reject ('meh') the rank words are not feedback."""
@@ -494,7 +520,7 @@ def apply_polarity(result: Understanding, readings: Sequence[Polarity | None]) -
     """A learned reader's polarity for each title mention, in order; None keeps the rules' reading. Whether the
     message starts a new request depends on a liked title, so it is read again."""
     for mention, reading in zip(result.titles, readings, strict=True):
-        if reading is None:
+        if reading is None or mention.anchor:
             continue
         if reading == "dislike" and mention.polarity != "dislike" and mention.phrase in result.positive:
             result.positive.remove(mention.phrase)
@@ -658,8 +684,21 @@ def understand(
     reader = _ClauseReader(result, genres, newest_year, people)
     for clause, clause_titles, context in message.clauses():
         reader.read(clause, clause_titles, context)
+    _read_relative_years(message.text, result, newest_year)
     result.new_topic = _is_new_topic(result)
     return result
+
+
+def _read_relative_years(masked: str, result: Understanding, newest_year: int) -> None:
+    """'more like X but older', '#2 but newer': relative to an anchor named in this message (a liked title or a
+    strong rank), or to the current one; 'newer' then is no 'something recent' range of its own."""
+    found = _RELATIVE.search(masked)
+    anchored = any(m.polarity == "like" for m in result.titles) or any(f.value == "like" for f in result.rank_feedback)
+    if not found or not (anchored or _MORE_LIKE.search(masked) or _LIKE_TITLE.search(masked)):
+        return
+    result.relative_years = "older" if found.group(1) in ("older", "earlier") else "newer"
+    if result.year_min == newest_year - 5 and result.year_max is None:  # "newer" read as "recent"
+        result.year_min = None
 
 
 def _same_topic_read(message: _MaskedMessage) -> _MaskedMessage:

@@ -343,3 +343,35 @@ def test_typo_candidates_letter_bound_keeps_the_same_best_title():
         found += best is not None
         narrowed += len(kept) < len(window) // 4
     assert found > 200 and narrowed > 200
+
+
+@pytest.mark.parametrize(
+    "text, relative",
+    [
+        ("more like Hot Fuzz but older", "older"),
+        ("something like Inception but newer", "newer"),
+        ("more like #2 but earlier", "older"),
+        ("the second one looks great, something more recent", "newer"),
+        ("something newer", None),  # no anchor: "newer" is "recent"
+        ("more like Hot Fuzz", None),
+    ],
+)
+def test_older_and_newer_are_relative_to_an_anchor(text, relative):
+    u = parse(text)
+    assert u.relative_years == relative
+    if relative == "newer":
+        assert u.year_min is None  # the engine sets it from the anchor's year, not "the last five years"
+    if text == "something newer":
+        assert u.year_min == 2018
+
+
+def test_a_title_to_find_more_like_is_an_anchor_no_learned_reading_changes():
+    from recochat.bot.understanding import apply_polarity
+
+    u = parse("more like Hot Fuzz but older")
+    assert [(m.item_id, m.polarity, m.anchor) for m in u.titles] == [("hf", "like", True)]
+    apply_polarity(u, ["seen"])  # what the learned reader said of "more like The Nice Guys"
+    assert u.titles[0].polarity == "like" and u.new_topic
+    u = parse("I have seen Hot Fuzz")
+    apply_polarity(u, ["dislike"])
+    assert u.titles[0].polarity == "dislike" and not u.titles[0].anchor

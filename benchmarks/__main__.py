@@ -13,6 +13,7 @@ BENCHMARKS = {
     "readthrough": "recochat.benchmarks.readthrough",
     "understand": "recochat.benchmarks.understand_scale",
     "ranker-cost": "recochat.benchmarks.ranker_cost",
+    "taste": "recochat.benchmarks.taste",
 }
 
 

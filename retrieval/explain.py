@@ -53,7 +53,8 @@ def _listing(values: list[str], limit: int = 2) -> str:
 
 
 def shared_attribute(item: CatalogItem, other: CatalogItem) -> str | None:
-    """What two items really share in the catalog, most specific first: people, tags, words, genres."""
+    """What two items really share in the catalog, most specific first: people, tags, words of their stories.
+    A rare genre they share is named by `NeighbourIndex.link`; a common one is no link at all."""
     theirs = {normalize(p): p for p in people_of(other)}
     people = [p for p in people_of(item) if normalize(p) in theirs]
     if people:
@@ -66,10 +67,7 @@ def shared_attribute(item: CatalogItem, other: CatalogItem) -> str | None:
     words = sorted((_common_words(item) & _common_words(other)) - genre_words)
     if len(words) >= 2:
         return "both about " + _listing([f"‘{w}’" for w in words], 2)
-    genres = [g for g in item.genres if g in other.genres]
-    if genres:
-        return f"both {_listing(genres)}"
-    return None
+    return None  # a shared genre alone is no link: "both thriller" made Blade Runner a neighbour of Pulp Fiction
 
 
 def anchor_reason(item: CatalogItem, anchor: CatalogItem, close: bool) -> str | None:

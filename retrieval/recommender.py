@@ -17,6 +17,7 @@ import numpy as np
 
 from .catalog import CatalogItem
 from .explain import anchor_reason, distinct, request_reason, specific_detail
+from .neighbours import NeighbourIndex
 from .people import PeopleIndex, people_of
 from .ranker import FEATURES, RankerModel, first_stage_rank
 from .scoring import ScoringWeights, base_scores, mmr, popularity_prior, top_positions
@@ -52,6 +53,18 @@ pages) took 24 ms and of 64k rows 55 ms, in 512-row chunks 5 and 13 ms (bitwise 
 COLD_HEAD = 512
 """A cold start over a large catalog scores, per soft-genre level, this many of its most popular rows (and every row
 tied with the last of them) before the proof that no other row can reach its pool (`Recommender._cold_pool`)."""
+NEAR_ANCHOR = 0.45
+"""`NeighbourIndex.closeness` (cosine plus links) above which an item may be called close to its anchor with no link
+to name: Past Lives to Lost in Translation (0.5), not Saw (0.1)."""
+WILDCARD_FIT = 0.5
+"""A pick with nothing to name that fits the request less than this share of the reply's best pick is a wildcard:
+Saw (0.1) beside Her (0.6) for "more like Lost in Translation"; not the picks of a vague "something tense", which
+all fit about as well and simply have no words of the request in their own text."""
+WILDCARD_AVERSION = 0.3
+"""A wildcard this close to the aversion vector is never shown while anything else can fill the reply."""
+WILDCARD_SPARE = 10
+"""Picks MMR orders beyond k, so a reply can pass over wildcards (picks with nothing tying them to the request or
+the taste) past the one in five it may show."""
 DEFAULT_WEIGHTS = ScoringWeights()
 LOOSENING: tuple[tuple[str, ...], ...] = (("years",), ("genres",), ("years", "genres"))
 """What a reply short of items gives up, in order, after the soft genres: the year range, then the genres the
@@ -131,7 +144,8 @@ class _Scored:
     negative: np.ndarray
     collab_raw: np.ndarray
     leaning: np.ndarray
-    """What the request leans to (anchors, soft genres): kept on top of a learned score."""
+    """What the request leans to (anchors, soft genres) and away from (popularity, by `ScoringWeights.debias`): kept
+    on top of a learned score."""
 
     def at(self, positions: np.ndarray, score: np.ndarray) -> _Scored:
         """These positions only, with a new score."""
@@ -185,6 +199,7 @@ class Recommender:
             self._prior_rank[self._by_prior] = np.arange(len(catalog))
             self._prior_desc = -self._meta_prior[self._by_prior]  # ascending: ties are one searchsorted block
         self.people = PeopleIndex(catalog.items)
+        self.neighbours = NeighbourIndex(catalog.items, self._genres, self._genre_column, self.people, catalog.row_of)
         self._local = threading.local()
         self._said: dict[str, np.ndarray] = {}
         self._said_lock = threading.Lock()
@@ -511,22 +526,42 @@ class Recommender:
         )
         fit = embeddings @ self._query(request, request.interest) if request.interest is not None else 0 * score
         pool = _top_by_position(score, self.weights.mmr_pool)
+        # a reply (diversified, explained, for a taste) holds at most one wildcard in five; plain top-k rankings
+        # for evaluation and exports keep the scores' order
+        wildcards_capped = request.diversify and request.explain and request.interest is not None
         if request.diversify:
             lam = self.weights.cold_mmr_lambda if request.interest is None else self.weights.mmr_lambda
-            picks = [int(pool[p]) for p in mmr(embeddings[pool], score[pool], request.k, lam)]
+            if request.anchors:  # "more like X" asks for X's neighbours, which resemble each other: diversify less
+                lam = self.weights.anchored_mmr_lambda
+            spare = WILDCARD_SPARE if wildcards_capped else 0
+            picks = [int(pool[p]) for p in mmr(embeddings[pool], score[pool], request.k + spare, lam)]
         else:
             picks = [int(p) for p in pool[: request.k]]
-        return [
-            Recommendation(
-                item=self.catalog.items[rows[p]],
-                score=float(score[p]),
-                why=self._why(rows[p], request, float(collab[p]), float(prior[p])) if request.explain else "",
-                rank=0,
-                loosened=broken,
-                fit=float(fit[p]),
+        chosen: list[Recommendation] = []
+        held: list[Recommendation] = []  # wildcards past the cap, or near what the user rejects: only to fill
+        wildcards = 0
+        best_fit = max((float(fit[p]) for p in picks), default=0.0)
+        for p in picks:
+            why, linked = (
+                self._why(rows[p], request, float(collab[p]), float(prior[p])) if request.explain else ("", True)
             )
-            for p in picks
-        ]
+            pick = Recommendation(
+                item=self.catalog.items[rows[p]], score=float(score[p]), why=why, rank=0, loosened=broken,
+                fit=float(fit[p]),
+            )  # fmt: skip
+            if wildcards_capped and not linked and fit[p] < WILDCARD_FIT * best_fit:
+                # nothing ties it to the request or the taste, and it fits far worse than the best pick: exploration
+                # or popularity put it here. At most one in five, never near what the user rejects, said as it is.
+                pick.why = f"something different: {why}"
+                if wildcards >= max(1, request.k // 5) or scored.negative[p] > WILDCARD_AVERSION:
+                    held.append(pick)
+                    continue
+                wildcards += 1
+            chosen.append(pick)
+            if len(chosen) == request.k:
+                break
+        chosen += held[: request.k - len(chosen)]
+        return chosen
 
     def _cold_pool(self, rows: np.ndarray, request: RankRequest) -> np.ndarray:
         """Of a cold start's rows (sorted), a few that hold its whole MMR pool, the same pool as scoring every row
@@ -638,7 +673,7 @@ class Recommender:
         score, similarity, negative = base_scores(
             embeddings, request.interest, request.aversion, prior, collab, self.weights
         )
-        leaning = self._leaning(rows, embeddings, request)
+        leaning = self._leaning(rows, embeddings, request) - self.weights.debias * prior
         score = score + leaning
         if request.liked_people or request.disliked_people:
             score = score + self.weights.person * self._people_boost(request, rows)
@@ -728,24 +763,30 @@ class Recommender:
         extra = np.zeros(len(rows), dtype=np.float32)
         anchors = [self.catalog.row_of[i] for i in request.anchors if i in self.catalog.row_of]
         if anchors:
-            extra += self.weights.anchor * (embeddings @ self.catalog.embeddings[anchors].T).max(axis=1)
+            cosines = embeddings @ self.catalog.embeddings[anchors].T
+            closeness = [self.neighbours.closeness(a, rows, cosines[:, n]) for n, a in enumerate(anchors)]
+            extra += self.weights.anchor * np.max(closeness, axis=0)
         if request.preferred_genres:
             counts = self._genre_counts(rows, request.preferred_genres)
             every = (counts == len(request.preferred_genres)) & (len(request.preferred_genres) > 1)
             extra += self.weights.genre * ((counts > 0) + 0.5 * every)
         return extra
 
-    def _why(self, row: int, request: RankRequest, collab: float, prior: float) -> str:
+    def _why(self, row: int, request: RankRequest, collab: float, prior: float) -> tuple[str, bool]:
         """At most two reasons specific to this item, strongest first (see `explain.py`).
 
-        A liked person it has, the liked item it is closest to and what the two share, the words of
+        A liked person it has, the anchor or liked item it is closest to and their strongest link, the words of
         the request its own text contains; else how well it fits the request, what people with the
-        same favourites liked, or what the item itself is."""
+        same favourites liked, or what the item itself is. The flag: whether anything ties it to the request
+        or the taste (a genre asked for counts); a pick with nothing is a wildcard (`_score_and_pick`)."""
         item = self.catalog.items[row]
         vector = self.catalog.embeddings[row]
         reasons = [r for r in (_person_reason(item, request),) if r]
-        closest = self._closest_liked(vector, request)
-        if closest is not None:
+        linked = self._anchor_link(row, request)
+        closest = None if linked else self._closest_liked(vector, request)
+        if linked is not None:
+            reasons.append(linked)
+        elif closest is not None:
             anchor, similarity = closest
             reason = anchor_reason(item, anchor, close=similarity > CLOSE)
             reasons += [reason] if reason else []
@@ -755,11 +796,28 @@ class Recommender:
             reasons.append(fit)
         if collab > 0.3 and len(reasons) < 2:
             reasons.append(self._collaborative_reason(request))
-        if not reasons:
-            genres = "/".join(item.genres[:2]) or "pick"
-            lead = f"a widely loved {genres}" if prior > 0.6 else f"{_article(genres)} {genres}"
-            reasons.append(f"{lead}: {specific_detail(item)}")
-        return "; ".join(reasons[:2])
+        if reasons:
+            return "; ".join(reasons[:2]), True
+        genres = "/".join(item.genres[:2]) or "pick"
+        lead = f"a widely loved {genres}" if prior > 0.6 else f"{_article(genres)} {genres}"
+        asked = {*request.preferred_genres, *request.include_genres}
+        return f"{lead}: {specific_detail(item)}", bool(asked & set(item.genres))
+
+    def _anchor_link(self, row: int, request: RankRequest) -> str | None:
+        """'close to Pulp Fiction, which you liked: also directed by Quentin Tarantino': the anchor this item is
+        closest to by `NeighbourIndex.closeness`, and the strongest real link between them, when there is one."""
+        anchors = [self.catalog.row_of[i] for i in request.anchors if i in self.catalog.row_of]
+        if not anchors:
+            return None
+        one = np.array([row], dtype=np.int64)
+        cosines = self.catalog.embeddings[anchors] @ self.catalog.embeddings[row]
+        closeness = [float(self.neighbours.closeness(a, one, cosines[n : n + 1])[0]) for n, a in enumerate(anchors)]
+        best = int(np.argmax(closeness))
+        anchor = self.catalog.items[anchors[best]]
+        link = self.neighbours.link(self.catalog.items[row], anchor)
+        if link:
+            return f"close to {anchor.title}, which you liked: {link}"
+        return f"close to {anchor.title}, which you liked" if closeness[best] >= NEAR_ANCHOR else None
 
     def _closest_liked(self, vector: np.ndarray, request: RankRequest) -> tuple[CatalogItem, float] | None:
         """(item, similarity): the anchor this item is near (the ranking was built around it, so the why names

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+DEFAULT_DEBIAS = 0.0
+"""The `debias` setting's default: see the ReDial curve in benchmarks/README.md."""
+
 
 @dataclass(frozen=True)
 class ScoringWeights:
@@ -26,6 +29,11 @@ class ScoringWeights:
     """Added for a soft genre an item has ('something funny'): it leans the ranking, it never filters."""
     mmr_lambda: float = 0.75
     """Relevance vs. novelty in MMR (1.0 = no diversification)."""
+    debias: float = 0.0
+    """Subtracted times the popularity prior, after everything else (a learned ranker's score too): trades relevance
+    for exposure of the catalog's long tail. The app takes it from the `debias` setting."""
+    anchored_mmr_lambda: float = 0.9
+    """MMR's λ for a ranking built around anchors: a fan of X expects X's closest neighbours, which are alike."""
     mmr_pool: int = 50
     cold_mmr_lambda: float = 0.5
 

@@ -41,10 +41,12 @@ RONIN = item(
 )
 
 
-def test_shared_attribute_prefers_people_then_tags_then_words_then_genres() -> None:
+def test_shared_attribute_prefers_people_then_tags_then_words_and_never_a_genre_alone() -> None:
     assert shared_attribute(SHAUN, HOT_FUZZ) == "both with Simon Pegg and Edgar Wright"
     assert shared_attribute(NICE_GUYS, HOT_FUZZ) == "both buddy cops"
-    assert shared_attribute(RONIN, HEAT) == "both thriller"  # one shared word ('heist') is not enough; the genre is
+    # one shared word ('heist') is not enough, and a shared genre alone is no link ("both thriller" made Blade
+    # Runner a neighbour of Pulp Fiction); a rare one is named by NeighbourIndex.link
+    assert shared_attribute(RONIN, HEAT) is None
     assert shared_attribute(HEAT, SHAUN) is None
 
 

@@ -1,0 +1,122 @@
+""" "More like X" by the links a fan names: people, rare and central genres, tags; a common genre alone is no link.
+Also the exposure measure and the debias setting that trades relevance for it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recochat.benchmarks.metrics import exposure
+from recochat.retrieval.catalog import CatalogItem
+from recochat.retrieval.neighbours import NeighbourIndex
+from recochat.retrieval.people import PeopleIndex
+from recochat.retrieval.recommender import RankRequest, Recommender
+from recochat.retrieval.scoring import ScoringWeights
+from recochat.retrieval.store import StoredCatalog, catalog_columns
+
+
+def film(item_id: str, genres: list[str], **meta: object) -> CatalogItem:
+    return CatalogItem(item_id, item_id.replace("-", " ").title(), "x", {"genres": genres, **meta})
+
+
+ANCHOR = film("pulp", ["crime", "thriller"], director="Quentin Tarantino", stars=["Uma Thurman"], tags=["hitmen"])
+FILMS = [
+    ANCHOR,
+    film("dogs", ["crime", "thriller"], director="Quentin Tarantino", tags=["heist"]),
+    film("jackie", ["romance"], director="Quentin Tarantino"),  # same director, another kind of film
+    film("bruges", ["comedy", "crime"], tags=["hitmen"], stars=["Colin Farrell"]),
+    film("kill-bill", ["action"], stars=["Uma Thurman"]),
+    film("hitch", ["comedy"]),  # shares nothing
+    *(film(f"comedy-{n}", ["comedy"]) for n in range(8)),  # comedy is common here
+    *(film(f"thriller-{n}", ["thriller", "comedy"]) for n in range(3)),
+]
+
+
+@pytest.fixture(scope="module")
+def index() -> NeighbourIndex:
+    columns = catalog_columns(FILMS)
+    row_of = {item.id: row for row, item in enumerate(FILMS)}
+    return NeighbourIndex(
+        FILMS, columns.genre_matrix, {g: c for c, g in enumerate(columns.genres)}, PeopleIndex(FILMS), row_of
+    )
+
+
+def closeness(index: NeighbourIndex) -> dict[str, float]:
+    rows = np.arange(len(FILMS))
+    values = index.closeness(0, rows, np.zeros(len(FILMS), dtype=np.float32))  # no help from the vectors
+    return {item.id: float(v) for item, v in zip(FILMS, values, strict=True)}
+
+
+def test_the_same_director_and_kind_of_film_leads_and_a_common_genre_alone_is_near_nothing(index) -> None:
+    near = closeness(index)
+    assert near["dogs"] > near["bruges"] > near["jackie"] > near["hitch"]
+    assert near["jackie"] > near["kill-bill"]  # a director counts (a third, for a romance) above one shared actor
+    assert near["hitch"] == 0.0
+    # "both comedy" over a catalog that is half comedy: a fraction of a rare shared genre
+    comedy_only = index.closeness(3, np.array([5]), np.zeros(1, dtype=np.float32))[0]
+    assert 0 < comedy_only < 0.15
+
+
+def test_the_why_names_the_strongest_real_link(index) -> None:
+    by_id = {item.id: item for item in FILMS}
+    assert index.link(by_id["dogs"], ANCHOR) == "also directed by Quentin Tarantino"
+    assert index.link(by_id["kill-bill"], ANCHOR) == "also with Uma Thurman"
+    assert index.link(by_id["bruges"], ANCHOR) == "both hitmen"
+    assert index.link(by_id["hitch"], ANCHOR) is None
+    assert index.link(by_id["thriller-0"], ANCHOR) is None  # thriller is common here: no "both thriller"
+
+
+def test_exposure_by_hand() -> None:
+    popularity = {"a": 4.0, "b": 3.0, "c": 2.0, "d": 1.0, "e": 0.0}  # head (top fifth): a
+    measured = exposure([["a", "b"], ["a", "c"]], popularity)
+    assert measured == {
+        "coverage@5": 0.6,  # a, b, c of 5
+        "coverage@10": 0.6,
+        "long_tail@10": 0.5,  # b and c of the four slots
+        "popularity_percentile@10": round((1 + 0.75 + 1 + 0.5) / 4, 4),
+    }
+
+
+def test_debias_trades_popular_items_for_the_long_tail() -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(40, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    items = [CatalogItem(f"i{n}", f"Item {n}", "x", {"popularity": 1000 if n < 8 else 1}) for n in range(40)]
+    catalog = StoredCatalog("pop", items, vectors)
+    interest = vectors[10] + vectors[20]
+    interest /= np.linalg.norm(interest)
+
+    def popular_share(debias: float) -> int:
+        ranker = Recommender(catalog, ScoringWeights(popularity=0.3, debias=debias))
+        picks = ranker.rank(RankRequest(interest=interest, aversion=None, k=10, explain=False, diversify=False))
+        return sum(int(r.item.id[1:]) < 8 for r in picks)
+
+    assert popular_share(0.0) > popular_share(0.5)
+
+
+def test_a_reply_holds_at_most_one_wildcard_in_five_and_says_so() -> None:
+    """Far, popular items with nothing tying them to the anchor outscore its neighbours here (popularity weighs 3.0):
+    one may show, as "something different", the rest give way to the next linked neighbours."""
+    rng = np.random.default_rng(5)
+    anchor = rng.normal(size=16)
+    near = [anchor + 0.6 * rng.normal(size=16) for _ in range(8)]
+    far = [rng.normal(size=16) for _ in range(6)]
+    vectors = np.array([anchor, *near, *far], dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    items = [CatalogItem("x", "The Anchor", "x", {"genres": ["western"], "popularity": 1})]
+    items += [CatalogItem(f"n{n}", f"Near {n}", "x", {"genres": ["western"], "popularity": 1}) for n in range(8)]
+    items += [CatalogItem(f"f{n}", f"Far {n}", "x", {"genres": ["horror"], "popularity": 10_000}) for n in range(6)]
+    items += [CatalogItem(f"o{n}", f"Other {n}", "x", {"genres": ["drama"], "popularity": 1}) for n in range(30)]
+    others = rng.normal(size=(30, 16)).astype(np.float32)
+    vectors = np.vstack([vectors, others / np.linalg.norm(others, axis=1, keepdims=True)])
+    recommender = Recommender(StoredCatalog("wild", items, vectors), ScoringWeights(popularity=3.0))
+    request = RankRequest(interest=vectors[0], aversion=None, k=5, anchors=["x"], exclude={"x"})
+    picks = recommender.rank(request)
+    wild = [r for r in picks if r.item.id.startswith("f")]
+    assert len(picks) == 5 and len(wild) == 1 and wild[0].why.startswith("something different: ")
+    assert all(r.why.startswith("close to The Anchor") for r in picks if r not in wild)
+    plain = recommender.rank(RankRequest(interest=vectors[0], aversion=None, k=5, anchors=["x"], exclude={"x"},
+                                         diversify=False, explain=False))  # fmt: skip
+    assert sum(r.item.id.startswith("f") for r in plain) > 1  # what the cap holds back: the scores' own order
+    averse = recommender.rank(RankRequest(interest=vectors[0], aversion=vectors[9], k=5, anchors=["x"], exclude={"x"}))
+    assert not [r for r in averse if r.item.id == "f0"]  # near what the user rejects: never the wildcard

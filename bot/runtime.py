@@ -11,14 +11,14 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from recochat.profiles.store import ProfileStorage, ProfileStore
 from recochat.retrieval.catalog import demo_catalog_path, load_catalog
 from recochat.retrieval.encoder import Encoder, TextEncoder
 from recochat.retrieval.ingest import IngestReport, infer_noun, ingest
 from recochat.retrieval.ranker import load_ranker
-from recochat.retrieval.recommender import Recommender
+from recochat.retrieval.recommender import DEFAULT_WEIGHTS, Recommender
 from recochat.retrieval.snapshot import SnapshotCache, gc_paused, load_with_snapshot
 from recochat.retrieval.store import ChromaStore, StoredCatalog
 
@@ -308,7 +308,10 @@ def _engine(
     if ranker is not None:
         log.info("ranking with the learned ranker in %s (%s)", settings.ranker_path, ranker.meta.get("data", ""))
     with gc_paused():  # the title and people indexes of a large catalog are millions of objects, none cyclic
-        recommender = Recommender(catalog, ann_query=lambda vector, n: store.query(name, vector, n), ranker=ranker)
+        weights = replace(DEFAULT_WEIGHTS, debias=settings.debias)
+        recommender = Recommender(
+            catalog, weights, ann_query=lambda vector, n: store.query(name, vector, n), ranker=ranker
+        )
         return Engine(catalog, encoder, profiles, recommender=recommender, items_per_reply=settings.items_per_reply)
 
 

@@ -24,6 +24,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from recochat.retrieval.scoring import DEFAULT_DEBIAS
+
 DEMO_COLLECTION = "demo-movies"
 
 
@@ -84,6 +86,9 @@ class Settings(BaseSettings):
     llm_threads: int | None = None
 
     items_per_reply: int = 5
+    debias: float = Field(default=DEFAULT_DEBIAS, ge=0, le=1)
+    """How far ranking leans away from popular items, for exposure (`ScoringWeights.debias`): 0 ranks by relevance
+    alone; the default comes from the ReDial curve of R@10 against catalog coverage (benchmarks/README.md)."""
     ranker: Path | None = None
     """A learned ranker file; unset means `ranker.json` under `home` when there is one (`recochat train ranker`
     writes it there), else the hand-set formula ranks."""

@@ -144,8 +144,8 @@ class _Scored:
     negative: np.ndarray
     collab_raw: np.ndarray
     leaning: np.ndarray
-    """What the request leans to (anchors, soft genres) and away from (popularity, by `ScoringWeights.debias`): kept
-    on top of a learned score."""
+    """What goes on top of a learned score: the request's leanings (the anchors' vector pull, soft genres) and
+    `ScoringWeights.debias` away from popularity (the formula's own score has the anchors' links too)."""
 
     def at(self, positions: np.ndarray, score: np.ndarray) -> _Scored:
         """These positions only, with a new score."""
@@ -673,11 +673,14 @@ class Recommender:
         score, similarity, negative = base_scores(
             embeddings, request.interest, request.aversion, prior, collab, self.weights
         )
-        leaning = self._leaning(rows, embeddings, request) - self.weights.debias * prior
+        debias = self.weights.debias * prior
+        leaning = self._leaning(rows, embeddings, request) - debias
         score = score + leaning
         if request.liked_people or request.disliked_people:
             score = score + self.weights.person * self._people_boost(request, rows)
-        return _Scored(rows, embeddings, score, collab, prior, similarity, negative, collab_raw, leaning)
+        # on top of a learned score: the anchors' vector pull only, since the ranker weighs people and genres itself
+        on_top = leaning if self.ranker is None else self._leaning(rows, embeddings, request, links=False) - debias
+        return _Scored(rows, embeddings, score, collab, prior, similarity, negative, collab_raw, on_top)
 
     def _first_stage(self, formula: _Scored, request: RankRequest, size: int) -> tuple[np.ndarray, np.ndarray]:
         """(positions, `FEATURES` columns) of the formula's `size` best rows, in the formula's order."""
@@ -757,15 +760,21 @@ class Recommender:
         }
         return np.column_stack([np.asarray(columns[name], dtype=np.float32) for name in FEATURES])
 
-    def _leaning(self, rows: np.ndarray, embeddings: np.ndarray, request: RankRequest) -> np.ndarray:
-        """What the request leans to without filtering: the anchors' neighbours (by similarity to the
-        nearest anchor) and items with a soft genre (more when they have every one asked for)."""
+    def _leaning(
+        self, rows: np.ndarray, embeddings: np.ndarray, request: RankRequest, links: bool = True
+    ) -> np.ndarray:
+        """What the request leans to without filtering: the anchors' neighbours (by `NeighbourIndex.closeness` to the
+        nearest anchor; with `links` False by the item vectors alone) and items with a soft genre (more when they
+        have every one asked for)."""
         extra = np.zeros(len(rows), dtype=np.float32)
         anchors = [self.catalog.row_of[i] for i in request.anchors if i in self.catalog.row_of]
         if anchors:
             cosines = embeddings @ self.catalog.embeddings[anchors].T
-            closeness = [self.neighbours.closeness(a, rows, cosines[:, n]) for n, a in enumerate(anchors)]
-            extra += self.weights.anchor * np.max(closeness, axis=0)
+            if links:
+                closeness = [self.neighbours.closeness(a, rows, cosines[:, n]) for n, a in enumerate(anchors)]
+                extra += self.weights.anchor * np.max(closeness, axis=0)
+            else:
+                extra += self.weights.anchor * cosines.max(axis=1)
         if request.preferred_genres:
             counts = self._genre_counts(rows, request.preferred_genres)
             every = (counts == len(request.preferred_genres)) & (len(request.preferred_genres) > 1)

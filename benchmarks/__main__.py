@@ -14,6 +14,7 @@ BENCHMARKS = {
     "understand": "recochat.benchmarks.understand_scale",
     "ranker-cost": "recochat.benchmarks.ranker_cost",
     "taste": "recochat.benchmarks.taste",
+    "exposure": "recochat.benchmarks.exposure",
 }
 
 

@@ -23,16 +23,17 @@ import unicodedata
 from collections import defaultdict
 from pathlib import Path
 
-from recochat.retrieval.catalog import ColumnMap, load_catalog, split_title_year
+from recochat.retrieval.catalog import CatalogItem, ColumnMap, load_catalog, split_title_year
 from recochat.retrieval.encoder import Encoder
 from recochat.retrieval.ranker import load_ranker
-from recochat.retrieval.store import StoredCatalog
 
 from . import redial
 from .redial import (
     DATA,
+    DEBIAS_CURVE,
     EVAL_CACHE,
     RESULTS,
+    SMOKE_DEBIAS,
     Sample,
     ablate,
     events_learner,
@@ -40,6 +41,7 @@ from .redial import (
     markdown,
     report,
     save,
+    smoke_subset,
     stored,
     tune,
 )
@@ -77,7 +79,8 @@ def require_data() -> None:
         raise SystemExit(f"INSPIRED data not found: {', '.join(missing)} (set RECOCHAT_DATA)")
 
 
-def load_inspired_catalog(encoder: Encoder) -> StoredCatalog:
+def inspired_items() -> list[CatalogItem]:
+    """The 1,096 INSPIRED movies with ReDial plots where titles match (written once to the bench cache)."""
     redial.CACHE.mkdir(parents=True, exist_ok=True)
     path = redial.CACHE / "inspired_catalog.jsonl"
     if not path.exists():
@@ -103,7 +106,7 @@ def load_inspired_catalog(encoder: Encoder) -> StoredCatalog:
     columns = ColumnMap(
         id="id", title="name", text=("plot", "genre", "director", "star"), meta=("genre", "director", "star")
     )
-    return stored(encoder, load_catalog(path, columns, skip_bad=True).items, "inspired")
+    return load_catalog(path, columns, skip_bad=True).items
 
 
 def read_dialogs(path: Path) -> dict[str, list[dict]]:
@@ -121,7 +124,7 @@ def movies_of(row: dict) -> list[str]:
     return [m.strip() for m in (row.get("movies") or "").split(";") if m.strip()]
 
 
-def load_samples(path: Path, catalog: StoredCatalog, matcher: NameMatcher) -> tuple[list[Sample], dict]:
+def load_samples(path: Path, matcher: NameMatcher) -> tuple[list[Sample], dict]:
     samples, covered, total = [], 0, 0
     for dialog_id, rows in read_dialogs(path).items():
         for index, row in enumerate(rows):
@@ -152,12 +155,15 @@ def run(smoke: bool = False, out_dir: Path | None = None, encoder: Encoder | Non
     require_data()
     started = time.perf_counter()
     encoder = encoder or Encoder(cache_size=EVAL_CACHE)
-    catalog = load_inspired_catalog(encoder)
-    matcher = NameMatcher({item.label(): item.id for item in catalog.items})
-    tuning, tuning_coverage = load_samples(DATA / "inspired" / "dev.tsv", catalog, matcher)
-    heldout, coverage = load_samples(DATA / "inspired" / "test.tsv", catalog, matcher)
-    if smoke:
+    items = inspired_items()
+    matcher = NameMatcher({item.label(): item.id for item in items})
+    tuning, tuning_coverage = load_samples(DATA / "inspired" / "dev.tsv", matcher)
+    heldout, coverage = load_samples(DATA / "inspired" / "test.tsv", matcher)
+    if smoke:  # the movies the samples touch and a few hundred others: the catalog encodes in seconds
         tuning, heldout = tuning[:30], heldout[:30]
+        catalog = stored(encoder, smoke_subset(items, tuning + heldout), "inspired-smoke")
+    else:
+        catalog = stored(encoder, items, "inspired")
     learn = events_learner(dev_mentions(matcher), catalog)
     home = Path(tempfile.mkdtemp(prefix="recochat-inspired-"))
     chosen, tuning_log = tune(catalog, encoder, learn, home, tuning, smoke)
@@ -166,7 +172,8 @@ def run(smoke: bool = False, out_dir: Path | None = None, encoder: Encoder | Non
     name = "inspired_smoke" if smoke else "inspired"
     model.save((out_dir or RESULTS) / f"{name}_ranker.json")
     used = model if ranker_report["used"] else None
-    ablation, final = ablate(catalog, encoder, learn, home, tuning, heldout, chosen, ranker=used)
+    points = SMOKE_DEBIAS if smoke else DEBIAS_CURVE
+    ablation, final = ablate(catalog, encoder, learn, home, tuning, heldout, chosen, ranker=used, debias=points)
     result = report("INSPIRED", __doc__, encoder, smoke, tuning, heldout, chosen, tuning_log, ablation, final, started)
     result.update(
         catalog_items=len(catalog), coverage_test=coverage, coverage_dev=tuning_coverage, ranker=ranker_report

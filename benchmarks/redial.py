@@ -32,10 +32,11 @@ import re
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -63,7 +64,7 @@ from recochat.retrieval.store import ChromaStore, StoredCatalog
 from recochat.retrieval.titles import TitleIndex, TitleMatch
 
 from . import ranker as ranking
-from .metrics import evaluate
+from .metrics import evaluate, exposure
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("RECOCHAT_DATA", ROOT.parent / "shared" / "data"))
@@ -161,6 +162,7 @@ def load_samples(items: list[CatalogItem]) -> list[Sample]:
     for item in items:
         by_name.setdefault(item.label(), item.id)
     titles = TitleIndex(items)
+    linked: dict[str, set[str]] = {}  # a turn's context repeats every earlier utterance: link each text once
     samples = []
     for line in (DATA / "redial-ievalm" / "test_data_processed.jsonl").open(encoding="utf-8"):
         row = json.loads(line)
@@ -169,7 +171,9 @@ def load_samples(items: list[CatalogItem]) -> list[Sample]:
             continue
         mentioned = {by_name[e] for e in row["entity"] if e in by_name}
         for text in row["context"]:
-            mentioned |= {m.item_id for m in titles.find(text)}
+            if text not in linked:
+                linked[text] = {m.item_id for m in titles.find(text)}
+            mentioned |= linked[text]
         samples.append(Sample(str(row["dialog_id"]), int(row["turn_id"]), row["context"], targets, mentioned))
     return samples
 
@@ -263,15 +267,52 @@ def ranked_rows(engine: Engine, samples: list[Sample], diversify: bool = False) 
     return rows_all, rows_new
 
 
-def metrics_of(rows: Rows) -> dict[str, dict]:
-    return {"new_items": evaluate(rows[1]), "all_targets": evaluate(rows[0])}
+def metrics_of(rows: Rows, popularity: Mapping[str, float] | None = None) -> dict[str, dict]:
+    """Recall and NDCG per target; with `popularity`, also who gets shown over the samples' rankings (`exposure`)."""
+    out = {"new_items": evaluate(rows[1]), "all_targets": evaluate(rows[0])}
+    if popularity is not None:
+        rankings = list({id(ranked): ranked for _, ranked in rows[0]}.values())  # one per sample, not per target
+        out["exposure"] = exposure(rankings, popularity)
+    return out
 
 
-def score(engine: Engine, samples: list[Sample], diversify: bool = False) -> dict[str, dict]:
-    return metrics_of(ranked_rows(engine, samples, diversify))
+def score(
+    engine: Engine, samples: list[Sample], diversify: bool = False, popularity: Mapping[str, float] | None = None
+) -> dict[str, dict]:
+    return metrics_of(ranked_rows(engine, samples, diversify), popularity)
 
 
-def content_only(catalog: StoredCatalog, encoder: Encoder, samples: list[Sample]) -> dict[str, dict]:
+def popularity_of(catalog: StoredCatalog) -> dict[str, float]:
+    """Each item's popularity as the catalog's prior has it: the yardstick of `exposure`."""
+    prior = catalog.column_arrays().prior_popularity
+    return {item.id: float(value) for item, value in zip(catalog.items, prior, strict=True)}
+
+
+DEBIAS_CURVE = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+"""The `debias` settings the held-out split is ranked at, for R@10 against exposure."""
+SMOKE_DEBIAS = (0.0, 0.3)
+
+
+def debias_curve(
+    engine: Engine,
+    catalog: StoredCatalog,
+    weights: ScoringWeights,
+    samples: list[Sample],
+    ranker: RankerModel | None,
+    points: Sequence[float] = DEBIAS_CURVE,
+) -> list[dict]:
+    """The chosen configuration at each debias value (the app's `debias` setting, one implementation)."""
+    popularity = popularity_of(catalog)
+    curve = []
+    for debias in points:
+        engine.recommender = Recommender(catalog, replace(weights, debias=debias), ranker=ranker)
+        curve.append({"debias": debias, **score(engine, samples, popularity=popularity)})
+    return curve
+
+
+def content_only(
+    catalog: StoredCatalog, encoder: Encoder, samples: list[Sample], popularity: Mapping[str, float] | None = None
+) -> dict[str, dict]:
     """Baseline: MiniLM on the context text plus the mentioned items' vectors, cosine ranking."""
     rows_all, rows_new = [], []
     for sample in samples:
@@ -287,7 +328,7 @@ def content_only(catalog: StoredCatalog, encoder: Encoder, samples: list[Sample]
             masked[[catalog.row_of[i] for i in sample.mentioned]] = -np.inf
             fresh = [catalog.items[i].id for i in np.argsort(-masked)[:50]]
             rows_new += [(t, fresh) for t in sample.new_targets()]
-    return {"new_items": evaluate(rows_new), "all_targets": evaluate(rows_all)}
+    return metrics_of((rows_all, rows_new), popularity)
 
 
 BASE = ScoringWeights(negative=0.0, popularity=0.0, collaborative=0.0)
@@ -357,6 +398,7 @@ def ablate(
     chosen: dict,
     popular: StoredCatalog | None = None,
     ranker: RankerModel | None = None,
+    debias: Sequence[float] = DEBIAS_CURVE,
 ) -> tuple[list[dict], dict]:
     """Held-out, collaborative component taught by the whole tuning split: each row adds one
     part; returns (rows, the chosen configuration's metrics: with `ranker` when one is given).
@@ -365,8 +407,12 @@ def ablate(
     rules reading polarity (a replay without the learned reader) and with the learned reader."""
     collab = learn({s.dialog_id for s in tuning})
     tuned = tuned_weights(chosen)
+    popularity = popularity_of(popular if popular is not None else catalog)
     ablation = [
-        {"variant": "content only (MiniLM on context + mentioned items)", **content_only(catalog, encoder, heldout)}
+        {
+            "variant": "content only (MiniLM on context + mentioned items)",
+            **content_only(catalog, encoder, heldout, popularity),
+        }
     ]
     variants = [
         ("+ title linking and understanding (pipeline)", catalog, BASE),
@@ -386,15 +432,16 @@ def ablate(
     for name, with_catalog, weights in variants:
         assert with_catalog is not None
         engine.recommender = Recommender(with_catalog, weights)
-        ablation.append({"variant": name, **score(engine, heldout)})
+        ablation.append({"variant": name, **score(engine, heldout, popularity=popularity)})
     assert chosen_catalog is not None
     engine.recommender = Recommender(chosen_catalog, tuned, ranker=ranker)
-    final = score(engine, heldout)
-    ablation.append({"variant": "chosen + reranking (MMR, λ = 0.75)", **score(engine, heldout, diversify=True)})
+    final: dict[str, Any] = score(engine, heldout, popularity=popularity)
+    reranked = score(engine, heldout, diversify=True, popularity=popularity)
+    ablation.append({"variant": "chosen + reranking (MMR, λ = 0.75)", **reranked})
     no_links = make_engine(catalog, encoder, collab, home, tuned, link_titles=False)
     no_links.recommender = Recommender(chosen_catalog, tuned, ranker=ranker)
     replay(no_links, heldout, chosen["recommender_turns"])
-    ablation.append({"variant": "chosen, but without title linking", **score(no_links, heldout)})
+    ablation.append({"variant": "chosen, but without title linking", **score(no_links, heldout, popularity=popularity)})
     if ranker is not None:
         rules = make_engine(catalog, encoder, collab, home, tuned)
         rules.polarity = None
@@ -406,7 +453,8 @@ def ablate(
             ("learned parts: learned ranker + learned polarity reader (both)", engine, ranker),
         ):
             with_engine.recommender = Recommender(chosen_catalog, tuned, ranker=model)
-            ablation.append({"variant": name, **score(with_engine, heldout)})
+            ablation.append({"variant": name, **score(with_engine, heldout, popularity=popularity)})
+    final["debias_curve"] = debias_curve(engine, chosen_catalog, tuned, heldout, ranker, debias)
     return ablation, final
 
 
@@ -506,7 +554,8 @@ def run(
     name = "redial_smoke" if smoke else "redial"
     model.save((out_dir or RESULTS) / f"{name}_ranker.json")
     used = model if ranker_report["used"] else None
-    ablation, final = ablate(catalog, encoder, learn, home, tuning, heldout, chosen, popular, used)
+    points = SMOKE_DEBIAS if smoke else DEBIAS_CURVE
+    ablation, final = ablate(catalog, encoder, learn, home, tuning, heldout, chosen, popular, used, points)
 
     result = report("ReDial", __doc__, encoder, smoke, tuning, heldout, chosen, tuning_log, ablation, final, started)
     result.update(anchors=ANCHORS, target_new_items=TARGET, ranker=ranker_report, formula_from=str(formula_from or ""))
@@ -573,6 +622,7 @@ def markdown(result: dict) -> str:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     lines += [row(a["variant"], a["new_items"]) for a in result["ablation"]]
+    lines += _exposure_tables(result)
     lines += [
         "",
         "| setting (chosen configuration) | R@1 | R@10 | R@50 | NDCG@10 | n |",
@@ -607,6 +657,36 @@ def markdown(result: dict) -> str:
         f"Target (new items, held-out): R@1 ≥ {TARGET['recall@1']}, R@10 ≥ {TARGET['recall@10']}, R@50 ≥ {TARGET['recall@50']}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _exposure_tables(result: dict) -> list[str]:
+    """Who gets shown, per variant and along the debias curve (absent in results from before it was measured)."""
+
+    def row(name: str, e: dict, recall: float | None = None) -> str:
+        cells = [f"{e['coverage@5']:.3f}", f"{e['coverage@10']:.3f}", f"{e['long_tail@10']:.3f}"]
+        cells.append(f"{e['popularity_percentile@10']:.3f}")
+        return f"| {name} | " + (f"{recall:.3f} | " if recall is not None else "") + " | ".join(cells) + " |"
+
+    lines: list[str] = []
+    measured = [a for a in result["ablation"] if "exposure" in a]
+    if measured:
+        lines += [
+            "",
+            "| variant (exposure over the held-out samples' top lists) | coverage@5 | coverage@10 | long tail@10 | "
+            "popularity percentile@10 |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        lines += [row(a["variant"], a["exposure"]) for a in measured]
+    curve = result["heldout"].get("debias_curve") or []
+    if curve:
+        lines += [
+            "",
+            "| debias (chosen configuration) | R@10 new items | coverage@5 | coverage@10 | long tail@10 | "
+            "popularity percentile@10 |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        lines += [row(f"{p['debias']:.2f}", p["exposure"], p["new_items"]["recall@10"]) for p in curve]
+    return lines
 
 
 def plot(result: dict, path: Path) -> None:

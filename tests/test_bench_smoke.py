@@ -27,12 +27,20 @@ def check_ranking_result(result, out, name):
     assert "held-out split" in (out / f"{name}.md").read_text()
     assert list(result["ranker"]["weights"]) == list(FEATURES)
     assert load_ranker(out / f"{name}_ranker.json") is not None
+    # who gets shown, for every variant, and along the debias curve (the app's setting)
+    assert all(0 < row["exposure"]["coverage@10"] <= 1 for row in result["ablation"])
+    curve = result["heldout"]["debias_curve"]
+    assert [point["debias"] for point in curve] == list(redial.SMOKE_DEBIAS)
+    assert "| debias (chosen configuration) |" in (out / f"{name}.md").read_text()
 
 
 def test_redial_smoke(tmp_path, encoder):
     result = redial.run(smoke=True, out_dir=tmp_path, encoder=encoder)
     check_ranking_result(result, tmp_path, "redial_smoke")
     assert result["split"] == {"tuning_samples": 40, "heldout_samples": 40}
+    # leaning away from popularity shows less popular items (ReDial's catalog popularity is its train mentions)
+    unbiased, debiased = (p["exposure"]["popularity_percentile@10"] for p in result["heldout"]["debias_curve"])
+    assert debiased < unbiased
 
 
 def test_inspired_smoke(tmp_path, encoder):

@@ -1,4 +1,4 @@
-"""A tiny run of the speed-and-scale benchmark: 2k items, a few turns, 5 users at once,
+"""A tiny run of the speed-and-scale benchmark: 1k items, a few turns, 5 users at once,
 64 ingested texts; checks the result's shape, not its speed."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def _positive(value: float | None) -> bool:
 def test_scale_smoke(tmp_path: Path, encoder: Encoder) -> None:
     out = tmp_path / "results" / "scale.json"
     result = scale.run(
-        sizes=(2000,),
+        sizes=(1000,),
         turns=6,
         users=3,
         crowd=5,
@@ -36,14 +36,14 @@ def test_scale_smoke(tmp_path: Path, encoder: Encoder) -> None:
         encoder=encoder,
     )
 
-    assert json.loads(out.read_text())["sizes"][0]["size"] == 2000
-    assert "| 2k | exact |" in out.with_suffix(".md").read_text()
+    assert json.loads(out.read_text())["sizes"][0]["size"] == 1000
+    assert "| 1k | exact |" in out.with_suffix(".md").read_text()
     assert (out.parent / "scale_turns.png").stat().st_size > 0
     assert (out.parent / "scale_concurrency.png").stat().st_size > 0
 
-    assert result["builds"]["scale-2k"] == {**result["builds"]["scale-2k"], "items": 2000, "done": True}
+    assert result["builds"]["scale-1k"] == {**result["builds"]["scale-1k"], "items": 1000, "done": True}
     row = result["sizes"][0]
-    assert row["items"] == 2000 and row["retrieval"] == "exact"
+    assert row["items"] == 1000 and row["retrieval"] == "exact"
     assert row["timed_turns"] == row["turns"] == 6
     for step in (*scale.STEPS, "total"):
         assert row["split_ms"][step]["p50"] >= 0 and row["split_ms"][step]["n"] == 6

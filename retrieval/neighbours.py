@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .catalog import CatalogItem
-from .people import PeopleIndex
+from .people import PeopleIndex, people_of
 from .titles import normalize
 
 CREATOR_FIELDS = ("director", "directors", "author", "authors", "creator")
@@ -45,15 +45,6 @@ class NeighbourWeights:
     """Per shared cast member, at most two."""
     genres: float = 1.0
     tags: float = 0.2
-
-
-def _names(item: CatalogItem, fields: Sequence[str]) -> list[str]:
-    names: list[str] = []
-    for key in fields:
-        value = item.meta.get(key)
-        if value:
-            names += value if isinstance(value, list) else [str(value)]
-    return names
 
 
 def _tags(item: CatalogItem) -> list[str]:
@@ -153,7 +144,7 @@ class NeighbourIndex:
     def _shared_people(self, anchor: CatalogItem, rows: np.ndarray, fields: Sequence[str], cap: int) -> np.ndarray:
         """How many of the anchor's people in `fields` each row has in the same role (at most `cap`), / cap."""
         out = np.zeros(len(rows), dtype=np.float32)
-        for name in dict.fromkeys(_names(anchor, fields)):
+        for name in dict.fromkeys(people_of(anchor, fields)):
             key = normalize(name)
             for item_id in self._people.items_with(name):
                 row = self._row_of.get(item_id)
@@ -163,7 +154,7 @@ class NeighbourIndex:
                 if (
                     at < len(rows)
                     and rows[at] == row
-                    and key in {normalize(n) for n in _names(self.items[row], fields)}
+                    and key in {normalize(n) for n in people_of(self.items[row], fields)}
                 ):
                     out[at] += 1
         return np.minimum(out, cap) / cap
@@ -186,13 +177,13 @@ class NeighbourIndex:
         """The strongest real link, as a fan would say it, or None when they share nothing worth naming:
         'also directed by Quentin Tarantino', 'also with Bill Murray', 'also a western and a war film'
         (rare genres), 'both heist and con artists' (tags)."""
-        creators = {normalize(n): n for n in _names(item, CREATOR_FIELDS)}
-        shared = [creators[normalize(n)] for n in _names(anchor, CREATOR_FIELDS) if normalize(n) in creators]
+        creators = {normalize(n): n for n in people_of(item, CREATOR_FIELDS)}
+        shared = [creators[normalize(n)] for n in people_of(anchor, CREATOR_FIELDS) if normalize(n) in creators]
         if shared:
             verb = "written" if any(f in item.meta for f in ("author", "authors")) else "directed"
             return f"also {verb} by {_listing(shared)}"
-        cast = {normalize(n): n for n in _names(item, CAST_FIELDS)}
-        shared = [cast[normalize(n)] for n in _names(anchor, CAST_FIELDS) if normalize(n) in cast]
+        cast = {normalize(n): n for n in people_of(item, CAST_FIELDS)}
+        shared = [cast[normalize(n)] for n in people_of(anchor, CAST_FIELDS) if normalize(n) in cast]
         if shared:
             return f"also with {_listing(shared)}"
         rare = [g for g in anchor.genres if g in item.genres and self._is_rare(g)]

@@ -7,6 +7,7 @@ people become an explicit boost on the items they appear in.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 from .catalog import CatalogItem
 from .titles import normalize
@@ -14,9 +15,10 @@ from .titles import normalize
 PEOPLE_FIELDS = ("stars", "star", "cast", "actors", "director", "directors", "author", "authors", "creator")
 
 
-def people_of(item: CatalogItem) -> list[str]:
+def people_of(item: CatalogItem, fields: Sequence[str] = PEOPLE_FIELDS) -> list[str]:
+    """The names in the item's people fields (all of them, or the given roles), in field order."""
     names: list[str] = []
-    for key in PEOPLE_FIELDS:
+    for key in fields:
         value = item.meta.get(key)
         if value:
             names += value if isinstance(value, list) else [str(value)]

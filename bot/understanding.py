@@ -255,7 +255,7 @@ class Understanding:
 def _genres_in(clause: str, vocabulary: Collection[str]) -> list[str]:
     """Genre words in a clause, longest first, each span used once ("science fiction" is not also "science")."""
     pattern, genre_of, order = _genre_pattern(frozenset(vocabulary))
-    words = {m.group(1) for m in pattern.finditer(clause)} if genre_of else set()
+    words = {m.group(1) for m in pattern.finditer(clause)}
     return list(dict.fromkeys(genre_of[w] for w in sorted(words, key=order.__getitem__)))
 
 

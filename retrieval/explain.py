@@ -42,12 +42,14 @@ def _stem(word: str) -> str:
     return word
 
 
-def _tags(item: CatalogItem) -> list[str]:
+def tags_of(item: CatalogItem) -> list[str]:
+    """The item's tags as written (a single value is a one-tag list)."""
     tags = item.meta.get("tags") or []
     return [str(t) for t in tags] if isinstance(tags, list) else [str(tags)]
 
 
-def _listing(values: list[str], limit: int = 2) -> str:
+def listing(values: list[str], limit: int = 2) -> str:
+    """'A', 'A and B', 'A, B and C' of the first `limit` values."""
     shown = values[:limit]
     return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
 
@@ -58,15 +60,15 @@ def shared_attribute(item: CatalogItem, other: CatalogItem) -> str | None:
     theirs = {normalize(p): p for p in people_of(other)}
     people = [p for p in people_of(item) if normalize(p) in theirs]
     if people:
-        return f"both with {_listing(people)}"
-    their_tags = {normalize(t) for t in _tags(other)}
-    tags = [t for t in _tags(item) if normalize(t) in their_tags]
+        return f"both with {listing(people)}"
+    their_tags = {normalize(t) for t in tags_of(other)}
+    tags = [t for t in tags_of(item) if normalize(t) in their_tags]
     if tags:
-        return f"both {_listing(tags)}"
+        return f"both {listing(tags)}"
     genre_words = content_words(" ".join(item.genres + other.genres))  # 'science' and 'fiction' are no theme
     words = sorted((_common_words(item) & _common_words(other)) - genre_words)
     if len(words) >= 2:
-        return "both about " + _listing([f"‘{w}’" for w in words], 2)
+        return "both about " + listing([f"‘{w}’" for w in words], 2)
     return None  # a shared genre alone is no link: "both thriller" made Blade Runner a neighbour of Pulp Fiction
 
 
@@ -85,9 +87,9 @@ def request_reason(item: CatalogItem, request_texts: Iterable[str]) -> str | Non
     wanted = set().union(*(content_words(t) for t in request_texts)) if request_texts else set()
     if not wanted:
         return None
-    tags = [t for t in _tags(item) if wanted & content_words(t)]
+    tags = [t for t in tags_of(item) if wanted & content_words(t)]
     if tags:
-        return "tagged " + _listing([f"‘{t}’" for t in tags])
+        return "tagged " + listing([f"‘{t}’" for t in tags])
     for sentence in _sentences(item):
         hits = [w for w in wanted if w in content_words(sentence)]
         if hits:
@@ -124,9 +126,9 @@ def specific_detail(item: CatalogItem, said: str = "") -> str:
     """Something only this item has, for a why that would otherwise repeat: its tags, else its story.
     Tags the why already names (`said`) are not said twice."""
     already = content_words(said)
-    tags = [t for t in _tags(item) if not content_words(t) <= already]
+    tags = [t for t in tags_of(item) if not content_words(t) <= already]
     if tags:
-        return _listing(tags)
+        return listing(tags)
     quotable = _sentences(item)
     if quotable:
         return f"“{_clip(quotable[0], 60)}”"

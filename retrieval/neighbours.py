@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .catalog import CatalogItem
+from .explain import listing, tags_of
 from .people import PeopleIndex, people_of
 from .titles import normalize
 
@@ -48,8 +49,8 @@ class NeighbourWeights:
 
 
 def _tags(item: CatalogItem) -> list[str]:
-    tags = item.meta.get("tags") or []
-    return [normalize(str(t)) for t in (tags if isinstance(tags, list) else [tags])]
+    """The item's tags, normalized so 'Neo-Noir' meets 'neo noir'."""
+    return [normalize(t) for t in tags_of(item)]
 
 
 def _rarity(count: int, total: int) -> float:
@@ -181,18 +182,18 @@ class NeighbourIndex:
         shared = [creators[normalize(n)] for n in people_of(anchor, CREATOR_FIELDS) if normalize(n) in creators]
         if shared:
             verb = "written" if any(f in item.meta for f in ("author", "authors")) else "directed"
-            return f"also {verb} by {_listing(shared)}"
+            return f"also {verb} by {listing(shared)}"
         cast = {normalize(n): n for n in people_of(item, CAST_FIELDS)}
         shared = [cast[normalize(n)] for n in people_of(anchor, CAST_FIELDS) if normalize(n) in cast]
         if shared:
-            return f"also with {_listing(shared)}"
+            return f"also with {listing(shared)}"
         rare = [g for g in anchor.genres if g in item.genres and self._is_rare(g)]
         their_tags = set(_tags(item))
         tags = [t for t in _tags(anchor) if t in their_tags]
         if tags and (not rare or self._tag_weight(tags) >= sum(self._genre_rarity(g) for g in rare)):
-            return f"both {_listing(tags)}"
+            return f"both {listing(tags)}"
         if rare:
-            return f"both {_listing(rare)}"
+            return f"both {listing(rare)}"
         return None
 
     def _is_rare(self, genre: str) -> bool:
@@ -211,8 +212,3 @@ class NeighbourIndex:
 RARE_GENRE = 0.12
 """A shared genre worth naming on its own: one that at most this share of the catalog has (in the demo, mystery,
 war and western are; comedy, drama, thriller, crime, horror and romance are not)."""
-
-
-def _listing(values: list[str], limit: int = 2) -> str:
-    shown = values[:limit]
-    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]

@@ -791,10 +791,10 @@ class Recommender:
         item = self.catalog.items[row]
         vector = self.catalog.embeddings[row]
         reasons = [r for r in (_person_reason(item, request),) if r]
-        linked = self._anchor_link(row, request)
-        closest = None if linked else self._closest_liked(vector, request)
-        if linked is not None:
-            reasons.append(linked)
+        near_anchor = self._anchor_link(row, request)
+        closest = None if near_anchor else self._closest_liked(vector, request)
+        if near_anchor is not None:
+            reasons.append(near_anchor)
         elif closest is not None:
             anchor, similarity = closest
             reason = anchor_reason(item, anchor, close=similarity > CLOSE)

@@ -29,7 +29,7 @@ class ScoringWeights:
     """Added for a soft genre an item has ('something funny'): it leans the ranking, it never filters."""
     mmr_lambda: float = 0.75
     """Relevance vs. novelty in MMR (1.0 = no diversification)."""
-    debias: float = 0.0
+    debias: float = DEFAULT_DEBIAS
     """Subtracted times the popularity prior, after everything else (a learned ranker's score too): trades relevance
     for exposure of the catalog's long tail. The app takes it from the `debias` setting."""
     anchored_mmr_lambda: float = 0.9

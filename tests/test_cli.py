@@ -24,6 +24,13 @@ def recochat(*args, home, check=True):
     return result
 
 
+def run(*args: str) -> str:
+    """A command in this process (CliRunner); it must succeed. Its standard output."""
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
 def test_readme_path_ask_feedback_profile_on_demo_in_fresh_home(tmp_path, encoder, monkeypatch):
     """The first `ask` is a real process in a fresh home (it ingests the demo catalog); the commands after it run
     in this process on the same home, with the suite's copy of the same encoder (one model load, not five)."""
@@ -42,11 +49,6 @@ def test_readme_path_ask_feedback_profile_on_demo_in_fresh_home(tmp_path, encode
     monkeypatch.setattr(runtime_module, "open_encoder", lambda settings: encoder)
     monkeypatch.setenv("RECOCHAT_HOME", str(home))
     monkeypatch.setenv("RECOCHAT_LLM", "template")
-
-    def run(*args: str) -> str:
-        result = CliRunner().invoke(main, list(args))
-        assert result.exit_code == 0, result.output
-        return result.stdout
 
     assert "👎" in run("feedback", "--user", "local", "--item", rejected, "--dislike")
     second = json.loads(run("ask", "--json", "show me those again"))
@@ -80,11 +82,6 @@ def test_ingest_noun_is_stored_and_replies_use_it(tmp_path, fake_encoder, monkey
     catalog = tmp_path / "my_recipes.csv"
     catalog.write_text("id,title,description\nr1,Soup,A warm tomato soup.\nr2,Stew,A slow beef stew.\n")
 
-    def run(*args):
-        result = CliRunner().invoke(main, list(args))
-        assert result.exit_code == 0, result.output
-        return result.stdout
-
     assert "noun: recipe" in run("ingest", str(catalog))
     assert "what kind of recipe" in run("ask", "hi").lower()
     assert "noun: dish" in run("ingest", str(catalog), "--collection", "menu", "--noun", "dish")
@@ -107,11 +104,6 @@ def test_ingest_then_ask_uses_the_most_recent_collection(tmp_path, tiny_catalog,
     monkeypatch.setattr(runtime_module, "open_encoder", lambda settings: encoder)
     monkeypatch.setenv("RECOCHAT_HOME", str(tmp_path / "h"))
     monkeypatch.setenv("RECOCHAT_LLM", "template")
-
-    def run(*args):
-        result = CliRunner().invoke(main, list(args))
-        assert result.exit_code == 0, result.output
-        return result.stdout
 
     out = run("ingest", str(tiny_catalog), "--collection", "tiny-films")
     assert "14 items, 14 encoded" in out and "items/s" in out

@@ -32,7 +32,7 @@ import numpy as np
 
 from recochat.retrieval.encoder import DEFAULT_MODEL_NAME, TextEncoder
 
-from .understanding import POLARITY_CUES, Polarity, TitleMention, Understanding, apply_polarity
+from .understanding import POLARITY_CUES, Polarity, TitleMention
 
 MODEL_VERSION = 1
 """Bumped whenever the features change meaning; a model file of another version is not used."""
@@ -168,15 +168,6 @@ def model_for(encoder: TextEncoder, path: Path = MODEL_PATH) -> PolarityModel | 
         log.info("polarity model not used: trained on %s, this encoder is %s", model.encoder, name or "another")
         return None
     return model
-
-
-def read_polarity(understood: Understanding, encoder: TextEncoder, model: PolarityModel | None) -> None:
-    """Re-read the titles' polarity with one encoder call, for callers with no aspect pass to share (the engine
-    shares its own: `Engine._encode_aspects`)."""
-    if model is None or not understood.titles:
-        return
-    vectors = encoder.encode_queries(model.texts(understood.titles))
-    apply_polarity(understood, model.read(understood.titles, vectors))
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """The learned polarity reader (bot/polarity.py): the packaged model loads, a stale one falls back to the rules
-with a warning, clear sentences read right, and a tiny training run learns a synthetic handful."""
+with a warning, clear sentences read right where the app reads them (a turn through `Engine.turn`, as its log
+keeps it), and a tiny training run learns a synthetic handful."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import numpy as np
 import pytest
 from fakes import HashingEncoder
 
+from recochat.bot.engine import Engine
 from recochat.bot.polarity import (
     MODEL_PATH,
     MODEL_VERSION,
@@ -18,31 +21,49 @@ from recochat.bot.polarity import (
     fit,
     load_model,
     model_for,
-    read_polarity,
 )
 from recochat.bot.understanding import POLARITY_CUES, understand
+from recochat.profiles.model import TurnSignal
+from recochat.profiles.store import ProfileStore
 from recochat.retrieval.catalog import CatalogItem
 from recochat.retrieval.encoder import Encoder
+from recochat.retrieval.store import StoredCatalog
 from recochat.retrieval.titles import TitleIndex
 
-TITLES = TitleIndex(
-    [
-        CatalogItem(id=key, title=title, text=title)
-        for key, title in [
-            ("hobbit", "The Hobbit"),
-            ("heat", "Heat"),
-            ("scary", "Scary Movie"),
-            ("lotr", "The Lord of the Rings"),
-            ("babel", "Babel"),
-        ]
+ITEMS = [
+    CatalogItem(id=key, title=title, text=title)
+    for key, title in [
+        ("hobbit", "The Hobbit"),
+        ("heat", "Heat"),
+        ("scary", "Scary Movie"),
+        ("lotr", "The Lord of the Rings"),
+        ("babel", "Babel"),
     ]
-)
+]
+TITLES = TitleIndex(ITEMS)
+USERS = itertools.count()
 
 
-def read(text: str, encoder: Encoder) -> list[str]:
-    understood = understand(text, TITLES, set(), 2025)
-    read_polarity(understood, encoder, load_model())
-    return [m.polarity for m in understood.titles]
+@pytest.fixture(scope="module")
+def engine(encoder: Encoder, tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """The app's own reading: a turn through the engine, which reads the titles with the packaged model."""
+    catalog = StoredCatalog("polarity", ITEMS, encoder.encode_texts([i.text for i in ITEMS]))
+    engine = Engine(catalog, encoder, ProfileStore(tmp_path_factory.mktemp("polarity") / "profiles.sqlite3"))
+    assert engine.polarity is not None, "the engine reads with the learned model, not the rules"
+    return engine
+
+
+def read_turn(engine: Engine, text: str) -> TurnSignal:
+    """What the log keeps of one turn (the titles with their polarity, the phrases on each side)."""
+    user = f"u{next(USERS)}"
+    engine.turn(user, text, recommend=False)
+    (turn,) = engine.profiles.events(user, kinds=["turn"])
+    assert turn.signal is not None
+    return turn.signal
+
+
+def read(text: str, engine: Engine) -> list[str]:
+    return [polarity for _, polarity in read_turn(engine, text).titles]
 
 
 def test_packaged_model_loads_with_this_codes_features() -> None:
@@ -87,8 +108,8 @@ def test_other_encoders_get_the_rules() -> None:
         ("I have seen Heat", ["seen"]),
     ],
 )
-def test_clear_sentences_read_right(text: str, expected: list[str], encoder: Encoder) -> None:
-    assert read(text, encoder) == expected
+def test_clear_sentences_read_right(text: str, expected: list[str], engine: Engine) -> None:
+    assert read(text, engine) == expected
 
 
 @pytest.mark.xfail(
@@ -96,8 +117,8 @@ def test_clear_sentences_read_right(text: str, expected: list[str], encoder: Enc
     reason="ReDial's tuning half has ~10 'seen X but <negation> those' mentions, 1 of them a dislike: "
     "the model cannot learn this pattern from that data (issue #15 item 2, left open)",
 )
-def test_seen_but_dont_like_those_reads_as_a_dislike(encoder: Encoder) -> None:
-    assert read("I've seen Scary Movie but don't really like those", encoder) == ["dislike"]
+def test_seen_but_dont_like_those_reads_as_a_dislike(engine: Engine) -> None:
+    assert read("I've seen Scary Movie but don't really like those", engine) == ["dislike"]
 
 
 def test_tiny_training_run_learns_a_synthetic_handful(tmp_path: Path) -> None:
@@ -125,11 +146,11 @@ def test_tiny_training_run_learns_a_synthetic_handful(tmp_path: Path) -> None:
     assert np.allclose(loaded.probabilities(loaded.features(mentions, vectors)), probabilities, atol=1e-3)
 
 
-def test_a_learned_dislike_moves_its_clause_phrase_to_the_negative_side(encoder: Encoder) -> None:
+def test_a_learned_dislike_moves_its_clause_phrase_to_the_negative_side(engine: Engine) -> None:
     """ "The Hobbit was too tedious" read as a dislike must not pull the interest toward tedium."""
-    understood = understand("I love The Lord of the Rings, but The Hobbit was too tedious!", TITLES, set(), 2025)
-    phrase = understood.titles[1].phrase
-    assert phrase and phrase in understood.positive  # the rules saw no negation in that clause
-    read_polarity(understood, encoder, load_model())
-    assert understood.titles[1].polarity == "dislike"
-    assert phrase in understood.negative and phrase not in understood.positive
+    text = "I love The Lord of the Rings, but The Hobbit was too tedious!"
+    phrase = understand(text, TITLES, set(), 2025).titles[1].phrase
+    assert phrase and phrase in understand(text, TITLES, set(), 2025).positive  # the rules saw no negation there
+    signal = read_turn(engine, text)
+    assert [tuple(t) for t in signal.titles] == [("lotr", "like"), ("hobbit", "dislike")]
+    assert phrase in signal.negative and phrase not in signal.positive

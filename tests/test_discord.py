@@ -338,27 +338,36 @@ async def test_long_reply_is_split_at_2000_characters(dc_start, make_runtime, fa
     assert len(cards(sent)) == 5
 
 
-async def test_streamed_edits_are_throttled() -> None:
+async def test_streamed_edits_are_throttled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """1.2 s of streaming at one edit per 0.2 s: the message is edited as the words come (several times, not
+    once at the end), never twice within the interval, the last edit included. A fake clock, so no waiting."""
+    now = [0.0]
     edits: list[float] = []
     sent: list[SimpleNamespace] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(seconds: float) -> None:  # LiveMessage.finish waits out the interval on this clock
+        now[0] += seconds
+        await real_sleep(0)
 
     async def send(content: str) -> SimpleNamespace:
         async def edit(*, content: str) -> None:
-            edits.append(time.monotonic())
+            edits.append(now[0])
             message.content = content
 
         message = SimpleNamespace(id=len(sent), content=content, edit=edit)
         sent.append(message)
         return message
 
-    live = LiveMessage(send, interval_s=0.2)
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+    live = LiveMessage(send, interval_s=0.2, clock=lambda: now[0])
     for n in range(40):
         await live.push(f"word{n} ")
-        await asyncio.sleep(0.01)
+        now[0] += 0.03
     await live.finish()
     assert len(sent) == 1 and sent[0].content.split() == [f"word{n}" for n in range(40)]
-    assert 1 <= len(edits) <= 4
-    assert all(b - a >= 0.19 for a, b in itertools.pairwise(edits))
+    assert 5 <= len(edits) <= 7  # 1.2 s / 0.2 s, and the last words at the end
+    assert all(b - a >= 0.2 - 1e-9 for a, b in itertools.pairwise(edits))
 
 
 async def test_per_user_rate_limit_answers_politely_once(dc_start, runtime) -> None:  # type: ignore[no-untyped-def]

@@ -68,6 +68,8 @@ async def test_two_interleaved_users_stay_isolated(fake_runtime):
     await c.feedback("alice", "m13", "dislike")
     a2, b2 = await asyncio.gather(c.send("alice", "more"), c.send("bob", "more"))
     alice, bob = fake_runtime.engine.profiles.load("alice"), fake_runtime.engine.profiles.load("bob")
+    # each of them gets a full reply every turn (an empty one would pass every check below)
+    assert [(r.kind, len(r.items)) for r in (a1, b1, a2, b2)] == [("recommend", 5)] * 4
     assert alice.constraints.exclude_genres == ["horror"] and bob.constraints.exclude_genres == []
     assert "m13" in alice.disliked and "m13" not in bob.disliked
     # "scary horror" leans bob's replies to horror (three items here, so the rest are the closest others);

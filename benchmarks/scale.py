@@ -375,6 +375,53 @@ def _count_encoder_calls(encoder: Any) -> list[int]:
 # -- workers (each normally in its own process) -------------------------------------------------
 
 
+def _timed_row(
+    index: int, user: str, text: str, engine: Any, raw_encode: Any, vectorstore: Any, calls: list[int], profiler: Any
+) -> dict[str, Any]:
+    """One message: the engine's turn, the encoder pass alone and LangChain's search, in an order that rotates so no
+    step always goes first."""
+    row: dict[str, Any] = {"user": user, "text": text}
+    steps = ["turn", "encode", "langchain"]
+    for step in steps[index % 3 :] + steps[: index % 3]:
+        started = time.perf_counter()
+        if step == "turn":
+            before = calls[0]
+            if profiler:
+                profiler.enable()
+            turn = engine.turn(user, text)
+            if profiler:
+                profiler.disable()
+            row.update(kind=turn.kind, timings_ms=turn.timings_ms, encoder_calls=calls[0] - before)
+        elif step == "encode":
+            raw_encode([text])
+            row["encoder_ms"] = (time.perf_counter() - started) * 1000
+        else:
+            vectorstore.similarity_search(text, k=5)
+            row["langchain_ms"] = (time.perf_counter() - started) * 1000
+    return row
+
+
+def _write_profile(profiler: Any, path: Path) -> None:
+    import io
+    import pstats
+
+    stream = io.StringIO()
+    pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_stats(40)
+    path.write_text(stream.getvalue())
+
+
+def turn_split(timed: list[dict]) -> dict[str, dict]:
+    """Per step, the summary over the ranked turns that timed it (`n`: how many did; a step a turn skipped is not
+    counted as 0 ms), the whole turn, and "other": the turn less its timed steps."""
+    split = {
+        step: summary([r["timings_ms"][step] for r in timed if step in r["timings_ms"]]) for step in (*STEPS, "total")
+    }
+    split["other"] = summary(
+        [r["timings_ms"]["total"] - sum(r["timings_ms"].get(s, 0.0) for s in STEPS) for r in timed]
+    )
+    return split
+
+
 def measure_turns(
     size: int, turns: int, users: int, cache: Path, encoder: Any | None = None, profile_to: Path | None = None
 ) -> dict:
@@ -402,47 +449,22 @@ def measure_turns(
         raw_encode([text])
         vectorstore.similarity_search(text, k=5)
     calls = _count_encoder_calls(encoder)
-    rows = []
     profiler = None
     if profile_to is not None:
         import cProfile
 
         profiler = cProfile.Profile()
-    for index, (user, text) in enumerate(plan):
-        row: dict[str, Any] = {"user": user, "text": text}
-        steps = ["turn", "encode", "langchain"]
-        for step in steps[index % 3 :] + steps[: index % 3]:  # rotate the order: no step always goes first
-            started = time.perf_counter()
-            if step == "turn":
-                before = calls[0]
-                if profiler:
-                    profiler.enable()
-                turn = engine.turn(user, text)
-                if profiler:
-                    profiler.disable()
-                row.update(kind=turn.kind, timings_ms=turn.timings_ms, encoder_calls=calls[0] - before)
-            elif step == "encode":
-                raw_encode([text])
-                row["encoder_ms"] = (time.perf_counter() - started) * 1000
-            else:
-                vectorstore.similarity_search(text, k=5)
-                row["langchain_ms"] = (time.perf_counter() - started) * 1000
-        rows.append(row)
+    rows = [
+        _timed_row(index, user, text, engine, raw_encode, vectorstore, calls, profiler)
+        for index, (user, text) in enumerate(plan)
+    ]
     setattr(encoder, "encode_texts", raw_encode)  # noqa: B010 - undo the per-instance counting wrapper
     if profiler and profile_to:
-        import io
-        import pstats
-
-        stream = io.StringIO()
-        pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_stats(40)
-        profile_to.write_text(stream.getvalue())
+        _write_profile(profiler, profile_to)
     rss["peak"] = peak_rss_mb()
 
     timed = [r for r in rows if "total" in r["timings_ms"]]
-    split = {step: summary([r["timings_ms"].get(step, 0.0) for r in timed]) for step in (*STEPS, "total")}
-    split["other"] = summary(
-        [r["timings_ms"]["total"] - sum(r["timings_ms"].get(s, 0.0) for s in STEPS) for r in timed]
-    )
+    split = turn_split(timed)
     encoder_ms = summary([r["encoder_ms"] for r in rows])
     langchain_ms = summary([r["langchain_ms"] for r in rows])
     result: dict[str, Any] = {

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from .runner import ScriptResult, display_path, format_details
+from .report import ScriptResult, display_path, format_details
 from .script import script_stem
 
 _INVALID_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")

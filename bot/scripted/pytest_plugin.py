@@ -68,7 +68,7 @@ class ConversationItem(pytest.Item):
 
     def runtest(self) -> None:
         from ..errors import SetupError
-        from .runner import format_details
+        from .report import format_details
 
         if self.error is not None:
             raise self.error

@@ -25,23 +25,21 @@ import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from recochat.retrieval.catalog import CatalogError, CatalogItem, demo_catalog_path, load_catalog
 from recochat.retrieval.encoder import Encoder
 from recochat.retrieval.ingest import ingest
 
-from ..conversation import FeedbackResult, Reply, Writer
+from ..conversation import Reply, Writer
 from ..errors import NoSuchRank, SetupError, UnknownItem
 from ..runtime import Runtime, build, check_collection_name, open_encoder, open_store
 from ..settings import DEMO_COLLECTION, Settings, load_settings
-from .checks import Catalog, Failure, check_expect, check_grounding, label
-from .script import ConversationScript, Loc, ScriptError, is_script, load_script, script_stem
-
-Outcome = Literal["passed", "failed", "error"]
-
+from .checks import Catalog, check_expect, check_grounding
+from .junit import write_junit
+from .report import ScriptResult, TurnReport, format_result, summary_line
+from .script import ConversationScript, Expect, Loc, Problem, ScriptError, Turn, is_script, load_script, script_stem
 
 # -- backends ------------------------------------------------------------------------------------
 
@@ -141,59 +139,6 @@ def close_store(store: Any) -> None:
             close()
         except Exception:  # closing is best effort; the folder is deleted next
             pass
-
-
-# -- results ------------------------------------------------------------------------------------------
-
-
-@dataclass
-class TurnReport:
-    index: int
-    """1-based turn number."""
-    line: int | None
-    action: str
-    """What the script did: `say "..."` or `feedback ...`."""
-    reply: Reply | None = None
-    feedback: FeedbackResult | None = None
-    failures: list[Failure] = field(default_factory=list)
-
-    def summary(self) -> str:
-        where = f"turn {self.index}" + (f" (line {self.line})" if self.line else "")
-        if self.feedback is not None:
-            outcome = f"{'liked' if self.feedback.value == 'like' else 'disliked'} {self.feedback.title} [{self.feedback.item_id}]"
-        elif self.reply is not None:
-            outcome = f"{self.reply.kind}, {len(self.reply.items)} item(s)"
-        else:
-            outcome = "not run"
-        return f"{where}: {self.action} -> {outcome}"
-
-
-@dataclass
-class ScriptResult:
-    path: Path
-    name: str
-    outcome: Outcome = "passed"
-    seconds: float = 0.0
-    turns: list[TurnReport] = field(default_factory=list)
-    error: str | None = None
-    total_turns: int = 0
-
-    @property
-    def passed(self) -> bool:
-        return self.outcome == "passed"
-
-    @property
-    def failed_turn(self) -> TurnReport | None:
-        return next((t for t in self.turns if t.failures), None)
-
-    def message(self) -> str:
-        """One line for JUnit's message attribute."""
-        if self.error:
-            return self.error.splitlines()[0]
-        turn = self.failed_turn
-        if turn is None:
-            return ""
-        return f"turn {turn.index}: " + "; ".join(f"{f.expectation} -> {f.actual}" for f in turn.failures)
 
 
 # -- running ------------------------------------------------------------------------------------------
@@ -328,55 +273,51 @@ class _Conversation:
     def _resolve_references(self) -> dict[str, set[str]]:
         """Check every id, title and field the script names against the catalog, up front."""
         resolved: dict[str, set[str]] = {}
-        problems = []
+        problems: list[tuple[Loc, str, str]] = []
         for index, turn in enumerate(self.script.turns):
             loc: Loc = ("turns", index)
-            if (
-                turn.feedback is not None
-                and turn.feedback.id is not None
-                and turn.feedback.id not in self.catalog.by_id
-            ):
-                problems.append(
-                    (
-                        loc + ("feedback", "id"),
-                        "id",
-                        f"no item with id {turn.feedback.id!r} in catalog {self.catalog.name!r}",
-                    )
-                )
-            expect = turn.expect
-            if expect is None:
-                continue
-            for key in ("include", "exclude"):
-                for position, ref in enumerate(getattr(expect, key) or []):
-                    ids = self.catalog.resolve(ref)
-                    if ids is None:
-                        problems.append(
-                            (
-                                loc + ("expect", key, position),
-                                key,
-                                f"{ref!r} is neither an id nor a title in catalog {self.catalog.name!r}",
-                            )
-                        )
-                    else:
-                        resolved[ref] = ids
-            for key in ("any_have", "none_have", "all_have"):
-                for name in getattr(expect, key) or {}:
-                    if name not in self.catalog.fields:
-                        problems.append(
-                            (
-                                loc + ("expect", key, name),
-                                key,
-                                f"no item in catalog {self.catalog.name!r} has a field {name!r} "
-                                f"(fields: {', '.join(self.catalog.fields)})",
-                            )
-                        )
+            problems += self._feedback_problems(loc, turn)
+            if turn.expect is not None:
+                problems += self._title_problems(loc, turn.expect, resolved)
+                problems += self._field_problems(loc, turn.expect)
         if problems:
-            from .script import Problem
-
             raise ScriptError(
                 self.script.path, [Problem(self.script.line_of(*loc), key, message) for loc, key, message in problems]
             )
         return resolved
+
+    def _feedback_problems(self, loc: Loc, turn: Turn) -> list[tuple[Loc, str, str]]:
+        feedback = turn.feedback
+        if feedback is None or feedback.id is None or feedback.id in self.catalog.by_id:
+            return []
+        return [(loc + ("feedback", "id"), "id", f"no item with id {feedback.id!r} in catalog {self.catalog.name!r}")]
+
+    def _title_problems(self, loc: Loc, expect: Expect, resolved: dict[str, set[str]]) -> list[tuple[Loc, str, str]]:
+        """include/exclude: each an id or a title; what they resolve to goes into `resolved`."""
+        problems = []
+        for key in ("include", "exclude"):
+            for position, ref in enumerate(getattr(expect, key) or []):
+                ids = self.catalog.resolve(ref)
+                if ids is None:
+                    message = f"{ref!r} is neither an id nor a title in catalog {self.catalog.name!r}"
+                    problems.append((loc + ("expect", key, position), key, message))
+                else:
+                    resolved[ref] = ids
+        return problems
+
+    def _field_problems(self, loc: Loc, expect: Expect) -> list[tuple[Loc, str, str]]:
+        """any_have/none_have/all_have: fields some item of the catalog has."""
+        return [
+            (
+                loc + ("expect", key, name),
+                key,
+                f"no item in catalog {self.catalog.name!r} has a field {name!r} "
+                f"(fields: {', '.join(self.catalog.fields)})",
+            )
+            for key in ("any_have", "none_have", "all_have")
+            for name in getattr(expect, key) or {}
+            if name not in self.catalog.fields
+        ]
 
     def _named(self, text: str) -> list[CatalogItem]:
         """Titles the reply names; a one-word title in lower case is a word, not a title (the tag 'chicago'
@@ -402,71 +343,6 @@ class _Conversation:
 def _plain_word(span: str) -> bool:
     """One lower-case word ('chicago'): how a tag or a place is written, never how a reply names a title."""
     return span.islower() and len(span.split()) == 1
-
-
-def display_path(path: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def status_line(result: ScriptResult) -> str:
-    tag = {"passed": "PASS ", "failed": "FAIL ", "error": "ERROR"}[result.outcome]
-    turns = f"{len(result.turns)}/{result.total_turns} turns" if result.total_turns else "not run"
-    return f"{tag} {display_path(result.path)}  {result.name}  ({turns}, {result.seconds:.1f}s)"
-
-
-def _indent(text: str, prefix: str) -> list[str]:
-    return [prefix + line for line in text.splitlines() or [""]]
-
-
-def format_details(result: ScriptResult, reply_chars: int = 800) -> str:
-    """What went wrong: the turn, each failed expectation, and what was actually shown."""
-    if result.error:
-        return "\n".join(_indent(result.error, "    "))
-    turn = result.failed_turn
-    if turn is None:
-        return ""
-    lines = [f"    turn {turn.index}" + (f" (line {turn.line})" if turn.line else "") + f": {turn.action}"]
-    for failure in turn.failures:
-        lines.append(f"      expected  {failure.expectation}")
-        lines.append(f"      actual    {failure.actual}")
-    reply = turn.reply
-    if reply is not None:
-        lines.append(
-            f"    shown ({reply.kind}, {len(reply.items)} item(s)):"
-            if reply.items
-            else f"    shown: nothing ({reply.kind})"
-        )
-        for item in reply.items:
-            genres = f"  genres: {', '.join(item.genres)}" if item.genres else ""
-            lines.append(f"      {item.rank}. {label(item)} [{item.id}]{genres}")
-        text = reply.text if len(reply.text) <= reply_chars else reply.text[:reply_chars] + " …"
-        lines.append("    reply text:")
-        lines += _indent(text, "      | ")
-    earlier = [t for t in result.turns if t.index < turn.index]
-    if earlier:
-        lines.append("    earlier turns:")
-        lines += [f"      {t.summary()}" for t in earlier]
-    return "\n".join(lines)
-
-
-def format_result(result: ScriptResult) -> str:
-    if result.passed:
-        return status_line(result)
-    return status_line(result) + "\n" + format_details(result)
-
-
-def summary_line(results: list[ScriptResult], seconds: float, llm: str, setup: dict[str, float] | None = None) -> str:
-    counts = {k: sum(r.outcome == k for r in results) for k in ("passed", "failed", "error")}
-    parts = [f"{counts['passed']} passed", f"{counts['failed']} failed"]
-    if counts["error"]:
-        parts.append(f"{counts['error']} error{'s' if counts['error'] != 1 else ''}")
-    line = f"{', '.join(parts)} in {seconds:.1f}s (writer: {llm})"
-    if setup:
-        line += "; one-time setup: " + ", ".join(f"{name} {s:.1f}s" for name, s in setup.items())
-    return line
 
 
 # -- the command --------------------------------------------------------------------------------------
@@ -506,8 +382,6 @@ def test_command(paths: list[Path], junit: Path | None, llm: str = "template") -
     failed or is malformed, 2 when nothing could run (no scripts, bad --llm or settings,
     no encoder).
     """
-    from .junit import write_junit
-
     started = time.perf_counter()
 
     def echo(text: str) -> None:

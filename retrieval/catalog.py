@@ -225,6 +225,27 @@ def _text_of(value: Any) -> str:
     return str(value or "").strip()
 
 
+def _id_problem(number: int, item_id: str, title: str, cols: ColumnMap, seen: dict[str, int]) -> str | None:
+    """An empty or repeated id, or an empty title; a row with an id (even one without a title) claims that id."""
+    if not item_id:
+        return f"row {number}: empty id (column {cols.id!r})"
+    if item_id in seen:
+        return f"row {number}: duplicate id {item_id!r} (first at row {seen[item_id]})"
+    seen[item_id] = number
+    if not title:
+        return f"row {number}: empty title (column {cols.title!r}) for id {item_id!r}"
+    return None
+
+
+def _row_meta(row: dict[str, Any], cols: ColumnMap) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    for name in cols.meta or ():
+        value = _normalize_meta(name, row.get(name))
+        if value is not None:
+            meta["genres" if name.lower() == "genre" else name.lower()] = value
+    return meta
+
+
 def _build_items(path: Path, rows: list[dict[str, Any]], cols: ColumnMap, skip_bad: bool) -> LoadResult:
     problems: list[str] = []
     seen: dict[str, int] = {}
@@ -234,21 +255,10 @@ def _build_items(path: Path, rows: list[dict[str, Any]], cols: ColumnMap, skip_b
         number = index + first_row
         item_id = str(row.get(cols.id or "") or "").strip()
         title = str(row.get(cols.title or "") or "").strip()
-        if not item_id:
-            problems.append(f"row {number}: empty id (column {cols.id!r})")
+        if problem := _id_problem(number, item_id, title, cols, seen):
+            problems.append(problem)
             continue
-        if item_id in seen:
-            problems.append(f"row {number}: duplicate id {item_id!r} (first at row {seen[item_id]})")
-            continue
-        seen[item_id] = number
-        if not title:
-            problems.append(f"row {number}: empty title (column {cols.title!r}) for id {item_id!r}")
-            continue
-        meta: dict[str, Any] = {}
-        for name in cols.meta or ():
-            value = _normalize_meta(name, row.get(name))
-            if value is not None:
-                meta["genres" if name.lower() == "genre" else name.lower()] = value
+        meta = _row_meta(row, cols)
         if "year" not in meta:
             title, year = split_title_year(title)
             if year is not None:

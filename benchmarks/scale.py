@@ -427,7 +427,7 @@ def measure_turns(
 ) -> dict:
     """Per-turn split at one catalog size, with the encoder pass and LangChain on the same texts."""
     from recochat.retrieval.encoder import Encoder
-    from recochat.retrieval.recommender import EXACT_LIMIT
+    from recochat.retrieval.candidates import EXACT_LIMIT
 
     rss = {"start": peak_rss_mb()}
     encoder = encoder or Encoder()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -140,8 +141,10 @@ def ids(results) -> list[str]:  # type: ignore[no-untyped-def]
 
 def test_a_soft_genre_leans_without_filtering(ranker) -> None:  # type: ignore[no-untyped-def]
     query = ranker.catalog.embeddings[1]
-    plain = ranker.rank(RankRequest(interest=query, aversion=None, k=3, diversify=False))
-    soft = ranker.rank(RankRequest(interest=query, aversion=None, k=3, preferred_genres=["thriller"], diversify=False))
+    plain = ranker.rank(RankRequest(interest=query, aversion=None, k=3, diversify=False)).items
+    soft = ranker.rank(
+        RankRequest(interest=query, aversion=None, k=3, preferred_genres=["thriller"], diversify=False)
+    ).items
     assert ids(plain)[0] == "i1"
     assert ids(soft) == ["i2", "i1", "i0"]  # the thriller leads, the closest non-thrillers still qualify
     assert all(r.loosened == () for r in soft)  # three thrillers are enough: nothing was loosened
@@ -149,7 +152,9 @@ def test_a_soft_genre_leans_without_filtering(ranker) -> None:  # type: ignore[n
 
 def test_an_exhausted_genre_fills_in_order_soft_then_years_then_hard(ranker) -> None:  # type: ignore[no-untyped-def]
     query = ranker.catalog.embeddings[0]
-    soft = ranker.rank(RankRequest(interest=query, aversion=None, k=4, preferred_genres=["comedy"], diversify=False))
+    soft = ranker.rank(
+        RankRequest(interest=query, aversion=None, k=4, preferred_genres=["comedy"], diversify=False)
+    ).items
     assert ids(soft)[:2] == ["i3", "i6"] and [r.loosened for r in soft[2:]] == [("soft genres",)] * 2
 
     hard = RankRequest(
@@ -163,7 +168,7 @@ def test_an_exhausted_genre_fills_in_order_soft_then_years_then_hard(ranker) -> 
         exclude={"i2"},
         diversify=False,
     )
-    got = ranker.rank(hard)
+    got = ranker.rank(hard).items
     assert [(r.item.id, r.loosened) for r in got] == [
         ("i0", ()),
         ("i1", ("years",)),
@@ -172,24 +177,22 @@ def test_an_exhausted_genre_fills_in_order_soft_then_years_then_hard(ranker) -> 
         ("i3", ("years", "genres")),
     ]
     assert "i5" not in ids(got) and "i2" not in ids(got)  # an exclusion and an excluded id are never loosened
-    hard.loosen = False
-    assert ids(ranker.rank(hard)) == ["i0"]
+    assert ids(ranker.rank(replace(hard, loosen=False)).items) == ["i0"]
 
 
 def test_nothing_left_names_the_exclusions_that_block(ranker) -> None:  # type: ignore[no-untyped-def]
     everything_else = {f"i{n}" for n in range(8)} - {"i5"}
     request = RankRequest(interest=None, aversion=None, exclude_genres=["horror", "comedy"], exclude=everything_else)
-    assert ranker.rank(request) == [] and ranker.blocking_genres(request) == ["horror"]
-    request.exclude = request.exclude | {"i5"}
-    assert ranker.blocking_genres(request) == []
+    assert ranker.rank(request).items == [] and ranker.blocking_genres(request) == ["horror"]
+    assert ranker.blocking_genres(replace(request, exclude=request.exclude | {"i5"})) == []
 
 
 def test_an_anchor_leads_the_ranking_and_its_whys_name_it(ranker) -> None:  # type: ignore[no-untyped-def]
     query = ranker.catalog.embeddings[2]
-    plain = ranker.rank(RankRequest(interest=query, aversion=None, k=3, exclude={"i6"}, diversify=False))
+    plain = ranker.rank(RankRequest(interest=query, aversion=None, k=3, exclude={"i6"}, diversify=False)).items
     anchored = ranker.rank(
         RankRequest(interest=query, aversion=None, k=3, exclude={"i6"}, liked=["i6"], anchors=["i6"], diversify=False)
-    )
+    ).items
     assert ids(plain)[0] == "i2"
     assert ids(anchored)[:2] == ["i3", "i4"]  # the ranking moves toward the anchor's neighbours
     assert anchored[1].why.startswith("close to Item 6, which you liked")
@@ -212,9 +215,8 @@ def test_a_year_range_said_earlier_gives_way_to_close_items_from_other_years(ran
     """'Something recent' three turns ago must not fill a reply with unrelated recent titles once the close ones are
     shown (the read-through's Nomadland and Barbie for a crime-thriller profile)."""
     request = RankRequest(interest=ranker.catalog.embeddings[0], aversion=None, k=3, year_min=1995, diversify=False)
-    assert ids(ranker.rank(request)) == ["i1", "i3", "i6"]  # said this turn: the range holds, close or not
-    request.years_in_passing = True
-    got = ranker.rank(request)
+    assert ids(ranker.rank(request).items) == ["i1", "i3", "i6"]  # said this turn: the range holds, close or not
+    got = ranker.rank(replace(request, years_in_passing=True)).items
     assert [(r.item.id, r.loosened, r.for_fit) for r in got] == [
         ("i1", (), False),
         ("i0", ("years",), True),
@@ -229,20 +231,21 @@ def test_an_excluded_word_rules_out_items_whose_text_says_it(ranker) -> None:  #
     items[1] = CatalogItem("i1", "Item 1", "Item 1", {"genres": ["crime"], "year": 1995, "description": "A musical."})
     ranker = Recommender(StoredCatalog("circle", items, ranker.catalog.embeddings))
     request = RankRequest(interest=ranker.catalog.embeddings[1], aversion=None, k=2, diversify=False)
-    assert ids(ranker.rank(request)) == ["i1", "i0"]
-    request.exclude_words = ["musical"]
-    assert ids(ranker.rank(request)) == ["i0", "i2"]
+    assert ids(ranker.rank(request).items) == ["i1", "i0"]
+    request = replace(request, exclude_words=["musical"])
+    assert ids(ranker.rank(request).items) == ["i0", "i2"]
     # ANN candidates of a large catalog: only those rows' texts are read, the same rule holds
-    assert ranker._allowed(np.array([0, 1, 2]), request).tolist() == [True, False, True]
+    assert ranker.index.allowed(np.array([0, 1, 2]), request).tolist() == [True, False, True]
 
 
 def test_whole_catalog_masks_are_kept_for_the_latest_words_only(ranker) -> None:  # type: ignore[no-untyped-def]
-    from recochat.retrieval.recommender import SAID_WORDS
+    from recochat.retrieval.candidates import SAID_WORDS
 
     everything = np.arange(len(ranker.catalog))
     for n in range(SAID_WORDS + 5):
-        ranker._saying(f"word{n}", everything, True)
-    assert len(ranker._said) == SAID_WORDS and f"word{SAID_WORDS + 4}" in ranker._said and "word0" not in ranker._said
+        ranker.index.saying(f"word{n}", everything, True)
+    said = ranker.index.said_words()
+    assert len(said) == SAID_WORDS and f"word{SAID_WORDS + 4}" in said and "word0" not in said
 
 
 def _small(rows: list[tuple[str, list[str], int, list[float], str]]) -> Recommender:
@@ -269,12 +272,12 @@ def test_a_close_item_from_other_years_must_share_something_with_what_was_liked(
     request = RankRequest(
         interest=query, aversion=None, k=1, liked=["liked"], exclude={"liked"}, year_min=2018, diversify=False
     )
-    assert ids(ranker.rank(request)) == ["weak"]  # said this turn: the range holds
-    request.years_in_passing = True
-    got = ranker.rank(request)
+    assert ids(ranker.rank(request).items) == ["weak"]  # said this turn: the range holds
+    request = replace(request, years_in_passing=True)
+    got = ranker.rank(request).items
     assert [(r.item.id, r.for_fit) for r in got] == [("crime", True)]
-    request.liked = []  # nothing liked: closeness to the request is enough
-    assert ids(ranker.rank(request)) == ["robot"]
+    request = replace(request, liked=[])  # nothing liked: closeness to the request is enough
+    assert ids(ranker.rank(request).items) == ["robot"]
 
 
 def test_a_loosened_year_range_still_leads_with_the_soft_genre() -> None:
@@ -296,7 +299,7 @@ def test_a_loosened_year_range_still_leads_with_the_soft_genre() -> None:
         year_min=2011,
         diversify=False,
     )
-    assert [(r.item.id, r.loosened) for r in ranker.rank(request)] == [
+    assert [(r.item.id, r.loosened) for r in ranker.rank(request).items] == [
         ("live-2015", ("soft genres",)),
         ("animated-1995", ("years",)),
         ("live-1990", ("years", "soft genres")),
@@ -330,11 +333,11 @@ def test_not_violent_and_nothing_scary_rule_out_texts_that_say_so_in_other_words
     items[2] = CatalogItem("i2", "Item 2", "Item 2", {"genres": ["crime"], "description": "A frightening witch."})
     ranker = Recommender(StoredCatalog("circle", items, ranker.catalog.embeddings))
     request = RankRequest(interest=ranker.catalog.embeddings[1], aversion=None, k=3, diversify=False)
-    assert ids(ranker.rank(request)) == ["i1", "i0", "i2"]
-    request.exclude_words = _exclusion_words(["horror"], ["violent"])
-    assert "kill" in request.exclude_words and ids(ranker.rank(request))[:2] == ["i0", "i2"]
-    request.exclude_words = _exclusion_words(["horror"], ["scary"])
-    assert "i2" not in ids(ranker.rank(request)) and "i1" in ids(ranker.rank(request))
+    assert ids(ranker.rank(request).items) == ["i1", "i0", "i2"]
+    request = replace(request, exclude_words=_exclusion_words(["horror"], ["violent"]))
+    assert "kill" in request.exclude_words and ids(ranker.rank(request).items)[:2] == ["i0", "i2"]
+    request = replace(request, exclude_words=_exclusion_words(["horror"], ["scary"]))
+    assert "i2" not in ids(ranker.rank(request).items) and "i1" in ids(ranker.rank(request).items)
 
 
 def test_a_range_that_gives_way_says_whether_all_picks_or_some_are_from_other_years(fake_runtime) -> None:  # type: ignore[no-untyped-def]

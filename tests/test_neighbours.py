@@ -88,7 +88,7 @@ def test_debias_trades_popular_items_for_the_long_tail() -> None:
 
     def popular_share(debias: float) -> int:
         ranker = Recommender(catalog, ScoringWeights(popularity=0.3, debias=debias))
-        picks = ranker.rank(RankRequest(interest=interest, aversion=None, k=10, explain=False, diversify=False))
+        picks = ranker.rank(RankRequest(interest=interest, aversion=None, k=10, explain=False, diversify=False)).items
         return sum(int(r.item.id[1:]) < 8 for r in picks)
 
     assert popular_share(0.0) > popular_share(0.5)
@@ -111,12 +111,14 @@ def test_a_reply_holds_at_most_one_wildcard_in_five_and_says_so() -> None:
     vectors = np.vstack([vectors, others / np.linalg.norm(others, axis=1, keepdims=True)])
     recommender = Recommender(StoredCatalog("wild", items, vectors), ScoringWeights(popularity=3.0))
     request = RankRequest(interest=vectors[0], aversion=None, k=5, anchors=["x"], exclude={"x"})
-    picks = recommender.rank(request)
+    picks = recommender.rank(request).items
     wild = [r for r in picks if r.item.id.startswith("f")]
     assert len(picks) == 5 and len(wild) == 1 and wild[0].why.startswith("something different: ")
     assert all(r.why.startswith("close to The Anchor") for r in picks if r not in wild)
     plain = recommender.rank(RankRequest(interest=vectors[0], aversion=None, k=5, anchors=["x"], exclude={"x"},
-                                         diversify=False, explain=False))  # fmt: skip
+                                         diversify=False, explain=False)).items  # fmt: skip
     assert sum(r.item.id.startswith("f") for r in plain) > 1  # what the cap holds back: the scores' own order
-    averse = recommender.rank(RankRequest(interest=vectors[0], aversion=vectors[9], k=5, anchors=["x"], exclude={"x"}))
+    averse = recommender.rank(
+        RankRequest(interest=vectors[0], aversion=vectors[9], k=5, anchors=["x"], exclude={"x"})
+    ).items
     assert not [r for r in averse if r.item.id == "f0"]  # near what the user rejects: never the wildcard

@@ -100,11 +100,11 @@ def test_the_recommender_ranks_by_the_learned_score_over_the_formulas_first_stag
     weights = np.zeros(len(FEATURES), dtype=np.float32)
     weights[COLUMN["catalog_popularity"]] = 1.0
     request = RankRequest(interest=catalog.embeddings[0], aversion=None, k=3, diversify=False)
-    formula = [r.item.id for r in Recommender(catalog).rank(request)]
-    learned = [r.item.id for r in Recommender(catalog, ranker=RankerModel(weights)).rank(request)]
+    formula = [r.item.id for r in Recommender(catalog).rank(request).items]
+    learned = [r.item.id for r in Recommender(catalog, ranker=RankerModel(weights)).rank(request).items]
     assert formula[0] == "i0" and "i11" not in formula
     assert learned[0] == "i11"
-    narrow = [r.item.id for r in Recommender(catalog, ranker=RankerModel(weights, first_stage=5)).rank(request)]
+    narrow = [r.item.id for r in Recommender(catalog, ranker=RankerModel(weights, first_stage=5)).rank(request).items]
     assert "i11" not in narrow  # outside the formula's first five: the model never sees it
 
 
@@ -115,10 +115,10 @@ def test_an_anchor_still_leads_a_learned_ranking() -> None:
     learned = Recommender(catalog, ranker=RankerModel(weights))
     plain = RankRequest(interest=catalog.embeddings[0], aversion=None, k=12, diversify=False)
     anchored = RankRequest(interest=catalog.embeddings[0], aversion=None, k=12, diversify=False, anchors=["i6"])
-    without = [r.item.id for r in learned.rank(plain)]
-    around = [r.item.id for r in learned.rank(anchored)]
+    without = [r.item.id for r in learned.rank(plain).items]
+    around = [r.item.id for r in learned.rank(anchored).items]
     assert without[0] == "i0" and around[0] == "i2"  # pulled toward the anchor, as the formula's is
-    assert around[:3] == [r.item.id for r in Recommender(catalog).rank(anchored)][:3]
+    assert around[:3] == [r.item.id for r in Recommender(catalog).rank(anchored).items][:3]
 
 
 def test_candidate_features_are_named_columns_in_the_formulas_order() -> None:

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from recochat.retrieval import recommender as recommender_module
+from recochat.retrieval import candidates as candidates_module
+from recochat.retrieval import cold as cold_module
 from recochat.retrieval.catalog import CatalogItem
 from recochat.retrieval.recommender import RankRequest, Recommender
 from recochat.retrieval.store import StoredCatalog
@@ -15,7 +16,7 @@ OLD = range(590, 600)
 @pytest.fixture
 def large(monkeypatch: pytest.MonkeyPatch) -> StoredCatalog:
     """600 items; the 'large catalog' threshold lowered so the ANN path runs."""
-    monkeypatch.setattr(recommender_module, "EXACT_LIMIT", 100)
+    monkeypatch.setattr(candidates_module, "EXACT_LIMIT", 100)
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(600, 16)).astype(np.float32)
     vectors[:, 0] = np.abs(vectors[:, 0])
@@ -37,7 +38,7 @@ def nearest(catalog: StoredCatalog, calls: list[int]):
 def test_large_catalogs_take_candidates_from_the_ann_query(large):
     calls: list[int] = []
     ranker = Recommender(large, ann_query=nearest(large, calls))
-    top = ranker.rank(RankRequest(interest=large.embeddings[7], aversion=None, k=5, diversify=False))
+    top = ranker.rank(RankRequest(interest=large.embeddings[7], aversion=None, k=5, diversify=False)).items
     assert calls == [400]
     assert top[0].item.id == "i7"
 
@@ -48,7 +49,7 @@ def test_filters_that_empty_the_ann_candidates_fall_back_to_the_whole_catalog(la
     interest = np.eye(16, dtype=np.float32)[0]
     assert not {f"i{n}" for n in OLD} & set(nearest(large, [])(interest, 400))
 
-    top = ranker.rank(RankRequest(interest=interest, aversion=None, k=3, year_max=1970, diversify=False))
+    top = ranker.rank(RankRequest(interest=interest, aversion=None, k=3, year_max=1970, diversify=False)).items
 
     assert len(top) == 3
     assert {r.item.year for r in top} == {1960}
@@ -60,23 +61,30 @@ def test_the_second_pass_takes_the_nearest_allowed_items_and_reads_only_their_te
     """Filters that empty the ANN candidates: the nearest allowed items are the candidates (exact within the filter),
     excluded words are checked on those texts only (not a regex over all of a 1M catalog), and the allowed rows are
     kept for the next turn with the same filters."""
-    monkeypatch.setattr(recommender_module, "SECOND_PASS", 4)
+    monkeypatch.setattr(candidates_module, "SECOND_PASS", 4)
     for n in (590, 591):
         large.items[n].meta["tags"] = ["violent"]
     read: list[str] = []
-    original = recommender_module._text_of
-    monkeypatch.setattr(recommender_module, "_text_of", lambda item: read.append(item.id) or original(item))
+    original = candidates_module.text_of
+    monkeypatch.setattr(candidates_module, "text_of", lambda item: read.append(item.id) or original(item))
     ranker = Recommender(large, ann_query=nearest(large, []))
     interest = np.eye(16, dtype=np.float32)[0]
-    request = RankRequest(interest=interest, aversion=None, k=3, year_max=1970, diversify=False, exclude={"i592"})
-    request.exclude_words = ["violent"]
-    top = [r.item.id for r in ranker.rank(request)]
+    request = RankRequest(
+        interest=interest,
+        aversion=None,
+        k=3,
+        year_max=1970,
+        diversify=False,
+        exclude={"i592"},
+        exclude_words=["violent"],
+    )
+    top = [r.item.id for r in ranker.rank(request).items]
     allowed = [f"i{n}" for n in OLD if n not in (590, 591, 592)]
     by_nearness = sorted(allowed, key=lambda i: -float(large.embeddings[large.row_of[i]] @ interest))
     assert top == by_nearness[:3]  # the violent two are skipped and the next nearest checked
     assert len(set(read)) <= 8 + 400  # two chunks of the second pass's rows and the ANN candidates, not the catalog
     ranker.rank(request)
-    assert len(ranker._slices) == 1
+    assert len(ranker.index.slices()) == 1
 
 
 def test_ann_candidates_score_like_the_whole_catalog_with_every_signal(large, monkeypatch):
@@ -97,9 +105,9 @@ def test_ann_candidates_score_like_the_whole_catalog_with_every_signal(large, mo
         diversify=False,
         explain=False,
     )
-    through_ann = [(r.item.id, round(r.score, 5)) for r in ranker.rank(request)]
-    monkeypatch.setattr(recommender_module, "EXACT_LIMIT", 10_000)
-    exact = [(r.item.id, round(r.score, 5)) for r in Recommender(large).rank(request)]
+    through_ann = [(r.item.id, round(r.score, 5)) for r in ranker.rank(request).items]
+    monkeypatch.setattr(candidates_module, "EXACT_LIMIT", 10_000)
+    exact = [(r.item.id, round(r.score, 5)) for r in Recommender(large).rank(request).items]
     assert through_ann == exact
     assert "i7" not in dict(exact) and {"i3", "i500"} <= set(dict(exact))  # boosted by a person, co-occurrence
 
@@ -117,8 +125,8 @@ def test_a_year_ordered_catalog_ranks_its_second_pass_as_the_same_catalog_in_any
     from recochat.retrieval import store as store_module
     from recochat.retrieval.store import year_ordered
 
-    monkeypatch.setattr(recommender_module, "EXACT_LIMIT", 100)
-    monkeypatch.setattr(recommender_module, "SECOND_PASS", 6)
+    monkeypatch.setattr(candidates_module, "EXACT_LIMIT", 100)
+    monkeypatch.setattr(candidates_module, "SECOND_PASS", 6)
     monkeypatch.setattr(store_module, "YEAR_ORDER_MIN", 0)
     rng = np.random.default_rng(3)
     vectors = rng.normal(size=(800, 16)).astype(np.float32)
@@ -155,49 +163,49 @@ def test_a_year_ordered_catalog_ranks_its_second_pass_as_the_same_catalog_in_any
     ]
     plain_ranker = Recommender(plain, ann_query=far(plain))
     ordered_ranker = Recommender(ordered, ann_query=far(ordered))
-    assert ordered_ranker._year_ordered and not plain_ranker._year_ordered
+    assert ordered_ranker.index.year_ordered and not plain_ranker.index.year_ordered
     for fields in requests:
         request = RankRequest(interest=interest, aversion=None, k=4, diversify=False, explain=False, **fields)
-        by_plain = [(r.item.id, round(r.score, 5), r.loosened) for r in plain_ranker.rank(request)]
-        by_order = [(r.item.id, round(r.score, 5), r.loosened) for r in ordered_ranker.rank(request)]
+        by_plain = [(r.item.id, round(r.score, 5), r.loosened) for r in plain_ranker.rank(request).items]
+        by_order = [(r.item.id, round(r.score, 5), r.loosened) for r in ordered_ranker.rank(request).items]
         assert by_order == by_plain, fields
-        assert set(plain.items[r].id for r in plain_ranker._second_pass(request)) == {
-            ordered.items[r].id for r in ordered_ranker._second_pass(request)
+        assert set(plain.items[r].id for r in plain_ranker.index.second_pass(request)) == {
+            ordered.items[r].id for r in ordered_ranker.index.second_pass(request)
         }
-    assert any(kept.span is not None for kept in ordered_ranker._slices.values())
+    assert any(kept.span is not None for kept in ordered_ranker.index.slices())
 
 
 def test_excluded_words_read_each_text_once_and_rule_out_what_each_word_would(large):
     texts = ["a violent heist", "violence everywhere", "cats", "two cats and a kill", "killers", "skills", ""]
     for n, text in enumerate(texts):
         large.items[n].meta["description"] = text
-    ranker = Recommender(large)
+    index = Recommender(large).index
     rows = np.arange(len(texts))
     words = ["violent", "kill", "cat"]
-    each = np.logical_or.reduce([ranker._saying(word, rows, everything=False) for word in words])
-    assert ranker._saying_any(words, rows).tolist() == each.tolist() == [True, True, True, True, False, False, False]
-    assert ranker._saying_any(["violent"], rows[:0]).tolist() == []
+    each = np.logical_or.reduce([index.saying(word, rows, everything=False) for word in words])
+    assert index.saying_any(words, rows).tolist() == each.tolist() == [True, True, True, True, False, False, False]
+    assert index.saying_any(["violent"], rows[:0]).tolist() == []
 
 
 def test_the_chunked_gather_gives_the_products_of_one_gather(large, monkeypatch):
-    """`_nearness` gathers a few rows at a time into a kept buffer: the numbers of `embeddings[rows] @ q` (to the last
+    """`CandidateIndex.nearness` gathers a few rows at a time into a kept buffer: the numbers of `embeddings[rows] @ q` (to the last
     bits: BLAS may sum a short chunk in another order, as the year block's in-place product does), whatever the chunk
     (a part chunk at the end, rows from anywhere), in each thread."""
     import threading
 
-    monkeypatch.setattr(recommender_module, "GATHER_CHUNK", 7)
-    ranker = Recommender(large)
+    monkeypatch.setattr(candidates_module, "GATHER_CHUNK", 7)
+    index = Recommender(large).index
     rng = np.random.default_rng(4)
     for count in (1, 7, 8, 50, 599):
         rows = np.sort(rng.choice(600, count, replace=False))
         query = large.embeddings[int(rng.integers(600))]
-        np.testing.assert_allclose(ranker._nearness(rows, query), large.embeddings[rows] @ query, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(index.nearness(rows, query), large.embeddings[rows] @ query, rtol=0, atol=1e-6)
     seen: list[bool] = []
     rows = np.arange(0, 600, 3)
     thread = threading.Thread(
         target=lambda: seen.append(
             np.allclose(
-                ranker._nearness(rows, large.embeddings[1]), large.embeddings[rows] @ large.embeddings[1], 0, 1e-6
+                index.nearness(rows, large.embeddings[1]), large.embeddings[rows] @ large.embeddings[1], 0, 1e-6
             )
         )
     )
@@ -214,9 +222,9 @@ def test_a_soft_genre_second_pass_is_the_same_whichever_way_it_multiplies(large,
     request = RankRequest(interest=large.embeddings[3], aversion=None, k=5, preferred_genres=["musical"])
     found = []
     for cost in (1, 10_000):  # gather 67 of 600 rows, or multiply all 600 (67 · cost > 600)
-        monkeypatch.setattr(recommender_module, "_GATHER_COST", cost)
-        monkeypatch.setattr(recommender_module, "SECOND_PASS", 10)
-        found.append(Recommender(large)._second_pass(request, soft=True).tolist())
+        monkeypatch.setattr(candidates_module, "GATHER_COST", cost)
+        monkeypatch.setattr(candidates_module, "SECOND_PASS", 10)
+        found.append(Recommender(large).index.second_pass(request, soft=True).tolist())
     assert found[0] == found[1] and len(found[0]) == 10
 
 
@@ -224,8 +232,8 @@ def test_a_cold_start_pool_picks_what_scoring_every_row_picks(monkeypatch):
     """A large catalog's cold start scores its most popular rows per soft-genre level, not every row: the same
     picks, scores and order as scoring them all, with ties in popularity, aversion, filters and the extras only
     some rows get (co-occurrence, learned counts, people)."""
-    monkeypatch.setattr(recommender_module, "EXACT_LIMIT", 100)
-    monkeypatch.setattr(recommender_module, "COLD_HEAD", 16)
+    monkeypatch.setattr(candidates_module, "EXACT_LIMIT", 100)
+    monkeypatch.setattr(cold_module, "COLD_HEAD", 16)
     rng = np.random.default_rng(11)
     vectors = rng.normal(size=(3000, 16)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -247,16 +255,16 @@ def test_a_cold_start_pool_picks_what_scoring_every_row_picks(monkeypatch):
     catalog = StoredCatalog("synthetic", items, vectors)
     pooled = Recommender(catalog)
     every = Recommender(catalog)
-    monkeypatch.setattr(every, "_cold_pool", lambda rows, request: rows)
+    monkeypatch.setattr(every.cold_start, "pool", lambda rows, request: rows)
     sizes: list[int] = []
-    original = pooled._cold_pool
+    original = pooled.cold_start.pool
 
     def counted(rows, request):
         kept = original(rows, request)
         sizes.append(len(kept))
         return kept
 
-    monkeypatch.setattr(pooled, "_cold_pool", counted)
+    monkeypatch.setattr(pooled.cold_start, "pool", counted)
     requests = [
         RankRequest(interest=None, aversion=None),
         RankRequest(interest=None, aversion=None, preferred_genres=["war"]),
@@ -271,6 +279,25 @@ def test_a_cold_start_pool_picks_what_scoring_every_row_picks(monkeypatch):
         RankRequest(interest=None, aversion=None, diversify=False, k=10),
     ]
     for request in requests:
-        a, b = pooled.rank(request), every.rank(request)
+        a, b = pooled.rank(request).items, every.rank(request).items
         assert [(r.item.id, r.score, r.loosened) for r in a] == [(r.item.id, r.score, r.loosened) for r in b], request
     assert sum(size < 1000 for size in sizes) >= len(requests) - 2  # the pool is small, not the catalog
+
+
+def test_a_ranking_carries_its_items_timings_and_typed_loosenings(large):
+    """`rank` answers one frozen `Ranking`; what a filled reply gave up is a `Loosening` (equal to its old text);
+    a request is never patched, only replaced."""
+    import dataclasses
+
+    from recochat.retrieval.recommender import LOOSENING, Loosening, Ranking
+
+    request = RankRequest(interest=large.embeddings[3], aversion=None, k=12, year_max=1970, diversify=False)
+    ranking = Recommender(large).rank(request)
+    assert isinstance(ranking, Ranking) and set(ranking.timings_ms) == {"retrieve", "score"}
+    assert [r.loosened for r in ranking.items] == [()] * 10 + [(Loosening.YEARS,)] * 2
+    assert ranking.items[-1].loosened == ("years",) and isinstance(ranking.items[-1].loosened[0], Loosening)
+    assert LOOSENING[0] == (Loosening.YEARS,) and Loosening.SOFT_GENRES == "soft genres"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ranking.items = []  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        request.k = 3  # type: ignore[misc]

@@ -1,0 +1,105 @@
+"""What a ranking is asked (`RankRequest`) and what it answers (`Ranking` of `Recommendation`s).
+
+The value types shared by the candidate index, the scorer, the whys and the recommender's policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from .catalog import CatalogItem
+
+
+class Loosening(StrEnum):
+    """A constraint a reply gives up to fill what its filters leave short (`Recommendation.loosened`).
+
+    A `StrEnum`, so a member equals its text ("years" == Loosening.YEARS)."""
+
+    SOFT_GENRES = "soft genres"
+    """The genres said in passing: their items lead, the closest others follow."""
+    YEARS = "years"
+    """The year range."""
+    GENRES = "genres"
+    """The genres the user insisted on."""
+
+
+LOOSENING: tuple[tuple[Loosening, ...], ...] = (
+    (Loosening.YEARS,),
+    (Loosening.GENRES,),
+    (Loosening.YEARS, Loosening.GENRES),
+)
+"""What a reply short of items gives up, in order, after the soft genres: the year range, then the genres the
+user insisted on, then both. Exclusions, dislikes, seen and shown items are never given up."""
+
+
+@dataclass(frozen=True)
+class RankRequest:
+    """Everything one ranking is asked; frozen: a changed request is a new one (`dataclasses.replace`)."""
+
+    interest: np.ndarray | None
+    """The profile's interest vector; None for a cold start (popularity and diversity decide)."""
+    aversion: np.ndarray | None
+    """The profile's aversion vector: items close to it are pushed down, never up."""
+    k: int = 5
+    exclude: set[str] = field(default_factory=set)
+    year_min: int | None = None
+    year_max: int | None = None
+    include_genres: list[str] = field(default_factory=list)
+    """Hard: an item must have one of these (genres the user insisted on)."""
+    exclude_genres: list[str] = field(default_factory=list)
+    exclude_words: list[str] = field(default_factory=list)
+    """Hard too: an item whose description or tags say one of these ("musical", "violent") is out, whatever its
+    genres (The Lion King, "an animated musical drama", has no musical genre)."""
+    preferred_genres: list[str] = field(default_factory=list)
+    """Soft: items with these get `ScoringWeights.genre`; they lead, the others still qualify."""
+    liked: list[str] = field(default_factory=list)
+    anchors: list[str] = field(default_factory=list)
+    """Items this ranking is built around ('more like #2'): their neighbours lead and their whys name them."""
+    aspects: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    """(text, vector) of what the user asked for, to explain matches."""
+    collaborative: dict[str, float] = field(default_factory=dict)
+    seen: list[str] = field(default_factory=list)
+    """Items the user named without liking them ("I've seen X"): they still say something about taste, which a
+    learned ranker may use (`ranker.FEATURES`); the formula does not."""
+    collaborative_seen: dict[str, float] = field(default_factory=dict)
+    """Co-occurrence with `seen`, as `collaborative` is with the liked items."""
+    popularity_counts: dict[str, int] = field(default_factory=dict)
+    liked_people: list[str] = field(default_factory=list)
+    disliked_people: list[str] = field(default_factory=list)
+    diversify: bool = True
+    explain: bool = True
+    """False skips the per-item "why" (evaluation rankings of 50 items)."""
+    years_in_passing: bool = False
+    """The year range was said in an earlier turn: picks within it that fit the request poorly (`FIT_FLOOR`) give
+    way to close ones from other years, so "something recent" three turns ago does not fill a reply with
+    unrelated recent titles once the close ones are shown."""
+    loosen: bool = True
+    """Fill a reply the filters leave short with the nearest items that break one of them (see `LOOSENING`);
+    False for evaluation rankings, which must not change meaning with the catalog's size."""
+
+
+@dataclass
+class Recommendation:
+    item: CatalogItem
+    score: float
+    why: str
+    rank: int
+    loosened: tuple[Loosening, ...] = ()
+    """The constraints this item breaks to fill a short reply, in the order they were given up."""
+    fit: float = 0.0
+    """Cosine to the request (interest pulled toward the anchors); 0 on a cold start."""
+    for_fit: bool = False
+    """It breaks the year range because what the range still holds fits poorly, not because it ran out."""
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """What `Recommender.rank` answers: the items, best first, and the time it spent (the engine reports it)."""
+
+    items: list[Recommendation]
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+    """"retrieve" (the first candidates) and "score" (scoring, loosening, whys), in milliseconds."""

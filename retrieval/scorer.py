@@ -1,0 +1,218 @@
+"""Scores of candidate rows for one request: the formula (`scoring.py`), or a learned ranker over its best rows.
+
+The formula's parts that the whys and the wildcard rule read are kept beside the score (`Scored`); the
+`FEATURES` columns a learned ranker is trained on are computed here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .candidates import CandidateIndex
+from .neighbours import NeighbourIndex
+from .people import PeopleIndex
+from .ranker import FEATURES, RankerModel, first_stage_rank
+from .request import RankRequest
+from .scoring import ScoringWeights, base_scores, popularity_prior, top_positions
+
+
+@dataclass
+class Scored:
+    """Rows with their scores and the parts the whys need, aligned."""
+
+    rows: np.ndarray
+    embeddings: np.ndarray
+    score: np.ndarray
+    collab: np.ndarray
+    """Co-occurrence with the liked items, scaled to the best row's."""
+    prior: np.ndarray
+    similarity: np.ndarray
+    """cos(interest, row); zeros on a cold start."""
+    negative: np.ndarray
+    collab_raw: np.ndarray
+    leaning: np.ndarray
+    """What goes on top of a learned score: the request's leanings (the anchors' vector pull, soft genres) and
+    `ScoringWeights.debias` away from popularity (the formula's own score has the anchors' links too)."""
+
+    def at(self, positions: np.ndarray, score: np.ndarray) -> Scored:
+        """These positions only, with a new score."""
+        parts = (self.collab, self.prior, self.similarity, self.negative, self.collab_raw, self.leaning)
+        return Scored(self.rows[positions], self.embeddings[positions], score, *(p[positions] for p in parts))
+
+
+class Scorer:
+    """Setup: the catalog's candidate index (rows, genres, years), people and neighbours. Construct with the
+    weights and, optionally, a learned ranker; both may be replaced later (benchmarks tune them). Score:
+    `scored(rows, request)`."""
+
+    def __init__(
+        self,
+        index: CandidateIndex,
+        people: PeopleIndex,
+        neighbours: NeighbourIndex,
+        weights: ScoringWeights,
+        ranker: RankerModel | None = None,
+    ) -> None:
+        self.index = index
+        self.catalog = index.catalog
+        self.people = people
+        self.neighbours = neighbours
+        self.weights = weights
+        self.ranker = ranker
+        meta_popularity = self.catalog.column_arrays().prior_popularity
+        self.has_meta_popularity = bool(meta_popularity.any())
+        self.meta_prior = popularity_prior(meta_popularity)
+        """The catalog's own popularity prior of every row (meta `popularity`, else `nbmentions`)."""
+
+    def scored(self, rows: np.ndarray, request: RankRequest) -> Scored:
+        """The formula's score of every row; with a learned ranker (and an interest vector: a cold start has
+        nothing to learn from), only the formula's `first_stage` best rows, scored by the model plus the
+        request's leanings, which the training data has no examples of."""
+        formula = self.formula(rows, request)
+        if self.ranker is None or request.interest is None:
+            return formula
+        first, features = self.first_stage(formula, request, self.ranker.first_stage)
+        learned = self.ranker.score(features) + formula.leaning[first]
+        return formula.at(first, learned)
+
+    def formula(self, rows: np.ndarray, request: RankRequest, embeddings: np.ndarray | None = None) -> Scored:
+        """embeddings: the rows' (gathered here when not given); a cold start's pool (`cold.py`) passes no
+        columns when nothing reads them (no interest, aversion or anchor)."""
+        if embeddings is None:  # all rows (small catalogs) use the matrix as is: gathering 1M rows copies 1.5 GB
+            embeddings = self.catalog.embeddings if len(rows) == len(self.catalog) else self.catalog.embeddings[rows]
+        collab_raw = self.index.on_rows(request.collaborative, rows)
+        collab = collab_raw / collab_raw.max() if collab_raw.max() > 0 else collab_raw
+        prior = self.prior(rows, request.popularity_counts)
+        score, similarity, negative = base_scores(
+            embeddings, request.interest, request.aversion, prior, collab, self.weights
+        )
+        debias = self.weights.debias * prior
+        leaning = self.leaning(rows, embeddings, request) - debias
+        score = score + leaning
+        if request.liked_people or request.disliked_people:
+            score = score + self.weights.person * self.people_boost(request, rows)
+        # on top of a learned score: the anchors' vector pull only, since the ranker weighs people and genres itself
+        on_top = leaning if self.ranker is None else self.leaning(rows, embeddings, request, links=False) - debias
+        return Scored(rows, embeddings, score, collab, prior, similarity, negative, collab_raw, on_top)
+
+    def first_stage(self, formula: Scored, request: RankRequest, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, `FEATURES` columns) of the formula's `size` best rows, in the formula's order."""
+        first = top_positions(formula.score, size)
+        features = self.features(
+            formula.rows[first],
+            formula.embeddings[first],
+            request,
+            formula.similarity[first],
+            formula.negative[first],
+            formula.collab_raw[first],
+        )
+        return first, features
+
+    def features(
+        self,
+        rows: np.ndarray,
+        embeddings: np.ndarray,
+        request: RankRequest,
+        similarity: np.ndarray,
+        aversion: np.ndarray,
+        collab_raw: np.ndarray,
+    ) -> np.ndarray:
+        """The `FEATURES` columns (see ranker.py) of `rows`, given in the formula's order."""
+        n = len(rows)
+        zeros = np.zeros(n, dtype=np.float32)
+        row_of = self.catalog.row_of
+        years, all_years, genre_matrix = self.index.years[rows], self.index.years, self.index.genres
+        liked = [row_of[i] for i in request.liked[-20:] if i in row_of]
+        if liked:
+            to_liked = embeddings @ self.catalog.embeddings[liked].T
+            liked_max, liked_mean = to_liked.max(axis=1), to_liked.mean(axis=1)
+            liked_genres = genre_matrix[liked].mean(axis=0)
+            genres = genre_matrix[rows]
+            genre_match = (genres @ liked_genres) / np.maximum(genres.sum(axis=1), 1)
+            known = all_years[liked][all_years[liked] > 0]
+            if len(known):
+                year_distance = np.minimum(np.abs(years - float(np.median(known))) / 10.0, 5.0) * (years > 0)
+            else:
+                year_distance = zeros
+        else:
+            liked_max = liked_mean = genre_match = year_distance = zeros
+        seen = [row_of[i] for i in request.seen[-20:] if i in row_of]
+        seen_max = (embeddings @ self.catalog.embeddings[seen].T).max(axis=1) if seen else zeros
+        counts = request.popularity_counts
+        learned_popularity = self.learned_prior(rows, counts) if counts else zeros
+        people = self.people_boost(request, rows) if request.liked_people or request.disliked_people else zeros
+        collab = collab_raw / collab_raw.max() if n and collab_raw.max() > 0 else collab_raw
+        aspects = [v for _, v in request.aspects]
+        columns = {
+            "interest": similarity,
+            "aversion": aversion,
+            "liked_max": liked_max,
+            "liked_mean": liked_mean,
+            "collaborative": collab,
+            "co_occurrence": np.log1p(np.maximum(collab_raw, 0)),
+            "seen_max": seen_max,
+            "co_seen": np.log1p(np.maximum(self.index.on_rows(request.collaborative_seen, rows), 0)),
+            "learned_popularity": learned_popularity,
+            "catalog_popularity": self.meta_prior[rows],
+            "people": people,
+            "genre_match": genre_match,
+            "year_distance": year_distance,
+            "recency": np.maximum(years - 1950, 0) / 50.0 * (years > 0),
+            "aspect_match": (embeddings @ np.stack(aspects).T).max(axis=1) if aspects else zeros,
+            "first_stage_rank": first_stage_rank(n),
+        }
+        return np.column_stack([np.asarray(columns[name], dtype=np.float32) for name in FEATURES])
+
+    def leaning(self, rows: np.ndarray, embeddings: np.ndarray, request: RankRequest, links: bool = True) -> np.ndarray:
+        """What the request leans to without filtering: the anchors' neighbours (by `NeighbourIndex.closeness` to the
+        nearest anchor; with `links` False by the item vectors alone) and items with a soft genre (more when they
+        have every one asked for)."""
+        extra = np.zeros(len(rows), dtype=np.float32)
+        anchors = [self.catalog.row_of[i] for i in request.anchors if i in self.catalog.row_of]
+        if anchors:
+            cosines = embeddings @ self.catalog.embeddings[anchors].T
+            if links:
+                closeness = [self.neighbours.closeness(a, rows, cosines[:, n]) for n, a in enumerate(anchors)]
+                extra += self.weights.anchor * np.max(closeness, axis=0)
+            else:
+                extra += self.weights.anchor * cosines.max(axis=1)
+        if request.preferred_genres:
+            counts = self.index.genre_counts(rows, request.preferred_genres)
+            every = (counts == len(request.preferred_genres)) & (len(request.preferred_genres) > 1)
+            extra += self.weights.genre * ((counts > 0) + 0.5 * every)
+        return extra
+
+    def prior(self, rows: np.ndarray, counts: dict[str, int]) -> np.ndarray:
+        """The popularity prior of `rows`: the catalog's, the event log's counts, or the mean of both."""
+        if not counts:
+            return self.meta_prior[rows]
+        learned = self.learned_prior(rows, counts)
+        return (self.meta_prior[rows] + learned) / 2 if self.has_meta_popularity else learned
+
+    def learned_prior(self, rows: np.ndarray, counts: dict[str, int]) -> np.ndarray:
+        """The event log's counts of `rows`, log-scaled against the catalog's most counted item."""
+        top = max((c for i, c in counts.items() if i in self.catalog.row_of), default=0)
+        return popularity_prior(self.index.on_rows(counts, rows), top=top)
+
+    def people_boost(self, request: RankRequest, rows: np.ndarray) -> np.ndarray:
+        """+1 for each liked person a row has, −1 for each disliked one."""
+        boost: dict[str, float] = {}
+        for sign, names in ((1.0, request.liked_people), (-1.0, request.disliked_people)):
+            for name in names:
+                for item_id in self.people.items_with(name):
+                    boost[item_id] = boost.get(item_id, 0.0) + sign
+        return self.index.on_rows(boost, rows)
+
+
+def top_by_position(scores: np.ndarray, k: int) -> np.ndarray:
+    """`top_positions`, with the ties at the k-th score taken lowest position first (its partial sort takes any of
+    them): a cold start's pool from a few rows (`cold.py`) is then the pool of all of them."""
+    top = top_positions(scores, k)
+    if len(scores) <= k or not len(top):
+        return top
+    last = scores[top[-1]]
+    above = top[scores[top] > last]
+    tied = np.flatnonzero(scores == last)  # ascending
+    return np.concatenate([above, tied[: k - len(above)]]) if len(tied) > k - len(above) else top

@@ -1,0 +1,133 @@
+"""Why an item was picked: at most two reasons specific to it, and whether anything ties it to the request."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import numpy as np
+
+from .catalog import CatalogItem
+from .explain import anchor_reason, request_reason, specific_detail
+from .neighbours import NeighbourIndex
+from .people import people_of
+from .request import RankRequest
+from .store import StoredCatalog
+from .titles import normalize
+
+ASPECT_FIT = 0.45
+"""Cosine above which an item is said to fit a phrase it does not contain; below it (0.25 was
+tried) the read-through found "fits 'animated'" on Gravity and "fits 'dark crime drama'" on Booksmart."""
+CLOSE = 0.45
+"""Cosine above which an item may be called "close to" a liked one even when the catalog shows nothing they share."""
+NEAR_ANCHOR = 0.45
+"""`NeighbourIndex.closeness` (cosine plus links) above which an item may be called close to its anchor with no link
+to name: Past Lives to Lost in Translation (0.5), not Saw (0.1)."""
+
+
+class Whys:
+    """Setup: the catalog, its neighbour index and its genre vocabulary. Use: `why(row, request, collab, prior)`."""
+
+    def __init__(self, catalog: StoredCatalog, neighbours: NeighbourIndex, genres: Iterable[str]) -> None:
+        self.catalog = catalog
+        self.neighbours = neighbours
+        self.genres = genres
+
+    def why(self, row: int, request: RankRequest, collab: float, prior: float) -> tuple[str, bool]:
+        """At most two reasons specific to this item, strongest first (see `explain.py`).
+
+        A liked person it has, the anchor or liked item it is closest to and their strongest link, the words of
+        the request its own text contains; else how well it fits the request, what people with the
+        same favourites liked, or what the item itself is. The flag: whether anything ties it to the request
+        or the taste (a genre asked for counts); a pick with nothing is a wildcard (`Recommender`)."""
+        item = self.catalog.items[row]
+        vector = self.catalog.embeddings[row]
+        reasons = [r for r in (_person_reason(item, request),) if r]
+        near_anchor = self.anchor_link(row, request)
+        closest = None if near_anchor else self.closest_liked(vector, request)
+        if near_anchor is not None:
+            reasons.append(near_anchor)
+        elif closest is not None:
+            anchor, similarity = closest
+            reason = anchor_reason(item, anchor, close=similarity > CLOSE)
+            reasons += [reason] if reason else []
+        matched = request_reason(item, [text for text, _ in request.aspects])
+        fit = matched or _aspect_reason(item, vector, request, self.genres)
+        if fit:
+            reasons.append(fit)
+        if collab > 0.3 and len(reasons) < 2:
+            reasons.append(self._collaborative_reason(request))
+        if reasons:
+            return "; ".join(reasons[:2]), True
+        genres = "/".join(item.genres[:2]) or "pick"
+        lead = f"a widely loved {genres}" if prior > 0.6 else f"{_article(genres)} {genres}"
+        asked = {*request.preferred_genres, *request.include_genres}
+        return f"{lead}: {specific_detail(item)}", bool(asked & set(item.genres))
+
+    def anchor_link(self, row: int, request: RankRequest) -> str | None:
+        """'close to Pulp Fiction, which you liked: also directed by Quentin Tarantino': the anchor this item is
+        closest to by `NeighbourIndex.closeness`, and the strongest real link between them, when there is one."""
+        anchors = [self.catalog.row_of[i] for i in request.anchors if i in self.catalog.row_of]
+        if not anchors:
+            return None
+        one = np.array([row], dtype=np.int64)
+        cosines = self.catalog.embeddings[anchors] @ self.catalog.embeddings[row]
+        closeness = [float(self.neighbours.closeness(a, one, cosines[n : n + 1])[0]) for n, a in enumerate(anchors)]
+        best = int(np.argmax(closeness))
+        anchor = self.catalog.items[anchors[best]]
+        link = self.neighbours.link(self.catalog.items[row], anchor)
+        if link:
+            return f"close to {anchor.title}, which you liked: {link}"
+        return f"close to {anchor.title}, which you liked" if closeness[best] >= NEAR_ANCHOR else None
+
+    def closest_liked(self, vector: np.ndarray, request: RankRequest) -> tuple[CatalogItem, float] | None:
+        """(item, similarity): the anchor this item is near (the ranking was built around it, so the why names
+        it when they share something), else the latest liked item nearest to it, when near enough to say so."""
+        for ids, threshold in ((request.anchors, 0.3), (request.liked[-20:], CLOSE)):
+            liked_rows = [self.catalog.row_of[i] for i in ids if i in self.catalog.row_of]
+            if not liked_rows:
+                continue
+            sims = self.catalog.embeddings[liked_rows] @ vector
+            best = int(np.argmax(sims))
+            if sims[best] > threshold:
+                return self.catalog.items[liked_rows[best]], float(sims[best])
+        return None
+
+    def near_liked(self, item: CatalogItem, request: RankRequest) -> bool:
+        """It is close to an anchor or a liked item by the whys' own test (something shared, or very near), when
+        the user has liked anything: the read-through found WALL-E "closer" to a crime fan than recent films."""
+        if not (request.anchors or request.liked):
+            return True
+        closest = self.closest_liked(self.catalog.embeddings[self.catalog.row_of[item.id]], request)
+        return closest is not None and anchor_reason(item, closest[0], close=closest[1] > CLOSE) is not None
+
+    def _collaborative_reason(self, request: RankRequest) -> str:
+        liked = [self.catalog.items[self.catalog.row_of[i]] for i in request.liked if i in self.catalog.row_of]
+        if len(liked) == 1:
+            return f"people who liked {liked[0].title} also liked it"
+        return "people with your favourites liked it too"
+
+
+def _aspect_reason(item: CatalogItem, vector: np.ndarray, request: RankRequest, genres: Iterable[str]) -> str | None:
+    """Quote the asked-for phrase the item matches best, if it matches well enough and has every genre the phrase
+    names (the read-through found Men in Black "fits 'dark crime drama'")."""
+    if not request.aspects:
+        return None
+    sims = [float(v @ vector) for _, v in request.aspects]
+    best = int(np.argmax(sims))
+    phrase = request.aspects[best][0]
+    named = {g for g in genres if re.search(rf"\b{re.escape(g)}s?\b", phrase.lower())}
+    return f"fits “{phrase}”" if sims[best] > ASPECT_FIT and named <= set(item.genres) else None
+
+
+def _person_reason(item: CatalogItem, request: RankRequest) -> str | None:
+    """'with <person>': the latest liked person the item has (names compared normalized)."""
+    if not request.liked_people:
+        return None
+    present = {normalize(p) for p in people_of(item)}
+    named = [p for p in request.liked_people if normalize(p) in present]
+    return f"with {named[-1]}" if named else None
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"

@@ -203,31 +203,40 @@ def _items():
     return heat, fuzz, other, TitleIndex([heat, fuzz, other])
 
 
-def _recommend_validator(**kw):
-    from recochat.bot.writer import GroundingValidator
+def _recommend_validator(excluded=None, **kw):
+    from recochat.bot.grounding import GroundingValidator
+    from recochat.bot.writer import Brief
 
     heat, fuzz, _, titles = _items()
     facts = "a gritty crime film Heat (1995) Heat | crime, thriller criminal thrilling"  # no liked title: cut out
-    return GroundingValidator(titles, [heat, fuzz], facts, [fuzz], False, 1.0, 6, heat, **kw)
+    brief = Brief("recommend", {}, [heat, fuzz], facts, share=1.0, min_words=6, must_name=heat, **kw)
+    return GroundingValidator(brief, titles, liked=[fuzz], excluded=excluded)
+
+
+def _rule(validator, sentence):
+    """The rule that dropped the sentence; None when it was kept."""
+    drop = validator.check(sentence)
+    return None if drop is None else drop.rule
 
 
 @pytest.mark.parametrize(
-    "sentence, kept",
+    "sentence, dropped_by",
     [
-        ("Here are a few picks for you, starting with Heat, a crime thriller.", True),
-        ("Since you liked Hot Fuzz, here are more picks, starting with Heat, a crime thriller.", True),
-        ("Here are a few picks for you, starting with Heat, a crime thriller from 1995.", True),
-        ("Here are a few picks for you, starting with Heat, a crime thriller from 2013.", False),  # not its year
-        ("Here are a few picks for you, starting with Heat, a Disney musical.", False),  # words it was not given
-        ("Hot Fuzz and Heat, classic cop shows for you.", False),  # another title, not as what the user liked
-        ("Here are a few more picks, starting with The 80s, after Heat.", False),  # "starting with" names no pick
-        ("Here are a few great picks for you tonight.", False),  # names no pick: says nothing
-        ("Heat, a crime thriller.", False),  # a fragment
-        ("More like: Heat, a crime thriller for you.", False),  # the prompt's label echoed
+        ("Here are a few picks for you, starting with Heat, a crime thriller.", None),
+        ("Since you liked Hot Fuzz, here are more picks, starting with Heat, a crime thriller.", None),
+        ("Here are a few picks for you, starting with Heat, a crime thriller from 1995.", None),
+        ("Here are a few picks for you, starting with Heat, a crime thriller from 2013.", "wrong_year"),  # not its year
+        ("Here are a few picks for you, starting with Heat, a Disney musical.", "wrong_kind"),  # words not given
+        ("Hot Fuzz and Heat, classic cop shows for you.", "names_the_pick"),  # another title, not as what was liked
+        ("Here are a few more picks, starting with The 80s, after Heat.", "starting_with"),  # names no pick
+        ("Here are a few great picks for you tonight.", "names_the_pick"),  # names no pick: says nothing
+        ("Heat, a crime thriller.", "fragment"),
+        ("More like: Heat, a crime thriller for you.", "markup"),  # the prompt's label echoed
     ],
 )
-def test_a_recommend_sentence_names_the_first_pick_in_words_it_was_given(sentence, kept):
-    assert _recommend_validator().accept(sentence) is kept
+def test_a_recommend_sentence_names_the_first_pick_in_words_it_was_given(sentence, dropped_by):
+    assert _recommend_validator().accept(sentence) is (dropped_by is None)
+    assert _rule(_recommend_validator(), sentence) == dropped_by
 
 
 def test_a_question_about_one_field_is_answered_from_that_field():
@@ -260,16 +269,17 @@ async def test_a_silent_model_is_not_asked_again(make_runtime):
 
 
 @pytest.mark.parametrize(
-    "sentence",
+    "sentence, dropped_by",
     [
-        "Here are a few picks for you, starting with Heat, a crime thriller from the 80s.",  # Heat is from 1995
-        "Here are a few more picks for you, starting with Heat: A.K.A.",  # cut after initials
-        "Here are a few more picks for you, starting with Heat: A.",  # cut after a colon
-        "Here are a few more picks for you, starting with Heat, a crime thriller",  # a line that never ends
+        ("Here are a few picks for you, starting with Heat, a crime thriller from the 80s.", "wrong_year"),  # 1995
+        ("Here are a few more picks for you, starting with Heat: A.K.A.", "markup"),  # cut after initials
+        ("Here are a few more picks for you, starting with Heat: A.", "markup"),  # cut after a colon
+        ("Here are a few more picks for you, starting with Heat, a crime thriller", "unended"),  # a line never ending
     ],
 )
-def test_a_wrong_decade_or_a_cut_sentence_is_dropped(sentence):
+def test_a_wrong_decade_or_a_cut_sentence_is_dropped(sentence, dropped_by):
     assert _recommend_validator().accept(sentence) is False
+    assert _rule(_recommend_validator(), sentence) == dropped_by
     assert _recommend_validator().accept("Here are a few picks for you, starting with Heat, a thriller from the 90s.")
 
 
@@ -277,32 +287,40 @@ def test_praise_of_a_choice_the_user_did_not_make_and_picks_for_the_pick_are_dro
     validator = _recommend_validator()
     assert not validator.accept("What a great choice, here are a few picks starting with Heat, a crime thriller.")
     assert not validator.accept("Here are a few more picks for Heat, a crime thriller, for you tonight.")
+    choice = "What a great choice, here are a few picks starting with Heat, a crime thriller."
+    assert _rule(_recommend_validator(), choice) == "user_claim"
+    assert _rule(validator, "Here are a few more picks for Heat, a crime thriller, for you tonight.") == (
+        "picks_for_the_pick"
+    )
 
 
 def test_an_answer_about_an_item_must_retell_its_story():
-    from recochat.bot.writer import GroundingValidator
+    from recochat.bot.grounding import GroundingValidator
+    from recochat.bot.writer import Brief
 
     heat, _, _, titles = _items()
     plot = "A master thief plans one last heist while a obsessive detective closes in on his crew."
     facts = f"Heat (1995) | crime, thriller | director: Michael Mann | with Al Pacino | {plot} what is #1 about?"
-    validator = GroundingValidator(titles, [heat], facts, tell=plot)
+    validator = GroundingValidator(Brief("about_item", {}, [heat], facts, questions=True, tell=plot), titles)
     assert not validator.accept("Heat is a crime thriller from director Michael Mann, with Al Pacino.")
+    assert _rule(validator, "Heat is a crime thriller from director Michael Mann, with Al Pacino.") == "no_story"
     assert validator.accept("Heat is a crime thriller: a master thief plans one last heist as a detective closes in.")
 
 
 @pytest.mark.parametrize(
-    "sentence",
+    "sentence, dropped_by",
     [
-        "Your favorite, Heat, a crime thriller, starts these picks.",
-        "You haven't seen Heat, a thriller, yet.",
-        "Your first choice, starting with Heat, is a crime thriller.",
-        "You've got a new favorite, Heat, a crime thriller.",
-        "You're welcome, here are picks starting with Heat, a crime thriller.",  # nobody said thanks
-        "As a fan of Heat, here are a few more picks, starting with Heat, a crime thriller.",  # Heat is not liked
+        ("Your favorite, Heat, a crime thriller, starts these picks.", "user_claim"),
+        ("You haven't seen Heat, a thriller, yet.", "user_claim"),
+        ("Your first choice, starting with Heat, is a crime thriller.", "user_claim"),
+        ("You've got a new favorite, Heat, a crime thriller.", "user_claim"),
+        ("You're welcome, here are picks starting with Heat, a crime thriller.", "unthanked_welcome"),  # no thanks
+        ("As a fan of Heat, here are a few more picks, starting with Heat, a crime thriller.", "user_claim"),
     ],
 )
-def test_unknowable_claims_about_the_user_are_dropped(sentence):
+def test_unknowable_claims_about_the_user_are_dropped(sentence, dropped_by):
     assert not _recommend_validator().accept(sentence)
+    assert _rule(_recommend_validator(), sentence) == dropped_by
 
 
 def test_the_intro_makes_no_plot_claim():
@@ -310,6 +328,8 @@ def test_the_intro_makes_no_plot_claim():
     assert not _recommend_validator(plot=False).accept(
         "Here are a few picks, starting with Heat, a thriller about crime."
     )
+    about = "Here are a few picks, starting with Heat, a thriller about crime."
+    assert _rule(_recommend_validator(plot=False), about) == "plot_claim"
     assert _recommend_validator(plot=False).accept(
         "Here are a few picks for you, starting with Heat, a crime thriller."
     )
@@ -320,6 +340,8 @@ def test_the_words_of_a_title_are_no_facts_about_the_pick():
     validator = _recommend_validator()
     assert validator.accept("Since you liked Hot Fuzz, here are more picks, starting with Heat, a crime thriller.")
     assert not _recommend_validator().accept("Here are a few picks for you, starting with Heat, a hot fuzz thriller.")
+    fuzz = "Here are a few picks for you, starting with Heat, a hot fuzz thriller."
+    assert _rule(_recommend_validator(), fuzz) == "names_the_pick"  # "hot fuzz" names Hot Fuzz, not as liked
 
 
 def test_a_sentence_offering_what_the_user_ruled_out_is_dropped():
@@ -327,14 +349,23 @@ def test_a_sentence_offering_what_the_user_ruled_out_is_dropped():
     assert not validator.accept("You're looking for a classic Western, so here is Heat, a crime thriller.")
     assert not validator.accept("Here are a few scary picks for you, starting with Heat, a crime thriller.")
     assert validator.accept("Here are a few more picks for you, starting with Heat, a crime thriller.")
+    for sentence in (
+        "You're looking for a classic Western, so here is Heat, a crime thriller.",
+        "Here are a few scary picks for you, starting with Heat, a crime thriller.",
+    ):
+        assert _rule(_recommend_validator(excluded=["western", "horror"]), sentence) == "ruled_out"
 
 
 def test_every_claim_about_what_the_user_loves_must_hold():
     assert not _recommend_validator().accept("You loved Hot Fuzz, and now you love Heat, a crime thriller.")
+    assert _rule(_recommend_validator(), "You loved Hot Fuzz, and now you love Heat, a crime thriller.") == (
+        "user_claim"
+    )
 
 
 def test_an_about_answer_retells_the_plot_word_for_word_and_not_the_verdict():
-    from recochat.bot.writer import ABOUT_SHARE, GroundingValidator, _plot, item_facts
+    from recochat.bot.grounding import GroundingValidator
+    from recochat.bot.writer import ABOUT_SHARE, Brief, _plot, item_facts
     from recochat.retrieval.catalog import CatalogItem
     from recochat.retrieval.titles import TitleIndex
 
@@ -348,43 +379,58 @@ def test_an_about_answer_retells_the_plot_word_for_word_and_not_the_verdict():
 
     def validator():
         facts = f"{item_facts(away)} what is #1 about?"
-        return GroundingValidator(TitleIndex([away]), [away], facts, share=ABOUT_SHARE, tell=_plot(away))
+        brief = Brief("about_item", {}, [away], facts, ABOUT_SHARE, questions=True, tell=_plot(away))
+        return GroundingValidator(brief, TitleIndex([away]))
 
     assert not validator().accept("Spirited Away is a dreamlike fantasy and a cult classic from 2001.")  # no plot
     assert not validator().accept("Spirited Away is about a young woman who must rescue her family's bathhouse.")
+    assert _rule(validator(), "Spirited Away is a dreamlike fantasy and a cult classic from 2001.") == "no_story"
+    # "family" is a kind it is not (checked before "young woman", which is off the facts too)
+    assert _rule(validator(), "Spirited Away is about a young woman who must rescue her family's bathhouse.") == (
+        "wrong_kind"
+    )
     assert validator().accept("In Spirited Away, a sulky ten-year-old must work in a bathhouse to rescue her parents.")
 
 
 def test_youre_welcome_answers_only_a_thank_you():
-    from recochat.bot.writer import GroundingValidator
+    from recochat.bot.grounding import GroundingValidator
+    from recochat.bot.writer import Brief
 
     *_, titles = _items()
     draft = "You're welcome! Tell me whenever you want more ideas."
 
     def paraphrase(message: str) -> GroundingValidator:
-        return GroundingValidator(titles, [], f"{draft} {message}", share=0.75, min_words=3, generic=False)
+        facts = f"{draft} {message}"
+        return GroundingValidator(
+            Brief("smalltalk", {}, [], facts, share=0.75, questions=True, min_words=3, generic=False), titles
+        )
 
     assert paraphrase("thanks!").accept("You're welcome, tell me whenever you want more ideas.")
     assert not paraphrase("recommend me something").accept("You're welcome, tell me whenever you want more ideas.")
+    welcome = "You're welcome, tell me whenever you want more ideas."
+    assert _rule(paraphrase("recommend me something"), welcome) == "unthanked_welcome"
 
 
 @pytest.mark.parametrize(
-    "sentence, picks, kept",
+    "sentence, picks, dropped_by",
     [
-        ("Here are a few more picks for you, starting with Heat, a crime thriller.", 5, True),
-        ("Here's a fun pick for you, starting with Heat, a crime thriller.", 5, False),  # five picks are no "a pick"
-        ("Here is a pick for you: Heat, a crime thriller.", 1, True),
-        ("Here are a few more options, starting with Heat, a crime thriller.", 1, False),  # one is no "few"
+        ("Here are a few more picks for you, starting with Heat, a crime thriller.", 5, None),
+        ("Here's a fun pick for you, starting with Heat, a crime thriller.", 5, "miscount"),  # five are no "a pick"
+        ("Here is a pick for you: Heat, a crime thriller.", 1, None),
+        ("Here are a few more options, starting with Heat, a crime thriller.", 1, "miscount"),  # one is no "few"
     ],
 )
-def test_the_prose_counts_the_picks_right(sentence, picks, kept):
-    assert _recommend_validator(picks=picks).accept(sentence) is kept
+def test_the_prose_counts_the_picks_right(sentence, picks, dropped_by):
+    assert _recommend_validator(picks=picks).accept(sentence) is (dropped_by is None)
+    assert _rule(_recommend_validator(picks=picks), sentence) == dropped_by
 
 
 def test_a_title_the_user_named_lends_its_words_to_nothing():
     """The user's "I loved Hot Fuzz" must not make "fuzz" a fact about Heat."""
+    from dataclasses import replace
+
     from recochat.bot.engine import TurnResult
-    from recochat.bot.writer import GroundingValidator
+    from recochat.bot.grounding import GroundingValidator
     from recochat.retrieval.recommender import Recommendation
 
     heat, fuzz, _, titles = _items()
@@ -395,14 +441,17 @@ def test_a_title_the_user_named_lends_its_words_to_nothing():
     brief = writer._request(result)
     assert brief is not None and "fuzz" not in brief.facts.lower()
     assert (brief.one_sentence, brief.picks, brief.plot) == (True, 1, False)  # one intro sentence, no plot claim
-    validator = GroundingValidator(titles, brief.allowed, brief.facts, [fuzz], False, 1.0, 6, heat)
+    validator = GroundingValidator(replace(brief, picks=None, plot=True), titles, liked=[fuzz])  # the checks above
     assert not validator.accept("Here are a few picks for you, starting with Heat, a fuzz crime thriller.")
+    assert _rule(validator, "Here are a few picks for you, starting with Heat, a fuzz crime thriller.") == "off_facts"
     assert validator.accept("Since you loved Hot Fuzz, here are a few picks, starting with Heat, a crime thriller.")
 
 
 def test_a_recommend_sentence_may_use_the_first_picks_tags_and_people():
+    from dataclasses import replace
+
     from recochat.bot.engine import TurnResult
-    from recochat.bot.writer import GroundingValidator
+    from recochat.bot.grounding import GroundingValidator
     from recochat.retrieval.catalog import CatalogItem
     from recochat.retrieval.recommender import Recommendation
     from recochat.retrieval.titles import TitleIndex
@@ -416,8 +465,11 @@ def test_a_recommend_sentence_may_use_the_first_picks_tags_and_people():
     assert brief is not None
 
     def validator() -> GroundingValidator:
-        return GroundingValidator(titles, brief.allowed, brief.facts, [], False, 1.0, 6, batman)
+        return GroundingValidator(replace(brief, picks=None, plot=True), titles, liked=[])
 
     assert validator().accept("Here are a few picks for you, starting with Batman, a gothic superhero film.")
     assert validator().accept("Here are a few picks for you, starting with Batman, a Tim Burton film.")
     assert not validator().accept("Here are a few picks for you, starting with Batman, a classic Disney film.")
+    assert _rule(validator(), "Here are a few picks for you, starting with Batman, a classic Disney film.") == (
+        "off_facts"
+    )

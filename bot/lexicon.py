@@ -1,0 +1,105 @@
+"""Genres and the words for them, and the sentence and decade patterns that reading and writing share.
+
+Reading a message (bot/understanding.py) maps the user's words to genres (`GENRE_SYNONYMS`); checking a model's
+sentence (bot/grounding.py) asks which words may call an item of a genre (`GENRE_WORDS`, `GENRE_TERMS`); the
+engine rules out what an item's own text says of a thing the user ruled out (`SAME_IN_TEXT`). Where reading and
+writing need a pattern for the same thing with different meanings, each has its own name here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from recochat.retrieval.explain import content_words
+
+GENRE_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "sci fi": ("science fiction",),
+    "scifi": ("science fiction",),
+    "sci-fi": ("science fiction",),
+    "science fiction": ("science fiction",),
+    "funny": ("comedy", "humour", "humor"),
+    "comedies": ("comedy",),
+    "comedy": ("comedy", "humour", "humor"),
+    "hilarious": ("comedy", "humour", "humor"),
+    "romcom": ("romance",),
+    "romantic": ("romance",),
+    "love story": ("romance",),
+    "scary": ("horror",),
+    "horror": ("horror",),
+    "creepy": ("horror",),
+    "gory": ("horror",),
+    "violent": ("horror",),
+    "animated": ("animation",),
+    "cartoon": ("animation",),
+    "cartoons": ("animation",),
+    "anime": ("animation",),
+    "kids": ("family",),
+    "children": ("family",),
+    "documentaries": ("documentary",),
+    "doc": ("documentary",),
+    "thrillers": ("thriller",),
+    "westerns": ("western",),
+    "musicals": ("musical",),
+    "superhero": ("action",),
+    "dramas": ("drama",),
+    "mysteries": ("mystery",),
+    "war movies": ("war",),
+    "action": ("action",),
+}
+"""What a user's word means as a genre, in the order of preference: 'funny' is comedy, or humour where a catalog
+calls it that. The first one the catalog has wins."""
+
+GENRE_WORDS: dict[str, str] = {
+    "animation": "animated cartoon",
+    "science fiction": "sci-fi scifi",
+    "romance": "romantic love",
+    "comedy": "comedic",
+    "family": "kids children",
+    "thriller": "thrilling suspenseful",
+    "horror": "scary",
+    "fantasy": "magical",
+    "crime": "criminal gangster",
+    "mystery": "mysterious",
+    "biography": "biopic",
+    "history": "historical",
+    "drama": "dramatic",
+    "adventure": "adventurous",
+    "western": "cowboy",
+    "sport": "sports",
+}
+"""How a sentence may call an item of a genre: 'a romantic comedy' is true of romance and comedy."""
+
+GENRE_TERMS = content_words(
+    " ".join([*GENRE_WORDS, *GENRE_WORDS.values()]) + " action musical documentary war noir superhero"
+)
+"""Words that say what kind of item it is: each must be in the facts (the item's own genres and their words)."""
+
+
+def kind_words(genres: Iterable[str]) -> str:
+    """The genres and the words a sentence may use for them ("animation animated cartoon")."""
+    return " ".join(f"{g} {GENRE_WORDS.get(g, '')}" for g in genres)
+
+
+SAME_IN_TEXT: dict[str, tuple[str, ...]] = {
+    "violent": ("violent", "kill", "kills", "killer", "killing", "murder", "brutal", "bloody", "gory", "massacre"),
+    "scary": ("scary", "frightening", "terrifying", "terror", "creepy", "horror", "nightmare"),
+}
+"""What an item's text says when it is the thing ruled out: "not violent" rules out "sent back in time to kill",
+"nothing scary" a fairy tale with "a truly frightening witch" (both in the read-through)."""
+SAME_IN_TEXT["gory"] = SAME_IN_TEXT["violent"]
+SAME_IN_TEXT["creepy"] = SAME_IN_TEXT["scary"]
+
+
+SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
+"""Where one sentence of prose ends and the next begins: split at it, each sentence keeps its final mark."""
+SENTENCE_END_MARKS = re.compile(r"[.!?\n]+")
+"""The marks that end a sentence of a user's message (a run of them, a line break too): where a clause's sentence
+starts and ends."""
+
+DECADE_IN_REQUEST = re.compile(r"\b(?:(19|20)?(\d)0)'?s\b")
+"""A decade a user asks for in a lowered message ("the 90s", "1980s", "2010's"): group 1 the century (19 or 20,
+optional), group 2 the decade's digit."""
+DECADE_IN_PROSE = re.compile(r"\b(?:1[89]|20)?(\d)0['’]?s\b")
+"""A decade a sentence of prose gives ("the 90s", "the 1890s", "80’s"), which must be its title's: the group is the
+decade's digit only."""

@@ -23,7 +23,7 @@ from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .store import Event, without_undone
+from .contract import Event, without_undone
 
 Signal = str | None
 """One step of a user's history: an item they liked, or None where a session ended (a reset)."""

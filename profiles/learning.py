@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .collaborative import COLLABORATIVE_KINDS, CoOccurrence, is_positive, signals_of
-from .store import Event
+from .contract import Event
 
 log = logging.getLogger(__name__)
 

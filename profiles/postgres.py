@@ -20,20 +20,21 @@ has seen every event before it; `poll` reads the events after an id. Table `lear
 checkpoints of the collaborative counts, `log_state` how many forgets there have been; a forget
 takes the user's share out of every checkpoint in its own transaction.
 
-Schema versions are SQLite's (`profiles.store.SCHEMA_VERSION`, same numbers, same steps),
-kept in the one-row table `schema_version`.
+The tables and their migrations are every store's (profiles/schema.py, in PostgreSQL's words),
+the version kept in the one-row table `schema_version`; the statements of the contract are
+profiles/sql.py's, run by profiles/sqlstore.py. What is here is what only PostgreSQL does:
+connecting, locking, and the shared log.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -41,23 +42,14 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from recochat.bot.errors import SetupError
 
+from . import schema
+from .codecs import EVENT_COLUMNS, event_of
 from .collaborative import CoOccurrence, signals_of
+from .contract import Event
 from .learning import Checkpoint, Poll
-from .model import Profile, TurnSignal
-from .store import (
-    _COLUMNS,
-    SCHEMA_VERSION,
-    Event,
-    Picks,
-    ProfileStorage,
-    UserLocks,
-    _event_filter,
-    _event_of,
-    _picks_of,
-    _profile_columns,
-    _profile_of,
-    _signal_columns,
-)
+from .schema import SCHEMA_VERSION
+from .sql import POSTGRES, Statements
+from .sqlstore import Session, SQLProfileStore, UserLocks
 
 log = logging.getLogger(__name__)
 
@@ -65,52 +57,6 @@ _USER_LOCK = 0x7265636F  # 'reco': the first key of every per-user advisory lock
 _SCHEMA_LOCK = _USER_LOCK + 1  # held while a process checks and migrates the schema
 _LOG_LOCK = _USER_LOCK + 2  # held from a write's first event to its commit: ids become visible in order
 _LEARN_LOCK = _USER_LOCK + 3  # held while a checkpoint is stored or rewritten by a forget
-
-_BASE = [
-    """CREATE TABLE IF NOT EXISTS profiles (
-        user_id TEXT PRIMARY KEY,
-        data TEXT NOT NULL,
-        u BYTEA,  -- Profile.interest
-        n BYTEA,  -- Profile.aversion
-        updated_at DOUBLE PRECISION NOT NULL
-    )""",
-    """CREATE TABLE IF NOT EXISTS events (
-        id BIGSERIAL PRIMARY KEY,
-        user_id TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        item_id TEXT,
-        value DOUBLE PRECISION,
-        text TEXT,
-        time DOUBLE PRECISION NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS events_user ON events(user_id, id)",
-]
-"""Version 0, the tables of SQLite's version 0 in PostgreSQL types; a new database starts here."""
-
-_MIGRATIONS: dict[int, list[str]] = {
-    1: [
-        "ALTER TABLE events ADD COLUMN understood TEXT",  # TurnSignal.to_json(); NULL: not yet understood
-        "ALTER TABLE events ADD COLUMN positive BYTEA",
-        "ALTER TABLE events ADD COLUMN negative BYTEA",
-        "CREATE INDEX events_pending ON events(id) WHERE kind = 'turn' AND understood IS NULL",
-        "CREATE TABLE whys (user_id TEXT NOT NULL, item_id TEXT NOT NULL, why TEXT NOT NULL, "
-        "PRIMARY KEY (user_id, item_id))",
-    ],
-    2: [
-        # item_ids and held are JSON lists; held: the owner's reactions still on the message, oldest first
-        "CREATE TABLE picks (message_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, item_ids TEXT NOT NULL, "
-        "held TEXT NOT NULL DEFAULT '[]', time DOUBLE PRECISION NOT NULL)",
-        "CREATE INDEX picks_user ON picks(user_id)",
-    ],
-    3: [
-        # one checkpoint per catalog (learning.scope_of): CoOccurrence.to_bytes() of events up to last_id
-        "CREATE TABLE learned (scope TEXT PRIMARY KEY, last_id BIGINT NOT NULL, model BYTEA NOT NULL, "
-        "saved_at DOUBLE PRECISION NOT NULL)",
-        "CREATE TABLE log_state (forgets BIGINT NOT NULL)",  # one row
-        "INSERT INTO log_state(forgets) VALUES (0)",
-    ],
-}
-"""Step N brings version N-1 to N: the same steps as SQLite's `_MIGRATIONS`."""
 
 URL_FORM = "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
 
@@ -138,13 +84,17 @@ def check_url(url: str) -> None:
         raise SetupError(f"not a valid PostgreSQL URL ({URL_FORM}): {_said(error, url)}") from None
 
 
-class PostgresProfileStore(ProfileStorage):
+class PostgresProfileStore(SQLProfileStore):
     """Profiles, events and whys in PostgreSQL, for several recochat processes at once.
 
     Setup: a reachable server and a database; the tables are made and migrated at open.
     Construct: `PostgresProfileStore(url)`; `close()` closes the pool.
     Use: as any `ProfileStorage`; a load-change-write of one user goes inside `locked(user)`.
     """
+
+    dialect = POSTGRES
+    sql = Statements().rendered(POSTGRES)
+    _INSERT_EVENT = sql.insert_event + " RETURNING id"
 
     def __init__(self, url: str, *, pool_size: int = 10, connect_timeout: int = 5) -> None:
         check_url(url)
@@ -196,7 +146,7 @@ class PostgresProfileStore(ProfileStorage):
             conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             version = _version(conn)
             if version is None:
-                for statement in _BASE:
+                for statement in schema.base(POSTGRES):
                     conn.execute(statement)
                 conn.execute("INSERT INTO schema_version(version) VALUES (0)")
                 version = 0
@@ -206,7 +156,7 @@ class PostgresProfileStore(ProfileStorage):
                     f"({SCHEMA_VERSION}); upgrade recochat to open it"
                 )
             for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[target]:
+                for statement in schema.step(POSTGRES, target):
                     conn.execute(statement)
                 conn.execute("UPDATE schema_version SET version = %s", (target,))
 
@@ -226,13 +176,21 @@ class PostgresProfileStore(ProfileStorage):
             yield conn
 
     @contextmanager
-    def _transaction(self, users: Iterable[str | None] = ()) -> Iterator[psycopg.Connection]:
+    def _transaction(self, users: Iterable[str | None] = ()) -> Iterator[psycopg.Cursor]:
         """One transaction that first takes the advisory lock of each user it writes (in sorted
         order: two transactions never wait on each other in a cycle); rolled back on any error."""
-        with self._connection() as conn, conn.transaction():
+        with self._connection() as conn, conn.transaction(), conn.cursor() as cursor:
             for user_id in sorted({u for u in users if u is not None}):
-                conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_USER_LOCK, user_id))
-            yield conn
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_USER_LOCK, user_id))
+            yield cursor
+
+    def _rows(self, statement: str, args: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        with self._connection() as conn:
+            return list(conn.execute(statement, args).fetchall())
+
+    def _run(self, statement: str, args: Sequence[Any]) -> None:
+        with self._connection() as conn:  # one statement: autocommit is its transaction
+            conn.execute(statement, args)
 
     @contextmanager
     def locked(self, user_id: str) -> Iterator[None]:
@@ -264,142 +222,34 @@ class PostgresProfileStore(ProfileStorage):
             finally:
                 self._local.conn = None
 
-    # -- profiles ----------------------------------------------------------------------------
-    def load(self, user_id: str) -> Profile:
-        with self._connection() as conn:
-            row = conn.execute("SELECT data, u, n FROM profiles WHERE user_id = %s", (user_id,)).fetchone()
-        return _profile_of(user_id, row)
-
     # -- the log -----------------------------------------------------------------------------
-    def write(
-        self,
-        events: Iterable[Event],
-        profile: Profile | None = None,
-        whys: dict[str, str] | None = None,
-        clear: str | None = None,
-    ) -> list[Event]:
-        now = time.time()
-        events = [replace(event, time=event.time or now) for event in events]
-        owners = [e.user_id for e in events] + [profile.user_id if profile else None, clear]
-        with self._transaction(owners) as conn:
-            if whys and profile is not None:
-                with conn.cursor() as cursor:
-                    cursor.executemany(
-                        "INSERT INTO whys(user_id, item_id, why) VALUES (%s, %s, %s) "
-                        "ON CONFLICT (user_id, item_id) DO UPDATE SET why = excluded.why",
-                        [(profile.user_id, item_id, why) for item_id, why in whys.items()],
-                    )
-            if profile is not None:
-                conn.execute(
-                    "INSERT INTO profiles(user_id, data, u, n, updated_at) VALUES (%s, %s, %s, %s, %s) "
-                    "ON CONFLICT (user_id) DO UPDATE SET data = excluded.data, u = excluded.u, n = excluded.n, "
-                    "updated_at = excluded.updated_at",
-                    (profile.user_id, *_profile_columns(profile), time.time()),
-                )
-            if clear is not None:
-                conn.execute("DELETE FROM profiles WHERE user_id = %s", (clear,))
-            return self._append(conn, events)
-
-    @staticmethod
-    def _append(conn: psycopg.Connection, events: list[Event]) -> list[Event]:
+    def _append(self, session: Session, events: list[Event]) -> list[Event]:
         """Insert the events last in their transaction, under `_LOG_LOCK` until it commits: a
         later writer takes its ids only after this one's are visible, so the log is readable by
         id (`poll`) without skipping a late commit. The lock covers a few inserts and the commit."""
         if events:
-            conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_LOG_LOCK,))
-        stored = []
-        for event in events:
-            row = conn.execute(
-                "INSERT INTO events(user_id, kind, item_id, value, text, time, understood, positive, negative) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                (
-                    event.user_id,
-                    event.kind,
-                    event.item_id,
-                    event.value,
-                    event.text,
-                    event.time,
-                    *_signal_columns(event.signal),
-                ),
-            ).fetchone()
-            assert row is not None  # RETURNING gives one row per insert
-            stored.append(replace(event, id=int(row[0])))
-        return stored
+            session.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_LOG_LOCK,))
+        return super()._append(session, events)
 
-    def events(
-        self, user_id: str | None = None, kinds: Iterable[str] | None = None, before: int | None = None
-    ) -> Iterator[Event]:
-        where, args = _event_filter(user_id, kinds, before, "%s")
-        with self._connection() as conn:
-            rows = conn.execute(f"SELECT {_COLUMNS} FROM events{where} ORDER BY id", args).fetchall()
-        for row in rows:
-            yield _event_of(row)
+    def _insert_event(self, session: Session, values: Sequence[Any]) -> int:
+        row = session.execute(self._INSERT_EVENT, values).fetchone()
+        assert row is not None  # RETURNING gives one row per insert
+        return int(row[0])
 
-    def pending_turns(self) -> list[Event]:
-        with self._connection() as conn:
-            rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM events WHERE kind = 'turn' AND understood IS NULL ORDER BY id"
-            ).fetchall()
-        return [_event_of(row) for row in rows]
-
-    def set_signals(self, signals: dict[int, TurnSignal]) -> None:
-        with self._transaction() as conn, conn.cursor() as cursor:
-            cursor.executemany(
-                "UPDATE events SET understood = %s, positive = %s, negative = %s WHERE id = %s",
-                [(*_signal_columns(signal), event_id) for event_id, signal in signals.items()],
-            )
-
-    def users(self) -> list[str]:
-        with self._connection() as conn:
-            rows = conn.execute(
-                # code point order, as SQLite and Python sort, whatever the database's collation
-                "SELECT user_id FROM (SELECT user_id FROM profiles UNION SELECT user_id FROM events) AS everyone "
-                'ORDER BY user_id COLLATE "C"'
-            ).fetchall()
-        return [str(r[0]) for r in rows]
-
-    def why(self, user_id: str, item_id: str) -> str | None:
-        with self._connection() as conn:
-            row = conn.execute(
-                "SELECT why FROM whys WHERE user_id = %s AND item_id = %s", (user_id, item_id)
-            ).fetchone()
-        return None if row is None else str(row[0])
-
-    def whys(self, user_id: str) -> dict[str, str]:
-        with self._connection() as conn:
-            rows = conn.execute("SELECT item_id, why FROM whys WHERE user_id = %s", (user_id,)).fetchall()
-        return {str(item_id): str(why) for item_id, why in rows}
-
-    # -- privacy -----------------------------------------------------------------------------
-    def remove_user(self, user_id: str) -> list[Event]:
-        with self._transaction([user_id]) as conn:
-            rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM events WHERE user_id = %s ORDER BY id",
-                (user_id,),
-            ).fetchall()
-            conn.execute("DELETE FROM events WHERE user_id = %s", (user_id,))
-            conn.execute("DELETE FROM whys WHERE user_id = %s", (user_id,))
-            conn.execute("DELETE FROM picks WHERE user_id = %s", (user_id,))
-            conn.execute("DELETE FROM profiles WHERE user_id = %s", (user_id,))
-            gone = [_event_of(row) for row in rows]
-            self._unlearn(conn, user_id, gone)
-        return gone
-
-    @staticmethod
-    def _unlearn(conn: psycopg.Connection, user_id: str, gone: list[Event]) -> None:
+    def _forgotten(self, session: Session, user_id: str, gone: list[Event]) -> None:
         """In the forget's transaction: count one more forget (every process reloads when it sees
         it) and take the user's share out of every checkpoint. A checkpoint's counts include each
         of this user's live likes up to its last id, and no item of another catalog, so its own
         items tell which of the user's events it learned: no catalog is needed here, and a forget
         from the CLI is as thorough as one from a running bot."""
-        conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_LEARN_LOCK,))
-        conn.execute("UPDATE log_state SET forgets = forgets + 1")
-        checkpoints = conn.execute("SELECT scope, last_id, model FROM learned").fetchall()
+        session.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_LEARN_LOCK,))
+        session.execute("UPDATE log_state SET forgets = forgets + 1")
+        checkpoints = session.execute("SELECT scope, last_id, model FROM learned").fetchall()
         for scope, last_id, blob in checkpoints:
             model = CoOccurrence.from_bytes(bytes(blob))
             learned = [event for event in gone if event.id is not None and event.id <= last_id]
             model.replace_user(user_id, signals_of(learned, model.counts), [])
-            conn.execute("UPDATE learned SET model = %s WHERE scope = %s", (model.to_bytes(), scope))
+            session.execute("UPDATE learned SET model = %s WHERE scope = %s", (model.to_bytes(), scope))
 
     # -- shared learning (profiles/learning.py) ----------------------------------------------
     def shared_log(self) -> PostgresProfileStore:
@@ -415,13 +265,13 @@ class PostgresProfileStore(ProfileStorage):
         with self._connection() as conn:
             rows = conn.execute(
                 "WITH head AS (SELECT coalesce(max(id), 0) AS id FROM events), "
-                f"batch AS (SELECT {_COLUMNS} FROM events WHERE id > %s AND id <= (SELECT id FROM head) "
+                f"batch AS (SELECT {EVENT_COLUMNS} FROM events WHERE id > %s AND id <= (SELECT id FROM head) "
                 "AND kind = ANY(%s) ORDER BY id LIMIT %s) "
                 "SELECT (SELECT forgets FROM log_state), (SELECT id FROM head), batch.* "
                 "FROM (SELECT 1) AS one LEFT JOIN batch ON TRUE ORDER BY batch.id",
                 (after, list(kinds), limit),
             ).fetchall()
-        events = [_event_of(row[2:]) for row in rows if row[2] is not None]
+        events = [event_of(row[2:]) for row in rows if row[2] is not None]
         head = int(rows[0][1])
         if limit is not None and len(events) == limit:
             head = events[-1].id or head
@@ -438,39 +288,18 @@ class PostgresProfileStore(ProfileStorage):
     def save_checkpoint(self, scope: str, checkpoint: Checkpoint) -> bool:
         """Under `_LEARN_LOCK`, which a forget holds while it rewrites the checkpoints: a
         checkpoint made before a forget is never stored after it."""
-        with self._transaction() as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_LEARN_LOCK,))
-            row = conn.execute("SELECT forgets FROM log_state").fetchone()
+        with self._transaction() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_LEARN_LOCK,))
+            row = cursor.execute("SELECT forgets FROM log_state").fetchone()
             if row is None or int(row[0]) != checkpoint.forgets:
                 return False
-            stored = conn.execute(
+            stored = cursor.execute(
                 "INSERT INTO learned(scope, last_id, model, saved_at) VALUES (%s, %s, %s, %s) "
                 "ON CONFLICT (scope) DO UPDATE SET last_id = excluded.last_id, model = excluded.model, "
                 "saved_at = excluded.saved_at WHERE learned.last_id < excluded.last_id",
                 (scope, checkpoint.last_id, checkpoint.model, time.time()),
             )
             return stored.rowcount == 1
-
-    # -- posted messages ---------------------------------------------------------------------
-    def save_picks(self, message_id: str, user_id: str, item_ids: Sequence[str]) -> None:
-        with self._connection() as conn:  # one statement: autocommit is its transaction
-            conn.execute(
-                "INSERT INTO picks(message_id, user_id, item_ids, held, time) VALUES (%s, %s, %s, '[]', %s) "
-                "ON CONFLICT (message_id) DO UPDATE SET user_id = excluded.user_id, item_ids = excluded.item_ids, "
-                "held = '[]', time = excluded.time",
-                (message_id, user_id, json.dumps(list(item_ids)), time.time()),
-            )
-
-    def picks(self, message_id: str) -> Picks | None:
-        with self._connection() as conn:
-            row = conn.execute(
-                "SELECT message_id, user_id, item_ids, held FROM picks WHERE message_id = %s", (message_id,)
-            ).fetchone()
-        return _picks_of(row)
-
-    def set_held(self, message_id: str, held: Sequence[str]) -> None:
-        with self._connection() as conn:
-            conn.execute("UPDATE picks SET held = %s WHERE message_id = %s", (json.dumps(list(held)), message_id))
 
 
 def _version(conn: psycopg.Connection) -> int | None:

@@ -33,7 +33,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from recochat.profiles.store import ProfileStorage
+from recochat.profiles.contract import PickStorage, picks_kept_by
 
 from ..conversation import Conversations, Reply, ReplyItem
 from ..errors import NoSuchRank, RecochatError, SetupError
@@ -200,9 +200,9 @@ class RecoBot(commands.Bot):
         reactions to the shard of its server, so one process sees all of them.)"""
 
     @property
-    def profiles(self) -> ProfileStorage:
-        """The shared profile store, which also keeps the item messages (`save_picks` / `picks`)."""
-        return self.conversations.engine.profiles
+    def profiles(self) -> PickStorage:
+        """The shared profile store, as the keeper of the item messages (`save_picks` / `picks`)."""
+        return picks_kept_by(self.conversations.engine.profiles)
 
     @property
     def shard_label(self) -> str | None:

@@ -301,3 +301,23 @@ def test_a_ranking_carries_its_items_timings_and_typed_loosenings(large):
         ranking.items = []  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         request.k = 3  # type: ignore[misc]
+
+
+def test_weights_and_ranker_set_later_rank_as_given_at_construction(large):
+    """Benchmarks tune a built recommender (`recommender.weights = …`, `.ranker = …`): every part scores with them."""
+    from recochat.retrieval.ranker import FEATURES, RankerModel
+    from recochat.retrieval.scoring import ScoringWeights
+
+    weights = ScoringWeights(popularity=-0.5, mmr_lambda=0.3)
+    model = RankerModel(np.linspace(-1, 1, len(FEATURES)).astype(np.float32))
+    requests = [
+        RankRequest(interest=large.embeddings[5], aversion=None, k=6),
+        RankRequest(interest=None, aversion=None),
+    ]
+    tuned = Recommender(large)
+    tuned.weights, tuned.ranker = weights, model
+    built = Recommender(large, weights, ranker=model)
+    for request in requests:
+        assert [(r.item.id, r.score) for r in tuned.rank(request).items] == [
+            (r.item.id, r.score) for r in built.rank(request).items
+        ]

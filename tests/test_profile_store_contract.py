@@ -23,9 +23,12 @@ import pytest
 from recochat.benchmarks.pg_cluster import Cluster, ClusterError, find_bin_dir
 from recochat.benchmarks.stress import profile_differences
 from recochat.bot.errors import SetupError
+from recochat.profiles.contract import Event, Picks, PickStorage, ProfileStorage, picks_kept_by
 from recochat.profiles.model import Constraints, Profile, TurnSignal
 from recochat.profiles.postgres import PostgresProfileStore
-from recochat.profiles.store import SCHEMA_VERSION, Event, Picks, ProfileStorage, ProfileStore
+from recochat.profiles.schema import SCHEMA_VERSION
+from recochat.profiles.sql import POSTGRES, SQLITE, Statements
+from recochat.profiles.store import ProfileStore
 
 OLD_TURNS = ["something funny", "no horror please", "I loved Village Cops"]
 """Turn texts of a version-0 log: logged before turns kept what they were understood to say."""
@@ -341,6 +344,15 @@ def test_picks_of_a_posted_message_are_seen_by_another_store_and_keep_their_reac
     assert other.picks("1100") == Picks("1100", "discord:8", ["m4"], [])
 
 
+def test_picks_are_their_own_interface_which_every_store_offers(store: ProfileStorage):
+    """The core contract asks nothing of posted messages (only Discord keeps any); both stores keep them."""
+    assert not {"save_picks", "picks", "set_held"} & ProfileStorage.__abstractmethods__
+    assert picks_kept_by(store) is store and isinstance(store, PickStorage)
+    bare = type("Bare", (ProfileStorage,), dict.fromkeys(ProfileStorage.__abstractmethods__, lambda *args: None))
+    with pytest.raises(TypeError, match="does not keep posted messages"):  # a store of the core contract alone
+        picks_kept_by(bare())
+
+
 def test_forget_deletes_the_users_picks_only(store: ProfileStorage):
     store.save_picks("1", "a", ["m1"])
     store.save_picks("2", "b", ["m2"])
@@ -453,6 +465,15 @@ def test_locked_is_reentrant_and_released(backend: Backend, store: ProfileStorag
     thread.join(timeout=10)
     assert got_it.is_set(), "a lock was not released"
     assert [e.user_id for e in store.events()] == ["b", "a"]
+
+
+def test_every_statement_is_written_once_and_rendered_per_dialect():
+    """SQLite's copy is the text as written; psycopg's differs only in its placeholder and words."""
+    written, sqlite, postgres = Statements(), Statements().rendered(SQLITE), Statements().rendered(POSTGRES)
+    assert sqlite.load_profile == written.load_profile == "SELECT data, u, n FROM profiles WHERE user_id = ?"
+    assert postgres.set_held == "UPDATE picks SET held = %s WHERE message_id = %s"
+    assert sqlite.users.endswith("COLLATE BINARY") and postgres.users.endswith('COLLATE "C"')
+    assert all("?" not in s for s in postgres.delete_user) and len(postgres.delete_user) == 4
 
 
 # -- PostgreSQL's own: settings, errors, the CLI -----------------------------------------------

@@ -28,9 +28,10 @@ from fakes import HashingEncoder
 from recochat.benchmarks.pg_cluster import Cluster
 from recochat.bot.engine import Engine
 from recochat.profiles.collaborative import COLLABORATIVE_KINDS, CoOccurrence
+from recochat.profiles.contract import Event
 from recochat.profiles.learning import Checkpoint, Poll, SharedLearning
 from recochat.profiles.postgres import PostgresProfileStore
-from recochat.profiles.store import Event, ProfileStore
+from recochat.profiles.store import ProfileStore
 
 WORKER = Path(__file__).with_name("pg_worker.py")
 SOON_S = 1.0

@@ -1,0 +1,163 @@
+"""The engine's English: the sentences a reply says about itself (what was loosened, what is left, what the
+catalog cannot do, the question for a cold start) and the words an item's own text must not say.
+
+Pure functions of what the engine decided; the engine calls them, the writer prints what they return.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import Counter
+
+from recochat.profiles.model import Constraints
+from recochat.retrieval.ingest import plural
+from recochat.retrieval.recommender import Loosening, RankRequest, Recommendation
+
+from .lexicon import GENRE_SYNONYMS, SAME_IN_TEXT
+from .understanding import Understanding
+
+MAX_ITEMS = 10
+"""The most items one reply shows, however many are asked for: a longer list is no longer a recommendation."""
+_MISSING: dict[str | tuple[str, str], str] = {
+    "length": "runtime",
+    ("length", "book"): "page counts",
+    ("length", "recipe"): "cooking times",
+    "price": "prices",
+    "language": "languages",
+    "rating": "ratings",
+    "age rating": "age ratings",
+    "streaming service": "streaming services",
+}
+"""What the catalog lacks, said when an ask needs it ("I can't filter on length: this catalog has no runtime.")."""
+
+
+def loosened(request: RankRequest, items: list[Recommendation], noun: str) -> str | None:
+    """One sentence for a reply filled past its filters: what ran out, and what the rest are instead
+    ("That's every crime movie I have left for you; the rest are the closest mystery and thriller movies.")."""
+    stages = list(dict.fromkeys(r.loosened for r in items if r.loosened))
+    if not stages:
+        return None
+    soft = any(Loosening.SOFT_GENRES in stage for stage in stages)  # a soft genre is no filter unless given up
+    asked = [*request.include_genres, *(request.preferred_genres if soft else [])]
+    years = request.year_min is not None or request.year_max is not None
+    span = Constraints(year_min=request.year_min, year_max=request.year_max).years_text() if years else ""
+    if any(r.for_fit for r in items):
+        return f"Little else from {span} is close to what you like, so {_which_are_other_years(items)}."
+    rest = ", then ".join(
+        closest(stage, [r for r in items if r.loosened == stage], asked, request.include_genres, noun, soft)
+        for stage in stages
+    )
+    hard = request.include_genres
+    leaning = [g for g in asked if g not in hard]
+    # hard genres are the kind, a soft one only narrows it: "every family movie with animation", never
+    # "every family or animation movie" (an animated film without family was never a candidate)
+    kind = " or ".join(hard) if hard else " or ".join(leaning)
+    narrowed = f" with {' or '.join(leaning)}" if hard and leaning else ""
+    when = f" from {span}" if years else ""
+    if all(r.loosened for r in items):  # none of it fits any more
+        none = f"no {kind} {plural(noun)}{narrowed}" if asked else "nothing"
+        return f"I have {none}{when} left for you; these are the closest {rest}."
+    every = f"every {kind} {noun}{narrowed}" if asked else "everything"
+    return f"That's {every}{when} I have left for you; the rest are the closest {rest}."
+
+
+def _which_are_other_years(items: list[Recommendation]) -> str:
+    if len(items) == 1:
+        return "this one is from another year"
+    if all(r.for_fit for r in items):  # not "some of these" over five picks all from other years
+        return "these are from other years"
+    return "some of these are from other years"
+
+
+def dead_end(blocking: list[str]) -> str:
+    """Nothing is left even with genres and years loosened: say what to drop (an exclusion, given as the genres
+    that `blocking` says every unshown item has, or the rule against showing an item twice); exclusions,
+    dislikes and seen items are never loosened."""
+    if blocking:
+        genre = blocking[0]
+        said = " or ".join(blocking)
+        return (
+            f"Everything I haven't shown you is {said}, which you ruled out: say '{genre} is fine' to drop "
+            "that, or 'show them again' to see earlier picks."
+        )
+    return (
+        "I've shown you everything I have that you haven't seen or turned down: "
+        "say 'show them again' to see earlier picks."
+    )
+
+
+def splitting_question(items: list[Recommendation], noun: str) -> str:
+    """Ask about the genre that splits the seed set most evenly, against the next best."""
+    counts = Counter(g for r in items for g in r.item.genres)
+    if len(counts) < 2:
+        return f"What kind of {noun} are you in the mood for?"
+    half = len(items) / 2
+    first = min(counts, key=lambda g: (abs(counts[g] - half), g))
+    rest = Counter(g for r in items if first not in r.item.genres for g in r.item.genres)
+    second = rest.most_common(1)[0][0] if rest else next(g for g in counts if g != first)
+    return f"To narrow it down: are you more in the mood for {first} or {second}? Or name a title you loved."
+
+
+def caveats(understood: Understanding, noun: str) -> list[str]:
+    """What the reply cannot do as asked, in words a person can act on."""
+    said = [
+        f"I can't filter on {topic}: this catalog has no {_MISSING.get((topic, noun)) or _MISSING[topic]}."
+        for topic in dict.fromkeys(understood.unsupported)
+    ]
+    if understood.count is not None and understood.count > MAX_ITEMS:
+        said.append(f"I can show at most {MAX_ITEMS} at a time.")
+    return said
+
+
+def closest(
+    stage: tuple[Loosening, ...],
+    fillers: list[Recommendation],
+    asked: list[str],
+    hard: list[str],
+    noun: str,
+    soft_given_up: bool = False,
+) -> str:
+    """What one loosening step's items are: 'mystery and thriller movies' (the genres most of them share, else
+    'other movies'), 'comedy movies from other years' (a year range given up keeps the insisted genres), 'family
+    movies without animation' (a soft genre given up under an insisted one). `soft_given_up`: a later step gave
+    up the soft genre, so this step's items all have it ('family movies with animation from other years')."""
+    leaning = [g for g in asked if g not in hard]
+    years, genres, soft = (part in stage for part in (Loosening.YEARS, Loosening.GENRES, Loosening.SOFT_GENRES))
+    if years and not genres and not soft:
+        kind = f"{' or '.join(hard)} " if hard else ""
+        narrowed = f" with {' or '.join(leaning)}" if soft_given_up and leaning else ""
+        if not hard and narrowed:
+            kind, narrowed = f"{' or '.join(leaning)} ", ""
+        what = f"{kind}{plural(noun)}{narrowed}"
+    elif soft and not genres and hard and leaning:
+        what = f"{' or '.join(hard)} {plural(noun)} without {' or '.join(leaning)}"
+    else:
+        what = f"{' and '.join(_covering_genres(fillers, asked)) or 'other'} {plural(noun)}"
+    return what + (" from other years" if years else "")
+
+
+def _covering_genres(fillers: list[Recommendation], asked: list[str]) -> list[str]:
+    """One or two genres (not asked for) that every filler has one of, most common first; none when no two cover
+    them all: "the closest action movies" was said of Ghostbusters and Cinema Paradiso."""
+    others = [g for g, _ in Counter(g for r in fillers for g in r.item.genres if g not in asked).most_common(6)]
+    for size in (1, 2):
+        for kinds in itertools.combinations(others, size):
+            if all(set(kinds) & set(r.item.genres) for r in fillers):
+                return list(kinds)
+    return []
+
+
+def ruled_out_in_words(genre: str, negative: list[str]) -> str | None:
+    """The word the user ruled `genre` out with, when it was not the genre's name: "not violent" is read as no
+    horror too, and the note says both, not only "no horror", which the user never said."""
+    said = [w for w in negative if w in SAME_IN_TEXT and GENRE_SYNONYMS.get(w, ()) == (genre,)]
+    return said[0] if said else None
+
+
+def exclusion_words(genres: list[str], disliked: list[str]) -> list[str]:
+    """What an item's own text must not say: an excluded genre's name ("no musicals" rules out a film described as
+    a musical) and a one-word thing the user ruled out ("not violent"), with the words that say the same."""
+    said = [a for a in disliked if re.fullmatch(r"[a-z]{4,}", a)]
+    words = [g for g in genres if " " not in g] + [w for a in said for w in SAME_IN_TEXT.get(a, (a,))]
+    return list(dict.fromkeys(words))

@@ -1,0 +1,168 @@
+"""The profile update rule: what one turn or one item-level signal does to a profile.
+
+Pure functions: each takes a profile and a signal and returns the profile after it (a new one; the
+argument is left as it was), with the notes worth acknowledging ("no horror from now on"). The same
+functions run live, in a turn, and in a replay of the event log (`replay`), so a rebuilt profile is
+the live one. Item vectors come from `vector_of` (the catalog's embedding of an id, None when the
+item is gone), turn vectors from the logged `TurnSignal`: a replay makes no encoder call.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
+
+import numpy as np
+
+from recochat.profiles.model import Constraints, Profile, TurnSignal, UpdateWeights, update_vector
+from recochat.profiles.store import Event, without_undone
+
+from .phrasing import ruled_out_in_words
+
+DEFAULT_UPDATE = UpdateWeights()
+ITEM_KINDS = ("mention", "feedback", "seen")
+"""The item-level events: 'mention' (a title named in a message), 'feedback' (👍/👎, "#2 looks great"), 'seen'."""
+
+VectorOf = Callable[[str], "np.ndarray | None"]
+ReadTurn = Callable[[str], TurnSignal]
+
+
+class Updated(NamedTuple):
+    profile: Profile
+    notes: list[str]
+
+
+def after_turn(profile: Profile, text: str, signal: TurnSignal, weights: UpdateWeights = DEFAULT_UPDATE) -> Updated:
+    """What the user said: every turn counts; one that teaches moves interest and aversion by its phrase
+    vectors, and its words become aspects, people and constraints."""
+    profile = _copy(profile)
+    profile.note_turn(text)
+    if not signal.teaches:
+        return Updated(profile, [])
+    if signal.positive_vector is not None:
+        decay = weights.topic_decay if signal.new_topic else weights.decay
+        profile.interest = update_vector(profile.interest, decay, [(weights.text, signal.positive_vector)])
+    if signal.negative_vector is not None:
+        profile.aversion = update_vector(
+            profile.aversion, weights.negative_decay, [(weights.text, signal.negative_vector)]
+        )
+    profile.add_aspects(signal.positive, signal.negative)
+    profile.add_people(signal.liked_people, signal.disliked_people)
+    if signal.new_topic:  # a title it names anchors again: items are applied after the text
+        profile.drop_anchors()
+    return Updated(profile, apply_constraints(profile.constraints, signal))
+
+
+def after_item(
+    profile: Profile,
+    kind: str,
+    item_id: str,
+    value: float,
+    vector: np.ndarray | None,
+    weights: UpdateWeights = DEFAULT_UPDATE,
+) -> Profile:
+    """An item-level signal (`kind` one of `ITEM_KINDS`; `value` signed, its size the weight; `vector` the item's
+    embedding): a liked item pulls the interest vector toward it, a disliked one the aversion vector; 'seen'
+    only keeps it out of replies. (The collaborative component learns from the stored events, not here: a
+    replay must not teach it twice.)"""
+    profile = _copy(profile)
+    if kind in ("seen", "mention"):
+        profile.mark_seen(item_id)
+    if kind == "seen" or value == 0 or vector is None:
+        return profile
+    weight = weights.item * abs(value)
+    if value > 0:
+        profile.like(item_id)
+        profile.anchor(item_id)  # the next ranking is built around it: its neighbours lead
+        profile.interest = update_vector(profile.interest, weights.decay, [(weight, vector)])
+    else:
+        profile.dislike(item_id)
+        profile.aversion = update_vector(profile.aversion, weights.negative_decay, [(weight, vector)])
+    return profile
+
+
+def after_shown(profile: Profile, item_ids: list[str]) -> Profile:
+    """The items a reply showed: "#2" and "why #1" refer to them, and they are not shown again."""
+    profile = _copy(profile)
+    profile.record_shown(item_ids)
+    return profile
+
+
+def after_event(
+    profile: Profile, event: Event, vector_of: VectorOf, read: ReadTurn, weights: UpdateWeights = DEFAULT_UPDATE
+) -> Updated:
+    """The profile after one more event of the log as it counts (`without_undone`); a reset starts anew. A turn
+    logged before schema 1 that was never migrated holds only its text: `read` understands it now."""
+    if event.kind == "reset":
+        return Updated(Profile(user_id=profile.user_id), [])
+    if event.kind == "turn" and event.text is not None:
+        return after_turn(profile, event.text, event.signal or read(event.text), weights)
+    if event.kind == "shown" and event.text:
+        return Updated(after_shown(profile, json.loads(event.text)), [])
+    if event.kind in ITEM_KINDS and event.item_id:
+        value = event.value or 0.0
+        return Updated(after_item(profile, event.kind, event.item_id, value, vector_of(event.item_id), weights), [])
+    return Updated(profile, [])
+
+
+def replay(
+    user_id: str, events: Iterable[Event], vector_of: VectorOf, read: ReadTurn, weights: UpdateWeights = DEFAULT_UPDATE
+) -> Profile:
+    """The profile these events make, from an empty one: the log as it counts, event by event."""
+    profile = Profile(user_id=user_id)
+    for event in without_undone(list(events)):
+        profile = after_event(profile, event, vector_of, read, weights).profile
+    return profile
+
+
+def apply_constraints(c: Constraints, signal: TurnSignal) -> list[str]:
+    """Years and genres from the turn, into `c` (in place); returns the notes (hard constraints are said once,
+    here).
+
+    A request of its own (a new topic) replaces the earlier years and soft genres rather than piling
+    onto them, so "a heist movie" after "from the 80s" is not held to the 80s; "more like #2" replaces
+    the soft genres (the anchor sets the direction). Insisted genres and exclusions carry until lifted."""
+    notes = []
+    stated = signal.year_min is not None or signal.year_max is not None
+    if signal.clear_years or (signal.new_topic and not stated):
+        if c.year_min is not None or c.year_max is not None:
+            notes.append(f"any year again, not just {c.years_text()}")  # a reader took the range as still held
+        c.year_min = c.year_max = None
+    if stated:
+        c.year_min, c.year_max = signal.year_min, signal.year_max
+        notes.append(f"years {c.years_text()}")
+    return notes + _apply_genres(c, signal)
+
+
+def _apply_genres(c: Constraints, signal: TurnSignal) -> list[str]:
+    """A genre said in passing becomes the soft preference; one insisted on, the hard filter; an
+    excluded genre is added for good, and naming it again lifts the exclusion."""
+    notes = []
+    if signal.clear_genres:
+        c.required_genres, c.preferred_genres = [], []
+    if signal.include_genres or (signal.new_topic and not signal.anchored):
+        # a liked pick ("the first one sounds good") refines the request: "animated, for the kids" stays animated
+        c.preferred_genres = [g for g in signal.include_genres if g not in signal.insisted_genres]
+    if signal.insisted_genres:
+        c.required_genres = list(signal.insisted_genres)
+        notes.append(f"only {' or '.join(c.required_genres)} from now on")
+    c.exclude_genres = [g for g in c.exclude_genres if g not in signal.include_genres]
+    for genre in signal.exclude_genres:
+        if genre not in c.exclude_genres:
+            c.exclude_genres.append(genre)
+            said = ruled_out_in_words(genre, signal.negative)
+            notes.append(f"nothing {said} and no {genre} from now on" if said else f"no {genre} from now on")
+    c.required_genres = [g for g in c.required_genres if g not in c.exclude_genres]
+    c.preferred_genres = [g for g in c.preferred_genres if g not in c.exclude_genres]
+    return notes
+
+
+def _copy(profile: Profile) -> Profile:
+    """A profile the update may change, leaving `profile` as it was: the profile's own methods replace its lists
+    rather than change them, so the lists are shared until then; the constraints are changed in place, so they
+    are copied, lists and all."""
+    fresh = copy.copy(profile)
+    fresh.constraints = copy.deepcopy(profile.constraints)
+    return fresh

@@ -25,6 +25,7 @@ from recochat.retrieval.store import ChromaStore, StoredCatalog
 from .conversation import Conversations, Writer
 from .engine import Engine
 from .errors import SetupError
+from .event_log import migrate_old_turns
 from .llm import ChatEndpoint, ChatFactory, LLMSetupError, open_chat_endpoint, openai_chat
 from .llm_server import LocalModelServer
 from .settings import DEMO_COLLECTION, Settings
@@ -279,6 +280,7 @@ def build(
         profiles.close()
         raise
     engine = _engine(settings, store, encoder, profiles, catalog)
+    migrate_old_turns(profiles, engine.reader.read)  # once per start, not per catalog: the log outlives them
     if writer is None:
         writer = make_writer(settings, engine, _noun(catalog), endpoint)
     conversations = Conversations(engine, writer, catalog_name=name)

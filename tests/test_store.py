@@ -1,7 +1,7 @@
-"""The engine's use of the profile store: turn events carry what was understood (a rebuild
-replays that, with no encoder), old logs migrate, writes are atomic, the "why" of shown items
-persists, and undo/forget keep the collaborative component exact under concurrency. The store's
-own contract, on SQLite and PostgreSQL alike, is tests/test_profile_store_contract.py."""
+"""The engine's use of the profile store: old logs migrate at start-up, writes are atomic, the "why" of shown
+items persists, and undo/forget keep the collaborative component exact under concurrency. What a turn logs and
+how a rebuild replays it is tests/test_engine.py; the store's own contract, on SQLite and PostgreSQL alike,
+tests/test_profile_store_contract.py."""
 
 from __future__ import annotations
 
@@ -9,16 +9,14 @@ import sqlite3
 import sys
 import threading
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
-from fakes import HashingEncoder
+from test_engine import CountingEncoder, assert_same, converse, engine_over
 
-import recochat.bot.engine as engine_module
-from recochat.benchmarks.stress import profile_differences
 from recochat.bot.engine import Engine
-from recochat.bot.understanding import Understanding
+from recochat.bot.event_log import migrate_old_turns
 from recochat.profiles.collaborative import CoOccurrence
 from recochat.profiles.store import SCHEMA_VERSION, ProfileStore
 
@@ -33,78 +31,7 @@ CREATE INDEX events_user ON events(user_id, id);
 """The schema before versioning (user_version 0): turn events hold only their text."""
 
 
-class CountingEncoder(HashingEncoder):
-    """The hashing encoder, counting every query encoding."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls = 0
-
-    def encode_queries(self, texts: list[str]) -> list[np.ndarray]:
-        self.calls += 1
-        return super().encode_queries(texts)
-
-
-def engine_over(fake_runtime, path: Path, encoder=None, **kw) -> Engine:  # type: ignore[no-untyped-def]
-    """A new Engine (as after a restart) over the tiny catalog and the store at `path`."""
-    return Engine(fake_runtime.engine.catalog, encoder or fake_runtime.encoder, ProfileStore(path), **kw)
-
-
-def converse(engine: Engine, user: str = "a") -> None:
-    """A conversation that touches every kind of event."""
-    engine.turn(user, "something funny but clever, no horror, I loved Village Cops")
-    engine.turn(user, "the second one looks great")
-    engine.feedback(user, engine.profiles.load(user).last_shown[0], "dislike")
-    engine.turn(user, "tell me about #1")
-    engine.turn(user, "hi")
-    engine.turn(user, "a drama from the 2010s, not with robots", recommend=False)
-    engine.turn(user, "meh")
-    engine.mark_seen(user, "m9")
-    engine.feedback(user, "m6", "like")
-    engine.undo_feedback(user, "m6")
-    engine.feedback(user, "m7", "like")
-
-
-def assert_same(a, b) -> None:  # type: ignore[no-untyped-def]
-    assert profile_differences(a, b) == []
-
-
-# -- 1. turn events carry what was understood --------------------------------------------------
-def test_turn_events_store_the_understood_signal(fake_runtime):
-    engine = fake_runtime.engine
-    engine.turn("a", "something funny, no horror, from the 2010s, I loved Village Cops")
-    turn = next(e for e in engine.profiles.events("a") if e.kind == "turn")
-    signal = turn.signal
-    assert signal is not None and signal.intent == "recommend"
-    assert signal.positive == ["funny"] and signal.negative == ["horror"]
-    assert signal.titles == [("m3", "like")] and signal.year_min == 2010
-    assert signal.positive_vector is not None and signal.positive_vector.dtype == np.float32
-    assert np.allclose(signal.positive_vector, fake_runtime.encoder.encode_query("funny"))
-
-
-def test_rebuild_makes_no_encoder_call_and_equals_the_live_profile(fake_runtime, tmp_path):
-    encoder = CountingEncoder()
-    engine = engine_over(fake_runtime, tmp_path / "p.sqlite3", encoder)
-    converse(engine)
-    encoder.calls = 0
-    rebuilt = engine.rebuild("a")
-    engine.undo_feedback("a", "m7")
-    assert encoder.calls == 0
-    engine.feedback("a", "m7", "like")
-    assert_same(rebuilt, engine.profiles.load("a"))
-
-
-def test_rebuild_does_not_change_when_understanding_does(fake_runtime, tmp_path, monkeypatch):
-    engine = engine_over(fake_runtime, tmp_path / "p.sqlite3")
-    converse(engine)
-    live = engine.profiles.load("a")
-    monkeypatch.setattr(engine_module, "understand", lambda text, *a, **k: Understanding(text, intent="smalltalk"))
-    assert_same(engine.rebuild("a"), live)
-    undone = engine.undo_feedback("a", "m7")  # undo replays too
-    assert_same(undone, engine.rebuild("a"))
-    assert "m7" not in undone.liked and undone.liked_aspects == live.liked_aspects
-
-
+# -- 1. old logs migrate at start-up -----------------------------------------------------------
 def old_database(path: Path, source: ProfileStore, user: str) -> None:
     """Write `user`'s log and profile row from `source` into a database with the pre-versioning schema."""
     db = sqlite3.connect(path)
@@ -120,17 +47,24 @@ def old_database(path: Path, source: ProfileStore, user: str) -> None:
     db.close()
 
 
-def test_an_old_database_opens_migrates_and_rebuilds_equal(fake_runtime, tmp_path):
-    live_engine = engine_over(fake_runtime, tmp_path / "new.sqlite3")
+def test_an_old_database_migrates_once_at_start_up_and_rebuilds_equal(make_runtime, tmp_path):
+    encoder = CountingEncoder()
+    runtime = make_runtime(encoder=encoder)
+    live_engine = engine_over(runtime, tmp_path / "new.sqlite3")
     converse(live_engine)
     live = live_engine.profiles.load("a")
-    old_database(tmp_path / "old.sqlite3", live_engine.profiles, "a")
-    assert sqlite3.connect(tmp_path / "old.sqlite3").execute("PRAGMA user_version").fetchone()[0] == 0
+    runtime.close()
+    path = runtime.settings.profiles_path
+    for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        stale.unlink(missing_ok=True)
+    old_database(path, live_engine.profiles, "a")
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 0
 
-    encoder = CountingEncoder()
-    engine = engine_over(fake_runtime, tmp_path / "old.sqlite3", encoder)
+    encoder.calls = 0
+    started = make_runtime(encoder=encoder)  # a start over the old database
+    engine = started.engine
     assert engine.profiles.schema_version == SCHEMA_VERSION
-    assert encoder.calls > 0  # the old turns were understood and encoded, once, at open
+    assert encoder.calls > 0  # the old turns were understood and encoded, once, at start-up
     turns = [e for e in engine.profiles.events("a") if e.kind == "turn"]
     assert turns and all(e.signal is not None for e in turns)
     assert engine.profiles.pending_turns() == []
@@ -139,8 +73,10 @@ def test_an_old_database_opens_migrates_and_rebuilds_equal(fake_runtime, tmp_pat
     assert_same(engine.rebuild("a"), live)
     assert encoder.calls == 0
     assert engine.collaborative.snapshot() == live_engine.collaborative.snapshot()
-    again = engine_over(fake_runtime, tmp_path / "old.sqlite3", encoder)  # a second open has nothing to migrate
+    started.close()
+    again = make_runtime(encoder=encoder).engine  # a second start has nothing to migrate
     assert encoder.calls == 0 and again.profiles.schema_version == SCHEMA_VERSION
+    assert migrate_old_turns(again.profiles, again.reader.read) == 0
 
 
 # -- 2. atomic writes, persisted whys ----------------------------------------------------------
@@ -226,6 +162,39 @@ def test_undo_and_forget_read_only_that_users_events(fake_runtime, tmp_path, mon
     assert engine.collaborative.snapshot() == engine.collaborative_from_log().snapshot()
 
 
+def _likes(engine: Engine, items: list[str], user: str, churned: threading.Event, liked: Counter[str]) -> None:
+    """Every like counts: sessions of 4 distinct items (a reset ends a session), until the churn is over."""
+    i = 0
+    while not churned.is_set() or i < 8:
+        engine.feedback(user, items[(i * 5 + len(user)) % len(items)], "like")
+        liked[user] += 1
+        if i % 4 == 3:
+            engine.reset(user)
+        i += 1
+
+
+def _churn(engine: Engine, items: list[str], user: str) -> None:
+    """Likes, undos and a forget every third round."""
+    for i in range(30):
+        engine.feedback(user, items[i % len(items)], "like")
+        engine.feedback(user, items[(i + 3) % len(items)], "like")
+        engine.undo_feedback(user, items[i % len(items)])
+        if i % 3 == 2:
+            engine.forget(user)
+
+
+def _collecting(errors: list[BaseException], work: Callable[..., None]) -> Callable[..., None]:
+    """`work`, with whatever it raises kept in `errors` (a thread's exception is otherwise only printed)."""
+
+    def run(*args: object) -> None:
+        try:
+            work(*args)
+        except BaseException as error:  # noqa: BLE001
+            errors.append(error)
+
+    return run
+
+
 def test_concurrent_observe_undo_and_forget_lose_nothing(fake_runtime, tmp_path):
     """Users who like items all along, while others like, undo and are forgotten: at the end the
     live component equals the one rebuilt from the log (a forget that swapped in a model built
@@ -235,33 +204,9 @@ def test_concurrent_observe_undo_and_forget_lose_nothing(fake_runtime, tmp_path)
     errors: list[BaseException] = []
     churned = threading.Event()
     liked: Counter[str] = Counter()
-
-    def likes(user: str) -> None:
-        """Every like counts: sessions of 4 distinct items (a reset ends a session)."""
-        try:
-            i = 0
-            while not churned.is_set() or i < 8:
-                engine.feedback(user, items[(i * 5 + len(user)) % len(items)], "like")
-                liked[user] += 1
-                if i % 4 == 3:
-                    engine.reset(user)
-                i += 1
-        except BaseException as error:  # noqa: BLE001
-            errors.append(error)
-
-    def churn(user: str) -> None:
-        try:
-            for i in range(30):
-                engine.feedback(user, items[i % len(items)], "like")
-                engine.feedback(user, items[(i + 3) % len(items)], "like")
-                engine.undo_feedback(user, items[i % len(items)])
-                if i % 3 == 2:
-                    engine.forget(user)
-        except BaseException as error:  # noqa: BLE001
-            errors.append(error)
-
-    keepers = [threading.Thread(target=likes, args=(f"keep{n}",)) for n in range(4)]
-    churners = [threading.Thread(target=churn, args=(f"churn{n}",)) for n in range(4)]
+    likes, churn = _collecting(errors, _likes), _collecting(errors, _churn)
+    keepers = [threading.Thread(target=likes, args=(engine, items, f"keep{n}", churned, liked)) for n in range(4)]
+    churners = [threading.Thread(target=churn, args=(engine, items, f"churn{n}")) for n in range(4)]
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # threads interleave far more often than by default: races show
     try:
@@ -290,7 +235,7 @@ def test_user_windows_are_bounded_and_rebuilt_from_the_log(fake_runtime, tmp_pat
     assert engine.collaborative.snapshot() == engine.collaborative_from_log().snapshot()
 
 
-# -- 5. export -----------------------------------------------------------------------------------
+# -- 4. export -----------------------------------------------------------------------------------
 def test_profile_export_writes_events_profile_and_whys_as_json(fake_runtime, monkeypatch, tmp_path):
     import json
 
@@ -317,23 +262,3 @@ def test_profile_export_writes_events_profile_and_whys_as_json(fake_runtime, mon
     assert result.exit_code == 0 and json.loads(out.read_text()) == exported
     nobody = json.loads(CliRunner().invoke(main, ["profile", "export", "nobody", "--collection", "tiny"]).stdout)
     assert nobody["events"] == [] and nobody["profile"]["turns"] == 0
-
-
-def test_undo_with_no_live_feedback_on_the_item_raises_and_logs_nothing(fake_runtime, tmp_path):
-    from recochat.bot.errors import NothingToUndo
-
-    engine = engine_over(fake_runtime, tmp_path / "p.sqlite3")
-    engine.turn("u", "I loved Village Cops")  # a liked mention is no 👍 to take back
-    engine.feedback("u", "m2", "like")
-    engine.undo_feedback("u", "m2")
-    count = len(list(engine.profiles.events("u")))
-    for item_id in ("m3", "m2"):  # never rated; rated but already taken back
-        with pytest.raises(NothingToUndo, match="no 👍/👎 on"):
-            engine.undo_feedback("u", item_id)
-    engine.feedback("u", "m1", "dislike")
-    engine.reset("u")
-    with pytest.raises(NothingToUndo):  # a reset already cleared it
-        engine.undo_feedback("u", "m1")
-    with pytest.raises(NothingToUndo, match="Village Cops"):
-        engine.undo_feedback("u", "m3")
-    assert len(list(engine.profiles.events("u"))) == count + 2  # the dislike and the reset, no undo

@@ -1,10 +1,16 @@
-"""The profile update rule and the scoring math, against hand-computed values."""
+"""The profile update rule (bot/profile_update.py, on its own: no engine, no store) and the scoring math, against
+hand-computed values."""
+
+import copy
 
 import numpy as np
 import pytest
 
+from recochat.benchmarks.stress import profile_differences
+from recochat.bot.profile_update import after_event, after_item, after_shown, after_turn, replay
 from recochat.profiles.collaborative import CoOccurrence
-from recochat.profiles.model import Profile, normalize, update_vector
+from recochat.profiles.model import Constraints, Profile, TurnSignal, UpdateWeights, normalize, update_vector
+from recochat.profiles.store import Event
 from recochat.retrieval.scoring import ScoringWeights, base_scores, mmr, popularity_prior
 
 
@@ -112,44 +118,6 @@ def test_rank_timings_travel_with_the_ranking():
     assert not hasattr(recommender, "timings_ms")
 
 
-def item_events(engine, user):
-    return [(e.kind, e.item_id, e.value) for e in engine.profiles.events(user) if e.item_id]
-
-
-def test_mark_seen_records_what_an_ive_seen_mention_records(fake_runtime):
-    engine = fake_runtime.engine
-    assert engine.mark_seen("a", "m3").title == "Village Cops"
-    engine.turn("b", "I've seen Village Cops", recommend=False)
-    assert item_events(engine, "a") == item_events(engine, "b") == [("seen", "m3", 0.0)]
-    assert engine.profiles.load("a").seen == engine.rebuild("a").seen == ["m3"]
-    assert "m3" not in {r.item.id for r in engine.turn("a", "a comedy").items}
-
-
-def test_unknown_items_are_domain_errors_that_name_the_id(fake_runtime):
-    from recochat.bot.errors import RecochatError, UnknownItem
-
-    engine = fake_runtime.engine
-    for call in (lambda: engine.feedback("a", "nope", "like"), lambda: engine.mark_seen("a", "nope")):
-        with pytest.raises(UnknownItem, match="'nope'") as caught:
-            call()
-        assert isinstance(caught.value, RecochatError) and not isinstance(caught.value, KeyError)
-    assert list(engine.profiles.events("a")) == []
-
-
-def test_turn_timings_name_the_steps_that_ran_and_every_turn_is_saved(fake_runtime):
-    engine = fake_runtime.engine
-    smalltalk = engine.turn("a", "hi")
-    noted = engine.turn("a", "no horror", recommend=False)
-    ranked = engine.turn("a", "a comedy")
-    assert (smalltalk.kind, noted.kind, ranked.kind) == ("smalltalk", "noted", "recommend")
-    assert set(smalltalk.timings_ms) == {"understand"}
-    assert set(noted.timings_ms) == {"understand", "encode", "profile_update"}
-    assert set(ranked.timings_ms) == {"understand", "encode", "profile_update", "retrieve", "score", "total"}
-    profile = engine.profiles.load("a")
-    assert profile.turns == 3 and profile.constraints.exclude_genres == ["horror"]
-    assert profile.last_shown == [r.item.id for r in ranked.items]
-
-
 def test_cooccurrence_replace_user_takes_out_exactly_that_users_share():
     import copy
 
@@ -176,3 +144,115 @@ def test_cooccurrence_holds_a_bounded_number_of_user_windows():
     assert co.tracked_users() == 3 and co.popularity("a") == 10
     co.observe("u0", "b", history=lambda: ["a"])  # u0's window was dropped: rebuilt from history
     assert co.pairs["b"]["a"] == 1
+
+
+# -- the profile update rule: pure functions of (profile, signal) --------------------------------
+X = np.array([1.0, 0.0], dtype=np.float32)
+Y = np.array([0.0, 1.0], dtype=np.float32)
+VECTORS = {"x": X, "y": Y}
+
+
+def unchanged(update, profile: Profile):  # type: ignore[no-untyped-def]
+    """Run `update(profile)`, checking it leaves `profile` as it was; returns what it returned."""
+    before = copy.deepcopy(profile)
+    result = update(profile)
+    assert profile_differences(profile, before) == []
+    return result
+
+
+def test_a_turn_moves_interest_and_aversion_by_its_phrase_vectors_and_keeps_its_words():
+    profile = Profile("a", interest=X, constraints=Constraints(exclude_genres=["horror"]))
+    signal = TurnSignal(
+        positive=["funny"],
+        negative=["gory"],
+        include_genres=["comedy"],
+        exclude_genres=["drama"],
+        liked_people=["Ann"],
+        year_min=2010,
+        year_max=2019,
+        positive_vector=Y,
+        negative_vector=X,
+    )
+    after, notes = unchanged(lambda p: after_turn(p, "funny, not gory", signal, UpdateWeights()), profile)
+    # interest: 0.8·[1,0] + 1.0·[0,1], normalized; aversion starts at the negative phrase's vector
+    assert after.interest == pytest.approx([0.8 / np.sqrt(1.64), 1.0 / np.sqrt(1.64)], abs=1e-6)
+    assert after.aversion == pytest.approx(X)
+    assert (after.turns, after.recent_turns) == (1, ["funny, not gory"])
+    assert (after.liked_aspects, after.disliked_aspects, after.liked_people) == (["funny"], ["gory"], ["Ann"])
+    c = after.constraints
+    assert (c.preferred_genres, c.exclude_genres, c.year_min, c.year_max) == (
+        ["comedy"],
+        ["horror", "drama"],
+        2010,
+        2019,
+    )
+    assert notes == ["years 2010–2019", "no drama from now on"]
+
+
+def test_a_new_topic_decays_harder_and_drops_the_anchors():
+    profile = Profile("a", interest=X, anchors=["x"])
+    signal = TurnSignal(positive=["heist"], new_topic=True, positive_vector=Y)
+    after, _ = after_turn(profile, "a heist movie", signal, UpdateWeights(topic_decay=0.4))
+    assert after.interest == pytest.approx(normalize(np.array([0.4, 1.0], dtype=np.float32)), abs=1e-6)
+    assert after.anchors == [] and profile.anchors == ["x"]
+
+
+def test_a_turn_that_does_not_teach_only_counts():
+    profile = Profile("a", interest=X)
+    after, notes = unchanged(lambda p: after_turn(p, "hi", TurnSignal(intent="smalltalk", positive_vector=Y)), profile)
+    assert (after.turns, notes, after.interest is X) == (1, [], True)
+
+
+def test_ruling_out_a_genre_in_other_words_says_both():
+    signal = TurnSignal(negative=["violent"], exclude_genres=["horror"])
+    assert after_turn(Profile("a"), "nothing violent", signal).notes == ["nothing violent and no horror from now on"]
+
+
+def test_item_signals_like_dislike_and_seen():
+    w = UpdateWeights(item=1.5)
+    liked = unchanged(lambda p: after_item(p, "feedback", "y", 1.0, Y, w), Profile("a", interest=X))
+    # 0.8·[1,0] + 1.5·[0,1], normalized
+    assert liked.interest == pytest.approx(normalize(np.array([0.8, 1.5], dtype=np.float32)), abs=1e-6)
+    assert (liked.liked, liked.anchors, liked.seen) == (["y"], ["y"], [])
+    disliked = unchanged(lambda p: after_item(p, "mention", "y", -1.0, Y, w), liked)
+    assert (disliked.liked, disliked.disliked, disliked.anchors, disliked.seen) == ([], ["y"], [], ["y"])
+    assert disliked.aversion == pytest.approx(Y) and disliked.interest is liked.interest
+    seen = after_item(Profile("a"), "seen", "x", 0.0, X, w)
+    assert (seen.seen, seen.liked, seen.interest) == (["x"], [], None)
+    gone = after_item(Profile("a"), "mention", "z", 1.0, None, w)  # an item no longer in the catalog
+    assert (gone.seen, gone.liked, gone.interest) == (["z"], [], None)
+
+
+def test_shown_items_are_what_a_rank_refers_to():
+    shown = unchanged(lambda p: after_shown(p, ["x", "y"]), Profile("a", anchors=["x"]))
+    assert (shown.last_shown, shown.shown, shown.anchors_shown) == (["x", "y"], ["x", "y"], True)
+
+
+def test_a_replay_folds_the_log_event_by_event_and_a_reset_starts_anew():
+    def read(text: str) -> TurnSignal:
+        raise AssertionError(f"a logged signal is replayed, never read again: {text!r}")
+
+    events = [
+        Event("a", "turn", text="funny", signal=TurnSignal(positive=["funny"], positive_vector=Y)),
+        Event("a", "mention", item_id="x", value=1.0),
+        Event("a", "shown", text='["y"]'),
+        Event("a", "feedback", item_id="y", value=1.0),
+        Event("a", "undo", item_id="y"),
+    ]
+    profile = Profile("a")
+    for event in events[:3]:
+        profile = after_event(profile, event, VECTORS.get, read).profile
+    assert (
+        profile_differences(replay("a", events, VECTORS.get, read), profile) == []
+    )  # the undone 👍 counts for nothing
+    assert (profile.liked, profile.seen, profile.last_shown, profile.turns) == (["x"], ["x"], ["y"], 1)
+    reset = replay("a", [*events, Event("a", "reset"), Event("a", "seen", item_id="y", value=0.0)], VECTORS.get, read)
+    assert (reset.liked, reset.seen, reset.turns, reset.interest) == ([], ["y"], 0, None)
+
+    def read_now(text: str) -> TurnSignal:
+        return TurnSignal(positive=[text], positive_vector=X)
+
+    old_turn = after_event(
+        Profile("a"), Event("a", "turn", text="dark"), VECTORS.get, read_now
+    )  # logged before schema 1
+    assert (old_turn.profile.liked_aspects, old_turn.profile.interest) == (["dark"], pytest.approx(X))

@@ -10,6 +10,11 @@ Writes: a turn's events, the "why" of each item shown and the profile row are on
 transaction, written at the end of the turn; an error anywhere leaves nothing of the turn.
 Each user's writes are serialized by a per-user lock, so the engine is safe to call from
 many threads (different users run concurrently).
+
+The engine runs the steps; each step's rule lives in a module of its own: `reading` (a message understood and
+its `TurnSignal`), `profile_update` (the update rule, pure: the same functions live and in a replay),
+`event_log` (the log's migration at start-up, the collaborative component that follows the log) and
+`phrasing` (the sentences a reply says about itself).
 """
 
 from __future__ import annotations

@@ -17,6 +17,10 @@ from typing import Literal
 from recochat.retrieval.people import PeopleIndex
 from recochat.retrieval.titles import TitleIndex, TitleMatch
 
+from .asks import read_count, read_unsupported
+from .lexicon import DECADE_IN_REQUEST, GENRE_SYNONYMS
+from .masking import NO_CONTEXT, TITLE_STUB, Context, MaskedMessage, as_it
+
 Polarity = Literal["like", "dislike", "seen"]
 
 _NEGATION = re.compile(
@@ -45,10 +49,6 @@ _LOVED = re.compile(r"\b(?:lov(?:e[sd]?|ing)|lik(?:e[sd]|ing)|enjoy(?:ed|s)?|ado
 _BACK_REFERENCE = re.compile(r"\b(?:it|that|those|them|this|these|both|either|one)\b")
 _UNSEEN = re.compile(
     r"\b(?:that |which )?i (?:haven'?t|have not|havent|never) (?:seen|watched)(?: yet)?\b|\bnot seen\b|\bunseen\b"
-)
-_CLAUSE_SPLIT = re.compile(
-    r"[.!?;\n]+|,\s*(?=but\b|though\b|although\b|however\b)"
-    r"|\b(?:but|though|although|however|whereas|and|also|plus)\b|,"
 )
 _FILLER = re.compile(
     r"\b(i'?m|i am|i'?d|i would|i want|i wanna|want|wants|would|could|can you|can i|please|"
@@ -100,41 +100,6 @@ _RELATIVE = re.compile(r"\b(older|earlier|newer|more recent|later)\b")
 """'#2 but older', 'more like Heat but newer': years relative to the anchor's own, strictly."""
 _REPEAT = re.compile(r"\b(show (me )?(them|those|it) again|again please|repeat|show again)\b")
 
-GENRE_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "sci fi": ("science fiction",),
-    "scifi": ("science fiction",),
-    "sci-fi": ("science fiction",),
-    "science fiction": ("science fiction",),
-    "funny": ("comedy", "humour", "humor"),
-    "comedies": ("comedy",),
-    "comedy": ("comedy", "humour", "humor"),
-    "hilarious": ("comedy", "humour", "humor"),
-    "romcom": ("romance",),
-    "romantic": ("romance",),
-    "love story": ("romance",),
-    "scary": ("horror",),
-    "horror": ("horror",),
-    "creepy": ("horror",),
-    "gory": ("horror",),
-    "violent": ("horror",),
-    "animated": ("animation",),
-    "cartoon": ("animation",),
-    "cartoons": ("animation",),
-    "anime": ("animation",),
-    "kids": ("family",),
-    "children": ("family",),
-    "documentaries": ("documentary",),
-    "doc": ("documentary",),
-    "thrillers": ("thriller",),
-    "westerns": ("western",),
-    "musicals": ("musical",),
-    "superhero": ("action",),
-    "dramas": ("drama",),
-    "mysteries": ("mystery",),
-    "war movies": ("war",),
-    "action": ("action",),
-}
-_DECADE = re.compile(r"\b(?:(19|20)?(\d)0)'?s\b")
 _AFTER = re.compile(r"\b(after|since|newer than|post|from after)\s+((?:19|20)\d\d)\b")
 _BEFORE = re.compile(r"\b(?:before|older than|pre|prior to)\s+((?:19|20)\d\d)\b")
 _BETWEEN = re.compile(r"\bbetween\s+((?:19|20)\d\d)\s+and\s+((?:19|20)\d\d)\b")
@@ -188,7 +153,6 @@ POLARITY_CUES: tuple[str, ...] = (
 """The rules' evidence about one mention, by name, in the order the learned polarity reader's model file lists
 them (bot/polarity.py): 'before'/'after' are the rest of the mention's sentence and the next sentence."""
 _CONTRAST = re.compile(r"^\W*(?:but|though|although|however|whereas|yet)\b")
-_SENTENCE_END = re.compile(r"[.!?\n]+")
 
 
 @dataclass
@@ -289,7 +253,7 @@ def _years(clause: str, negative: bool, newest_year: int) -> tuple[int | None, i
     if m := _BETWEEN.search(clause):
         a, b = sorted((int(m.group(1)), int(m.group(2))))
         return a, b
-    if m := _DECADE.search(clause):
+    if m := DECADE_IN_REQUEST.search(clause):
         century = m.group(1) or ("20" if m.group(2) in "012" else "19")
         start = int(f"{century}{m.group(2)}0")
         return (None, None) if negative else (start, start + 9)
@@ -318,88 +282,6 @@ def _aspect(clause: str) -> str:
     text = re.sub(r"\b(?:19|20)\d\d\b", " ", text)
     text = re.sub(r"\s+", " ", re.sub(r"[^\w\s'-]", " ", text)).strip(" -'")
     return text if len(text) >= 3 else ""
-
-
-_TITLE_STUB = "\x00"
-"""First character of a blanked-out title. It is never searched for (titles are tracked by position, so a NUL the
-user typed cannot be taken for one); it is there so the rest of the message reads as it did with the title in place:
-not whitespace, so "Inception meh" is not a bare "meh", and not a word character, so it splits no word."""
-
-
-@dataclass
-class _MaskedMessage:
-    """The lowered message with every linked title blanked out, and where each title now starts.
-
-    Titles are linked on the whole message first, then hidden so that "Pride and Prejudice" is not cut at "and" and
-    its words are not read as genres or aspects; their positions tell which clause each one belongs to.
-    """
-
-    text: str
-    titles: list[tuple[int, TitleMatch]]
-
-    @classmethod
-    def build(cls, text: str, matches: list[TitleMatch]) -> _MaskedMessage:
-        """Positions are measured after lowering, which can lengthen the text before a title ("İ" is two letters)."""
-        masked = list(text)
-        for m in matches:
-            masked[m.start : m.end] = [_TITLE_STUB] + [" "] * (m.end - m.start - 1)
-        raw = "".join(masked)
-        return cls(raw.lower(), [(len(raw[: m.start].lower()), m) for m in matches])
-
-    def without(self, pattern: re.Pattern[str]) -> _MaskedMessage:
-        """Drops a phrase (one space in its place), moving later titles back so they stay in their clause."""
-        pieces: list[str] = []
-        cursor = 0
-        removed: list[tuple[int, int]] = []  # (end of a match, characters removed up to there)
-        for m in pattern.finditer(self.text):
-            pieces += [self.text[cursor : m.start()], " "]
-            removed.append((m.end(), (removed[-1][1] if removed else 0) + len(m.group()) - 1))
-            cursor = m.end()
-        pieces.append(self.text[cursor:])
-
-        def moved(start: int) -> int:
-            return start - next((shift for end, shift in reversed(removed) if end <= start), 0)
-
-        return _MaskedMessage("".join(pieces), [(moved(start), m) for start, m in self.titles])
-
-    def clauses(self) -> list[tuple[str, list[TitleMatch], _Context]]:
-        """Non-blank clauses, each with the titles that start inside it and where it sits, in message order."""
-        bounds = [0]
-        for separator in _CLAUSE_SPLIT.finditer(self.text):
-            bounds += [separator.start(), separator.end()]
-        bounds.append(len(self.text))
-        found: list[tuple[str, list[TitleMatch], _Context]] = []
-        for start, end in zip(bounds[::2], bounds[1::2], strict=True):
-            clause = self.text[start:end]
-            if clause.strip():
-                titles = [m for at, m in self.titles if start <= at < end]
-                found.append((clause, titles, _Context.around(self.text, start, end) if titles else _NO_CONTEXT))
-        return found
-
-
-def _as_it(text: str) -> str:
-    """Titles read as "it", whitespace squeezed: the title's own words ("Scary Movie") say nothing of the taste."""
-    return " ".join(text.replace(_TITLE_STUB, " it ").split())
-
-
-@dataclass(frozen=True)
-class _Context:
-    """A clause's surroundings for the polarity cues: the rest of its sentence before it, and after it up to the
-    end of the next sentence ("I watched X. But I didn't like it." puts the dislike after the clause)."""
-
-    before: str
-    after: str
-    question: bool
-
-    @classmethod
-    def around(cls, text: str, start: int, end: int) -> _Context:
-        ends = [m.end() for m in _SENTENCE_END.finditer(text)]
-        sentence_start = max((e for e in ends if e <= start), default=0)
-        later = [e for e in ends if e > end] + [len(text), len(text)]
-        return cls(text[sentence_start:start], text[end : later[1]], "?" in text[end : later[0]])
-
-
-_NO_CONTEXT = _Context("", "", False)
 
 
 def _read_flags(masked: str, result: Understanding) -> None:
@@ -434,7 +316,7 @@ class _ClauseReader:
     newest_year: int
     people: PeopleIndex | None
 
-    def read(self, clause: str, titles: list[TitleMatch], context: _Context = _NO_CONTEXT) -> None:
+    def read(self, clause: str, titles: list[TitleMatch], context: Context = NO_CONTEXT) -> None:
         """Every clause has one polarity: negation cues flip what it says about titles, ranks, genres and people.
         A learned reader (bot/polarity.py) may later re-read the titles' polarity from what is kept here."""
         negative = bool(_NEGATION.search(clause))
@@ -447,7 +329,7 @@ class _ClauseReader:
             anchor = not negative and bool(_LIKE_TITLE.search(clause))
             polarity = "like" if anchor else polarity
             cues = _polarity_cues(clause, context, polarity, len(titles))
-            text, window = _as_it(clause), _as_it(context.before + clause + context.after)
+            text, window = as_it(clause), as_it(context.before + clause + context.after)
             kept = None if negative else phrase
             self.result.titles += [
                 TitleMention(m.item_id, polarity, m.exact, text, window, cues, kept, anchor) for m in titles
@@ -482,14 +364,16 @@ class _ClauseReader:
 
     def _aspect(self, clause: str, negative: bool) -> str | None:
         """What is left once negation, filler, decades and year ranges are gone is free text for the embedding."""
-        aspect = _aspect(_INSIST.sub(" ", _DECADE.sub(" ", _BETWEEN.sub(" ", clause))).replace(_TITLE_STUB, " "))
+        aspect = _aspect(
+            _INSIST.sub(" ", DECADE_IN_REQUEST.sub(" ", _BETWEEN.sub(" ", clause))).replace(TITLE_STUB, " ")
+        )
         if aspect and not re.fullmatch(r"[\d\s]+", aspect) and not _NO_TOPIC.fullmatch(aspect):
             (self.result.negative if negative else self.result.positive).append(aspect)
             return aspect
         return None
 
 
-def _polarity_cues(clause: str, context: _Context, polarity: Polarity, titles: int) -> dict[str, float]:
+def _polarity_cues(clause: str, context: Context, polarity: Polarity, titles: int) -> dict[str, float]:
     """The rules' evidence as named 0/1 features (`POLARITY_CUES`); the clause's own reading among them."""
     before, after = context.before, context.after
     found = {
@@ -529,131 +413,6 @@ def apply_polarity(result: Understanding, readings: Sequence[Polarity | None]) -
     result.new_topic = _is_new_topic(result)
 
 
-_NUMBER_WORDS = {word: n for n, word in enumerate("one two three four five six seven eight nine ten".split(), 1)}
-_NUMBER_WORDS |= {"eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "a couple": 2, "a pair": 2}
-_NUMBER = r"(?P<n>\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty)"
-_NOT_A_COUNT = r"(?!['’]?s\b|\s*(?:%|:|\.\d|stars?\b|hours?\b|hrs?\b|h\b|minutes?\b|mins?\b|pages?\b|years?\b))"
-"""What follows a number that is no count: "the 90's", "2 hours", "3 stars", "4.5"."""
-_ITEM_WORDS = (
-    r"(?P<noun>more|others?|picks?|suggestions?|recommendations?|options?|ideas?|titles?|items?|things?|ones|"
-    r"movies?|films?|books?|novels?|recipes?|dishes|shows?|please)"
-)
-_COUNTS = (
-    re.compile(rf"(?<!the )\b(?:just|only|exactly|give me|show me|list|top)\s+{_NUMBER}\b{_NOT_A_COUNT}"),
-    re.compile(rf"(?<![#\w.,$£€])(?<!number )(?<!no\. ){_NUMBER}\s+{_ITEM_WORDS}\b"),
-    re.compile(r"(?<!for )(?<!about )(?<!with )\b(?P<n>a couple|a pair)\b(?!['’]s| of (?:hours|minutes|days|years))"),
-)
-"""'just one', 'give me ten', '3 more', 'five movies', 'a couple': a number with a cue that makes it a count, so
-'#3', 'number 2', 'the 90s', '2010' and 'under 2 hours' are not counts."""
-_FEW = re.compile(r"\ba (?:few|handful)(?: of)?\b")
-"""'a few' asks for the usual number: dropped, so 'few' is no aspect."""
-
-
-def _read_count(message: _MaskedMessage, result: Understanding) -> _MaskedMessage:
-    """Sets `result.count` from the last count in the message and blanks it ("3 more like #2" keeps "more like")."""
-    text = message.text
-    spans: list[tuple[int, int]] = [m.span() for m in _FEW.finditer(text)]
-    found = sorted((m for pattern in _COUNTS for m in pattern.finditer(text)), key=lambda m: m.start())
-    for m in found:
-        word = m.group("n")
-        count = int(word) if word.isdigit() else _NUMBER_WORDS[word]
-        if count < 1:
-            continue
-        result.count = count
-        noun = m.groupdict().get("noun")
-        spans.append(m.span("n") if noun in ("more", "please") else m.span())
-    return _blanked(message, spans)
-
-
-def _blanked(message: _MaskedMessage, spans: list[tuple[int, int]]) -> _MaskedMessage:
-    """The message with these spans turned to spaces: same length, so every title stays where it was."""
-    text = message.text
-    for start, end in spans:
-        text = text[:start] + " " * (end - start) + text[end:]
-    return _MaskedMessage(text, message.titles)
-
-
-@dataclass(frozen=True)
-class _Filter:
-    """An ask that needs a catalog field: its words, and the meta keys that could answer it."""
-
-    topic: str
-    pattern: re.Pattern[str]
-    fields: frozenset[str]
-
-    @classmethod
-    def of(cls, topic: str, words: str, fields: str) -> _Filter:
-        """`words`: alternatives (regex) matched as whole words; `fields`: space-separated meta keys."""
-        return cls(topic, re.compile(rf"(?<![\w$£€])(?:{words})(?!\w)"), frozenset(fields.split()))
-
-
-_LANGUAGES = (
-    r"english|french|spanish|german|italian|japanese|korean|chinese|mandarin|cantonese|hindi|portuguese|russian|"
-    r"swedish|danish|norwegian|dutch|arabic|turkish|polish|greek|hebrew|thai|persian|farsi"
-)
-_FILTERS: tuple[_Filter, ...] = (
-    _Filter.of(
-        "age rating",
-        r"rated (?:pg-?13|nc-?17|pg|g|r|18)|pg-?13|nc-?17|age rating|certificat(?:e|ion)|mpaa",
-        "age_rating certification certificate mpaa mpaa_rating content_rating rated maturity_rating parental_rating",
-    ),
-    _Filter.of(
-        "rating",
-        r"(?:highly|well|top|best|high|low|poorly)[- ]rated|rated (?:above|over|at least|higher than) \d"
-        r"|(?:at least |over |above )?\d(?:\.\d)?\+? ?(?:stars|/ ?10|out of (?:5|10))"
-        r"|good (?:ratings?|reviews?|scores?)|ratings?|imdb|rotten tomatoes|metacritic",
-        "rating ratings score avg_rating average_rating imdb_rating vote_average user_rating metascore review_score",
-    ),
-    _Filter.of(
-        "length",
-        r"not (?:too|very|that|so|overly) long|(?:too|very|really|super) long|(?:something|anything) (?:short(?:er)?|quick)"
-        r"|(?:short(?:er)?|quick) (?:ones?|watch(?:es)?|reads?|movies?|films?|books?|recipes?)|long(?:er)? ones?"
-        r"|(?:under|less than|shorter than|no (?:longer|more) than|at most|max(?:imum)?|within|over|more than|longer than)"
-        r" (?:an? |\d+(?:\.\d+)? ?|one |two |three |half an? )?(?:hours?|hrs?|h|minutes?|mins?|pages?)"
-        r"|\d+(?:\.\d+)? ?(?:hours?|hrs?|minutes?|mins?|pages?)(?: long| or less| max| tops)?"
-        r"|run ?time|running time|length|duration|page count",
-        "runtime run_time running_time runtime_minutes duration length minutes mins total_time cook_time prep_time "
-        "time pages page_count num_pages",
-    ),
-    _Filter.of(
-        "price",
-        r"cheap(?:er|est)?|inexpensive|affordable|(?:not |less )?(?:too |very )?expensive|pricey|budget[- ]friendly"
-        r"|on a budget|low[- ]cost|(?:under|less than|below|at most|max(?:imum)?) [$£€] ?\d+(?:\.\d\d)?"
-        r"|[$£€] ?\d+(?:\.\d\d)?|\d+(?:\.\d\d)? ?(?:dollars|euros|pounds|bucks|usd|eur|gbp)|prices?|costs?|costing",
-        "price prices cost msrp list_price price_usd price_eur amount",
-    ),
-    _Filter.of(
-        "language",
-        rf"(?:spoken |written )?in (?:{_LANGUAGES}|another language|a foreign language|a different language"
-        rf"|the original language)|(?:{_LANGUAGES}|foreign)[- ]language|original language|subtitle[sd]?|dubbed",
-        "language languages lang original_language spoken_languages audio_languages",
-    ),
-    _Filter.of(
-        "streaming service",
-        r"(?:on |from )?(?:netflix|hulu|disney ?\+|disney plus|hbo(?: max)?|prime video|amazon prime|apple tv ?\+?"
-        r"|peacock|paramount ?\+|paramount plus|crunchyroll|mubi|tubi|kindle unlimited|audible)"
-        r"|(?:available|streaming|to stream) on \w+|streaming(?: services?| platforms?)?|streamable",
-        "platform platforms streaming service services provider providers available_on network where_to_watch "
-        "watch_providers",
-    ),
-)
-
-
-def _read_unsupported(message: _MaskedMessage, fields: Collection[str], result: Understanding) -> _MaskedMessage:
-    """Asks no field of this catalog can answer ("not too long" with no runtime) are blanked, not embedded: searched
-    for as words they would pull toward items that merely mention length or price. An ask the catalog has a field
-    for is left to the aspects."""
-    keys = {f.lower() for f in fields}
-    for ask in _FILTERS:
-        if ask.fields & keys:
-            continue
-        found = [m.span() for m in ask.pattern.finditer(message.text)]
-        if found:
-            result.unsupported.append(ask.topic)
-            message = _blanked(message, found)
-    return message
-
-
 def understand(
     text: str,
     titles: TitleIndex,
@@ -672,13 +431,14 @@ def understand(
     matches = titles.find(text)
     # "I haven't seen" is dropped, not read: seen items are never recommended anyway, and left in it would read as
     # a "seen" clause with the aspect "haven't"
-    message = _MaskedMessage.build(text, matches).without(_UNSEEN)
+    message = MaskedMessage.build(text, matches).without(_UNSEEN)
     _read_flags(message.text, result)
     if _read_question(message.text, matches, result):
         return result
     if fields is not None:  # before counts: "$10" and "2 hours" are no counts
-        message = _read_unsupported(message, fields, result)
-    message = _read_count(message, result)
+        message, unsupported = read_unsupported(message, fields)
+        result.unsupported.extend(unsupported)
+    message, result.count = read_count(message)
     result.reject_all_shown = bool(_ALL_REJECT.match(message.text))
     message = _same_topic_read(message)
     reader = _ClauseReader(result, genres, newest_year, people)
@@ -701,14 +461,14 @@ def _read_relative_years(masked: str, result: Understanding, newest_year: int) -
         result.year_min = None
 
 
-def _same_topic_read(message: _MaskedMessage) -> _MaskedMessage:
+def _same_topic_read(message: MaskedMessage) -> MaskedMessage:
     """'nothing but X' → 'only X', 'anything but X' → 'no X'; 'along those lines' and the like blanked (they ask
     for more of the same, and embedded they would pull toward nothing in particular). Same length: titles stay."""
     text = message.text
     for pattern, word in _BUT_PHRASES:
         text = pattern.sub(lambda m, w=word: w.ljust(len(m.group())), text)  # type: ignore[misc]
     spans = [m.span() for pattern in (_CONTINUE, _REPEAT) for m in pattern.finditer(text)]  # 'show them again': a flag
-    return _blanked(_MaskedMessage(text, message.titles), spans)
+    return MaskedMessage(text, message.titles).blanked(spans)
 
 
 def _is_new_topic(result: Understanding) -> bool:

@@ -142,7 +142,7 @@ class PostgresProfileStore(SQLProfileStore):
         """Bring the schema to SCHEMA_VERSION in one transaction (DDL is transactional here),
         under an advisory lock, so two processes opening a new database at once make it once."""
         with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_SCHEMA_LOCK,))
+            _hold(conn, _SCHEMA_LOCK)
             conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             version = _version(conn)
             if version is None:
@@ -228,7 +228,7 @@ class PostgresProfileStore(SQLProfileStore):
         later writer takes its ids only after this one's are visible, so the log is readable by
         id (`poll`) without skipping a late commit. The lock covers a few inserts and the commit."""
         if events:
-            session.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_LOG_LOCK,))
+            _hold(session, _LOG_LOCK)
         return super()._append(session, events)
 
     def _insert_event(self, session: Session, values: Sequence[Any]) -> int:
@@ -242,7 +242,7 @@ class PostgresProfileStore(SQLProfileStore):
         of this user's live likes up to its last id, and no item of another catalog, so its own
         items tell which of the user's events it learned: no catalog is needed here, and a forget
         from the CLI is as thorough as one from a running bot."""
-        session.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_LEARN_LOCK,))
+        _hold(session, _LEARN_LOCK)
         session.execute("UPDATE log_state SET forgets = forgets + 1")
         checkpoints = session.execute("SELECT scope, last_id, model FROM learned").fetchall()
         for scope, last_id, blob in checkpoints:
@@ -289,7 +289,7 @@ class PostgresProfileStore(SQLProfileStore):
         """Under `_LEARN_LOCK`, which a forget holds while it rewrites the checkpoints: a
         checkpoint made before a forget is never stored after it."""
         with self._transaction() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_LEARN_LOCK,))
+            _hold(cursor, _LEARN_LOCK)
             row = cursor.execute("SELECT forgets FROM log_state").fetchone()
             if row is None or int(row[0]) != checkpoint.forgets:
                 return False
@@ -306,3 +306,8 @@ def _version(conn: psycopg.Connection) -> int | None:
     """The schema version recorded in this database; None where none is (a new database)."""
     row = conn.execute("SELECT version FROM schema_version").fetchone()
     return None if row is None else int(row[0])
+
+
+def _hold(session: Session | psycopg.Connection, lock: int) -> None:
+    """Take one of the database-wide locks (`_SCHEMA_LOCK`, `_LOG_LOCK`, `_LEARN_LOCK`) until the transaction ends."""
+    session.execute("SELECT pg_advisory_xact_lock(%s, 0)", (lock,))

@@ -73,13 +73,13 @@ class ProfileStore(SQLProfileStore):
     @property
     def schema_version(self) -> int:
         with self._lock:
-            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+            return _user_version(self._db)
 
     def _migrate(self) -> None:
         """Bring the schema to SCHEMA_VERSION, one transaction per step (another process may be
         opening the same file: the version is read again inside each transaction)."""
         with self._transaction() as db:
-            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            version = _user_version(db)
             if version > SCHEMA_VERSION:
                 raise SetupError(
                     f"{self.path} has profile schema {version}, newer than this recochat ({SCHEMA_VERSION}); "
@@ -90,7 +90,7 @@ class ProfileStore(SQLProfileStore):
                     db.execute(statement)
         for target in range(1, SCHEMA_VERSION + 1):
             with self._transaction() as db:
-                if int(db.execute("PRAGMA user_version").fetchone()[0]) >= target:
+                if _user_version(db) >= target:
                     continue
                 for statement in schema.step(SQLITE, target):
                     db.execute(statement)
@@ -126,3 +126,8 @@ class ProfileStore(SQLProfileStore):
     def locked(self, user_id: str) -> Iterator[None]:
         with self._users(user_id):
             yield
+
+
+def _user_version(db: sqlite3.Connection) -> int:
+    """The schema version this file records (0 for a new file)."""
+    return int(db.execute("PRAGMA user_version").fetchone()[0])

@@ -5,7 +5,9 @@ API, timed the way a front end sees them:
 
 - time to items: from `stream()` to `await stream.items()` returning (the cards show then);
 - time to the first prose sentence (the writer's own clock) and to the whole reply;
-- where the prose came from: the model (ok, repaired) or the template (replaced), and why.
+- where the prose came from: the model (ok, repaired) or the template (replaced), and why;
+- which grounding rule dropped how many of the model's sentences (`dropped_by_rule`, bot/grounding.py), with
+  the drops that ended an attempt (unfinished, past_budget, llm_failed, writer_error).
 
 `--concurrency 4` runs the four conversations at once, so most turns rank while the model
 server is generating for another user; `--concurrency 1` runs them one after another.
@@ -18,8 +20,14 @@ import json
 import tempfile
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from recochat.bot.conversation import Writer
+    from recochat.bot.engine import TurnResult
+    from recochat.bot.writer import WriteOutcome
 
 CONVERSATIONS = [
     [
@@ -92,6 +100,14 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def dropped_by_rule(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Drops over all rows by the rule (or cause) that dropped them, most first."""
+    total: Counter[str] = Counter()
+    for row in rows:
+        total.update(row.get("dropped_by") or {})
+    return dict(total.most_common())
+
+
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     llm_rows = [r for r in rows if r["status"] != "template"]
     counts = Counter(r["status"] for r in llm_rows)
@@ -114,10 +130,32 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "first_sentence_ms_p95": percentile(first, 0.95),
         "turn_ms_p50": percentile([r["total_ms"] for r in llm_rows], 0.5),
         "turn_ms_p95": percentile([r["total_ms"] for r in llm_rows], 0.95),
+        "dropped": sum(sum((r.get("dropped_by") or {}).values()) for r in rows),
+        "dropped_by_rule": dropped_by_rule(rows),
     }
 
 
-async def _converse(conversations: Any, user: str, turns: list[str]) -> list[dict[str, Any]]:
+class DropRecorder:
+    """The runtime's writer, unchanged, keeping each user's last turn's drops by rule: a reply carries its status
+    and note, not its drops."""
+
+    def __init__(self, writer: Writer) -> None:
+        self.writer = writer
+        self.name = writer.name
+        self.last: dict[str, dict[str, int]] = {}
+
+    async def stream(self, result: TurnResult, outcome: WriteOutcome) -> AsyncIterator[str]:
+        try:
+            async for chunk in self.writer.stream(result, outcome):
+                yield chunk
+        finally:
+            self.last[result.user_id] = dict(outcome.dropped_by)
+
+    def take(self, user: str) -> dict[str, int]:
+        return self.last.pop(user, {})
+
+
+async def _converse(conversations: Any, user: str, turns: list[str], drops: DropRecorder) -> list[dict[str, Any]]:
     rows = []
     for text in turns:
         started = time.perf_counter()
@@ -141,6 +179,7 @@ async def _converse(conversations: Any, user: str, turns: list[str]) -> list[dic
                 "prose": reply.prose,
                 "items": [i.label for i in reply.items],
                 "whys": [i.why for i in reply.items],
+                "dropped_by": drops.take(user),
             }
         )
     return rows
@@ -161,6 +200,8 @@ def run(
         {"llm": "openai", "llm_base_url": base_url, "llm_model": "smollm2"} if base_url else {"llm": writer}
     )
     runtime = build(Settings(home=home, **fields, **budgets))
+    drops = DropRecorder(runtime.conversations.writer)
+    runtime.conversations.writer = drops
     try:
         if runtime.llm_server is not None:
             runtime.llm_server.wait_ready(120)
@@ -169,7 +210,9 @@ def run(
             rows: list[dict[str, Any]] = []
             for start in range(0, len(conversations), concurrency):
                 batch = list(enumerate(conversations))[start : start + concurrency]
-                results = await asyncio.gather(*(_converse(runtime.conversations, f"user{i}", t) for i, t in batch))
+                results = await asyncio.gather(
+                    *(_converse(runtime.conversations, f"user{i}", t, drops) for i, t in batch)
+                )
                 rows += [row for result in results for row in result]
             return rows
 

@@ -11,9 +11,9 @@ line per reply: {"id": ..., "label": "fine" | "off", "reason": "..."}, by the ru
 benchmarks/README.md.
 
 Step 3, `recochat bench readthrough score`: the share labelled fine per writer, the share of
-LLM replies with at least one model-written sentence, whys distinct within their reply, and whys
-that name the anchor in turns that had one ("more like #N", "I loved X", "the second one looks
-great").
+LLM replies with at least one model-written sentence, the model sentences dropped per writer by the
+grounding rule that dropped them, whys distinct within their reply, and whys that name the anchor in
+turns that had one ("more like #N", "I loved X", "the second one looks great").
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from .llm_replies import CONVERSATIONS, run
+from .llm_replies import CONVERSATIONS, dropped_by_rule, run
 
 RESULTS = Path(__file__).parent / "results"
 BLIND = RESULTS / "readthrough_blind.jsonl"
@@ -89,6 +89,9 @@ def score() -> dict[str, Any]:
         "share_llm_replies_with_model_sentence": (
             sum(r["status"] in ("ok", "repaired") for r in llm) / len(llm) if llm else None
         ),
+        "dropped_by_rule": {
+            w: dropped_by_rule([r for r in llm if r["writer"] == w]) for w in sorted({r["writer"] for r in llm})
+        },
         "share_replies_with_distinct_whys": sum(len(set(r["whys"])) == len(r["whys"]) for r in with_items)
         / max(1, len(with_items)),
         "anchor_turns": len(anchored),

@@ -49,6 +49,20 @@ async def test_sentence_naming_an_off_list_catalog_title_is_dropped(make_runtime
     assert shown_titles_only(runtime, reply)
 
 
+async def test_the_outcome_counts_each_drop_by_the_rule_that_fired(make_runtime):
+    from recochat.bot.writer import WriteOutcome
+
+    runtime, _ = llm_runtime(
+        make_runtime,
+        naming_first("Here are a few picks, starting with {first}. Also watch Night of Teeth tonight. And then"),
+    )
+    result = runtime.engine.turn("a", "something funny, no horror")
+    outcome = WriteOutcome()
+    prose = "".join([chunk async for chunk in runtime.conversations.writer.stream(result, outcome)])
+    assert outcome.status == "repaired" and "Night of Teeth" not in prose
+    assert outcome.dropped_by == {"unshown_title": 1, "unfinished": 1} and outcome.dropped == 2
+
+
 async def test_invented_title_is_dropped_and_all_bad_means_replaced(make_runtime):
     runtime, _ = llm_runtime(make_runtime, 'Try "The Midnight Garden" (2011), a gem.')
     reply = await runtime.conversations.send("a", "something funny")

@@ -108,7 +108,7 @@ class _Pending:
 class Engine:
     """A user's turns and item-level signals against one catalog, stored in the profile store.
 
-    Setup: `runtime.build` makes one (and migrates the log first, `event_log.migrate_old_turns`).
+    Setup: `runtime.build` makes one, and migrates the log once at start-up (`event_log.migrate_old_turns`).
     Construct: `Engine(catalog, encoder, profiles)`; `collaborative` seeds the collaborative component,
     learn=False freezes it (evaluation on held-out users).
     Use: `turn`, `feedback`, `mark_seen`, `undo_feedback`, `reset`, `forget`, `rebuild`."""

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from recochat.bot.llm_server import free_port
 
+from .settings import BenchSettings
+
 SEARCHED = ("RECOCHAT_TEST_PG_BIN", "PATH", "/usr/lib/postgresql/*/bin")
 
 
@@ -30,8 +32,8 @@ class ClusterError(RuntimeError):
 
 def find_bin_dir() -> Path:
     """Where initdb and pg_ctl are: $RECOCHAT_TEST_PG_BIN, else PATH, else the newest Debian/Ubuntu install."""
-    if configured := os.environ.get("RECOCHAT_TEST_PG_BIN"):
-        candidates = [Path(configured)]
+    if (configured := BenchSettings().test_pg_bin) is not None:  # read at each call: tests set it
+        candidates = [configured]
     else:
         on_path = shutil.which("initdb")
         candidates = [Path(on_path).parent] if on_path else []

@@ -24,16 +24,13 @@ Protocol (also written into the results):
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import platform
-import re
 import tempfile
 import time
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -41,34 +38,39 @@ from typing import Any
 import numpy as np
 
 from recochat.bot.engine import Engine
-from recochat.bot.polarity import (
-    CLASSES,
-    MODEL_PATH,
-    MODEL_VERSION,
-    PolarityModel,
-    Reading,
-    TrainingConfig,
-    fit,
-    load_model,
+from recochat.bot.polarity import MODEL_PATH, MODEL_VERSION, PolarityModel, load_model
+from recochat.bot.training import polarity as polarity_training
+from recochat.bot.training import redial as data
+from recochat.bot.training.polarity import POLARITY_PROTOCOL, PolarityExample, polarity_scores
+from recochat.bot.training.ranker import learn_ranker as _learn_ranker
+from recochat.bot.training.redial import (
+    BASE,
+    EVAL_CACHE,
+    Learner,
+    Sample,
+    events_learner,
+    make_engine,
+    replay,
+    reused_formula,
+    split,
+    tuned_weights,
 )
-from recochat.bot.understanding import TitleMention, Understanding, understand
 from recochat.profiles.collaborative import CoOccurrence
-from recochat.profiles.store import ProfileStore
-from recochat.retrieval.catalog import CatalogItem, ColumnMap, load_catalog
+from recochat.retrieval.catalog import CatalogItem
 from recochat.retrieval.encoder import Encoder
-from recochat.retrieval.ingest import ingest
 from recochat.retrieval.ranker import RankerModel
 from recochat.retrieval.recommender import Recommender
 from recochat.retrieval.scoring import ScoringWeights
-from recochat.retrieval.store import ChromaStore, StoredCatalog
-from recochat.retrieval.titles import TitleIndex, TitleMatch
+from recochat.retrieval.store import StoredCatalog
 
 from . import ranker as ranking
 from .metrics import evaluate, exposure
+from .settings import SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(os.environ.get("RECOCHAT_DATA", ROOT.parent / "shared" / "data"))
-CACHE = Path(os.environ.get("RECOCHAT_BENCH_CACHE", ROOT / "benchmarks" / ".cache"))
+DATA = SETTINGS.data
+CACHE = SETTINGS.bench_cache
+"""Built catalogs (read at each call, so a test can point it elsewhere)."""
 RESULTS = ROOT / "benchmarks" / "results"
 ANCHORS = {
     "KBRD": {"recall@1": 0.030, "recall@10": 0.163, "recall@50": 0.338},
@@ -77,73 +79,21 @@ ANCHORS = {
     "UniCRS, repeated items removed": {"recall@1": 0.024, "recall@10": 0.180, "recall@50": 0.335},
     "GPT-4 zero-shot": {"recall@10": 0.194},
 }
-EVAL_CACHE = 200_000
-"""Encoder cache entries: every context turn is encoded once, though replayed by several configurations."""
 TARGET = {"recall@1": 0.05, "recall@10": 0.23, "recall@50": 0.43}
 
 
-@dataclass
-class Sample:
-    dialog_id: str
-    turn_id: int
-    context: list[str]
-    targets: list[str]
-    mentioned: set[str]
-    seeker: list[bool] | None = None
-    """Who said each context turn; None = alternating, the last one being the seeker (ReDial)."""
-
-    def is_seeker(self, index: int) -> bool:
-        if self.seeker is not None:
-            return self.seeker[index]
-        return (len(self.context) - 1 - index) % 2 == 0
-
-    @property
-    def user(self) -> str:
-        return f"{self.dialog_id}/{self.turn_id}"
-
-    def new_targets(self) -> list[str]:
-        return [t for t in self.targets if t not in self.mentioned]
-
-
 def require_data() -> None:
-    needed = [
-        DATA / "redial-ievalm" / "id2info.json",
-        DATA / "redial-ievalm" / "test_data_processed.jsonl",
-        DATA / "redial" / "test_data.jsonl",
-    ]
-    missing = [str(p) for p in needed if not p.is_file()]
-    if missing:
-        raise SystemExit(f"ReDial data not found: {', '.join(missing)} (set RECOCHAT_DATA to the shared data folder)")
+    data.require_data(DATA)
 
 
 def redial_items() -> list[CatalogItem]:
-    """id2info → JSONL → the product's catalog loader (plot, genres, director, cast embedded)."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / "redial_catalog.jsonl"
-    if not path.exists():
-        info = json.loads((DATA / "redial-ievalm" / "id2info.json").read_text())
-        with path.open("w", encoding="utf-8") as f:
-            for movie_id, record in info.items():
-                row = {
-                    "id": movie_id,
-                    "name": record["name"],
-                    "plot": record.get("plot") or "",
-                    "genre": record.get("genre") or [],
-                    "director": record.get("director") or [],
-                    "star": record.get("star") or [],
-                }
-                f.write(json.dumps(row) + "\n")
-    columns = ColumnMap(
-        id="id", title="name", text=("plot", "genre", "director", "star"), meta=("genre", "director", "star")
-    )
-    return load_catalog(path, columns, skip_bad=True).items
+    """id2info → JSONL → the product's catalog loader (bot/training/redial.py)."""
+    return data.redial_items(DATA, CACHE)
 
 
 def stored(encoder: Encoder, items: list[CatalogItem], name: str) -> StoredCatalog:
     """Ingest through the product's code path (cached by content hash) and load into memory."""
-    store = ChromaStore.persistent(CACHE / f"chroma-{name}")
-    ingest(store, encoder, name, items)
-    return store.load(name)
+    return data.stored(encoder, items, name, CACHE)
 
 
 def load_redial_catalog(encoder: Encoder) -> StoredCatalog:
@@ -158,98 +108,15 @@ def smoke_subset(items: list[CatalogItem], samples: list[Sample], extra: int = 3
 
 
 def load_samples(items: list[CatalogItem]) -> list[Sample]:
-    by_name: dict[str, str] = {}
-    for item in items:
-        by_name.setdefault(item.label(), item.id)
-    titles = TitleIndex(items)
-    linked: dict[str, set[str]] = {}  # a turn's context repeats every earlier utterance: link each text once
-    samples = []
-    for line in (DATA / "redial-ievalm" / "test_data_processed.jsonl").open(encoding="utf-8"):
-        row = json.loads(line)
-        targets = [by_name[name] for name in row["rec"] if name in by_name]
-        if not targets:
-            continue
-        mentioned = {by_name[e] for e in row["entity"] if e in by_name}
-        for text in row["context"]:
-            if text not in linked:
-                linked[text] = {m.item_id for m in titles.find(text)}
-            mentioned |= linked[text]
-        samples.append(Sample(str(row["dialog_id"]), int(row["turn_id"]), row["context"], targets, mentioned))
-    return samples
-
-
-def split(samples: list[Sample]) -> tuple[list[Sample], list[Sample]]:
-    dialogs = sorted({s.dialog_id for s in samples})
-    tuning_ids = set(dialogs[: len(dialogs) // 2])
-    return [s for s in samples if s.dialog_id in tuning_ids], [s for s in samples if s.dialog_id not in tuning_ids]
+    return data.load_samples(items, DATA)
 
 
 def redial_mentions() -> dict[str, list[str]]:
-    """Test conversation id → the movie ids it @mentions, in order."""
-    import re
-
-    out = {}
-    for line in (DATA / "redial" / "test_data.jsonl").open(encoding="utf-8"):
-        conversation = json.loads(line)
-        out[str(conversation["conversationId"])] = [
-            m for message in conversation["messages"] for m in re.findall(r"@(\d+)", message["text"])
-        ]
-    return out
-
-
-def events_learner(mentions: dict[str, list[str]], catalog: StoredCatalog) -> Callable[[set[str]], CoOccurrence]:
-    """dialogues → a CoOccurrence that has seen them as logged positive events (mentions in order)."""
-
-    def learn(dialogs: set[str]) -> CoOccurrence:
-        co = CoOccurrence()
-        for dialog in sorted(dialogs):
-            for movie_id in mentions.get(dialog, []):
-                if movie_id in catalog.row_of:
-                    co.observe(dialog, movie_id)
-            co.end_session(dialog)
-        return co
-
-    return learn
+    return data.redial_mentions(DATA)
 
 
 def train_popularity(catalog: StoredCatalog, mentions: dict[str, list[str]]) -> StoredCatalog:
-    """The catalog with a `popularity` column: nbMentions minus every test conversation's mentions."""
-    in_test = Counter(m for ids in mentions.values() for m in ids)
-    counts = {}
-    with (DATA / "redial" / "movies_with_mentions.csv").open(encoding="utf-8", newline="") as f:
-        for row in csv.DictReader(f):
-            counts[row["movieId"]] = max(int(row["nbMentions"]) - in_test[row["movieId"]], 0)
-    items = [replace(i, meta={**i.meta, "popularity": float(counts.get(i.id, 0))}) for i in catalog.items]
-    return StoredCatalog(catalog.name, items, catalog.embeddings)
-
-
-def make_engine(
-    catalog: StoredCatalog,
-    encoder: Encoder,
-    collaborative: CoOccurrence,
-    home: Path,
-    weights: ScoringWeights,
-    link_titles: bool = True,
-) -> Engine:
-    engine = Engine(
-        catalog,
-        encoder,
-        ProfileStore(home / f"profiles-{time.monotonic_ns()}.sqlite3"),
-        recommender=Recommender(catalog, weights),
-        collaborative=collaborative,
-        learn=False,
-    )
-    if not link_titles:
-        engine.titles = TitleIndex([])
-    return engine
-
-
-def replay(engine: Engine, samples: list[Sample], recommender_turns: bool) -> None:
-    """Feed each sample's context through the pipeline (recommender turns too, if asked)."""
-    for sample in samples:
-        for index, text in enumerate(sample.context):
-            if text.strip() and (sample.is_seeker(index) or recommender_turns):
-                engine.turn(sample.user, text, recommend=False)
+    return data.train_popularity(catalog, mentions, DATA)
 
 
 Rows = tuple[list[tuple[str, list[str]]], list[tuple[str, list[str]]]]
@@ -329,14 +196,6 @@ def content_only(
             fresh = [catalog.items[i].id for i in np.argsort(-masked)[:50]]
             rows_new += [(t, fresh) for t in sample.new_targets()]
     return metrics_of((rows_all, rows_new), popularity)
-
-
-BASE = ScoringWeights(negative=0.0, popularity=0.0, collaborative=0.0)
-Learner = Callable[[set[str]], CoOccurrence]
-
-
-def tuned_weights(chosen: dict) -> ScoringWeights:
-    return replace(BASE, negative=0.5, collaborative=chosen["collaborative"], popularity=chosen["popularity"])
 
 
 def tune(
@@ -469,62 +328,8 @@ def learn_ranker(
     smoke: bool,
     transfer: RankerModel | None = None,
 ) -> tuple[RankerModel, dict]:
-    """The learned ranker (scoring `scored`: the catalog with the chosen popularity column), cross-validated on the
-    tuning split's two folds (benchmarks/ranker.py), then fitted on both. `transfer`, a model trained on another
-    dataset, is scored on the same folds beside it, and is returned instead when it does better there. The report
-    says whether either beat the formula's own order ("used") and which one it is ("source")."""
-    started = time.perf_counter()
-    engine = make_engine(catalog, encoder, CoOccurrence(), home, tuned_weights(chosen))
-    engine.recommender = Recommender(scored, tuned_weights(chosen))
-    replay(engine, tuning, chosen["recommender_turns"])
-    folds = ranking.fold_groups(engine, tuning, learn, max(ranking.FIRST_STAGES))
-    built = time.perf_counter() - started
-    best, log = ranking.cross_validate(folds, smoke)
-    formula = next(r for r in log if r["model"] == "formula order" and r["first_stage"] == best["first_stage"])
-    key = best["metrics"]["recall@10"] + 0.5 * best["metrics"]["recall@50"]
-    better = key > formula["recall@10"] + 0.5 * formula["recall@50"]
-    meta = {"data": f"{catalog.name}: {len(tuning)} tuning samples", "features_seconds": round(built, 1)}
-    model = ranking.train(folds, best, meta)
-    source, two_fold = "trained on this tuning split", best["metrics"]
-    if transfer is not None:
-        a, b = (fold.truncated(transfer.first_stage) for fold in folds)
-        moved = evaluate(ranking.rows_of(a, transfer.score) + ranking.rows_of(b, transfer.score))
-        log.append({"model": f"transferred ({transfer.meta.get('data', 'another dataset')})",
-                    "first_stage": transfer.first_stage, **moved})  # fmt: skip
-        if moved["recall@10"] + 0.5 * moved["recall@50"] > max(key, formula["recall@10"] + 0.5 * formula["recall@50"]):
-            model, source, two_fold, better = transfer, "transferred", moved, True
-    summary = {
-        "chosen": {k: v for k, v in best.items() if k != "metrics"},
-        "used": better,
-        "source": source,
-        "two_fold": two_fold,
-        "formula_two_fold": {k: v for k, v in formula.items() if k.startswith(("recall", "ndcg", "n"))},
-        "weights": ranking.describe(model),
-        "train_seconds": model.meta["train_seconds"],
-        "grid": log,
-        "seconds": round(time.perf_counter() - started, 1),
-    }
-    return model, summary
-
-
-def train_ranker(encoder: Encoder | None = None) -> dict:
-    """`recochat train ranker`: the ranker learned on ReDial's tuning half (the formula configuration the last
-    full `recochat bench redial` chose), with its cross-validated figures; SystemExit when it does no better
-    than the formula's own order."""
-    require_data()
-    encoder = encoder or Encoder(cache_size=EVAL_CACHE)
-    items = redial_items()
-    tuning, _ = split(load_samples(items))
-    catalog = stored(encoder, items, "redial")
-    mentions = redial_mentions()
-    chosen, _ = reused_formula(RESULTS / "redial.json")
-    with_popularity = train_popularity(catalog, mentions) if chosen["catalog_popularity"] else catalog
-    home = Path(tempfile.mkdtemp(prefix="recochat-train-ranker-"))
-    learn = events_learner(mentions, catalog)
-    model, summary = learn_ranker(catalog, with_popularity, encoder, learn, home, tuning, chosen, smoke=False)
-    if not summary["used"]:
-        raise SystemExit("the learned ranker did no better than the formula on the tuning half; no model written")
-    return {**summary, "model": model}
+    """The product's cross-validated ranker training (bot/training/ranker.py), with LightGBM logged beside it."""
+    return _learn_ranker(catalog, scored, encoder, learn, home, tuning, chosen, smoke, transfer, ranking.lightgbm_rows)
 
 
 def run(
@@ -560,16 +365,6 @@ def run(
     result = report("ReDial", __doc__, encoder, smoke, tuning, heldout, chosen, tuning_log, ablation, final, started)
     result.update(anchors=ANCHORS, target_new_items=TARGET, ranker=ranker_report, formula_from=str(formula_from or ""))
     return save(result, out_dir or RESULTS, name)
-
-
-def reused_formula(path: Path) -> tuple[dict, list[dict]]:
-    """The formula configuration chosen by an earlier run's grid (its tuning metrics and grid come along)."""
-    try:
-        earlier = json.loads(path.read_text(encoding="utf-8"))
-        chosen = {**earlier["chosen"], "metrics": earlier["tuning"]}
-    except (OSError, ValueError, KeyError) as error:
-        raise SystemExit(f"--formula-from {path}: no chosen configuration in it ({error})") from error
-    return chosen, earlier.get("tuning_grid", [])
 
 
 def report(
@@ -736,199 +531,7 @@ def main(argv: list[str]) -> int:
 
 
 # -- polarity: how title mentions are read (liked / disliked / seen), rules against the learned reader -------------
-
-POLARITY_PROTOCOL = """Polarity of the titles ReDial test seekers name, against their own form answers
-(`initiatorQuestions`: liked 1 → like, 0 → dislike, 2 → 'seen' when the form says seen, else 'unknown').
-- One example per @mention in a seeker message; the mention is replaced by the movie's name (year dropped)
-  and linked at exactly that span, so title linking is not under test.
-- Split: conversations sorted by id as strings; the first half trains and tunes (5-fold cross-validation by
-  conversation), the second half is held out and read once for the chosen configuration. The first half lies
-  inside the recommendation benchmark's tuning split, so its held-out users never taught the reader.
-- Right: a like read as like or seen; a dislike read as dislike; a 'seen' read as seen or like. A mention
-  the understanding reads no polarity for (a question about it: 'what is X about?') counts as missed."""
-POLARITY_CACHE = Path(os.environ.get("RECOCHAT_POLARITY_CACHE", tempfile.gettempdir())) / "recochat-polarity"
-"""Embeddings of the training texts (never in the repo); keyed by text, so a change of features re-encodes only
-what changed."""
-
-
-class _NamedAt(TitleIndex):
-    """A title index that knows where the titles are: the spans where @mentions were replaced by names."""
-
-    def __init__(self, matches: list[TitleMatch]) -> None:
-        super().__init__([])
-        self._matches = matches
-
-    def find(self, text: str) -> list[TitleMatch]:
-        return list(self._matches)
-
-
-@dataclass
-class PolarityExample:
-    dialog_id: str
-    understood: Understanding
-    """The whole message as understanding read it (shared by the message's mentions)."""
-    label: Reading
-    mention: TitleMention | None
-    """As understanding read it (the rules' polarity); None when it read no polarity for this title."""
-
-
-def _label(answer: dict) -> Reading:
-    liked = answer.get("liked")
-    return "like" if liked == 1 else "dislike" if liked == 0 else "seen" if answer.get("seen") == 1 else "unknown"
-
-
-def _named_message(text: str, names: dict[str, str], asked: dict) -> tuple[str, list[TitleMatch]]:
-    """'@111776 was great' → 'Super Troopers was great', with the spans of the answered mentions."""
-    out, matches, cursor = "", [], 0
-    for m in re.finditer(r"@(\d+)", text):
-        out += text[cursor : m.start()]
-        name = re.sub(r"\s*\(\d{4}\)\s*$", "", names.get(m.group(1)) or "").strip() or "that movie"
-        if m.group(1) in asked:
-            matches.append(TitleMatch(m.group(1), len(out), len(out) + len(name), True))
-        out += name
-        cursor = m.end()
-    return out + text[cursor:], matches
-
-
-def polarity_examples() -> tuple[list[PolarityExample], list[PolarityExample]]:
-    """(tuning, held-out) examples: every answered title a seeker names, read by the rules."""
-    examples = []
-    for line in (DATA / "redial" / "test_data.jsonl").open(encoding="utf-8"):
-        conversation = json.loads(line)
-        asked, names = conversation.get("initiatorQuestions"), conversation.get("movieMentions")
-        if not isinstance(asked, dict):
-            continue
-        for message in conversation["messages"]:
-            if message["senderWorkerId"] != conversation["initiatorWorkerId"]:
-                continue
-            text, matches = _named_message(message["text"], names if isinstance(names, dict) else {}, asked)
-            if not matches:
-                continue
-            understood = understand(text, _NamedAt(matches), set(), 2025)
-            titles = understood.titles
-            read: list[TitleMention | None] = list(titles) if len(titles) == len(matches) else [None] * len(matches)
-            dialog = str(conversation["conversationId"])
-            examples += [
-                PolarityExample(dialog, understood, _label(asked[m.item_id]), mention)
-                for m, mention in zip(matches, read, strict=True)
-            ]
-    dialogs = sorted({e.dialog_id for e in examples} | _all_dialogs())
-    tuning = set(dialogs[: len(dialogs) // 2])
-    return [e for e in examples if e.dialog_id in tuning], [e for e in examples if e.dialog_id not in tuning]
-
-
-def _all_dialogs() -> set[str]:
-    """Every test conversation, with a form or without: the split is over the dataset, not over what we use."""
-    return {str(json.loads(line)["conversationId"]) for line in (DATA / "redial" / "test_data.jsonl").open()}
-
-
-def _embedded(encoder: Encoder, texts: list[str]) -> list[np.ndarray]:
-    """The encoder's vectors for `texts`, cached by text under POLARITY_CACHE (one batched pass for the misses)."""
-    POLARITY_CACHE.mkdir(parents=True, exist_ok=True)
-    path = POLARITY_CACHE / f"{encoder.model_path.name}.npz"
-    cached: dict[str, np.ndarray] = {}
-    if path.is_file():
-        with np.load(path) as stored_vectors:
-            cached = dict(zip(stored_vectors["texts"].tolist(), stored_vectors["vectors"], strict=True))
-    missing = sorted({t for t in texts if t not in cached})
-    if missing:
-        cached.update(zip(missing, encoder.encode_texts(missing, show_progress=True), strict=True))
-        keys = sorted(cached)
-        np.savez(path, texts=np.array(keys), vectors=np.stack([cached[k] for k in keys]))
-    return [cached[t] for t in texts]
-
-
-def polarity_scores(labels: list[Reading], readings: Sequence[str | None]) -> dict:
-    """Per class recall and precision with ReDial's meaning of right (see POLARITY_PROTOCOL), and the confusion."""
-    right = {"like": {"like", "seen"}, "dislike": {"dislike"}, "seen": {"seen", "like"}}
-    scores: dict[str, dict] = {}
-    for cls, accepted in right.items():
-        said = [r for label, r in zip(labels, readings, strict=True) if label == cls]
-        read_as = [label for label, r in zip(labels, readings, strict=True) if r == cls]
-        scores[cls] = {
-            "recall": round(sum(r in accepted for r in said) / max(len(said), 1), 4),
-            "precision": round(sum(cls in right.get(label, ()) for label in read_as) / max(len(read_as), 1), 4),
-            "labelled": len(said),
-            "read": len(read_as),
-        }
-    confusion = Counter(f"{label}→{r or 'none'}" for label, r in zip(labels, readings, strict=True))
-    return {**scores, "confusion": dict(sorted(confusion.items()))}
-
-
-def _features(
-    examples: list[PolarityExample], encoder: Encoder
-) -> tuple[list[TitleMention], list[Reading], np.ndarray]:
-    """The mentions read, their labels, and their text vectors, shape (mentions, texts per mention, dim)."""
-    read = [e for e in examples if e.mention is not None]
-    mentions = [e.mention for e in read if e.mention is not None]
-    vectors = np.stack(_embedded(encoder, PolarityModel.texts(mentions)))
-    return mentions, [e.label for e in read], vectors.reshape(len(mentions), -1, encoder.dim)
-
-
-def _offset_for(labels: list[Reading], logits: np.ndarray, floor: float = 0.95) -> tuple[float, dict]:
-    """The dislike offset that reads the most dislikes while ≥ `floor` of likes still read as like or seen."""
-    best: tuple[float, float, dict] | None = None
-    for offset in np.arange(-1.0, 4.01, 0.25):
-        shifted = logits + np.eye(len(CLASSES))[CLASSES.index("dislike")] * offset
-        readings = [CLASSES[i] for i in shifted.argmax(axis=1)]
-        scores = polarity_scores(labels, [r if r != "unknown" else "like" for r in readings])
-        if scores["like"]["recall"] < floor:
-            continue
-        key = scores["dislike"]["recall"] + 0.25 * scores["dislike"]["precision"]
-        if best is None or key > best[0]:
-            best = (key, float(offset), scores)
-    return (0.0, {}) if best is None else (best[1], best[2])
-
-
-def tune_polarity(examples: list[PolarityExample], encoder: Encoder, folds: int = 5) -> tuple[TrainingConfig, list]:
-    """5-fold cross-validation by conversation inside the tuning half: regularization and class balance, then the
-    dislike offset on the pooled out-of-fold logits."""
-    mentions, labels, vectors = _features(examples, encoder)
-    dialogs = sorted({e.dialog_id for e in examples if e.mention is not None})
-    fold_of = {d: i % folds for i, d in enumerate(dialogs)}
-    fold = np.array([fold_of[e.dialog_id] for e in examples if e.mention is not None])
-    log_rows = []
-    best: tuple[float, TrainingConfig] | None = None
-    for l2 in (1e-3, 1e-2, 3e-2, 1e-1):
-        for balance in (0.5, 0.75, 1.0):
-            config = TrainingConfig(l2=l2, balance=balance)
-            logits = np.zeros((len(labels), len(CLASSES)))
-            for k in range(folds):
-                train = np.flatnonzero(fold != k)
-                model = fit(
-                    [mentions[i] for i in train], [labels[i] for i in train], vectors[train], encoder.dim, config
-                )
-                test = np.flatnonzero(fold == k)
-                logits[test] = model.features([mentions[i] for i in test], vectors[test]) @ model.weights.T
-                logits[test] += model.bias
-            offset, scores = _offset_for(labels, logits)
-            key = scores["dislike"]["recall"] + 0.25 * scores["dislike"]["precision"] if scores else -1.0
-            log_rows.append({"l2": l2, "balance": balance, "dislike_offset": offset, **scores})
-            if best is None or key > best[0]:
-                best = (key, replace(config, offsets=tuple(offset if c == "dislike" else 0.0 for c in CLASSES)))
-    assert best is not None
-    return best[1], log_rows
-
-
-def train_polarity(out: Path | None = None, encoder: Encoder | None = None) -> dict:
-    """`recochat train polarity`: tune and train on the tuning half only, write the model file."""
-    require_data()
-    started = time.perf_counter()
-    encoder = encoder or Encoder()
-    tuning, _ = polarity_examples()
-    config, grid = tune_polarity(tuning, encoder)
-    mentions, labels, vectors = _features(tuning, encoder)
-    model = fit(mentions, labels, vectors, encoder.dim, config, {"data": "ReDial test, first half by conversation id"})
-    path = model.save(out or MODEL_PATH)
-    chosen = next(r for r in grid if r["l2"] == config.l2 and r["balance"] == config.balance)
-    return {
-        "model": str(path),
-        "config": {"l2": config.l2, "balance": config.balance, "offsets": list(config.offsets)},
-        "tuning_cross_validation": chosen,
-        "tuning_grid": grid,
-        "train_seconds": model.meta["train_seconds"],
-        "total_seconds": round(time.perf_counter() - started, 1),
-    }
+# (examples and training: bot/training/polarity.py, `recochat train polarity`)
 
 
 def _turn_cost(examples: list[PolarityExample], encoder: Encoder, model: PolarityModel, rounds: int = 200) -> dict:
@@ -959,10 +562,11 @@ def run_polarity(out_dir: Path | None = None, encoder: Encoder | None = None) ->
     model = load_model()
     if model is None:
         raise SystemExit(f"no usable polarity model at {MODEL_PATH}: run `recochat train polarity` first")
-    tuning, heldout = polarity_examples()
+    tuning, heldout = polarity_training.polarity_examples(DATA)
     labels = [e.label for e in heldout]
     rules = [e.mention.polarity if e.mention else None for e in heldout]
-    mentions, _, vectors = _features(heldout, encoder)
+    cache = polarity_training.embeddings_cache(SETTINGS)
+    mentions, _, vectors = polarity_training.features_of(heldout, encoder, cache)
     learned_read = iter(model.read(mentions, vectors.reshape(-1, encoder.dim)))
     learned = [(next(learned_read) or e.mention.polarity) if e.mention else None for e in heldout]
     result = {

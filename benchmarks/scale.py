@@ -46,8 +46,10 @@ import numpy as np
 
 from recochat.retrieval.catalog import CatalogItem, demo_catalog_path, load_catalog
 
+from .settings import SETTINGS
+
 ROOT = Path(__file__).resolve().parent.parent
-CACHE = Path(os.environ.get("RECOCHAT_BENCH_CACHE", ROOT / "benchmarks" / ".cache")) / "scale"
+CACHE = SETTINGS.bench_cache / "scale"
 RESULTS = ROOT / "benchmarks" / "results"
 SIZES = (10_000, 100_000, 1_000_000)
 STEPS = ("understand", "encode", "profile_update", "retrieve", "score")
@@ -426,8 +428,8 @@ def measure_turns(
     size: int, turns: int, users: int, cache: Path, encoder: Any | None = None, profile_to: Path | None = None
 ) -> dict:
     """Per-turn split at one catalog size, with the encoder pass and LangChain on the same texts."""
-    from recochat.retrieval.encoder import Encoder
     from recochat.retrieval.candidates import EXACT_LIMIT
+    from recochat.retrieval.encoder import Encoder
 
     rss = {"start": peak_rss_mb()}
     encoder = encoder or Encoder()

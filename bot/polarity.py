@@ -14,7 +14,7 @@ misses while keeping what it gets right.
   (`Engine._encode_aspects`), so a turn makes one encoder pass, as before; a turn that names a title but has
   no aspect makes one it did not make before.
 - "unknown" (the user did not say) keeps the rules' reading.
-- Trained by `recochat train polarity` (benchmarks/redial.py: the first half of ReDial test only).
+- Trained by `recochat train polarity` (bot/training/polarity.py: the first half of ReDial test only).
 """
 
 from __future__ import annotations

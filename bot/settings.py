@@ -11,6 +11,7 @@ so they stay usable as a library without any environment.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -129,6 +130,24 @@ class Settings(BaseSettings):
         if self.llm:
             return self.llm
         return "openai" if self.llm_base_url else "embedded"
+
+
+_ROOT = Path(__file__).resolve().parent.parent
+"""The source tree (the evaluation data's default place is beside it)."""
+
+
+class DataSettings(BaseSettings):
+    """Where the evaluation data and its caches are, for `recochat train` (`bot/training/`) and the benchmarks
+    (`benchmarks/settings.py` adds theirs): `RECOCHAT_*` environment variables only, no `.env` or TOML file."""
+
+    model_config = SettingsConfigDict(env_prefix="RECOCHAT_", extra="ignore")
+
+    data: Path = _ROOT.parent / "shared" / "data"
+    """The shared data folder: ReDial (`redial/`, `redial-ievalm/`) and INSPIRED (`inspired/`, `inspired-kg-cfcrs/`)."""
+    bench_cache: Path = _ROOT / "benchmarks" / ".cache"
+    """Catalogs built from that data and ingested once (the ReDial and INSPIRED catalogs, the scale catalogs)."""
+    polarity_cache: Path = Path(tempfile.gettempdir())
+    """Where `recochat-polarity/` keeps the encoder's vectors of the polarity reader's training texts."""
 
 
 def load_settings() -> Settings:

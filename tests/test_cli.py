@@ -122,3 +122,43 @@ def test_bench_passes_its_options_to_the_benchmark(monkeypatch):
     result = CliRunner().invoke(main, ["bench", "scale", "--sizes", "10000", "--no-onnx"])
     assert result.exit_code == 0, result.output
     assert seen == [["scale", "--sizes", "10000", "--no-onnx"]]
+
+
+def _imports(path):
+    """The modules a source file imports, relative imports resolved against its package."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    package = ["recochat", *path.relative_to(root).parent.parts]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            yield ".".join([*base, node.module or ""]).rstrip(".")
+
+
+def test_the_product_never_imports_the_benchmarks():
+    """Training lives in the product (bot/training/); the benchmarks import it. Only `recochat bench`, the command
+    that runs them, reaches into recochat.benchmarks."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    found = [
+        (str(path.relative_to(root)), name)
+        for folder in ("bot", "retrieval", "profiles")
+        for path in sorted((root / folder).rglob("*.py"))
+        for name in _imports(path)
+        if name.startswith("recochat.benchmarks")
+    ]
+    assert found == [("bot/frontends/cli.py", "recochat.benchmarks.__main__")]
+
+
+def test_junit_and_the_runner_do_not_import_each_other():
+    from pathlib import Path
+
+    scripted = Path(__file__).resolve().parent.parent / "bot" / "scripted"
+    assert "recochat.bot.scripted.runner" not in set(_imports(scripted / "junit.py"))
+    assert "recochat.bot.scripted.junit" in set(_imports(scripted / "runner.py"))
+    assert "recochat.bot.scripted.runner" not in set(_imports(scripted / "report.py"))

@@ -302,7 +302,7 @@ def train_group() -> None:
 @click.option("--out", type=click.Path(path_type=Path), help="Model file (default: the packaged one).")
 def train_polarity_cmd(out: Path | None) -> None:
     """The learned polarity reader, from the first half of ReDial test only (the second half is held out)."""
-    from recochat.benchmarks.redial import train_polarity
+    from ..training.polarity import train_polarity
 
     report = train_polarity(out)
     chosen = report["tuning_cross_validation"]
@@ -341,7 +341,7 @@ def train_ranker_cmd(from_events: bool, collection: str | None, out: Path | None
         model = trained.model
         click.echo(f"{trained.groups} rankings from {trained.likes} likes by {trained.users} users")
     else:
-        from recochat.benchmarks.redial import train_ranker
+        from ..training.ranker import train_ranker
 
         report = train_ranker()
         model = report["model"]

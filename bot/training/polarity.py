@@ -1,0 +1,225 @@
+"""Training the learned polarity reader (`bot/polarity.py`) on ReDial: `recochat train polarity`. The protocol is
+`POLARITY_PROTOCOL`; `recochat bench redial --polarity` reads the held-out half with the same examples."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from recochat.retrieval.encoder import Encoder
+from recochat.retrieval.titles import TitleIndex, TitleMatch
+
+from ..polarity import CLASSES, MODEL_PATH, PolarityModel, Reading, TrainingConfig, fit
+from ..settings import DataSettings
+from ..understanding import TitleMention, Understanding, understand
+from .redial import require_data
+
+
+def embeddings_cache(settings: DataSettings) -> Path:
+    """Where the training texts' vectors are kept (`RECOCHAT_POLARITY_CACHE`/recochat-polarity)."""
+    return settings.polarity_cache / "recochat-polarity"
+
+
+POLARITY_PROTOCOL = """Polarity of the titles ReDial test seekers name, against their own form answers
+(`initiatorQuestions`: liked 1 → like, 0 → dislike, 2 → 'seen' when the form says seen, else 'unknown').
+- One example per @mention in a seeker message; the mention is replaced by the movie's name (year dropped)
+  and linked at exactly that span, so title linking is not under test.
+- Split: conversations sorted by id as strings; the first half trains and tunes (5-fold cross-validation by
+  conversation), the second half is held out and read once for the chosen configuration. The first half lies
+  inside the recommendation benchmark's tuning split, so its held-out users never taught the reader.
+- Right: a like read as like or seen; a dislike read as dislike; a 'seen' read as seen or like. A mention
+  the understanding reads no polarity for (a question about it: 'what is X about?') counts as missed."""
+
+
+class _NamedAt(TitleIndex):
+    """A title index that knows where the titles are: the spans where @mentions were replaced by names."""
+
+    def __init__(self, matches: list[TitleMatch]) -> None:
+        super().__init__([])
+        self._matches = matches
+
+    def find(self, text: str) -> list[TitleMatch]:
+        return list(self._matches)
+
+
+@dataclass
+class PolarityExample:
+    dialog_id: str
+    understood: Understanding
+    """The whole message as understanding read it (shared by the message's mentions)."""
+    label: Reading
+    mention: TitleMention | None
+    """As understanding read it (the rules' polarity); None when it read no polarity for this title."""
+
+
+def _label(answer: dict) -> Reading:
+    liked = answer.get("liked")
+    return "like" if liked == 1 else "dislike" if liked == 0 else "seen" if answer.get("seen") == 1 else "unknown"
+
+
+def _named_message(text: str, names: dict[str, str], asked: dict) -> tuple[str, list[TitleMatch]]:
+    """'@111776 was great' → 'Super Troopers was great', with the spans of the answered mentions."""
+    out, matches, cursor = "", [], 0
+    for m in re.finditer(r"@(\d+)", text):
+        out += text[cursor : m.start()]
+        name = re.sub(r"\s*\(\d{4}\)\s*$", "", names.get(m.group(1)) or "").strip() or "that movie"
+        if m.group(1) in asked:
+            matches.append(TitleMatch(m.group(1), len(out), len(out) + len(name), True))
+        out += name
+        cursor = m.end()
+    return out + text[cursor:], matches
+
+
+def polarity_examples(data: Path) -> tuple[list[PolarityExample], list[PolarityExample]]:
+    """(tuning, held-out) examples: every answered title a seeker names, read by the rules."""
+    examples = []
+    for line in (data / "redial" / "test_data.jsonl").open(encoding="utf-8"):
+        conversation = json.loads(line)
+        asked, names = conversation.get("initiatorQuestions"), conversation.get("movieMentions")
+        if not isinstance(asked, dict):
+            continue
+        for message in conversation["messages"]:
+            if message["senderWorkerId"] != conversation["initiatorWorkerId"]:
+                continue
+            text, matches = _named_message(message["text"], names if isinstance(names, dict) else {}, asked)
+            if not matches:
+                continue
+            understood = understand(text, _NamedAt(matches), set(), 2025)
+            titles = understood.titles
+            read: list[TitleMention | None] = list(titles) if len(titles) == len(matches) else [None] * len(matches)
+            dialog = str(conversation["conversationId"])
+            examples += [
+                PolarityExample(dialog, understood, _label(asked[m.item_id]), mention)
+                for m, mention in zip(matches, read, strict=True)
+            ]
+    dialogs = sorted({e.dialog_id for e in examples} | _all_dialogs(data))
+    tuning = set(dialogs[: len(dialogs) // 2])
+    return [e for e in examples if e.dialog_id in tuning], [e for e in examples if e.dialog_id not in tuning]
+
+
+def _all_dialogs(data: Path) -> set[str]:
+    """Every test conversation, with a form or without: the split is over the dataset, not over what we use."""
+    return {str(json.loads(line)["conversationId"]) for line in (data / "redial" / "test_data.jsonl").open()}
+
+
+def _embedded(encoder: Encoder, texts: list[str], cache: Path) -> list[np.ndarray]:
+    """The encoder's vectors for `texts`, cached by text under `cache` (never in the repo; keyed by text, so a
+    change of features re-encodes only what changed), one batched pass for the misses."""
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"{encoder.model_path.name}.npz"
+    cached: dict[str, np.ndarray] = {}
+    if path.is_file():
+        with np.load(path) as stored_vectors:
+            cached = dict(zip(stored_vectors["texts"].tolist(), stored_vectors["vectors"], strict=True))
+    missing = sorted({t for t in texts if t not in cached})
+    if missing:
+        cached.update(zip(missing, encoder.encode_texts(missing, show_progress=True), strict=True))
+        keys = sorted(cached)
+        np.savez(path, texts=np.array(keys), vectors=np.stack([cached[k] for k in keys]))
+    return [cached[t] for t in texts]
+
+
+def polarity_scores(labels: list[Reading], readings: Sequence[str | None]) -> dict:
+    """Per class recall and precision with ReDial's meaning of right (see POLARITY_PROTOCOL), and the confusion."""
+    right = {"like": {"like", "seen"}, "dislike": {"dislike"}, "seen": {"seen", "like"}}
+    scores: dict[str, dict] = {}
+    for cls, accepted in right.items():
+        said = [r for label, r in zip(labels, readings, strict=True) if label == cls]
+        read_as = [label for label, r in zip(labels, readings, strict=True) if r == cls]
+        scores[cls] = {
+            "recall": round(sum(r in accepted for r in said) / max(len(said), 1), 4),
+            "precision": round(sum(cls in right.get(label, ()) for label in read_as) / max(len(read_as), 1), 4),
+            "labelled": len(said),
+            "read": len(read_as),
+        }
+    confusion = Counter(f"{label}→{r or 'none'}" for label, r in zip(labels, readings, strict=True))
+    return {**scores, "confusion": dict(sorted(confusion.items()))}
+
+
+def features_of(
+    examples: list[PolarityExample], encoder: Encoder, cache: Path
+) -> tuple[list[TitleMention], list[Reading], np.ndarray]:
+    """The mentions read, their labels, and their text vectors, shape (mentions, texts per mention, dim)."""
+    read = [e for e in examples if e.mention is not None]
+    mentions = [e.mention for e in read if e.mention is not None]
+    vectors = np.stack(_embedded(encoder, PolarityModel.texts(mentions), cache))
+    return mentions, [e.label for e in read], vectors.reshape(len(mentions), -1, encoder.dim)
+
+
+def _offset_for(labels: list[Reading], logits: np.ndarray, floor: float = 0.95) -> tuple[float, dict]:
+    """The dislike offset that reads the most dislikes while ≥ `floor` of likes still read as like or seen."""
+    best: tuple[float, float, dict] | None = None
+    for offset in np.arange(-1.0, 4.01, 0.25):
+        shifted = logits + np.eye(len(CLASSES))[CLASSES.index("dislike")] * offset
+        readings = [CLASSES[i] for i in shifted.argmax(axis=1)]
+        scores = polarity_scores(labels, [r if r != "unknown" else "like" for r in readings])
+        if scores["like"]["recall"] < floor:
+            continue
+        key = scores["dislike"]["recall"] + 0.25 * scores["dislike"]["precision"]
+        if best is None or key > best[0]:
+            best = (key, float(offset), scores)
+    return (0.0, {}) if best is None else (best[1], best[2])
+
+
+def tune_polarity(
+    examples: list[PolarityExample], encoder: Encoder, cache: Path, folds: int = 5
+) -> tuple[TrainingConfig, list]:
+    """5-fold cross-validation by conversation inside the tuning half: regularization and class balance, then the
+    dislike offset on the pooled out-of-fold logits."""
+    mentions, labels, vectors = features_of(examples, encoder, cache)
+    dialogs = sorted({e.dialog_id for e in examples if e.mention is not None})
+    fold_of = {d: i % folds for i, d in enumerate(dialogs)}
+    fold = np.array([fold_of[e.dialog_id] for e in examples if e.mention is not None])
+    log_rows = []
+    best: tuple[float, TrainingConfig] | None = None
+    for l2 in (1e-3, 1e-2, 3e-2, 1e-1):
+        for balance in (0.5, 0.75, 1.0):
+            config = TrainingConfig(l2=l2, balance=balance)
+            logits = np.zeros((len(labels), len(CLASSES)))
+            for k in range(folds):
+                train = np.flatnonzero(fold != k)
+                model = fit(
+                    [mentions[i] for i in train], [labels[i] for i in train], vectors[train], encoder.dim, config
+                )
+                test = np.flatnonzero(fold == k)
+                logits[test] = model.features([mentions[i] for i in test], vectors[test]) @ model.weights.T
+                logits[test] += model.bias
+            offset, scores = _offset_for(labels, logits)
+            key = scores["dislike"]["recall"] + 0.25 * scores["dislike"]["precision"] if scores else -1.0
+            log_rows.append({"l2": l2, "balance": balance, "dislike_offset": offset, **scores})
+            if best is None or key > best[0]:
+                best = (key, replace(config, offsets=tuple(offset if c == "dislike" else 0.0 for c in CLASSES)))
+    assert best is not None
+    return best[1], log_rows
+
+
+def train_polarity(
+    out: Path | None = None, encoder: Encoder | None = None, settings: DataSettings | None = None
+) -> dict:
+    """`recochat train polarity`: tune and train on the tuning half only, write the model file."""
+    settings = settings or DataSettings()
+    require_data(settings.data)
+    started = time.perf_counter()
+    encoder = encoder or Encoder()
+    cache = embeddings_cache(settings)
+    tuning, _ = polarity_examples(settings.data)
+    config, grid = tune_polarity(tuning, encoder, cache)
+    mentions, labels, vectors = features_of(tuning, encoder, cache)
+    model = fit(mentions, labels, vectors, encoder.dim, config, {"data": "ReDial test, first half by conversation id"})
+    path = model.save(out or MODEL_PATH)
+    chosen = next(r for r in grid if r["l2"] == config.l2 and r["balance"] == config.balance)
+    return {
+        "model": str(path),
+        "config": {"l2": config.l2, "balance": config.balance, "offsets": list(config.offsets)},
+        "tuning_cross_validation": chosen,
+        "tuning_grid": grid,
+        "train_seconds": model.meta["train_seconds"],
+        "total_seconds": round(time.perf_counter() - started, 1),
+    }

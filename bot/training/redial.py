@@ -1,0 +1,216 @@
+"""ReDial read for training and evaluation: the catalog, the samples and their split, the logged mentions.
+
+- Catalog: iEvaLM's ReDial `id2info.json` (6,583 movies; plot, genres, director, cast embedded), ingested through
+  `recochat ingest`'s code path into Chroma (cached under the data cache).
+- Samples: iEvaLM's `test_data_processed.jsonl`; split by `dialog_id` sorted as strings, the first half tunes,
+  the second half is held out. Nothing is learned from held-out dialogues.
+- Each sample: a fresh user; its context turns go through `Engine.turn` (`replay`), then the engine ranks.
+- Learning from other users: a set of dialogues' original ReDial conversations, replayed as positive events
+  (every movie mentioned, in order) into the `CoOccurrence` component that learns from real users' feedback.
+- Catalog popularity: ReDial's `nbMentions` minus every @mention in the test conversations (tuning and
+  held-out), i.e. mentions in ReDial's train/validation conversations.
+
+`data` is the shared data folder (`DataSettings.data`, RECOCHAT_DATA), `cache` where built catalogs are kept
+(`DataSettings.bench_cache`, RECOCHAT_BENCH_CACHE).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from recochat.profiles.collaborative import CoOccurrence
+from recochat.profiles.store import ProfileStore
+from recochat.retrieval.catalog import CatalogItem, ColumnMap, load_catalog
+from recochat.retrieval.encoder import Encoder
+from recochat.retrieval.ingest import ingest
+from recochat.retrieval.recommender import Recommender
+from recochat.retrieval.scoring import ScoringWeights
+from recochat.retrieval.store import ChromaStore, StoredCatalog
+from recochat.retrieval.titles import TitleIndex
+
+from ..engine import Engine
+
+EVAL_CACHE = 200_000
+"""Encoder cache entries: every context turn is encoded once, though replayed by several configurations."""
+BASE = ScoringWeights(negative=0.0, popularity=0.0, collaborative=0.0)
+"""The formula with every learned or tuned part off: the tuning grid's starting point."""
+Learner = Callable[[set[str]], CoOccurrence]
+
+
+@dataclass
+class Sample:
+    dialog_id: str
+    turn_id: int
+    context: list[str]
+    targets: list[str]
+    mentioned: set[str]
+    seeker: list[bool] | None = None
+    """Who said each context turn; None = alternating, the last one being the seeker (ReDial)."""
+
+    def is_seeker(self, index: int) -> bool:
+        if self.seeker is not None:
+            return self.seeker[index]
+        return (len(self.context) - 1 - index) % 2 == 0
+
+    @property
+    def user(self) -> str:
+        return f"{self.dialog_id}/{self.turn_id}"
+
+    def new_targets(self) -> list[str]:
+        return [t for t in self.targets if t not in self.mentioned]
+
+
+def require_data(data: Path) -> None:
+    needed = [
+        data / "redial-ievalm" / "id2info.json",
+        data / "redial-ievalm" / "test_data_processed.jsonl",
+        data / "redial" / "test_data.jsonl",
+    ]
+    missing = [str(p) for p in needed if not p.is_file()]
+    if missing:
+        raise SystemExit(f"ReDial data not found: {', '.join(missing)} (set RECOCHAT_DATA to the shared data folder)")
+
+
+def redial_items(data: Path, cache: Path) -> list[CatalogItem]:
+    """id2info → JSONL → the product's catalog loader (plot, genres, director, cast embedded)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / "redial_catalog.jsonl"
+    if not path.exists():
+        info = json.loads((data / "redial-ievalm" / "id2info.json").read_text())
+        with path.open("w", encoding="utf-8") as f:
+            for movie_id, record in info.items():
+                row = {
+                    "id": movie_id,
+                    "name": record["name"],
+                    "plot": record.get("plot") or "",
+                    "genre": record.get("genre") or [],
+                    "director": record.get("director") or [],
+                    "star": record.get("star") or [],
+                }
+                f.write(json.dumps(row) + "\n")
+    columns = ColumnMap(
+        id="id", title="name", text=("plot", "genre", "director", "star"), meta=("genre", "director", "star")
+    )
+    return load_catalog(path, columns, skip_bad=True).items
+
+
+def stored(encoder: Encoder, items: list[CatalogItem], name: str, cache: Path) -> StoredCatalog:
+    """Ingest through the product's code path (cached by content hash) and load into memory."""
+    store = ChromaStore.persistent(cache / f"chroma-{name}")
+    ingest(store, encoder, name, items)
+    return store.load(name)
+
+
+def load_samples(items: list[CatalogItem], data: Path) -> list[Sample]:
+    by_name: dict[str, str] = {}
+    for item in items:
+        by_name.setdefault(item.label(), item.id)
+    titles = TitleIndex(items)
+    linked: dict[str, set[str]] = {}  # a turn's context repeats every earlier utterance: link each text once
+    samples = []
+    for line in (data / "redial-ievalm" / "test_data_processed.jsonl").open(encoding="utf-8"):
+        row = json.loads(line)
+        targets = [by_name[name] for name in row["rec"] if name in by_name]
+        if not targets:
+            continue
+        mentioned = {by_name[e] for e in row["entity"] if e in by_name}
+        for text in row["context"]:
+            if text not in linked:
+                linked[text] = {m.item_id for m in titles.find(text)}
+            mentioned |= linked[text]
+        samples.append(Sample(str(row["dialog_id"]), int(row["turn_id"]), row["context"], targets, mentioned))
+    return samples
+
+
+def split(samples: list[Sample]) -> tuple[list[Sample], list[Sample]]:
+    dialogs = sorted({s.dialog_id for s in samples})
+    tuning_ids = set(dialogs[: len(dialogs) // 2])
+    return [s for s in samples if s.dialog_id in tuning_ids], [s for s in samples if s.dialog_id not in tuning_ids]
+
+
+def redial_mentions(data: Path) -> dict[str, list[str]]:
+    """Test conversation id → the movie ids it @mentions, in order."""
+    out = {}
+    for line in (data / "redial" / "test_data.jsonl").open(encoding="utf-8"):
+        conversation = json.loads(line)
+        out[str(conversation["conversationId"])] = [
+            m for message in conversation["messages"] for m in re.findall(r"@(\d+)", message["text"])
+        ]
+    return out
+
+
+def events_learner(mentions: dict[str, list[str]], catalog: StoredCatalog) -> Learner:
+    """dialogues → a CoOccurrence that has seen them as logged positive events (mentions in order)."""
+
+    def learn(dialogs: set[str]) -> CoOccurrence:
+        co = CoOccurrence()
+        for dialog in sorted(dialogs):
+            for movie_id in mentions.get(dialog, []):
+                if movie_id in catalog.row_of:
+                    co.observe(dialog, movie_id)
+            co.end_session(dialog)
+        return co
+
+    return learn
+
+
+def train_popularity(catalog: StoredCatalog, mentions: dict[str, list[str]], data: Path) -> StoredCatalog:
+    """The catalog with a `popularity` column: nbMentions minus every test conversation's mentions."""
+    in_test = Counter(m for ids in mentions.values() for m in ids)
+    counts = {}
+    with (data / "redial" / "movies_with_mentions.csv").open(encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            counts[row["movieId"]] = max(int(row["nbMentions"]) - in_test[row["movieId"]], 0)
+    items = [replace(i, meta={**i.meta, "popularity": float(counts.get(i.id, 0))}) for i in catalog.items]
+    return StoredCatalog(catalog.name, items, catalog.embeddings)
+
+
+def make_engine(
+    catalog: StoredCatalog,
+    encoder: Encoder,
+    collaborative: CoOccurrence,
+    home: Path,
+    weights: ScoringWeights,
+    link_titles: bool = True,
+) -> Engine:
+    engine = Engine(
+        catalog,
+        encoder,
+        ProfileStore(home / f"profiles-{time.monotonic_ns()}.sqlite3"),
+        recommender=Recommender(catalog, weights),
+        collaborative=collaborative,
+        learn=False,
+    )
+    if not link_titles:
+        engine.titles = TitleIndex([])
+    return engine
+
+
+def replay(engine: Engine, samples: list[Sample], recommender_turns: bool) -> None:
+    """Feed each sample's context through the pipeline (recommender turns too, if asked)."""
+    for sample in samples:
+        for index, text in enumerate(sample.context):
+            if text.strip() and (sample.is_seeker(index) or recommender_turns):
+                engine.turn(sample.user, text, recommend=False)
+
+
+def tuned_weights(chosen: dict) -> ScoringWeights:
+    """The formula with a tuning grid's chosen collaborative and popularity weights (negatives at 0.5)."""
+    return replace(BASE, negative=0.5, collaborative=chosen["collaborative"], popularity=chosen["popularity"])
+
+
+def reused_formula(path: Path) -> tuple[dict, list[dict]]:
+    """The formula configuration chosen by an earlier run's grid (its tuning metrics and grid come along)."""
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+        chosen = {**earlier["chosen"], "metrics": earlier["tuning"]}
+    except (OSError, ValueError, KeyError) as error:
+        raise SystemExit(f"--formula-from {path}: no chosen configuration in it ({error})") from error
+    return chosen, earlier.get("tuning_grid", [])

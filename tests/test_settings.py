@@ -61,3 +61,30 @@ def test_the_test_environment_ignores_a_dotenv_in_the_working_directory(
     monkeypatch.chdir(tmp_path)
     assert not Path(os.environ["RECOCHAT_ENV_FILE"]).exists()
     assert Settings().items_per_reply == 5
+
+
+def _table_names(readme: Path) -> set[str]:
+    """The `RECOCHAT_*` names in a README's settings table rows (`| name … |`)."""
+    import re
+
+    rows = [line for line in readme.read_text(encoding="utf-8").splitlines() if line.startswith("| `RECOCHAT_")]
+    return {name for row in rows for name in re.findall(r"`(RECOCHAT_\w+)`", row.split("|")[1])}
+
+
+def test_every_setting_is_in_a_settings_table() -> None:
+    """Each setting the app reads is a row of README's table; each the benchmarks add, of benchmarks/README.md's."""
+    from recochat.benchmarks.settings import BenchSettings
+    from recochat.bot.settings import DataSettings
+
+    root = Path(__file__).resolve().parent.parent
+    product = {f"RECOCHAT_{name.upper()}" for name in (*Settings.model_fields, *DataSettings.model_fields)}
+    assert product - _table_names(root / "README.md") == set()
+    bench = {f"RECOCHAT_{name.upper()}" for name in BenchSettings.model_fields}
+    assert bench - _table_names(root / "benchmarks" / "README.md") == set()
+
+
+def test_the_benchmarks_settings_are_typed() -> None:
+    from recochat.benchmarks.settings import BenchSettings
+
+    settings = BenchSettings(_env_file=None, test_pg_bin="", data="/data")  # type: ignore[call-arg]
+    assert settings.test_pg_bin is None and settings.data == Path("/data")

@@ -2,11 +2,11 @@
 
 The items of a reply always come from the ranked candidates; front ends show them before
 any prose, and the reply text lists them after it (`item_lines`). Writers stream prose
-only. The LLM's prose is checked sentence by sentence while it streams: a sentence naming a catalog title that is not shown, quoting an
-unknown title, repeating itself or echoing instructions is dropped ("repaired"); when no
-sentence survives, or the model errs or runs past its time budget, the template text is
-used instead ("replaced"). Only the expected failures of an LLM call fall back quietly;
-any other exception is logged with its traceback and still falls back.
+only. The LLM's prose is checked sentence by sentence while it streams (bot/grounding.py): a sentence naming a
+catalog title that is not shown, quoting an unknown title, repeating itself or echoing instructions is dropped
+("repaired"), counted in `WriteOutcome.dropped_by` under the rule that dropped it; when no sentence survives, or
+the model errs or runs past its time budget, the template text is used instead ("replaced"). Only the expected
+failures of an LLM call fall back quietly; any other exception is logged with its traceback and still falls back.
 """
 
 from __future__ import annotations

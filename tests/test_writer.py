@@ -50,7 +50,7 @@ async def test_sentence_naming_an_off_list_catalog_title_is_dropped(make_runtime
 
 
 async def test_the_outcome_counts_each_drop_by_the_rule_that_fired(make_runtime):
-    from recochat.bot.writer import WriteOutcome
+    from recochat.bot.writer import DROP_CAUSES, WriteOutcome
 
     runtime, _ = llm_runtime(
         make_runtime,
@@ -61,6 +61,7 @@ async def test_the_outcome_counts_each_drop_by_the_rule_that_fired(make_runtime)
     prose = "".join([chunk async for chunk in runtime.conversations.writer.stream(result, outcome)])
     assert outcome.status == "repaired" and "Night of Teeth" not in prose
     assert outcome.dropped_by == {"unshown_title": 1, "unfinished": 1} and outcome.dropped == 2
+    assert {"unshown_title", "unfinished", "no_story", "past_budget"} <= set(DROP_CAUSES)
 
 
 async def test_invented_title_is_dropped_and_all_bad_means_replaced(make_runtime):

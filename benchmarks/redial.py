@@ -303,7 +303,7 @@ def ablate(
     ablation.append({"variant": "chosen, but without title linking", **score(no_links, heldout, popularity=popularity)})
     if ranker is not None:
         rules = make_engine(catalog, encoder, collab, home, tuned)
-        rules.polarity = None
+        rules.reader.polarity = None
         replay(rules, heldout, chosen["recommender_turns"])
         for name, with_engine, model in (
             ("learned parts: formula, rules read polarity", rules, None),

@@ -254,7 +254,7 @@ def _obeying(conversations: Conversations) -> Any:
 
     def make(says: str) -> LLMWriter:
         return LLMWriter(
-            GenericFakeChatModel(messages=itertools.repeat(says)), conversations.engine.titles, "obeying-fake"
+            GenericFakeChatModel(messages=itertools.repeat(says)), conversations.engine.reader.titles, "obeying-fake"
         )
 
     return make
@@ -340,13 +340,11 @@ def long_messages(items: list[CatalogItem], count: int, seed: int = 0, chars: in
 
 
 def understand_times(conversations: Conversations, count: int) -> dict[str, Any]:
-    from recochat.bot.understanding import understand
-
     engine = conversations.engine
     times = []
     for message in long_messages(engine.catalog.items, count):
         started = time.perf_counter()
-        understand(message, engine.titles, engine.genres, engine.newest_year, engine.people)
+        engine.reader.understand(message)
         times.append((time.perf_counter() - started) * 1000)
     return {"message_chars": MAX_MESSAGE_CHARS, **_percentiles(times)}
 

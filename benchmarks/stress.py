@@ -119,7 +119,7 @@ class _Run:
             text = rng.choice(TITLE_MESSAGES).format(item.title)
         else:
             text = rng.choice(MESSAGES)
-        self.exposed[user].update(engine.named_items(text))
+        self.exposed[user].update(engine.reader.named_items(text))
         reply = await self.conversations.send(user, text)
         self.exposed[user].update(i.id for i in reply.items)
 
@@ -158,7 +158,7 @@ def check(conversations: Conversations, users: list[str], exposed: dict[str, set
         if stray:
             foreign += 1
             samples.append(f"{user}: holds items never shown, named or rated by them: {sorted(stray)[:5]}")
-    collaborative = engine.collaborative.snapshot() != engine.collaborative_from_log().snapshot()
+    collaborative = engine.collaborative.snapshot() != engine.learning.from_log().snapshot()
     if collaborative:
         samples.append("collaborative component ≠ the one rebuilt from the log")
     return {

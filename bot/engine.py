@@ -40,10 +40,7 @@ from . import phrasing
 from .errors import NothingToUndo, UnknownItem
 from .event_log import CollaborativeLog
 from .phrasing import MAX_ITEMS
-from .phrasing import closest as _closest  # noqa: F401  # the names tests/test_anchors_and_loosening.py imports
-from .phrasing import exclusion_words as _exclusion_words
 from .profile_update import DEFAULT_UPDATE, VectorOf, after_event, replay
-from .profile_update import apply_constraints as _apply_constraints  # noqa: F401
 from .reading import TurnReader
 from .understanding import Understanding
 
@@ -133,20 +130,13 @@ class Engine:
         self.learn = learn
         self.reader = TurnReader(catalog, encoder, self.recommender.people)
         """Understands messages against this catalog, and encodes what a turn teaches."""
-        self.titles, self.people, self.polarity = self.reader.titles, self.reader.people, self.reader.polarity
-        self.genres, self.newest_year = self.reader.genres, self.reader.newest_year
-        self.named_items = self.reader.named_items
-        """The catalog items a message names, as a turn would link them (checks and tools)."""
         self._vector = _vectors_of(catalog)
         self.learning = CollaborativeLog(profiles, catalog, collaborative, learn)
-        self.shared = self.learning.shared
-        """Where several processes share the log (PostgreSQL): the component follows it, every
-        process's events included. None on SQLite: this process learns from its own writes."""
         self.collaborative = self.learning.start()
-        self.collaborative_from_log = self.learning.from_log
-        """The component as the whole log makes it (start-up and checks)."""
-        self.close = self.learning.close
+
+    def close(self) -> None:
         """Stop following the shared log (nothing to do on SQLite); the engine still answers."""
+        self.learning.close()
 
     # -- items -----------------------------------------------------------------------------
     def item(self, item_id: str) -> CatalogItem | None:
@@ -322,7 +312,7 @@ class Engine:
             include_genres=c.required_genres,
             preferred_genres=c.preferred_genres,
             exclude_genres=c.exclude_genres,
-            exclude_words=_exclusion_words(c.exclude_genres, profile.disliked_aspects),
+            exclude_words=phrasing.exclusion_words(c.exclude_genres, profile.disliked_aspects),
             liked=profile.liked,
             anchors=profile.anchors,
             aspects=[(t, self.encoder.encode_query(t)) for t in texts],

@@ -11,7 +11,7 @@ misses while keeping what it gets right.
   list, the weights). Missing: the rules alone. A different version, cue list or encoder: the rules alone, with
   a warning, never a wrong reading from misaligned weights.
 - Cost: the engine encodes the mention texts in the same encoder call as the turn's aspects
-  (`Engine._encode_aspects`), so a turn makes one encoder pass, as before; a turn that names a title but has
+  (`TurnReader.signal` in bot/reading.py), so a turn makes one encoder pass, as before; a turn that names a title but has
   no aspect makes one it did not make before.
 - "unknown" (the user did not say) keeps the rules' reading.
 - Trained by `recochat train polarity` (bot/training/polarity.py: the first half of ReDial test only).

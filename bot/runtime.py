@@ -325,7 +325,7 @@ def _swap_catalog(settings: Settings, store: ChromaStore, conversations: Convers
     engine = _engine(settings, store, old.encoder, old.profiles, catalog)
     writer = conversations.writer
     if isinstance(writer, LLMWriter):
-        writer.titles = engine.titles
+        writer.titles = engine.reader.titles
     for holder in (writer, getattr(writer, "template", None)):
         if isinstance(holder, (LLMWriter, TemplateWriter)):
             holder.domain = _noun(catalog)
@@ -339,7 +339,7 @@ def make_writer(settings: Settings, engine: Engine, domain: str, endpoint: ChatE
         return TemplateWriter(domain)
     return LLMWriter(
         endpoint.model,
-        engine.titles,
+        engine.reader.titles,
         endpoint.label,
         first_sentence_s=settings.llm_first_sentence_s,
         total_s=settings.llm_total_s,

@@ -50,7 +50,7 @@ def obeying_writer(runtime: Runtime, models: list[QueueChatModel]) -> Callable[[
     def make(says: str) -> LLMWriter:
         model = QueueChatModel().enqueue(says)
         models.append(model)
-        return LLMWriter(model, runtime.engine.titles, "obeying-fake")
+        return LLMWriter(model, runtime.engine.reader.titles, "obeying-fake")
 
     return make
 

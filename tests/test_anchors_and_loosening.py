@@ -49,9 +49,9 @@ def test_anything_but_excludes_and_more_of_the_same_is_no_new_topic() -> None:
 
 # -- constraints ------------------------------------------------------------------------------------
 def apply(c: Constraints, **signal: object) -> list[str]:
-    from recochat.bot.engine import _apply_constraints
+    from recochat.bot.profile_update import apply_constraints
 
-    return _apply_constraints(c, TurnSignal(**signal))  # type: ignore[arg-type]
+    return apply_constraints(c, TurnSignal(**signal))  # type: ignore[arg-type]
 
 
 def test_a_new_request_replaces_soft_genres_and_years_and_keeps_hard_ones() -> None:
@@ -307,26 +307,26 @@ def test_a_loosened_year_range_still_leads_with_the_soft_genre() -> None:
 
 
 def test_a_loosening_sentence_names_only_what_its_items_are() -> None:
-    from recochat.bot.engine import _closest
+    from recochat.bot.phrasing import closest
     from recochat.retrieval.recommender import Recommendation
 
     def rec(*genres: str) -> Recommendation:
         return Recommendation(CatalogItem("x", "X", "X", {"genres": list(genres)}), 0.0, "", 1)
 
     family, asked = ["family"], ["family", "animation"]
-    assert _closest(("years",), [rec("family", "animation")], asked, family, "movie", soft_given_up=True) == (
+    assert closest(("years",), [rec("family", "animation")], asked, family, "movie", soft_given_up=True) == (
         "family movies with animation from other years"
     )
-    assert _closest(("years", "soft genres"), [rec("family")], asked, family, "movie") == (
+    assert closest(("years", "soft genres"), [rec("family")], asked, family, "movie") == (
         "family movies without animation from other years"
     )
     fillers = [rec("action", "adventure"), rec("comedy", "fantasy"), rec("drama")]  # no genre covers all three
-    assert _closest(("soft genres",), fillers, ["science fiction"], [], "movie") == "other movies"
-    assert _closest(("soft genres",), fillers[:2], ["science fiction"], [], "movie") == "action and comedy movies"
+    assert closest(("soft genres",), fillers, ["science fiction"], [], "movie") == "other movies"
+    assert closest(("soft genres",), fillers[:2], ["science fiction"], [], "movie") == "action and comedy movies"
 
 
 def test_not_violent_and_nothing_scary_rule_out_texts_that_say_so_in_other_words(ranker) -> None:  # type: ignore[no-untyped-def]
-    from recochat.bot.engine import _exclusion_words
+    from recochat.bot.phrasing import exclusion_words
 
     items = list(ranker.catalog.items)
     items[1] = CatalogItem("i1", "Item 1", "Item 1", {"genres": ["crime"], "description": "Sent back to kill."})
@@ -334,19 +334,20 @@ def test_not_violent_and_nothing_scary_rule_out_texts_that_say_so_in_other_words
     ranker = Recommender(StoredCatalog("circle", items, ranker.catalog.embeddings))
     request = RankRequest(interest=ranker.catalog.embeddings[1], aversion=None, k=3, diversify=False)
     assert ids(ranker.rank(request).items) == ["i1", "i0", "i2"]
-    request = replace(request, exclude_words=_exclusion_words(["horror"], ["violent"]))
+    request = replace(request, exclude_words=exclusion_words(["horror"], ["violent"]))
     assert "kill" in request.exclude_words and ids(ranker.rank(request).items)[:2] == ["i0", "i2"]
-    request = replace(request, exclude_words=_exclusion_words(["horror"], ["scary"]))
+    request = replace(request, exclude_words=exclusion_words(["horror"], ["scary"]))
     assert "i2" not in ids(ranker.rank(request).items) and "i1" in ids(ranker.rank(request).items)
 
 
 def test_a_range_that_gives_way_says_whether_all_picks_or_some_are_from_other_years(fake_runtime) -> None:  # type: ignore[no-untyped-def]
+    from recochat.bot.phrasing import loosened
     from recochat.retrieval.recommender import Recommendation
 
     item = fake_runtime.engine.catalog.items[0]
     picks = [Recommendation(item, 0.0, "", n, loosened=("years",), for_fit=True) for n in (1, 2)]
     request = RankRequest(interest=None, aversion=None, year_min=2018)
     said = "Little else from 2018 or later is close to what you like, so {} from other years."
-    assert fake_runtime.engine._loosened(request, picks) == said.format("these are")
+    assert loosened(request, picks, "movie") == said.format("these are")
     picks[1].for_fit, picks[1].loosened = False, ()
-    assert fake_runtime.engine._loosened(request, picks) == said.format("some of these are")
+    assert loosened(request, picks, "movie") == said.format("some of these are")

@@ -76,7 +76,7 @@ def test_turn_events_store_the_understood_signal(fake_runtime):
 
 
 def test_the_signal_keeps_every_field_the_understanding_has_and_derives_the_rest(fake_runtime):
-    reader = TurnReader(fake_runtime.engine.catalog, fake_runtime.encoder, fake_runtime.engine.people)
+    reader = TurnReader(fake_runtime.engine.catalog, fake_runtime.encoder, fake_runtime.engine.reader.people)
     understood = Understanding(
         "text",
         positive=["funny"],

@@ -44,7 +44,7 @@ def llm_runtime(make_runtime, server):
 def grounded(runtime, reply) -> bool:
     """The model-written prose names only shown items (the item lines come from the ranker)."""
     allowed = reply.grounded_ids()
-    return all(m.item_id in allowed for m in runtime.engine.titles.find(reply.prose))
+    return all(m.item_id in allowed for m in runtime.engine.reader.titles.find(reply.prose))
 
 
 def test_the_installed_build_generates_from_a_long_prompt_in_a_subprocess():

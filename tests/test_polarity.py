@@ -49,7 +49,7 @@ def engine(encoder: Encoder, tmp_path_factory: pytest.TempPathFactory) -> Engine
     """The app's own reading: a turn through the engine, which reads the titles with the packaged model."""
     catalog = StoredCatalog("polarity", ITEMS, encoder.encode_texts([i.text for i in ITEMS]))
     engine = Engine(catalog, encoder, ProfileStore(tmp_path_factory.mktemp("polarity") / "profiles.sqlite3"))
-    assert engine.polarity is not None, "the engine reads with the learned model, not the rules"
+    assert engine.reader.polarity is not None, "the engine reads with the learned model, not the rules"
     return engine
 
 

@@ -160,7 +160,7 @@ async def test_a_second_runtime_answers_and_takes_feedback_on_new_items_after_a_
     assert found and b.engine is not old_engine and b.catalog_watch.reloads == 1
     after = await b.conversations.send("u", "something funny")
     assert after.items and {i.id for i in after.items} <= NEW_IDS - {"n1"}
-    assert b.engine.item("m1") is None and b.engine.titles.find("I loved Pun Intended")  # the title index too
+    assert b.engine.item("m1") is None and b.engine.reader.titles.find("I loved Pun Intended")  # the title index too
     assert b.engine.catalog.version == a.store.version(name)
     a.close()
     b.close()

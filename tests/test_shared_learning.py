@@ -71,7 +71,7 @@ def test_scores_skip_a_pair_whose_item_has_no_count():
 
 def test_sqlite_keeps_learning_from_its_own_writes(fake_runtime, tmp_path: Path):  # type: ignore[no-untyped-def]
     engine = Engine(fake_runtime.engine.catalog, fake_runtime.encoder, ProfileStore(tmp_path / "p.sqlite3"))
-    assert engine.shared is None
+    assert engine.learning.shared is None
     engine.feedback("a", "m1", "like")
     assert engine.collaborative.popularity("m1") == 1
 
@@ -118,9 +118,9 @@ def test_two_engines_learn_the_same_counts_from_one_log_under_churn(engines: lis
         worker.join()
     assert errors == []
     for engine in engines:
-        assert engine.shared is not None
-        engine.shared.sync()
-    expected = engines[0].collaborative_from_log().snapshot()
+        assert engine.learning.shared is not None
+        engine.learning.shared.sync()
+    expected = engines[0].learning.from_log().snapshot()
     assert expected[0]  # something was learned
     assert engines[0].collaborative.snapshot() == expected
     assert engines[1].collaborative.snapshot() == expected

@@ -159,7 +159,7 @@ def test_undo_and_forget_read_only_that_users_events(fake_runtime, tmp_path, mon
     engine.feedback("a", "m2", "like")
     assert None not in reads and set(reads) <= {"a", "b", "c"}
     monkeypatch.undo()
-    assert engine.collaborative.snapshot() == engine.collaborative_from_log().snapshot()
+    assert engine.collaborative.snapshot() == engine.learning.from_log().snapshot()
 
 
 def _likes(engine: Engine, items: list[str], user: str, churned: threading.Event, liked: Counter[str]) -> None:
@@ -220,7 +220,7 @@ def test_concurrent_observe_undo_and_forget_lose_nothing(fake_runtime, tmp_path)
     finally:
         sys.setswitchinterval(interval)
     assert errors == []
-    assert engine.collaborative.snapshot() == engine.collaborative_from_log().snapshot()
+    assert engine.collaborative.snapshot() == engine.learning.from_log().snapshot()
     # every like of a kept user counts; every churned user is forgotten at the end
     assert sum(engine.collaborative.popularity(i) for i in items) == sum(liked.values())
 
@@ -232,7 +232,7 @@ def test_user_windows_are_bounded_and_rebuilt_from_the_log(fake_runtime, tmp_pat
             engine.feedback(user, f"m{1 + (round_ * 3 + len(user)) % 14}", "like")
             engine.feedback(user, f"m{1 + (round_ * 5 + ord(user)) % 14}", "like")
     assert engine.collaborative.tracked_users() <= 2
-    assert engine.collaborative.snapshot() == engine.collaborative_from_log().snapshot()
+    assert engine.collaborative.snapshot() == engine.learning.from_log().snapshot()
 
 
 # -- 4. export -----------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ def tui_snapshot_runtime(make_runtime, encoder) -> Runtime:
 
 def with_writer(runtime: Runtime, model, label: str) -> Runtime:
     engine = runtime.engine
-    writer = LLMWriter(model, engine.titles, label=label, first_sentence_s=5.0, total_s=5.0)
+    writer = LLMWriter(model, engine.reader.titles, label=label, first_sentence_s=5.0, total_s=5.0)
     conversations = Conversations(engine, writer, catalog_name=runtime.conversations.catalog_name)
     return dataclasses.replace(runtime, conversations=conversations, writer_label=label)
 

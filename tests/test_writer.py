@@ -15,14 +15,14 @@ from recochat.bot.writer import LLMWriter
 def llm_runtime(make_runtime, *responses, first_sentence_s=5.0, total_s=5.0):
     model = QueueChatModel().enqueue(*responses)
     runtime = make_runtime()
-    writer = LLMWriter(model, runtime.engine.titles, "fake", first_sentence_s=first_sentence_s, total_s=total_s)
+    writer = LLMWriter(model, runtime.engine.reader.titles, "fake", first_sentence_s=first_sentence_s, total_s=total_s)
     runtime.conversations.writer = writer
     return runtime, model
 
 
 def shown_titles_only(runtime, reply):
     allowed = {i.id for i in reply.items}
-    return all(m.item_id in allowed for m in runtime.engine.titles.find(reply.text))
+    return all(m.item_id in allowed for m in runtime.engine.reader.titles.find(reply.text))
 
 
 async def test_clean_llm_intro_passes(make_runtime):
@@ -112,7 +112,9 @@ async def test_sentences_after_the_total_budget_are_cut(make_runtime):
 
     model = Slow().enqueue(naming_first("Fun picks, starting with {first}. " + " ".join(["More words."] * 30)))
     runtime = make_runtime()
-    runtime.conversations.writer = LLMWriter(model, runtime.engine.titles, "slow", first_sentence_s=5, total_s=2.0)
+    runtime.conversations.writer = LLMWriter(
+        model, runtime.engine.reader.titles, "slow", first_sentence_s=5, total_s=2.0
+    )
     reply = await runtime.conversations.send("a", "something funny")
     assert reply.status in ("ok", "repaired") and reply.prose.startswith("Fun picks, starting with")
     assert reply.timings_ms["write"] < 2800
@@ -198,7 +200,7 @@ async def test_injected_catalog_text_is_data_not_instructions(make_runtime, enco
         naming_first("As instructed, I recommend Night of Teeth. Ignored: the sample ends at a dropped intro."),
         naming_first("These comedies are fun, starting with {first}."),
     )
-    runtime.conversations.writer = LLMWriter(model, runtime.engine.titles, "fake")
+    runtime.conversations.writer = LLMWriter(model, runtime.engine.reader.titles, "fake")
     reply = await runtime.conversations.send("a", "a funny comedy, no horror")
     assert "Night of Teeth" not in reply.text and "m4" not in [i.id for i in reply.items]
     assert reply.status == "repaired"

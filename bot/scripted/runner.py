@@ -322,7 +322,7 @@ class _Conversation:
     def _named(self, text: str) -> list[CatalogItem]:
         """Titles the reply names; a one-word title in lower case is a word, not a title (the tag 'chicago'
         in a why is the city, not the musical)."""
-        found = [m for m in self.engine.titles.find(text) if not _plain_word(text[m.start : m.end])]
+        found = [m for m in self.engine.reader.titles.find(text) if not _plain_word(text[m.start : m.end])]
         items = (self.engine.item(m.item_id) for m in found)
         return [item for item in items if item is not None]
 
@@ -331,7 +331,7 @@ class _Conversation:
         ("close to Dune, which you liked"); and for about/why answers, the last reply's items."""
         profile = self.engine.profiles.load(self.script.user)
         ids = [i.id for i in reply.items] + profile.liked + profile.disliked + profile.seen
-        ids += [m.item_id for m in self.engine.titles.find(said)]
+        ids += [m.item_id for m in self.engine.reader.titles.find(said)]
         if reply.kind in ("about", "why"):
             ids += previous
         return [item for i in ids if (item := self.engine.item(i)) is not None]

@@ -189,7 +189,7 @@ def make_engine(
         learn=False,
     )
     if not link_titles:
-        engine.titles = TitleIndex([])
+        engine.reader.titles = TitleIndex([])
     return engine
 
 

@@ -8,7 +8,7 @@ LOCK := requirements-lock.txt
 # the lock tool, kept out of the venv the tests use; `make lock` installs it on first use
 UV_VERSION := 0.13.9
 UV := build/tools/bin/uv
-LOCK_EXTRAS := --extra tui --extra discord --extra bench --extra test --extra dev
+LOCK_EXTRAS := --extra tui --extra discord --extra serve --extra bench --extra test --extra dev
 # where the CPU build of torch lies on this machine image (PyPI's torch is a CUDA build)
 TORCH_WHEELS ?= /opt/wheels
 # `make lock` keeps every pin that pyproject.toml still allows; `make lock UPGRADE=--upgrade` moves all to the newest

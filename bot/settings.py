@@ -94,6 +94,14 @@ class Settings(BaseSettings):
     """A learned ranker file; unset means `ranker.json` under `home` when there is one (`recochat train ranker`
     writes it there), else the hand-set formula ranks."""
 
+    api_keys: SecretStr | None = None
+    """`recochat serve`'s API keys, comma-separated, each `NAME:KEY` (NAME names the key's own user namespace) or a
+    bare KEY (namespace: a hash of the key); unset means no key is asked for and the server listens on loopback only."""
+    api_rate_per_minute: int = Field(default=600, ge=0)
+    """Requests a minute each API key may make to `recochat serve` (a burst of that many, refilled evenly); 0 = no limit."""
+    api_cors_origins: str = ""
+    """Comma-separated origins a browser may call `recochat serve` from (CORS); empty means none."""
+
     @classmethod
     def settings_customise_sources(
         cls,

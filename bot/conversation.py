@@ -21,6 +21,7 @@ characters and terminal escapes go, lone surrogates become U+FFFD, and a message
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
@@ -414,6 +415,25 @@ class Conversations:
             constraints=profile.constraints.describe(),
             shown=len(profile.shown),
         )
+
+    async def export(self, user_id: str) -> dict:
+        """Everything stored about the user as JSON-ready data: profile, events (with what each turn was understood
+        to say), the why of each item shown, and the titles of the items named in this catalog."""
+
+        def build() -> dict:
+            exported = self.engine.profiles.export(user_id)
+            ids = {e["item_id"] for e in exported["events"] if "item_id" in e}
+            for event in exported["events"]:
+                if event["kind"] == "shown":
+                    ids.update(json.loads(event.get("text") or "[]"))
+            ids |= set(exported["whys"]) | {
+                i for key in ("liked", "disliked", "seen") for i in exported["profile"][key]
+            }
+            exported["collection"] = self.engine.catalog.name
+            exported["items"] = {i: item.title for i in sorted(ids) if (item := self.engine.item(i)) is not None}
+            return exported
+
+        return await asyncio.to_thread(build)
 
     async def reset(self, user_id: str) -> None:
         async with self._hold(user_id):

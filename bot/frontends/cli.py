@@ -390,6 +390,35 @@ def discord_cmd(collection: str | None, llm: str | None, shard_ids: str | None, 
         runtime.close()
 
 
+@main.command("serve")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback only without API keys)."
+)
+@click.option("--port", type=int, default=8077, show_default=True)
+@click.option(
+    "--collection", help="The collection of model 'recochat' (default: as for `ask`); every collection is served."
+)
+@click.option("--llm", type=click.Choice(["embedded", "openai", "template"]), help="Reply writer (default: settings).")
+@friendly
+def serve_cmd(host: str, port: int, collection: str | None, llm: str | None) -> None:
+    """Serve an OpenAI-compatible chat endpoint, feedback and profiles over HTTP (README "HTTP API").
+
+    API keys come from RECOCHAT_API_KEYS; with none, only this machine may connect."""
+    try:
+        from .http_api import serve
+        from .http_api.access import check_bind, parse_keys
+    except ImportError:
+        raise UserError("the HTTP server needs FastAPI and uvicorn: pip install 'recochat[serve]'") from None
+    settings = _settings()
+    keys = parse_keys(settings.api_keys.get_secret_value() if settings.api_keys else "")
+    check_bind(host, keys)  # before the encoder loads
+    runtime = _runtime(collection, llm)
+    try:
+        serve(runtime, host, port)
+    finally:
+        runtime.close()
+
+
 @main.group("llm")
 def llm_group() -> None:
     """The embedded model: serve it for several processes, or check the build and the chat client."""

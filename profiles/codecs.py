@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .contract import Event, Picks
+from .crowd import CrowdConversation
 from .model import Constraints, Profile, TurnSignal
 
 EVENT_COLUMNS = "id, user_id, kind, item_id, value, text, time, understood, positive, negative"
@@ -83,3 +84,8 @@ def picks_of(row: Sequence[Any] | None) -> Picks | None:
         return None
     message_id, user_id, item_ids, held = row
     return Picks(str(message_id), str(user_id), list(json.loads(item_ids)), list(json.loads(held)))
+
+
+def crowd_of(row: Sequence[Any]) -> CrowdConversation:
+    """A `crowd` row (conversation, digest, items as a JSON list) as the conversation it stores."""
+    return CrowdConversation(str(row[0]), str(row[1]), [str(i) for i in json.loads(row[2])])

@@ -255,6 +255,13 @@ class CoOccurrence:
                         out[target] += together / math.sqrt(source_count * target_count)
         return dict(out)
 
+    def neighbourhood(self, liked: Iterable[str]) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+        """A copy of the counts and of the liked items' rows of pairs, read together: what a blend with
+        another model needs (profiles/crowd.py)."""
+        with self._lock:
+            rows = {source: dict(row) for source in liked if (row := self.pairs.get(source))}
+            return dict(self.counts), rows
+
     def scores_and_counts(self, liked: Iterable[str]) -> tuple[dict[str, float], dict[str, int]]:
         """`scores(liked)` and a copy of the counts, read together (what one ranking needs)."""
         with self._lock:

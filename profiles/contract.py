@@ -23,6 +23,7 @@ import numpy as np
 from .model import Profile, TurnSignal
 
 if TYPE_CHECKING:
+    from .crowd import CrowdConversation
     from .learning import SharedLog
 
 
@@ -53,6 +54,17 @@ class Picks:
     held: list[str] = field(default_factory=list)
     """The owner's reactions still on the message, oldest first (removing one undoes it and
     replays the later ones)."""
+
+
+@dataclass(frozen=True)
+class CrowdChange:
+    """What storing one import's conversations changed (or would change)."""
+
+    added: int = 0
+    updated: int = 0
+    """Conversations this import held with another content: replaced."""
+    unchanged: int = 0
+    """Conversations this import already held with the same content hash: left as they were."""
 
 
 def without_undone(events: list[Event]) -> list[Event]:
@@ -145,6 +157,27 @@ class ProfileStorage(ABC):
     def remove_user(self, user_id: str) -> list[Event]:
         """Delete the profile, the whys, the picks and every event of this user in one transaction
         (all or nothing); returns the events that went, so in-memory models can unlearn them."""
+
+    # -- imported crowds (profiles/crowd.py): no user's, so no forget touches them --------------
+    @abstractmethod
+    def crowd(self, catalog: str) -> list[tuple[str, CrowdConversation]]:
+        """Every imported conversation linked to this catalog, with its import's name, in a stable order."""
+
+    @abstractmethod
+    def save_crowd(
+        self, catalog: str, source: str, conversations: Sequence[CrowdConversation], dry_run: bool = False
+    ) -> CrowdChange:
+        """Store one import's conversations in one transaction: a conversation whose id this import already
+        holds with the same content hash is left as it is, one with another hash replaced. dry_run: only
+        say what would change."""
+
+    @abstractmethod
+    def remove_crowd(self, source: str) -> int:
+        """Delete every conversation of the import named `source` (all catalogs); how many went."""
+
+    @abstractmethod
+    def crowd_sources(self) -> list[tuple[str, str, int]]:
+        """(catalog, import name, conversations) of every import."""
 
     def shared_log(self) -> SharedLog | None:
         """The log as several processes append to it, for learning from each other's events

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from .sql import Dialect
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _BASE = """
 CREATE TABLE IF NOT EXISTS profiles (
@@ -81,6 +81,14 @@ _MIGRATIONS: dict[int, Step] = {
             "saved_at {real} NOT NULL)",
             "CREATE TABLE log_state (forgets BIGINT NOT NULL)",  # one row
             "INSERT INTO log_state(forgets) VALUES (0)",
+        )
+    ),
+    4: Step(
+        every=(
+            # items: a JSON list of the catalog's item ids the conversation liked, in order (CrowdConversation)
+            "CREATE TABLE crowd (catalog TEXT NOT NULL, source TEXT NOT NULL, conversation TEXT NOT NULL, "
+            "digest TEXT NOT NULL, items TEXT NOT NULL, imported_at {real} NOT NULL, "
+            "PRIMARY KEY (catalog, source, conversation)){without_rowid}",
         )
     ),
 }

@@ -95,6 +95,21 @@ class Statements:
     )
     picks: str = "SELECT message_id, user_id, item_ids, held FROM picks WHERE message_id = ?"
     set_held: str = "UPDATE picks SET held = ? WHERE message_id = ?"
+    crowd: str = (
+        "SELECT source, conversation, digest, items FROM crowd WHERE catalog = ? "
+        "ORDER BY source COLLATE {code_points}, conversation COLLATE {code_points}"
+    )
+    crowd_digests: str = "SELECT conversation, digest FROM crowd WHERE catalog = ? AND source = ?"
+    upsert_crowd: str = (
+        "INSERT INTO crowd(catalog, source, conversation, digest, items, imported_at) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (catalog, source, conversation) DO UPDATE SET digest = excluded.digest, "
+        "items = excluded.items, imported_at = excluded.imported_at"
+    )
+    crowd_sources: str = (
+        "SELECT catalog, source, COUNT(*) FROM crowd GROUP BY catalog, source "
+        "ORDER BY catalog COLLATE {code_points}, source COLLATE {code_points}"
+    )
+    delete_crowd: str = "DELETE FROM crowd WHERE source = ?"
 
     def rendered(self, dialect: Dialect) -> Statements:
         def render(value: str | tuple[str, ...]) -> str | tuple[str, ...]:

@@ -14,8 +14,9 @@ from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any, ClassVar, Protocol
 
-from .codecs import event_of, event_values, ids_to_json, picks_of, profile_columns, profile_of, signal_columns
-from .contract import Event, Picks, PickStorage, ProfileStorage
+from .codecs import crowd_of, event_of, event_values, ids_to_json, picks_of, profile_columns, profile_of, signal_columns
+from .contract import CrowdChange, Event, Picks, PickStorage, ProfileStorage
+from .crowd import CrowdConversation
 from .model import Profile, TurnSignal
 from .sql import Dialect, Statements, select_events
 
@@ -141,6 +142,30 @@ class SQLProfileStore(ProfileStorage, PickStorage):
                 session.execute(statement, (user_id,))
             self._forgotten(session, user_id, gone)
         return gone
+
+    # -- imported crowds ---------------------------------------------------------------------
+    def crowd(self, catalog: str) -> list[tuple[str, CrowdConversation]]:
+        return [(str(row[0]), crowd_of(row[1:])) for row in self._rows(self.sql.crowd, (catalog,))]
+
+    def save_crowd(
+        self, catalog: str, source: str, conversations: Sequence[CrowdConversation], dry_run: bool = False
+    ) -> CrowdChange:
+        with self._transaction() as session:
+            held = dict(session.execute(self.sql.crowd_digests, (catalog, source)).fetchall())
+            new = {c.key: c for c in conversations if held.get(c.key) != c.digest}
+            if not dry_run:
+                now = time.time()
+                rows = [(catalog, source, c.key, c.digest, ids_to_json(c.items), now) for c in new.values()]
+                session.executemany(self.sql.upsert_crowd, rows)
+        updated = sum(1 for key in new if key in held)
+        return CrowdChange(len(new) - updated, updated, len({c.key for c in conversations}) - len(new))
+
+    def remove_crowd(self, source: str) -> int:
+        with self._transaction() as session:
+            return int(session.execute(self.sql.delete_crowd, (source,)).rowcount)
+
+    def crowd_sources(self) -> list[tuple[str, str, int]]:
+        return [(str(c), str(s), int(n)) for c, s, n in self._rows(self.sql.crowd_sources)]
 
     # -- posted messages ---------------------------------------------------------------------
     def save_picks(self, message_id: str, user_id: str, item_ids: Sequence[str]) -> None:

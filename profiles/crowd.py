@@ -1,0 +1,182 @@
+"""A crowd: what people outside this deployment liked together, learned from their conversations, and how
+it is weighed against the deployment's own users.
+
+Why a crowd of its own, not events in the log: the log is per user (a forget deletes a user's events and
+takes their share out of the counts), and a crowd has no users. Each imported conversation is one session
+of nobody in particular: its liked titles (linked to the catalog, in order) co-occur as one user's would
+(`CoOccurrence`, the same window), and nothing of who said them is kept. So `profile forget` never touches
+a crowd, and removing an import (`recochat import remove NAME`) takes out exactly its conversations.
+
+How it is weighed (`crowd_weight`): one crowd conversation counts `base` (0.5) of a real user's session,
+and that share halves again as the deployment's own likes reach `CROWD_HALF` (1,000), so it keeps
+shrinking as the deployment's own users arrive: ``w = base · HALF / (HALF + own likes)``. Counts and pairs
+are summed as ``own + w · crowd`` before the cosine normalisation, so a pair that four real users liked
+outweighs the same pair seen in eight crowd conversations on a fresh install, and in far more later
+(tests/test_import.py shows real users overtaking a crowd prior).
+
+The demo catalog ships such a crowd, built from ReDial (`prior_path`, bot/training/crowd_prior.py):
+counts and pairs over its own titles only, with the licence attribution.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .collaborative import CoOccurrence
+
+CROWD_WEIGHT = 0.5
+"""What one crowd conversation counts, as a share of one real user's session, on a fresh install."""
+CROWD_HALF = 1000
+"""Own likes (the deployment's positive signals) at which the crowd's weight has halved again."""
+MIN_TOGETHER = 3
+"""Crowd conversations that must have liked two titles together before the crowd says people "often" like
+them together: the cosine is scaled to a reply's best pick, so a pair from one or two strangers' conversations
+would otherwise lead a reply (Airplane! for Hot Fuzz, from 2 of ReDial's 26 Hot Fuzz conversations). The
+shipped prior keeps no thinner pair either, so none of its pairs points at one or two conversations."""
+
+
+def crowd_weight(own_likes: float, base: float = CROWD_WEIGHT, half: int = CROWD_HALF) -> float:
+    """The weight of one crowd observation next to one of the deployment's own: `base` at first, then
+    shrinking as the deployment's own likes grow (half of `base` at `half` likes, a tenth at 9·`half`)."""
+    return base * half / (half + max(own_likes, 0.0)) if base > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class CrowdConversation:
+    """One imported conversation as the crowd keeps it: no text, no user, only what was liked."""
+
+    key: str
+    """The conversation's id in its source (ReDial's conversationId, the JSONL's `id`)."""
+    digest: str
+    """A hash of what the conversation says (titles, likes, dislikes): the same content counts once."""
+    items: list[str]
+    """The catalog items it liked, in the order they were mentioned."""
+
+
+def crowd_model(conversations: Iterable[CrowdConversation], known: Collection[str] | None = None) -> CoOccurrence:
+    """The co-occurrence of these conversations, each one session (the same window as a real user's),
+    counting a conversation that two imports share (same key, same content) once; only `known` items
+    when given (the catalog may have lost some since the import)."""
+    model = CoOccurrence()
+    allowed = known
+    done: set[tuple[str, str]] = set()
+    for conversation in conversations:
+        if (conversation.key, conversation.digest) in done:
+            continue
+        done.add((conversation.key, conversation.digest))
+        items = [i for i in conversation.items if allowed is None or i in allowed]
+        model.observe_all("crowd", items)
+        model.end_session("crowd")
+    return model
+
+
+@dataclass
+class Blended:
+    """Collaborative scores of candidates for some liked items, the deployment's own users and the crowd
+    together (what one ranking reads)."""
+
+    scores: dict[str, float] = field(default_factory=dict)
+    """Candidate → Σ_l cooc(l, c) / sqrt(count(l)·count(c)), over the blended counts."""
+    counts: dict[str, float] = field(default_factory=dict)
+    """Item → own count + w · crowd count: the learned popularity."""
+    because: dict[str, str] = field(default_factory=dict)
+    """Candidate → the liked item that adds most to its score (what the why names)."""
+    weight: float = 0.0
+    """The crowd's weight this ranking used."""
+    own_likes: int = 0
+    """The deployment's own positive signals so far (what the weight shrinks with)."""
+
+
+class Crowd:
+    """The crowd of one catalog beside the deployment's live component.
+
+    Setup: `crowd_model` of the stored conversations, plus the shipped prior for the demo catalog.
+    Construct: `Crowd(model, base, min_together)`; base 0 turns every crowd off. Use: `blend(own, liked)`."""
+
+    def __init__(
+        self, model: CoOccurrence | None = None, base: float = CROWD_WEIGHT, min_together: int = MIN_TOGETHER
+    ) -> None:
+        self.model = model or CoOccurrence()
+        self.base = base
+        self.min_together = min_together
+
+    @property
+    def empty(self) -> bool:
+        return not self.model.counts or self.base <= 0
+
+    def weight(self, own_counts: dict[str, int]) -> float:
+        """The crowd's weight next to a live component with these counts."""
+        return 0.0 if self.empty else crowd_weight(sum(own_counts.values()), self.base)
+
+    def blend(self, own: CoOccurrence, liked: Sequence[str]) -> Blended:
+        """The scores, counts and sources of one ranking: own + w · crowd, counts and pairs alike (a crowd pair
+        seen in fewer than `min_together` conversations left out)."""
+        own_counts, own_rows = own.neighbourhood(liked)
+        w = self.weight(own_counts)
+        crowd_counts, crowd_rows = self.model.neighbourhood(liked) if w > 0 else ({}, {})
+        counts: dict[str, float] = {k: float(v) for k, v in own_counts.items()}
+        for item_id, n in crowd_counts.items():
+            counts[item_id] = counts.get(item_id, 0.0) + w * n
+        out = Blended(counts=counts, weight=w, own_likes=sum(own_counts.values()))
+        best: dict[str, float] = {}
+        for source in dict.fromkeys(liked):
+            row: defaultdict[str, float] = defaultdict(float, own_rows.get(source, {}))
+            for target, n in crowd_rows.get(source, {}).items():
+                if n >= self.min_together:
+                    row[target] += w * n
+            source_count = counts.get(source, 0.0)
+            if source_count <= 0:
+                continue
+            for target, together in row.items():
+                target_count = counts.get(target, 0.0)
+                if target_count <= 0 or together <= 0:
+                    continue
+                part = together / math.sqrt(source_count * target_count)
+                out.scores[target] = out.scores.get(target, 0.0) + part
+                if part > best.get(target, 0.0):
+                    best[target], out.because[target] = part, source
+        return out
+
+
+PRIOR_FORMAT = "recochat-crowd-prior/1"
+
+
+def prior_json(model: CoOccurrence, about: dict[str, Any], min_together: int = MIN_TOGETHER) -> str:
+    """A crowd as a small JSON file: `about` (source, licence, attribution, how it was made), then the
+    counts and the pairs seen at least `min_together` times (each pair once, a < b), sorted, so a rebuild
+    from the same data is byte-identical."""
+    counts, pairs = model.snapshot()
+    once = {
+        a: {b: n for b, n in sorted(row.items()) if a < b and n >= min_together} for a, row in sorted(pairs.items())
+    }
+    data = {
+        "format": PRIOR_FORMAT,
+        **about,
+        "min_together": min_together,
+        "counts": dict(sorted(counts.items())),
+        "pairs": {a: row for a, row in once.items() if row},
+    }
+    return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+
+
+def load_prior(path: Path) -> CoOccurrence:
+    """The crowd a prior file holds (`prior_json`); a ValueError naming the file when it is not one."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("format") != PRIOR_FORMAT:
+            raise ValueError(f"format is {data.get('format')!r}, not {PRIOR_FORMAT!r}")
+        model = CoOccurrence()
+        model.counts.update({str(k): int(v) for k, v in data["counts"].items()})
+        for a, row in data["pairs"].items():
+            for b, n in row.items():
+                model.pairs[a][b] += int(n)
+                model.pairs[b][a] += int(n)
+    except (OSError, ValueError, KeyError, AttributeError, TypeError) as error:
+        raise ValueError(f"{path}: not a crowd prior file ({error})") from None
+    return model

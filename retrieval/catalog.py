@@ -110,6 +110,12 @@ def demo_catalog_path() -> Path:
     return Path(__file__).resolve().parent / "catalogs" / "demo_movies.jsonl"
 
 
+def demo_prior_path() -> Path:
+    """The demo catalog's crowd prior: what ReDial's seekers liked together, as counts over the demo's titles
+    (ReDial is CC BY 4.0; `python -m recochat.bot.training.crowd_prior` rebuilds it)."""
+    return Path(__file__).resolve().parent / "catalogs" / "demo_movies.crowd.json"
+
+
 def load_catalog(path: Path, columns: ColumnMap = ColumnMap(), skip_bad: bool = False) -> LoadResult:
     """Read and validate a catalog; raise CatalogError unless every row is usable (or skip_bad)."""
     path = Path(path)

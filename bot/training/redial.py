@@ -135,14 +135,57 @@ def split(samples: list[Sample]) -> tuple[list[Sample], list[Sample]]:
     return [s for s in samples if s.dialog_id in tuning_ids], [s for s in samples if s.dialog_id not in tuning_ids]
 
 
+@dataclass(frozen=True)
+class RedialConversation:
+    """What one line of ReDial's JSONL says about movies (the reader the benchmarks, training and
+    `recochat import conversations` share): no worker ids, no message text."""
+
+    id: str
+    mentions: list[str]
+    """The movie ids @mentioned in the messages, in order (repeats kept)."""
+    names: dict[str, str]
+    """movieMentions: id → "Title (Year)" (ids whose name is missing are left out)."""
+    liked: frozenset[str]
+    """Movies the seeker said they liked (`liked == 1` in the seeker's form, else in the recommender's)."""
+    disliked: frozenset[str]
+    """Movies the seeker said they did not like (`liked == 0`)."""
+
+
+def read_conversation(record: object) -> RedialConversation:
+    """One parsed line of ReDial's JSONL; a ValueError that says what is missing or malformed."""
+    if not isinstance(record, dict):
+        raise ValueError("a ReDial line is a JSON object")
+    if "conversationId" not in record or not isinstance(record.get("messages"), list):
+        raise ValueError("a ReDial line needs 'conversationId' and a 'messages' list")
+    mentions = []
+    for message in record["messages"]:
+        if not isinstance(message, dict) or not isinstance(message.get("text"), str):
+            raise ValueError("every message needs a 'text' string")
+        mentions += re.findall(r"@(\d+)", message["text"])
+    names = record.get("movieMentions") or {}
+    if not isinstance(names, dict):
+        raise ValueError("'movieMentions' is an object of movie id → name")
+    answers: dict[str, int] = {}
+    for form in ("respondentQuestions", "initiatorQuestions"):  # the seeker's own form wins
+        questions = record.get(form) or {}  # twenty test lines have [] for an empty form
+        if not isinstance(questions, dict):
+            raise ValueError(f"'{form}' is an object of movie id → answers")
+        answers.update({str(k): v.get("liked") for k, v in questions.items() if isinstance(v, dict)})
+    return RedialConversation(
+        str(record["conversationId"]),
+        mentions,
+        {str(k): v for k, v in names.items() if isinstance(v, str) and v.strip()},
+        frozenset(k for k, v in answers.items() if v == 1),
+        frozenset(k for k, v in answers.items() if v == 0),
+    )
+
+
 def redial_mentions(data: Path) -> dict[str, list[str]]:
     """Test conversation id → the movie ids it @mentions, in order."""
     out = {}
     for line in (data / "redial" / "test_data.jsonl").open(encoding="utf-8"):
-        conversation = json.loads(line)
-        out[str(conversation["conversationId"])] = [
-            m for message in conversation["messages"] for m in re.findall(r"@(\d+)", message["text"])
-        ]
+        conversation = read_conversation(json.loads(line))
+        out[conversation.id] = conversation.mentions
     return out
 
 

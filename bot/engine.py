@@ -29,6 +29,7 @@ from typing import Literal
 import numpy as np
 
 from recochat.profiles.collaborative import CoOccurrence
+from recochat.profiles.crowd import Blended, Crowd
 from recochat.profiles.model import Profile, UpdateWeights
 from recochat.profiles.store import Event, ProfileStorage, without_undone
 from recochat.retrieval.catalog import CatalogItem
@@ -107,7 +108,8 @@ class Engine:
 
     Setup: `runtime.build` makes one, and migrates the log once at start-up (`event_log.migrate_old_turns`).
     Construct: `Engine(catalog, encoder, profiles)`; `collaborative` seeds the collaborative component,
-    learn=False freezes it (evaluation on held-out users).
+    learn=False freezes it (evaluation on held-out users); `crowd` is what imported conversations (and the
+    demo's prior) add to it, weighed below the deployment's own users (profiles/crowd.py).
     Use: `turn`, `feedback`, `mark_seen`, `undo_feedback`, `reset`, `forget`, `rebuild`."""
 
     def __init__(
@@ -120,6 +122,7 @@ class Engine:
         update: UpdateWeights = DEFAULT_UPDATE,
         items_per_reply: int = 5,
         learn: bool = True,
+        crowd: Crowd | None = None,
     ) -> None:
         self.catalog = catalog
         self.encoder = encoder
@@ -133,6 +136,8 @@ class Engine:
         self._vector = _vectors_of(catalog)
         self.learning = CollaborativeLog(profiles, catalog, collaborative, learn)
         self.collaborative = self.learning.start()
+        self.crowd = crowd or Crowd()
+        """Imported conversations: read beside `collaborative`, never learned into it (a forget never touches it)."""
 
     def close(self) -> None:
         """Stop following the shared log (nothing to do on SQLite); the engine still answers."""
@@ -298,7 +303,7 @@ class Engine:
         if not allow_repeats:
             exclude |= set(profile.shown)
         texts = aspects or profile.liked_aspects[-3:]
-        collab, counts = self.collaborative.scores_and_counts(profile.liked[-20:])
+        blended = self.crowd.blend(self.collaborative, profile.liked[-20:])
         liked = set(profile.liked)
         seen = [i for i in profile.seen if i not in liked][-20:]
         c = profile.constraints
@@ -316,13 +321,21 @@ class Engine:
             liked=profile.liked,
             anchors=profile.anchors,
             aspects=[(t, self.encoder.encode_query(t)) for t in texts],
-            collaborative=collab,
+            collaborative=blended.scores,
+            collaborative_because=blended.because,
             seen=seen,
-            collaborative_seen=self.collaborative.scores(seen) if seen and features else {},
-            popularity_counts=counts,
+            collaborative_seen=self.crowd.blend(self.collaborative, seen).scores if seen and features else {},
+            popularity_counts=self._popularity(blended),
             liked_people=profile.liked_people,
             disliked_people=profile.disliked_people,
         )
+
+    def _popularity(self, blended: Blended) -> dict[str, float]:
+        """The learned popularity: own likes plus the crowd's, weighed. A catalog with a popularity of its own
+        (the demo's) keeps it alone until the deployment has likes of its own, as before there was a crowd:
+        a crowd stands in for users in "liked together", not for the catalog's own word on what is popular."""
+        has_own = self.recommender.scorer.has_meta_popularity
+        return blended.counts if blended.own_likes or not has_own else {}
 
     def ranking(
         self, user_id: str, k: int, exclude: set[str] | None = None, diversify: bool = False

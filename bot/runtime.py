@@ -13,8 +13,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from recochat.profiles.crowd import Crowd
 from recochat.profiles.store import ProfileStorage, ProfileStore
-from recochat.retrieval.catalog import demo_catalog_path, load_catalog
+from recochat.retrieval.catalog import CatalogItem, demo_catalog_path, demo_prior_path, load_catalog
 from recochat.retrieval.encoder import Encoder, TextEncoder
 from recochat.retrieval.ingest import IngestReport, infer_noun, ingest
 from recochat.retrieval.ranker import load_ranker
@@ -23,6 +24,7 @@ from recochat.retrieval.snapshot import SnapshotCache, gc_paused, load_with_snap
 from recochat.retrieval.store import ChromaStore, StoredCatalog
 
 from .conversation import Conversations, Writer
+from .crowd_import import catalog_crowd
 from .engine import Engine
 from .errors import SetupError
 from .event_log import migrate_old_turns
@@ -124,6 +126,24 @@ def resolve_collection(
         ingest_demo(store, encoder)
         name = DEMO_COLLECTION
     return name
+
+
+def catalog_to_link(settings: Settings, requested: str | None = None) -> tuple[str, list[CatalogItem]]:
+    """The catalog an import links titles to (named as `resolve_collection` names it) and its items, without
+    the encoder: the demo catalog, not ingested yet on a fresh install, is read from its file."""
+    name = requested or settings.collection
+    if name:
+        check_collection_name(name)
+    store = open_store(settings)
+    name = name or store.most_recent() or DEMO_COLLECTION
+    if store.exists(name):
+        return name, store.load(name).items
+    if name == DEMO_COLLECTION:
+        return name, load_catalog(demo_catalog_path()).items
+    known = ", ".join(store.names()) or "none yet"
+    raise SetupError(
+        f"no catalog named {name!r} (known: {known}); ingest one with `recochat ingest PATH --collection {name}`"
+    )
 
 
 class CatalogWatch:
@@ -314,7 +334,26 @@ def _engine(
         recommender = Recommender(
             catalog, weights, ann_query=lambda vector, n: store.query(name, vector, n), ranker=ranker
         )
-        return Engine(catalog, encoder, profiles, recommender=recommender, items_per_reply=settings.items_per_reply)
+        return Engine(
+            catalog,
+            encoder,
+            profiles,
+            recommender=recommender,
+            items_per_reply=settings.items_per_reply,
+            crowd=_crowd(settings, profiles, catalog),
+        )
+
+
+def _crowd(settings: Settings, profiles: ProfileStorage, catalog: StoredCatalog) -> Crowd:
+    """The imported conversations of this catalog, and on the demo catalog its shipped ReDial prior."""
+    prior = demo_prior_path() if catalog.name == DEMO_COLLECTION and demo_prior_path().is_file() else None
+    try:
+        crowd = catalog_crowd(profiles, catalog, settings.crowd_weight, prior)
+    except ValueError as error:
+        raise SetupError(f"{error}; reinstall recochat, or set RECOCHAT_CROWD_WEIGHT=0 to start without it") from None
+    if not crowd.empty:
+        log.info("crowd of %r: %d items liked by imported conversations", catalog.name, len(crowd.model.counts))
+    return crowd
 
 
 def _swap_catalog(settings: Settings, store: ChromaStore, conversations: Conversations, catalog: StoredCatalog) -> None:

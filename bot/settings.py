@@ -25,6 +25,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from recochat.profiles.crowd import CROWD_WEIGHT
 from recochat.retrieval.scoring import DEFAULT_DEBIAS
 
 DEMO_COLLECTION = "demo-movies"
@@ -90,6 +91,10 @@ class Settings(BaseSettings):
     debias: float = Field(default=DEFAULT_DEBIAS, ge=0, le=1)
     """How far ranking leans away from popular items, for exposure (`ScoringWeights.debias`): 0 ranks by relevance
     alone; the default comes from the ReDial curve of R@10 against catalog coverage (benchmarks/README.md)."""
+    crowd_weight: float = Field(default=CROWD_WEIGHT, ge=0, le=1)
+    """What one imported conversation (`recochat import conversations`, the demo's ReDial prior) counts beside one of
+    this deployment's own users on a fresh install; it shrinks as the deployment's own likes grow (profiles/crowd.py).
+    0 leaves every crowd out."""
     ranker: Path | None = None
     """A learned ranker file; unset means `ranker.json` under `home` when there is one (`recochat train ranker`
     writes it there), else the hand-set formula ranks."""

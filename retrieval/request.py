@@ -62,12 +62,15 @@ class RankRequest:
     aspects: list[tuple[str, np.ndarray]] = field(default_factory=list)
     """(text, vector) of what the user asked for, to explain matches."""
     collaborative: dict[str, float] = field(default_factory=dict)
+    collaborative_because: dict[str, str] = field(default_factory=dict)
+    """Candidate → the liked item whose co-occurrence adds most to its `collaborative` score (what its why names)."""
     seen: list[str] = field(default_factory=list)
     """Items the user named without liking them ("I've seen X"): they still say something about taste, which a
     learned ranker may use (`ranker.FEATURES`); the formula does not."""
     collaborative_seen: dict[str, float] = field(default_factory=dict)
     """Co-occurrence with `seen`, as `collaborative` is with the liked items."""
-    popularity_counts: dict[str, int] = field(default_factory=dict)
+    popularity_counts: dict[str, float] = field(default_factory=dict)
+    """Learned popularity: the deployment's own likes plus an imported crowd's, weighed (profiles/crowd.py)."""
     liked_people: list[str] = field(default_factory=list)
     disliked_people: list[str] = field(default_factory=list)
     diversify: bool = True

@@ -184,14 +184,14 @@ class Scorer:
             extra += self.weights.genre * ((counts > 0) + 0.5 * every)
         return extra
 
-    def prior(self, rows: np.ndarray, counts: dict[str, int]) -> np.ndarray:
+    def prior(self, rows: np.ndarray, counts: dict[str, float]) -> np.ndarray:
         """The popularity prior of `rows`: the catalog's, the event log's counts, or the mean of both."""
         if not counts:
             return self.meta_prior[rows]
         learned = self.learned_prior(rows, counts)
         return (self.meta_prior[rows] + learned) / 2 if self.has_meta_popularity else learned
 
-    def learned_prior(self, rows: np.ndarray, counts: dict[str, int]) -> np.ndarray:
+    def learned_prior(self, rows: np.ndarray, counts: dict[str, float]) -> np.ndarray:
         """The event log's counts of `rows`, log-scaled against the catalog's most counted item."""
         top = max((c for i, c in counts.items() if i in self.catalog.row_of), default=0)
         return popularity_prior(self.index.on_rows(counts, rows), top=top)

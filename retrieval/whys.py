@@ -20,6 +20,9 @@ ASPECT_FIT = 0.45
 tried) the read-through found "fits 'animated'" on Gravity and "fits 'dark crime drama'" on Booksmart."""
 CLOSE = 0.45
 """Cosine above which an item may be called "close to" a liked one even when the catalog shows nothing they share."""
+LIKED_TOGETHER = 0.6
+"""Co-occurrence with the liked items (scaled to the reply's best) from which a pick is said to be here because
+people who liked one of them liked it too, ahead of how it fits the request."""
 NEAR_ANCHOR = 0.45
 """`NeighbourIndex.closeness` (cosine plus links) above which an item may be called close to its anchor with no link
 to name: Past Lives to Lost in Translation (0.5), not Saw (0.1)."""
@@ -53,10 +56,7 @@ class Whys:
             reasons += [reason] if reason else []
         matched = request_reason(item, [text for text, _ in request.aspects])
         fit = matched or _aspect_reason(item, vector, request, self.genres)
-        if fit:
-            reasons.append(fit)
-        if collab > 0.3 and len(reasons) < 2:
-            reasons.append(self._collaborative_reason(request))
+        reasons = self._with_together(reasons, fit, item, request, collab)
         if reasons:
             return "; ".join(reasons[:2]), True
         genres = "/".join(item.genres[:2]) or "pick"
@@ -101,10 +101,25 @@ class Whys:
         closest = self.closest_liked(self.catalog.embeddings[self.catalog.row_of[item.id]], request)
         return closest is not None and anchor_reason(item, closest[0], close=closest[1] > CLOSE) is not None
 
-    def _collaborative_reason(self, request: RankRequest) -> str:
-        liked = [self.catalog.items[self.catalog.row_of[i]] for i in request.liked if i in self.catalog.row_of]
-        if len(liked) == 1:
-            return f"people who liked {liked[0].title} also liked it"
+    def _with_together(
+        self, reasons: list[str], fit: str | None, item: CatalogItem, request: RankRequest, collab: float
+    ) -> list[str]:
+        """The reasons with the request's fit and what people liked together: a pick that is here mostly because
+        people who liked one of the user's titles liked it too (`LIKED_TOGETHER`) says so before the fit; a
+        weaker tie only fills a free place."""
+        together = self._collaborative_reason(request, item.id) if collab > 0.3 else None
+        if together and collab >= LIKED_TOGETHER:
+            return [*reasons[:1], together, *([fit] if fit else []), *reasons[1:]]
+        return [*reasons, *([fit] if fit else []), *([together] if together else [])]
+
+    def _collaborative_reason(self, request: RankRequest, item_id: str) -> str:
+        """'people who liked Hot Fuzz often liked it too': the liked item its co-occurrence comes from most."""
+        source = request.collaborative_because.get(item_id)
+        if source is None and len(request.liked) == 1:
+            source = request.liked[0]
+        row = self.catalog.row_of.get(source) if source else None
+        if row is not None:
+            return f"people who liked {self.catalog.items[row].title} often liked it too"
         return "people with your favourites liked it too"
 
 

@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -239,6 +239,83 @@ def profile_export(user: str, collection: str | None, out: Path | None) -> None:
     else:
         out.write_text(text + "\n", encoding="utf-8")
         click.echo(f"wrote {len(exported['events'])} events of {user} to {out}", err=True)
+
+
+@main.group("import")
+def import_group() -> None:
+    """Import outside conversations as a crowd (what people liked together), list or remove imports."""
+
+
+@import_group.command("conversations")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--collection", help="Catalog to link the titles to (default: as for `ask`).")
+@click.option("--format", "fmt", type=click.Choice(["redial", "jsonl"]), default="redial", show_default=True)
+@click.option("--name", "source", help="This import's name, for `import remove` (default: the file name).")
+@click.option("--dry-run", is_flag=True, help="Show the report without writing anything.")
+@click.option("--skip-bad", is_flag=True, help="Skip bad lines (listed) instead of failing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@friendly
+def import_conversations_cmd(
+    path: Path, collection: str | None, fmt: str, source: str | None, dry_run: bool, skip_bad: bool, as_json: bool
+) -> None:
+    """Link PATH's conversations to the catalog and keep what they liked together as a crowd: it feeds the
+    collaborative component and the learned popularity (weighed below your own users), no user's profile.
+    A running bot uses it after a restart."""
+    from recochat.retrieval.titles import TitleIndex
+
+    from ..crowd_import import Format, import_conversations
+    from ..runtime import catalog_to_link, configure_logging, open_profiles
+
+    settings = _settings()
+    configure_logging(settings)
+    name, items = catalog_to_link(settings, collection)
+    profiles = open_profiles(settings)
+    try:
+        titles = TitleIndex(items)
+        fmt_ = cast("Format", fmt)
+        report = import_conversations(
+            profiles, name, titles, path, fmt=fmt_, source=source, dry_run=dry_run, skip_bad=skip_bad
+        )
+    finally:
+        profiles.close()
+    for line in report.skipped:
+        click.echo(f"skipped {line}", err=True)
+    click.echo(json.dumps(report.as_json(), indent=2) if as_json else "\n".join(report.lines()))
+
+
+@import_group.command("list")
+@friendly
+def import_list_cmd() -> None:
+    """Every import: its catalog, its name and how many conversations it holds."""
+    from ..runtime import open_profiles
+
+    profiles = open_profiles(_settings())
+    try:
+        imports = profiles.crowd_sources()
+    finally:
+        profiles.close()
+    for catalog, source, count in imports:
+        click.echo(f"{source}\t{catalog}\t{count} conversations")
+    if not imports:
+        click.echo("no imports", err=True)
+
+
+@import_group.command("remove")
+@click.argument("name")
+@friendly
+def import_remove_cmd(name: str) -> None:
+    """Delete the import NAME (every catalog's): the crowd is as if it never came."""
+    from ..runtime import open_profiles
+
+    profiles = open_profiles(_settings())
+    try:
+        gone = profiles.remove_crowd(name)
+        left = sorted({source for _, source, _ in profiles.crowd_sources()})
+    finally:
+        profiles.close()
+    if not gone:
+        raise UserError(f"no import named {name!r} (imports: {', '.join(left) or 'none'}); see `recochat import list`")
+    click.echo(f"removed import {name}: {gone} conversations")
 
 
 @main.command("chat")

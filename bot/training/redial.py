@@ -21,7 +21,7 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -108,7 +108,9 @@ def stored(encoder: Encoder, items: list[CatalogItem], name: str, cache: Path) -
     return store.load(name)
 
 
-def load_samples(items: list[CatalogItem], data: Path) -> list[Sample]:
+def load_samples(items: list[CatalogItem], data: Path, dialogs: Container[str] | None = None) -> list[Sample]:
+    """The recommendation samples whose targets are in `items` (only those of `dialogs` when given: linking every
+    context is most of the cost)."""
     by_name: dict[str, str] = {}
     for item in items:
         by_name.setdefault(item.label(), item.id)
@@ -117,6 +119,8 @@ def load_samples(items: list[CatalogItem], data: Path) -> list[Sample]:
     samples = []
     for line in (data / "redial-ievalm" / "test_data_processed.jsonl").open(encoding="utf-8"):
         row = json.loads(line)
+        if dialogs is not None and str(row["dialog_id"]) not in dialogs:
+            continue
         targets = [by_name[name] for name in row["rec"] if name in by_name]
         if not targets:
             continue

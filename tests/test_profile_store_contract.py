@@ -23,7 +23,8 @@ import pytest
 from recochat.benchmarks.pg_cluster import Cluster, ClusterError, find_bin_dir
 from recochat.benchmarks.stress import profile_differences
 from recochat.bot.errors import SetupError
-from recochat.profiles.contract import Event, Picks, PickStorage, ProfileStorage, picks_kept_by
+from recochat.profiles.contract import CrowdChange, Event, Picks, PickStorage, ProfileStorage, picks_kept_by
+from recochat.profiles.crowd import CrowdConversation
 from recochat.profiles.model import Constraints, Profile, TurnSignal
 from recochat.profiles.postgres import PostgresProfileStore
 from recochat.profiles.schema import SCHEMA_VERSION
@@ -359,6 +360,32 @@ def test_forget_deletes_the_users_picks_only(store: ProfileStorage):
     store.append(Event("a", "feedback", "m1", 1.0))
     assert store.forget("a") == 1
     assert store.picks("1") is None and store.picks("2") == Picks("2", "b", ["m2"], [])
+
+
+def test_an_imported_crowd_is_stored_once_per_content_removed_whole_and_never_forgotten(backend: Backend):
+    """`recochat import conversations` (profiles/crowd.py): keyed by catalog, import and conversation; the same
+    content again changes nothing, new content replaces, `remove_crowd` takes one import out of every catalog,
+    and a user's forget (even one named like a conversation) leaves every crowd as it was."""
+    store, other = backend.open(), backend.open()
+    first = [CrowdConversation("c1", "h1", ["m1", "m2"]), CrowdConversation("c2", "h2", ["m3"])]
+    assert store.save_crowd("films", "redial", first, dry_run=True) == CrowdChange(added=2)
+    assert store.crowd("films") == []
+    assert store.save_crowd("films", "redial", first) == CrowdChange(added=2)
+    again = [first[0], CrowdConversation("c2", "h3", ["m3", "m4"]), CrowdConversation("c3", "h4", [])]
+    assert other.save_crowd("films", "redial", again) == CrowdChange(added=1, updated=1, unchanged=1)
+    other.save_crowd("films", "ours", first[:1])
+    other.save_crowd("books", "redial", first[1:])
+    assert store.crowd("films") == [
+        ("ours", first[0]),
+        ("redial", first[0]),
+        ("redial", again[1]),
+        ("redial", again[2]),
+    ]
+    assert store.crowd_sources() == [("books", "redial", 1), ("films", "ours", 1), ("films", "redial", 3)]
+    store.append(Event("c1", "feedback", "m1", 1.0))
+    assert store.forget("c1") == 1 and len(other.crowd("films")) == 4
+    assert store.remove_crowd("redial") == 4 and store.remove_crowd("redial") == 0
+    assert other.crowd("films") == [("ours", first[0])] and other.crowd("books") == []
 
 
 def test_export_holds_profile_events_and_whys_as_json(store: ProfileStorage):

@@ -169,7 +169,7 @@ def read_conversation(record: object) -> RedialConversation:
     names = record.get("movieMentions") or {}
     if not isinstance(names, dict):
         raise ValueError("'movieMentions' is an object of movie id → name")
-    answers: dict[str, int] = {}
+    answers: dict[str, object] = {}
     for form in ("respondentQuestions", "initiatorQuestions"):  # the seeker's own form wins
         questions = record.get(form) or {}  # twenty test lines have [] for an empty form
         if not isinstance(questions, dict):

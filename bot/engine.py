@@ -29,7 +29,7 @@ from typing import Literal
 import numpy as np
 
 from recochat.profiles.collaborative import CoOccurrence
-from recochat.profiles.crowd import Blended, Crowd
+from recochat.profiles.crowd import Crowd, learned_popularity
 from recochat.profiles.model import Profile, UpdateWeights
 from recochat.profiles.store import Event, ProfileStorage, without_undone
 from recochat.retrieval.catalog import CatalogItem
@@ -325,17 +325,10 @@ class Engine:
             collaborative_because=blended.because,
             seen=seen,
             collaborative_seen=self.crowd.blend(self.collaborative, seen).scores if seen and features else {},
-            popularity_counts=self._popularity(blended),
+            popularity_counts=learned_popularity(blended, self.recommender.scorer.has_meta_popularity),
             liked_people=profile.liked_people,
             disliked_people=profile.disliked_people,
         )
-
-    def _popularity(self, blended: Blended) -> dict[str, float]:
-        """The learned popularity: own likes plus the crowd's, weighed. A catalog with a popularity of its own
-        (the demo's) keeps it alone until the deployment has likes of its own, as before there was a crowd:
-        a crowd stands in for users in "liked together", not for the catalog's own word on what is popular."""
-        has_own = self.recommender.scorer.has_meta_popularity
-        return blended.counts if blended.own_likes or not has_own else {}
 
     def ranking(
         self, user_id: str, k: int, exclude: set[str] | None = None, diversify: bool = False

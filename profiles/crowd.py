@@ -144,6 +144,14 @@ class Crowd:
         return out
 
 
+def learned_popularity(blended: Blended, catalog_has_popularity: bool) -> dict[str, float]:
+    """The learned popularity a ranking reads: own likes plus the crowd's, weighed. A catalog with a popularity
+    of its own (the demo's) keeps it alone until the deployment has likes of its own, as before there were
+    crowds: a crowd stands in for users in "liked together", not for the catalog's own word on what is popular
+    (the scorer mixes learned counts half and half with the catalog's, whatever their weight)."""
+    return blended.counts if blended.own_likes or not catalog_has_popularity else {}
+
+
 PRIOR_FORMAT = "recochat-crowd-prior/1"
 
 

@@ -23,7 +23,14 @@ from recochat.bot.settings import DataSettings
 from recochat.bot.training.crowd_prior import build_prior
 from recochat.bot.training.redial import load_samples, redial_items
 from recochat.profiles.collaborative import CoOccurrence
-from recochat.profiles.crowd import Crowd, CrowdConversation, crowd_model, crowd_weight, load_prior
+from recochat.profiles.crowd import (
+    Crowd,
+    CrowdConversation,
+    crowd_model,
+    crowd_weight,
+    learned_popularity,
+    load_prior,
+)
 from recochat.profiles.store import ProfileStore
 from recochat.retrieval.catalog import CatalogItem, demo_catalog_path, demo_prior_path, load_catalog
 from recochat.retrieval.store import StoredCatalog
@@ -131,7 +138,10 @@ def test_real_users_outweigh_a_crowd_prior_and_more_so_as_they_arrive():
     prior = crowd_model(CrowdConversation(f"c{n}", "h", ["A", "B"]) for n in range(8))
     crowd = Crowd(prior)
     own = CoOccurrence()
-    assert crowd.blend(own, ["A"]).scores == pytest.approx({"B": 1.0})  # alone, the crowd speaks
+    alone = crowd.blend(own, ["A"])
+    assert alone.scores == pytest.approx({"B": 1.0})  # alone, the crowd speaks
+    assert learned_popularity(alone, catalog_has_popularity=True) == {}  # the demo's own popularity stays alone
+    assert learned_popularity(alone, catalog_has_popularity=False) == {"A": 4.0, "B": 4.0}
     for n in range(4):
         own.observe_all(f"user{n}", ["A", "C"])
     blended = crowd.blend(own, ["A"])

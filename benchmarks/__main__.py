@@ -15,6 +15,7 @@ BENCHMARKS = {
     "ranker-cost": "recochat.benchmarks.ranker_cost",
     "taste": "recochat.benchmarks.taste",
     "exposure": "recochat.benchmarks.exposure",
+    "serve": "recochat.benchmarks.serve",
 }
 
 

@@ -99,7 +99,7 @@ class RecochatRetriever(BaseRetriever):
         UnknownItem for an id not in the catalog, NothingToUndo for an undo with nothing to take back."""
         engine = self.conversations.engine
         if action in ("like", "dislike"):
-            return engine.feedback(self.user, item_id, action).title  # type: ignore[arg-type]
+            return engine.feedback(self.user, item_id, action).title
         if action == "seen":
             return engine.mark_seen(self.user, item_id).title
         if action == "undo":
@@ -115,7 +115,7 @@ class RecochatRetriever(BaseRetriever):
     async def afeedback(self, item_id: str, action: Action) -> str:
         conversations = self.conversations
         if action in ("like", "dislike"):
-            return (await conversations.feedback(self.user, item_id, action)).title  # type: ignore[arg-type]
+            return (await conversations.feedback(self.user, item_id, action)).title
         if action == "seen":
             return await conversations.mark_seen(self.user, item_id)
         if action == "undo":

@@ -307,3 +307,73 @@ def test_key_setting_is_checked(tmp_path: Path) -> None:
     for bad in ("a:short", "bad name:sk-0123456789", f"team-a:{KEY_A},team-a:{KEY_B}"):
         with pytest.raises(Exception, match="RECOCHAT_API_KEYS"):
             parse_keys(bad)
+
+
+def _feedback_until_refused(base: str, user: str, acked: list[tuple[str, str]]) -> None:
+    """Like and dislike the tiny items in turn, noting each 200, until the server is gone."""
+    with httpx.Client(base_url=base, timeout=5) as http:
+        for n in range(100_000):
+            item, action = f"m{n % 14 + 1}", ("like", "dislike")[n % 2]
+            try:
+                answer = http.post("/v1/feedback", json={"user": user, "item": item, "action": action})
+            except httpx.HTTPError:
+                return
+            if answer.status_code == 200:
+                acked.append((item, action))
+
+
+def _wait_until_up(base: str, deadline: float) -> None:
+    import time
+
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{base}/healthz", timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+
+
+def test_kill_9_during_feedback_loses_no_acknowledged_event(tmp_path: Path, tiny_catalog: Path) -> None:
+    """A 200 on /v1/feedback means committed: the server (tests/http_worker.py) is killed with SIGKILL while 4
+    clients send feedback, and every event it acknowledged is in the log, in order."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from recochat.profiles.store import ProfileStore
+
+    worker = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("http_worker.py")), str(tmp_path), str(tiny_catalog)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)},
+    )
+    acked: dict[str, list[tuple[str, str]]] = {f"k{n}": [] for n in range(4)}
+    try:
+        assert worker.stdout is not None
+        base = f"http://127.0.0.1:{int(worker.stdout.readline())}"
+        deadline = time.monotonic() + 20
+        _wait_until_up(base, deadline)
+        threads = [threading.Thread(target=_feedback_until_refused, args=(base, u, acked[u])) for u in acked]
+        for thread in threads:
+            thread.start()
+        while sum(map(len, acked.values())) < 60 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        worker.send_signal(signal.SIGKILL)
+        for thread in threads:
+            thread.join(10)
+    finally:
+        worker.kill()
+        worker.wait()
+    assert sum(map(len, acked.values())) >= 60
+    store = ProfileStore(tmp_path / "profiles.sqlite3")
+    try:
+        for user, sent in acked.items():
+            events = store.events(f"api:local:{user}", kinds=["feedback"])
+            logged = [(e.item_id, "like" if (e.value or 0) > 0 else "dislike") for e in events]
+            assert logged[: len(sent)] == sent
+    finally:
+        store.close()

@@ -46,14 +46,14 @@ class Api:
             raise ApiError(401, str(error), "invalid_api_key", "authentication_error") from None
         wait = self.limiter.wait_s(namespace)
         if wait:
-            error = ApiError(
+            limited = ApiError(
                 429,
                 f"rate limit of {self.limiter.per_minute} requests a minute reached",
                 "rate_limit_exceeded",
                 "rate_limit_error",
             )
-            error.headers["Retry-After"] = RateLimiter.retry_after(wait)
-            raise error
+            limited.headers["Retry-After"] = RateLimiter.retry_after(wait)
+            raise limited
         return namespace
 
     async def conversations(self, model: str | None) -> Conversations:
@@ -67,10 +67,21 @@ class Api:
     async def known_user(self, conversations: Conversations, namespace: str, user: str) -> str:
         """The stored id of a user this namespace has talked about; 404 for anyone else (another key's users too)."""
         user_id = user_id_of(namespace, user)
-        events = conversations.engine.profiles.events
-        if await asyncio.to_thread(lambda: next(iter(events(user_id)), None)) is None:
+        if not await asyncio.to_thread(_has_events, conversations, user_id):
             raise ApiError(404, f"no user {user!r}", "user_not_found")
         return user_id
+
+
+def _has_events(conversations: Conversations, user_id: str) -> bool:
+    """Whether the log holds anything of this user: only the first event is read, and the reader is closed at once
+    (on PostgreSQL it holds a pooled connection)."""
+    events = conversations.engine.profiles.events(user_id)
+    try:
+        return next(events, None) is not None
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
 
 
 def user_id_of(namespace: str, user: str) -> str:

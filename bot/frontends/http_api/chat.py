@@ -63,11 +63,11 @@ async def chunks(stream: ReplyStream, model: str, user: str, collection: str) ->
     items = await stream.items()
     head = _head("chat.completion.chunk", model)
 
-    def chunk(delta: dict[str, Any], finish: str | None = None, **more: Any) -> bytes:
+    def chunk(delta: dict[str, Any], finish: str | None = None, field: dict[str, Any] | None = None) -> bytes:
         choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
-        return _sse(head | {"choices": [choice]} | more)
+        return _sse(head | {"choices": [choice]} | ({EXTRA: field} if field is not None else {}))
 
-    yield chunk({"role": "assistant", "content": ""}, **{EXTRA: extra(user, collection, items)})
+    yield chunk({"role": "assistant", "content": ""}, field=extra(user, collection, items))
     try:
         async for text in stream:
             yield chunk({"content": text})
@@ -82,7 +82,7 @@ async def chunks(stream: ReplyStream, model: str, user: str, collection: str) ->
     assert reply is not None
     if items:
         yield chunk({"content": "\n" + item_lines_of(reply)})
-    yield chunk({}, "stop", **{EXTRA: extra(user, collection, items, reply)})
+    yield chunk({}, "stop", field=extra(user, collection, items, reply))
     yield b"data: [DONE]\n\n"
 
 

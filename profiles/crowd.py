@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .collaborative import CoOccurrence
 
@@ -116,25 +115,26 @@ class Crowd:
 
     def blend(self, own: CoOccurrence, liked: Sequence[str]) -> Blended:
         """The scores, counts and sources of one ranking: own + w · crowd, counts and pairs alike (a crowd pair
-        seen in fewer than `min_together` conversations left out)."""
+        seen in fewer than `min_together` conversations left out). With no crowd, exactly the live component's
+        `scores_and_counts`, at about its cost (no copy of the counts)."""
         own_counts, own_rows = own.neighbourhood(liked)
         w = self.weight(own_counts)
-        crowd_counts, crowd_rows = self.model.neighbourhood(liked) if w > 0 else ({}, {})
-        counts: dict[str, float] = {k: float(v) for k, v in own_counts.items()}
-        for item_id, n in crowd_counts.items():
-            counts[item_id] = counts.get(item_id, 0.0) + w * n
+        counts = cast("dict[str, float]", own_counts)
+        crowd_rows: dict[str, dict[str, int]] = {}
+        if w > 0:
+            crowd_counts, crowd_rows = self.model.neighbourhood(liked)
+            counts = dict(counts)
+            for item_id, n in crowd_counts.items():
+                counts[item_id] = counts.get(item_id, 0) + w * n
         out = Blended(counts=counts, weight=w, own_likes=sum(own_counts.values()))
         best: dict[str, float] = {}
         for source in dict.fromkeys(liked):
-            row: defaultdict[str, float] = defaultdict(float, own_rows.get(source, {}))
-            for target, n in crowd_rows.get(source, {}).items():
-                if n >= self.min_together:
-                    row[target] += w * n
-            source_count = counts.get(source, 0.0)
+            source_count = counts.get(source, 0)
             if source_count <= 0:
                 continue
+            row = self._row(own_rows.get(source, {}), crowd_rows.get(source), w)
             for target, together in row.items():
-                target_count = counts.get(target, 0.0)
+                target_count = counts.get(target, 0)
                 if target_count <= 0 or together <= 0:
                     continue
                 part = together / math.sqrt(source_count * target_count)
@@ -142,6 +142,16 @@ class Crowd:
                 if part > best.get(target, 0.0):
                     best[target], out.because[target] = part, source
         return out
+
+    def _row(self, own: dict[str, int], crowd: dict[str, int] | None, w: float) -> dict[str, float]:
+        """One liked item's pairs: its own, plus w times the crowd's that enough conversations share."""
+        if not crowd:
+            return cast("dict[str, float]", own)
+        row: dict[str, float] = dict(own)
+        for target, n in crowd.items():
+            if n >= self.min_together:
+                row[target] = row.get(target, 0) + w * n
+        return row
 
 
 def learned_popularity(blended: Blended, catalog_has_popularity: bool) -> dict[str, float]:

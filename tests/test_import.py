@@ -154,6 +154,30 @@ def test_real_users_outweigh_a_crowd_prior_and_more_so_as_they_arrive():
     assert thin.blend(CoOccurrence(), ["A"]).scores == {}  # fewer than 3 conversations say nothing
 
 
+def test_on_the_demo_a_few_real_users_outweigh_the_shipped_prior(
+    tmp_path: Path, store: ProfileStore, fake_encoder: HashingEncoder
+):
+    """ReDial's seekers liked Hot Fuzz with Shaun of the Dead (8 conversations). Once three real users have
+    liked Hot Fuzz with The Grand Budapest Hotel (no ReDial conversation did), a new fan of Hot Fuzz gets it
+    ahead of Shaun of the Dead from the people who liked it; with one real user the prior still leads."""
+    items = load_catalog(demo_catalog_path()).items
+    demo = StoredCatalog("demo-movies", items, fake_encoder.encode_texts([i.text for i in items]))
+    engine = Engine(demo, fake_encoder, store, crowd=catalog_crowd(store, demo, 0.5, demo_prior_path()))
+    hot_fuzz, shaun, budapest = "hot-fuzz-2007", "shaun-of-the-dead-2004", "the-grand-budapest-hotel-2014"
+    engine.feedback("newbie", hot_fuzz, "like")
+
+    def together() -> dict[str, float]:
+        return engine.ranking_request("newbie", 5).collaborative
+
+    assert max(together(), key=together().get) == shaun  # type: ignore[arg-type]
+    for n in range(3):
+        engine.feedback(f"fan{n}", hot_fuzz, "like")
+        engine.feedback(f"fan{n}", budapest, "like")
+        leader = max(together(), key=together().get)  # type: ignore[arg-type]
+        assert n == 1 or leader == (shaun if n == 0 else budapest), n  # two fans: about even (0.354 to 0.353)
+    assert engine.ranking_request("newbie", 5).collaborative_because[budapest] == hot_fuzz
+
+
 def test_the_demo_prior_holds_only_counts_over_demo_titles_and_names_what_hot_fuzz_fans_liked():
     data = json.loads(demo_prior_path().read_text(encoding="utf-8"))
     assert "CC BY 4.0" in data["licence"] and "ReDial" in data["attribution"] and data["conversations"] == 2270

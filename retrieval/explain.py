@@ -136,8 +136,16 @@ def specific_detail(item: CatalogItem, said: str = "") -> str:
     return f"{genres} from {item.year}" if item.year and genres else (genres or item.title)
 
 
+LIKED_TOGETHER_CLAUSE = re.compile(r"people who liked .+ often liked it too|people with your favourites liked it too")
+"""The why's clause for what the crowd liked together (`whys.Whys`)."""
+SAME_CLAUSE_AT_MOST = 2
+
+
 def distinct(whys: list[str], items: list[CatalogItem]) -> list[str]:
-    """Whys of one reply that read the same get each item's own detail added."""
+    """Whys of one reply that read the same get each item's own detail added. A liked-together clause is said on
+    the first `SAME_CLAUSE_AT_MOST` items that have it (ReDial's prior ties most action films to Die Hard: said on
+    all five, it tells nothing about any one of them), unless it is all an item's why says."""
+    whys = _liked_together_at_most(whys)
     counts: dict[str, int] = {}
     for why in whys:
         counts[why] = counts.get(why, 0) + 1
@@ -145,3 +153,19 @@ def distinct(whys: list[str], items: list[CatalogItem]) -> list[str]:
         f"{why}; {specific_detail(item, why)}" if counts[why] > 1 else why
         for why, item in zip(whys, items, strict=True)
     ]
+
+
+def _liked_together_at_most(whys: list[str]) -> list[str]:
+    said: dict[str, int] = {}
+    kept_whys = []
+    for why in whys:
+        parts = why.split("; ")
+        kept = []
+        for part in parts:
+            if LIKED_TOGETHER_CLAUSE.fullmatch(part):
+                said[part] = said.get(part, 0) + 1
+                if said[part] > SAME_CLAUSE_AT_MOST and len(parts) > 1:
+                    continue
+            kept.append(part)
+        kept_whys.append("; ".join(kept))
+    return kept_whys

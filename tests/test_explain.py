@@ -78,6 +78,17 @@ def test_whys_of_one_reply_differ() -> None:
     assert whys[2] == "close to Heat, which you liked"
 
 
+def test_a_liked_together_clause_is_said_on_two_items_of_a_reply() -> None:
+    together = "people who liked Hot Fuzz often liked it too"
+    whys = distinct(
+        [f"close to Hot Fuzz, which you liked; {together}", f"fits “buddy cops”; {together}", f"fits “heist”; {together}",
+         together, f"close to Heat, which you liked; {together}"],
+        [SHAUN, NICE_GUYS, HEAT, RONIN, HOT_FUZZ],
+    )  # fmt: skip
+    assert [together in why for why in whys] == [True, True, False, True, False]  # kept where it is all the why says
+    assert whys[2] == "fits “heist”" and whys[4] == "close to Heat, which you liked"
+
+
 def test_the_added_detail_does_not_repeat_a_tag_the_why_already_names() -> None:
     oceans = item("oc", "Ocean's Eleven", "A charming thief assembles a crew.", ["crime"], tags=["heist", "las vegas"])
     inception = item("in", "Inception", "A thief steals secrets from dreams.", ["action"], tags=["dreams", "heist"])

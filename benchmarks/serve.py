@@ -9,7 +9,7 @@ Protocol (also written into the results):
   than the server), one connection per client; half use key A and half key B, with the same user names in both
   namespaces. Per turn: the time to the items (direct: `items_ms`; HTTP: to the first SSE chunk, which must carry
   the items and no prose) and to the end (`data: [DONE]`). HTTP overhead = HTTP turn p50 / direct turn p50 - 1, and
-  the same for the process's CPU time per turn (server and clients for HTTP), which other load moves less.
+  the same for the CPU time per turn (the clients' CPU left out, measured apart), which other load moves less.
 - Then the same HTTP load against `recochat serve` (the CLI command, in its own process, on the same home), with
   other user names: what a deployment sees, reported beside the rest.
 - Leaks: after each server's run, each client reads its own export with its own key: its logged turns must be
@@ -84,7 +84,8 @@ class _Tally:
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
     cpu_s: float = 0.0
-    """CPU time of the process(es) that did the work: less sensitive to other load on the machine than latency."""
+    """CPU time of the work, the clients' excluded: less sensitive to other load on the machine than latency."""
+    client_cpu_s: float = 0.0
 
     def report(self) -> dict[str, Any]:
         return {
@@ -94,6 +95,7 @@ class _Tally:
             "first_chunk_ms": _stats(self.first_ms),
             "feedback_ms": _stats(self.feedback_ms),
             "cpu_ms_per_turn": round(self.cpu_s * 1000 / len(self.turn_ms), 2) if self.turn_ms else 0.0,
+            "client_cpu_ms_per_turn": round(self.client_cpu_s * 1000 / len(self.turn_ms), 2) if self.turn_ms else 0.0,
             "errors": self.errors,
         }
 
@@ -421,9 +423,10 @@ def run(clients: int, turns: int, kill_rounds: int, out: Path | None) -> dict[st
                         started = time.process_time()
                         await _direct(runtime.conversations, clients, part, titles, direct)
                         direct.cpu_s += time.process_time() - started
-                        started = time.process_time()  # the server's work and the (lean) clients'
+                        started, client = time.process_time(), time.thread_time()  # this thread runs the clients only
                         await _http(url, everyone, part, titles, in_process)
-                        in_process.cpu_s += time.process_time() - started
+                        in_process.client_cpu_s += time.thread_time() - client
+                        in_process.cpu_s += time.process_time() - started - (time.thread_time() - client)
                     return await _leaks(url, everyone)
 
                 leaks = asyncio.run(alternate())
@@ -435,9 +438,9 @@ def run(clients: int, turns: int, kill_rounds: int, out: Path | None) -> dict[st
 
             async def separate() -> list[str]:
                 await _warm_up(url, apart[0].headers)
-                started = _cpu_s(process.pid) + time.process_time()
+                started, client = _cpu_s(process.pid), time.process_time()
                 await _http(url, apart, range(turns), titles, served)
-                served.cpu_s = _cpu_s(process.pid) + time.process_time() - started
+                served.cpu_s, served.client_cpu_s = _cpu_s(process.pid) - started, time.process_time() - client
                 return await _leaks(url, apart)
 
             leaks += asyncio.run(separate())

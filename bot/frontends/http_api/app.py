@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ...conversation import Conversations
@@ -21,7 +21,7 @@ from ...errors import NoSuchRank, NothingToUndo, UnknownItem
 from ...runtime import Runtime
 from .access import AccessDenied, Keys, RateLimiter, stored_user
 from .catalogs import Catalogs, UnknownCollection
-from .chat import chunks, completion
+from .chat import EventStream, chunks, completion
 from .schemas import ApiError, ChatRequest, FeedbackRequest, error_response, read_body
 
 log = logging.getLogger("recochat.http")
@@ -168,7 +168,7 @@ def _routes(app: FastAPI, api: Api) -> None:
         }
 
     @app.post("/v1/chat/completions", response_model=None)
-    async def chat(request: Request) -> JSONResponse | StreamingResponse:
+    async def chat(request: Request) -> JSONResponse | EventStream:
         namespace = api.caller(request)
         body = await read_body(request, ChatRequest)
         user = DEFAULT_USER if body.user is None else body.user
@@ -178,10 +178,7 @@ def _routes(app: FastAPI, api: Api) -> None:
         collection = conversations.catalog_name
         if body.stream:
             await stream.items()  # rank before the status line goes out, so a failure is still a JSON error
-            headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-            return StreamingResponse(
-                chunks(stream, body.model, user, collection), media_type="text/event-stream", headers=headers
-            )
+            return EventStream(chunks(stream, body.model, user, collection))
         async for _ in stream:
             pass
         assert stream.reply is not None

@@ -377,3 +377,38 @@ def test_kill_9_during_feedback_loses_no_acknowledged_event(tmp_path: Path, tiny
             assert logged[: len(sent)] == sent
     finally:
         store.close()
+
+
+async def test_a_client_that_leaves_stops_the_stream() -> None:
+    """The SSE response cancels the rest of a reply when the client goes away (a model would stop writing)."""
+    import asyncio
+
+    from recochat.bot.frontends.http_api.chat import EventStream
+
+    written: list[int] = []
+    closed = asyncio.Event()
+
+    async def endless():
+        try:
+            for n in range(10**9):
+                written.append(n)
+                yield b"data: {}\n\n"
+                await asyncio.sleep(0.01)
+        finally:
+            closed.set()
+
+    sent: list[dict] = []
+    gone = asyncio.Event()
+
+    async def receive() -> dict:
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+        if len(sent) == 3:
+            gone.set()  # the client leaves after the second chunk
+
+    await asyncio.wait_for(EventStream(endless())({"type": "http"}, receive, send), 5)
+    await asyncio.wait_for(closed.wait(), 5)
+    assert sent[0]["type"] == "http.response.start" and len(written) < 10

@@ -13,6 +13,7 @@ import pytest
 from fakes import HashingEncoder
 from fastapi.testclient import TestClient
 
+from recochat.bot.errors import UnknownItem
 from recochat.bot.frontends.http_api import ServerThread, create_app
 from recochat.bot.frontends.http_api.access import Keys, check_bind, parse_keys
 from recochat.bot.frontends.http_api.schemas import MAX_BODY_BYTES
@@ -412,3 +413,21 @@ async def test_a_client_that_leaves_stops_the_stream() -> None:
     await asyncio.wait_for(EventStream(endless())({"type": "http"}, receive, send), 5)
     await asyncio.wait_for(closed.wait(), 5)
     assert sent[0]["type"] == "http.response.start" and len(written) < 10
+
+
+def test_retriever_from_settings_runs_no_llm(make_runtime, fake_encoder: HashingEncoder, monkeypatch) -> None:
+    """Built from settings that ask for a model, the retriever still writes no prose: the template writer."""
+    from recochat.bot import RecochatRetriever
+
+    home = make_runtime(encoder=fake_encoder).settings.home  # the tiny catalog, ingested in this home
+    monkeypatch.setattr("recochat.bot.runtime.open_encoder", lambda settings: fake_encoder)
+    retriever = RecochatRetriever.from_settings(Settings(home=home, llm="embedded"), collection="tiny", user="s")
+    try:
+        assert retriever.conversations.writer.name == "template" and retriever.runtime.llm_server is None
+        docs = retriever.invoke("something with robots")
+        assert docs and {"id", "title", "why", "score"} <= set(docs[0].metadata)
+        with pytest.raises(UnknownItem):
+            retriever.feedback("no-such-item", "like")
+        assert retriever.feedback(docs[0].metadata["id"], "seen") == docs[0].metadata["title"]
+    finally:
+        retriever.close()

@@ -224,15 +224,7 @@ def profile_export(user: str, collection: str | None, out: Path | None) -> None:
     """Everything stored about USER as JSON: profile, events (with what each turn was
     understood to say), the why of each item shown, and the titles of the items named."""
     runtime = _runtime(collection, "template")
-    engine = runtime.engine
-    exported = engine.profiles.export(user)
-    ids = {e["item_id"] for e in exported["events"] if "item_id" in e}
-    for event in exported["events"]:
-        if event["kind"] == "shown":
-            ids.update(json.loads(event.get("text") or "[]"))
-    ids |= set(exported["whys"]) | {i for key in ("liked", "disliked", "seen") for i in exported["profile"][key]}
-    exported["collection"] = runtime.engine.catalog.name
-    exported["items"] = {i: item.title for i in sorted(ids) if (item := engine.item(i)) is not None}
+    exported = asyncio.run(runtime.conversations.export(user))  # the same as `GET /v1/profile/USER/export`
     text = json.dumps(exported, ensure_ascii=False, indent=2)
     if out is None:
         click.echo(text)

@@ -431,3 +431,19 @@ def test_retriever_from_settings_runs_no_llm(make_runtime, fake_encoder: Hashing
         assert retriever.feedback(docs[0].metadata["id"], "seen") == docs[0].metadata["title"]
     finally:
         retriever.close()
+
+
+def test_the_core_never_imports_the_web_stack() -> None:
+    """FastAPI, Starlette and uvicorn belong to `bot/frontends/http_api/` only (read from the sources)."""
+    import ast
+
+    root = Path(__file__).resolve().parent.parent
+    core = [p for folder in ("bot", "retrieval", "profiles") for p in (root / folder).rglob("*.py")]
+    web = {"fastapi", "starlette", "uvicorn", "sse_starlette"}
+    for path in core:
+        if "frontends" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            assert not {n.split(".")[0] for n in names} & web, f"{path.relative_to(root)} imports {names}"

@@ -10,8 +10,9 @@ Protocol (also written into the results):
   namespaces. Per turn: the time to the items (direct: `items_ms`; HTTP: to the first SSE chunk, which must carry
   the items and no prose) and to the end (`data: [DONE]`). HTTP overhead = HTTP turn p50 / direct turn p50 - 1, and
   the same for the CPU time per turn (the clients' CPU left out, measured apart), which other load moves less.
-- Then the same HTTP load against `recochat serve` (the CLI command, in its own process, on the same home), with
-  other user names: what a deployment sees, reported beside the rest.
+- In the same quarters, the same HTTP load against `recochat serve` (the CLI command, in its own process, on the
+  same home) with other user names: what a deployment sees (the load generator out of the server's process), with
+  its overhead over direct computed the same way.
 - Leaks: after each server's run, each client reads its own export with its own key: its logged turns must be
   exactly the messages it sent, its likes all there; a user that only key A has is a 404 for key B (GET and DELETE).
 - kill -9: R rounds; each starts `recochat serve`, 8 clients send like/dislike on random items through
@@ -397,6 +398,44 @@ def _kill_round(home: Path, round_id: int, ids: list[str], rng: random.Random) -
 
 
 # -- the run ---------------------------------------------------------------------------------------------------------
+async def _alternate(
+    runtime: Any,
+    urls: tuple[str, str],
+    process: subprocess.Popen[bytes],
+    clients: int,
+    parts: list[range],
+    titles: list[str],
+) -> tuple[dict[str, _Tally], list[str]]:
+    """Direct, HTTP in this process, HTTP to the `recochat serve` process, by quarters, so a change of load on the
+    machine hits all three; then the leak checks on both servers."""
+    tallies = {"direct": _Tally(), "http": _Tally(), "serve_process": _Tally()}
+    here = [_Client(n, clients) for n in range(clients)]
+    there = [_Client(n, clients, prefix="p") for n in range(clients)]
+    for text in WARM_UP:
+        await runtime.conversations.send("warm-up-direct", text)
+    await _warm_up(urls[0], here[0].headers)
+    await _warm_up(urls[1], there[0].headers)
+    for part in parts:
+        direct, http, served = tallies["direct"], tallies["http"], tallies["serve_process"]
+        started = time.process_time()
+        await _direct(runtime.conversations, len(here), part, titles, direct)
+        direct.cpu_s += time.process_time() - started
+        started, client = time.process_time(), time.thread_time()  # this thread runs the clients only
+        await _http(urls[0], here, part, titles, http)
+        http.client_cpu_s += time.thread_time() - client
+        http.cpu_s += time.process_time() - started - (time.thread_time() - client)
+        started, client = _cpu_s(process.pid), time.process_time()
+        await _http(urls[1], there, part, titles, served)
+        served.cpu_s += _cpu_s(process.pid) - started
+        served.client_cpu_s += time.process_time() - client
+    return tallies, await _leaks(urls[0], here) + await _leaks(urls[1], there)
+
+
+def _overhead(of: dict[str, Any], over: dict[str, Any], key: str, sub: str | None = None) -> float:
+    a, b = (of[key][sub], over[key][sub]) if sub else (of[key], over[key])
+    return round(a / b - 1, 3) if b else 0.0
+
+
 def run(clients: int, turns: int, kill_rounds: int, out: Path | None) -> dict[str, Any]:
     from recochat.bot.frontends.http_api import ServerThread, create_app
     from recochat.bot.frontends.http_api.access import Keys, parse_keys
@@ -406,50 +445,23 @@ def run(clients: int, turns: int, kill_rounds: int, out: Path | None) -> dict[st
 
     items = load_catalog(demo_catalog_path()).items
     titles, ids = [i.title for i in items], [i.id for i in items]
-    direct, in_process, served = _Tally(), _Tally(), _Tally()
     cuts = [turns * i // 4 for i in range(5)]
     parts = [range(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
     with tempfile.TemporaryDirectory(prefix="recochat-bench-serve-") as folder:
         home = Path(folder) / "home"
         runtime = build(Settings(home=home, llm="template"), COLLECTION)  # ingests the demo catalog
         keys = Keys(parse_keys(",".join(f"{name}:{key}" for name, key in KEYS.items())))
-        everyone = [_Client(n, clients) for n in range(clients)]
+        process, served_url = _start_server(home)  # the same home: other users, one SQLite file
         try:
             with ServerThread(create_app(runtime, keys, rate_per_minute=0)) as url:
-
-                async def alternate() -> list[str]:
-                    await _warm_up(url, everyone[0].headers)
-                    for part in parts:  # direct and HTTP in turn, so a change of load on the machine hits both
-                        started = time.process_time()
-                        await _direct(runtime.conversations, clients, part, titles, direct)
-                        direct.cpu_s += time.process_time() - started
-                        started, client = time.process_time(), time.thread_time()  # this thread runs the clients only
-                        await _http(url, everyone, part, titles, in_process)
-                        in_process.client_cpu_s += time.thread_time() - client
-                        in_process.cpu_s += time.process_time() - started - (time.thread_time() - client)
-                    return await _leaks(url, everyone)
-
-                leaks = asyncio.run(alternate())
-        finally:
-            runtime.close()
-        process, url = _start_server(home)
-        try:
-            apart = [_Client(n, clients, prefix="p") for n in range(clients)]
-
-            async def separate() -> list[str]:
-                await _warm_up(url, apart[0].headers)
-                started, client = _cpu_s(process.pid), time.process_time()
-                await _http(url, apart, range(turns), titles, served)
-                served.cpu_s, served.client_cpu_s = _cpu_s(process.pid) - started, time.process_time() - client
-                return await _leaks(url, apart)
-
-            leaks += asyncio.run(separate())
+                tallies, leaks = asyncio.run(_alternate(runtime, (url, served_url), process, clients, parts, titles))
         finally:
             process.terminate()
             process.wait(30)
+            runtime.close()
         rng = random.Random(27)
         kills = [_kill_round(home, r, ids, rng) for r in range(kill_rounds)]
-    d, h = direct.report(), in_process.report()
+    d, h, p = (tallies[k].report() for k in ("direct", "http", "serve_process"))
     result = {
         "date": date.today().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
@@ -458,13 +470,11 @@ def run(clients: int, turns: int, kill_rounds: int, out: Path | None) -> dict[st
         "turns_per_client": turns,
         "direct": d,
         "http": h,
-        "http_overhead_of_turn_p50": round(h["turn_ms"]["p50"] / d["turn_ms"]["p50"] - 1, 3)
-        if d["turn_ms"]["p50"]
-        else 0.0,
-        "http_overhead_of_cpu_per_turn": round(h["cpu_ms_per_turn"] / d["cpu_ms_per_turn"] - 1, 3)
-        if d["cpu_ms_per_turn"]
-        else 0.0,
-        "serve_process": served.report(),
+        "serve_process": p,
+        "http_overhead_of_turn_p50": _overhead(h, d, "turn_ms", "p50"),
+        "http_overhead_of_cpu_per_turn": _overhead(h, d, "cpu_ms_per_turn"),
+        "serve_overhead_of_turn_p50": _overhead(p, d, "turn_ms", "p50"),
+        "serve_overhead_of_cpu_per_turn": _overhead(p, d, "cpu_ms_per_turn"),
         "leaks": leaks,
         "kill9": kills,
         "kill9_lost": sum(k["lost"] for k in kills),
@@ -490,9 +500,11 @@ def summary(result: dict[str, Any]) -> str:
             f"{result['clients']} clients × {result['turns_per_client']} turns ({result['machine']})",
             _line("direct Conversations.send (items = items_ms)", result["direct"]),
             _line("HTTP, same process (items = first SSE chunk)", result["http"]),
-            f"HTTP overhead: turn p50 {result['http_overhead_of_turn_p50']:+.1%}, "
+            f"  overhead over direct: turn p50 {result['http_overhead_of_turn_p50']:+.1%}, "
             f"CPU per turn {result['http_overhead_of_cpu_per_turn']:+.1%}",
             _line("HTTP to `recochat serve` in its own process", result["serve_process"]),
+            f"  overhead over direct: turn p50 {result['serve_overhead_of_turn_p50']:+.1%}, "
+            f"CPU per turn {result['serve_overhead_of_cpu_per_turn']:+.1%}",
             f"cross-user leaks: {len(result['leaks'])}",
             f"kill -9: {len(kills)} rounds, {sum(k['acknowledged'] for k in kills)} acknowledged feedback events, "
             f"{result['kill9_lost']} lost, integrity {', '.join(sorted({k['integrity'] for k in kills})) or '-'}",

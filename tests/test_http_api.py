@@ -447,3 +447,30 @@ def test_the_core_never_imports_the_web_stack() -> None:
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
             names += [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
             assert not {n.split(".")[0] for n in names} & web, f"{path.relative_to(root)} imports {names}"
+
+
+def test_every_collection_is_a_model(
+    client: TestClient, served: Runtime, fake_encoder: HashingEncoder, tmp_path: Path
+) -> None:
+    """A second collection in the store is listed and answers, with its own items; the profile is the same user's."""
+    from conftest import write_catalog
+
+    from recochat.retrieval.catalog import load_catalog
+    from recochat.retrieval.ingest import ingest
+
+    rows = [("b1", "Quiet Garden", 2001, ["drama"], "A gardener and a widow trade seeds and letters.")]
+    rows += [("b2", "Loud City", 2003, ["comedy"], "A brass band takes over a town hall for a noisy week.")]
+    ingest(served.store, fake_encoder, "tiny-books", load_catalog(write_catalog(tmp_path / "b.jsonl", rows)).items)
+    assert {"tiny", "tiny-books"} <= {m["id"] for m in client.get("/v1/models", headers=A).json()["data"]}
+    answer = client.post("/v1/chat/completions", json=_chat("two") | {"model": "tiny-books"}, headers=A).json()
+    assert {i["id"] for i in answer["recochat"]["items"]} <= {"b1", "b2"} and answer["recochat"][
+        "collection"
+    ] == "tiny-books"
+    liked = client.post(
+        "/v1/feedback", json={"user": "two", "item": "b2", "action": "like", "model": "tiny-books"}, headers=A
+    )
+    assert liked.status_code == 200 and liked.json()["title"] == "Loud City"
+    assert (
+        client.post("/v1/feedback", json={"user": "two", "item": "b2", "action": "like"}, headers=A).status_code == 404
+    )
+    assert client.get("/v1/profile/two?model=tiny-books", headers=A).json()["liked"] == ["Loud City"]

@@ -254,6 +254,19 @@ class Runtime:
             return None
         return f"LLM {server.state}"
 
+    def open_collection(self, name: str) -> Conversations:
+        """Conversations over another stored collection, as `build` makes the runtime's own: this runtime's
+        encoder, profile store and writer model; its own engine, title index and catalog watch (`recochat
+        serve` answers one model per collection). The caller closes its engine."""
+        load = _loader(self.settings, self.store)
+        catalog = load(name)
+        if len(catalog) == 0:
+            raise SetupError(f"catalog {name!r} is empty; ingest items with `recochat ingest PATH --collection {name}`")
+        engine = _engine(self.settings, self.store, self.encoder, self.engine.profiles, catalog)
+        conversations = Conversations(engine, _writer_for(self.conversations.writer, engine, _noun(catalog)), name)
+        _watch(self.settings, self.store, conversations, catalog, load)
+        return conversations
+
     def close(self) -> None:
         """Stop the owned model server, stop following the shared log, and close the profile store
         (a PostgreSQL pool's connections)."""
@@ -290,7 +303,7 @@ def build(
                 setup_problem = str(error)
         encoder = encoder or open_encoder(settings)
         name = resolve_collection(settings, store, encoder, collection)
-        load = functools.partial(load_with_snapshot, store, snapshots=SnapshotCache(settings.home / SNAPSHOTS))
+        load = _loader(settings, store)
         catalog = load(name)
         if len(catalog) == 0:
             raise SetupError(f"catalog {name!r} is empty; ingest items with `recochat ingest PATH --collection {name}`")
@@ -304,13 +317,34 @@ def build(
     if writer is None:
         writer = make_writer(settings, engine, _noun(catalog), endpoint)
     conversations = Conversations(engine, writer, catalog_name=name)
-    watch = CatalogWatch(
-        store, name, catalog.version, functools.partial(_swap_catalog, settings, store, conversations), load=load
-    )
-    conversations.refresh = watch.check
+    watch = _watch(settings, store, conversations, catalog, load)
     server = endpoint.server if endpoint is not None else None
     label = f"{writer.name} (LLM setup failed)" if setup_problem else writer.name
     return Runtime(settings, store, encoder, conversations, label, server, watch, setup_problem)
+
+
+def _loader(settings: Settings, store: ChromaStore) -> Callable[[str], StoredCatalog]:
+    """Loads a collection by name, through the snapshot cache in the app's home."""
+    return functools.partial(load_with_snapshot, store, snapshots=SnapshotCache(settings.home / SNAPSHOTS))
+
+
+def _watch(
+    settings: Settings,
+    store: ChromaStore,
+    conversations: Conversations,
+    catalog: StoredCatalog,
+    load: Callable[[str], StoredCatalog],
+) -> CatalogWatch:
+    """The watch that swaps a new engine into `conversations` when another process re-ingests its catalog."""
+    watch = CatalogWatch(
+        store,
+        catalog.name,
+        catalog.version,
+        functools.partial(_swap_catalog, settings, store, conversations),
+        load=load,
+    )
+    conversations.refresh = watch.check
+    return watch
 
 
 def _noun(catalog: StoredCatalog) -> str:
@@ -385,3 +419,21 @@ def make_writer(settings: Settings, engine: Engine, domain: str, endpoint: ChatE
         domain=domain,
         server=endpoint.server,
     )
+
+
+def _writer_for(writer: Writer, engine: Engine, noun: str) -> Writer:
+    """The runtime's writer, for another catalog: the same model, this catalog's titles and noun."""
+    if isinstance(writer, LLMWriter):
+        return LLMWriter(
+            writer.model,
+            engine.reader.titles,
+            writer.name,
+            first_sentence_s=writer.first_sentence_s,
+            total_s=writer.total_s,
+            domain=noun,
+            max_sentences=writer.max_sentences,
+            server=writer.server,
+        )
+    if isinstance(writer, TemplateWriter):
+        return TemplateWriter(noun)
+    return writer

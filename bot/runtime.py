@@ -396,12 +396,7 @@ def _swap_catalog(settings: Settings, store: ChromaStore, conversations: Convers
     swaps it in. The writer's title index and noun follow, so grounding checks the new titles."""
     old = conversations.engine
     engine = _engine(settings, store, old.encoder, old.profiles, catalog)
-    writer = conversations.writer
-    if isinstance(writer, LLMWriter):
-        writer.titles = engine.reader.titles
-    for holder in (writer, getattr(writer, "template", None)):
-        if isinstance(holder, (LLMWriter, TemplateWriter)):
-            holder.domain = _noun(catalog)
+    conversations.writer = _writer_for(conversations.writer, engine, _noun(catalog))
     conversations.engine = engine
     old.close()  # the old engine stops following the shared log; turns still running on it finish
 

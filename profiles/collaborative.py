@@ -261,8 +261,3 @@ class CoOccurrence:
         with self._lock:
             rows = {source: dict(row) for source in liked if (row := self.pairs.get(source))}
             return dict(self.counts), rows
-
-    def scores_and_counts(self, liked: Iterable[str]) -> tuple[dict[str, float], dict[str, int]]:
-        """`scores(liked)` and a copy of the counts, read together (what one ranking needs)."""
-        with self._lock:
-            return self.scores(liked), dict(self.counts)

@@ -109,16 +109,13 @@ class Crowd:
     def empty(self) -> bool:
         return not self.model.counts or self.base <= 0
 
-    def weight(self, own_counts: dict[str, int]) -> float:
-        """The crowd's weight next to a live component with these counts."""
-        return 0.0 if self.empty else crowd_weight(sum(own_counts.values()), self.base)
-
     def blend(self, own: CoOccurrence, liked: Sequence[str]) -> Blended:
         """The scores, counts and sources of one ranking: own + w · crowd, counts and pairs alike (a crowd pair
         seen in fewer than `min_together` conversations left out). With no crowd, exactly the live component's
-        `scores_and_counts`, at about its cost (no copy of the counts)."""
+        `scores` and counts, at about its cost (no copy of the counts)."""
         own_counts, own_rows = own.neighbourhood(liked)
-        w = self.weight(own_counts)
+        own_likes = sum(own_counts.values())
+        w = 0.0 if self.empty else crowd_weight(own_likes, self.base)
         counts = cast("dict[str, float]", own_counts)
         crowd_rows: dict[str, dict[str, int]] = {}
         if w > 0:
@@ -126,7 +123,7 @@ class Crowd:
             counts = dict(counts)
             for item_id, n in crowd_counts.items():
                 counts[item_id] = counts.get(item_id, 0) + w * n
-        out = Blended(counts=counts, weight=w, own_likes=sum(own_counts.values()))
+        out = Blended(counts=counts, weight=w, own_likes=own_likes)
         best: dict[str, float] = {}
         for source in dict.fromkeys(liked):
             source_count = counts.get(source, 0)

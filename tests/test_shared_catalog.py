@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import TINY_CATALOG, ChromaServer
-from fakes import HashingEncoder
+from fakes import HashingEncoder, QueueChatModel
 
 from recochat.bot.runtime import CatalogWatch, Runtime, build
 from recochat.bot.settings import Settings
+from recochat.bot.writer import LLMWriter
 from recochat.retrieval.catalog import CatalogItem
 from recochat.retrieval.ingest import ingest
 from recochat.retrieval.store import ChromaStore, StoredCatalog
@@ -150,6 +151,7 @@ async def test_a_second_runtime_answers_and_takes_feedback_on_new_items_after_a_
     b = server_runtime(chroma_server, tmp_path / "b", name, fake_encoder)
     assert b.catalog_watch is not None
     b.catalog_watch.interval_s = 0.0  # check at every turn: the test does not wait out the interval
+    b.conversations.writer = LLMWriter(QueueChatModel(), b.engine.reader.titles, "fake")  # empty prose: template
     before = await b.conversations.send("u", "something funny")
     assert set(i.id for i in before.items) <= OLD_IDS
     old_engine = b.engine
@@ -161,6 +163,8 @@ async def test_a_second_runtime_answers_and_takes_feedback_on_new_items_after_a_
     after = await b.conversations.send("u", "something funny")
     assert after.items and {i.id for i in after.items} <= NEW_IDS - {"n1"}
     assert b.engine.item("m1") is None and b.engine.reader.titles.find("I loved Pun Intended")  # the title index too
+    writer = b.conversations.writer
+    assert isinstance(writer, LLMWriter) and writer.titles is b.engine.reader.titles  # grounding checks new titles
     assert b.engine.catalog.version == a.store.version(name)
     a.close()
     b.close()

@@ -104,7 +104,8 @@ def open_encoder(settings: Settings) -> Encoder:
 
 
 def ingest_demo(store: ChromaStore, encoder: TextEncoder) -> IngestReport:
-    return ingest(store, encoder, DEMO_COLLECTION, load_catalog(demo_catalog_path()).items, noun="movie")
+    loaded = load_catalog(demo_catalog_path())
+    return ingest(store, encoder, DEMO_COLLECTION, loaded.items, noun="movie", schema=loaded.schema)
 
 
 def resolve_collection(

@@ -11,16 +11,23 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ID_COLUMNS = ("id", "item_id", "movie_id", "movieid", "book_id", "recipe_id", "sku")
-TITLE_COLUMNS = ("title", "name", "moviename", "item_name")
+from .schema import (
+    GENRE_COLUMNS,
+    CatalogSchema,
+    ColumnMap,
+    Role,
+    SchemaError,
+    as_list,
+    as_number,
+    infer_schema,
+    year_of,
+)
+
 TEXT_COLUMNS = ("description", "plot", "summary", "overview", "synopsis", "blurb", "text")
-EXTRA_TEXT_COLUMNS = ("genres", "genre", "tags", "keywords")
-LIST_SEPARATOR = "|"
 _YEAR_IN_TITLE = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})\)\s*$")
 
 
@@ -90,20 +97,12 @@ class CatalogItem:
         return title_label(self.title, self.year)
 
 
-@dataclass(frozen=True)
-class ColumnMap:
-    id: str | None = None
-    title: str | None = None
-    text: tuple[str, ...] = ()
-    meta: tuple[str, ...] | None = None
-    """None means every column that is not id or title."""
-
-
 @dataclass
 class LoadResult:
     items: list[CatalogItem]
     skipped: list[str]
     """One line per skipped row: row number and reason."""
+    schema: CatalogSchema
 
 
 def demo_catalog_path() -> Path:
@@ -116,17 +115,20 @@ def demo_prior_path() -> Path:
     return Path(__file__).resolve().parent / "catalogs" / "demo_movies.crowd.json"
 
 
-def load_catalog(path: Path, columns: ColumnMap = ColumnMap(), skip_bad: bool = False) -> LoadResult:
-    """Read and validate a catalog; raise CatalogError unless every row is usable (or skip_bad)."""
+def load_catalog(path: Path, columns: ColumnMap | None = None, skip_bad: bool = False) -> LoadResult:
+    """Read and validate a catalog against its inferred schema (`columns` corrects it); raise CatalogError unless
+    every row is usable (or skip_bad)."""
     path = Path(path)
     if not path.is_file():
         raise CatalogError(f"{path}: no such catalog file")
     rows = _read_rows(path)
     if not rows:
         raise CatalogError(f"{path}: the catalog has no rows")
-    header = list(dict.fromkeys(k for row in rows[:200] for k in row))
-    resolved = _resolve_columns(path, header, columns)
-    return _build_items(path, rows, resolved, skip_bad)
+    try:
+        schema = infer_schema(rows, columns or ColumnMap())
+    except SchemaError as error:
+        raise CatalogError(f"{path}: {error}") from None
+    return _build_items(path, rows, schema, skip_bad)
 
 
 def _read_rows(path: Path) -> list[dict[str, Any]]:
@@ -158,68 +160,22 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
     raise CatalogError(f"{path}: unsupported catalog format {suffix!r}; use .csv, .tsv or .jsonl")
 
 
-def _find(header: list[str], candidates: Iterable[str]) -> str | None:
-    lowered = {h.lower(): h for h in header}
-    for name in candidates:
-        if name in lowered:
-            return lowered[name]
-    return None
-
-
-def _resolve_columns(path: Path, header: list[str], columns: ColumnMap) -> ColumnMap:
-    named = [columns.id, columns.title, *columns.text, *(columns.meta or ())]
-    unknown = [c for c in named if c is not None and c not in header]
-    if unknown:
-        raise CatalogError(
-            f"{path}: unknown column(s) {', '.join(map(repr, unknown))}; the file has: {', '.join(header)}"
-        )
-    id_col = columns.id or _find(header, ID_COLUMNS)
-    if id_col is None:
-        id_col = next((h for h in header if h.lower().endswith("id")), None)
-    if id_col is None:
-        raise CatalogError(f"{path}: no id column found (looked for {', '.join(ID_COLUMNS)}); pass --id COLUMN")
-    title_col = columns.title or _find(header, TITLE_COLUMNS)
-    if title_col is None:
-        raise CatalogError(
-            f"{path}: no title column found (looked for {', '.join(TITLE_COLUMNS)}); pass --title COLUMN"
-        )
-    text_cols = columns.text
-    if not text_cols:
-        main = _find(header, TEXT_COLUMNS)
-        extras = [h for h in header if h.lower() in EXTRA_TEXT_COLUMNS]
-        text_cols = tuple(c for c in (main, *extras) if c)
-    meta_cols = columns.meta
-    if meta_cols is None:
-        meta_cols = tuple(h for h in header if h not in (id_col, title_col))
-    return ColumnMap(id=id_col, title=title_col, text=tuple(text_cols), meta=tuple(meta_cols))
-
-
-def _as_list(value: Any) -> list[str]:
-    if isinstance(value, list):
-        return [str(v).strip() for v in value if str(v).strip()]
-    text = str(value or "")
-    for sep in (LIST_SEPARATOR, ";"):
-        if sep in text:
-            return [part.strip() for part in text.split(sep) if part.strip()]
-    return [text.strip()] if text.strip() else []
-
-
-def _normalize_meta(name: str, value: Any) -> Any:
-    key = name.lower()
+def _normalize(value: Any, role: Role | None, facet: bool) -> Any:
+    """A cell as the schema reads it: a facet → its lower-case values, a number → int or float, a year → int;
+    other cells as they are (lists split on '|'), and None for an empty or unreadable one."""
     if value is None or value == "":
         return None
-    if key in ("genres", "genre"):
-        return [g.lower() for g in _as_list(value)]
-    if key == "year":
-        match = re.search(r"\d{4}", str(value))
-        return int(match.group()) if match else None
-    if key in ("popularity", "nbmentions", "rating", "votes"):
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            return None
-    if isinstance(value, list) or (isinstance(value, str) and LIST_SEPARATOR in value):
-        return _as_list(value)
+    if facet:
+        return [v.lower() for v in as_list(value)]
+    if role is Role.YEAR:
+        return year_of(value)
+    if role is not None:
+        number = as_number(value)
+        if number is None or role is Role.POPULARITY:  # the popularity prior is a float, as it always was
+            return number
+        return int(number) if number.is_integer() else number
+    if isinstance(value, list) or (isinstance(value, str) and "|" in value):
+        return as_list(value)
     if isinstance(value, (int, float, bool)):
         return value
     return str(value).strip()
@@ -231,7 +187,7 @@ def _text_of(value: Any) -> str:
     return str(value or "").strip()
 
 
-def _id_problem(number: int, item_id: str, title: str, cols: ColumnMap, seen: dict[str, int]) -> str | None:
+def _id_problem(number: int, item_id: str, title: str, cols: CatalogSchema, seen: dict[str, int]) -> str | None:
     """An empty or repeated id, or an empty title; a row with an id (even one without a title) claims that id."""
     if not item_id:
         return f"row {number}: empty id (column {cols.id!r})"
@@ -243,24 +199,35 @@ def _id_problem(number: int, item_id: str, title: str, cols: ColumnMap, seen: di
     return None
 
 
-def _row_meta(row: dict[str, Any], cols: ColumnMap) -> dict[str, Any]:
+def _row_meta(row: dict[str, Any], schema: CatalogSchema) -> dict[str, Any]:
+    """The item's meta, keyed by lower-case column names: a year-role column is `year`, a genre column `genres`,
+    and `genres` ends as every facet's values together, the catalog's kinds that requests are read against."""
+    roles = {n.column: n.role for n in schema.numerics}
     meta: dict[str, Any] = {}
-    for name in cols.meta or ():
-        value = _normalize_meta(name, row.get(name))
-        if value is not None:
-            meta["genres" if name.lower() == "genre" else name.lower()] = value
+    for name in (*schema.facets, *(n.column for n in schema.numerics), *schema.other):
+        value = _normalize(row.get(name), roles.get(name), name in schema.facets)
+        if value is None:
+            continue
+        meta["year" if roles.get(name) is Role.YEAR else _meta_key(name)] = value
+    if len(schema.facets) > 1 or (schema.facets and schema.facets[0].lower() not in GENRE_COLUMNS):
+        kinds = [v for name in schema.facets for v in meta.get(_meta_key(name), [])]
+        meta["genres"] = list(dict.fromkeys(kinds))
     return meta
 
 
-def _build_items(path: Path, rows: list[dict[str, Any]], cols: ColumnMap, skip_bad: bool) -> LoadResult:
+def _meta_key(column: str) -> str:
+    return "genres" if column.lower() in GENRE_COLUMNS else column.lower()
+
+
+def _build_items(path: Path, rows: list[dict[str, Any]], cols: CatalogSchema, skip_bad: bool) -> LoadResult:
     problems: list[str] = []
     seen: dict[str, int] = {}
     items: list[CatalogItem] = []
     first_row = 2 if path.suffix.lower() in (".csv", ".tsv") else 1  # CSV row 1 is the header
     for index, row in enumerate(rows):
         number = index + first_row
-        item_id = str(row.get(cols.id or "") or "").strip()
-        title = str(row.get(cols.title or "") or "").strip()
+        item_id = str(row.get(cols.id) or "").strip()
+        title = str(row.get(cols.title) or "").strip()
         if problem := _id_problem(number, item_id, title, cols, seen):
             problems.append(problem)
             continue
@@ -283,4 +250,4 @@ def _build_items(path: Path, rows: list[dict[str, Any]], cols: ColumnMap, skip_b
         raise CatalogError(
             f"{path}: {len(problems)} bad row(s); nothing was ingested (fix them, or pass --skip-bad):\n  {shown}{more}"
         )
-    return LoadResult(items=items, skipped=problems)
+    return LoadResult(items=items, skipped=problems, schema=cols)

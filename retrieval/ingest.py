@@ -11,6 +11,7 @@ import numpy as np
 
 from .catalog import CatalogItem
 from .encoder import TextEncoder
+from .schema import CatalogSchema, ColumnMap
 from .store import ChromaStore
 
 DEFAULT_NOUN = "item"
@@ -51,9 +52,10 @@ def plural(noun: str) -> str:
     return noun + "s"
 
 
-def infer_noun(name: str, columns: Iterable[str]) -> str:
-    """What the items are called, from a file or collection name ('my_books') or telling columns ('author');
-    "item" when neither says."""
+def infer_noun(name: str, columns: Iterable[str], plural_of: str = "") -> str:
+    """What the items are called: from a file or collection name ('my_books') or telling columns ('author'),
+    else the plural that ends the file name `plural_of` in the singular ('wines.csv' → wine, 'lessons' →
+    lesson); "item" when none says."""
     words = set(re.split(r"[^a-z]+", name.lower()))
     for noun, hints in _NAME_NOUNS.items():
         if words & set(hints):
@@ -62,7 +64,23 @@ def infer_noun(name: str, columns: Iterable[str]) -> str:
     for noun, hints in _COLUMN_NOUNS.items():
         if keys & set(hints):
             return noun
-    return DEFAULT_NOUN
+    return singular(plural_of) or DEFAULT_NOUN
+
+
+def singular(name: str) -> str | None:
+    """The last word of a name as a singular noun when it is a plural: 'wines' → 'wine', 'my-lessons' →
+    'lesson', 'dishes' → 'dish', 'stories' → 'story'; None for a name that is no plural ('data', 'glass')."""
+    words = re.findall(r"[a-z]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", name).lower())
+    word = words[-1] if words else ""
+    if len(word) < 4 or not word.endswith("s") or word.endswith(("ss", "us", "is")):
+        return None
+    if word.endswith("ies"):
+        stem = word[:-3] + "y"
+    elif re.search(r"(?:ch|sh|x|z|ss|us)es$", word):
+        stem = word[:-2]
+    else:
+        stem = word[:-1]
+    return stem if _NOUN_SHAPE.match(stem) else None
 
 
 @dataclass
@@ -91,6 +109,8 @@ def ingest(
     progress: Callable[[int], None] | None = None,
     noun: str | None = None,
     source: str = "",
+    schema: CatalogSchema | None = None,
+    columns: ColumnMap | None = None,
 ) -> IngestReport:
     """Upsert items whose content hash changed.
 
@@ -98,10 +118,11 @@ def ingest(
     stored (old versions of the rest included); pruning happens only after all upserts.
     The noun replies use is `noun`, else the one stored by an earlier ingest (a re-ingest
     keeps a chosen noun), else inferred from `source` (the file name), `name` and the columns.
+    The schema (`load_catalog` inferred it) and the user's corrections to it are stored with the collection.
     """
     started = time.perf_counter()
-    columns = {key for item in items[:200] for key in item.meta}
-    noun = check_noun(noun) if noun else (store.noun(name) or infer_noun(f"{source} {name}", columns))
+    keys = {key for item in items[:200] for key in item.meta}
+    noun = check_noun(noun) if noun else (store.noun(name) or infer_noun(f"{source} {name}", keys, plural_of=source))
     stored = store.hashes(name)
     changed = [item for item in items if stored.get(item.id) != item.content_hash()]
     for start in range(0, len(changed), chunk_size):
@@ -116,7 +137,7 @@ def ingest(
         gone = [item_id for item_id in stored if item_id not in keep]
         store.delete_items(name, gone)
         removed = len(gone)
-    store.mark_ingested(name, noun)
+    store.mark_ingested(name, noun, schema, columns)
     return IngestReport(
         collection=name,
         total=len(items),

@@ -10,9 +10,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from .catalog import CatalogItem
+from .schema import PEOPLE_FIELDS
 from .titles import normalize
-
-PEOPLE_FIELDS = ("stars", "star", "cast", "actors", "director", "directors", "author", "authors", "creator")
 
 
 def people_of(item: CatalogItem, fields: Sequence[str] = PEOPLE_FIELDS) -> list[str]:
@@ -20,8 +19,8 @@ def people_of(item: CatalogItem, fields: Sequence[str] = PEOPLE_FIELDS) -> list[
     names: list[str] = []
     for key in fields:
         value = item.meta.get(key)
-        if value:
-            names += value if isinstance(value, list) else [str(value)]
+        if isinstance(value, (str, list)) and value:  # a gadget's `stars` is a rating: a number, no one's name
+            names += value if isinstance(value, list) else [value]
     return names
 
 

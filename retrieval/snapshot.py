@@ -107,7 +107,7 @@ class SnapshotCache:
                 head.count,
             )
             return None
-        catalog.noun = head.noun
+        catalog.noun, catalog.schema = head.noun, head.schema
         return catalog
 
     def write(self, catalog: StoredCatalog) -> Path | None:

@@ -14,12 +14,17 @@ from typing import Any
 import numpy as np
 
 from .catalog import CatalogItem
+from .schema import SAMPLE, CatalogSchema, ColumnMap, infer_schema
 
 _HASH_KEY = "_hash"
 _LISTS_KEY = "_lists"
 _INGESTED_AT = "recochat_ingested_at"
 _NOUN = "recochat_noun"
 """What one item of the collection is called in replies ("book", "recipe"), set at ingest."""
+_SCHEMA = "recochat_schema"
+"""The catalog schema inferred at ingest (`schema.CatalogSchema`, as JSON)."""
+_COLUMNS = "recochat_columns"
+"""The user's corrections to it (`--facet`, `--numeric`, …, a `schema.ColumnMap` as JSON): a re-ingest keeps them."""
 _VERSION = "recochat_catalog_version"
 """A counter bumped by every ingest once all its writes are in: with the ingest time it makes the
 catalog version that processes sharing one Chroma server poll to know when to reload."""
@@ -60,6 +65,11 @@ def _nearest(collection: Any, vector: np.ndarray, n: int) -> list[str]:
     return list(result["ids"][0])
 
 
+def _schema_of(meta: dict[str, Any]) -> CatalogSchema | None:
+    text = meta.get(_SCHEMA)
+    return CatalogSchema.from_json(str(text)) if text else None
+
+
 def _version_of(meta: dict[str, Any]) -> str:
     """'COUNTER@INGESTED_AT' from a collection's metadata ('0@0.0' for one stored before versions)."""
     return f"{int(meta.get(_VERSION, 0))}@{float(meta.get(_INGESTED_AT, 0.0))!r}"
@@ -73,6 +83,7 @@ class CatalogHead:
     version: str
     count: int
     noun: str | None
+    schema: CatalogSchema | None = None
 
 
 @dataclass
@@ -86,6 +97,8 @@ class StoredCatalog:
     """What one item is called in replies; None when the collection was stored without one."""
     version: str | None = None
     """The catalog version these items were read at (`ChromaStore.version`); None: not from a store."""
+    schema: CatalogSchema | None = None
+    """What each column is, as stored at ingest; None: stored before schemas were (`catalog_schema` infers it)."""
 
     columns: CatalogColumns | None = field(default=None, repr=False, compare=False)
     """Per-row arrays the recommender and the title index start from; derived from the items on first use
@@ -96,6 +109,14 @@ class StoredCatalog:
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def catalog_schema(self) -> CatalogSchema:
+        """The stored schema, or the one the items' values imply (a collection stored before schemas were, or a
+        catalog built in memory)."""
+        if self.schema is None:
+            rows = [{"id": item.id, "title": item.title, **item.meta} for item in self.items[:SAMPLE]]
+            self.schema = infer_schema(rows) if rows else CatalogSchema(id="id", title="title", text=())
+        return self.schema
 
     def column_arrays(self) -> CatalogColumns:
         if self.columns is None:
@@ -230,17 +251,23 @@ class ChromaStore:
                 documents=[i.text for i in chunk],
             )
 
-    def mark_ingested(self, name: str, noun: str | None = None) -> None:
+    def mark_ingested(
+        self, name: str, noun: str | None = None, schema: CatalogSchema | None = None, columns: ColumnMap | None = None
+    ) -> None:
         """Stamp the time (for `most_recent`), bump the catalog version (for readers in other
-        processes) and, when given, set the noun; Chroma's modify replaces the whole metadata,
-        so what is already there is kept. Called after an ingest's last write, so a reader that
-        sees the new version finds every item of that ingest."""
+        processes) and, when given, set the noun, the schema and the user's corrections to it; Chroma's
+        modify replaces the whole metadata, so what is already there is kept. Called after an ingest's
+        last write, so a reader that sees the new version finds every item of that ingest."""
         collection = self._collection(name, create=True)
         meta = dict(collection.metadata or {})
         meta[_INGESTED_AT] = time.time()
         meta[_VERSION] = int(meta.get(_VERSION, 0)) + 1
         if noun:
             meta[_NOUN] = noun
+        if schema is not None:
+            meta[_SCHEMA] = schema.to_json()
+        if columns is not None:
+            meta[_COLUMNS] = columns.to_json()
         collection.modify(metadata=meta)
 
     def version(self, name: str) -> str | None:
@@ -264,7 +291,12 @@ class ChromaStore:
         collection = self._collection(name)
         meta = collection.metadata or {}
         noun = meta.get(_NOUN)
-        return CatalogHead(version=_version_of(meta), count=collection.count(), noun=str(noun) if noun else None)
+        return CatalogHead(
+            version=_version_of(meta),
+            count=collection.count(),
+            noun=str(noun) if noun else None,
+            schema=_schema_of(meta),
+        )
 
     def noun(self, name: str) -> str | None:
         """The noun stored at ingest, or None (not set, or no such collection)."""
@@ -272,6 +304,12 @@ class ChromaStore:
             return None
         value = (self._collection(name).metadata or {}).get(_NOUN)
         return str(value) if value else None
+
+    def columns(self, name: str) -> ColumnMap:
+        """The corrections stored with the collection at its last ingest (none: no such collection)."""
+        if not self.exists(name):
+            return ColumnMap()
+        return ColumnMap.from_json((self._collection(name).metadata or {}).get(_COLUMNS))
 
     def delete_items(self, name: str, ids: Sequence[str]) -> None:
         if ids:
@@ -298,9 +336,15 @@ class ChromaStore:
             vectors.append(np.asarray(page["embeddings"], dtype=np.float32))
         matrix = np.concatenate(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
         items, matrix = year_ordered(items, matrix)
-        noun = (collection.metadata or {}).get(_NOUN)
+        meta = collection.metadata or {}
+        noun = meta.get(_NOUN)
         return StoredCatalog(
-            name=name, items=items, embeddings=matrix, noun=str(noun) if noun else None, version=version
+            name=name,
+            items=items,
+            embeddings=matrix,
+            noun=str(noun) if noun else None,
+            version=version,
+            schema=_schema_of(meta),
         )
 
     def query(self, name: str, vector: np.ndarray, n: int) -> list[str]:

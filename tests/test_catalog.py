@@ -39,7 +39,7 @@ def test_missing_file(tmp_path):
 
 def test_unknown_column_names_the_columns(tmp_path):
     path = write(tmp_path / "c.csv", "id,title,description\n1,A,text\n")
-    with pytest.raises(CatalogError, match=r"unknown column\(s\) 'plot'.*id, title, description"):
+    with pytest.raises(CatalogError, match=r"--text 'plot': no such column; the file has: id, title, description"):
         load_catalog(path, ColumnMap(text=("plot",)))
 
 

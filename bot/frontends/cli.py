@@ -15,7 +15,8 @@ import click
 if TYPE_CHECKING:
     from ..runtime import Runtime
 
-from recochat.retrieval.catalog import CatalogError, ColumnMap, load_catalog
+from recochat.retrieval.catalog import CatalogError, load_catalog
+from recochat.retrieval.schema import CatalogSchema, ColumnMap, Role, SchemaError, parse_numeric
 
 from ..errors import RecochatError
 from ..settings import Settings, load_settings
@@ -53,8 +54,17 @@ def main() -> None:
 @click.option("--collection", help="Collection name (default: the file name).")
 @click.option("--id", "id_col", help="Id column.")
 @click.option("--title", "title_col", help="Title column.")
-@click.option("--text", "text_cols", help="Comma-separated text columns to embed.")
+@click.option("--text", "text_cols", multiple=True, help="A text column to embed (repeat, or comma-separated).")
 @click.option("--meta", "meta_cols", help="Comma-separated metadata columns to keep (default: all).")
+@click.option("--facet", "facets", multiple=True, help="A column of values to filter on, like genres (repeatable).")
+@click.option(
+    "--numeric",
+    multiple=True,
+    callback=lambda ctx, param, value: _check_numeric(value),
+    help="COLUMN:ROLE, a number column and what it means (repeatable); ROLE: "
+    + ", ".join(role.value for role in Role)
+    + ".",
+)
 @click.option("--skip-bad", is_flag=True, help="Skip bad rows (listed) instead of failing.")
 @click.option("--prune", is_flag=True, help="Remove items that are no longer in the file.")
 @click.option(
@@ -69,13 +79,16 @@ def ingest_cmd(
     collection: str | None,
     id_col: str | None,
     title_col: str | None,
-    text_cols: str | None,
+    text_cols: tuple[str, ...],
     meta_cols: str | None,
+    facets: tuple[str, ...],
+    numeric: tuple[tuple[str, Role], ...],
     skip_bad: bool,
     prune: bool,
     noun: str | None,
 ) -> None:
-    """Ingest a CSV or JSONL catalog; unchanged items are not re-encoded."""
+    """Ingest a CSV or JSONL catalog; unchanged items are not re-encoded. Prints the schema it inferred: the
+    corrections (--id, --title, --text, --facet, --numeric) are kept with the collection for the next ingest."""
     from tqdm import tqdm
 
     from recochat.retrieval.ingest import ingest
@@ -84,25 +97,88 @@ def ingest_cmd(
 
     settings = _settings()
     configure_logging(settings)
-    split = lambda value: tuple(c.strip() for c in value.split(",") if c.strip()) if value else None  # noqa: E731
-    columns = ColumnMap(id=id_col, title=title_col, text=split(text_cols) or (), meta=split(meta_cols))
+    split = lambda values: tuple(c.strip() for v in values for c in v.split(",") if c.strip())  # noqa: E731
+    name = check_collection_name(collection or path.stem.replace(" ", "-"))
+    store = open_store(settings)
+    asked = ColumnMap(
+        id=id_col,
+        title=title_col,
+        text=split(text_cols),
+        meta=split([meta_cols]) if meta_cols else None,
+        facets=split(facets),
+        numeric=numeric,
+    )
+    columns = asked.merged_over(store.columns(name))
     loaded = load_catalog(path, columns, skip_bad=skip_bad)
     for line in loaded.skipped:
         click.echo(f"skipped {line}", err=True)
-    name = check_collection_name(collection or path.stem.replace(" ", "-"))
-    store = open_store(settings)
     encoder = open_encoder(settings)
     with tqdm(total=len(loaded.items), desc=f"encoding {name}", unit="item", file=sys.stderr) as bar:
         report = ingest(
-            store, encoder, name, loaded.items, prune=prune, progress=bar.update, noun=noun, source=path.stem
+            store,
+            encoder,
+            name,
+            loaded.items,
+            prune=prune,
+            progress=bar.update,
+            noun=noun,
+            source=path.stem,
+            schema=loaded.schema,
+            columns=columns,
         )
         bar.update(report.unchanged)
     click.echo(
         f"{name}: {report.total} items, {report.encoded} encoded, {report.unchanged} unchanged"
-        + (f", {report.removed} removed" if prune else "")
         + (f", {len(loaded.skipped)} skipped" if loaded.skipped else "")
+        + (f", {report.removed} removed" if prune else "")
         + f" in {report.seconds:.1f}s ({report.items_per_s:.0f} items/s); noun: {report.noun}"
     )
+    _echo_schema(loaded.schema)
+
+
+def _echo_schema(schema: CatalogSchema) -> None:
+    click.echo("schema (correct it with --id, --title, --text, --facet, --numeric COLUMN:ROLE):")
+    for line in schema.describe():
+        click.echo(f"  {line}")
+
+
+def _check_numeric(values: tuple[str, ...]) -> tuple[tuple[str, Role], ...]:
+    """--numeric COLUMN:ROLE, checked before the catalog and the encoder load."""
+    try:
+        return tuple(parse_numeric(value) for value in values)
+    except SchemaError as error:
+        raise click.BadParameter(str(error), param_hint="'--numeric'") from None
+
+
+@main.group("catalog")
+def catalog_group() -> None:
+    """Look at the ingested catalogs."""
+
+
+@catalog_group.command("show")
+@click.argument("name", required=False)
+@friendly
+def catalog_show(name: str | None) -> None:
+    """NAME's schema (default: the collection a chat would open): what each column is and what it answers."""
+    from recochat.retrieval.catalog import demo_catalog_path
+
+    from ..runtime import DEMO_COLLECTION, check_collection_name, open_store
+
+    settings = _settings()
+    store = open_store(settings)
+    name = check_collection_name(name or settings.collection or store.most_recent() or DEMO_COLLECTION)
+    if name == DEMO_COLLECTION and not store.exists(name):  # a fresh install: the demo is ingested on first chat
+        click.echo(f"{name}: the demo catalog, not ingested yet; noun: movie")
+        _echo_schema(load_catalog(demo_catalog_path()).schema)
+        return
+    if not store.exists(name):
+        raise UserError(f"no catalog named {name!r} (known: {', '.join(store.names()) or 'none yet'})")
+    head = store.head(name)
+    click.echo(f"{name}: {head.count} items; noun: {head.noun or 'item'}")
+    if head.schema is None:
+        click.echo("no schema stored (ingested before schemas were): ingest the file again to store one")
+        return
+    _echo_schema(head.schema)
 
 
 def _check_noun(value: str | None) -> str | None:

@@ -274,6 +274,10 @@ class _Column:
     def listed(self) -> bool:
         return self.share(lambda v: isinstance(v, list) or any(s in str(v) for s in LIST_SEPARATORS)) >= 0.3
 
+    def prose(self) -> bool:
+        """Words, not a code or a link: long enough, with spaces in most cells."""
+        return self.mean_length() >= 20 and self.share(lambda v: " " in str(v).strip()) >= 0.5
+
     def mean_length(self) -> float:
         filled = self.filled
         return sum(len(str(v)) for v in filled) / len(filled) if filled else 0.0
@@ -435,6 +439,6 @@ def _text_columns(columns: Mapping[str, _Column], rest: list[str], facets: list[
         for c in rest
         if c.lower() in _TEXT_EXTRAS
         or c in facets
-        or (c not in numbers and c.lower() not in PEOPLE_FIELDS and columns[c].mean_length() >= 20)
+        or (c not in numbers and c.lower() not in PEOPLE_FIELDS and columns[c].prose())
     ]
     return list(dict.fromkeys(c for c in (main, *extras) if c))

@@ -38,6 +38,7 @@ from recochat.retrieval.recommender import RankRequest, Recommendation, Recommen
 from recochat.retrieval.store import StoredCatalog
 
 from . import phrasing
+from .attributes import bounds_of
 from .errors import NothingToUndo, UnknownItem
 from .event_log import CollaborativeLog
 from .phrasing import MAX_ITEMS
@@ -317,6 +318,7 @@ class Engine:
             include_genres=c.required_genres,
             preferred_genres=c.preferred_genres,
             exclude_genres=c.exclude_genres,
+            bounds=bounds_of(c.attributes, self.reader.schema, self.recommender.index.numbers),
             exclude_words=phrasing.exclusion_words(c.exclude_genres, profile.disliked_aspects),
             liked=profile.liked,
             anchors=profile.anchors,

@@ -33,7 +33,28 @@ _MISSING: dict[str | tuple[str, str], str] = {
 
 
 def loosened(request: RankRequest, items: list[Recommendation], noun: str) -> str | None:
-    """One sentence for a reply filled past its filters: what ran out, and what the rest are instead
+    """What a reply filled past its filters gave up: the genres and years (`_loosened_kinds`), then the bounds on
+    the catalog's numbers, each said in a sentence of its own."""
+    unbounded = [r for r in items if Loosening.BOUNDS not in r.loosened]
+    sentences = [_loosened_kinds(request, unbounded, noun), _loosened_bounds(request, items, noun)]
+    return " ".join(s for s in sentences if s) or None
+
+
+def _loosened_bounds(request: RankRequest, items: list[Recommendation], noun: str) -> str | None:
+    """'Only 2 games I have left fit 4 players and under an hour; the rest are the closest that don't.'"""
+    broke = sum(1 for r in items if Loosening.BOUNDS in r.loosened)
+    if not broke:
+        return None
+    said = " and ".join(dict.fromkeys(b.said for b in request.bounds))
+    fit = len(items) - broke
+    if not fit:
+        return f"Nothing I have left fits {said}; these are the closest {plural(noun)} that don't."
+    count = f"{fit} {noun if fit == 1 else plural(noun)}"
+    return f"Only {count} I have left {'fits' if fit == 1 else 'fit'} {said}; the rest are the closest that don't."
+
+
+def _loosened_kinds(request: RankRequest, items: list[Recommendation], noun: str) -> str | None:
+    """One sentence for a reply filled past its genres or years: what ran out, and what the rest are instead
     ("That's every crime movie I have left for you; the rest are the closest mystery and thriller movies.")."""
     stages = list(dict.fromkeys(r.loosened for r in items if r.loosened))
     if not stages:

@@ -133,7 +133,19 @@ def apply_constraints(c: Constraints, signal: TurnSignal) -> list[str]:
     if stated:
         c.year_min, c.year_max = signal.year_min, signal.year_max
         notes.append(f"years {c.years_text()}")
-    return notes + _apply_genres(c, signal)
+    return notes + _apply_attributes(c, signal) + _apply_genres(c, signal)
+
+
+def _apply_attributes(c: Constraints, signal: TurnSignal) -> list[str]:
+    """Asks about the catalog's numbers are held as the years are: a refinement ("cheaper", "under an hour")
+    replaces the ask of its role and keeps the others; a request of its own keeps only the asks it makes, and says
+    which it dropped."""
+    said = {a.role for a in signal.attributes}
+    dropped = [a for a in c.attributes if a.role not in said] if signal.new_topic else []
+    kept = [a for a in c.attributes if a.role not in said and a not in dropped]
+    c.attributes = kept + list(signal.attributes)
+    notes = [", ".join(a.said for a in signal.attributes)] if signal.attributes else []
+    return notes + ([f"not held to {', '.join(a.said for a in dropped)} any more"] if dropped else [])
 
 
 def _apply_genres(c: Constraints, signal: TurnSignal) -> list[str]:

@@ -37,11 +37,15 @@ class TurnReader:
         self.newest_year = int(columns.years.max()) if len(columns.years) else 2025
         self.fields = set(columns.fields)
         """The catalog's meta keys: what a request can be filtered on ("runtime", "price")."""
+        self.schema = catalog.catalog_schema()
+        """What the catalog's columns are: asks about its numbers are read by their roles."""
         self.polarity = model_for(encoder)
         """The learned reader of named titles' polarity (bot/polarity.py); None: the rules' reading."""
 
     def understand(self, text: str) -> Understanding:
-        return understand(text, self.titles, self.genres, self.newest_year, self.people, fields=self.fields)
+        return understand(
+            text, self.titles, self.genres, self.newest_year, self.people, fields=self.fields, schema=self.schema
+        )
 
     def named_items(self, text: str) -> list[str]:
         """The catalog items a message names, as a turn would link them (checks and tools)."""

@@ -14,10 +14,13 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from recochat.profiles.model import AttributeAsk
 from recochat.retrieval.people import PeopleIndex
+from recochat.retrieval.schema import CatalogSchema
 from recochat.retrieval.titles import TitleIndex, TitleMatch
 
 from .asks import read_count, read_unsupported
+from .attributes import read_attribute_asks, supported_topics
 from .lexicon import DECADE_IN_REQUEST, GENRE_SYNONYMS
 from .masking import NO_CONTEXT, TITLE_STUB, Context, MaskedMessage, as_it
 
@@ -211,6 +214,8 @@ class Understanding:
     """The message asks for something of its own (words, a genre, a liked title), not more of the same."""
     count: int | None = None
     """How many items the user asked for ("just one", "give me ten", "3 more"); None: the usual number."""
+    attributes: list[AttributeAsk] = field(default_factory=list)
+    """Asks about the catalog's numbers, by role ("for 4 players", "under an hour", "cheap"): hard filters."""
     unsupported: list[str] = field(default_factory=list)
     """What was asked that the catalog has no field for ("length", "price"): left out of the aspects, so the reply
     can say so instead of quietly searching for the words."""
@@ -420,9 +425,11 @@ def understand(
     newest_year: int,
     people: PeopleIndex | None = None,
     fields: Collection[str] | None = None,
+    schema: CatalogSchema | None = None,
 ) -> Understanding:
-    """Small talk, then questions about one item, then taste read clause by clause. `fields`: the catalog's meta
-    keys, to tell which asks ("under 2 hours", "cheap") it cannot filter on; None skips that check."""
+    """Small talk, then questions about one item, then taste read clause by clause. `schema`: the catalog's
+    columns, to read asks about its numbers by role ("for 4 players", "cheap"); `fields`: its meta keys, to tell
+    which asks ("under 2 hours", "cheap") it cannot filter on; None skips either."""
     result = Understanding(text=text)
     lowered = text.lower().strip()
     if not lowered or _SMALLTALK.match(lowered):
@@ -435,8 +442,10 @@ def understand(
     _read_flags(message.text, result)
     if _read_question(message.text, matches, result):
         return result
-    if fields is not None:  # before counts: "$10" and "2 hours" are no counts
-        message, unsupported = read_unsupported(message, fields)
+    if schema is not None:  # before counts: "4 players", "$10" and "2 hours" are no counts
+        message, result.attributes = read_attribute_asks(message, schema, genres)
+    if fields is not None:
+        message, unsupported = read_unsupported(message, {*fields, *(supported_topics(schema) if schema else ())})
         result.unsupported.extend(unsupported)
     message, result.count = read_count(message)
     result.reject_all_shown = bool(_ALL_REJECT.match(message.text))

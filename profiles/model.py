@@ -37,6 +37,26 @@ class UpdateWeights:
     item: float = 1.5
 
 
+@dataclass(frozen=True)
+class AttributeAsk:
+    """An ask about one of the catalog's numbers, by role ("for 4 players", "under an hour", "cheap").
+
+    `role` is a `retrieval.schema.Role` value ("range" for a range pair's quantity); the bounds are absolute
+    (`low`, `high`, in the column's unit), or `part` says which part of the catalog's own values fits: "low"
+    (its lower third: "cheap", "quick", "light"), "not high" (all but its upper third: "nothing too heavy"),
+    "high" (its upper third: "highly rated", "a long one")."""
+
+    role: str
+    said: str
+    low: float | None = None
+    high: float | None = None
+    part: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AttributeAsk:
+        return cls(str(data["role"]), str(data["said"]), data.get("low"), data.get("high"), data.get("part"))
+
+
 @dataclass
 class Constraints:
     """Hard filters (years, insisted genres, exclusions) and soft genre preferences.
@@ -52,6 +72,9 @@ class Constraints:
     preferred_genres: list[str] = field(default_factory=list)
     """Soft: items with these are boosted, others still qualify (the latest genres said in passing)."""
     exclude_genres: list[str] = field(default_factory=list)
+    attributes: list[AttributeAsk] = field(default_factory=list)
+    """Hard: asks about the catalog's numbers ("for 4 players", "under an hour"), one per role, held as the years
+    are: a refinement ("cheaper") replaces the ask of its role; a request of its own keeps only what it says."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Constraints:
@@ -62,6 +85,7 @@ class Constraints:
         known = {f.name for f in fields(cls)}
         loaded = cls(**{k: v for k, v in data.items() if k in known})
         loaded.preferred_genres = list(dict.fromkeys([*loaded.preferred_genres, *old]))
+        loaded.attributes = [AttributeAsk.from_dict(a) for a in data.get("attributes") or []]
         return loaded
 
     @property
@@ -87,6 +111,7 @@ class Constraints:
             out.append("no " + ", ".join(self.exclude_genres))
         if self.preferred_genres:
             out.append("leaning " + ", ".join(self.preferred_genres) + " (soft)")
+        out.extend(ask.said for ask in self.attributes)
         return out
 
 
@@ -116,6 +141,8 @@ class TurnSignal:
     clear_genres: bool = False
     insisted_genres: list[str] = field(default_factory=list)
     """Genres the user insisted on ("only comedies"): hard filters until lifted."""
+    attributes: list[AttributeAsk] = field(default_factory=list)
+    """Asks about the catalog's numbers ("for 4 players"): hard filters, held as the years are."""
     new_topic: bool = False
     """The turn asks for something new (its own words, a liked title): earlier years, soft genres and
     anchors do not carry over. False in turns logged before it existed, which replay as they did."""
@@ -154,6 +181,7 @@ class TurnSignal:
         known = {f.name for f in fields(cls)} - set(cls.VECTORS)
         data = {k: v for k, v in data.items() if k in known}  # fields a later version added are skipped
         data["titles"] = [tuple(t) for t in data.get("titles", [])]
+        data["attributes"] = [AttributeAsk.from_dict(a) for a in data.get("attributes", [])]
         return cls(**data, positive_vector=positive_vector, negative_vector=negative_vector)
 
 

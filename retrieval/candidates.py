@@ -74,6 +74,7 @@ class CandidateIndex:
         block of the matrix, which a second pass multiplies through in place."""
         self._local = threading.local()  # each thread's gather buffer (`nearness`)
         self._said: dict[str, np.ndarray] = {}
+        self._numbers: dict[str, np.ndarray] = {}
         self._said_lock = threading.Lock()
         self._slices: OrderedDict[tuple, Slice] = OrderedDict()
         self._slices_lock = threading.Lock()
@@ -150,7 +151,8 @@ class CandidateIndex:
         return present.sum(axis=1, dtype=np.int32)
 
     def allowed(self, rows: np.ndarray, request: RankRequest) -> np.ndarray:
-        """Hard filters, vectorized: years, insisted genres, excluded genres, excluded ids. Soft genres are no filter."""
+        """Hard filters, vectorized: years, insisted genres, excluded genres, numeric bounds, excluded ids. Soft genres
+        are no filter."""
         everything = len(rows) == len(self.catalog)
         mask = np.ones(len(rows), dtype=bool)
         years = self.years if everything else self.years[rows]
@@ -162,6 +164,12 @@ class CandidateIndex:
             mask &= self.genre_counts(rows, request.include_genres) > 0
         if request.exclude_genres:
             mask &= self.genre_counts(rows, request.exclude_genres) == 0
+        for bound in request.bounds:
+            values = self.numbers(bound.column)[rows]
+            with np.errstate(invalid="ignore"):  # an item without the value (NaN) fails every bound
+                mask &= ~np.isnan(values)
+                mask &= values >= (-np.inf if bound.low is None else bound.low)
+                mask &= values <= (np.inf if bound.high is None else bound.high)
         if request.exclude:
             mask &= self.on_rows(dict.fromkeys(request.exclude, 1.0), rows) == 0
         if request.exclude_words and everything:  # a mask kept per word
@@ -169,6 +177,14 @@ class CandidateIndex:
         elif request.exclude_words:  # each text read once, for every word
             mask &= ~self.saying_any(request.exclude_words, rows)
         return mask
+
+    def numbers(self, column: str) -> np.ndarray:
+        """A numeric column's values by row (float64, NaN where an item has none), read from the items once."""
+        found = self._numbers.get(column)  # a dict read is atomic; two threads may both build it once
+        if found is None:
+            found = np.array([_as_float(item.meta.get(column)) for item in self.catalog.items], dtype=np.float64)
+            self._numbers[column] = found
+        return found
 
     def saying(self, word: str, rows: np.ndarray, everything: bool) -> np.ndarray:
         """Which of `rows` have a description or tags that say `word` (a long word's other endings too: violent,
@@ -247,7 +263,7 @@ class CandidateIndex:
         """The rows that pass the request's years and genres (not its excluded ids or words), with their
         embeddings side by side when small enough; the latest are kept, up to `SLICE_BYTES`, keyed by those."""
         key = (request.year_min, request.year_max, tuple(sorted(request.include_genres)),
-               tuple(sorted(request.exclude_genres)))  # fmt: skip
+               tuple(sorted(request.exclude_genres)), request.bounds)  # fmt: skip
         with self._slices_lock:
             found = self._slices.pop(key, None)
             if found is not None:
@@ -278,6 +294,10 @@ class CandidateIndex:
         start = 0 if low is None else int(years.searchsorted(low, "left"))
         end = len(years) if high is None else int(years.searchsorted(high, "right"))
         return start, max(start, end)
+
+
+def _as_float(value: object) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else np.nan
 
 
 def stem(word: str) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +46,9 @@ class NeighbourWeights:
     """Per shared cast member, at most two."""
     genres: float = 1.0
     tags: float = 0.2
+    numbers: float = 0.5
+    """How alike their measured numbers are (players, minutes, price, weight), each scaled by its column's spread:
+    a catalog whose kinds are few (board games: 'cooperative') tells its neighbours apart by them."""
 
 
 def _tags(item: CatalogItem) -> list[str]:
@@ -67,8 +70,12 @@ class NeighbourIndex:
         people: PeopleIndex,
         row_of: dict[str, int],
         weights: NeighbourWeights | None = None,
+        numbers: Mapping[str, np.ndarray] | None = None,
     ) -> None:
+        """`numbers`: the measured columns (`schema.measured_columns`) by meta key, values by row (NaN unknown)."""
         self.items = items
+        self._numbers = {c: v for c, v in (numbers or {}).items() if np.isfinite(v).sum() > 1}
+        self._spread = {c: _spread(v) for c, v in self._numbers.items()}
         self.weights = weights or NeighbourWeights()
         self._genres = genre_matrix
         self._column = genre_column
@@ -122,7 +129,18 @@ class NeighbourIndex:
         score += w.cast * 2 * self._shared_people(anchor, rows, CAST_FIELDS, cap=2)
         if anchor.meta.get("tags"):
             score += w.tags * self._tag_overlap(anchor, rows)
+        if self._numbers:
+            score += w.numbers * self.number_likeness(anchor_row, rows)
         return score
+
+    def number_likeness(self, anchor_row: int, rows: np.ndarray) -> np.ndarray:
+        """0–1 per row: the mean over the measured columns of 1 − |difference| / the column's spread (a value
+        either lacks counts as unlike)."""
+        total = np.zeros(len(rows), dtype=np.float32)
+        for column, values in self._numbers.items():
+            gap = np.abs(values[rows] - values[anchor_row]) / self._spread[column]
+            total += np.nan_to_num(np.clip(1 - gap, 0, 1), nan=0.0).astype(np.float32)
+        return total / len(self._numbers)
 
     def _own_row(self, item: CatalogItem) -> np.ndarray:
         return np.array([self._row_of[item.id]], dtype=np.int64)
@@ -207,6 +225,12 @@ class NeighbourIndex:
     def _tag_weight(self, tags: list[str]) -> float:
         self._tag_index()
         return sum(self._tag_rarity.get(t, 0.0) for t in tags)
+
+
+def _spread(values: np.ndarray) -> float:
+    """The width of the middle 90% of a column's known values (at least a hair, so a constant column divides)."""
+    known = values[np.isfinite(values)]
+    return max(float(np.quantile(known, 0.95) - np.quantile(known, 0.05)), 1e-6)
 
 
 RARE_GENRE = 0.12

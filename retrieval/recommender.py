@@ -22,6 +22,7 @@ from .neighbours import NeighbourIndex
 from .people import PeopleIndex
 from .ranker import FEATURES, RankerModel
 from .request import LOOSENING, Loosening, Ranking, RankRequest, Recommendation
+from .schema import measured_columns
 from .scorer import Scored, Scorer, top_by_position
 from .scoring import ScoringWeights, mmr
 from .store import StoredCatalog
@@ -70,8 +71,9 @@ class Recommender:
         self.catalog = catalog
         self.index = CandidateIndex(catalog, ann_query)
         self.people = PeopleIndex(catalog.items)
+        measured = {c: self.index.numbers(c) for c in measured_columns(catalog.catalog_schema())}
         self.neighbours = NeighbourIndex(
-            catalog.items, self.index.genres, self.index.genre_column, self.people, catalog.row_of
+            catalog.items, self.index.genres, self.index.genre_column, self.people, catalog.row_of, numbers=measured
         )
         self.scorer = Scorer(self.index, self.people, self.neighbours, weights, ranker)
         self.cold_start = ColdStart(self.scorer, self.people)
@@ -163,13 +165,15 @@ class Recommender:
         """The request without the constraints in `broken`; None when it has none of them to give up."""
         years = request.year_min is not None or request.year_max is not None
         no_years, no_genres = Loosening.YEARS in broken, Loosening.GENRES in broken
-        if (no_years and not years) or (no_genres and not request.include_genres):
+        no_bounds = Loosening.BOUNDS in broken
+        if (no_years and not years) or (no_genres and not request.include_genres) or (no_bounds and not request.bounds):
             return None
         return replace(
             request,
             include_genres=[] if no_genres else request.include_genres,
             year_min=None if no_years else request.year_min,
             year_max=None if no_years else request.year_max,
+            bounds=() if no_bounds else request.bounds,
         )
 
     def _fill(

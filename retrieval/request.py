@@ -25,15 +25,30 @@ class Loosening(StrEnum):
     """The year range."""
     GENRES = "genres"
     """The genres the user insisted on."""
+    BOUNDS = "bounds"
+    """The asks about the catalog's numbers ("for 4 players", "under an hour")."""
 
 
 LOOSENING: tuple[tuple[Loosening, ...], ...] = (
     (Loosening.YEARS,),
     (Loosening.GENRES,),
     (Loosening.YEARS, Loosening.GENRES),
+    (Loosening.BOUNDS,),
 )
 """What a reply short of items gives up, in order, after the soft genres: the year range, then the genres the
-user insisted on, then both. Exclusions, dislikes, seen and shown items are never given up."""
+user insisted on, then both, and last the bounds on the catalog's numbers (the reply says which). Exclusions,
+dislikes, seen and shown items are never given up."""
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A hard filter on one numeric column: low ≤ value ≤ high (either end open); an item without the value fails."""
+
+    column: str
+    low: float | None
+    high: float | None
+    said: str
+    """What the user said it for ("under an hour", "4 players"), which a reply that gives it up names."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +71,8 @@ class RankRequest:
     genres (The Lion King, "an animated musical drama", has no musical genre)."""
     preferred_genres: list[str] = field(default_factory=list)
     """Soft: items with these get `ScoringWeights.genre`; they lead, the others still qualify."""
+    bounds: tuple[Bound, ...] = ()
+    """Hard: the catalog's numbers an item must fall within ("for 4 players": min_players ≤ 4 ≤ max_players)."""
     liked: list[str] = field(default_factory=list)
     anchors: list[str] = field(default_factory=list)
     """Items this ranking is built around ('more like #2'): their neighbours lead and their whys name them."""

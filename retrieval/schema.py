@@ -428,8 +428,9 @@ def _is_facet(column: _Column, overrides: ColumnMap) -> bool:
 
 
 def _text_columns(columns: Mapping[str, _Column], rest: list[str], facets: list[str], numbers: set[str]) -> list[str]:
-    """The main text (named, else the longest prose column), then the named extras, the facets and any other
-    prose (a `rating` column of free text is text)."""
+    """The main text (named, else the longest prose column), then the named extras and any other prose (a `rating`
+    column of free text is text). Other facets are matched as values, not embedded: a recipe's "thai" in its text
+    pulled a dessert toward "a fresh salad for lunch"."""
     main = _named(rest, _NAMED_TEXT)
     if main is None:
         prose = [c for c in rest if c not in numbers and c not in facets and columns[c].mean_length() >= 40]
@@ -438,7 +439,53 @@ def _text_columns(columns: Mapping[str, _Column], rest: list[str], facets: list[
         c
         for c in rest
         if c.lower() in _TEXT_EXTRAS
-        or c in facets
-        or (c not in numbers and c.lower() not in PEOPLE_FIELDS and columns[c].prose())
+        or (c not in numbers and c not in facets and c.lower() not in PEOPLE_FIELDS and columns[c].prose())
     ]
     return list(dict.fromkeys(c for c in (main, *extras) if c))
+
+
+MEASURES = frozenset({Role.MIN, Role.MAX, Role.DURATION, Role.PRICE, Role.RATING, Role.COMPLEXITY})
+"""The roles that say how an item is to have (how many players, how long, how dear, how good, how heavy): what
+"more like X" compares and a why names. Years and popularity are read elsewhere."""
+
+
+def measured_columns(schema: CatalogSchema) -> list[str]:
+    """The meta keys of the columns with a `MEASURES` role."""
+    return [n.column.lower() for n in schema.numerics if n.role in MEASURES]
+
+
+def number_facts(meta: Mapping[str, Any], schema: CatalogSchema, columns: Iterable[str] | None = None) -> list[str]:
+    """The item's numbers as a person says them: '2–5 players', '20 min', '$12.99', 'rated 4.6', 'weight 2.0';
+    only those of `columns` (meta keys) when given, a range pair when either end is among them."""
+    wanted = None if columns is None else set(columns)
+    facts: list[str] = []
+    paired = set()
+    for pair in schema.ranges:
+        low, high = meta.get(pair.low.lower()), meta.get(pair.high.lower())
+        paired |= {pair.low.lower(), pair.high.lower()}
+        if wanted is not None and not wanted & {pair.low.lower(), pair.high.lower()}:
+            continue
+        if isinstance(low, (int, float)) and isinstance(high, (int, float)):
+            facts.append(f"{low:g} {pair.noun}" if low == high else f"{low:g}–{high:g} {pair.noun}")
+    for numeric in schema.numerics:
+        key = numeric.column.lower()
+        value = meta.get(key)
+        if key in paired or (wanted is not None and key not in wanted) or not isinstance(value, (int, float)):
+            continue
+        if fact := _fact(numeric.role, key, value):
+            facts.append(fact)
+    return facts
+
+
+def _fact(role: Role, column: str, value: float) -> str | None:
+    words = _words(column)
+    if role is Role.DURATION:
+        return f"{value:g} pages" if words & {"page", "pages"} else f"{value:g} min"
+    if role is Role.PRICE:
+        symbol = "$" if words & {"usd", "dollars"} else "€" if "eur" in words else "£" if "gbp" in words else None
+        return f"{symbol}{value:,.2f}".replace(".00", "") if symbol else f"{column.replace('_', ' ')} {value:g}"
+    if role is Role.RATING:
+        return f"rated {value:g}"
+    if role is Role.COMPLEXITY:
+        return f"{column.replace('_', ' ')} {value:g}"
+    return None

@@ -12,6 +12,7 @@ from .explain import anchor_reason, request_reason, specific_detail
 from .neighbours import NeighbourIndex
 from .people import people_of
 from .request import RankRequest
+from .schema import measured_columns, number_facts
 from .store import StoredCatalog
 from .titles import normalize
 
@@ -35,6 +36,10 @@ class Whys:
         self.catalog = catalog
         self.neighbours = neighbours
         self.genres = genres
+        self.schema = catalog.catalog_schema()
+        self.measured = measured_columns(self.schema)
+        """Columns of numbers a person weighs (players, minutes, price): a catalog with some names its items' kinds
+        and numbers in their whys ("cooperative, 2–5 players, 20 min")."""
 
     def why(self, row: int, request: RankRequest, collab: float, prior: float) -> tuple[str, bool]:
         """At most two reasons specific to this item, strongest first (see `explain.py`).
@@ -45,7 +50,7 @@ class Whys:
         or the taste (a genre asked for counts); a pick with nothing is a wildcard (`Recommender`)."""
         item = self.catalog.items[row]
         vector = self.catalog.embeddings[row]
-        reasons = [r for r in (_person_reason(item, request),) if r]
+        reasons = [r for r in (self._attribute_reason(item, request), _person_reason(item, request)) if r]
         near_anchor = self.anchor_link(row, request)
         closest = None if near_anchor else self.closest_liked(vector, request)
         if near_anchor is not None:
@@ -75,10 +80,27 @@ class Whys:
         closeness = [float(self.neighbours.closeness(a, one, cosines[n : n + 1])[0]) for n, a in enumerate(anchors)]
         best = int(np.argmax(closeness))
         anchor = self.catalog.items[anchors[best]]
-        link = self.neighbours.link(self.catalog.items[row], anchor)
+        link = self.neighbours.link(self.catalog.items[row], anchor) or self._kind_link(self.catalog.items[row], anchor)
         if link:
             return f"close to {anchor.title}, which you liked: {link}"
         return f"close to {anchor.title}, which you liked" if closeness[best] >= NEAR_ANCHOR else None
+
+    def _attribute_reason(self, item: CatalogItem, request: RankRequest) -> str | None:
+        """'cooperative, 2–5 players, 20 min': for a request that bounds the catalog's numbers, the item's values of
+        them, after the asked kinds it has (alone, a kind the whole reply was asked for is no reason)."""
+        if not request.bounds:
+            return None
+        kinds = [g for g in dict.fromkeys([*request.include_genres, *request.preferred_genres]) if g in item.genres]
+        facts = number_facts(item.meta, self.schema, [b.column for b in request.bounds])
+        return ", ".join([*kinds, *facts]) or None
+
+    def _kind_link(self, item: CatalogItem, anchor: CatalogItem) -> str | None:
+        """'also cooperative, 2–5 players, 20 min': in a catalog with measured numbers, the kinds two items share
+        (a board game's 'cooperative' is its whole kind, however many games have it) and the item's numbers."""
+        shared = [g for g in anchor.genres if g in item.genres][:2]
+        if not (self.measured and shared):
+            return None
+        return "also " + ", ".join([*shared, *number_facts(item.meta, self.schema)[:2]])
 
     def closest_liked(self, vector: np.ndarray, request: RankRequest) -> tuple[CatalogItem, float] | None:
         """(item, similarity): the anchor this item is near (the ranking was built around it, so the why names

@@ -98,10 +98,11 @@ class _Shared:
             home = self._cache_root() / f"catalog-{len(self._catalogs)}"
             cache_settings = settings.model_copy(update={"home": home})
             started = time.perf_counter()
-            items = load_catalog(source).items
+            loaded = load_catalog(source)
+            items = loaded.items
             store = open_store(cache_settings)
             try:
-                ingest(store, encoder, name, items)
+                ingest(store, encoder, name, items, schema=loaded.schema, source=source.stem)
             finally:
                 close_store(store)
             self._catalogs[key] = (cache_settings.chroma_path, name)

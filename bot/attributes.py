@@ -1,0 +1,252 @@
+"""Asks about a catalog's numbers, read by the role of the column that answers them, whatever it is called:
+"for 4 players" (a range pair), "under an hour" and "quick" (duration), "cheap" and "under $20" (price), "highly
+rated" (rating), "light" and "nothing too heavy" (complexity).
+
+The words of every role live here, and only the roles the catalog has are read: "light" is a weight on a board
+game catalog and a mood on a film catalog. Each reader blanks what it read, so it is neither embedded as an aspect
+nor read as a count ("4 players" is no "4 more").
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from recochat.profiles.model import AttributeAsk
+from recochat.retrieval.request import Bound
+from recochat.retrieval.schema import CatalogSchema, Role
+
+from .masking import MaskedMessage
+
+RANGE = "range"
+"""The role of an ask about a range pair's quantity ("for 4 players"): the item's min ≤ n ≤ its max."""
+LOW, NOT_HIGH, HIGH = "low", "not high", "high"
+"""The parts of a column's own values a relative ask means: its lower third ("cheap", "quick", "light"), all but
+its upper third ("nothing too heavy", "not too long"), its upper third ("highly rated", "a long one")."""
+
+_NUMBER_WORDS = {
+    **{w: n for n, w in enumerate("one two three four five six seven eight nine ten eleven twelve".split(), 1)},
+    "a": 1,
+    "an": 1,
+    "half an": 0.5,
+    "half a": 0.5,
+    "a couple of": 2,
+    "a couple": 2,
+}
+_NUM = (
+    r"(?P<n>\d+(?:\.\d+)?|half an?|an?|a couple(?: of)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+)
+_UNDER = (
+    r"(?:under|less than|shorter than|below|no (?:longer|more) than|at most|max(?:imum)?|within|up to|tops|in under)"
+)
+_OVER = r"(?:over|more than|longer than|above|at least|upwards of)"
+_COUNT = r"(?P<n>\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+"""How many people: digits or words, never "a" ("we're a big group")."""
+_MONEY = r"(?:[$£€] ?(?P<m>\d+(?:\.\d\d)?)|(?P<m2>\d+(?:\.\d\d)?) ?(?:dollars|bucks|euros|pounds|usd|eur|gbp))"
+
+
+def _number(text: str) -> float:
+    return float(text) if text[0].isdigit() else float(_NUMBER_WORDS[text])
+
+
+_Read = Callable[[re.Match[str]], tuple[float | None, float | None, str | None]]
+
+
+@dataclass(frozen=True)
+class _Phrase:
+    """Words that ask one thing of one role; `read` turns a match into (low, high, part)."""
+
+    role: str
+    pattern: re.Pattern[str]
+    read: _Read
+
+
+def _phrase(role: str, words: str, read: _Read) -> _Phrase:
+    return _Phrase(role, re.compile(rf"(?<![\w$£€])(?:{words})(?![\w])"), read)
+
+
+def _part(part: str) -> Callable[[re.Match[str]], tuple[None, None, str]]:
+    return lambda m: (None, None, part)
+
+
+def _minutes(m: re.Match[str]) -> float:
+    hours = m.group("u").startswith("h")
+    return _number(m.group("n")) * (60 if hours else 1)
+
+
+def _money(m: re.Match[str]) -> float:
+    return float(m.group("m") or m.group("m2"))
+
+
+_MINUTES = r"(?P<u>hours?|hrs?|h|minutes?|mins?)"
+_DURATION = (
+    _phrase(Role.DURATION, rf"{_UNDER} {_NUM} ?{_MINUTES}(?: long)?", lambda m: (None, _minutes(m), None)),
+    _phrase(
+        Role.DURATION, rf"{_NUM} ?{_MINUTES} (?:or less|or under|max|tops|at most)", lambda m: (None, _minutes(m), None)
+    ),
+    _phrase(Role.DURATION, rf"{_OVER} {_NUM} ?{_MINUTES}", lambda m: (_minutes(m), None, None)),
+    _phrase(
+        Role.DURATION,
+        r"not (?:too|very|that|so|overly) long|nothing (?:too|very|that|overly) long|(?:on the )?shorter side",
+        _part(NOT_HIGH),
+    ),
+    _phrase(Role.DURATION, r"quick(?:er|ie)?|short(?:er)?|fast(?![- ]paced)|brief|in a hurry", _part(LOW)),
+    _phrase(
+        Role.DURATION,
+        r"(?:a )?long(?:er)? ones?|(?:something|anything) long(?:er)?|lengthy|epic|all[- ](?:day|night|evening)"
+        r"|long(?:er)? (?:games?|movies?|films?|books?|reads?|sessions?|evenings?)",
+        _part(HIGH),
+    ),
+)
+_PRICE = (
+    _phrase(Role.PRICE, rf"(?:{_UNDER}|cheaper than) {_MONEY}", lambda m: (None, _money(m), None)),
+    _phrase(Role.PRICE, rf"{_MONEY} (?:or less|or under|max|tops)", lambda m: (None, _money(m), None)),
+    _phrase(Role.PRICE, rf"{_OVER} {_MONEY}", lambda m: (_money(m), None, None)),
+    _phrase(
+        Role.PRICE,
+        r"not (?:too |very |that |so )?(?:expensive|pricey|costly)|nothing (?:too )?(?:expensive|pricey)"
+        r"|reasonabl[ey](?: priced)?|mid[- ]priced|moderately priced",
+        _part(NOT_HIGH),
+    ),
+    _phrase(
+        Role.PRICE,
+        r"cheap(?:er|est)?|inexpensive|affordable|budget(?:[- ]friendly)?|on a budget|low[- ](?:cost|priced)|bargain",
+        _part(LOW),
+    ),
+    _phrase(Role.PRICE, r"expensive|pricey|premium|high[- ]end|luxury|splurge|top[- ]shelf", _part(HIGH)),
+)
+_RATING = (
+    _phrase(
+        Role.RATING,
+        r"(?:rated |a rating of |scores? of )?(?:above|over|at least|higher than|more than) (?P<n>\d+(?:\.\d)?)"
+        r"(?: ?stars?| ?/ ?(?:5|10|100)| out of (?:5|10|100)| points)"
+        r"|(?P<k>\d(?:\.\d)?)\+? ?stars?(?: (?:and|or) (?:up|above|more|better))?",
+        lambda m: (float(m.group("n") or m.group("k")), None, None),
+    ),
+    _phrase(
+        Role.RATING,
+        r"(?:highly|well|top|best|critically|high(?:ly)?)[- ]rated|top[- ]rated|good (?:ratings?|reviews?|scores?)"
+        r"|well[- ]reviewed|great reviews|acclaimed|best[- ]reviewed",
+        _part(HIGH),
+    ),
+)
+_COMPLEXITY = (
+    _phrase(
+        Role.COMPLEXITY,
+        r"not (?:too|very|that|so|overly) (?:heavy|complex|complicated|hard|difficult|deep|crunchy)"
+        r"|nothing (?:too|very|that|overly) (?:heavy|complex|complicated|hard|difficult|crunchy)"
+        r"|medium[- ](?:weight|complexity)|mid[- ]weight",
+        _part(NOT_HIGH),
+    ),
+    _phrase(
+        Role.COMPLEXITY,
+        r"light(?:weight|er)?(?![- ]?hearted)|simple|easy(?: to (?:learn|teach))?|casual|beginner[- ]friendly"
+        r"|for beginners|gateway|approachable",
+        _part(LOW),
+    ),
+    _phrase(
+        Role.COMPLEXITY,
+        r"heav(?:y|ier|yweight)|complex|complicated|crunchy|brain[- ]burn(?:er|ing)|thinky|meaty|challenging",
+        _part(HIGH),
+    ),
+)
+_GROUP_WORDS = r"(?:a )?(?:big|large|huge) (?:group|party|crowd|family)|lots of (?:people|players)|(?:a )?crowd"
+_SOLO = r"solo|single[- ]player|by myself|on my own|just me"
+
+
+@functools.cache
+def _range_phrases(noun: str) -> tuple[_Phrase, ...]:
+    """'for 4 players', 'four-player', 'with 4 people', 'we are 4', 'solo', 'a big group' for a range of `noun`;
+    people words stand in for any range of players."""
+    singular = noun[:-1] if noun.endswith("s") else noun
+    nouns = rf"(?:{re.escape(noun)}|{re.escape(singular)}s?|people|persons?|of us)" if "player" in noun else (
+        rf"(?:{re.escape(noun)}|{re.escape(singular)}s?)"
+    )  # fmt: skip
+    exact = lambda m: (_number(m.group("n")), _number(m.group("n")), None)  # noqa: E731
+    phrases = [
+        _phrase(RANGE, rf"(?:for|with) {_COUNT} {nouns}", exact),
+        _phrase(RANGE, rf"{_COUNT}[- ]{re.escape(singular)}s?", exact),
+        _phrase(RANGE, rf"(?:we are|we're) {_COUNT}", exact),
+    ]
+    if "player" in noun:
+        phrases.append(_phrase(RANGE, _SOLO, lambda m: (1, 1, None)))
+        phrases.append(_phrase(RANGE, rf"(?:for )?{_GROUP_WORDS}", _part(HIGH)))
+    return tuple(phrases)
+
+
+def read_attribute_asks(
+    message: MaskedMessage, schema: CatalogSchema, kinds: Collection[str] = ()
+) -> tuple[MaskedMessage, list[AttributeAsk]]:
+    """The message with the asks about the catalog's numbers blanked, and those asks, in message order (one per
+    role: the last said wins). A word that is one of the catalog's own `kinds` (a recipe catalog's "quick") is
+    left to be read as that: the catalog's label is more precise than a third of its minutes."""
+    roles = schema.roles()
+    phrases: list[_Phrase] = []
+    if schema.ranges:
+        phrases += _range_phrases(schema.ranges[0].noun)
+    for role, vocabulary in ((Role.DURATION, _DURATION), (Role.PRICE, _PRICE), (Role.RATING, _RATING),
+                             (Role.COMPLEXITY, _COMPLEXITY)):  # fmt: skip
+        if role in roles:
+            phrases += vocabulary
+    found: dict[str, tuple[int, AttributeAsk]] = {}
+    for phrase in phrases:
+        for match in phrase.pattern.finditer(message.text):
+            said = " ".join(match.group().split())
+            if said in kinds:
+                continue
+            low, high, part = phrase.read(match)
+            if phrase.role not in found or match.start() > found[phrase.role][0]:
+                found[phrase.role] = (match.start(), AttributeAsk(str(phrase.role), said, low, high, part))
+            message = message.blanked([match.span()])
+    return message, [ask for _, ask in sorted(found.values(), key=lambda pair: pair[0])]
+
+
+def bounds_of(
+    asks: Sequence[AttributeAsk], schema: CatalogSchema, numbers: Callable[[str], np.ndarray]
+) -> tuple[Bound, ...]:
+    """The filters these asks put on this catalog's columns: a relative ask ("cheap") becomes a bound at a quantile
+    of the column's own values (`numbers(column)`, NaN where unknown); an ask whose role the catalog lacks (held
+    over from another catalog) bounds nothing."""
+    bounds: list[Bound] = []
+    for ask in asks:
+        if ask.role == RANGE:
+            bounds += _range_bounds(ask, schema, numbers)
+            continue
+        column = schema.column_for(Role(ask.role)) if ask.role in {r.value for r in Role} else None
+        if column is None or (ask.part is None and ask.role == Role.DURATION and "page" in column):
+            continue  # "under an hour" says nothing of pages
+        if ask.part is None:
+            bounds.append(Bound(column, ask.low, ask.high, ask.said))
+            continue
+        low, high = _part_bounds(ask.part, numbers(column))
+        bounds.append(Bound(column, low, high, ask.said))
+    return tuple(bounds)
+
+
+def _range_bounds(ask: AttributeAsk, schema: CatalogSchema, numbers: Callable[[str], np.ndarray]) -> list[Bound]:
+    if not schema.ranges:
+        return []
+    low_column, high_column = schema.ranges[0].low.lower(), schema.ranges[0].high.lower()
+    if ask.part is not None:  # "a big group": the items whose maximum is in the upper third of maximums
+        return [Bound(high_column, _part_bounds(ask.part, numbers(high_column))[0], None, ask.said)]
+    return [Bound(low_column, None, ask.low, ask.said), Bound(high_column, ask.high, None, ask.said)]
+
+
+def _part_bounds(part: str, values: np.ndarray) -> tuple[float | None, float | None]:
+    """(low, high) of a part of a column's known values: its lower third, all but its upper third, its upper third."""
+    known = values[~np.isnan(values)]
+    if not len(known):
+        return None, None
+    if part == HIGH:
+        return float(np.quantile(known, 2 / 3)), None
+    return None, float(np.quantile(known, 1 / 3 if part == LOW else 2 / 3))
+
+
+def supported_topics(schema: CatalogSchema) -> set[str]:
+    """The roles as the words `asks.read_unsupported` knows a catalog's fields by: with a duration column, "under
+    2 hours" is read here, never called something the catalog cannot filter on."""
+    return {role.value for role in schema.roles()}

@@ -222,7 +222,7 @@ def bounds_of(
         if ask.part is None:
             bounds.append(Bound(column, ask.low, ask.high, ask.said))
             continue
-        low, high = _part_bounds(ask.part, numbers(column))
+        low, high = _part_bounds(ask.part, numbers(column), scale=ask.role in (Role.RATING, Role.COMPLEXITY))
         bounds.append(Bound(column, low, high, ask.said))
     return tuple(bounds)
 
@@ -236,14 +236,21 @@ def _range_bounds(ask: AttributeAsk, schema: CatalogSchema, numbers: Callable[[s
     return [Bound(low_column, None, ask.low, ask.said), Bound(high_column, ask.high, None, ask.said)]
 
 
-def _part_bounds(part: str, values: np.ndarray) -> tuple[float | None, float | None]:
-    """(low, high) of a part of a column's known values: its lower third, all but its upper third, its upper third."""
+def _part_bounds(part: str, values: np.ndarray, scale: bool = False) -> tuple[float | None, float | None]:
+    """(low, high) of a part of a column's known values: its lower third, all but its upper third, its upper third.
+
+    Of their spread for a `scale` (weights 1–5, ratings): "heavy" is the top of the scale the catalog uses, not
+    whatever its heaviest third is (a catalog of light games has few heavy ones); of their quantiles otherwise
+    (minutes, prices: a long tail would make "cheap" mean most of the catalog)."""
     known = values[~np.isnan(values)]
     if not len(known):
         return None, None
-    if part == HIGH:
-        return float(np.quantile(known, 2 / 3)), None
-    return None, float(np.quantile(known, 1 / 3 if part == LOW else 2 / 3))
+    if scale:
+        low, high = float(known.min()), float(known.max())
+        at = {LOW: low + (high - low) / 3, NOT_HIGH: low + 2 * (high - low) / 3, HIGH: low + 2 * (high - low) / 3}
+    else:
+        at = {part: float(np.quantile(known, 1 / 3 if part == LOW else 2 / 3)) for part in (LOW, NOT_HIGH, HIGH)}
+    return (at[HIGH], None) if part == HIGH else (None, at[part])
 
 
 def supported_topics(schema: CatalogSchema) -> set[str]:

@@ -14,6 +14,7 @@ from recochat.retrieval.people import PeopleIndex
 from recochat.retrieval.store import StoredCatalog
 from recochat.retrieval.titles import TitleIndex
 
+from .attributes import supported_topics
 from .polarity import model_for
 from .understanding import Understanding, apply_polarity, understand
 
@@ -35,10 +36,12 @@ class TurnReader:
         columns = catalog.column_arrays()  # per-row arrays, not a walk over every item (seconds at 1M items)
         self.genres = set(columns.genres)
         self.newest_year = int(columns.years.max()) if len(columns.years) else 2025
-        self.fields = set(columns.fields)
-        """The catalog's meta keys: what a request can be filtered on ("runtime", "price")."""
         self.schema = catalog.catalog_schema()
         """What the catalog's columns are: asks about its numbers are read by their roles."""
+        prose = {c.lower() for c in self.schema.text if c not in self.schema.facets}
+        self.fields = (set(columns.fields) - prose) | supported_topics(self.schema)
+        """What a request can be filtered on: the catalog's meta keys that are not free text (a `rating` column of
+        words answers no "highly rated") and the roles of its numbers ("duration", "price")."""
         self.polarity = model_for(encoder)
         """The learned reader of named titles' polarity (bot/polarity.py); None: the rules' reading."""
 

@@ -20,7 +20,7 @@ from recochat.retrieval.schema import CatalogSchema
 from recochat.retrieval.titles import TitleIndex, TitleMatch
 
 from .asks import read_count, read_unsupported
-from .attributes import read_attribute_asks, supported_topics
+from .attributes import read_attribute_asks
 from .lexicon import DECADE_IN_REQUEST, GENRE_SYNONYMS
 from .masking import NO_CONTEXT, TITLE_STUB, Context, MaskedMessage, as_it
 
@@ -428,8 +428,8 @@ def understand(
     schema: CatalogSchema | None = None,
 ) -> Understanding:
     """Small talk, then questions about one item, then taste read clause by clause. `schema`: the catalog's
-    columns, to read asks about its numbers by role ("for 4 players", "cheap"); `fields`: its meta keys, to tell
-    which asks ("under 2 hours", "cheap") it cannot filter on; None skips either."""
+    columns, to read asks about its numbers by role ("for 4 players", "cheap"); `fields`: what it can filter on
+    (meta keys and roles), to tell which asks ("under 2 hours", "cheap") it cannot; None skips either."""
     result = Understanding(text=text)
     lowered = text.lower().strip()
     if not lowered or _SMALLTALK.match(lowered):
@@ -445,7 +445,7 @@ def understand(
     if schema is not None:  # before counts: "4 players", "$10" and "2 hours" are no counts
         message, result.attributes = read_attribute_asks(message, schema, genres)
     if fields is not None:
-        message, unsupported = read_unsupported(message, {*fields, *(supported_topics(schema) if schema else ())})
+        message, unsupported = read_unsupported(message, fields)
         result.unsupported.extend(unsupported)
     message, result.count = read_count(message)
     result.reject_all_shown = bool(_ALL_REJECT.match(message.text))

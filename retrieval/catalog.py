@@ -84,10 +84,11 @@ class CatalogItem:
 
     @property
     def description(self) -> str:
+        """The text column by its usual names, else the longest text the item has (a gadget's `about`)."""
         for name in TEXT_COLUMNS:
             if self.meta.get(name):
                 return str(self.meta[name])
-        return ""
+        return max((v for v in self.meta.values() if isinstance(v, str)), key=len, default="")
 
     def content_hash(self) -> str:
         payload = json.dumps([self.title, self.text, self.meta], sort_keys=True, default=str)
@@ -173,7 +174,7 @@ def _normalize(value: Any, role: Role | None, facet: bool) -> Any:
         number = as_number(value)
         if number is None or role is Role.POPULARITY:  # the popularity prior is a float, as it always was
             return number
-        return int(number) if number.is_integer() else number
+        return int(number) if number.is_integer() and "." not in str(value) else number  # "2.0" stays 2.0
     if isinstance(value, list) or (isinstance(value, str) and "|" in value):
         return as_list(value)
     if isinstance(value, (int, float, bool)):

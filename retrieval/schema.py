@@ -61,6 +61,9 @@ _NAMED_ID = ("id", "item_id", "movie_id", "movieid", "book_id", "recipe_id", "sk
 _NAMED_TITLE = ("title", "name", "moviename", "item_name")
 _NAMED_TEXT = ("description", "plot", "summary", "overview", "synopsis", "blurb", "text")
 GENRE_COLUMNS = ("genres", "genre")
+_KIND_COLUMNS = (*GENRE_COLUMNS, "category", "categories", "type", "kind", "style", "class", "format")
+"""Facet columns that say what an item is: their values come first among its kinds, where "more like X" weighs an
+item's first kind most (a headphone's category over its brand)."""
 _TEXT_EXTRAS = (*GENRE_COLUMNS, "tags", "keywords")
 """Columns embedded with the main text when present, facets or not (they describe the item in words)."""
 _RANGE_ENDS = re.compile(
@@ -316,6 +319,7 @@ def infer_schema(rows: Sequence[Mapping[str, Any]], overrides: ColumnMap | None 
     numerics = [Numeric(c, forced.get(c) or ranges.get(c) or _role_of(columns[c])) for c in numbers]
     numeric_names = set(numbers)
     facets = [c for c in kept if c not in numeric_names and (c in overrides.facets or _is_facet(columns[c], overrides))]
+    facets.sort(key=lambda c: c.lower() not in _KIND_COLUMNS)  # stable: the others keep the file's order
     text = overrides.text or _text_columns(columns, rest, facets, numeric_names)
     read = {*numeric_names, *facets}
     return CatalogSchema(
@@ -466,7 +470,7 @@ def number_facts(meta: Mapping[str, Any], schema: CatalogSchema, columns: Iterab
         if wanted is not None and not wanted & {pair.low.lower(), pair.high.lower()}:
             continue
         if isinstance(low, (int, float)) and isinstance(high, (int, float)):
-            facts.append(f"{low:g} {pair.noun}" if low == high else f"{low:g}–{high:g} {pair.noun}")
+            facts.append(f"{_said(low)} {pair.noun}" if low == high else f"{_said(low)}–{_said(high)} {pair.noun}")
     for numeric in schema.numerics:
         key = numeric.column.lower()
         value = meta.get(key)
@@ -480,12 +484,21 @@ def number_facts(meta: Mapping[str, Any], schema: CatalogSchema, columns: Iterab
 def _fact(role: Role, column: str, value: float) -> str | None:
     words = _words(column)
     if role is Role.DURATION:
-        return f"{value:g} pages" if words & {"page", "pages"} else f"{value:g} min"
+        return f"{_said(value)} pages" if words & {"page", "pages"} else f"{_said(value)} min"
     if role is Role.PRICE:
         symbol = "$" if words & {"usd", "dollars"} else "€" if "eur" in words else "£" if "gbp" in words else None
-        return f"{symbol}{value:,.2f}".replace(".00", "") if symbol else f"{column.replace('_', ' ')} {value:g}"
+        amount = f"{value:.2f}" if isinstance(value, float) else str(value)  # $14.50, never $14.5
+        return f"{symbol}{amount}" if symbol else f"{column.replace('_', ' ')} {amount}"
     if role is Role.RATING:
-        return f"rated {value:g}"
+        return f"rated {_said(value)}"
     if role is Role.COMPLEXITY:
-        return f"{column.replace('_', ' ')} {value:g}"
+        return f"{column.replace('_', ' ')} {_said(value)}"
     return None
+
+
+def _said(value: float) -> str:
+    """A number as the catalog wrote it: 4 (an int), 2.0, 24.99."""
+    if isinstance(value, int):
+        return str(value)
+    text = f"{value:.2f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text

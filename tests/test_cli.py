@@ -67,7 +67,9 @@ def test_ingest_errors_are_one_clear_line_and_exit_2(tmp_path):
     result = runner.invoke(main, ["ingest", str(bad)])
     assert result.exit_code == 2 and "duplicate id '1'" in result.output
     result = runner.invoke(main, ["ingest", str(bad), "--text", "plot"])
-    assert result.exit_code == 2 and "--text 'plot': no such column; the file has: id, title, description" in result.output
+    assert (
+        result.exit_code == 2 and "--text 'plot': no such column; the file has: id, title, description" in result.output
+    )
     result = runner.invoke(main, ["ingest", str(bad), "--facet", "genre"])
     assert result.exit_code == 2 and "--facet 'genre': no such column" in result.output
     result = runner.invoke(main, ["ingest", str(bad), "--numeric", "description:weight"])

@@ -116,7 +116,10 @@ def test_the_test_catalogs_schemas():
     assert Numeric("vintage", Role.YEAR) in wines.numerics and "critic_score" in wines.text  # words, no score
     gadgets = load_catalog(CATALOGS / "gadgets.csv")
     assert {n.role for n in gadgets.schema.numerics} == {Role.PRICE, Role.RATING}
-    assert gadgets.items[0].genres == [*gadgets.items[0].meta["maker"], *gadgets.items[0].meta["category"]]
+    assert gadgets.items[0].genres == [
+        *gadgets.items[0].meta["category"],
+        *gadgets.items[0].meta["maker"],
+    ]  # kind first
     assert load_catalog(CATALOGS / "books.csv").schema.facets == ("genres",)  # tags are free words, no facet
 
 

@@ -158,6 +158,9 @@ class ProfileView:
     disliked_aspects: list[str]
     constraints: list[str]
     shown: int
+    liked_kinds: list[str] = field(default_factory=list)
+    """The catalog's facet values of the liked items, net of the rejected ones, most first ("cooperative ×3")."""
+    disliked_kinds: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         def show(values: list[str]) -> str:
@@ -170,6 +173,8 @@ class ProfileView:
             f"liked items: {show(self.liked[::-1])}",
             f"rejected items: {show(self.disliked[::-1])}",
             f"seen: {show(self.seen[::-1])}",
+            f"kinds liked: {show(self.liked_kinds)}",
+            f"kinds rejected: {show(self.disliked_kinds)}",
             f"constraints: {show(self.constraints)}",
         ]
 
@@ -414,7 +419,22 @@ class Conversations:
             disliked_aspects=list(profile.disliked_aspects),
             constraints=profile.constraints.describe(),
             shown=len(profile.shown),
+            **self._kinds(profile.liked, profile.disliked),
         )
+
+    def _kinds(self, liked: list[str], disliked: list[str]) -> dict[str, list[str]]:
+        """The facet values (genres, mechanics, grapes…) of the liked items, less those of the rejected ones: what
+        the feedback says about kinds, liked (net above 0) and rejected (below 0), most first."""
+        net: Counter[str] = Counter()
+        for ids, sign in ((liked, 1), (disliked, -1)):
+            for item_id in ids:
+                if (item := self.engine.item(item_id)) is not None:
+                    net.update({kind: sign for kind in item.genres})
+        ranked = sorted(net.items(), key=lambda pair: (-abs(pair[1]), pair[0]))
+        return {
+            "liked_kinds": [f"{kind} ×{n}" for kind, n in ranked if n > 0],
+            "disliked_kinds": [f"{kind} ×{-n}" for kind, n in ranked if n < 0],
+        }
 
     async def export(self, user_id: str) -> dict:
         """Everything stored about the user as JSON-ready data: profile, events (with what each turn was understood

@@ -184,6 +184,8 @@ class ProfilePanel(VerticalScroll, can_focus=False):
         section("Dislikes", view.disliked_aspects[::-1])
         section("Liked items", view.liked[::-1])
         section("Rejected items", view.disliked[::-1])
+        if view.liked_kinds or view.disliked_kinds:  # the catalog's own facets, once feedback says something
+            section("Kinds", [*view.liked_kinds, *(f"not {kind}" for kind in view.disliked_kinds)])
         section("Constraints", view.constraints)
         self.query_one("#profile-body", Static).update(Content.from_markup("\n".join(markup), **values))
 

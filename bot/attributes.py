@@ -223,7 +223,7 @@ def bounds_of(
             bounds.append(Bound(column, ask.low, ask.high, ask.said))
             continue
         low, high = _part_bounds(ask.part, numbers(column), scale=ask.role in (Role.RATING, Role.COMPLEXITY))
-        bounds.append(Bound(column, low, high, ask.said))
+        bounds.append(Bound(column, low, high, ask.said, relative=True))
     return tuple(bounds)
 
 
@@ -232,7 +232,7 @@ def _range_bounds(ask: AttributeAsk, schema: CatalogSchema, numbers: Callable[[s
         return []
     low_column, high_column = schema.ranges[0].low.lower(), schema.ranges[0].high.lower()
     if ask.part is not None:  # "a big group": the items whose maximum is in the upper third of maximums
-        return [Bound(high_column, _part_bounds(ask.part, numbers(high_column))[0], None, ask.said)]
+        return [Bound(high_column, _part_bounds(ask.part, numbers(high_column))[0], None, ask.said, relative=True)]
     return [Bound(low_column, None, ask.low, ask.said), Bound(high_column, ask.high, None, ask.said)]
 
 

@@ -41,16 +41,20 @@ def loosened(request: RankRequest, items: list[Recommendation], noun: str) -> st
 
 
 def _loosened_bounds(request: RankRequest, items: list[Recommendation], noun: str) -> str | None:
-    """'Only 2 games I have left fit 4 players and under an hour; the rest are the closest that don't.'"""
-    broke = sum(1 for r in items if Loosening.BOUNDS in r.loosened)
+    """'Only 3 games I have left fit heavy and solo; the rest are the closest that miss heavy.': the asks the
+    fillers break are named when they keep some ("that don't" when they break them all)."""
+    broke = [r for r in items if Loosening.BOUNDS in r.loosened]
     if not broke:
         return None
-    said = " and ".join(dict.fromkeys(b.said for b in request.bounds))
-    fit = len(items) - broke
+    asked = list(dict.fromkeys(b.said for b in request.bounds))
+    missed = list(dict.fromkeys(said for r in broke for said in r.missed))
+    said = " and ".join(asked)
+    fit = len(items) - len(broke)
+    how = f"that miss {' or '.join(missed)}" if missed and len(missed) < len(asked) else "that don't"
     if not fit:
-        return f"Nothing I have left fits {said}; these are the closest {plural(noun)} that don't."
+        return f"Nothing I have left fits {said}; these are the closest {plural(noun)} {how}."
     count = f"{fit} {noun if fit == 1 else plural(noun)}"
-    return f"Only {count} I have left {'fits' if fit == 1 else 'fit'} {said}; the rest are the closest that don't."
+    return f"Only {count} I have left {'fits' if fit == 1 else 'fit'} {said}; the rest are the closest {how}."
 
 
 def _loosened_kinds(request: RankRequest, items: list[Recommendation], noun: str) -> str | None:

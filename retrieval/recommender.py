@@ -135,11 +135,31 @@ class Recommender:
         for broken in LOOSENING:
             if len(results) >= request.k:
                 break
+            if broken == (Loosening.BOUNDS,):
+                results += self._fill_past_bounds(request, results)
+                continue
             relaxed = self._relaxed(request, broken)
             if relaxed is not None:
                 rows = self.index.retrieve(relaxed, self.weights.mmr_pool)
                 results += self._fill_leaning(rows, relaxed, results, broken)
         return results
+
+    def _fill_past_bounds(self, request: RankRequest, results: list[Recommendation]) -> list[Recommendation]:
+        """The nearest items that break the fewest asks about numbers: one ask given up at a time, those said as
+        words ("heavy") before those said as numbers ("solo", "for 4 players"), then all of them."""
+        asks = sorted(dict.fromkeys((not b.relative, b.said) for b in request.bounds))
+        groups = [[said] for _, said in asks] if len(asks) > 1 else []
+        filled: list[Recommendation] = []
+        for given_up in [*groups, [said for _, said in asks]]:
+            if len(results) + len(filled) >= request.k:
+                break
+            relaxed = replace(request, bounds=tuple(b for b in request.bounds if b.said not in given_up))
+            rows = self.index.retrieve(relaxed, self.weights.mmr_pool)
+            found = self._fill_leaning(rows, relaxed, [*results, *filled], (Loosening.BOUNDS,))
+            for r in found:
+                r.missed = tuple(given_up)
+            filled += found
+        return filled
 
     def _closer_elsewhere(self, request: RankRequest, results: list[Recommendation]) -> list[Recommendation]:
         """Picks under `FIT_FLOOR` within a year range said in passing give way to close items from other years
@@ -165,15 +185,13 @@ class Recommender:
         """The request without the constraints in `broken`; None when it has none of them to give up."""
         years = request.year_min is not None or request.year_max is not None
         no_years, no_genres = Loosening.YEARS in broken, Loosening.GENRES in broken
-        no_bounds = Loosening.BOUNDS in broken
-        if (no_years and not years) or (no_genres and not request.include_genres) or (no_bounds and not request.bounds):
+        if (no_years and not years) or (no_genres and not request.include_genres):
             return None
         return replace(
             request,
             include_genres=[] if no_genres else request.include_genres,
             year_min=None if no_years else request.year_min,
             year_max=None if no_years else request.year_max,
-            bounds=() if no_bounds else request.bounds,
         )
 
     def _fill(

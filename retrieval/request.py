@@ -49,6 +49,8 @@ class Bound:
     high: float | None
     said: str
     """What the user said it for ("under an hour", "4 players"), which a reply that gives it up names."""
+    relative: bool = False
+    """Said as a word ("cheap", "heavy"), not a number: a reply short of items gives these up first."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,8 @@ class Recommendation:
     """The constraints this item breaks to fill a short reply, in the order they were given up."""
     fit: float = 0.0
     """Cosine to the request (interest pulled toward the anchors); 0 on a cold start."""
+    missed: tuple[str, ...] = ()
+    """The asks about numbers it breaks, as said ("heavy"), when it breaks `Loosening.BOUNDS`."""
     for_fit: bool = False
     """It breaks the year range because what the range still holds fits poorly, not because it ran out."""
 

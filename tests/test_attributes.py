@@ -97,11 +97,13 @@ def test_bounds_on_the_columns():
     assert bounds_of(asks, GAMES.schema, numbers) == (
         Bound("min_players", None, 4, "for 4 players"),
         Bound("max_players", 4, None, "for 4 players"),
-        Bound("weight", None, 3.0, "nothing too heavy"),  # two thirds up the weights' spread, 1.0–4.0
-        Bound("minutes", None, pytest.approx(np.quantile([15, 20, 30, 60, 120], 1 / 3)), "quick"),
+        Bound("weight", None, 3.0, "nothing too heavy", relative=True),  # two thirds up the spread, 1.0–4.0
+        Bound("minutes", None, pytest.approx(np.quantile([15, 20, 30, 60, 120], 1 / 3)), "quick", relative=True),
     )
     big = bounds_of([AttributeAsk(RANGE, "a big group", part=HIGH)], GAMES.schema, numbers)
-    assert big == (Bound("max_players", pytest.approx(np.quantile([4, 4, 5, 8, 12], 2 / 3)), None, "a big group"),)
+    assert big == (
+        Bound("max_players", pytest.approx(np.quantile([4, 4, 5, 8, 12], 2 / 3)), None, "a big group", relative=True),
+    )
     assert bounds_of([AttributeAsk("price", "cheap", part=LOW)], GAMES.schema, numbers) == ()  # no price here
     pages = infer_schema([{"id": f"b{n}", "title": f"Book {n}", "pages": 100 + n} for n in range(5)])
     assert bounds_of([AttributeAsk("duration", "under an hour", None, 60)], pages, numbers) == ()

@@ -19,9 +19,8 @@ from recochat.retrieval.titles import TitleIndex
 
 from ..crowd_import import ImportReport, Linker, link_all, read_conversations
 from ..settings import DEMO_COLLECTION, DataSettings
+from .redial import TRAIN_FILES
 
-FILES = ("kgsf-train-500/train_data.jsonl", "kgsf/valid_data.jsonl", "unicrs-ievalm/valid_data.jsonl")
-"""ReDial train and validation conversations under `redial-train/` (see the data folder's README)."""
 ABOUT = {
     "source": "ReDial (Li et al., 2018, 'Towards Deep Conversational Recommendations'), https://redialdata.github.io/website/",
     "licence": "CC BY 4.0, http://creativecommons.org/licenses/by/4.0/",
@@ -39,7 +38,7 @@ def build_prior(data: Path) -> tuple[str, list[ImportReport]]:
     items = load_catalog(demo_catalog_path()).items
     link = Linker(TitleIndex(items))
     conversations, reports = [], []
-    for name in FILES:
+    for name in TRAIN_FILES:
         path = data / "redial-train" / name
         said, skipped = read_conversations(path, "redial")
         report = ImportReport(name, DEMO_COLLECTION, conversations=len(said), skipped=skipped)
@@ -54,7 +53,7 @@ def build_prior(data: Path) -> tuple[str, list[ImportReport]]:
         **ABOUT,
         "catalog": DEMO_COLLECTION,
         "conversations": distinct,
-        "files": [f"redial-train/{f}" for f in FILES],
+        "files": [f"redial-train/{f}" for f in TRAIN_FILES],
     }
     return prior_json(model, about), reports
 

@@ -7,7 +7,7 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -16,10 +16,14 @@ import numpy as np
 from recochat.retrieval.encoder import Encoder
 from recochat.retrieval.titles import TitleIndex, TitleMatch
 
-from ..polarity import CLASSES, MODEL_PATH, PolarityModel, Reading, TrainingConfig, fit
+from ..polarity import CLASSES, MODEL_PATH, PolarityModel, Reading, TrainingConfig, _reading, fit
 from ..settings import DataSettings
-from ..understanding import TitleMention, Understanding, understand
-from .redial import require_data
+from ..understanding import Polarity, TitleMention, Understanding, understand
+from .redial import read_conversation, require_data
+
+LIKE_FLOOR = 0.96
+"""The operating point: the most dislikes read while at least this share of likes still read as like or seen
+(out of fold, as the app reads them)."""
 
 
 def embeddings_cache(settings: DataSettings) -> Path:
@@ -34,6 +38,11 @@ POLARITY_PROTOCOL = """Polarity of the titles ReDial test seekers name, against 
 - Split: conversations sorted by id as strings; the first half trains and tunes (5-fold cross-validation by
   conversation), the second half is held out and read once for the chosen configuration. The first half lies
   inside the recommendation benchmark's tuning split, so its held-out users never taught the reader.
+- Also trained and tuned on (same examples, same folds): ReDial's train/validation conversations under
+  `redial-train/` (2,270 by id, none in test), labelled by the seeker's answers as `read_conversation` reads
+  them (liked / not liked; 'seen' / 'unknown' from the seeker's own form). Never INSPIRED test.
+- Operating point: the most dislikes read out of fold while ≥ 96% of likes read as like or seen, as the app
+  reads them ("unknown", and a like where the rules read "seen", keep the rules' reading).
 - Right: a like read as like or seen; a dislike read as dislike; a 'seen' read as seen or like. A mention
   the understanding reads no polarity for (a question about it: 'what is X about?') counts as missed."""
 
@@ -64,44 +73,87 @@ def _label(answer: dict) -> Reading:
     return "like" if liked == 1 else "dislike" if liked == 0 else "seen" if answer.get("seen") == 1 else "unknown"
 
 
-def _named_message(text: str, names: dict[str, str], asked: dict) -> tuple[str, list[TitleMatch]]:
+def _named_message(text: str, names: dict[str, str], labels: Mapping[str, Reading]) -> tuple[str, list[TitleMatch]]:
     """'@111776 was great' → 'Super Troopers was great', with the spans of the answered mentions."""
     out, matches, cursor = "", [], 0
     for m in re.finditer(r"@(\d+)", text):
         out += text[cursor : m.start()]
         name = re.sub(r"\s*\(\d{4}\)\s*$", "", names.get(m.group(1)) or "").strip() or "that movie"
-        if m.group(1) in asked:
+        if m.group(1) in labels:
             matches.append(TitleMatch(m.group(1), len(out), len(out) + len(name), True))
         out += name
         cursor = m.end()
     return out + text[cursor:], matches
 
 
+def _conversation_examples(conversation: dict, labels: Mapping[str, Reading]) -> list[PolarityExample]:
+    """One example per @mention of an answered movie in a seeker message, read by the rules."""
+    examples = []
+    names = conversation.get("movieMentions")
+    for message in conversation["messages"]:
+        if message["senderWorkerId"] != conversation["initiatorWorkerId"]:
+            continue
+        text, matches = _named_message(message["text"], names if isinstance(names, dict) else {}, labels)
+        if not matches:
+            continue
+        understood = understand(text, _NamedAt(matches), set(), 2025)
+        titles = understood.titles
+        read: list[TitleMention | None] = list(titles) if len(titles) == len(matches) else [None] * len(matches)
+        dialog = str(conversation["conversationId"])
+        examples += [
+            PolarityExample(dialog, understood, labels[m.item_id], mention)
+            for m, mention in zip(matches, read, strict=True)
+        ]
+    return examples
+
+
 def polarity_examples(data: Path) -> tuple[list[PolarityExample], list[PolarityExample]]:
-    """(tuning, held-out) examples: every answered title a seeker names, read by the rules."""
+    """(tuning, held-out) examples of ReDial test: every answered title a seeker names, read by the rules."""
     examples = []
     for line in (data / "redial" / "test_data.jsonl").open(encoding="utf-8"):
         conversation = json.loads(line)
-        asked, names = conversation.get("initiatorQuestions"), conversation.get("movieMentions")
+        asked = conversation.get("initiatorQuestions")
         if not isinstance(asked, dict):
             continue
-        for message in conversation["messages"]:
-            if message["senderWorkerId"] != conversation["initiatorWorkerId"]:
-                continue
-            text, matches = _named_message(message["text"], names if isinstance(names, dict) else {}, asked)
-            if not matches:
-                continue
-            understood = understand(text, _NamedAt(matches), set(), 2025)
-            titles = understood.titles
-            read: list[TitleMention | None] = list(titles) if len(titles) == len(matches) else [None] * len(matches)
-            dialog = str(conversation["conversationId"])
-            examples += [
-                PolarityExample(dialog, understood, _label(asked[m.item_id]), mention)
-                for m, mention in zip(matches, read, strict=True)
-            ]
+        examples += _conversation_examples(conversation, {k: _label(v) for k, v in asked.items()})
     dialogs = sorted({e.dialog_id for e in examples} | _all_dialogs(data))
     tuning = set(dialogs[: len(dialogs) // 2])
     return [e for e in examples if e.dialog_id in tuning], [e for e in examples if e.dialog_id not in tuning]
+
+
+TRAIN_FILES = ("kgsf-train-500/train_data.jsonl", "kgsf/valid_data.jsonl", "unicrs-ievalm/valid_data.jsonl")
+"""ReDial train/validation conversations under `redial-train/` (the data folder's README): 2,270 distinct by id,
+none in the test split. The first copy of an id wins: the raw ReDial copies come first (iEvaLM's copy merges a
+sender's consecutive messages)."""
+
+
+def _train_labels(conversation: dict) -> dict[str, Reading]:
+    """The seeker's answers: liked / not liked as `read_conversation` reads them (the seeker's form, else the
+    recommender's), 'seen' / 'unknown' from the seeker's own form as for ReDial test."""
+    read = read_conversation(conversation)
+    asked = conversation.get("initiatorQuestions")
+    labels: dict[str, Reading] = {}
+    if isinstance(asked, dict):
+        labels |= {str(k): _label(v) for k, v in asked.items() if isinstance(v, dict)}
+    labels |= {k: "like" for k in read.liked} | {k: "dislike" for k in read.disliked}
+    return labels
+
+
+def train_examples(data: Path) -> list[PolarityExample]:
+    """Examples from ReDial's train/validation conversations (`TRAIN_FILES`), built as ReDial test's are; their
+    dialog ids are ReDial's (395–19918), never a test id (20001 on)."""
+    examples: list[PolarityExample] = []
+    seen: set[str] = set()
+    for name in TRAIN_FILES:
+        for line in (data / "redial-train" / name).open(encoding="utf-8"):
+            if not line.strip():
+                continue
+            conversation = json.loads(line)
+            if str(conversation["conversationId"]) in seen:
+                continue
+            seen.add(str(conversation["conversationId"]))
+            examples += _conversation_examples(conversation, _train_labels(conversation))
+    return examples
 
 
 def _all_dialogs(data: Path) -> set[str]:
@@ -153,13 +205,17 @@ def features_of(
     return mentions, [e.label for e in read], vectors.reshape(len(mentions), -1, encoder.dim)
 
 
-def _offset_for(labels: list[Reading], logits: np.ndarray, floor: float = 0.95) -> tuple[float, dict]:
-    """The dislike offset that reads the most dislikes while ≥ `floor` of likes still read as like or seen."""
+def _offset_for(
+    labels: list[Reading], logits: np.ndarray, rules: Sequence[Polarity], floor: float = LIKE_FLOOR
+) -> tuple[float, dict]:
+    """The dislike offset that reads the most dislikes while ≥ `floor` of likes still read as like or seen, each
+    reading as the app makes it (`PolarityModel.read`: "unknown", and a like where the rules read "seen", keep
+    the rules' reading)."""
     best: tuple[float, float, dict] | None = None
     for offset in np.arange(-1.0, 4.01, 0.25):
         shifted = logits + np.eye(len(CLASSES))[CLASSES.index("dislike")] * offset
-        readings = [CLASSES[i] for i in shifted.argmax(axis=1)]
-        scores = polarity_scores(labels, [r if r != "unknown" else "like" for r in readings])
+        readings = [_reading(CLASSES[i], rule) or rule for i, rule in zip(shifted.argmax(axis=1), rules, strict=True)]
+        scores = polarity_scores(labels, readings)
         if scores["like"]["recall"] < floor:
             continue
         key = scores["dislike"]["recall"] + 0.25 * scores["dislike"]["precision"]
@@ -191,7 +247,7 @@ def tune_polarity(
                 test = np.flatnonzero(fold == k)
                 logits[test] = model.features([mentions[i] for i in test], vectors[test]) @ model.weights.T
                 logits[test] += model.bias
-            offset, scores = _offset_for(labels, logits)
+            offset, scores = _offset_for(labels, logits, [m.polarity for m in mentions])
             key = scores["dislike"]["recall"] + 0.25 * scores["dislike"]["precision"] if scores else -1.0
             log_rows.append({"l2": l2, "balance": balance, "dislike_offset": offset, **scores})
             if best is None or key > best[0]:
@@ -203,16 +259,22 @@ def tune_polarity(
 def train_polarity(
     out: Path | None = None, encoder: Encoder | None = None, settings: DataSettings | None = None
 ) -> dict:
-    """`recochat train polarity`: tune and train on the tuning half only, write the model file."""
+    """`recochat train polarity`: tune and train on ReDial train/validation and ReDial test's tuning half (never
+    its held-out half), write the model file."""
     settings = settings or DataSettings()
     require_data(settings.data)
     started = time.perf_counter()
     encoder = encoder or Encoder()
     cache = embeddings_cache(settings)
     tuning, _ = polarity_examples(settings.data)
-    config, grid = tune_polarity(tuning, encoder, cache)
-    mentions, labels, vectors = features_of(tuning, encoder, cache)
-    model = fit(mentions, labels, vectors, encoder.dim, config, {"data": "ReDial test, first half by conversation id"})
+    trained_on = train_examples(settings.data) + tuning
+    config, grid = tune_polarity(trained_on, encoder, cache)
+    mentions, labels, vectors = features_of(trained_on, encoder, cache)
+    sources = {"redial_train": len(trained_on) - len(tuning), "redial_test_first_half": len(tuning)}
+    data = (
+        "ReDial train/validation (redial-train/, 2,270 conversations) and ReDial test's first half by conversation id"
+    )
+    model = fit(mentions, labels, vectors, encoder.dim, config, {"data": data, "examples_by_source": sources})
     path = model.save(out or MODEL_PATH)
     chosen = next(r for r in grid if r["l2"] == config.l2 and r["balance"] == config.balance)
     return {

@@ -208,8 +208,9 @@ def learn_ranker(
 def train_ranker(
     settings: DataSettings | None = None, encoder: Encoder | None = None, formula_from: Path = FORMULA_FROM
 ) -> dict:
-    """`recochat train ranker`: the ranker learned on ReDial's tuning half (the formula configuration the last
-    full `recochat bench redial` chose), with its cross-validated figures; SystemExit when it does no better
+    """`recochat train ranker`: the ranker learned on ReDial's tuning half, its collaborative component taught by
+    ReDial's train/validation conversations too (the formula configuration the last full `recochat bench redial`
+    chose), with its cross-validated figures; SystemExit when it does no better
     than the formula's own order."""
     settings = settings or DataSettings()
     data, cache = settings.data, settings.bench_cache
@@ -222,7 +223,7 @@ def train_ranker(
     chosen, _ = redial.reused_formula(formula_from)
     with_popularity = redial.train_popularity(catalog, mentions, data) if chosen["catalog_popularity"] else catalog
     home = Path(tempfile.mkdtemp(prefix="recochat-train-ranker-"))
-    learn = redial.events_learner(mentions, catalog)
+    learn = redial.events_learner(mentions, catalog, background=redial.train_mentions(data))
     model, summary = learn_ranker(catalog, with_popularity, encoder, learn, home, tuning, chosen, smoke=False)
     if not summary["used"]:
         raise SystemExit("the learned ranker did no better than the formula on the tuning half; no model written")

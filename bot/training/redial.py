@@ -21,7 +21,7 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -193,16 +193,43 @@ def redial_mentions(data: Path) -> dict[str, list[str]]:
     return out
 
 
-def events_learner(mentions: dict[str, list[str]], catalog: StoredCatalog) -> Learner:
-    """dialogues → a CoOccurrence that has seen them as logged positive events (mentions in order)."""
+TRAIN_FILES = ("kgsf-train-500/train_data.jsonl", "kgsf/valid_data.jsonl", "unicrs-ievalm/valid_data.jsonl")
+"""ReDial's train and validation conversations under `redial-train/` (see the data folder's README): 2,270
+distinct by id, none of them in the test split."""
+REDIAL_TRAIN_CONVERSATIONS = 10_006
+"""Conversations in ReDial's released train split, which the published systems learn from (validation included)."""
+
+
+def train_conversations(data: Path) -> list[RedialConversation]:
+    """The conversations of `TRAIN_FILES`, each once (the files overlap), in file order."""
+    seen: dict[str, RedialConversation] = {}
+    for name in TRAIN_FILES:
+        for line in (data / "redial-train" / name).open(encoding="utf-8"):
+            if line.strip():
+                conversation = read_conversation(json.loads(line))
+                seen.setdefault(conversation.id, conversation)
+    return list(seen.values())
+
+
+def train_mentions(data: Path) -> dict[str, list[str]]:
+    """'train:ID' → the movie ids a ReDial train/validation conversation @mentions, in order."""
+    return {f"train:{c.id}": c.mentions for c in train_conversations(data)}
+
+
+def events_learner(
+    mentions: dict[str, list[str]], catalog: StoredCatalog, background: Mapping[str, list[str]] | None = None
+) -> Learner:
+    """dialogues → a CoOccurrence that has seen them as logged positive events (mentions in order), after the
+    `background` conversations every learner sees (ReDial's train/validation split: never a test dialogue)."""
 
     def learn(dialogs: set[str]) -> CoOccurrence:
         co = CoOccurrence()
-        for dialog in sorted(dialogs):
-            for movie_id in mentions.get(dialog, []):
-                if movie_id in catalog.row_of:
-                    co.observe(dialog, movie_id)
-            co.end_session(dialog)
+        for source, chosen in ((background or {}, sorted(background or {})), (mentions, sorted(dialogs))):
+            for dialog in chosen:
+                for movie_id in source.get(dialog, []):
+                    if movie_id in catalog.row_of:
+                        co.observe(dialog, movie_id)
+                co.end_session(dialog)
         return co
 
     return learn

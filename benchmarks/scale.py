@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from recochat.retrieval.catalog import CatalogItem, demo_catalog_path, load_catalog
+from recochat.retrieval.onnx_encoder import OnnxEncoder, export, export_path, max_length_of
 
 from .settings import SETTINGS
 
@@ -646,81 +647,14 @@ def measure_ingest(count: int, rounds: int, cache: Path, encoder: Any | None = N
 # -- faster encoder backends ----------------------------------------------------------------------
 
 
-class OnnxEncoder:
-    """The same model exported to ONNX and run by onnxruntime, with sentence-transformers'
-    mean pooling and normalization. Benchmark-only: sentence-transformers' own `backend="onnx"`
-    needs optimum-onnx, which pins transformers < 4.58."""
-
-    def __init__(self, model_file: Path, tokenizer_dir: Path, max_length: int, batch_size: int = 64) -> None:
-        import onnxruntime
-        from transformers import AutoTokenizer
-
-        self.session = onnxruntime.InferenceSession(str(model_file), providers=["CPUExecutionProvider"])
-        self.tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-        self.max_length = max_length
-        self.batch_size = batch_size
-        self.inputs = {i.name for i in self.session.get_inputs()}
-
-    def encode_texts(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        out = np.zeros((len(texts), 384), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            batch = self.tokenizer(
-                [texts[i] for i in rows], padding=True, truncation=True, max_length=self.max_length, return_tensors="np"
-            )
-            feed = {k: v.astype(np.int64) for k, v in batch.items() if k in self.inputs}
-            hidden = self.session.run(None, feed)[0]
-            mask = batch["attention_mask"][..., None].astype(np.float32)
-            pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
-            out[rows] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
-        return out
-
-
 def export_onnx(encoder: Any, cache: Path) -> dict[str, Path]:
-    """fp32 export through torch.onnx (eager attention, explicit positions and mask, so the
-    traced graph has no baked-in shapes), then int8 dynamic quantization. Cached."""
-    folder = cache / "onnx"
-    files = {"onnx-fp32": folder / "model.onnx", "onnx-int8": folder / "model_int8.onnx"}
-    if all(f.exists() for f in files.values()):
-        return files
-    import torch
+    """The app's fp32 export (`retrieval/onnx_encoder.py`), then an int8 dynamic quantization of it. Cached."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    from transformers import AutoModel, AutoTokenizer
 
-    folder.mkdir(parents=True, exist_ok=True)
-    model = AutoModel.from_pretrained(str(encoder.model_path), attn_implementation="eager").eval()
-    tokenizer = AutoTokenizer.from_pretrained(str(encoder.model_path))
-
-    class Hidden(torch.nn.Module):
-        def __init__(self, bert: Any) -> None:
-            super().__init__()
-            self.bert = bert
-
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            b, n = input_ids.shape
-            positions = torch.arange(n, dtype=torch.long).unsqueeze(0).expand(b, n)
-            mask = (1.0 - attention_mask[:, None, None, :].to(torch.float32)) * -1e9
-            hidden = self.bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids, position_ids=positions)
-            for layer in self.bert.encoder.layer:
-                out = layer(hidden, attention_mask=mask)
-                hidden = out[0] if isinstance(out, tuple) else out
-            return hidden
-
-    sample = tokenizer(["a sample sentence for tracing", "short"], padding=True, return_tensors="pt")
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    with torch.no_grad():
-        torch.onnx.export(
-            Hidden(model),
-            tuple(sample[n] for n in names),
-            str(files["onnx-fp32"]),
-            input_names=names,
-            output_names=["hidden"],
-            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "hidden"]},
-            opset_version=17,
-            dynamo=False,
-        )
-    quantize_dynamic(str(files["onnx-fp32"]), str(files["onnx-int8"]), weight_type=QuantType.QInt8)
+    fp32 = export(encoder.model_path, export_path(encoder.model_path, cache / "onnx"))
+    files = {"onnx-fp32": fp32, "onnx-int8": fp32.with_name("model_int8.onnx")}
+    if not files["onnx-int8"].exists():
+        quantize_dynamic(str(fp32), str(files["onnx-int8"]), weight_type=QuantType.QInt8)
     return files
 
 
@@ -728,6 +662,10 @@ def measure_backends(encoder: Any, corpus: list[str], cache: Path, queries: int 
     """Throughput and agreement of ONNX fp32 / int8 against the torch backend: top-10
     neighbours of `queries` turn-like messages among `corpus`, each backend encoding both."""
     files = export_onnx(encoder, cache)
+    if getattr(encoder, "backend", "torch") != "torch":  # the reference is torch, whatever the app's default
+        from recochat.retrieval.encoder import Encoder
+
+        encoder = Encoder(encoder.model_path, backend="torch", batch_size=encoder.batch_size)
     asked = messages(queries, seed=23, follow_up=False)
 
     def throughput(backend: Any) -> tuple[float, np.ndarray]:
@@ -747,7 +685,7 @@ def measure_backends(encoder: Any, corpus: list[str], cache: Path, queries: int 
     torch_rate, reference_corpus = throughput(encoder)
     reference_top = np.argsort(-(encoder.encode_texts(asked) @ reference_corpus.T), axis=1)[:, :10]
     out["torch"] = {"items_per_s": torch_rate, "single_ms": single_ms(encoder), "recall@10": 1.0, "cosine": 1.0}
-    max_length = int(getattr(encoder._model, "max_seq_length", 256))
+    max_length = max_length_of(encoder.model_path)
     for label, path in files.items():  # torch is measured again after, and the two averaged
         backend = OnnxEncoder(path, encoder.model_path, max_length, batch_size=encoder.batch_size)
         backend.encode_texts(corpus[:64])

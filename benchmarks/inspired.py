@@ -6,7 +6,8 @@
   context is every earlier utterance, with the speaker known. Targets missing from the
   catalog count as misses (coverage is reported).
 - Tuning: `inspired/dev.tsv` only (its dialogues also feed the collaborative component, and train the learned
-  ranker, two folds by dialogue as for ReDial). The ranker `recochat bench redial` learned on ReDial's tuning
+  ranker, two folds by dialogue as for ReDial). INSPIRED's train split (`inspired/train_data_dbpedia.jsonl`, 801
+  dialogues) feeds the collaborative component of every fold and of the held-out ranking too. The ranker `recochat bench redial` learned on ReDial's tuning
   half (`results/redial_ranker.json`) is scored on the same dev folds, and used instead when it does better there.
 """
 
@@ -151,6 +152,20 @@ def dev_mentions(matcher: NameMatcher) -> dict[str, list[str]]:
     }
 
 
+def train_mentions(matcher: NameMatcher) -> dict[str, list[str]]:
+    """INSPIRED train dialogue (`inspired/train_data_dbpedia.jsonl`, 801) → the catalog ids of the movies it
+    names ("Title (Year)" in each turn's `movie`), in order: what every collaborative learner sees first."""
+    out = {}
+    path = DATA / "inspired" / "train_data_dbpedia.jsonl"
+    for number, line in enumerate(path.open(encoding="utf-8")):
+        if line.strip():
+            turns = json.loads(line)
+            out[f"train:{number}"] = [
+                i for turn in turns for name in turn.get("movie", []) if (i := matcher.find(name))
+            ]
+    return out
+
+
 def run(smoke: bool = False, out_dir: Path | None = None, encoder: Encoder | None = None) -> dict:
     require_data()
     started = time.perf_counter()
@@ -164,7 +179,7 @@ def run(smoke: bool = False, out_dir: Path | None = None, encoder: Encoder | Non
         catalog = stored(encoder, smoke_subset(items, tuning + heldout), "inspired-smoke")
     else:
         catalog = stored(encoder, items, "inspired")
-    learn = events_learner(dev_mentions(matcher), catalog)
+    learn = events_learner(dev_mentions(matcher), catalog, background={} if smoke else train_mentions(matcher))
     home = Path(tempfile.mkdtemp(prefix="recochat-inspired-"))
     chosen, tuning_log = tune(catalog, encoder, learn, home, tuning, smoke)
     transfer = load_ranker(RESULTS / "redial_ranker.json")  # trained on ReDial's tuning half only

@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -381,6 +382,11 @@ def learn_ranker(
     return _learn_ranker(catalog, scored, encoder, learn, home, tuning, chosen, smoke, transfer, ranking.lightgbm_rows)
 
 
+def progress(started: float, what: str) -> None:
+    """One line on stderr per phase of a long run: how far it is and how long it has taken."""
+    print(f"[{time.perf_counter() - started:6.0f} s] {what}", file=sys.stderr, flush=True)
+
+
 def run(
     smoke: bool = False, out_dir: Path | None = None, encoder: Encoder | None = None, formula_from: Path | None = None
 ) -> dict:
@@ -400,18 +406,23 @@ def run(
     learn = events_learner(mentions, catalog, background=background)
     popular = train_popularity(catalog, mentions)
     home = Path(tempfile.mkdtemp(prefix="recochat-redial-"))
+    progress(
+        started, f"{len(tuning)} tuning and {len(heldout)} held-out samples, {len(background)} train conversations"
+    )
     if formula_from is None:
         chosen, tuning_log = tune(catalog, encoder, learn, home, tuning, smoke, popular)
     else:
         chosen, tuning_log = reused_formula(formula_from)
     chosen_catalog = popular if chosen["catalog_popularity"] else catalog
+    progress(started, "formula chosen; training the ranker")
     model, ranker_report = learn_ranker(catalog, chosen_catalog, encoder, learn, home, tuning, chosen, smoke)
     name = "redial_smoke" if smoke else "redial"
     model.save((out_dir or RESULTS) / f"{name}_ranker.json")
     used = model if ranker_report["used"] else None
     points = SMOKE_DEBIAS if smoke else DEBIAS_CURVE
+    progress(started, "ranker done; held-out ablation")
     ablation, final = ablate(catalog, encoder, learn, home, tuning, heldout, chosen, popular, used, points)
-    chosen_catalog = popular if chosen["catalog_popularity"] else catalog
+    progress(started, "ablation done; the tuning half alone and the standard protocol")
     tuning_only = events_learner(mentions, catalog)  # the protocol before ReDial's train conversations came in
     ablation.append(
         {

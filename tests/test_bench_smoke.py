@@ -2,10 +2,14 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from recochat.benchmarks import inspired, redial, simulated
+from recochat.bot.training import redial as data
+from recochat.retrieval.catalog import CatalogItem
 from recochat.retrieval.ranker import FEATURES, load_ranker
+from recochat.retrieval.store import StoredCatalog
 
 pytestmark = pytest.mark.slow
 
@@ -38,9 +42,25 @@ def test_redial_smoke(tmp_path, encoder):
     result = redial.run(smoke=True, out_dir=tmp_path, encoder=encoder)
     check_ranking_result(result, tmp_path, "redial_smoke")
     assert result["split"] == {"tuning_samples": 40, "heldout_samples": 40}
+    standard = result["standard_protocol"]  # the published tables' protocol, beside the headline
+    assert standard["samples"] == 80 and standard["new_items"]["n"] > 0
+    assert "(no ReDial train conversations)" in result["ablation"][-1]["variant"]
+    assert "Standard protocol, beside the headline" in (tmp_path / "redial_smoke.md").read_text()
     # leaning away from popularity shows less popular items (ReDial's catalog popularity is its train mentions)
     unbiased, debiased = (p["exposure"]["popularity_percentile@10"] for p in result["heldout"]["debias_curve"])
     assert debiased < unbiased
+
+
+def test_train_conversations_are_outside_the_test_split_and_teach_every_learner():
+    conversations = data.train_conversations(redial.DATA)
+    assert len(conversations) == len({c.id for c in conversations}) == 2270  # three files, overlaps read once
+    assert max(int(c.id) for c in conversations) < 20001  # ReDial's test ids start at 20001
+    catalog = StoredCatalog("ids", [CatalogItem(i, i, i) for i in ("111776", "91313", "204322")], np.eye(3))
+    background = data.train_mentions(redial.DATA)
+    learn = data.events_learner({"20001": ["111776", "91313"]}, catalog, background=background)
+    taught, alone = learn(set()), data.events_learner({}, catalog)(set())
+    assert taught.popularity("111776") > 0 and alone.popularity("111776") == 0
+    assert learn({"20001"}).popularity("111776") == taught.popularity("111776") + 1
 
 
 def test_inspired_smoke(tmp_path, encoder):

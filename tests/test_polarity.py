@@ -22,6 +22,8 @@ from recochat.bot.polarity import (
     load_model,
     model_for,
 )
+from recochat.bot.settings import DataSettings
+from recochat.bot.training.polarity import polarity_examples, train_examples
 from recochat.bot.understanding import POLARITY_CUES, understand
 from recochat.profiles.model import TurnSignal
 from recochat.profiles.store import ProfileStore
@@ -72,6 +74,19 @@ def test_packaged_model_loads_with_this_codes_features() -> None:
     assert model.cues == POLARITY_CUES and model.dim == 384
     assert model.weights.shape == (4, 2 * 384 + len(POLARITY_CUES))
     assert model.meta["examples"] > 1000  # trained on the ReDial tuning half, not a stub
+
+
+def test_training_examples_come_from_redial_train_and_the_tuning_half_never_the_held_out_half() -> None:
+    """ReDial's train/validation conversations (ids 395–19918) teach the reader beside test's tuning half; the
+    held-out half (what `bench redial --polarity` reads) is the same as before they were added."""
+    data = DataSettings().data
+    tuning, heldout = polarity_examples(data)
+    train = train_examples(data)
+    train_ids = {e.dialog_id for e in train}
+    assert (len(tuning), len(heldout)) == (1610, 1874)
+    assert len(train) == 5573 and len(train_ids) <= 2270 and max(int(i) for i in train_ids) < 20001
+    assert not train_ids & {e.dialog_id for e in tuning + heldout}
+    assert sum(e.label == "dislike" for e in train) == 211  # the seekers' "not liked" answers they name
 
 
 def test_mismatched_version_falls_back_to_the_rules_with_a_warning(tmp_path: Path) -> None:

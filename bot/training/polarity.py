@@ -21,9 +21,15 @@ from ..settings import DataSettings
 from ..understanding import Polarity, TitleMention, Understanding, understand
 from .redial import read_conversation, require_data
 
-LIKE_FLOOR = 0.96
+LIKE_FLOOR = 0.95
 """The operating point: the most dislikes read while at least this share of likes still read as like or seen
 (out of fold, as the app reads them)."""
+
+
+L2_GRID = (3e-3, 1e-2, 3e-2)
+BALANCE_GRID = (0.75, 1.0)
+"""The cross-validated grid: 6 configurations × 5 folds on ~7,000 mentions (4.5× the tuning half alone), narrowed
+around the earlier choice (l2 0.01, balance 0.75) from 12 configurations to keep training on 2 cores to minutes."""
 
 
 def embeddings_cache(settings: DataSettings) -> Path:
@@ -41,7 +47,7 @@ POLARITY_PROTOCOL = """Polarity of the titles ReDial test seekers name, against 
 - Also trained and tuned on (same examples, same folds): ReDial's train/validation conversations under
   `redial-train/` (2,270 by id, none in test), labelled by the seeker's answers as `read_conversation` reads
   them (liked / not liked; 'seen' / 'unknown' from the seeker's own form). Never INSPIRED test.
-- Operating point: the most dislikes read out of fold while ≥ 96% of likes read as like or seen, as the app
+- Operating point: the most dislikes read out of fold while ≥ 95% of likes read as like or seen, as the app
   reads them ("unknown", and a like where the rules read "seen", keep the rules' reading).
 - Right: a like read as like or seen; a dislike read as dislike; a 'seen' read as seen or like. A mention
   the understanding reads no polarity for (a question about it: 'what is X about?') counts as missed."""
@@ -235,8 +241,8 @@ def tune_polarity(
     fold = np.array([fold_of[e.dialog_id] for e in examples if e.mention is not None])
     log_rows = []
     best: tuple[float, TrainingConfig] | None = None
-    for l2 in (1e-3, 1e-2, 3e-2, 1e-1):
-        for balance in (0.5, 0.75, 1.0):
+    for l2 in L2_GRID:
+        for balance in BALANCE_GRID:
             config = TrainingConfig(l2=l2, balance=balance)
             logits = np.zeros((len(labels), len(CLASSES)))
             for k in range(folds):

@@ -445,11 +445,17 @@ def train_group() -> None:
 
 @train_group.command("polarity")
 @click.option("--out", type=click.Path(path_type=Path), help="Model file (default: the packaged one).")
-def train_polarity_cmd(out: Path | None) -> None:
-    """The learned polarity reader, from the first half of ReDial test only (the second half is held out)."""
+@click.option(
+    "--with-redial-train",
+    is_flag=True,
+    help="Also learn from ReDial's 2,270 train/validation conversations (read likes better, dislikes worse on the "
+    "held-out half; not the packaged model).",
+)
+def train_polarity_cmd(out: Path | None, with_redial_train: bool) -> None:
+    """The learned polarity reader, from the first half of ReDial test (the second half is held out)."""
     from ..training.polarity import train_polarity
 
-    report = train_polarity(out)
+    report = train_polarity(out, with_redial_train=with_redial_train)
     chosen = report["tuning_cross_validation"]
     click.echo(f"wrote {report['model']}: {json.dumps(report['config'])}")
     click.echo(

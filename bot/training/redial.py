@@ -195,7 +195,8 @@ def redial_mentions(data: Path) -> dict[str, list[str]]:
 
 TRAIN_FILES = ("kgsf-train-500/train_data.jsonl", "kgsf/valid_data.jsonl", "unicrs-ievalm/valid_data.jsonl")
 """ReDial's train and validation conversations under `redial-train/` (see the data folder's README): 2,270
-distinct by id, none of them in the test split."""
+distinct by id, none of them in the test split. The first copy of an id wins: the raw ReDial copies come first
+(iEvaLM's copy merges a sender's consecutive messages)."""
 REDIAL_TRAIN_CONVERSATIONS = 10_006
 """Conversations in ReDial's released train split, which the published systems learn from (validation included)."""
 

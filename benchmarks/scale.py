@@ -847,6 +847,8 @@ def run_large(size: int = 1_000_000, repeats: int = 3, turns: int = 120, users: 
 def machine() -> dict:
     import torch
 
+    from recochat.bot.settings import Settings
+
     try:
         load = os.getloadavg()
     except OSError:
@@ -858,6 +860,7 @@ def machine() -> dict:
         "processor": platform.processor() or platform.machine(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
+        "encoder_backend": Settings().encoder_backend,
         "load_average": load,
     }
 
@@ -881,7 +884,8 @@ def markdown(result: dict) -> str:
     lines = [
         (
             f"Speed and scale, {result['date']}, {result['machine']['cpus']} CPUs "
-            f"({result['machine']['processor']}), torch {result['machine']['torch']}."
+            f"({result['machine']['processor']}), torch {result['machine']['torch']}, "
+            f"app encoder backend: {result['machine'].get('encoder_backend', 'torch')} (auto is ONNX on a CPU)."
         ),
         "",
     ]

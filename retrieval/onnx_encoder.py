@@ -104,6 +104,10 @@ class OnnxEncoder:
 
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # warnings about unused initializers are noise here
+        # no busy-waiting between passes: spinning threads burned CPU the turns around them needed (50 users at
+        # once: 8.85 ms CPU per turn against 6.64 with torch, before this)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         self.session = onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
         self.tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
         self.max_length = max_length

@@ -425,16 +425,7 @@ def make_writer(settings: Settings, engine: Engine, domain: str, endpoint: ChatE
 def _writer_for(writer: Writer, engine: Engine, noun: str) -> Writer:
     """The runtime's writer, for another catalog: the same model, this catalog's titles and noun."""
     if isinstance(writer, LLMWriter):
-        return LLMWriter(
-            writer.model,
-            engine.reader.titles,
-            writer.name,
-            first_sentence_s=writer.first_sentence_s,
-            total_s=writer.total_s,
-            domain=noun,
-            max_sentences=writer.max_sentences,
-            server=writer.server,
-        )
+        return writer.for_catalog(engine.reader.titles, noun)
     if isinstance(writer, TemplateWriter):
         return TemplateWriter(noun)
     return writer

@@ -279,6 +279,19 @@ class LLMWriter:
         self.max_sentences = max_sentences
         self.server = server
 
+    def for_catalog(self, titles: TitleIndex, domain: str) -> LLMWriter:
+        """The same model and budgets, grounded in another catalog's titles and calling its items `domain`."""
+        return LLMWriter(
+            self.model,
+            titles,
+            self.name,
+            first_sentence_s=self.first_sentence_s,
+            total_s=self.total_s,
+            domain=domain,
+            max_sentences=self.max_sentences,
+            server=self.server,
+        )
+
     def _request(self, result: TurnResult) -> Brief | None:
         """What to ask the model for this turn; None = template only.
 

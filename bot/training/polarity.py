@@ -19,7 +19,7 @@ from recochat.retrieval.titles import TitleIndex, TitleMatch
 from ..polarity import CLASSES, MODEL_PATH, PolarityModel, Reading, TrainingConfig, _reading, fit
 from ..settings import DataSettings
 from ..understanding import Polarity, TitleMention, Understanding, understand
-from .redial import TRAIN_FILES, read_conversation, require_data
+from .redial import read_conversation, require_data, train_records
 
 LIKE_FLOOR = 0.95
 """The operating point: the most dislikes read while at least this share of likes still read as like or seen
@@ -146,16 +146,8 @@ def train_examples(data: Path) -> list[PolarityExample]:
     """Examples from ReDial's train/validation conversations (`TRAIN_FILES`), built as ReDial test's are; their
     dialog ids are ReDial's (395–19918), never a test id (20001 on)."""
     examples: list[PolarityExample] = []
-    seen: set[str] = set()
-    for name in TRAIN_FILES:
-        for line in (data / "redial-train" / name).open(encoding="utf-8"):
-            if not line.strip():
-                continue
-            conversation = json.loads(line)
-            if str(conversation["conversationId"]) in seen:
-                continue
-            seen.add(str(conversation["conversationId"]))
-            examples += _conversation_examples(conversation, _train_labels(conversation))
+    for conversation in train_records(data):
+        examples += _conversation_examples(conversation, _train_labels(conversation))
     return examples
 
 

@@ -21,7 +21,7 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Container, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -201,15 +201,23 @@ REDIAL_TRAIN_CONVERSATIONS = 10_006
 """Conversations in ReDial's released train split, which the published systems learn from (validation included)."""
 
 
-def train_conversations(data: Path) -> list[RedialConversation]:
-    """The conversations of `TRAIN_FILES`, each once (the files overlap), in file order."""
-    seen: dict[str, RedialConversation] = {}
+def train_records(data: Path) -> Iterator[dict]:
+    """The raw lines of `TRAIN_FILES` as JSON objects, each conversation once (the files overlap; the first copy
+    of an id wins), in file order."""
+    seen: set[str] = set()
     for name in TRAIN_FILES:
         for line in (data / "redial-train" / name).open(encoding="utf-8"):
-            if line.strip():
-                conversation = read_conversation(json.loads(line))
-                seen.setdefault(conversation.id, conversation)
-    return list(seen.values())
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            if str(record["conversationId"]) not in seen:
+                seen.add(str(record["conversationId"]))
+                yield record
+
+
+def train_conversations(data: Path) -> list[RedialConversation]:
+    """The conversations of `TRAIN_FILES`, each once, in file order."""
+    return [read_conversation(record) for record in train_records(data)]
 
 
 def train_mentions(data: Path) -> dict[str, list[str]]:

@@ -14,8 +14,6 @@ import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from recochat.profiles.model import AttributeAsk
 from recochat.retrieval.request import Bound
 from recochat.retrieval.schema import CatalogSchema, Role
@@ -205,16 +203,18 @@ def read_attribute_asks(
     return message, [ask for _, ask in sorted(found.values(), key=lambda pair: pair[0])]
 
 
-def bounds_of(
-    asks: Sequence[AttributeAsk], schema: CatalogSchema, numbers: Callable[[str], np.ndarray]
-) -> tuple[Bound, ...]:
-    """The filters these asks put on this catalog's columns: a relative ask ("cheap") becomes a bound at a quantile
-    of the column's own values (`numbers(column)`, NaN where unknown); an ask whose role the catalog lacks (held
-    over from another catalog) bounds nothing."""
+Cut = Callable[[str, float, bool], float | None]
+"""(column, fraction, by spread) → the value that far up the column's known values (`CandidateIndex.cut`)."""
+
+
+def bounds_of(asks: Sequence[AttributeAsk], schema: CatalogSchema, cut: Cut) -> tuple[Bound, ...]:
+    """The filters these asks put on this catalog's columns: a relative ask ("cheap") becomes a bound at a third of
+    the column's own values (`cut`); an ask whose role the catalog lacks (held over from another catalog) bounds
+    nothing."""
     bounds: list[Bound] = []
     for ask in asks:
         if ask.role == RANGE:
-            bounds += _range_bounds(ask, schema, numbers)
+            bounds += _range_bounds(ask, schema, cut)
             continue
         column = schema.column_for(Role(ask.role)) if ask.role in {r.value for r in Role} else None
         if column is None or (ask.part is None and ask.role == Role.DURATION and "page" in column):
@@ -222,35 +222,28 @@ def bounds_of(
         if ask.part is None:
             bounds.append(Bound(column, ask.low, ask.high, ask.said))
             continue
-        low, high = _part_bounds(ask.part, numbers(column), scale=ask.role in (Role.RATING, Role.COMPLEXITY))
+        low, high = _part_bounds(ask.part, column, cut, spread=ask.role in (Role.RATING, Role.COMPLEXITY))
         bounds.append(Bound(column, low, high, ask.said, relative=True))
     return tuple(bounds)
 
 
-def _range_bounds(ask: AttributeAsk, schema: CatalogSchema, numbers: Callable[[str], np.ndarray]) -> list[Bound]:
+def _range_bounds(ask: AttributeAsk, schema: CatalogSchema, cut: Cut) -> list[Bound]:
     if not schema.ranges:
         return []
     low_column, high_column = schema.ranges[0].low.lower(), schema.ranges[0].high.lower()
     if ask.part is not None:  # "a big group": the items whose maximum is in the upper third of maximums
-        return [Bound(high_column, _part_bounds(ask.part, numbers(high_column))[0], None, ask.said, relative=True)]
+        return [Bound(high_column, _part_bounds(ask.part, high_column, cut)[0], None, ask.said, relative=True)]
     return [Bound(low_column, None, ask.low, ask.said), Bound(high_column, ask.high, None, ask.said)]
 
 
-def _part_bounds(part: str, values: np.ndarray, scale: bool = False) -> tuple[float | None, float | None]:
+def _part_bounds(part: str, column: str, cut: Cut, spread: bool = False) -> tuple[float | None, float | None]:
     """(low, high) of a part of a column's known values: its lower third, all but its upper third, its upper third.
 
-    Of their spread for a `scale` (weights 1–5, ratings): "heavy" is the top of the scale the catalog uses, not
-    whatever its heaviest third is (a catalog of light games has few heavy ones); of their quantiles otherwise
-    (minutes, prices: a long tail would make "cheap" mean most of the catalog)."""
-    known = values[~np.isnan(values)]
-    if not len(known):
-        return None, None
-    if scale:
-        low, high = float(known.min()), float(known.max())
-        at = {LOW: low + (high - low) / 3, NOT_HIGH: low + 2 * (high - low) / 3, HIGH: low + 2 * (high - low) / 3}
-    else:
-        at = {part: float(np.quantile(known, 1 / 3 if part == LOW else 2 / 3)) for part in (LOW, NOT_HIGH, HIGH)}
-    return (at[HIGH], None) if part == HIGH else (None, at[part])
+    Of their spread for ratings and weights: "heavy" is the top of the scale the catalog uses, not whatever its
+    heaviest third is (a catalog of light games has few heavy ones); of their quantiles otherwise (minutes,
+    prices: a long tail would make "cheap" mean most of the catalog)."""
+    at = cut(column, 1 / 3 if part == LOW else 2 / 3, spread)
+    return (at, None) if part == HIGH else (None, at)
 
 
 def supported_topics(schema: CatalogSchema) -> set[str]:

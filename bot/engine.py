@@ -318,7 +318,7 @@ class Engine:
             include_genres=c.required_genres,
             preferred_genres=c.preferred_genres,
             exclude_genres=c.exclude_genres,
-            bounds=bounds_of(c.attributes, self.reader.schema, self.recommender.index.numbers),
+            bounds=bounds_of(c.attributes, self.reader.schema, self.recommender.index.cut),
             exclude_words=phrasing.exclusion_words(c.exclude_genres, profile.disliked_aspects),
             liked=profile.liked,
             anchors=profile.anchors,

@@ -10,6 +10,7 @@ from recochat.bot.attributes import HIGH, LOW, NOT_HIGH, RANGE, bounds_of, read_
 from recochat.bot.masking import MaskedMessage
 from recochat.bot.profile_update import apply_constraints
 from recochat.profiles.model import AttributeAsk, Constraints, TurnSignal
+from recochat.retrieval.candidates import cut_of
 from recochat.retrieval.catalog import load_catalog
 from recochat.retrieval.request import Bound
 from recochat.retrieval.schema import infer_schema
@@ -84,11 +85,15 @@ def test_the_last_ask_of_a_role_wins_and_a_catalog_word_is_left_to_its_facet():
 
 
 def test_bounds_on_the_columns():
-    numbers = {
+    columns = {
         "weight": np.array([1.0, 1.5, 2.5, 4.0, np.nan]),
         "minutes": np.array([15.0, 20, 30, 60, 120]),
         "max_players": np.array([4.0, 4, 5, 8, 12]),
-    }.__getitem__
+    }
+
+    def numbers(column: str, fraction: float, spread: bool) -> float | None:
+        return cut_of(columns[column], fraction, spread)
+
     asks = [
         AttributeAsk(RANGE, "for 4 players", 4, 4),
         AttributeAsk("complexity", "nothing too heavy", part=NOT_HIGH),

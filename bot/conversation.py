@@ -112,7 +112,9 @@ class Reply:
     """How the prose came about: template, ok, repaired or replaced."""
     first_sentence_ms: float | None = None
     note: str | None = None
-    """Why the model's prose is missing ('LLM restarting'), for the status line."""
+    """What happened to the model's prose when it is missing or cut, one sentence for a person ('The model was too
+    slow (no sentence within 10.0 s); showing the plain reply.'), worded by `writer.status_note`; front ends show
+    it as it is."""
     question: str | None = None
     subject: ReplyItem | None = None
     """The item an 'about' or 'why' turn talks about."""
@@ -137,6 +139,7 @@ class Reply:
             "writer": self.writer,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             **({"notice": self.notice} if self.notice else {}),
+            **({"note": self.note} if self.note else {}),
         }
 
 

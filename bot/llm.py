@@ -85,7 +85,12 @@ def openai_chat(base_url: str | None, model: str, settings: Settings, api_key: s
 
 def local_model_server(settings: Settings) -> LocalModelServer:
     path = settings.llm_model_path or default_gguf_path()
-    return LocalModelServer(path, log_path=settings.home / "llm-server.log", threads=settings.llm_threads)
+    return LocalModelServer(
+        path,
+        log_path=settings.home / "llm-server.log",
+        threads=settings.llm_threads,
+        prompt_cache=settings.llm_prompt_cache,
+    )
 
 
 def build_chat(

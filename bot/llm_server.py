@@ -9,6 +9,13 @@ Construct: `LocalModelServer(gguf_path, log_path=...)`; `start()` returns at onc
 Use: `base_url` for `ChatOpenAI`; `state` for status lines; `wait_ready(timeout)` before a
 one-shot call; `stop()` (also run at exit) ends the child and its process group.
 
+Prompt prefixes are kept: llama.cpp reuses the KV cache of the longest common prefix with the
+request before (so a retry of the same prompt evaluates one token), and with `prompt_cache` the
+server also keeps the state after each finished request in RAM (`--cache`), so a request whose
+prompt shares a prefix with an earlier one of another kind (a recommend turn after small talk)
+starts from it. `prefill(bodies)` names requests (the writer's fixed prompt prefixes) that the
+server answers once after every start, before it counts as ready, to fill that cache.
+
 The child is started niced, so the engine's turns (understanding, encoding, ranking) get
 the CPU first and items reach the user while the model writes; it dies with its parent
 (PR_SET_PDEATHSIG), so a killed app leaves no orphan holding the port.
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import json
 import logging
 import os
 import signal
@@ -27,9 +35,10 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from .errors import SetupError
 
@@ -38,6 +47,9 @@ log = logging.getLogger("recochat.llm_server")
 ServerState = Literal["starting", "ready", "restarting", "stopped"]
 MODEL_ALIAS = "smollm2"
 _PR_SET_PDEATHSIG = 1
+PROMPT_CACHE_BYTES = 256 << 20
+"""RAM for the server's prompt cache: a kept state of SmolLM2-135M with a ~300-token prompt is a few MB."""
+PREFILL_TIMEOUT_S = 30.0
 
 
 def default_gguf_path() -> Path:
@@ -59,9 +71,16 @@ def free_port() -> int:
 
 
 def server_command(
-    model_path: Path, port: int, n_ctx: int = 2048, threads: int | None = None, host: str = "127.0.0.1"
+    model_path: Path,
+    port: int,
+    n_ctx: int = 2048,
+    threads: int | None = None,
+    host: str = "127.0.0.1",
+    prompt_cache: bool = True,
 ) -> list[str]:
-    """`python -m llama_cpp.server` for one model; requests queue instead of cutting each other off."""
+    """`python -m llama_cpp.server` for one model; requests queue instead of cutting each other off; with
+    `prompt_cache`, the states of finished requests are kept in RAM and a later prompt starts from the longest
+    shared prefix among them (llama-cpp-python's `--cache`; it has no per-request `cache_prompt`)."""
     command = [
         sys.executable,
         "-m",
@@ -81,6 +100,8 @@ def server_command(
     ]
     if threads:
         command += ["--n_threads", str(threads), "--n_threads_batch", str(threads)]
+    if prompt_cache:
+        command += ["--cache", "True", "--cache_type", "ram", "--cache_size", str(PROMPT_CACHE_BYTES)]
     return command
 
 
@@ -114,6 +135,7 @@ class LocalModelServer:
         threads: int | None = None,
         start_timeout_s: float = 120.0,
         max_backoff_s: float = 30.0,
+        prompt_cache: bool = True,
     ) -> None:
         self.model_path = Path(model_path)
         self.log_path = log_path
@@ -122,6 +144,8 @@ class LocalModelServer:
         self.threads = threads
         self.start_timeout_s = start_timeout_s
         self.max_backoff_s = max_backoff_s
+        self.prompt_cache = prompt_cache
+        self._prefill: Callable[[], list[dict[str, Any]]] | None = None
         self.restarts = 0
         self._state: ServerState = "stopped"
         self._process: subprocess.Popen[bytes] | None = None
@@ -165,6 +189,33 @@ class LocalModelServer:
     def wait_ready(self, timeout: float) -> bool:
         return self._ready.wait(timeout)
 
+    def prefill(self, bodies: Callable[[], list[dict[str, Any]]]) -> None:
+        """Chat requests to answer after every start, before the server counts as ready: with the prompt cache,
+        their states are kept, so later prompts sharing their prefixes start from them. Answered now too when
+        the server is already ready (a catalog swap changes the writer's prompts)."""
+        self._prefill = bodies
+        if self.prompt_cache and self._state == "ready":
+            threading.Thread(target=self._run_prefill, name="recochat-llm-prefill", daemon=True).start()
+
+    def _run_prefill(self) -> None:
+        bodies = self._prefill
+        if bodies is None or not self.prompt_cache:
+            return
+        started = time.perf_counter()
+        try:
+            for body in bodies():
+                request = urllib.request.Request(
+                    f"{self.base_url}/chat/completions",
+                    data=json.dumps(body).encode(),
+                    headers={"Content-Type": "application/json"},
+                )
+                with urllib.request.urlopen(request, timeout=PREFILL_TIMEOUT_S) as response:
+                    response.read()
+        except (OSError, ValueError) as error:  # a failed prefill costs speed, never the server
+            log.warning("LLM prompt prefill failed: %s", error)
+            return
+        log.info("LLM prompt cache prefilled in %.1fs", time.perf_counter() - started)
+
     def stop(self) -> None:
         """End the server and its process group; idempotent."""
         self._stopping.set()
@@ -190,6 +241,7 @@ class LocalModelServer:
             if process is None:
                 break
             if self._await_health(process):
+                self._run_prefill()
                 self._state = "ready"
                 self._ready.set()
                 log.info("LLM server ready on %s (pid %d)", self.base_url, process.pid)
@@ -215,7 +267,9 @@ class LocalModelServer:
             output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
             try:
                 self._process = subprocess.Popen(
-                    server_command(self.model_path, self.port, self.n_ctx, self.threads),
+                    server_command(
+                        self.model_path, self.port, self.n_ctx, self.threads, prompt_cache=self.prompt_cache
+                    ),
                     stdin=subprocess.DEVNULL,
                     stdout=output,
                     stderr=subprocess.STDOUT,

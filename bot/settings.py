@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     """Budget for the whole prose; sentences that arrive later are cut."""
     llm_max_tokens: int = 120
     llm_threads: int | None = None
+    llm_prompt_cache: bool = True
+    """The embedded server keeps the states of finished requests in RAM (256 MiB at most) and starts a prompt from
+    the longest prefix it shares with one of them; it prefills each prompt's fixed part at start."""
 
     items_per_reply: int = 5
     debias: float = Field(default=DEFAULT_DEBIAS, ge=0, le=1)

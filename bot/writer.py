@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from recochat.retrieval.catalog import INSTRUCTION, CatalogItem, people_facts
 from recochat.retrieval.explain import content_words
@@ -29,7 +29,7 @@ from recochat.retrieval.titles import TitleIndex
 from .engine import TurnResult
 from .grounding import RULE_NAMES, Drop, GroundingValidator, without_titles
 from .lexicon import SENTENCE_BREAK, kind_words
-from .llm_server import LocalModelServer
+from .llm_server import MODEL_ALIAS, LocalModelServer
 from .prompts import load_prompt
 
 if TYPE_CHECKING:
@@ -58,19 +58,101 @@ DROP_CAUSES = (*RULE_NAMES, UNFINISHED, PAST_BUDGET, LLM_FAILED, WRITER_ERROR)
 ended, or the attempt's end (past a budget, the LLM call failing, a bug in the writer)."""
 
 
+TOO_SLOW = "too_slow"
+CUT_SHORT = "cut_short"
+NO_TIME = "no_time_to_retry"
+NOTHING_MATCHED = "nothing_matched"
+SILENT = "silent"
+UNREACHABLE = "unavailable"
+BUG = "writer_error"
+SERVER_STATES = ("starting", "restarting", "stopped")
+CAUSES = (TOO_SLOW, CUT_SHORT, NO_TIME, NOTHING_MATCHED, SILENT, UNREACHABLE, BUG, *SERVER_STATES)
+"""Why a reply lacks the model's prose, or has less of it (`WriteOutcome.cause`): past the first-sentence budget,
+cut at the total budget, no time left for another try, every sentence dropped, nothing written, the endpoint
+failing, a bug in the writer, or the owned server not ready (its state)."""
+
+
 @dataclass
 class WriteOutcome:
     status: Status = "template"
     first_sentence_ms: float | None = None
     dropped: int = 0
-    note: str | None = None
-    """Why the model's prose is missing, for the status line: 'LLM restarting', 'LLM unavailable'…"""
+    cause: str | None = None
+    """Why the model's prose is missing or cut short (`CAUSES`); None when it is whole, or never asked for."""
+    budget_s: float | None = None
+    """The budget that ran out (TOO_SLOW, CUT_SHORT, NO_TIME, a server still starting)."""
+    spent_s: float | None = None
+    """Seconds since the writer started, when it stopped for `cause`."""
+    attempts: int = 0
+    """Samples the model was asked for."""
+    failure: str | None = None
+    """What the endpoint's failure was, in a few words ('connection refused', 'HTTP 500'), for UNREACHABLE."""
     dropped_by: Counter[str] = field(default_factory=Counter)
     """`dropped`, counted by cause (`DROP_CAUSES`): which rule dropped how many of the model's sentences."""
 
     def drop(self, cause: str) -> None:
         self.dropped += 1
         self.dropped_by[cause] += 1
+
+    @property
+    def sentences_dropped(self) -> int:
+        """The model's sentences that were written and dropped (by a rule, or unfinished), not attempts' ends."""
+        return self.dropped - sum(self.dropped_by[c] for c in (PAST_BUDGET, LLM_FAILED, WRITER_ERROR))
+
+    @property
+    def note(self) -> str | None:
+        """What happened to the model's prose, as one sentence for a person: every front end shows this text."""
+        return status_note(self)
+
+
+def status_note(outcome: WriteOutcome) -> str | None:
+    """'The model was too slow (no sentence within 2.0 s); showing the plain reply.': the one place these are worded."""
+    cause = outcome.cause
+    if cause is None:
+        return None
+    plain = "; showing the plain reply." if outcome.status == "replaced" else "."
+    budget = f"{outcome.budget_s:.1f} s" if outcome.budget_s is not None else "its time limit"
+    dropped = outcome.sentences_dropped
+    unmatched = (
+        "the model's only sentence did not match the catalog"
+        if dropped == 1
+        else f"none of the model's {dropped} sentences matched the catalog"
+    )
+    if cause == TOO_SLOW:
+        if dropped:
+            return f"The model was too slow: no usable sentence within {budget} ({unmatched}){plain}"
+        return f"The model was too slow (no sentence within {budget}){plain}"
+    if cause == CUT_SHORT:
+        return f"The model was too slow to finish: its reply was cut at the {budget} limit."
+    if cause == NO_TIME:
+        spent = f"{outcome.spent_s:.1f} s" if outcome.spent_s is not None else "its time"
+        tries = "1 try" if outcome.attempts == 1 else f"{outcome.attempts} tries"
+        return f"In {tries} ({spent}) {unmatched}, and another try would not finish within {budget}{plain}"
+    if cause == NOTHING_MATCHED:
+        tries = f" ({outcome.attempts} tries)" if outcome.attempts > 1 else ""
+        return f"{unmatched[0].upper()}{unmatched[1:]}{tries}{plain}"
+    said = {
+        SILENT: "The model wrote nothing",
+        UNREACHABLE: f"The model is unavailable ({outcome.failure or 'it failed'})",
+        BUG: "Something went wrong while writing the model's reply (a bug, logged)",
+        "starting": f"The model is still starting (not ready within {budget})",
+        "restarting": "The model is restarting",
+        "stopped": "The model is not running",
+    }
+    return said.get(cause, f"The model's prose is missing ({cause})") + plain
+
+
+def failure_words(error: BaseException) -> str:
+    """An endpoint's failure in a few words: 'HTTP 503', 'no answer in time', 'could not connect'."""
+    status = getattr(error, "status_code", None)
+    if isinstance(status, int):
+        return f"HTTP {status}"
+    name = type(error).__name__.lower()
+    if "timeout" in name:
+        return "no answer in time"
+    if "connect" in name or isinstance(error, ConnectionError):
+        return "could not connect"
+    return "the request failed"
 
 
 def item_line(rank: int, label: str, why: str) -> str:
@@ -207,8 +289,15 @@ budget: a 135M model's sentence is often wrong, but a later sample is often righ
 that writes nothing, errs or runs out of time is not asked again."""
 RETRY_WITHIN = 0.85
 """Share of the first-sentence budget after which no new attempt starts (the template then answers). At 0.6 every
-reply that fell back had spent its 6 s on attempts, not on `RETRIES`."""
+reply that fell back had spent its 6 s on attempts, not on `RETRIES`. Nor does one start whose first sentence, at
+the pace this reply's samples took (`LLMWriter.predict_retries`), would end past the budget."""
+PACE_OF = 3
+"""The last this many samples of a reply give the pace of the next one."""
 RETRY_TEMPERATURE = 0.8
+PURPOSES = ("recommend", "clarify", "about_item", "smalltalk")
+"""The prompts (prompts/*.txt) this writer sends: each begins with its fixed part (instructions, examples), and
+what changes per turn (the message, the picks) comes last, so turns of one kind share that prefix."""
+_ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 
 
 @dataclass
@@ -268,6 +357,7 @@ class LLMWriter:
         domain: str = "movie",
         max_sentences: int = 2,
         server: LocalModelServer | None = None,
+        predict_retries: bool = True,
     ) -> None:
         self.model = model
         self.titles = titles
@@ -278,6 +368,25 @@ class LLMWriter:
         self.domain = domain
         self.max_sentences = max_sentences
         self.server = server
+        self.predict_retries = predict_retries
+        """No new attempt whose first sentence, at this reply's pace so far, would end past the budget."""
+        if server is not None:
+            server.prefill(self.prefill_bodies)
+
+    def prefill_bodies(self) -> list[dict[str, Any]]:
+        """One chat request per prompt, its fixed part as every turn sends it and a placeholder where the turn's
+        own text goes, asking for one token: the owned server answers them after each start and keeps their
+        states, so the first turn of each kind, and one after a turn of another kind, evaluates only its own
+        text (`LocalModelServer.prefill`)."""
+        bodies = []
+        for purpose in PURPOSES:
+            prompt = load_prompt(purpose)
+            variables = dict.fromkeys(prompt.input_variables, "hi") | {"domain": self.domain}
+            messages = [
+                {"role": _ROLES[m.type], "content": str(m.content)} for m in prompt.format_messages(**variables)
+            ]
+            bodies.append({"model": MODEL_ALIAS, "messages": messages, "max_tokens": 1, "temperature": 0})
+        return bodies
 
     def for_catalog(self, titles: TitleIndex, domain: str) -> LLMWriter:
         """The same model and budgets, grounded in another catalog's titles and calling its items `domain`."""
@@ -290,6 +399,7 @@ class LLMWriter:
             domain=domain,
             max_sentences=self.max_sentences,
             server=self.server,
+            predict_retries=self.predict_retries,
         )
 
     def _request(self, result: TurnResult) -> Brief | None:
@@ -362,6 +472,9 @@ class LLMWriter:
                 yield " " + result.loosened  # what a filled reply gave up is said by us, not left to the model
             return
         outcome.status = "replaced"
+        if outcome.cause is None:
+            outcome.cause = NOTHING_MATCHED if outcome.sentences_dropped else SILENT
+        log.info("template prose for this reply: %s", outcome.note)
         yield self.template.prose(result)
         if outcome.first_sentence_ms is None:
             outcome.first_sentence_ms = (time.perf_counter() - started) * 1000
@@ -370,7 +483,8 @@ class LLMWriter:
         self, result: TurnResult, request: Brief, outcome: WriteOutcome, started: float
     ) -> AsyncIterator[str]:
         """The model's accepted sentences, the first after what was noted: a new attempt while every sentence of the
-        last was dropped (`RETRIES`, `RETRY_WITHIN`); none when the server is not ready."""
+        last was dropped (`RETRIES`) and there is time for one (`_time_for_another`); none when the server is not
+        ready."""
         if not await self._server_ready(outcome):
             return
         validator = GroundingValidator(request, self.titles, liked=result.liked, excluded=result.excluded)
@@ -378,27 +492,71 @@ class LLMWriter:
         validator.guard(messages, _injected(result))
         noted = self.template.noted(result) if request.purpose == "recommend" else ""
         kept = 0
+        paces: list[float] = []
+        """Seconds from each attempt's request to its first sentence, kept or dropped."""
         for attempt in range(1 + RETRIES):
+            if attempt and not self._time_for_another(outcome, started, paces):
+                break
+            outcome.attempts += 1
             dropped = outcome.dropped
-            attempt_sentences = self._validated(messages, validator, outcome, started, attempt, request.one_sentence)
+            attempt_sentences = self._validated(
+                messages, validator, outcome, started, attempt, request.one_sentence, paces
+            )
             async for sentence in attempt_sentences:
                 if outcome.first_sentence_ms is None:
                     outcome.first_sentence_ms = (time.perf_counter() - started) * 1000
                 kept += 1
                 yield (noted if kept == 1 else " ") + sentence
-            wrote_only_wrong = outcome.dropped > dropped and not outcome.note  # not silent, not failing
-            if kept or not wrote_only_wrong or time.perf_counter() - started > RETRY_WITHIN * self.first_sentence_s:
+            wrote_only_wrong = outcome.dropped > dropped and outcome.cause is None  # not silent, not failing
+            if kept or not wrote_only_wrong:
                 break
+
+    def _time_for_another(self, outcome: WriteOutcome, started: float, paces: list[float]) -> bool:
+        """False, logged as a budget cut, past `RETRY_WITHIN` of the first-sentence budget or when a sample at this
+        reply's pace (the mean of its last `PACE_OF`) would bring its first sentence after the budget."""
+        spent = time.perf_counter() - started
+        left = self.first_sentence_s - spent
+        recent = paces[-PACE_OF:]
+        pace = sum(recent) / len(recent) if recent and self.predict_retries else 0.0
+        if spent <= RETRY_WITHIN * self.first_sentence_s and pace <= left:
+            return True
+        why = (
+            f"past {RETRY_WITHIN:.0%} of it"
+            if spent > RETRY_WITHIN * self.first_sentence_s
+            else f"a sample takes {pace:.1f} s to its first sentence, {left:.1f} s were left"
+        )
+        log.warning(
+            "budget cut: no new attempt after %.1f s of the %.1f s first-sentence budget (%s); %d tries, "
+            "%d sentences dropped",
+            spent,
+            self.first_sentence_s,
+            why,
+            outcome.attempts,
+            outcome.sentences_dropped,
+        )
+        outcome.cause, outcome.budget_s, outcome.spent_s = NO_TIME, self.first_sentence_s, spent
+        return False
 
     async def _server_ready(self, outcome: WriteOutcome) -> bool:
         """An owned server that is still starting gets the first-sentence budget; a restarting one none."""
         server = self.server
         if server is None or server.state == "ready":
             return True
-        if server.state == "starting" and await asyncio.to_thread(server.wait_ready, self.first_sentence_s):
+        waited = server.state == "starting"
+        if waited and await asyncio.to_thread(server.wait_ready, self.first_sentence_s):
             return True
-        outcome.note = f"LLM {server.state}"
-        log.warning("LLM server %s: template prose for this reply", server.state)
+        state = server.state
+        if state == "ready":  # ready just as the wait ended
+            return True
+        outcome.cause = state
+        if waited and state == "starting":
+            outcome.budget_s = outcome.spent_s = self.first_sentence_s
+            log.warning(
+                "budget cut: the LLM server was still starting after the whole %.1f s first-sentence budget",
+                self.first_sentence_s,
+            )
+        else:
+            log.warning("LLM server %s: template prose for this reply", state)
         return False
 
     async def _validated(
@@ -409,12 +567,16 @@ class LLMWriter:
         started: float,
         attempt: int,
         one_sentence: bool = False,
+        paces: list[float] | None = None,
     ) -> AsyncIterator[str]:
         """Accepted sentences, until `max_sentences`, the model's end, a budget or a failure. The budgets run
-        from `started` (perf_counter), so a second attempt only has what the first left; it samples hotter."""
+        from `started` (perf_counter), so a second attempt only has what the first left; it samples hotter.
+        `paces` gets the seconds this attempt took to its first sentence."""
         model = self.model.bind(temperature=RETRY_TEMPERATURE) if attempt else self.model
+        asked = time.perf_counter()
         sentences = _sentences(model.astream(messages)).__aiter__()
         accepted = 0
+        read = 0
         try:
             while accepted < self.max_sentences:
                 budget = self.total_s if accepted else min(self.first_sentence_s, self.total_s)
@@ -424,6 +586,9 @@ class LLMWriter:
                     )
                 except StopAsyncIteration:
                     break
+                read += 1
+                if read == 1 and paces is not None:
+                    paces.append(time.perf_counter() - asked)
                 drop = validator.check(sentence) if finished else Drop(UNFINISHED, "the model stopped mid-sentence")
                 if drop is None:
                     accepted += 1
@@ -434,24 +599,44 @@ class LLMWriter:
                     if one_sentence and not accepted:
                         break
         except TimeoutError:
-            which = "total" if accepted else "first-sentence"
-            log.warning(
-                "LLM writer ran past its %s budget (%.1fs)", which, self.total_s if accepted else self.first_sentence_s
-            )
-            outcome.drop(PAST_BUDGET)
-            outcome.note = outcome.note or f"LLM past its {which} budget"
+            self._past_budget(outcome, started, accepted)
         except expected_failures() as error:
             server = self.server
             restarting = server is not None and (server.state != "ready" or not server.alive())
-            outcome.note = "LLM restarting" if restarting else "LLM unavailable"
-            log.warning("LLM writer failed (%s): %s", outcome.note, error)
+            outcome.cause = "restarting" if restarting else UNREACHABLE
+            outcome.failure = failure_words(error)
+            log.warning("LLM writer failed (%s, %s): %s", outcome.cause, outcome.failure, error)
             outcome.drop(LLM_FAILED)
         except Exception:
             log.exception("LLM writer bug; template prose for this reply")
-            outcome.note = "LLM writer error"
+            outcome.cause = BUG
             outcome.drop(WRITER_ERROR)
         finally:
             await _close(sentences)
+
+    def _past_budget(self, outcome: WriteOutcome, started: float, accepted: int) -> None:
+        """A budget ran out mid-attempt: the total one after a kept sentence, else the first-sentence one. Logged."""
+        spent = time.perf_counter() - started
+        outcome.drop(PAST_BUDGET)
+        outcome.spent_s = spent
+        if accepted:
+            outcome.cause, outcome.budget_s = CUT_SHORT, self.total_s
+            log.warning(
+                "budget cut: the %.1f s total budget ran out after %.1f s with %d sentences kept; the rest is cut",
+                self.total_s,
+                spent,
+                accepted,
+            )
+            return
+        outcome.cause, outcome.budget_s = TOO_SLOW, min(self.first_sentence_s, self.total_s)
+        log.warning(
+            "budget cut: the %.1f s first-sentence budget ran out after %.1f s with no sentence kept "
+            "(try %d, %d sentences dropped)",
+            outcome.budget_s,
+            spent,
+            outcome.attempts,
+            outcome.sentences_dropped,
+        )
 
 
 async def _sentences(chunks: AsyncIterator[BaseMessage]) -> AsyncIterator[tuple[str, bool]]:

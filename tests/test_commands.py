@@ -78,3 +78,18 @@ async def test_line_mode_runs_every_command_through_the_conversation_api(runtime
     assert "never read" not in text
     view = await runtime.conversations.profile("u")
     assert view.liked == [] and second in view.seen
+
+
+async def test_line_mode_says_why_the_model_prose_is_missing_on_stderr(make_runtime, capsys):
+    from fakes import QueueChatModel, Sleep
+
+    from recochat.bot.frontends.plain_chat import print_turn
+    from recochat.bot.writer import LLMWriter
+
+    runtime = make_runtime()
+    model = QueueChatModel().enqueue(Sleep(30, "Far too late."))
+    runtime.conversations.writer = LLMWriter(model, runtime.engine.reader.titles, "slow", first_sentence_s=0.3)
+    out = io.StringIO()
+    await print_turn(runtime.conversations.stream("u", "something funny"), out)
+    assert "too slow" not in out.getvalue()  # the reply itself is the plain one
+    assert capsys.readouterr().err == "(The model was too slow (no sentence within 0.3 s); showing the plain reply.)\n"

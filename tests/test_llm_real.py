@@ -96,7 +96,8 @@ async def test_killing_the_server_mid_reply_falls_back_fast_and_prose_returns_af
         started = time.perf_counter()
         during = await runtime.conversations.send("k", "a science fiction film")
         assert time.perf_counter() - started < 2.0 and during.items
-        assert during.status == "replaced" and during.note in ("LLM restarting", "LLM starting")
+        assert during.status == "replaced" and during.note
+        assert during.note.startswith(("The model is restarting;", "The model is still starting"))
     assert await asyncio.to_thread(model_server.wait_ready, 60)
     after = [
         await runtime.conversations.send("k", text) for text in ("a romance", "an action movie, any genre is fine")

@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("textual")
 
-from fakes import QueueChatModel, naming_first  # noqa: E402
+from fakes import QueueChatModel, Sleep, naming_first  # noqa: E402
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel  # noqa: E402
 from textual.pilot import Pilot  # noqa: E402
 from textual.widgets import Input  # noqa: E402
@@ -57,9 +57,9 @@ def tui_snapshot_runtime(make_runtime, encoder) -> Runtime:
     return make_runtime()
 
 
-def with_writer(runtime: Runtime, model, label: str) -> Runtime:
+def with_writer(runtime: Runtime, model, label: str, first_s: float = 5.0) -> Runtime:
     engine = runtime.engine
-    writer = LLMWriter(model, engine.reader.titles, label=label, first_sentence_s=5.0, total_s=5.0)
+    writer = LLMWriter(model, engine.reader.titles, label=label, first_sentence_s=first_s, total_s=5.0)
     conversations = Conversations(engine, writer, catalog_name=runtime.conversations.catalog_name)
     return dataclasses.replace(runtime, conversations=conversations, writer_label=label)
 
@@ -288,8 +288,24 @@ async def test_llm_endpoint_down_falls_back_with_a_warning(tui_runtime: Runtime)
         await say(pilot, "something funny")
         assert app.last_reply is not None and app.last_reply.status == "replaced"
         assert app.last_reply.items and len(last_cards(app)) == len(app.last_reply.items)
-        assert any(n.severity == "warning" and "LLM" in n.title for n in app._notifications)
+        warned = [n for n in app._notifications if n.severity == "warning" and n.title == "Plain reply"]
+        assert warned and warned[0].message.startswith(
+            "The model is unavailable (could not connect); showing the plain reply. (m @ http://127.0.0.1:9/v1; details in"
+        )
         assert "http://127.0.0.1:9/v1" in app.query_one(StatusLine).text
+
+
+async def test_a_slow_model_is_called_slow_not_unavailable(tui_runtime: Runtime) -> None:
+    runtime = with_writer(tui_runtime, QueueChatModel().enqueue(Sleep(30, "Far too late.")), "slow", first_s=0.3)
+    app = RecochatApp(runtime, USER)
+    async with app.run_test(size=(200, 24)) as pilot:
+        await say(pilot, "something funny")
+        assert app.last_reply is not None and app.last_reply.status == "replaced"
+        warned = [n for n in app._notifications if n.severity == "warning"]
+        assert [n.title for n in warned] == ["Plain reply"]
+        assert warned[0].message.startswith("The model was too slow (no sentence within 0.3 s); showing the plain")
+        assert "unavailable" not in warned[0].message + warned[0].title
+        assert "The model was too slow" in app.query_one(StatusLine).text
 
 
 async def test_an_llm_setup_problem_is_in_the_status_line_and_replies_carry_on(tui_runtime: Runtime) -> None:

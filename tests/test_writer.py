@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 from fakes import QueueChatModel, Sleep, naming_first
@@ -83,7 +84,10 @@ async def test_empty_or_refusing_model_falls_back(make_runtime, response):
 async def test_a_bug_in_the_writer_path_is_logged_with_its_traceback_and_still_falls_back(make_runtime, caplog):
     runtime, _ = llm_runtime(make_runtime, RuntimeError("boom"))
     reply = await runtime.conversations.send("a", "something funny")
-    assert reply.status == "replaced" and reply.items and reply.note == "LLM writer error"
+    assert reply.status == "replaced" and reply.items
+    assert (
+        reply.note == "Something went wrong while writing the model's reply (a bug, logged); showing the plain reply."
+    )
     errors = [r for r in caplog.records if r.name == "recochat.writer" and r.levelname == "ERROR"]
     assert errors and errors[0].exc_info and "boom" in str(errors[0].exc_info[1])
 
@@ -95,15 +99,26 @@ async def test_total_budget_falls_back_quickly(make_runtime):
     assert reply.timings_ms["write"] < 2000
 
 
-async def test_hung_endpoint_falls_back_when_the_first_sentence_budget_runs_out(make_runtime):
+async def test_hung_endpoint_falls_back_when_the_first_sentence_budget_runs_out(make_runtime, caplog):
     # it accepts the request and sends nothing for longer than the first-sentence budget
     runtime, _ = llm_runtime(make_runtime, Sleep(30, "Far too late."), first_sentence_s=0.5, total_s=20)
     reply = await runtime.conversations.send("a", "something funny")
-    assert reply.status == "replaced" and reply.note == "LLM past its first-sentence budget"
+    assert reply.status == "replaced"
+    assert reply.note == "The model was too slow (no sentence within 0.5 s); showing the plain reply."
     assert 400 < reply.timings_ms["write"] < 2000
+    assert budget_cuts(caplog) == ["the 0.5 s first-sentence budget ran out"]
 
 
-async def test_sentences_after_the_total_budget_are_cut(make_runtime):
+def budget_cuts(caplog) -> list[str]:
+    """The writer's logged budget cuts, each up to 'after' (the seconds spent vary)."""
+    return [
+        r.getMessage().removeprefix("budget cut: ").split(" after ")[0]
+        for r in caplog.records
+        if r.name == "recochat.writer" and r.getMessage().startswith("budget cut: ")
+    ]
+
+
+async def test_sentences_after_the_total_budget_are_cut(make_runtime, caplog):
     class Slow(QueueChatModel):
         async def _astream(self, messages, stop=None, run_manager=None, **kw):
             async for chunk in super()._astream(messages, stop, run_manager, **kw):
@@ -118,6 +133,8 @@ async def test_sentences_after_the_total_budget_are_cut(make_runtime):
     reply = await runtime.conversations.send("a", "something funny")
     assert reply.status in ("ok", "repaired") and reply.prose.startswith("Fun picks, starting with")
     assert reply.timings_ms["write"] < 2800
+    assert reply.note == "The model was too slow to finish: its reply was cut at the 2.0 s limit."
+    assert budget_cuts(caplog) == ["the 2.0 s total budget ran out"]
 
 
 async def test_items_come_before_any_prose(make_runtime):
@@ -170,7 +187,8 @@ async def test_refused_endpoint_through_real_openai_client(make_runtime):
     )
     started = time.perf_counter()
     reply = await runtime.conversations.send("a", "something funny")
-    assert reply.status == "replaced" and reply.items and reply.note == "LLM unavailable"
+    assert reply.status == "replaced" and reply.items
+    assert reply.note == "The model is unavailable (could not connect); showing the plain reply."
     assert time.perf_counter() - started < 2.0
 
 
@@ -283,6 +301,68 @@ async def test_a_silent_model_is_not_asked_again(make_runtime):
     runtime, model = llm_runtime(make_runtime, "", "not reached")
     reply = await runtime.conversations.send("a", "something funny")
     assert reply.status == "replaced" and model.queue == ["not reached"]
+    assert reply.note == "The model wrote nothing; showing the plain reply."
+
+
+async def test_a_reply_whose_sentences_were_all_dropped_says_so(make_runtime):
+    runtime, model = llm_runtime(make_runtime, "What a delightful Disney musical.", "Another Disney musical.", "")
+    reply = await runtime.conversations.send("a", "something funny")
+    assert reply.status == "replaced" and len(model.history) == 3
+    assert reply.note == "None of the model's 2 sentences matched the catalog (3 tries); showing the plain reply."
+
+
+def _dropped_slowly(seconds: float, count: int = 10) -> list[Sleep]:
+    return [Sleep(seconds, "What a delightful Disney musical.") for _ in range(count)]
+
+
+async def test_no_try_starts_past_a_share_of_the_first_sentence_budget_and_that_cut_is_logged(make_runtime, caplog):
+    runtime, model = llm_runtime(make_runtime, *_dropped_slowly(0.3), first_sentence_s=1.0, total_s=5.0)
+    runtime.conversations.writer.predict_retries = False  # the share rule alone
+    reply = await runtime.conversations.send("a", "something funny")
+    # tries start at 0, 0.3 and 0.6 s; at 0.9 s, past 85% of 1 s, none does
+    assert reply.status == "replaced" and len(model.history) == 3
+    assert budget_cuts(caplog) == ["no new attempt"]
+    assert "past 85% of it" in caplog.text
+    assert reply.note.startswith("In 3 tries (")
+    assert reply.note.endswith(
+        " s) none of the model's 3 sentences matched the catalog, and another try would not finish within 1.0 s; "
+        "showing the plain reply."
+    )
+
+
+async def test_no_try_starts_that_would_end_past_the_budget_at_the_pace_of_the_last(make_runtime, caplog):
+    runtime, model = llm_runtime(make_runtime, *_dropped_slowly(0.7), first_sentence_s=2.0, total_s=5.0)
+    reply = await runtime.conversations.send("a", "something funny")
+    # at 1.4 s a third try would bring its sentence at 2.1 s: not started, though 1.4 s is within 85% of 2 s
+    assert reply.status == "replaced" and len(model.history) == 2
+    assert budget_cuts(caplog) == ["no new attempt"] and "to its first sentence" in caplog.text
+    assert reply.timings_ms["write"] < 1900
+
+
+async def test_without_the_pace_rule_the_last_try_runs_into_the_budget(make_runtime, caplog):
+    runtime, model = llm_runtime(make_runtime, *_dropped_slowly(0.7), first_sentence_s=2.0, total_s=5.0)
+    runtime.conversations.writer.predict_retries = False
+    reply = await runtime.conversations.send("a", "something funny")
+    assert reply.status == "replaced" and len(model.history) == 3
+    assert budget_cuts(caplog) == ["the 2.0 s first-sentence budget ran out"]
+    assert reply.note == (
+        "The model was too slow: no usable sentence within 2.0 s (none of the model's 2 sentences matched the "
+        "catalog); showing the plain reply."
+    )
+
+
+def test_status_notes_say_what_happened_in_plain_words():
+    from recochat.bot.writer import CAUSES, WriteOutcome, status_note
+
+    assert status_note(WriteOutcome(status="ok")) is None
+    for cause in set(CAUSES) - {"cut_short"}:  # a cut reply keeps the model's prose
+        note = status_note(WriteOutcome(status="replaced", cause=cause, budget_s=2.0, attempts=1))
+        assert note and note.endswith("; showing the plain reply.") and "LLM" not in note, note
+    slow = WriteOutcome(status="replaced", cause="too_slow", budget_s=2.0)
+    assert slow.note == "The model was too slow (no sentence within 2.0 s); showing the plain reply."
+    assert "unavailable" not in slow.note
+    restarting = WriteOutcome(status="replaced", cause="restarting")
+    assert restarting.note == "The model is restarting; showing the plain reply."
 
 
 @pytest.mark.parametrize(
@@ -490,3 +570,42 @@ def test_a_recommend_sentence_may_use_the_first_picks_tags_and_people():
     assert _rule(validator(), "Here are a few picks for you, starting with Batman, a classic Disney film.") == (
         "off_facts"
     )
+
+
+# -- the prompt prefix the server keeps ------------------------------------------------------------------
+def test_the_embedded_server_keeps_prompt_states_unless_told_not_to():
+    from recochat.bot.llm_server import server_command
+
+    command = server_command(Path("m.gguf"), 8000)
+    assert command[command.index("--cache") + 1] == "True" and "--cache_type" in command
+    assert "--cache" not in server_command(Path("m.gguf"), 8000, prompt_cache=False)
+
+
+async def test_each_prompt_kind_is_prefilled_with_the_fixed_part_its_turns_send(make_runtime):
+    from openai_stub import openai_stub
+
+    from recochat.bot.llm_server import LocalModelServer
+
+    runtime, model = llm_runtime(make_runtime, naming_first("Here are some fun picks, starting with {first}."))
+    await runtime.conversations.send("a", "something funny")
+    sent = [(m.type, m.content) for m in model.history[-1]]
+    with openai_stub() as (base_url, requests):
+        server = LocalModelServer(Path("m.gguf"), port=int(base_url.split(":")[-1].split("/")[0]))
+        LLMWriter(QueueChatModel(), runtime.engine.reader.titles, "fake", server=server)  # registers its prefill
+        server._run_prefill()
+    assert [b["max_tokens"] for b in requests] == [1, 1, 1, 1]
+    recommend = requests[0]["messages"]
+    roles = {"system": "system", "human": "user", "ai": "assistant"}
+    # everything before the turn's own text is the same, so the server's kept state covers it
+    assert [(roles[t], c) for t, c in sent[:-1]] == [(m["role"], m["content"]) for m in recommend[:-1]]
+    assert sent[-1][1].startswith("User said: ") and recommend[-1]["content"].startswith("User said: ")
+
+
+def test_no_prefill_without_the_prompt_cache():
+    from recochat.bot.llm_server import LocalModelServer
+
+    server = LocalModelServer(Path("m.gguf"), port=9, prompt_cache=False)
+    called = []
+    server.prefill(lambda: called.append(1) or [])
+    server._run_prefill()
+    assert called == []

@@ -598,7 +598,10 @@ def llm_serve(port: int, host: str, threads: int | None) -> None:
         err=True,
     )
     try:
-        sys.exit(subprocess.call(server_command(path, port, threads=threads or settings.llm_threads, host=host)))
+        command = server_command(
+            path, port, threads=threads or settings.llm_threads, host=host, prompt_cache=settings.llm_prompt_cache
+        )
+        sys.exit(subprocess.call(command))
     except KeyboardInterrupt:
         sys.exit(0)
 

@@ -87,3 +87,5 @@ async def print_turn(stream: ReplyStream, out: TextIO, prompt: str = "bot> ") ->
     async for chunk in stream:
         print(chunk, end="", file=out, flush=True)
     print(file=out)
+    if stream.reply is not None and stream.reply.note:  # about the model, not part of the reply: stderr
+        print(f"({stream.reply.note})", file=sys.stderr, flush=True)

@@ -229,11 +229,10 @@ class RecochatApp(App[None]):
         if reply is not None:
             self.last_reply = reply
             self._last_timing = timing_text(reply)
-            if reply.status == "replaced":
+            if reply.status == "replaced" and reply.note:
                 self.notify(
-                    f"{reply.note or 'The LLM failed'} ({self.runtime.writer_label}); showing the plain reply. "
-                    f"Details in {self.runtime.settings.log_path}.",
-                    title="LLM unavailable",
+                    f"{reply.note} ({self.runtime.writer_label}; details in {self.runtime.settings.log_path})",
+                    title="Plain reply",
                     severity="warning",
                     timeout=8,
                 )

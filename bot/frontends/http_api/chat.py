@@ -44,6 +44,8 @@ def extra(user: str, collection: str, items: list[ReplyItem], reply: Reply | Non
         field |= {"kind": reply.kind, "status": reply.status, "writer": reply.writer}
         if reply.notice:
             field["notice"] = reply.notice
+        if reply.note:
+            field["note"] = reply.note
     return field
 
 

@@ -11,6 +11,11 @@ API, timed the way a front end sees them:
 
 `--concurrency 4` runs the four conversations at once, so most turns rank while the model
 server is generating for another user; `--concurrency 1` runs them one after another.
+
+`--compare` runs each concurrency twice, back to back, each with a fresh server: first as before
+the prompt cache (`--no-prompt-cache`: no kept states, no prefill) and the pace rule for retries
+(`--no-retry-pace`: retries start until 85% of the first-sentence budget whatever a sample takes),
+then with both, so one invocation on one machine gives the before and after side by side.
 """
 
 from __future__ import annotations
@@ -121,9 +126,9 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "share_ok": counts["ok"] / total,
         "share_repaired": counts["repaired"] / total,
         "share_replaced": counts["replaced"] / total,
-        "replaced_because": dict(
-            Counter(r["note"] or "nothing survived validation" for r in llm_rows if r["status"] == "replaced")
-        ),
+        "replaced_because": dict(Counter(r["cause"] for r in llm_rows if r["status"] == "replaced").most_common()),
+        "cut_short": sum(r["cause"] == "cut_short" for r in llm_rows),
+        "attempts_mean": sum(r["attempts"] for r in llm_rows) / total,
         "items_ms_p50": percentile(items, 0.5),
         "items_ms_p95": percentile(items, 0.95),
         "first_sentence_ms_p50": percentile(first, 0.5),
@@ -136,23 +141,27 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 class DropRecorder:
-    """The runtime's writer, unchanged, keeping each user's last turn's drops by rule: a reply carries its status
-    and note, not its drops."""
+    """The runtime's writer, unchanged, keeping each user's last turn's drops by rule, why the prose is missing or
+    cut (`WriteOutcome.cause`) and the samples asked for: a reply carries its status and note, not these."""
 
     def __init__(self, writer: Writer) -> None:
         self.writer = writer
         self.name = writer.name
-        self.last: dict[str, dict[str, int]] = {}
+        self.last: dict[str, dict[str, Any]] = {}
 
     async def stream(self, result: TurnResult, outcome: WriteOutcome) -> AsyncIterator[str]:
         try:
             async for chunk in self.writer.stream(result, outcome):
                 yield chunk
         finally:
-            self.last[result.user_id] = dict(outcome.dropped_by)
+            self.last[result.user_id] = {
+                "dropped_by": dict(outcome.dropped_by),
+                "cause": outcome.cause,
+                "attempts": outcome.attempts,
+            }
 
-    def take(self, user: str) -> dict[str, int]:
-        return self.last.pop(user, {})
+    def take(self, user: str) -> dict[str, Any]:
+        return self.last.pop(user, {"dropped_by": {}, "cause": None, "attempts": 0})
 
 
 async def _converse(conversations: Any, user: str, turns: list[str], drops: DropRecorder) -> list[dict[str, Any]]:
@@ -179,7 +188,7 @@ async def _converse(conversations: Any, user: str, turns: list[str], drops: Drop
                 "prose": reply.prose,
                 "items": [i.label for i in reply.items],
                 "whys": [i.why for i in reply.items],
-                "dropped_by": drops.take(user),
+                **drops.take(user),
             }
         )
     return rows
@@ -190,6 +199,8 @@ def run(
     base_url: str | None = None,
     concurrency: int = 4,
     conversations: list[list[str]] = CONVERSATIONS,
+    prompt_cache: bool = True,
+    retry_pace: bool = True,
     **budgets: Any,
 ) -> dict[str, Any]:
     from recochat.bot.runtime import build
@@ -199,8 +210,11 @@ def run(
     fields: dict[str, Any] = (
         {"llm": "openai", "llm_base_url": base_url, "llm_model": "smollm2"} if base_url else {"llm": writer}
     )
-    runtime = build(Settings(home=home, **fields, **budgets))
-    drops = DropRecorder(runtime.conversations.writer)
+    runtime = build(Settings(home=home, **fields, **budgets, llm_prompt_cache=prompt_cache))
+    writer_ = runtime.conversations.writer
+    if hasattr(writer_, "predict_retries"):
+        writer_.predict_retries = retry_pace
+    drops = DropRecorder(writer_)
     runtime.conversations.writer = drops
     try:
         if runtime.llm_server is not None:
@@ -223,6 +237,8 @@ def run(
     return {
         "writer": runtime.writer_label,
         "concurrency": concurrency,
+        "prompt_cache": prompt_cache and runtime.llm_server is not None,
+        "retry_pace": retry_pace,
         "budgets_s": {"first_sentence": settings.llm_first_sentence_s, "total": settings.llm_total_s},
         **summarize(rows),
         "rows": rows,
@@ -244,12 +260,26 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--first-sentence-s", type=float, help="override RECOCHAT_LLM_FIRST_SENTENCE_S")
     parser.add_argument("--total-s", type=float, help="override RECOCHAT_LLM_TOTAL_S")
+    parser.add_argument(
+        "--no-prompt-cache", action="store_true", help="the embedded server keeps no prompt states and prefills none"
+    )
+    parser.add_argument(
+        "--no-retry-pace", action="store_true", help="retries start until 85%% of the budget, however long one takes"
+    )
+    parser.add_argument(
+        "--compare", action="store_true", help="each concurrency without the prompt cache and pace rule, then with"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     budgets = {k: v for k, v in (("llm_first_sentence_s", args.first_sentence_s), ("llm_total_s", args.total_s)) if v}
     name = "llm_server" if args.base_url else f"llm_{args.writer}"
     out = args.out or Path(__file__).parent / "results" / f"{name}.json"
-    runs = [run(args.writer, args.base_url, c, **budgets) for c in args.concurrency]
+    configs = [(False, False), (True, True)] if args.compare else [(not args.no_prompt_cache, not args.no_retry_pace)]
+    runs = [
+        run(args.writer, args.base_url, c, prompt_cache=cache, retry_pace=pace, **budgets)
+        for c in args.concurrency
+        for cache, pace in configs
+    ]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(runs, indent=2, ensure_ascii=False))
     print(json.dumps([{k: v for k, v in r.items() if k != "rows"} for r in runs], indent=2))

@@ -328,6 +328,7 @@ class Engine:
             seen=seen,
             collaborative_seen=self.crowd.blend(self.collaborative, seen).scores if seen and features else {},
             popularity_counts=learned_popularity(blended, self.recommender.scorer.has_meta_popularity),
+            popularity_version=blended.counts_version,
             liked_people=profile.liked_people,
             disliked_people=profile.disliked_people,
         )

@@ -14,6 +14,7 @@ checkpoint (`to_bytes`) from which one user's share can still be taken out.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import threading
@@ -27,6 +28,9 @@ from .contract import Event, without_undone
 
 Signal = str | None
 """One step of a user's history: an item they liked, or None where a session ended (a reset)."""
+
+_EDITS = itertools.count(1)
+"""Numbers for `CoOccurrence.version`, unique across every model of the process."""
 
 COLLABORATIVE_KINDS = ("mention", "feedback", "undo", "reset")
 """The events the collaborative component learns from (with the undos and resets that shape them)."""
@@ -73,6 +77,9 @@ class CoOccurrence:
         self._history = history_per_user
         self._max_users = max_users
         self._lock = threading.RLock()
+        self.version = next(_EDITS)
+        """Changes whenever the counts or pairs do, and no two models share one: equal versions mean equal counts,
+        so a reader may keep what it computed from them (the scorer's dense popularity prior)."""
 
     # a lock neither copies nor pickles: copies get their own
     def __getstate__(self) -> dict[str, Any]:
@@ -83,6 +90,7 @@ class CoOccurrence:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.RLock()
+        self.version = next(_EDITS)
 
     # -- learning ----------------------------------------------------------------------------
     def _step(self, window: list[str], item_id: str, share: _Share | None = None) -> None:
@@ -90,6 +98,7 @@ class CoOccurrence:
         if item_id in window:
             return
         if share is None:
+            self.version = next(_EDITS)
             self.counts[item_id] += 1
             for other in window:
                 self.pairs[item_id][other] += 1
@@ -189,6 +198,7 @@ class CoOccurrence:
             self.counts = Counter(counts)
             self.pairs = defaultdict(Counter, {a: Counter(row) for a, row in pairs.items()})
             self._recent = recent
+            self.version = next(_EDITS)
 
     def to_bytes(self) -> bytes:
         """Counts, pairs and the window length as compressed JSON (no windows): a checkpoint."""
@@ -203,6 +213,7 @@ class CoOccurrence:
         model.counts = Counter({k: int(v) for k, v in data["counts"].items()})
         for a, row in data["pairs"].items():
             model.pairs[a] = Counter({b: int(n) for b, n in row.items()})
+        model.version = next(_EDITS)
         return model
 
     @property
@@ -210,6 +221,7 @@ class CoOccurrence:
         return self._history
 
     def _add(self, share: _Share, sign: int) -> None:
+        self.version = next(_EDITS)
         for item_id, n in share.counts.items():
             self.counts[item_id] += sign * n
             if self.counts[item_id] <= 0:
@@ -255,9 +267,9 @@ class CoOccurrence:
                         out[target] += together / math.sqrt(source_count * target_count)
         return dict(out)
 
-    def neighbourhood(self, liked: Iterable[str]) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
-        """A copy of the counts and of the liked items' rows of pairs, read together: what a blend with
-        another model needs (profiles/crowd.py)."""
+    def neighbourhood(self, liked: Iterable[str]) -> tuple[dict[str, int], dict[str, dict[str, int]], int]:
+        """A copy of the counts, of the liked items' rows of pairs and the `version` they are at, read together:
+        what a blend with another model needs (profiles/crowd.py)."""
         with self._lock:
             rows = {source: dict(row) for source in liked if (row := self.pairs.get(source))}
-            return dict(self.counts), rows
+            return dict(self.counts), rows, self.version

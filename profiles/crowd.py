@@ -90,6 +90,9 @@ class Blended:
     """The crowd's weight this ranking used."""
     own_likes: int = 0
     """The deployment's own positive signals so far (what the weight shrinks with)."""
+    counts_version: tuple[int, ...] | None = None
+    """Which `counts` these are (the models' `CoOccurrence.version`s and the weight): equal versions mean equal
+    counts, so the scorer turns them into a prior over the catalog once, not on every ranking."""
 
 
 class Crowd:
@@ -113,17 +116,19 @@ class Crowd:
         """The scores, counts and sources of one ranking: own + w · crowd, counts and pairs alike (a crowd pair
         seen in fewer than `min_together` conversations left out). With no crowd, exactly the live component's
         `scores` and counts, at about its cost (no copy of the counts)."""
-        own_counts, own_rows = own.neighbourhood(liked)
+        own_counts, own_rows, own_version = own.neighbourhood(liked)
         own_likes = sum(own_counts.values())
         w = 0.0 if self.empty else crowd_weight(own_likes, self.base)
         counts = cast("dict[str, float]", own_counts)
         crowd_rows: dict[str, dict[str, int]] = {}
+        version: tuple[int, ...] = (own_version,)
         if w > 0:
-            crowd_counts, crowd_rows = self.model.neighbourhood(liked)
+            crowd_counts, crowd_rows, crowd_version = self.model.neighbourhood(liked)
             counts = dict(counts)
             for item_id, n in crowd_counts.items():
                 counts[item_id] = counts.get(item_id, 0) + w * n
-        out = Blended(counts=counts, weight=w, own_likes=own_likes)
+            version = (own_version, crowd_version, hash(w))
+        out = Blended(counts=counts, weight=w, own_likes=own_likes, counts_version=version)
         best: dict[str, float] = {}
         for source in dict.fromkeys(liked):
             source_count = counts.get(source, 0)

@@ -232,14 +232,14 @@ class Recommender:
         if request.interest is None:
             rows = self.cold_start.pool(rows, request)
         scored = self.scorer.scored(rows, request)
-        if request.interest is not None:
-            fit = scored.embeddings @ self.index.query(request, request.interest)
-        else:
-            fit = 0 * scored.score
         # a reply (diversified, explained, for a taste) holds at most one wildcard in five; plain top-k rankings
         # for evaluation and exports keep the scores' order
         capped = request.diversify and request.explain and request.interest is not None
-        return self._chosen(scored, fit, self._ordered(scored, request, capped), request, broken, capped)
+        picks = self._ordered(scored, request, capped)
+        fit = np.zeros(len(scored.score), dtype=np.float32)  # read at the picks only: not a pass over every row
+        if request.interest is not None and picks:
+            fit[picks] = scored.embeddings[picks] @ self.index.query(request, request.interest)
+        return self._chosen(scored, fit, picks, request, broken, capped)
 
     def _ordered(self, scored: Scored, request: RankRequest, capped: bool) -> list[int]:
         """Positions of the best pool, diversified by MMR (with spares to pass over wildcards when `capped`)."""

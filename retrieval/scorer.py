@@ -6,6 +6,7 @@ The formula's parts that the whys and the wildcard rule read are kept beside the
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +66,8 @@ class Scorer:
         self.has_meta_popularity = bool(meta_popularity.any())
         self.meta_prior = popularity_prior(meta_popularity)
         """The catalog's own popularity prior of every row (meta `popularity`, else `nbmentions`)."""
+        self._learned: tuple[Hashable, np.ndarray] | None = None
+        """The learned prior of every row and the `RankRequest.popularity_version` it was built from."""
 
     def scored(self, rows: np.ndarray, request: RankRequest) -> Scored:
         """The formula's score of every row; with a learned ranker (and an interest vector: a cold start has
@@ -84,7 +87,7 @@ class Scorer:
             embeddings = self.catalog.embeddings if len(rows) == len(self.catalog) else self.catalog.embeddings[rows]
         collab_raw = self.index.on_rows(request.collaborative, rows)
         collab = collab_raw / collab_raw.max() if collab_raw.max() > 0 else collab_raw
-        prior = self.prior(rows, request.popularity_counts)
+        prior = self.prior(rows, request.popularity_counts, request.popularity_version)
         score, similarity, negative = base_scores(
             embeddings, request.interest, request.aversion, prior, collab, self.weights
         )
@@ -141,7 +144,7 @@ class Scorer:
         seen = [row_of[i] for i in request.seen[-20:] if i in row_of]
         seen_max = (embeddings @ self.catalog.embeddings[seen].T).max(axis=1) if seen else zeros
         counts = request.popularity_counts
-        learned_popularity = self.learned_prior(rows, counts) if counts else zeros
+        learned_popularity = self.learned_prior(rows, counts, request.popularity_version) if counts else zeros
         people = self.people_boost(request, rows) if request.liked_people or request.disliked_people else zeros
         collab = collab_raw / collab_raw.max() if n and collab_raw.max() > 0 else collab_raw
         aspects = [v for _, v in request.aspects]
@@ -184,17 +187,25 @@ class Scorer:
             extra += self.weights.genre * ((counts > 0) + 0.5 * every)
         return extra
 
-    def prior(self, rows: np.ndarray, counts: dict[str, float]) -> np.ndarray:
+    def prior(self, rows: np.ndarray, counts: dict[str, float], version: Hashable | None = None) -> np.ndarray:
         """The popularity prior of `rows`: the catalog's, the event log's counts, or the mean of both."""
         if not counts:
             return self.meta_prior[rows]
-        learned = self.learned_prior(rows, counts)
+        learned = self.learned_prior(rows, counts, version)
         return (self.meta_prior[rows] + learned) / 2 if self.has_meta_popularity else learned
 
-    def learned_prior(self, rows: np.ndarray, counts: dict[str, float]) -> np.ndarray:
-        """The event log's counts of `rows`, log-scaled against the catalog's most counted item."""
-        top = max((c for i, c in counts.items() if i in self.catalog.row_of), default=0)
-        return popularity_prior(self.index.on_rows(counts, rows), top=top)
+    def learned_prior(self, rows: np.ndarray, counts: dict[str, float], version: Hashable | None = None) -> np.ndarray:
+        """The event log's counts of `rows`, log-scaled against the catalog's most counted item. With a `version`
+        the prior of every row is built once per version and kept (counts change with feedback, not per turn)."""
+        if version is None:
+            top = max((c for i, c in counts.items() if i in self.catalog.row_of), default=0)
+            return popularity_prior(self.index.on_rows(counts, rows), top=top)
+        kept = self._learned
+        if kept is None or kept[0] != version:
+            every_row = self.index.on_rows(counts, np.arange(len(self.catalog)))
+            kept = (version, popularity_prior(every_row))
+            self._learned = kept  # one assignment: a thread reading the old pair still reads a matching pair
+        return kept[1][rows]
 
     def people_boost(self, request: RankRequest, rows: np.ndarray) -> np.ndarray:
         """+1 for each liked person a row has, −1 for each disliked one."""

@@ -112,6 +112,43 @@ def test_ann_candidates_score_like_the_whole_catalog_with_every_signal(large, mo
     assert "i7" not in dict(exact) and {"i3", "i500"} <= set(dict(exact))  # boosted by a person, co-occurrence
 
 
+def test_a_versioned_learned_prior_is_built_once_and_rebuilt_when_the_counts_change(large):
+    """The learned popularity a version names is mapped to catalog rows once; the scores equal the unversioned
+    path, and a new version (feedback changed the counts) is read, not the kept prior."""
+    from recochat.profiles.collaborative import CoOccurrence
+    from recochat.profiles.crowd import Crowd
+
+    live = CoOccurrence()
+    live.observe_all("u", ["i41", "i3", "i41"])
+    ranker = Recommender(large)
+
+    def ranked(blended, versioned: bool) -> list[tuple[str, float]]:
+        request = RankRequest(
+            interest=large.embeddings[41] + large.embeddings[3],
+            aversion=None,
+            k=20,
+            popularity_counts=blended.counts,
+            popularity_version=blended.counts_version if versioned else None,
+            diversify=False,
+            explain=False,
+        )
+        return [(r.item.id, round(r.score, 5)) for r in ranker.rank(request).items]
+
+    before = Crowd(base=0).blend(live, [])
+    assert (
+        ranked(before, versioned=True)
+        == ranked(before, versioned=False)
+        != ranked(Crowd(base=0).blend(CoOccurrence(), []), versioned=False)
+    )  # the counts move the scores
+    kept = ranker.scorer._learned
+    assert ranked(before, versioned=True) and ranker.scorer._learned is kept  # same version: nothing rebuilt
+    live.observe_all("v", ["i500"] * 1 + ["i41"])
+    after = Crowd(base=0).blend(live, [])
+    assert after.counts_version != before.counts_version
+    assert ranked(after, versioned=True) == ranked(after, versioned=False)
+    assert ranker.scorer._learned is not kept
+
+
 def test_top_positions_are_best_first_with_ties_in_catalog_order():
     from recochat.retrieval.scoring import top_positions
 

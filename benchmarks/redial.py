@@ -162,6 +162,8 @@ def popularity_of(catalog: StoredCatalog) -> dict[str, float]:
 DEBIAS_CURVE = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 """The `debias` settings the held-out split is ranked at, for R@10 against exposure."""
 SMOKE_DEBIAS = (0.0, 0.3)
+SMOKE_TRAIN_CONVERSATIONS = 30
+"""The ReDial train conversations a smoke run builds ranker samples from (all 2,270 take ~20 s to link)."""
 
 
 def debias_curve(
@@ -377,9 +379,24 @@ def learn_ranker(
     chosen: dict,
     smoke: bool,
     transfer: RankerModel | None = None,
+    extra: Sequence[Sample] = (),
+    extra_learn: Learner | None = None,
 ) -> tuple[RankerModel, dict]:
     """The product's cross-validated ranker training (bot/training/ranker.py), with LightGBM logged beside it."""
-    return _learn_ranker(catalog, scored, encoder, learn, home, tuning, chosen, smoke, transfer, ranking.lightgbm_rows)
+    return _learn_ranker(
+        catalog,
+        scored,
+        encoder,
+        learn,
+        home,
+        tuning,
+        chosen,
+        smoke,
+        transfer,
+        ranking.lightgbm_rows,
+        extra,
+        extra_learn,
+    )
 
 
 def progress(started: float, what: str) -> None:
@@ -414,8 +431,12 @@ def run(
     else:
         chosen, tuning_log = reused_formula(formula_from)
     chosen_catalog = popular if chosen["catalog_popularity"] else catalog
-    progress(started, "formula chosen; training the ranker")
-    model, ranker_report = learn_ranker(catalog, chosen_catalog, encoder, learn, home, tuning, chosen, smoke)
+    extra = data.train_samples(catalog.items, DATA, conversations=SMOKE_TRAIN_CONVERSATIONS if smoke else None)
+    extra_learn = events_learner({**mentions, **data.train_mentions(DATA)}, catalog)  # each fold's own, no background
+    progress(started, f"formula chosen; training the ranker (and on {len(extra)} train-conversation samples)")
+    model, ranker_report = learn_ranker(
+        catalog, chosen_catalog, encoder, learn, home, tuning, chosen, smoke, extra=extra, extra_learn=extra_learn
+    )
     name = "redial_smoke" if smoke else "redial"
     model.save((out_dir or RESULTS) / f"{name}_ranker.json")
     used = model if ranker_report["used"] else None

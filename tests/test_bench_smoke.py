@@ -45,6 +45,10 @@ def test_redial_smoke(tmp_path, encoder):
     standard = result["standard_protocol"]  # the published tables' protocol, beside the headline
     assert standard["samples"] == 80 and standard["new_items"]["n"] > 0
     assert "(no ReDial train conversations)" in result["ablation"][-1]["variant"]
+    # the ranker's cross-validation tries the train conversations' samples beside the tuning folds alone
+    assert {"linear pairwise", "linear pairwise + train conversations"} <= {
+        r["model"] for r in result["ranker"]["grid"]
+    }
     assert "Standard protocol, beside the headline" in (tmp_path / "redial_smoke.md").read_text()
     # leaning away from popularity shows less popular items (ReDial's catalog popularity is its train mentions)
     unbiased, debiased = (p["exposure"]["popularity_percentile@10"] for p in result["heldout"]["debias_curve"])

@@ -229,3 +229,34 @@ def test_a_turn_with_a_learned_ranker_asks_for_its_features(fake_runtime, monkey
     engine.recommender.ranker = RankerModel(np.eye(len(FEATURES), dtype=np.float32)[COLUMN["interest"]])
     engine.turn("user", "something else")
     assert asked == [False, True]
+
+
+def test_a_train_conversation_becomes_samples_as_the_test_ones_were_built():
+    """At each recommender utterance naming catalog movies: the earlier utterances (a sender's consecutive messages
+    merged, @ids written as titles), the movies as targets, and what was named before (by id or title) as mentioned;
+    a seeker's utterance is never a sample."""
+    from recochat.bot.training.redial import conversation_samples
+    from recochat.retrieval.titles import TitleIndex
+
+    items = [CatalogItem(i, t, t) for i, t in (("1", "Alien (1979)"), ("2", "Heat (1995)"), ("3", "Ronin (1998)"))]
+    record = {
+        "conversationId": "77",
+        "initiatorWorkerId": 5,
+        "movieMentions": {"1": "Alien  (1979)", "2": "Heat (1995)", "3": "Ronin (1998)", "9": "Not Listed (2001)"},
+        "messages": [
+            {"senderWorkerId": 5, "text": "hi"},
+            {"senderWorkerId": 5, "text": "I loved @1"},
+            {"senderWorkerId": 6, "text": "Try @2 or @9"},
+            {"senderWorkerId": 5, "text": "Seen @3 already, and Alien (1979) of course"},
+            {"senderWorkerId": 6, "text": "Then @3 again, or @2"},
+        ],
+    }
+    samples = conversation_samples(record, {"1", "2", "3"}, TitleIndex(items))
+    assert [(s.dialog_id, s.turn_id, s.targets) for s in samples] == [
+        ("train:77", 1, ["2"]),
+        ("train:77", 3, ["3", "2"]),
+    ]
+    assert samples[0].context == ["hi I loved Alien (1979)"]
+    assert samples[0].mentioned == {"1"}
+    assert samples[1].context[-1] == "Seen Ronin (1998) already, and Alien (1979) of course"
+    assert samples[1].mentioned == {"1", "2", "3"} and samples[1].new_targets() == []

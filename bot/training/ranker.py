@@ -5,8 +5,10 @@ Protocol: a group is one recommendation turn of the tuning split (ReDial's first
 context went through the pipeline, with the formula's best candidates (mentioned items excluded, as in the
 new-items protocol) and the turn's new targets marked. Two folds by dialogue, as the formula's grid: a fold's
 groups are built with the collaborative component taught by the other fold, a model trained on one fold is
-scored on the other, and their rankings are pooled. Targets outside the candidates count as misses. Nothing
-of the held-out split is read here. (`benchmarks/ranker.py` adds LightGBM beside it, for comparison.)
+scored on the other, and their rankings are pooled. Targets outside the candidates count as misses. Samples of
+ReDial's train/validation conversations, built the same way (`redial.train_samples`), may join each fold's
+training groups, never its scored ones; the cross-validation keeps them only when they help. Nothing of the
+held-out split is read here. (`benchmarks/ranker.py` adds LightGBM beside it, for comparison.)
 """
 
 from __future__ import annotations
@@ -94,25 +96,32 @@ def rows_of(groups: Groups, score: Callable[[np.ndarray], np.ndarray] | None) ->
     return rows
 
 
-def cross_validate(folds: tuple[Groups, Groups], smoke: bool = False) -> tuple[dict, list[dict]]:
-    """The (first stage, l2) with the best pooled two-fold R@10 + R@50 / 2, every point logged, the formula's
-    order at each first stage beside it."""
+def cross_validate(
+    folds: tuple[Groups, Groups], smoke: bool = False, extra: Groups | None = None
+) -> tuple[dict, list[dict]]:
+    """The (first stage, l2, extra or not) with the best pooled two-fold R@10 + R@50 / 2, every point logged, the
+    formula's order at each first stage beside it. `extra`: groups from other conversations, added to each fold's
+    training groups (never scored: the folds are the tuning split's), tried beside the folds alone."""
     log: list[dict] = []
     best: tuple[float, dict] | None = None
     stages = FIRST_STAGES[:1] if smoke else FIRST_STAGES
     for size in stages:
         a, b = folds[0].truncated(size), folds[1].truncated(size)
         log.append({"model": "formula order", "first_stage": size, **evaluate(rows_of(a, None) + rows_of(b, None))})
-        for l2 in L2[:1] if smoke else L2:
-            rows = []
-            for train, test in ((a, b), (b, a)):
-                model = fit_pairwise(train.groups, l2=l2, first_stage=size)
-                rows += rows_of(test, model.score)
-            metrics = evaluate(rows)
-            log.append({"model": "linear pairwise", "first_stage": size, "l2": l2, **metrics})
-            key = metrics["recall@10"] + 0.5 * metrics["recall@50"]
-            if best is None or key > best[0]:
-                best = (key, {"first_stage": size, "l2": l2, "metrics": metrics})
+        more = extra.truncated(size) if extra is not None else None
+        for with_extra in (False, True) if more is not None else (False,):
+            for l2 in L2[:1] if smoke else L2:
+                rows = []
+                for train, test in ((a, b), (b, a)):
+                    groups = train.groups + (more.groups if with_extra and more is not None else [])
+                    model = fit_pairwise(groups, l2=l2, first_stage=size)
+                    rows += rows_of(test, model.score)
+                metrics = evaluate(rows)
+                name = "linear pairwise" + (" + train conversations" if with_extra else "")
+                log.append({"model": name, "first_stage": size, "l2": l2, **metrics})
+                key = metrics["recall@10"] + 0.5 * metrics["recall@50"]
+                if best is None or key > best[0]:
+                    best = (key, {"first_stage": size, "l2": l2, "extra": with_extra, "metrics": metrics})
     assert best is not None
     return best[1], log
 
@@ -142,10 +151,34 @@ def fold_groups(
     return out[0], out[1]
 
 
-def fit_chosen(folds: tuple[Groups, Groups], chosen: dict, meta: dict) -> RankerModel:
-    """The chosen configuration fitted on both folds."""
+def extra_groups(
+    engine: Engine,
+    samples: Sequence[Sample],
+    learn: Learner,
+    taught_too: set[str],
+    first_stage: int,
+    recommender_turns: bool,
+) -> Groups:
+    """Groups of other conversations' samples (ReDial train/validation), in two folds by dialogue, each built with
+    the collaborative counts of the other fold plus `taught_too` (the tuning dialogues), never its own: a sample's
+    own conversation in the counts would hand the model its targets. The engine replays the samples here."""
+    replay(engine, samples, recommender_turns)
+    kept = engine.collaborative
+    folds = two_folds(samples)
+    out = Groups()
+    for fold, other in ((folds[0], folds[1]), (folds[1], folds[0])):
+        engine.collaborative = learn(other | taught_too)
+        out = out + build_groups(engine, [s for s in samples if s.dialog_id in fold], first_stage)
+    engine.collaborative = kept
+    return out
+
+
+def fit_chosen(folds: tuple[Groups, Groups], chosen: dict, meta: dict, extra: Groups | None = None) -> RankerModel:
+    """The chosen configuration fitted on both folds (and the extra groups, when it chose them)."""
     size = chosen["first_stage"]
     both = folds[0].truncated(size) + folds[1].truncated(size)
+    if chosen.get("extra") and extra is not None:
+        both = both + extra.truncated(size)
     return fit_pairwise(both.groups, l2=chosen["l2"], first_stage=size, meta=meta)
 
 
@@ -164,25 +197,36 @@ def learn_ranker(
     smoke: bool,
     transfer: RankerModel | None = None,
     compare: Compare | None = None,
+    extra: Sequence[Sample] = (),
+    extra_learn: Learner | None = None,
 ) -> tuple[RankerModel, dict]:
     """The learned ranker (scoring `scored`: the catalog with the chosen popularity column), cross-validated on the
     tuning split's two folds, then fitted on both; `compare` adds other models' rows to the log. `transfer`, a model
     trained on another dataset, is scored on the same folds beside it, and is returned instead when it does better
-    there. The report says whether either beat the formula's own order ("used") and which one it is ("source")."""
+    there. The report says whether either beat the formula's own order ("used") and which one it is ("source").
+    `extra`: samples of other conversations (`redial.train_samples`) whose groups join the training folds when the
+    cross-validation says they help; `extra_learn` teaches their collaborative counts (`extra_groups`)."""
     started = time.perf_counter()
     engine = make_engine(catalog, encoder, CoOccurrence(), home, tuned_weights(chosen))
     engine.recommender = Recommender(scored, tuned_weights(chosen))
     replay(engine, tuning, chosen["recommender_turns"])
     folds = fold_groups(engine, tuning, learn, max(FIRST_STAGES))
+    more = None
+    if extra and extra_learn is not None:
+        tuning_dialogs = {s.dialog_id for s in tuning}
+        more = extra_groups(engine, extra, extra_learn, tuning_dialogs, max(FIRST_STAGES), chosen["recommender_turns"])
     built = time.perf_counter() - started
-    best, log = cross_validate(folds, smoke)
+    best, log = cross_validate(folds, smoke, more)
     if compare is not None:
         log += compare(folds, best, smoke)
     formula = next(r for r in log if r["model"] == "formula order" and r["first_stage"] == best["first_stage"])
     key = best["metrics"]["recall@10"] + 0.5 * best["metrics"]["recall@50"]
     better = key > formula["recall@10"] + 0.5 * formula["recall@50"]
-    meta = {"data": f"{catalog.name}: {len(tuning)} tuning samples", "features_seconds": round(built, 1)}
-    model = fit_chosen(folds, best, meta)
+    data = f"{catalog.name}: {len(tuning)} tuning samples"
+    if best.get("extra") and more is not None:
+        data += f" and {len(more.groups)} samples of {len({s.dialog_id for s in extra})} train conversations"
+    meta = {"data": data, "features_seconds": round(built, 1)}
+    model = fit_chosen(folds, best, meta, more)
     source, two_fold = "trained on this tuning split", best["metrics"]
     if transfer is not None:
         a, b = (fold.truncated(transfer.first_stage) for fold in folds)
@@ -223,8 +267,22 @@ def train_ranker(
     chosen, _ = redial.reused_formula(formula_from)
     with_popularity = redial.train_popularity(catalog, mentions, data) if chosen["catalog_popularity"] else catalog
     home = Path(tempfile.mkdtemp(prefix="recochat-train-ranker-"))
-    learn = redial.events_learner(mentions, catalog, background=redial.train_mentions(data))
-    model, summary = learn_ranker(catalog, with_popularity, encoder, learn, home, tuning, chosen, smoke=False)
+    train = redial.train_mentions(data)
+    learn = redial.events_learner(mentions, catalog, background=train)
+    extra = redial.train_samples(items, data)
+    extra_learn = redial.events_learner({**mentions, **train}, catalog)
+    model, summary = learn_ranker(
+        catalog,
+        with_popularity,
+        encoder,
+        learn,
+        home,
+        tuning,
+        chosen,
+        smoke=False,
+        extra=extra,
+        extra_learn=extra_learn,
+    )
     if not summary["used"]:
         raise SystemExit("the learned ranker did no better than the formula on the tuning half; no model written")
     return {**summary, "model": model}

@@ -17,11 +17,12 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Container, Iterator, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -220,6 +221,43 @@ def train_conversations(data: Path) -> list[RedialConversation]:
     return [read_conversation(record) for record in train_records(data)]
 
 
+def conversation_samples(record: dict, known: Container[str], titles: TitleIndex) -> list[Sample]:
+    """One raw ReDial conversation as recommendation samples, built as iEvaLM built the test ones: a sender's
+    consecutive messages are one utterance, @ids are written as their "Title (Year)", and at each recommender
+    utterance that names catalog movies the sample is (every earlier utterance; those movies). Mentioned: the
+    movies named earlier, by id or by a linked title. The dialogue id is "train:ID", as in `train_mentions`."""
+    names = {k: " ".join(v.split()) for k, v in (record.get("movieMentions") or {}).items() if isinstance(v, str)}
+    utterances: list[tuple[object, str, list[str]]] = []  # (sender, text, movie ids)
+    for message in record["messages"]:
+        ids = re.findall(r"@(\d+)", message["text"])
+        text = re.sub(r"@(\d+)", lambda m: names.get(m.group(1), m.group(0)), message["text"])
+        if utterances and utterances[-1][0] == message.get("senderWorkerId"):
+            sender, before, earlier = utterances[-1]
+            utterances[-1] = (sender, f"{before} {text}", earlier + ids)
+        else:
+            utterances.append((message.get("senderWorkerId"), text, ids))
+    dialog = f"train:{record['conversationId']}"
+    samples: list[Sample] = []
+    mentioned: set[str] = set()
+    for turn, (sender, _text, ids) in enumerate(utterances):
+        targets = list(dict.fromkeys(i for i in ids if i in known))
+        if turn and targets and sender != record.get("initiatorWorkerId"):
+            context = [u[1] for u in utterances[:turn]]
+            linked = {m.item_id for t in context for m in titles.find(t)}
+            samples.append(Sample(dialog, turn, context, targets, mentioned | linked))
+        mentioned |= {i for i in ids if i in known}
+    return samples
+
+
+def train_samples(items: list[CatalogItem], data: Path, conversations: int | None = None) -> list[Sample]:
+    """`conversation_samples` of the ReDial train/validation conversations (none is a test dialogue): all of them,
+    or the first `conversations` (linking every context's titles is most of the ~20 s the 2,270 take)."""
+    known = {item.id for item in items}
+    titles = TitleIndex(items)
+    records = itertools.islice(train_records(data), conversations)
+    return [s for record in records for s in conversation_samples(record, known, titles)]
+
+
 def train_mentions(data: Path) -> dict[str, list[str]]:
     """'train:ID' → the movie ids a ReDial train/validation conversation @mentions, in order."""
     return {f"train:{c.id}": c.mentions for c in train_conversations(data)}
@@ -276,7 +314,7 @@ def make_engine(
     return engine
 
 
-def replay(engine: Engine, samples: list[Sample], recommender_turns: bool) -> None:
+def replay(engine: Engine, samples: Sequence[Sample], recommender_turns: bool) -> None:
     """Feed each sample's context through the pipeline (recommender turns too, if asked)."""
     for sample in samples:
         for index, text in enumerate(sample.context):

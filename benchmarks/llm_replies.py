@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import tempfile
 import time
 from collections import Counter
@@ -206,6 +207,7 @@ def run(
     from recochat.bot.runtime import build
     from recochat.bot.settings import Settings
 
+    load_before = os.getloadavg()
     home = Path(tempfile.mkdtemp(prefix="recochat-bench-"))
     fields: dict[str, Any] = (
         {"llm": "openai", "llm_base_url": base_url, "llm_model": "smollm2"} if base_url else {"llm": writer}
@@ -239,6 +241,7 @@ def run(
         "concurrency": concurrency,
         "prompt_cache": prompt_cache and runtime.llm_server is not None,
         "retry_pace": retry_pace,
+        "load_avg": {"before": list(load_before), "after": list(os.getloadavg()), "cpus": os.cpu_count()},
         "budgets_s": {"first_sentence": settings.llm_first_sentence_s, "total": settings.llm_total_s},
         **summarize(rows),
         "rows": rows,

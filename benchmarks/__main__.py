@@ -6,6 +6,7 @@ BENCHMARKS = {
     "llm": "recochat.benchmarks.llm_replies",
     "redial": "recochat.benchmarks.redial",
     "scale": "recochat.benchmarks.scale",
+    "scale-hnsw": "recochat.benchmarks.scale_hnsw",
     "scale-out": "recochat.benchmarks.scale_out",
     "simulated": "recochat.benchmarks.simulated",
     "inspired": "recochat.benchmarks.inspired",

@@ -12,7 +12,8 @@ Protocol (also written into the results):
   ≈ 0.7 to it) gave far steeper neighbourhoods than real films have. Items are written
   straight into Chroma with `ChromaStore.upsert` (nothing to encode), cached under
   `benchmarks/.cache/scale/`, and built resumably: a rerun reuses or finishes them, and a
-  catalog built by another generator is built again.
+  catalog built by another generator or with other HNSW build settings (`store.HNSW`) is built
+  again.
 - Turns: every message is distinct (no turn hits the encoder's LRU cache as a whole; a
   clause that recurs, such as "no horror", may, as it would in real use). Each size runs in
   its own subprocess (so peak RSS is that size's), through `bot.runtime.build` with the template
@@ -88,7 +89,7 @@ class Generator:
 
 ISOTROPIC = Generator("isotropic", covariance=0.0, isotropic=1.0)
 """The generator until 2026-12-05: one parent plus isotropic noise of norm 1 (cosine ≈ 1/√2 to it). At ReDial's
-size its items' 1st/50th neighbour cosines were 0.71/0.29 (median) against ReDial's 0.56/0.42."""
+size its items' 1st/50th neighbour cosines were 0.71/0.28 (median) against ReDial's 0.57/0.42."""
 REALISTIC = Generator("realistic-2026-12-05", covariance=1.2, isotropic=0.2, blend=0.5, common=0.2, jitter=0.4)
 """Fitted on grids (covariance 0.8-1.7, isotropic 0-0.5, blend 0.3-0.5, common 0-0.6, jitter 0-0.5) to ReDial's
 6,583 films: at that size, the 10th, 50th and 90th percentiles of the 1st, 10th and 50th neighbour cosines and of
@@ -192,19 +193,20 @@ def build_catalog(
     Resumable: synthetic chunks are deterministic, so a killed build restarts at the last
     whole chunk. `budget_s` stops (unfinished) after that many seconds of this call.
     """
-    from recochat.retrieval.store import ChromaStore
+    from recochat.retrieval.store import HNSW, ChromaStore
 
     name = collection_name(size)
     log = _build_log(cache)
-    fresh = {"items": 0, "seconds": 0.0, "done": False, "generator": GENERATOR.name}
+    hnsw = {key: HNSW[key] for key in ("max_neighbors", "ef_construction")}  # what a collection keeps from creation
+    fresh = {"items": 0, "seconds": 0.0, "done": False, "generator": GENERATOR.name, "hnsw": hnsw}
     record = log.get(name, fresh)
-    stale = record.get("generator", ISOTROPIC.name) != GENERATOR.name
+    stale = record.get("generator", ISOTROPIC.name) != GENERATOR.name or record.get("hnsw") != hnsw
     if record["done"] and not stale:
         return record
     parents = demo_items()
     parent_vectors = demo_vectors(encoder, cache)
     store = ChromaStore.persistent(cache / "chroma")
-    if stale:  # built by another generator: start again
+    if stale:  # built by another generator, or with other HNSW build settings: start again
         if store.exists(name):
             store.drop(name)
         record = fresh
@@ -225,6 +227,7 @@ def build_catalog(
             "seconds": record["seconds"] + now - step,
             "done": finished,
             "generator": GENERATOR.name,
+            "hnsw": hnsw,
         }
         step = now
         (cache / "build.json").write_text(json.dumps(log, indent=2))

@@ -5,6 +5,7 @@ We always pass embeddings ourselves: Chroma's default embedding function downloa
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,21 @@ import numpy as np
 
 from .catalog import CatalogItem
 from .schema import SAMPLE, CatalogSchema, ColumnMap, infer_schema
+
+log = logging.getLogger("recochat.store")
+
+HNSW: dict[str, Any] = {"space": "cosine", "max_neighbors": 32, "ef_construction": 100, "ef_search": 400}
+"""The HNSW settings a new collection is created with, chosen from a measured curve (`recochat bench scale-hnsw`,
+benchmarks/results/scale_hnsw.md, 2026-12-05, 2 shared cores): on the scale bench's 100k catalog (synthetic items
+fitted to ReDial's neighbour structure), the 400-id ANN query the app sends (recorded from real turns) holds 0.971
+of the exact top 50 (95% interval from 0.964) at a p50 of 4.9 ms, against 0.935 at 4.5 ms with Chroma's defaults
+(max_neighbors 16, ef_construction 100); the lowest-latency setting whose recall@50 stays ≥ 0.95. ef_search ≥ 500 or
+ef_construction 200 buy more recall for more time per query or per build (100k: 167 s to build here, 117 s with
+the defaults). hnswlib searches with max(ef_search, k), so for the app's 400 ids Chroma's default 100 already meant
+400; other queries (fewer ids) now search as widely. 1M was not measured (a build takes ~30 min here).
+
+Only ef_search can change on an existing collection (`_check_hnsw` sets it when the store first opens one); a
+collection keeps the max_neighbors and ef_construction it was created with."""
 
 _HASH_KEY = "_hash"
 _LISTS_KEY = "_lists"
@@ -63,6 +79,31 @@ def _unflatten(item_id: str, document: str, meta: dict[str, Any]) -> CatalogItem
 def _nearest(collection: Any, vector: np.ndarray, n: int) -> list[str]:
     result = collection.query(query_embeddings=[vector.tolist()], n_results=n, include=[])
     return list(result["ids"][0])
+
+
+def _check_hnsw(name: str, collection: Any) -> None:
+    """Give a collection made before `HNSW` (or by another client) its ef_search, which Chroma reads when it next
+    loads the index (in this process, if no query has loaded it yet); say once how to rebuild one whose
+    max_neighbors or ef_construction, fixed at creation, are below `HNSW`'s."""
+    hnsw = dict((getattr(collection, "configuration", None) or {}).get("hnsw") or {})
+    if hnsw.get("ef_search") != HNSW["ef_search"]:
+        try:
+            collection.modify(configuration={"hnsw": {"ef_search": HNSW["ef_search"]}})
+            log.info("collection %s: HNSW ef_search %s -> %s", name, hnsw.get("ef_search"), HNSW["ef_search"])
+        except Exception as error:  # noqa: BLE001  # a server that refuses: the old setting still answers
+            log.warning("collection %s: could not set HNSW ef_search to %s: %s", name, HNSW["ef_search"], error)
+    built = {key: int(hnsw.get(key) or 0) for key in ("max_neighbors", "ef_construction")}
+    if any(built[key] < HNSW[key] for key in built):
+        log.warning(
+            "collection %s was built with HNSW max_neighbors %s, ef_construction %s (new collections get %s, %s: "
+            "higher ANN recall, benchmarks/results/scale_hnsw.md); to rebuild it, ingest the catalog again into a "
+            "new collection: recochat ingest FILE --collection NEW-NAME",
+            name,
+            built["max_neighbors"],
+            built["ef_construction"],
+            HNSW["max_neighbors"],
+            HNSW["ef_construction"],
+        )
 
 
 def _schema_of(meta: dict[str, Any]) -> CatalogSchema | None:
@@ -192,6 +233,8 @@ class ChromaStore:
         self.client = client
         self._handles: dict[str, Any] = {}
         """Collections by name for `query`: fetching the handle costs ~1 ms of a turn's ~20."""
+        self._checked: set[str] = set()
+        """Collections whose HNSW settings this store has checked (`_check_hnsw`), once each."""
 
     @classmethod
     def persistent(cls, path: Path) -> ChromaStore:
@@ -209,11 +252,16 @@ class ChromaStore:
         return cls(chromadb.HttpClient(host=host, port=port, settings=ChromaSettings(anonymized_telemetry=False)))
 
     def _collection(self, name: str, create: bool = False) -> Any:
-        if create:
-            return self.client.get_or_create_collection(
-                name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        if create:  # an existing collection keeps its own configuration: Chroma ignores this one then
+            collection = self.client.get_or_create_collection(
+                name, embedding_function=None, configuration={"hnsw": dict(HNSW)}
             )
-        return self.client.get_collection(name, embedding_function=None)
+        else:
+            collection = self.client.get_collection(name, embedding_function=None)
+        if name not in self._checked:
+            self._checked.add(name)
+            _check_hnsw(name, collection)
+        return collection
 
     def names(self) -> list[str]:
         return sorted(c if isinstance(c, str) else c.name for c in self.client.list_collections())

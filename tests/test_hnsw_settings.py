@@ -1,0 +1,65 @@
+"""The HNSW settings chosen from the measured curve (`store.HNSW`, benchmarks/results/scale_hnsw.md) reach new
+collections, and a collection made before them gets their ef_search when the store opens it."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from recochat.retrieval.catalog import CatalogItem
+from recochat.retrieval.store import HNSW, ChromaStore
+
+chromadb = pytest.importorskip("chromadb")
+
+
+def _items(count: int) -> tuple[list[CatalogItem], np.ndarray]:
+    vectors = np.random.default_rng(0).standard_normal((count, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return [CatalogItem(id=f"i{n}", title=f"Item {n}", text=f"item {n}", meta={}) for n in range(count)], vectors
+
+
+def _hnsw(store: ChromaStore, name: str) -> dict:
+    return dict(store.client.get_collection(name, embedding_function=None).configuration["hnsw"])
+
+
+def test_a_new_collection_carries_the_chosen_hnsw_settings(tmp_path):
+    store = ChromaStore.persistent(tmp_path / "chroma")
+    items, vectors = _items(5)
+    store.upsert("new-one", items, vectors)
+    assert {key: _hnsw(store, "new-one")[key] for key in HNSW} == HNSW
+    assert store.query("new-one", vectors[0], 1) == ["i0"]
+
+
+def test_an_older_collection_gets_the_chosen_ef_search_when_opened(tmp_path, caplog):
+    items, vectors = _items(5)
+    older = ChromaStore.persistent(tmp_path / "chroma")
+    older.client.create_collection("older", embedding_function=None, configuration={"hnsw": {"space": "cosine"}}).add(
+        ids=[i.id for i in items], embeddings=vectors
+    )
+    assert _hnsw(older, "older")["ef_search"] != HNSW["ef_search"]
+
+    store = ChromaStore(older.client)  # a later start: a store that has not opened it yet
+    with caplog.at_level(logging.INFO, logger="recochat.store"):
+        assert store.count("older") == 5
+    hnsw = _hnsw(store, "older")
+    assert hnsw["ef_search"] == HNSW["ef_search"]
+    rebuild = [r.getMessage() for r in caplog.records if "recochat ingest" in r.getMessage()]
+    built_below = hnsw["max_neighbors"] < HNSW["max_neighbors"] or hnsw["ef_construction"] < HNSW["ef_construction"]
+    assert len(rebuild) == int(built_below)
+
+
+def test_a_collection_built_with_fewer_neighbours_says_once_how_to_rebuild(tmp_path, caplog, monkeypatch):
+    import recochat.retrieval.store as store_module
+
+    items, vectors = _items(5)
+    store = ChromaStore.persistent(tmp_path / "chroma")
+    store.upsert("built", items, vectors)
+    monkeypatch.setitem(store_module.HNSW, "max_neighbors", HNSW["max_neighbors"] * 2)
+    later = ChromaStore(store.client)
+    with caplog.at_level(logging.INFO, logger="recochat.store"):
+        later.count("built")
+        later.query("built", vectors[0], 2)
+    said = [r.getMessage() for r in caplog.records if "recochat ingest" in r.getMessage()]
+    assert len(said) == 1 and "built" in said[0] and "max_neighbors" in said[0]

@@ -19,18 +19,20 @@ from .schema import SAMPLE, CatalogSchema, ColumnMap, infer_schema
 
 log = logging.getLogger("recochat.store")
 
-HNSW: dict[str, Any] = {"space": "cosine", "max_neighbors": 32, "ef_construction": 100, "ef_search": 400}
+HNSW: dict[str, Any] = {"space": "cosine", "max_neighbors": 32, "ef_construction": 100, "ef_search": 100}
 """The HNSW settings a new collection is created with, chosen from a measured curve (`recochat bench scale-hnsw`,
 benchmarks/results/scale_hnsw.md, 2026-12-05, 2 shared cores): on the scale bench's 100k catalog (synthetic items
 fitted to ReDial's neighbour structure), the 400-id ANN query the app sends (recorded from real turns) holds 0.971
-of the exact top 50 (95% interval from 0.964) at a p50 of 4.9 ms, against 0.935 at 4.5 ms with Chroma's defaults
-(max_neighbors 16, ef_construction 100); the lowest-latency setting whose recall@50 stays ≥ 0.95. ef_search ≥ 500 or
-ef_construction 200 buy more recall for more time per query or per build (100k: 167 s to build here, 117 s with
-the defaults). hnswlib searches with max(ef_search, k), so for the app's 400 ids Chroma's default 100 already meant
-400; other queries (fewer ids) now search as widely. 1M was not measured (a build takes ~30 min here).
+of the exact top 50 (95% interval from 0.964) at a p50 of 5.2 ms, against 0.935 at 4.5 ms with Chroma's defaults
+(max_neighbors 16, ef_construction 100); the lowest-latency setting whose recall@50 stays ≥ 0.95. A larger
+ef_search or ef_construction 200 buys more recall for more time per query or per build; this one took 167 s to
+build 100k vectors there, the defaults 117 s. 1M was not measured (a build takes ~30 min here).
 
-Only ef_search can change on an existing collection (`_check_hnsw` sets it when the store first opens one); a
-collection keeps the max_neighbors and ef_construction it was created with."""
+ef_search stays Chroma's 100: hnswlib searches with max(ef_search, k), so for the app's 400 ids 100 and 400 are the
+same search (measured both), and a larger value would only slow down queries for fewer ids, such as the LangChain
+`similarity_search(k=5)` the scale bench compares a turn with. Only ef_search can change on an existing collection
+(`_check_hnsw` sets it when the store first opens one); a collection keeps the max_neighbors and ef_construction it
+was created with."""
 
 _HASH_KEY = "_hash"
 _LISTS_KEY = "_lists"
@@ -42,6 +44,8 @@ _SCHEMA = "recochat_schema"
 _COLUMNS = "recochat_columns"
 """The user's corrections to it (`--facet`, `--numeric`, …, a `schema.ColumnMap` as JSON): a re-ingest keeps them."""
 _VERSION = "recochat_catalog_version"
+_ENCODER = "recochat_encoder"
+"""Which encoder made the collection's vectors (`TextEncoder.name`): another one's vectors are not comparable."""
 """A counter bumped by every ingest once all its writes are in: with the ingest time it makes the
 catalog version that processes sharing one Chroma server poll to know when to reload."""
 _PAGE = 5000
@@ -300,12 +304,17 @@ class ChromaStore:
             )
 
     def mark_ingested(
-        self, name: str, noun: str | None = None, schema: CatalogSchema | None = None, columns: ColumnMap | None = None
+        self,
+        name: str,
+        noun: str | None = None,
+        schema: CatalogSchema | None = None,
+        columns: ColumnMap | None = None,
+        encoder: str | None = None,
     ) -> None:
         """Stamp the time (for `most_recent`), bump the catalog version (for readers in other
-        processes) and, when given, set the noun, the schema and the user's corrections to it; Chroma's
-        modify replaces the whole metadata, so what is already there is kept. Called after an ingest's
-        last write, so a reader that sees the new version finds every item of that ingest."""
+        processes) and, when given, set the noun, the schema, the user's corrections to it and the encoder that made
+        the vectors; Chroma's modify replaces the whole metadata, so what is already there is kept. Called after an
+        ingest's last write, so a reader that sees the new version finds every item of that ingest."""
         collection = self._collection(name, create=True)
         meta = dict(collection.metadata or {})
         meta[_INGESTED_AT] = time.time()
@@ -316,7 +325,17 @@ class ChromaStore:
             meta[_SCHEMA] = schema.to_json()
         if columns is not None:
             meta[_COLUMNS] = columns.to_json()
+        if encoder:
+            meta[_ENCODER] = encoder
         collection.modify(metadata=meta)
+
+    def encoder(self, name: str) -> str | None:
+        """The encoder that made this collection's vectors (`mark_ingested`); None for one made before it was
+        recorded, or with no such collection."""
+        if not self.exists(name):
+            return None
+        value = (self._collection(name).metadata or {}).get(_ENCODER)
+        return str(value) if value else None
 
     def version(self, name: str) -> str | None:
         """The catalog version, changed by every ingest; None when there is no such collection.

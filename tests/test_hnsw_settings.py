@@ -35,7 +35,8 @@ def test_a_new_collection_carries_the_chosen_hnsw_settings(tmp_path):
 def test_an_older_collection_gets_the_chosen_ef_search_when_opened(tmp_path, caplog):
     items, vectors = _items(5)
     older = ChromaStore.persistent(tmp_path / "chroma")
-    older.client.create_collection("older", embedding_function=None, configuration={"hnsw": {"space": "cosine"}}).add(
+    made = {"space": "cosine", "ef_search": HNSW["ef_search"] // 2}  # as an older release or another client made it
+    older.client.create_collection("older", embedding_function=None, configuration={"hnsw": made}).add(
         ids=[i.id for i in items], embeddings=vectors
     )
     assert _hnsw(older, "older")["ef_search"] != HNSW["ef_search"]

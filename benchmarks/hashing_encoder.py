@@ -28,6 +28,7 @@ class HashingEncoder:
 
     def __init__(self, dim: int = 256) -> None:
         self.dim = dim
+        self.name = f"hashing-{dim}"
 
     def _words(self, text: str) -> list[str]:
         words = (_singular(w) for w in _WORD.findall(text.lower()))

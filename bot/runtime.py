@@ -116,12 +116,13 @@ def ingest_demo(store: ChromaStore, encoder: TextEncoder) -> IngestReport:
 def resolve_collection(
     settings: Settings, store: ChromaStore, encoder: TextEncoder, requested: str | None = None
 ) -> str:
-    """--collection, else RECOCHAT_COLLECTION, else the most recently ingested, else the demo."""
+    """--collection, else RECOCHAT_COLLECTION, else the most recently ingested, else the demo; one made with
+    `encoder`."""
     name = requested or settings.collection
     if name:
         check_collection_name(name)
         if store.exists(name):
-            return name
+            return _encoded_with(store, encoder, name)
         if name != DEMO_COLLECTION:
             known = ", ".join(store.names()) or "none yet"
             raise SetupError(
@@ -131,6 +132,23 @@ def resolve_collection(
     if name is None or (name == DEMO_COLLECTION and not store.exists(name)):
         ingest_demo(store, encoder)
         name = DEMO_COLLECTION
+    return _encoded_with(store, encoder, name)
+
+
+def _encoded_with(store: ChromaStore, encoder: TextEncoder, name: str) -> str:
+    """`name`, once its vectors are `encoder`'s: the demo catalog is encoded again, any other catalog made with
+    another encoder is a SetupError that says how to re-encode it (its vectors are not comparable)."""
+    made_with = store.encoder(name)
+    if made_with is None or made_with == encoder.name:
+        return name
+    if name != DEMO_COLLECTION:
+        raise SetupError(
+            f"catalog {name!r} was encoded with {made_with}, but this app encodes with {encoder.name} "
+            f"(RECOCHAT_ENCODER_MODEL); ingest it again to re-encode it (`recochat ingest PATH --collection "
+            f"{name}`) or set RECOCHAT_ENCODER_MODEL back"
+        )
+    log.warning("the demo catalog was encoded with %s; encoding it again with %s", made_with, encoder.name)
+    ingest_demo(store, encoder)
     return name
 
 
@@ -174,9 +192,12 @@ class CatalogWatch:
         interval_s: float = CATALOG_CHECK_S,
         clock: Callable[[], float] = time.monotonic,
         load: Callable[[str], StoredCatalog] | None = None,
+        encoder: str | None = None,
     ) -> None:
         self.store = store
         self.load = load or store.load
+        self.encoder = encoder
+        """The app's encoder (`TextEncoder.name`): a catalog re-ingested with another one is not loaded."""
         """Reads the whole catalog of a name (see the class docstring)."""
         self.name = name
         self.version = version
@@ -209,6 +230,13 @@ class CatalogWatch:
                 return False
             if version == self.version:
                 self._complaint = None
+                return False
+            made_with = self.store.encoder(self.name) if self.encoder is not None else None
+            if made_with is not None and made_with != self.encoder:
+                self._complain(
+                    f"catalog {self.name!r} was ingested again with the encoder {made_with}, but this app encodes "
+                    f"with {self.encoder}; serving the copy in memory (restart with that encoder to use it)"
+                )
                 return False
             catalog = self.load(self.name)
         except Exception as error:  # noqa: BLE001  # a server restart or a network blip must not fail turns
@@ -348,6 +376,7 @@ def _watch(
         catalog.version,
         functools.partial(_swap_catalog, settings, store, conversations),
         load=load,
+        encoder=conversations.engine.encoder.name,
     )
     conversations.refresh = watch.check
     return watch

@@ -19,6 +19,9 @@ class TextEncoder(Protocol):
     L2-normalized float32 row per text. Lets tests pass a cheap deterministic fake
     (tests/fakes.py) where the model itself is not under test."""
 
+    name: str
+    """Which model makes these vectors: a collection records it at ingest, and is never queried with another's."""
+
     def encode_texts(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         """Shape (len(texts), dim); catalog texts, in batches."""
         ...

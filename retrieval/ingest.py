@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -13,6 +14,8 @@ from .catalog import CatalogItem
 from .encoder import TextEncoder
 from .schema import CatalogSchema, ColumnMap
 from .store import ChromaStore
+
+log = logging.getLogger(__name__)
 
 DEFAULT_NOUN = "item"
 _NAME_NOUNS = {
@@ -93,6 +96,8 @@ class IngestReport:
     seconds: float
     noun: str = DEFAULT_NOUN
     """What replies call one item of this collection."""
+    reencoded_from: str | None = None
+    """The encoder the collection was made with, when it was another one: every item was encoded again."""
 
     @property
     def items_per_s(self) -> float:
@@ -118,11 +123,19 @@ def ingest(
     stored (old versions of the rest included); pruning happens only after all upserts.
     The noun replies use is `noun`, else the one stored by an earlier ingest (a re-ingest
     keeps a chosen noun), else inferred from `source` (the file name), `name` and the columns.
-    The schema (`load_catalog` inferred it) and the user's corrections to it are stored with the collection.
+    The schema (`load_catalog` inferred it) and the user's corrections to it are stored with the collection, and
+    so is the encoder's name. A collection another encoder made is built again from scratch (its vectors are not
+    comparable with this encoder's, and may not even have its width), keeping its noun and corrections.
     """
     started = time.perf_counter()
     keys = {key for item in items[:200] for key in item.meta}
     noun = check_noun(noun) if noun else (store.noun(name) or infer_noun(f"{source} {name}", keys, plural_of=source))
+    made_with = store.encoder(name)
+    reencoded_from = made_with if made_with is not None and made_with != encoder.name else None
+    if reencoded_from is not None:
+        log.warning("collection %s was encoded with %s; encoding every item with %s", name, made_with, encoder.name)
+        columns = columns if columns is not None else store.columns(name)
+        store.drop(name)
     stored = store.hashes(name)
     changed = [item for item in items if stored.get(item.id) != item.content_hash()]
     for start in range(0, len(changed), chunk_size):
@@ -137,7 +150,7 @@ def ingest(
         gone = [item_id for item_id in stored if item_id not in keep]
         store.delete_items(name, gone)
         removed = len(gone)
-    store.mark_ingested(name, noun, schema, columns)
+    store.mark_ingested(name, noun, schema, columns, encoder=encoder.name)
     return IngestReport(
         collection=name,
         total=len(items),
@@ -146,4 +159,5 @@ def ingest(
         removed=removed,
         seconds=time.perf_counter() - started,
         noun=noun,
+        reencoded_from=reencoded_from,
     )

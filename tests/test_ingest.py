@@ -15,6 +15,7 @@ from recochat.retrieval.store import ChromaStore
 class CountingEncoder:
     def __init__(self, encoder):
         self.encoder = encoder
+        self.name = encoder.name
         self.encoded: list[str] = []
 
     def encode_texts(self, texts):
@@ -153,3 +154,40 @@ def test_replies_use_the_stored_noun(tmp_path, fake_encoder):
         assert old.engine.catalog.noun == "movie"
     finally:
         old.close()
+
+
+def test_a_collection_records_its_encoder_and_is_never_read_with_another(tmp_path, fake_encoder, caplog):
+    """Ingest records the encoder; ingesting with another one (here of another width) encodes every item again and
+    keeps the noun and the corrections; the app refuses a catalog another encoder made, in one line, except the demo
+    catalog, which it encodes again itself; a watch does not swap in a catalog re-ingested with another encoder."""
+    from recochat.benchmarks.hashing_encoder import HashingEncoder
+    from recochat.bot.errors import SetupError
+    from recochat.bot.runtime import DEMO_COLLECTION, CatalogWatch, resolve_collection
+    from recochat.retrieval.catalog import ColumnMap
+
+    store = ChromaStore.persistent(tmp_path / "chroma")
+    items = load_catalog(write_catalog(tmp_path / "c.jsonl")).items
+    ingest(store, fake_encoder, "films", items, noun="picture", columns=ColumnMap(text=("description",)))
+    assert store.encoder("films") == fake_encoder.name
+    other = HashingEncoder(dim=64)
+    again = ingest(store, CountingEncoder(other), "films", items)
+    assert again.reencoded_from == fake_encoder.name and again.encoded == len(items) == store.count("films")
+    assert store.encoder("films") == other.name and store.load("films").embeddings.shape[1] == 64
+    assert store.noun("films") == "picture" and store.columns("films").text == ("description",)
+    assert "encoding every item with hashing-64" in caplog.text
+
+    settings = Settings(home=tmp_path / "home", llm="template")
+    with pytest.raises(
+        SetupError, match="catalog 'films' was encoded with hashing-64, but this app encodes with hashing-"
+    ):
+        resolve_collection(settings, store, fake_encoder, "films")
+    assert resolve_collection(settings, store, other, "films") == "films"
+    resolve_collection(settings, store, other, DEMO_COLLECTION)
+    assert resolve_collection(settings, store, fake_encoder, DEMO_COLLECTION) == DEMO_COLLECTION
+    assert store.encoder(DEMO_COLLECTION) == fake_encoder.name  # the demo catalog was encoded again
+
+    loaded = []
+    watch = CatalogWatch(store, "films", store.version("films"), loaded.append, interval_s=0, encoder=other.name)
+    ingest(store, fake_encoder, "films", items)  # another process re-ingests with another encoder
+    assert not watch.check() and loaded == []
+    assert "ingested again with the encoder hashing-256" in caplog.text

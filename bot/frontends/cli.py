@@ -133,6 +133,8 @@ def ingest_cmd(
         + (f", {report.removed} removed" if prune else "")
         + f" in {report.seconds:.1f}s ({report.items_per_s:.0f} items/s); noun: {report.noun}"
     )
+    if report.reencoded_from:
+        click.echo(f"every item encoded again: the collection was encoded with {report.reencoded_from}")
     _echo_schema(loaded.schema)
 
 
@@ -174,7 +176,8 @@ def catalog_show(name: str | None) -> None:
     if not store.exists(name):
         raise UserError(f"no catalog named {name!r} (known: {', '.join(store.names()) or 'none yet'})")
     head = store.head(name)
-    click.echo(f"{name}: {head.count} items; noun: {head.noun or 'item'}")
+    made_with = store.encoder(name)
+    click.echo(f"{name}: {head.count} items; noun: {head.noun or 'item'}; encoder: {made_with or 'not recorded'}")
     if head.schema is None:
         click.echo("no schema stored (ingested before schemas were): ingest the file again to store one")
         return

@@ -98,15 +98,19 @@ def _check_hnsw(name: str, collection: Any) -> None:
             log.warning("collection %s: could not set HNSW ef_search to %s: %s", name, HNSW["ef_search"], error)
     built = {key: int(hnsw.get(key) or 0) for key in ("max_neighbors", "ef_construction")}
     if any(built[key] < HNSW[key] for key in built):
+        from .candidates import EXACT_LIMIT  # here: candidates imports this module
+
         log.warning(
-            "collection %s was built with HNSW max_neighbors %s, ef_construction %s (new collections get %s, %s: "
-            "higher ANN recall, benchmarks/results/scale_hnsw.md); to rebuild it, ingest the catalog again into a "
-            "new collection: recochat ingest FILE --collection NEW-NAME",
+            "collection %s was built with HNSW max_neighbors %s, ef_construction %s; new collections get %s, %s, "
+            "which hold more of the true nearest items when a catalog has over %s items and its candidates come "
+            "from the index (benchmarks/results/scale_hnsw.md). To rebuild it, ingest the catalog again into a new "
+            "collection: recochat ingest FILE --collection NEW-NAME",
             name,
             built["max_neighbors"],
             built["ef_construction"],
             HNSW["max_neighbors"],
             HNSW["ef_construction"],
+            f"{EXACT_LIMIT:,}",
         )
 
 

@@ -5,6 +5,7 @@ import sys
 BENCHMARKS = {
     "llm": "recochat.benchmarks.llm_replies",
     "redial": "recochat.benchmarks.redial",
+    "encoder": "recochat.benchmarks.encoder_tuning",
     "scale": "recochat.benchmarks.scale",
     "scale-hnsw": "recochat.benchmarks.scale_hnsw",
     "scale-out": "recochat.benchmarks.scale_out",

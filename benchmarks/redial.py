@@ -37,7 +37,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -183,14 +183,24 @@ def debias_curve(
     return curve
 
 
+class QueryEncoder(Protocol):
+    """What the content-only baseline asks of an encoder (the app's, or a model being tuned)."""
+
+    def encode_query(self, text: str) -> np.ndarray: ...
+
+
+def content_query(sample: Sample) -> str:
+    """The text the content-only baseline encodes: the whole context, its last 2,000 characters."""
+    return (" ".join(t for t in sample.context if t.strip()) or "movie")[-2000:]
+
+
 def content_only(
-    catalog: StoredCatalog, encoder: Encoder, samples: list[Sample], popularity: Mapping[str, float] | None = None
+    catalog: StoredCatalog, encoder: QueryEncoder, samples: list[Sample], popularity: Mapping[str, float] | None = None
 ) -> dict[str, dict]:
     """Baseline: MiniLM on the context text plus the mentioned items' vectors, cosine ranking."""
     rows_all, rows_new = [], []
     for sample in samples:
-        text = " ".join(t for t in sample.context if t.strip()) or "movie"
-        interest = encoder.encode_query(text[-2000:]).copy()
+        interest = encoder.encode_query(content_query(sample)).copy()
         for item_id in sample.mentioned:
             interest += catalog.embeddings[catalog.row_of[item_id]]
         scores = catalog.embeddings @ interest

@@ -260,3 +260,18 @@ def test_a_train_conversation_becomes_samples_as_the_test_ones_were_built():
     assert samples[0].mentioned == {"1"}
     assert samples[1].context[-1] == "Seen Ronin (1998) already, and Alien (1979) of course"
     assert samples[1].mentioned == {"1", "2", "3"} and samples[1].new_targets() == []
+
+
+def test_encoder_pairs_are_the_recent_context_and_each_target_in_the_catalog():
+    from recochat.bot.training.encoder import CONTEXT_CHARS, context_text, pairs_of
+    from recochat.bot.training.redial import Sample
+
+    items = {i: CatalogItem(i, f"Film {i}", f"text of {i}") for i in ("1", "2")}
+    long_turn = "x" * (CONTEXT_CHARS + 50)
+    samples = [
+        Sample("d", 3, ["old", "", "a", "b", "c", "d"], ["1", "9"], set()),
+        Sample("e", 1, [long_turn], ["2"], set()),
+    ]
+    pairs = pairs_of(samples, items)
+    assert [(p.context, p.item_text) for p in pairs] == [("a b c d", "text of 1"), ("x" * CONTEXT_CHARS, "text of 2")]
+    assert context_text(["", " "]) == "movie"

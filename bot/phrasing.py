@@ -180,6 +180,19 @@ def ruled_out_in_words(genre: str, negative: list[str]) -> str | None:
     return said[0] if said else None
 
 
+def excluded_in_words(genre: str, negative: list[str]) -> str:
+    """How a note names an excluded kind: the user's own short phrase for it when they said one ("word games" for a
+    catalog's facet value "word", "westerns" for western), else its name: "no word from now on" reads as nonsense."""
+    size = len(genre.split())
+    for phrase in negative:
+        words = phrase.split()
+        if phrase == f"{genre}s" or (
+            words[:size] == genre.split() and len(words) == size + 1 and words[-1] not in ("or", "and", "nor")
+        ):
+            return phrase
+    return genre
+
+
 def exclusion_words(genres: list[str], disliked: list[str]) -> list[str]:
     """What an item's own text must not say: an excluded genre's name ("no musicals" rules out a film described as
     a musical) and a one-word thing the user ruled out ("not violent"), with the words that say the same."""

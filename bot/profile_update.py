@@ -19,7 +19,7 @@ import numpy as np
 from recochat.profiles.model import Constraints, Profile, TurnSignal, UpdateWeights, update_vector
 from recochat.profiles.store import Event, without_undone
 
-from .phrasing import ruled_out_in_words
+from .phrasing import excluded_in_words, ruled_out_in_words
 
 DEFAULT_UPDATE = UpdateWeights()
 ITEM_KINDS = ("mention", "feedback", "seen")
@@ -161,11 +161,17 @@ def _apply_genres(c: Constraints, signal: TurnSignal) -> list[str]:
         c.required_genres = list(signal.insisted_genres)
         notes.append(f"only {' or '.join(c.required_genres)} from now on")
     c.exclude_genres = [g for g in c.exclude_genres if g not in signal.include_genres]
+    plain = []
     for genre in signal.exclude_genres:
         if genre not in c.exclude_genres:
             c.exclude_genres.append(genre)
             said = ruled_out_in_words(genre, signal.negative)
-            notes.append(f"nothing {said} and no {genre} from now on" if said else f"no {genre} from now on")
+            if said:
+                notes.append(f"nothing {said} and no {genre} from now on")
+            else:
+                plain.append(excluded_in_words(genre, signal.negative))
+    if plain:
+        notes.append(f"no {' or '.join([', '.join(plain[:-1]), plain[-1]] if len(plain) > 1 else plain)} from now on")
     c.required_genres = [g for g in c.required_genres if g not in c.exclude_genres]
     c.preferred_genres = [g for g in c.preferred_genres if g not in c.exclude_genres]
     return notes

@@ -78,7 +78,11 @@ def test_an_exclusion_read_from_another_word_says_that_word_too() -> None:
     assert apply(c, negative=["long", "violent"], exclude_genres=["horror"]) == [
         "nothing violent and no horror from now on"
     ]
-    assert apply(c, negative=["westerns"], exclude_genres=["western"]) == ["no western from now on"]
+    assert apply(c, negative=["westerns"], exclude_genres=["western"]) == ["no westerns from now on"]
+    # the user's own words for a kind, and one note for several kinds ruled out at once
+    assert apply(c, negative=["word games"], exclude_genres=["word"]) == ["no word games from now on"]
+    both = apply(c, negative=["dice or bluffing"], exclude_genres=["bluffing", "dice", "mystery"])
+    assert both == ["no bluffing, dice or mystery from now on"]
 
 
 def test_old_stored_genres_load_as_soft_preferences(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -233,7 +233,10 @@ def _range_bounds(ask: AttributeAsk, schema: CatalogSchema, cut: Cut) -> list[Bo
     low_column, high_column = schema.ranges[0].low.lower(), schema.ranges[0].high.lower()
     if ask.part is not None:  # "a big group": the items whose maximum is in the upper third of maximums
         return [Bound(high_column, _part_bounds(ask.part, high_column, cut)[0], None, ask.said, relative=True)]
-    return [Bound(low_column, None, ask.low, ask.said), Bound(high_column, ask.high, None, ask.said)]
+    return [  # the range must hold the ask; the ranges closest to it lead ("two-player": games made for two)
+        Bound(low_column, None, ask.low, ask.said, prefer=ask.low),
+        Bound(high_column, ask.high, None, ask.said, prefer=ask.high),
+    ]
 
 
 def _part_bounds(part: str, column: str, cut: Cut, spread: bool = False) -> tuple[float | None, float | None]:

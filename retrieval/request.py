@@ -51,6 +51,9 @@ class Bound:
     """What the user said it for ("under an hour", "4 players"), which a reply that gives it up names."""
     relative: bool = False
     """Said as a word ("cheap", "heavy"), not a number: a reply short of items gives these up first."""
+    prefer: float | None = None
+    """Within the bound, items whose value is closer to this one lead (`ScoringWeights.closeness`): "a two-player
+    game" passes every game whose range holds 2, and a fan expects the ones made for two before 2–12 party games."""
 
 
 @dataclass(frozen=True)

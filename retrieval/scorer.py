@@ -185,6 +185,10 @@ class Scorer:
             counts = self.index.genre_counts(rows, request.preferred_genres)
             every = (counts == len(request.preferred_genres)) & (len(request.preferred_genres) > 1)
             extra += self.weights.genre * ((counts > 0) + 0.5 * every)
+        preferred = [b for b in request.bounds if b.prefer is not None]
+        if preferred:
+            closeness = [1.0 / (1.0 + np.abs(self.index.numbers(b.column)[rows] - b.prefer)) for b in preferred]
+            extra += self.weights.closeness * np.nan_to_num(np.mean(closeness, axis=0)).astype(np.float32)
         return extra
 
     def prior(self, rows: np.ndarray, counts: dict[str, float], version: Hashable | None = None) -> np.ndarray:

@@ -27,6 +27,9 @@ class ScoringWeights:
     """Times cos(anchor, c): 'more like #2' makes #2's neighbours lead that ranking, whatever else the profile holds."""
     genre: float = 0.25
     """Added for a soft genre an item has ('something funny'): it leans the ranking, it never filters."""
+    closeness: float = 0.3
+    """Times 1 / (1 + |value − prefer|), averaged over a request's bounds with a `Bound.prefer`: a range ask leans
+    to the items whose range is closest to it ("for 2 players": 2–2 games before 2–8 ones)."""
     mmr_lambda: float = 0.75
     """Relevance vs. novelty in MMR (1.0 = no diversification)."""
     debias: float = DEFAULT_DEBIAS

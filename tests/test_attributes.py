@@ -100,8 +100,8 @@ def test_bounds_on_the_columns():
         AttributeAsk("duration", "quick", part=LOW),
     ]
     assert bounds_of(asks, GAMES.schema, numbers) == (
-        Bound("min_players", None, 4, "for 4 players"),
-        Bound("max_players", 4, None, "for 4 players"),
+        Bound("min_players", None, 4, "for 4 players", prefer=4),
+        Bound("max_players", 4, None, "for 4 players", prefer=4),
         Bound("weight", None, 3.0, "nothing too heavy", relative=True),  # two thirds up the spread, 1.0–4.0
         Bound("minutes", None, pytest.approx(np.quantile([15, 20, 30, 60, 120], 1 / 3)), "quick", relative=True),
     )

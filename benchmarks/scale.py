@@ -602,15 +602,20 @@ def measure_concurrency(
         reply = await conversations_api.send(user, text)
         return {"ms": (time.perf_counter() - started) * 1000, "engine_ms": reply.timings_ms.get("total")}
 
+    busy: dict[str, float] = {}
+
     async def scenario() -> tuple[list[dict], list[dict], float]:
         for index, text in enumerate(messages(4, seed=17, follow_up=False)):
             await conversations_api.send(f"warm{index}", text)
+        cpu, wall = time.process_time(), time.perf_counter()
         solo = [await timed_send("solo", text) for text in solo_texts]
+        busy["solo"] = (time.process_time() - cpu) / (time.perf_counter() - wall)
         crowd: list[dict] = []
-        started = time.perf_counter()
+        cpu, started = time.process_time(), time.perf_counter()
         for round_ in range(rounds):
             batch = crowd_plan[round_ * users : (round_ + 1) * users]
             crowd += await asyncio.gather(*(timed_send(user, text) for user, text in batch))
+        busy["concurrent"] = (time.process_time() - cpu) / (time.perf_counter() - started)
         return solo, crowd, time.perf_counter() - started
 
     solo, crowd, crowd_s = asyncio.run(scenario())
@@ -628,6 +633,11 @@ def measure_concurrency(
         "solo_turns_per_s": 1000 / solo_ms["mean"] if solo_ms["mean"] else None,
         "concurrent_turns_per_s": len(crowd) / crowd_s,
         "worker_threads": min(32, (os.cpu_count() or 1) + 4),
+        # CPU cores one user's turns keep busy (this process's CPU time over wall time), and the most that many
+        # users at once could gain over one on this machine's cores if nothing serialized them
+        "solo_cores_busy": round(busy["solo"], 2),
+        "concurrent_cores_busy": round(busy["concurrent"], 2),
+        "throughput_ceiling": round((os.cpu_count() or 1) / busy["solo"], 2) if busy["solo"] else None,
         "rows": {"solo": solo, "concurrent": crowd},
     }
 
@@ -1030,6 +1040,12 @@ def markdown(result: dict) -> str:
             "",
             f"p95 with {c['users']} users ÷ p95 alone: {_x(c['p95_ratio'])}.",
         ]
+        if c.get("solo_cores_busy"):
+            lines.append(
+                f"CPU cores busy (process CPU time ÷ wall time): {c['solo_cores_busy']:.2f} with one user, "
+                f"{c['concurrent_cores_busy']:.2f} with {c['users']}; so at most {_x(c['throughput_ceiling'])} one "
+                "user's turns/s on this machine's cores, however many users."
+            )
     g = result["ingest"]
     lines += [
         "",

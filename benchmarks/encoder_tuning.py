@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from recochat.bot.training import redial as data
-from recochat.bot.training.encoder import CONTEXT_CHARS, CONTEXT_TURNS, fine_tune, pairs_of
+from recochat.bot.training.encoder import CONTEXT_CHARS, CONTEXT_TURNS, EncoderTraining, fine_tune, pairs_of
 from recochat.retrieval.encoder import DEFAULT_MODEL_NAME
 from recochat.retrieval.store import StoredCatalog
 
@@ -62,7 +62,14 @@ def key(metrics: dict[str, dict]) -> float:
     return float(new["recall@10"] + 0.5 * new["recall@50"])
 
 
-def run(smoke: bool = False, out_dir: Path | None = None, pipeline: bool = False, epochs: int = 3) -> dict:
+def run(
+    smoke: bool = False,
+    out_dir: Path | None = None,
+    pipeline: bool = False,
+    epochs: int = 3,
+    tuned_folder: Path | None = None,
+) -> dict:
+    """tuned_folder: a model an earlier run (or an interrupted one, after an epoch) saved: scored, not trained."""
     redial.require_data()
     started = time.perf_counter()
     from sentence_transformers import SentenceTransformer
@@ -88,7 +95,13 @@ def run(smoke: bool = False, out_dir: Path | None = None, pipeline: bool = False
         log.append(metrics["new_items"])
         return key(metrics)
 
-    training = fine_tune(pairs, folder, on_tuning, epochs=epochs, progress=lambda line: redial.progress(started, line))
+    if tuned_folder is None:
+        say = lambda line: redial.progress(started, line)  # noqa: E731
+        training = fine_tune(pairs, folder, on_tuning, epochs=epochs, progress=say)
+    elif (tuned_folder / "config.json").is_file():  # scored only: its tuning-half figures are its training run's
+        training = EncoderTraining(pairs=len(pairs), base_score=float("nan"), best_epoch=1, path=tuned_folder)
+    else:
+        raise SystemExit(f"--tuned {tuned_folder}: not a sentence-transformers model folder (no config.json)")
     base = SentenceTransformer(str(default_model_path()), device="cpu")
     base.max_seq_length = 128
     rows = [{"encoder": f"{DEFAULT_MODEL_NAME} (packaged)", **content_scores(base, "base", items, heldout)}]
@@ -107,10 +120,15 @@ def run(smoke: bool = False, out_dir: Path | None = None, pipeline: bool = False
         "pairs": training.pairs,
         "train_conversations": len({s.dialog_id for s in train}),
         "context": f"the last {CONTEXT_TURNS} utterances, their last {CONTEXT_CHARS} characters",
-        "tuning": {"base": training.base_score, "epochs": training.epochs, "best_epoch": training.best_epoch},
+        "tuning": (
+            {"base": training.base_score, "epochs": training.epochs, "best_epoch": training.best_epoch}
+            if tuned_folder is None
+            else None
+        ),
         "tuning_new_items": log,
         "heldout_content_only": rows,
         "training_seconds": training.seconds,
+        "trained_here": tuned_folder is None,
     }
     if pipeline and training.path is not None:
         from recochat.retrieval.encoder import Encoder
@@ -132,11 +150,14 @@ def markdown(result: dict) -> str:
         f"# {result['benchmark']} ({result['date']}, {result['machine']})",
         "",
         f"{result['pairs']} pairs from {result['train_conversations']} ReDial train/validation conversations; "
-        f"training {result['training_seconds']:.0f} s. Early stopping on the tuning half (content only, new items, "
-        "R@10 + R@50/2): base "
-        f"{result['tuning']['base']:.4f}, "
-        + ", ".join(f"epoch {e['epoch']} {e['score']:.4f}" for e in result["tuning"]["epochs"])
-        + f"; kept: {'epoch ' + str(result['tuning']['best_epoch']) if result['tuning']['best_epoch'] else 'none'}.",
+        + (
+            f"training {result['training_seconds']:.0f} s. Early stopping on the tuning half (content only, new "
+            f"items, R@10 + R@50/2): base {result['tuning']['base']:.4f}, "
+            + ", ".join(f"epoch {e['epoch']} {e['score']:.4f}" for e in result["tuning"]["epochs"])
+            + f"; kept: {'epoch ' + str(result['tuning']['best_epoch']) if result['tuning']['best_epoch'] else 'none'}."
+            if result.get("trained_here", True)
+            else "the tuned model was saved by an earlier training run (its tuning-half figures are that run's)."
+        ),
         "",
         "| held-out, content only | new R@1 | new R@10 | new R@50 | all R@10 |",
         "| --- | --- | --- | --- | --- |",
@@ -161,7 +182,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, default=None, help=f"results folder (default {RESULTS})")
     parser.add_argument("--epochs", type=int, default=3, help="at most this many epochs (early stopping)")
     parser.add_argument("--pipeline", action="store_true", help="also the whole pipeline with the tuned encoder")
+    parser.add_argument("--tuned", type=Path, default=None, help="score this model folder instead of training one")
     args = parser.parse_args(argv)
-    result = run(args.smoke, args.out, args.pipeline, args.epochs)
+    result = run(args.smoke, args.out, args.pipeline, args.epochs, args.tuned)
     print(markdown(result), file=sys.stdout)
     return 0

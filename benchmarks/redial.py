@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import sys
 import tempfile
 import time
@@ -61,7 +62,7 @@ from recochat.bot.training.redial import (
 )
 from recochat.profiles.collaborative import CoOccurrence
 from recochat.retrieval.catalog import CatalogItem
-from recochat.retrieval.encoder import Encoder
+from recochat.retrieval.encoder import DEFAULT_MODEL_NAME, Encoder
 from recochat.retrieval.ranker import RankerModel
 from recochat.retrieval.recommender import Recommender
 from recochat.retrieval.scoring import ScoringWeights
@@ -100,8 +101,15 @@ def stored(encoder: Encoder, items: list[CatalogItem], name: str) -> StoredCatal
     return data.stored(encoder, items, name, CACHE)
 
 
+def catalog_name(encoder: Encoder) -> str:
+    """The cached catalog's collection: one per encoder, so a tuned encoder's run leaves the base one's in place."""
+    if encoder.name == DEFAULT_MODEL_NAME:
+        return "redial"
+    return "redial-" + re.sub(r"[^a-z0-9]+", "-", encoder.name.lower()).strip("-")[:50]
+
+
 def load_redial_catalog(encoder: Encoder) -> StoredCatalog:
-    return stored(encoder, redial_items(), "redial")
+    return stored(encoder, redial_items(), catalog_name(encoder))
 
 
 def smoke_subset(items: list[CatalogItem], samples: list[Sample], extra: int = 300) -> list[CatalogItem]:
@@ -427,7 +435,7 @@ def run(
         tuning, heldout = tuning[:40], heldout[:40]
         catalog = stored(encoder, smoke_subset(items, tuning + heldout), "redial-smoke")
     else:
-        catalog = stored(encoder, items, "redial")
+        catalog = stored(encoder, items, catalog_name(encoder))
     mentions = redial_mentions()
     background = {} if smoke else data.train_mentions(DATA)
     learn = events_learner(mentions, catalog, background=background)

@@ -437,7 +437,8 @@ def run(
     else:
         catalog = stored(encoder, items, catalog_name(encoder))
     mentions = redial_mentions()
-    background = {} if smoke else data.train_mentions(DATA)
+    train_mentions = data.train_mentions(DATA)
+    background = {} if smoke else train_mentions
     learn = events_learner(mentions, catalog, background=background)
     popular = train_popularity(catalog, mentions)
     home = Path(tempfile.mkdtemp(prefix="recochat-redial-"))
@@ -450,7 +451,7 @@ def run(
         chosen, tuning_log = reused_formula(formula_from)
     chosen_catalog = popular if chosen["catalog_popularity"] else catalog
     extra = data.train_samples(catalog.items, DATA, conversations=SMOKE_TRAIN_CONVERSATIONS if smoke else None)
-    extra_learn = events_learner({**mentions, **data.train_mentions(DATA)}, catalog)  # each fold's own, no background
+    extra_learn = events_learner({**mentions, **train_mentions}, catalog)  # each fold's own, no background
     progress(started, f"formula chosen; training the ranker (and on {len(extra)} train-conversation samples)")
     model, ranker_report = learn_ranker(
         catalog, chosen_catalog, encoder, learn, home, tuning, chosen, smoke, extra=extra, extra_learn=extra_learn

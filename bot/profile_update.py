@@ -171,7 +171,8 @@ def _apply_genres(c: Constraints, signal: TurnSignal) -> list[str]:
             else:
                 plain.append(excluded_in_words(genre, signal.negative))
     if plain:
-        notes.append(f"no {' or '.join([', '.join(plain[:-1]), plain[-1]] if len(plain) > 1 else plain)} from now on")
+        listed = plain[0] if len(plain) == 1 else f"{', '.join(plain[:-1])} or {plain[-1]}"
+        notes.append(f"no {listed} from now on")
     c.required_genres = [g for g in c.required_genres if g not in c.exclude_genres]
     c.preferred_genres = [g for g in c.preferred_genres if g not in c.exclude_genres]
     return notes

@@ -196,9 +196,9 @@ class CatalogWatch:
     ) -> None:
         self.store = store
         self.load = load or store.load
+        """Reads the whole catalog of a name (see the class docstring)."""
         self.encoder = encoder
         """The app's encoder (`TextEncoder.name`): a catalog re-ingested with another one is not loaded."""
-        """Reads the whole catalog of a name (see the class docstring)."""
         self.name = name
         self.version = version
         """The version of the catalog in memory."""

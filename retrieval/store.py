@@ -44,10 +44,10 @@ _SCHEMA = "recochat_schema"
 _COLUMNS = "recochat_columns"
 """The user's corrections to it (`--facet`, `--numeric`, …, a `schema.ColumnMap` as JSON): a re-ingest keeps them."""
 _VERSION = "recochat_catalog_version"
-_ENCODER = "recochat_encoder"
-"""Which encoder made the collection's vectors (`TextEncoder.name`): another one's vectors are not comparable."""
 """A counter bumped by every ingest once all its writes are in: with the ingest time it makes the
 catalog version that processes sharing one Chroma server poll to know when to reload."""
+_ENCODER = "recochat_encoder"
+"""Which encoder made the collection's vectors (`TextEncoder.name`): another one's vectors are not comparable."""
 _PAGE = 5000
 YEAR_ORDER_MIN = 50_000
 """A catalog read from the store with more items than this is held in year order (unknown years first, then as

@@ -140,6 +140,10 @@ def split(samples: list[Sample]) -> tuple[list[Sample], list[Sample]]:
     return [s for s in samples if s.dialog_id in tuning_ids], [s for s in samples if s.dialog_id not in tuning_ids]
 
 
+MENTION = re.compile(r"@(\d+)")
+"""How a ReDial message names a movie: "@" and its id."""
+
+
 @dataclass(frozen=True)
 class RedialConversation:
     """What one line of ReDial's JSONL says about movies (the reader the benchmarks, training and
@@ -166,7 +170,7 @@ def read_conversation(record: object) -> RedialConversation:
     for message in record["messages"]:
         if not isinstance(message, dict) or not isinstance(message.get("text"), str):
             raise ValueError("every message needs a 'text' string")
-        mentions += re.findall(r"@(\d+)", message["text"])
+        mentions += MENTION.findall(message["text"])
     names = record.get("movieMentions") or {}
     if not isinstance(names, dict):
         raise ValueError("'movieMentions' is an object of movie id → name")
@@ -229,8 +233,8 @@ def conversation_samples(record: dict, known: Container[str], titles: TitleIndex
     names = {k: " ".join(v.split()) for k, v in (record.get("movieMentions") or {}).items() if isinstance(v, str)}
     utterances: list[tuple[object, str, list[str]]] = []  # (sender, text, movie ids)
     for message in record["messages"]:
-        ids = re.findall(r"@(\d+)", message["text"])
-        text = re.sub(r"@(\d+)", lambda m: names.get(m.group(1), m.group(0)), message["text"])
+        ids = MENTION.findall(message["text"])
+        text = MENTION.sub(lambda m: names.get(m.group(1), m.group(0)), message["text"])
         if utterances and utterances[-1][0] == message.get("senderWorkerId"):
             sender, before, earlier = utterances[-1]
             utterances[-1] = (sender, f"{before} {text}", earlier + ids)

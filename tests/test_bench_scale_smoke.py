@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,10 @@ def test_scale_smoke(tmp_path: Path, encoder: Encoder) -> None:
     crowd = result["concurrency"]
     assert len(crowd["rows"]["concurrent"]) == 10 and len(crowd["rows"]["solo"]) == 3
     assert _positive(crowd["concurrent_ms"]["p95"]) and _positive(crowd["p95_ratio"])
+    # how many cores one user's turns keep busy (busy ones: a turn is CPU work), and the ceiling that leaves for many
+    # users; both are rounded to 2 decimals, so the ratio of the rounded figures is within 5% of the ceiling
+    assert 0.1 <= crowd["solo_cores_busy"] <= (os.cpu_count() or 1) + 0.5 and _positive(crowd["concurrent_cores_busy"])
+    assert crowd["throughput_ceiling"] == pytest.approx((os.cpu_count() or 1) / crowd["solo_cores_busy"], rel=0.05)
 
     ingest = result["ingest"]
     assert ingest["items"] == 64 and len(ingest["ingest_s"]) == len(ingest["raw_encode_s"]) == 2

@@ -169,7 +169,9 @@ class RecochatApp(App[None]):
         if self.runtime.setup_problem:
             where = f"{where} · {self.runtime.setup_problem}"
         time = "thinking…" if self._busy else self._last_timing
-        self.query_one(StatusLine).show(where, time)
+        # The 1 s timer can tick while the app is shutting down, after the line is gone.
+        for line in self.query(StatusLine):
+            line.show(where, time)
 
     async def add_note(self, text: str) -> None:
         await self.chat_log.mount(Note(Content(text)))

@@ -112,8 +112,8 @@ def load_redial_catalog(encoder: Encoder) -> StoredCatalog:
     return stored(encoder, redial_items(), catalog_name(encoder))
 
 
-def smoke_subset(items: list[CatalogItem], samples: list[Sample], extra: int = 300) -> list[CatalogItem]:
-    """For CI: the items the samples touch plus a few hundred others, so ingest takes seconds."""
+def smoke_subset(items: list[CatalogItem], samples: list[Sample], extra: int = 120) -> list[CatalogItem]:
+    """For CI: the items the samples touch plus a hundred or so others, so ingest takes seconds."""
     keep = {t for s in samples for t in s.targets} | {m for s in samples for m in s.mentioned}
     others = [i for i in items if i.id not in keep][:extra]
     return [i for i in items if i.id in keep] + others

@@ -468,6 +468,23 @@ def train_polarity_cmd(out: Path | None, with_redial_train: bool) -> None:
     click.echo(f"training: {report['train_seconds']:.2f} s (fit), {report['total_seconds']:.1f} s in all")
 
 
+@train_group.command("chat-words")
+@click.option("--out", type=click.Path(path_type=Path), help="Word list (default: the packaged one).")
+@friendly
+def train_chat_words_cmd(out: Path | None) -> None:
+    """The plain chat words a lower-case title must not be read as, from ReDial's train conversations."""
+    from recochat.retrieval.titles import CHAT_WORDS_PATH, write_chat_words
+
+    from ..settings import DataSettings
+    from ..training.redial import CHAT_WORDS_LEAST, chat_words
+
+    data = DataSettings().data
+    if not (data / "redial-train").is_dir():
+        raise SystemExit(f"ReDial train data not found: {data / 'redial-train'} (set RECOCHAT_DATA)")
+    path = write_chat_words(chat_words(data), out or CHAT_WORDS_PATH, least=CHAT_WORDS_LEAST)
+    click.echo(f"wrote {path}")
+
+
 @train_group.command("ranker")
 @click.option(
     "--from-events",

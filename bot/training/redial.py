@@ -262,6 +262,22 @@ def train_samples(items: list[CatalogItem], data: Path, conversations: int | Non
     return [s for record in records for s in conversation_samples(record, known, titles)]
 
 
+CHAT_WORDS_LEAST = 18
+"""A word is a chat word when at least this many train messages (0.05% of 36,236) use it in lower case."""
+
+
+def chat_words(data: Path, least: int = CHAT_WORDS_LEAST) -> list[str]:
+    """The words ReDial's train/validation seekers and recommenders write in lower case, outside their @movie
+    mentions, in at least `least` messages, sorted: the packaged `retrieval/chat_words.txt` (`recochat train
+    chat-words`). Why ReDial: its titles are @ids, so what is left of a message is plain chat, and a lower-case
+    word common there ("good", "little", "action") is no title when a user types it."""
+    counts: Counter[str] = Counter()
+    for record in train_records(data):
+        for message in record["messages"]:
+            counts.update(set(re.findall(r"\b[a-z]+\b", MENTION.sub(" ", message["text"]))))
+    return sorted(word for word, n in counts.items() if n >= least)
+
+
 def train_mentions(data: Path) -> dict[str, list[str]]:
     """'train:ID' → the movie ids a ReDial train/validation conversation @mentions, in order."""
     return {f"train:{c.id}": c.mentions for c in train_conversations(data)}

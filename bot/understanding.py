@@ -22,15 +22,18 @@ from recochat.retrieval.titles import TitleIndex, TitleMatch
 from .asks import read_count, read_unsupported
 from .attributes import read_attribute_asks
 from .lexicon import DECADE_IN_REQUEST, GENRE_SYNONYMS
-from .masking import NO_CONTEXT, TITLE_STUB, Context, MaskedMessage, as_it
+from .masking import CLAUSE_SPLIT, NO_CONTEXT, TITLE_STUB, Context, MaskedMessage, as_it
 
 Polarity = Literal["like", "dislike", "seen"]
 
 _NEGATION = re.compile(
     r"\b(no|not|don'?t|do not|never|without|hate[sd]?|dislike[sd]?|avoid|except|nothing|none|isn'?t|aren'?t|"
     r"didn'?t|did not|can'?t stand|cannot stand|tired of|sick of|anything but|rather not|boring|awful|terrible|"
-    r"meh|nah|skip|wasn'?t|bad)\b"
+    r"meh|nah|skip|wasn'?t|bad|horrible|horrid|dis+ap+oint\w*|bored|sucked|sucks|overrated|worst|walked out|"
+    r"can'?t say i (?:liked|loved|enjoyed)|too much|too(?= \w+ for (?:me|us|my \w+))|underwhelm\w*|turns? me off)\b"
 )
+_TYPOGRAPHIC = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'"})
+"""Apostrophes as phones and word processors type them, one character each, to the one the cues are written with."""
 _SEEN = re.compile(r"\b(seen|saw|watched|already)\b")
 _POSITIVE_WORDS = re.compile(
     r"\b(love[sd]?|like[sd]?|enjoy(ed)?|adore[sd]?|great|good|perfect|awesome|amazing|favou?rite|yes|sounds|"
@@ -155,6 +158,11 @@ POLARITY_CUES: tuple[str, ...] = (
 )
 """The rules' evidence about one mention, by name, in the order the learned polarity reader's model file lists
 them (bot/polarity.py): 'before'/'after' are the rest of the mention's sentence and the next sentence."""
+_ON_IT = re.compile(
+    r"^[\s,.;:!-]*(?:(?:but|though|although|however|and|honestly)\s+)?(?:it|that one|this one)"
+    r"(?:'s|\s+(?:was|is|seemed|felt|got|just|really))\b"
+)
+"""The start of a clause that goes on about the title just named ("…, but it was", ". It's")."""
 _CONTRAST = re.compile(r"^\W*(?:but|though|although|however|whereas|yet)\b")
 
 
@@ -333,6 +341,8 @@ class _ClauseReader:
         if titles:
             anchor = not negative and bool(_LIKE_TITLE.search(clause))
             polarity = "like" if anchor else polarity
+            if polarity != "dislike" and not _LOVED.search(clause) and _judged_badly_next(context.after):
+                polarity = "dislike"
             cues = _polarity_cues(clause, context, polarity, len(titles))
             text, window = as_it(clause), as_it(context.before + clause + context.after)
             kept = None if negative else phrase
@@ -376,6 +386,16 @@ class _ClauseReader:
             (self.result.negative if negative else self.result.positive).append(aspect)
             return aspect
         return None
+
+
+def _judged_badly_next(after: str) -> bool:
+    """'I saw X. It was horrible', 'I've seen X but it's not one of my favorites': the next clause judges the title
+    by "it" and says no, so a title only seen (or named without a like) is disliked."""
+    head = _ON_IT.match(after)
+    if not head:
+        return False
+    judged = CLAUSE_SPLIT.split(after[head.end() :], maxsplit=1)[0]
+    return bool(_NEGATION.search(judged))
 
 
 def _polarity_cues(clause: str, context: Context, polarity: Polarity, titles: int) -> dict[str, float]:
@@ -431,6 +451,7 @@ def understand(
     columns, to read asks about its numbers by role ("for 4 players", "cheap"); `fields`: what it can filter on
     (meta keys and roles), to tell which asks ("under 2 hours", "cheap") it cannot; None skips either."""
     result = Understanding(text=text)
+    text = text.translate(_TYPOGRAPHIC)  # "didn’t" typed on a phone is "didn't": same length, so spans hold
     lowered = text.lower().strip()
     if not lowered or _SMALLTALK.match(lowered):
         result.intent = "smalltalk"

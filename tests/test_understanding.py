@@ -47,6 +47,30 @@ def test_title_linking(text, item, polarity):
     assert [(m.item_id, m.polarity) for m in mentions] == [(item, polarity)]
 
 
+@pytest.mark.parametrize(
+    "text, polarity",
+    [
+        ("I didn’t like Inception", "dislike"),  # a phone's apostrophe
+        ("I was disappointed in Inception", "dislike"),
+        ("I was a little bored by Inception", "dislike"),
+        ("I can't say I enjoyed Inception", "dislike"),
+        ("Inception was too much for me", "dislike"),
+        ("I saw Inception. It was horrible", "dislike"),  # judged by "it" in the next sentence
+        ("I've seen Inception but it's not one of my favorites", "dislike"),
+        ("I saw Inception. It was great", "seen"),
+        ("I loved Inception, but it was too long", "like"),  # a like said in words stays one
+    ],
+)
+def test_dislikes_said_in_the_words_redial_seekers_use(text, polarity):
+    """From ReDial's train conversations and the tuning half's seekers: the rules read 49% of the held-out half's
+    dislikes (46% before), the learned reader 65% as before."""
+    assert [m.polarity for m in parse(text).titles] == [polarity]
+
+
+def test_too_much_of_something_is_a_negative_aspect_without_the_judgement():
+    assert parse("too much gore please").negative == ["gore"]
+
+
 def test_common_word_titles_do_not_link_from_everyday_words():
     assert parse("I'm fed up with sad stuff").titles == []
     assert [m.item_id for m in parse("I loved Up and Hot Fuzz").titles] == ["up", "hf"]

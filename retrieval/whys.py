@@ -64,9 +64,11 @@ class Whys:
         reasons = self._with_together(reasons, fit, item, request, collab)
         if reasons:
             return "; ".join(reasons[:2]), True
-        genres = "/".join(item.genres[:2]) or "pick"
-        lead = f"a widely loved {genres}" if prior > 0.6 else f"{_article(genres)} {genres}"
         asked = {*request.preferred_genres, *request.include_genres}
+        # the asked genre first: Parasite is "drama, thriller, comedy", and for "something funny" it is a comedy
+        shown = sorted(item.genres, key=lambda genre: genre not in asked)[:2]
+        genres = "/".join(shown) or "pick"
+        lead = f"a widely loved {genres}" if prior > 0.6 else f"{_article(genres)} {genres}"
         return f"{lead}: {specific_detail(item)}", bool(asked & set(item.genres))
 
     def anchor_link(self, row: int, request: RankRequest) -> str | None:

@@ -63,8 +63,11 @@ _FILLER = re.compile(
     r"movie|movies|film|films|book|books|one|ones|to watch|to read|watch|read|me|for|tonight|today|maybe|"
     r"really|very|kind of|kinda|sort of|type|that'?s|that is|is|are|be|with|of|it|its|i|like|love|loved|liked|enjoyed|"
     r"what else|else|more|another|other|thanks|thank you|hi|hello|hey|ok|okay|so|too|just|any|ever|some more|"
-    r"from|in|between|after|before|since|made|released|era)\b"
+    r"from|in|between|after|before|since|made|released|era|"
+    r"lol|lmao|haha\w*|hehe\w*|hmm+|oh|ah|yeah|yep|yes|sure|wow|oops|sorry|btw)\b"
 )
+"""What carries no taste. The chat's interjections too: "lol ok, I didn't like Avatar" read "lol" as a new request
+for something "lol", and the next picks left the action films the user was rating."""
 _ORDINALS = {
     "first": 1,
     "1st": 1,

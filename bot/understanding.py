@@ -127,6 +127,8 @@ _FOR_KIDS = re.compile(
 """An audience, not a taste: it holds like an insisted genre (family) until the user says otherwise. Animation is
 not enough: Akira and Grave of the Fireflies are animated and not for children."""
 _KIDS_GENRES = ("family",)
+_NEGATED_AUDIENCE = re.compile(r"\b(?:nothing|not|no|never|isn'?t|aren'?t)\s*$")
+"""'nothing for kids' says no to the audience itself; 'nothing scary for my kids' does not."""
 _BUT_PHRASES = ((re.compile(r"\bnothing but\b"), "only"), (re.compile(r"\banything but\b"), "no"))
 """'nothing but horror' insists on horror and 'anything but horror' excludes it; rewritten (same length) before the
 message is cut at 'but' and read for negation."""
@@ -336,6 +338,11 @@ class _ClauseReader:
         """Every clause has one polarity: negation cues flip what it says about titles, ranks, genres and people.
         A learned reader (bot/polarity.py) may later re-read the titles' polarity from what is kept here."""
         negative = bool(_NEGATION.search(clause))
+        audience = _FOR_KIDS.search(clause)
+        if audience and not _NEGATED_AUDIENCE.search(clause[: audience.start()]):
+            self._hold_audience()
+            if negative:  # "nothing scary for my kids" says no to scary, never to the kids' films
+                clause = clause[: audience.start()] + " " * len(audience.group()) + clause[audience.end() :]
         seen_only = bool(_SEEN.search(clause)) and not _POSITIVE_WORDS.search(clause) and not negative
         polarity: Polarity = "dislike" if negative else "seen" if seen_only else "like"
         ranked = self._rank_feedback(clause, negative)
@@ -352,6 +359,12 @@ class _ClauseReader:
             self.result.titles += [
                 TitleMention(m.item_id, polarity, m.exact, text, window, cues, kept, anchor) for m in titles
             ]
+
+    def _hold_audience(self) -> None:
+        """'for my kids': the kids' genres are insisted on (and asked for) until the user says otherwise."""
+        kids = [g for g in _KIDS_GENRES if g in self.genres and g not in self.result.insisted_genres]
+        self.result.insisted_genres.extend(kids)
+        self.result.include_genres.extend(g for g in kids if g not in self.result.include_genres)
 
     def _rank_feedback(self, clause: str, negative: bool) -> bool:
         """'more like #2' or 'not the first one'; after an all-reject ('meh') the rank words are not feedback."""
@@ -372,10 +385,6 @@ class _ClauseReader:
         target.extend(g for g in found if g not in target)
         if not negative and _INSIST.search(clause):
             result.insisted_genres.extend(g for g in found if g not in result.insisted_genres)
-        if not negative and _FOR_KIDS.search(clause):
-            kids = [g for g in _KIDS_GENRES if g in self.genres and g not in result.insisted_genres]
-            result.insisted_genres.extend(kids)
-            target.extend(g for g in kids if g not in target)
         lo, hi = _years(clause, negative, self.newest_year)
         result.year_min = lo if lo is not None else result.year_min
         result.year_max = hi if hi is not None else result.year_max

@@ -67,6 +67,22 @@ def test_dislikes_said_in_the_words_redial_seekers_use(text, polarity):
     assert [m.polarity for m in parse(text).titles] == [polarity]
 
 
+@pytest.mark.parametrize(
+    "text, include, exclude",
+    [
+        ("nothing too scary for my kids", ["family"], ["horror"]),  # the audience is never what is negated
+        ("something for my kids, nothing scary", ["family"], ["horror"]),
+        ("nothing for kids please, a grown-up drama", ["drama"], ["family"]),  # ... unless it is the audience
+        ("not for kids", [], ["family"]),
+    ],
+)
+def test_an_audience_holds_inside_a_negation_unless_it_is_what_is_negated(text, include, exclude):
+    u = understand(text, TitleIndex(ITEMS), GENRES | {"family"}, 2023)
+    assert (sorted(u.include_genres), sorted(u.exclude_genres)) == (include, exclude)
+    assert ("family" in u.insisted_genres) == ("family" in include)
+    assert not any("kids" in aspect for aspect in u.negative if "family" in include)
+
+
 def test_too_much_of_something_is_a_negative_aspect_without_the_judgement():
     assert parse("too much gore please").negative == ["gore"]
 

@@ -83,6 +83,20 @@ def test_an_audience_holds_inside_a_negation_unless_it_is_what_is_negated(text, 
     assert not any("kids" in aspect for aspect in u.negative if "family" in include)
 
 
+@pytest.mark.parametrize(
+    "text, include, exclude, negative",
+    [
+        ("horror without jump scares", ["horror"], [], ["jump scares"]),
+        ("a comedy that isn't stupid", ["comedy"], [], ["stupid"]),
+        ("a thriller which is not cheesy", ["thriller"], [], ["cheesy"]),
+        ("something that is not horror", [], ["horror"], ["horror"]),
+    ],
+)
+def test_without_and_a_negated_that_clause_say_no_only_to_what_follows(text, include, exclude, negative):
+    u = parse(text)
+    assert (u.include_genres, u.exclude_genres, u.negative) == (include, exclude, negative)
+
+
 def test_too_much_of_something_is_a_negative_aspect_without_the_judgement():
     assert parse("too much gore please").negative == ["gore"]
 

@@ -54,7 +54,8 @@ _NOT_SEEN = re.compile(
 _LOVED = re.compile(r"\b(?:lov(?:e[sd]?|ing)|lik(?:e[sd]|ing)|enjoy(?:ed|s)?|adore[sd]?|favou?rite|fan of)\b")
 _BACK_REFERENCE = re.compile(r"\b(?:it|that|those|them|this|these|both|either|one)\b")
 _UNSEEN = re.compile(
-    r"\b(?:that |which )?i (?:haven'?t|have not|havent|never) (?:seen|watched)(?: yet)?\b|\bnot seen\b|\bunseen\b"
+    r"\b(?:that |which )?(?:i(?:'ve| have)? )?(?:haven'?t|have not|havent|never|not) (?:yet )?(?:seen|watched)"
+    r"(?: yet)?\b|\bunseen\b"
 )
 _FILLER = re.compile(
     r"\b(i'?m|i am|i'?d|i would|i want|i wanna|want|wants|would|could|can you|can i|please|"
@@ -65,7 +66,7 @@ _FILLER = re.compile(
     r"loved|liked|enjoyed|"
     r"what else|else|more|another|other|thanks|thank you|hi|hello|hey|ok|okay|so|too|just|any|ever|some more|"
     r"from|in|between|after|before|since|made|released|era|"
-    r"lol|lmao|haha\w*|hehe\w*|hmm+|oh|ah|yeah|yep|yes|sure|wow|oops|sorry|btw)\b"
+    r"lol|lmao|haha\w*|hehe\w*|hmm+|oh|ah|yeah|yep|yes|sure|wow|oops|sorry|btw|yet)\b"
 )
 """What carries no taste. The chat's interjections too: "lol ok, I didn't like Avatar" read "lol" as a new request
 for something "lol", and the next picks left the action films the user was rating."""

@@ -59,6 +59,9 @@ def test_title_linking(text, item, polarity):
         ("I've seen Inception but it's not one of my favorites", "dislike"),
         ("I saw Inception. It was great", "seen"),
         ("I loved Inception, but it was too long", "like"),  # a like said in words stays one
+        # not seen is no dislike: ReDial's seekers mostly mark such titles liked (they want to see them)
+        ("I've never seen Inception", "like"),
+        ("I have not seen Inception yet", "like"),
     ],
 )
 def test_dislikes_said_in_the_words_redial_seekers_use(text, polarity):

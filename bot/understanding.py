@@ -131,9 +131,18 @@ not enough: Akira and Grave of the Fireflies are animated and not for children."
 _KIDS_GENRES = ("family",)
 _NEGATED_AUDIENCE = re.compile(r"\b(?:nothing|not|no|never|isn'?t|aren'?t)\s*$")
 """'nothing for kids' says no to the audience itself; 'nothing scary for my kids' does not."""
-_BUT_PHRASES = ((re.compile(r"\bnothing but\b"), "only"), (re.compile(r"\banything but\b"), "no"))
-"""'nothing but horror' insists on horror and 'anything but horror' excludes it; rewritten (same length) before the
-message is cut at 'but' and read for negation."""
+_BUT_PHRASES = (
+    (re.compile(r"\bnothing but\b"), "only"),
+    (re.compile(r"\banything but\b"), "no"),
+    (re.compile(r"\b(?:i )?(?:don'?t|do not|wouldn'?t|would not) mind\b"), "ok with"),
+    (re.compile(r"\b(?:i )?wouldn'?t say no to\b"), "i'd like"),
+    (re.compile(r"\b(?:no idea|dunno|surprise me|as long as)\b"), ""),
+    (re.compile(r"\b(?:(?:i'?m )?not sure|(?:i )?(?:don'?t|do not) know)(?=\s*(?:[.,!?;]|$))"), ""),
+)
+"""Phrases whose words say something else than they seem to, rewritten (same length) before the message is cut at
+'but' and read for negation: 'nothing but horror' insists on horror, 'anything but horror' excludes it; "I don't
+mind subtitles" and "I wouldn't say no to a heist" are no negation; "no idea", and "not sure" or "I don't know" said
+on their own, say nothing ("I don't know that I'd like X" still doubts X)."""
 _CONTINUE = re.compile(
     r"\b(?:along (?:those|these|the same) lines|in (?:that|the same) (?:vein|spirit)|like (?:that|this|those|these|them)"
     r"|of (?:that|this|those|these)|(?:have|do) you (?:got|have)|you got|similar(?! to)(?: ones| stuff| things)?)\b"

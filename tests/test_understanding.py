@@ -100,6 +100,22 @@ def test_without_and_a_negated_that_clause_say_no_only_to_what_follows(text, inc
     assert (u.include_genres, u.exclude_genres, u.negative) == (include, exclude, negative)
 
 
+@pytest.mark.parametrize(
+    "text, include, exclude, positive, negative",
+    [
+        ("I don't mind subtitles", [], [], ["subtitles"], []),
+        ("I wouldn't say no to a heist movie", [], [], ["heist"], []),
+        ("no idea, surprise me", [], [], [], []),
+        ("not sure, maybe a thriller", ["thriller"], [], ["thriller"], []),
+        ("anything as long as it is not a horror", [], ["horror"], [], ["horror"]),
+        ("anything but a rom-com", [], ["romance"], [], ["rom-com"]),
+    ],
+)
+def test_phrases_that_look_negative_and_are_not(text, include, exclude, positive, negative):
+    u = understand(text, TitleIndex(ITEMS), GENRES | {"romance"}, 2023)
+    assert (u.include_genres, u.exclude_genres, u.positive, u.negative) == (include, exclude, positive, negative)
+
+
 def test_too_much_of_something_is_a_negative_aspect_without_the_judgement():
     assert parse("too much gore please").negative == ["gore"]
 

@@ -53,6 +53,9 @@ GENRE_SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 """What a user's word means as a genre, in the order of preference: 'funny' is comedy, or humour where a catalog
 calls it that. The first one the catalog has wins."""
+NARROW_GENRE_WORDS = re.compile(r"\bsuperheroe?s?\b")
+"""Words that name a part of their genre: asked for, they lean to it; said no to, they exclude only themselves
+(the negative aspect), never the genre: "not into superhero stuff" keeps Die Hard."""
 
 GENRE_WORDS: dict[str, str] = {
     "animation": "animated cartoon",

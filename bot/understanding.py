@@ -21,7 +21,7 @@ from recochat.retrieval.titles import TitleIndex, TitleMatch
 
 from .asks import read_count, read_unsupported
 from .attributes import read_attribute_asks
-from .lexicon import DECADE_IN_REQUEST, GENRE_SYNONYMS
+from .lexicon import DECADE_IN_REQUEST, GENRE_SYNONYMS, NARROW_GENRE_WORDS
 from .masking import CLAUSE_SPLIT, NO_CONTEXT, TITLE_STUB, Context, MaskedMessage, as_it
 
 Polarity = Literal["like", "dislike", "seen"]
@@ -66,7 +66,7 @@ _FILLER = re.compile(
     r"loved|liked|enjoyed|"
     r"what else|else|more|another|other|thanks|thank you|hi|hello|hey|ok|okay|so|too|just|any|ever|some more|"
     r"from|in|between|after|before|since|made|released|era|"
-    r"lol|lmao|haha\w*|hehe\w*|hmm+|oh|ah|yeah|yep|yes|sure|wow|oops|sorry|btw|yet)\b"
+    r"into|stuff|lol|lmao|haha\w*|hehe\w*|hmm+|oh|ah|yeah|yep|yes|sure|wow|oops|sorry|btw|yet)\b"
 )
 """What carries no taste. The chat's interjections too: "lol ok, I didn't like Avatar" read "lol" as a new request
 for something "lol", and the next picks left the action films the user was rating."""
@@ -392,7 +392,7 @@ class _ClauseReader:
         if self.people:
             (result.disliked_people if negative else result.liked_people).extend(self.people.find(clause))
         target = result.exclude_genres if negative else result.include_genres
-        found = _genres_in(clause, self.genres)
+        found = _genres_in(NARROW_GENRE_WORDS.sub(" ", clause) if negative else clause, self.genres)
         target.extend(g for g in found if g not in target)
         if not negative and _INSIST.search(clause):
             result.insisted_genres.extend(g for g in found if g not in result.insisted_genres)

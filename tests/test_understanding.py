@@ -109,10 +109,13 @@ def test_without_and_a_negated_that_clause_say_no_only_to_what_follows(text, inc
         ("not sure, maybe a thriller", ["thriller"], [], ["thriller"], []),
         ("anything as long as it is not a horror", [], ["horror"], [], ["horror"]),
         ("anything but a rom-com", [], ["romance"], [], ["rom-com"]),
+        # a word for part of a genre excludes only itself
+        ("not into superhero stuff", [], [], [], ["superhero"]),
+        ("a superhero movie", ["action"], [], ["superhero"], []),
     ],
 )
 def test_phrases_that_look_negative_and_are_not(text, include, exclude, positive, negative):
-    u = understand(text, TitleIndex(ITEMS), GENRES | {"romance"}, 2023)
+    u = understand(text, TitleIndex(ITEMS), GENRES | {"romance", "action"}, 2023)
     assert (u.include_genres, u.exclude_genres, u.positive, u.negative) == (include, exclude, positive, negative)
 
 

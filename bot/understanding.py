@@ -30,7 +30,7 @@ _NEGATION = re.compile(
     r"\b(no|not|don'?t|do not|never|without|hate[sd]?|dislike[sd]?|avoid|except|nothing|none|isn'?t|aren'?t|"
     r"didn'?t|did not|can'?t stand|cannot stand|tired of|sick of|anything but|rather not|boring|awful|terrible|"
     r"meh|nah|skip|wasn'?t|bad|horrible|horrid|dis+ap+oint\w*|bored|sucked|sucks|overrated|worst|walked out|"
-    r"can'?t say i (?:liked|loved|enjoyed)|too much|too(?= \w+ for (?:me|us|my \w+))|underwhelm\w*|turns? me off)\b"
+    r"can'?t say i (?:liked|loved|enjoyed)|fell asleep|too much|too(?= \w+ for (?:me|us|my \w+))|underwhelm\w*|turns? me off)\b"
 )
 _TYPOGRAPHIC = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'"})
 """Apostrophes as phones and word processors type them, one character each, to the one the cues are written with."""
@@ -66,7 +66,8 @@ _FILLER = re.compile(
     r"loved|liked|enjoyed|"
     r"what else|else|more|another|other|thanks|thank you|hi|hello|hey|ok|okay|so|too|just|any|ever|some more|"
     r"from|in|between|after|before|since|made|released|era|"
-    r"into|stuff|lol|lmao|haha\w*|hehe\w*|hmm+|oh|ah|yeah|yep|yes|sure|wow|oops|sorry|btw|yet)\b"
+    r"was|were|during|imo|imho|tbh|into|stuff|lol|lmao|haha\w*|hehe\w*|hmm+|oh|ah|yeah|yep|yes|sure|wow|oops|sorry|"
+    r"btw|yet)\b"
 )
 """What carries no taste. The chat's interjections too: "lol ok, I didn't like Avatar" read "lol" as a new request
 for something "lol", and the next picks left the action films the user was rating."""
@@ -179,6 +180,10 @@ _ON_IT = re.compile(
     r"(?:'s|\s+(?:was|is|seemed|felt|got|just|really))\b"
 )
 """The start of a clause that goes on about the title just named ("…, but it was", ". It's")."""
+_BARE_VERDICT = re.compile(
+    r"^[\s,.;:!?-]*(?:meh|nah|boring|overrated|terrible|awful|hated it|not for me|no thanks)\b[\s.!?]*(?:$|[,.;!?])"
+)
+"""A verdict said on its own right after a title ("Titanic? meh.", "Cats - not for me")."""
 _CONTRAST = re.compile(r"^\W*(?:but|though|although|however|whereas|yet)\b")
 
 
@@ -415,8 +420,8 @@ def _judged_badly_next(after: str) -> bool:
     """'I saw X. It was horrible', 'I've seen X but it's not one of my favorites': the next clause judges the title
     by "it" and says no, so a title only seen (or named without a like) is disliked."""
     head = _ON_IT.match(after)
-    if not head:
-        return False
+    if not head:  # "Titanic? meh": a bare verdict right after the title
+        return bool(_BARE_VERDICT.match(after))
     judged = CLAUSE_SPLIT.split(after[head.end() :], maxsplit=1)[0]
     return bool(_NEGATION.search(judged))
 

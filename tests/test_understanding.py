@@ -59,6 +59,9 @@ def test_title_linking(text, item, polarity):
         ("I've seen Inception but it's not one of my favorites", "dislike"),
         ("I saw Inception. It was great", "seen"),
         ("I loved Inception, but it was too long", "like"),  # a like said in words stays one
+        ("I fell asleep during Inception", "dislike"),
+        ("Inception? meh", "dislike"),  # a bare verdict right after the title
+        ("Inception - not for me", "dislike"),
         # not seen is no dislike: ReDial's seekers mostly mark such titles liked (they want to see them)
         ("I've never seen Inception", "like"),
         ("I have not seen Inception yet", "like"),

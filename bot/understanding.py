@@ -62,11 +62,11 @@ _FILLER = re.compile(
     r"recommend(ation)?s?|suggest(ion)?s?|"
     r"give me|show me|find me|looking for|look for|in the mood for|mood for|something|anything|some|a|an|the|"
     r"movie|movies|film|films|book|books|one|ones|to watch|to read|watch|read|me|for|tonight|today|maybe|"
-    r"really|very|kind of|kinda|sort of|type|that'?s|that is|that|which|has|have|is|are|be|with|of|it|its|i|like|love|"
+    r"really|very|kind of|kinda|sort of|type|that'?s|that is|that|which|has|have|is|are|be|with|of|it'?s|it|i|like|love|"
     r"loved|liked|enjoyed|"
     r"what else|else|more|another|other|thanks|thank you|hi|hello|hey|ok|okay|so|too|just|any|ever|some more|"
     r"from|in|between|after|before|since|made|released|era|"
-    r"was|were|during|imo|imho|tbh|into|stuff|lol|lmao|haha\w*|hehe\w*|hmm+|oh|ah|yeah|yep|yes|sure|wow|oops|sorry|"
+    r"similar to|was|were|during|imo|imho|tbh|into|stuff|lol|lmao|haha\w*|hehe\w*|hmm+|oh|ah|yeah|yep|yes|sure|wow|oops|sorry|"
     r"btw|yet)\b"
 )
 """What carries no taste. The chat's interjections too: "lol ok, I didn't like Avatar" read "lol" as a new request
@@ -502,6 +502,8 @@ def understand(
     reader = _ClauseReader(result, genres, newest_year, people)
     for clause, clause_titles, context in message.clauses():
         reader.read(clause, clause_titles, context)
+    # "something scary but not gory": gory says no to the gore, never to the horror asked for in the same message
+    result.exclude_genres = [g for g in result.exclude_genres if g not in result.include_genres]
     _read_relative_years(message.text, result, newest_year)
     result.new_topic = _is_new_topic(result)
     return result

@@ -112,6 +112,8 @@ def test_without_and_a_negated_that_clause_say_no_only_to_what_follows(text, inc
         ("not sure, maybe a thriller", ["thriller"], [], ["thriller"], []),
         ("anything as long as it is not a horror", [], ["horror"], [], ["horror"]),
         ("anything but a rom-com", [], ["romance"], [], ["rom-com"]),
+        # a genre asked for and said no to by a narrower word in the same message stays asked for
+        ("something scary but not gory", ["horror"], [], ["scary"], ["gory"]),
         # a word for part of a genre excludes only itself
         ("not into superhero stuff", [], [], [], ["superhero"]),
         ("a superhero movie", ["action"], [], ["superhero"], []),

@@ -34,6 +34,8 @@ GENRE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "creepy": ("horror",),
     "gory": ("horror",),
     "violent": ("horror",),
+    "violence": ("horror",),
+    "gore": ("horror",),
     "animated": ("animation",),
     "cartoon": ("animation",),
     "cartoons": ("animation",),
@@ -89,12 +91,15 @@ def kind_words(genres: Iterable[str]) -> str:
 
 
 SAME_IN_TEXT: dict[str, tuple[str, ...]] = {
-    "violent": ("violent", "kill", "kills", "killer", "killing", "murder", "brutal", "bloody", "gory", "massacre"),
+    "violent": (
+        *("violent", "kill", "kills", "killer", "killing", "murder", "brutal", "bloody", "gory", "massacre"),
+        *("hitman", "hitmen", "assassin", "sniper", "vigilante", "shootout", "slasher", "torture", "bloodbath"),
+    ),
     "scary": ("scary", "frightening", "terrifying", "terror", "creepy", "horror", "nightmare"),
 }
 """What an item's text says when it is the thing ruled out: "not violent" rules out "sent back in time to kill",
 "nothing scary" a fairy tale with "a truly frightening witch" (both in the read-through)."""
-SAME_IN_TEXT["gory"] = SAME_IN_TEXT["violent"]
+SAME_IN_TEXT["gory"] = SAME_IN_TEXT["violence"] = SAME_IN_TEXT["gore"] = SAME_IN_TEXT["violent"]
 SAME_IN_TEXT["creepy"] = SAME_IN_TEXT["scary"]
 
 

@@ -174,10 +174,16 @@ def _covering_genres(fillers: list[Recommendation], asked: list[str]) -> list[st
 
 
 def ruled_out_in_words(genre: str, negative: list[str]) -> str | None:
-    """The word the user ruled `genre` out with, when it was not the genre's name: "not violent" is read as no
-    horror too, and the note says both, not only "no horror", which the user never said."""
+    """How the user ruled `genre` out, when it was not by the genre's name: "not violent" is read as no horror
+    too, and the note says both ("nothing violent and no horror"), not only "no horror", which the user never
+    said; a noun reads "no violence"."""
     said = [w for w in negative if w in SAME_IN_TEXT and GENRE_SYNONYMS.get(w, ()) == (genre,)]
-    return said[0] if said else None
+    if not said:
+        return None
+    return f"no {said[0]}" if said[0] in _RULED_OUT_NOUNS else f"nothing {said[0]}"
+
+
+_RULED_OUT_NOUNS = frozenset({"violence", "gore"})
 
 
 def excluded_in_words(genre: str, negative: list[str]) -> str:

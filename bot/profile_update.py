@@ -167,7 +167,7 @@ def _apply_genres(c: Constraints, signal: TurnSignal) -> list[str]:
             c.exclude_genres.append(genre)
             said = ruled_out_in_words(genre, signal.negative)
             if said:
-                notes.append(f"nothing {said} and no {genre} from now on")
+                notes.append(f"{said} and no {genre} from now on")
             else:
                 plain.append(excluded_in_words(genre, signal.negative))
     if plain:

@@ -114,6 +114,7 @@ def test_without_and_a_negated_that_clause_say_no_only_to_what_follows(text, inc
         ("anything but a rom-com", [], ["romance"], [], ["rom-com"]),
         # a genre asked for and said no to by a narrower word in the same message stays asked for
         ("something scary but not gory", ["horror"], [], ["scary"], ["gory"]),
+        ("a movie for date night", ["romance"], [], ["date night"], []),  # an occasion leans to its genre
         # a word for part of a genre excludes only itself
         ("not into superhero stuff", [], [], [], ["superhero"]),
         ("a superhero movie", ["action"], [], ["superhero"], []),

@@ -30,7 +30,7 @@ _NEGATION = re.compile(
     r"\b(no|not|don'?t|do not|never|without|hate[sd]?|dislike[sd]?|avoid|except|nothing|none|isn'?t|aren'?t|"
     r"didn'?t|did not|can'?t stand|cannot stand|tired of|sick of|anything but|rather not|boring|awful|terrible|"
     r"meh|nah|skip|wasn'?t|bad|horrible|horrid|dis+ap+oint\w*|bored|sucked|sucks|overrated|worst|walked out|"
-    r"can'?t say i (?:liked|loved|enjoyed)|fell asleep|too much|too(?= \w+ for (?:me|us|my \w+))|underwhelm\w*|turns? me off)\b"
+    r"can'?t say i (?:liked|loved|enjoyed)|fell asleep|less(?! than)|too much|too(?= \w+ for (?:me|us|my \w+))|underwhelm\w*|turns? me off)\b"
 )
 _TYPOGRAPHIC = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'"})
 """Apostrophes as phones and word processors type them, one character each, to the one the cues are written with."""
@@ -66,7 +66,7 @@ _FILLER = re.compile(
     r"loved|liked|enjoyed|"
     r"what else|else|more|another|other|thanks|thank you|hi|hello|hey|ok|okay|so|too|just|any|ever|some more|"
     r"from|in|between|after|before|since|made|released|era|"
-    r"similar to|was|were|during|imo|imho|tbh|into|stuff|lol|lmao|haha\w*|hehe\w*|hmm+|oh|ah|yeah|yep|yes|sure|wow|oops|sorry|"
+    r"bit|similar to|was|were|during|imo|imho|tbh|into|stuff|lol|lmao|haha\w*|hehe\w*|hmm+|oh|ah|yeah|yep|yes|sure|wow|oops|sorry|"
     r"btw|yet)\b"
 )
 """What carries no taste. The chat's interjections too: "lol ok, I didn't like Avatar" read "lol" as a new request
@@ -149,6 +149,11 @@ _CONTINUE = re.compile(
     r"|of (?:that|this|those|these)|(?:have|do) you (?:got|have)|you got|similar(?! to)(?: ones| stuff| things)?)\b"
 )
 """'something else along those lines', 'more like that', 'what else have you got': more of the same, no new words."""
+_COMPARATIVES = re.compile(
+    r"(?:(?:a )?(?:bit |little |lot )?(?:funnier|scarier|darker|lighter|sadder|happier|weirder|smarter|sillier|gentler"
+    r"|cosier|cozier|bleaker|crazier|calmer|wilder|deeper|sweeter|grittier|stranger)\s*)+"
+)
+"""'Something funnier', 'a bit darker': the current request, leaning another way; a genre they name leans too."""
 _NO_TOPIC = re.compile(r"(?:\b(?:older|newer|old|new|recent|earlier|later|else|different|other|fresh)\b\s*)+")
 """Words that refine the current request ('but older') rather than say what it is about: no aspect."""
 
@@ -533,5 +538,7 @@ def _same_topic_read(message: MaskedMessage) -> MaskedMessage:
 
 def _is_new_topic(result: Understanding) -> bool:
     """A message with its own words, genres or a liked title starts a new request; 'more', 'what else',
-    'more like #2 but older' and 'no horror' refine the current one."""
+    'more like #2 but older', 'no horror' and comparatives alone ('something funnier') refine the current one."""
+    if result.positive and all(_COMPARATIVES.fullmatch(phrase) for phrase in result.positive):
+        return any(m.polarity == "like" for m in result.titles)
     return bool(result.positive or result.include_genres or any(m.polarity == "like" for m in result.titles))

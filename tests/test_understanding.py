@@ -125,6 +125,20 @@ def test_phrases_that_look_negative_and_are_not(text, include, exclude, positive
     assert (u.include_genres, u.exclude_genres, u.positive, u.negative) == (include, exclude, positive, negative)
 
 
+@pytest.mark.parametrize(
+    "text, new_topic, include, negative",
+    [
+        ("something funnier", False, ["comedy"], []),  # the current request, leaning to comedy
+        ("a bit darker", False, [], []),
+        ("less violent please", False, [], ["violent"]),
+        ("something funnier with dragons", True, ["comedy"], []),  # words of its own: a request of its own
+    ],
+)
+def test_comparatives_refine_the_current_request(text, new_topic, include, negative):
+    u = parse(text)
+    assert (u.new_topic, u.include_genres, u.negative) == (new_topic, include, negative)
+
+
 def test_too_much_of_something_is_a_negative_aspect_without_the_judgement():
     assert parse("too much gore please").negative == ["gore"]
 

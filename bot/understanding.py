@@ -30,7 +30,7 @@ _NEGATION = re.compile(
     r"\b(no|not|don'?t|do not|never|without|hate[sd]?|dislike[sd]?|avoid|except|nothing|none|isn'?t|aren'?t|"
     r"didn'?t|did not|can'?t stand|cannot stand|tired of|sick of|anything but|rather not|boring|awful|terrible|"
     r"meh|nah|skip|wasn'?t|bad|horrible|horrid|dis+ap+oint\w*|bored|sucked|sucks|overrated|worst|walked out|"
-    r"can'?t say i (?:liked|loved|enjoyed)|fell asleep|less(?! than)|too much|too(?= \w+ for (?:me|us|my \w+))|underwhelm\w*|turns? me off)\b"
+    r"can'?t say i (?:liked|loved|enjoyed)|fell asleep|less(?! than)|too much|too(?=\s+(?!(?:please|and|but|so|though|then|now|lol|haha|x)\b)[a-z]{3,})|underwhelm\w*|turns? me off)\b"
 )
 _TYPOGRAPHIC = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'"})
 """Apostrophes as phones and word processors type them, one character each, to the one the cues are written with."""

@@ -162,8 +162,8 @@ def test_tiny_training_run_learns_a_synthetic_handful(tmp_path: Path) -> None:
 
 
 def test_a_learned_dislike_moves_its_clause_phrase_to_the_negative_side(engine: Engine) -> None:
-    """ "The Hobbit was too tedious" read as a dislike must not pull the interest toward tedium."""
-    text = "I love The Lord of the Rings, but The Hobbit was too tedious!"
+    """ "The Hobbit was so tedious" read as a dislike must not pull the interest toward tedium."""
+    text = "I love The Lord of the Rings, but The Hobbit was so tedious!"
     phrase = understand(text, TITLES, set(), 2025).titles[1].phrase
     assert phrase and phrase in understand(text, TITLES, set(), 2025).positive  # the rules saw no negation there
     signal = read_turn(engine, text)

@@ -24,6 +24,9 @@ GENRE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "hilarious": ("comedy", "humour", "humor"),
     "funnier": ("comedy", "humour", "humor"),
     "funniest": ("comedy", "humour", "humor"),
+    "lighter": ("comedy", "humour", "humor"),  # "something lighter" after dark picks: a comedy leans best
+    "lighthearted": ("comedy", "humour", "humor"),
+    "light-hearted": ("comedy", "humour", "humor"),
     "scarier": ("horror",),
     "romcom": ("romance",),
     "romcoms": ("romance",),

@@ -131,7 +131,7 @@ def test_phrases_that_look_negative_and_are_not(text, include, exclude, positive
         ("something funnier", False, ["comedy"], []),  # the current request, leaning to comedy
         ("a bit darker", False, [], []),
         ("less violent please", False, [], ["violent"]),
-        ("too dark, something lighter", False, [], ["dark"]),  # "too dark" asked for dark before
+        ("too dark, something lighter", False, ["comedy"], ["dark"]),  # "too dark" asked for dark before
         ("that was too scary", False, [], ["scary"]),
         ("something funnier with dragons", True, ["comedy"], []),  # words of its own: a request of its own
     ],

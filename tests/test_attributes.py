@@ -33,6 +33,9 @@ def read(text: str, schema=GAMES.schema, kinds=()) -> tuple[str, list[tuple]]:
         ("something for four people", (RANGE, 4, 4, None, "for four people")),
         ("a two-player game", (RANGE, 2, 2, None, "two-player")),
         ("we're 6", (RANGE, 6, 6, None, "we're 6")),
+        ("a game for two, please", (RANGE, 2, 2, None, "for two")),  # a bare head-count, never "for two hours"
+        ("for the four of us please", (RANGE, 4, 4, None, "for the four of us")),
+        ("something for me and my partner", (RANGE, 2, 2, None, "for me and my partner")),
         ("something I can play solo", (RANGE, 1, 1, None, "solo")),
         ("a party game for a big group", (RANGE, None, None, HIGH, "for a big group")),
         ("under an hour", ("duration", None, 60, None, "under an hour")),
@@ -51,6 +54,10 @@ def test_board_game_phrases(text, ask):
     blanked, asks = read(text)
     assert asks == [ask]
     assert ask[-1] not in blanked  # read once: neither an aspect nor a count
+
+
+def test_a_bare_head_count_is_never_a_length():
+    assert [a for a in read("a game for two hours")[1] if a[0] == RANGE] == []
 
 
 @pytest.mark.parametrize(

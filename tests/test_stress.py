@@ -1,6 +1,6 @@
 """50 users at once for a while: turns, feedback, undo, seen, why, reset and forget against the
 real Engine and Conversations over the tiny catalog (hashing encoder), then the invariants of
-`benchmarks/stress.py`. Duration: STRESS_SECONDS (default 8: ~2,000 sends and ~300 each of forget and reset on 2 cores)."""
+`benchmarks/stress.py`. Duration: STRESS_SECONDS (default 6: ~1,500 sends and ~200 each of forget and reset on 2 cores)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from recochat.benchmarks.stress import stress
 
-SECONDS = float(os.environ.get("STRESS_SECONDS", "8"))  # read at import: the fixtures clear RECOCHAT_*
+SECONDS = float(os.environ.get("STRESS_SECONDS", "6"))  # read at import: the fixtures clear RECOCHAT_*
 
 
 @pytest.mark.slow

@@ -156,10 +156,6 @@ _GROUP_WORDS = r"(?:a )?(?:big|large|huge) (?:group|party|crowd|family)|lots of 
 _SOLO = r"solo|single[- ]player|by myself|on my own|just me"
 
 
-def _two(_: re.Match[str]) -> tuple[float, float, None]:
-    return 2.0, 2.0, None
-
-
 @functools.cache
 def _range_phrases(noun: str) -> tuple[_Phrase, ...]:
     """'for 4 players', 'four-player', 'with 4 people', 'we are 4', 'for two', 'for me and my partner', 'solo', 'a
@@ -178,7 +174,8 @@ def _range_phrases(noun: str) -> tuple[_Phrase, ...]:
         # "a game for two, not too long", "for the four of us": a bare head-count, never "for two hours"
         bare = rf"for (?:the )?{_COUNT}(?: of us)?(?=\s*(?:[,.!?;]|$|and\b|but\b|please\b|tonight\b))"
         phrases.append(_phrase(RANGE, bare, exact))
-        phrases.append(_phrase(RANGE, r"for (?:a|my|the) (?:couple|partner|two of us)|for me and my \w+", _two))
+        couple = r"for (?:a|my|the) (?:couple|partner|two of us)|for me and my \w+"
+        phrases.append(_phrase(RANGE, couple, lambda m: (2, 2, None)))
         phrases.append(_phrase(RANGE, _SOLO, lambda m: (1, 1, None)))
         phrases.append(_phrase(RANGE, rf"(?:for )?{_GROUP_WORDS}", _part(HIGH)))
     return tuple(phrases)

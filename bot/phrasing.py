@@ -173,6 +173,9 @@ def _covering_genres(fillers: list[Recommendation], asked: list[str]) -> list[st
     return []
 
 
+_RULED_OUT_NOUNS = frozenset({"violence", "gore"})
+
+
 def ruled_out_in_words(genre: str, negative: list[str]) -> str | None:
     """How the user ruled `genre` out, when it was not by the genre's name: "not violent" is read as no horror
     too, and the note says both ("nothing violent and no horror"), not only "no horror", which the user never
@@ -181,9 +184,6 @@ def ruled_out_in_words(genre: str, negative: list[str]) -> str | None:
     if not said:
         return None
     return f"no {said[0]}" if said[0] in _RULED_OUT_NOUNS else f"nothing {said[0]}"
-
-
-_RULED_OUT_NOUNS = frozenset({"violence", "gore"})
 
 
 def excluded_in_words(genre: str, negative: list[str]) -> str:

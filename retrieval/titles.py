@@ -45,7 +45,8 @@ PLAIN_WORD_SHARE = 0.002
 plain word there: "good", "more", "action" and "little" in films' plots, "salt" in recipes."""
 PLAIN_WORD_SAMPLE = 20_000
 """Items whose texts are counted (evenly spaced): enough for a 0.2% share, and ~0.3 s at any catalog size."""
-_LOWER_WORD = re.compile(r"\b[a-z]+\b")
+LOWER_CASE_WORD = re.compile(r"\b[a-z]+\b")
+"""A word written in lower case: what makes a title word a plain word, in a catalog's texts or in chat."""
 
 
 _APOSTROPHES = re.compile(r"['’]")
@@ -147,7 +148,7 @@ def plain_words(items: list[CatalogItem], title_keys: Iterable[str]) -> frozense
     sample = _sample(items)
     counts: Counter[str] = Counter()
     for item in sample:
-        counts.update(words.intersection(_LOWER_WORD.findall(item.text)))
+        counts.update(words.intersection(LOWER_CASE_WORD.findall(item.text)))
     least = max(3, math.ceil(PLAIN_WORD_SHARE * len(sample)))
     return frozenset(word for word, n in counts.items() if n >= least)
 

@@ -34,7 +34,7 @@ from recochat.retrieval.ingest import ingest
 from recochat.retrieval.recommender import Recommender
 from recochat.retrieval.scoring import ScoringWeights
 from recochat.retrieval.store import ChromaStore, StoredCatalog
-from recochat.retrieval.titles import TitleIndex
+from recochat.retrieval.titles import LOWER_CASE_WORD, TitleIndex
 
 from ..engine import Engine
 
@@ -274,7 +274,7 @@ def chat_words(data: Path, least: int = CHAT_WORDS_LEAST) -> list[str]:
     counts: Counter[str] = Counter()
     for record in train_records(data):
         for message in record["messages"]:
-            counts.update(set(re.findall(r"\b[a-z]+\b", MENTION.sub(" ", message["text"]))))
+            counts.update(set(LOWER_CASE_WORD.findall(MENTION.sub(" ", message["text"]))))
     return sorted(word for word, n in counts.items() if n >= least)
 
 

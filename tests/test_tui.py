@@ -281,6 +281,16 @@ async def test_feedback_that_fails_is_undone_and_notified(tui_runtime: Runtime) 
         assert any(n.severity == "error" and "no item" in n.message for n in app._notifications)
 
 
+async def test_the_status_timer_ticking_after_the_status_line_is_gone_raises_nothing(tui_runtime: Runtime) -> None:
+    """CI once failed on this race: the 1 s timer ticked during shutdown, after the status line was removed."""
+    app = RecochatApp(tui_runtime, USER)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.query_one(StatusLine).remove()
+        app._update_status()  # what the timer calls
+        await pilot.pause()
+        assert not app.query(StatusLine)
+
+
 async def test_llm_endpoint_down_falls_back_with_a_warning(tui_runtime: Runtime) -> None:
     runtime = with_writer(tui_runtime, DownChatModel(messages=iter([])), "m @ http://127.0.0.1:9/v1")
     app = RecochatApp(runtime, USER)

@@ -1,10 +1,13 @@
 """The ANN path of large catalogs: candidates come from the store, filters never empty a reply."""
 
+import re
+
 import numpy as np
 import pytest
 
 from recochat.retrieval import candidates as candidates_module
 from recochat.retrieval import cold as cold_module
+from recochat.retrieval.candidates import CatalogTexts, stem
 from recochat.retrieval.catalog import CatalogItem
 from recochat.retrieval.recommender import RankRequest, Recommender
 from recochat.retrieval.store import StoredCatalog
@@ -222,6 +225,21 @@ def test_excluded_words_read_each_text_once_and_rule_out_what_each_word_would(la
     each = np.logical_or.reduce([index.saying(word, rows, everything=False) for word in words])
     assert index.saying_any(words, rows).tolist() == each.tolist() == [True, True, True, True, False, False, False]
     assert index.saying_any(["violent"], rows[:0]).tolist() == []
+
+
+def test_the_joined_text_scan_finds_what_the_pattern_finds_in_each_text():
+    """`CatalogTexts.saying` searches one joined, lower-cased text for the literal stem: the rows it finds are the
+    ones `\\b{stem}\\b` (ignoring case) finds text by text, at the edges too (a word first in a text, inside a
+    longer word, after an underscore or a digit, next to the newline that joins two texts)."""
+    texts = ["Violence first", "a violent heist", "skills", "x_kill", "2kill", "kill", "KILLS!", "killer", "cats",
+             "bobcat", "", "Straße", "éviolent", "naïve kill"]  # fmt: skip
+    items = [CatalogItem(id=str(n), title=str(n), text="", meta={"description": text}) for n, text in enumerate(texts)]
+    scan = CatalogTexts(items)
+    for word in ["violent", "kill", "cat", "straße", "naïve", "heist", "first"]:
+        pattern = re.compile(rf"\b{stem(word)}\b", re.I)
+        expected = [bool(pattern.search(text)) for text in texts]
+        assert scan.saying(word).tolist() == expected, word
+    assert scan.saying("kill").sum() == 3  # "kill", "KILLS!", "naïve kill"; not skills, x_kill, 2kill or killer
 
 
 def test_the_chunked_gather_gives_the_products_of_one_gather(large, monkeypatch):

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .candidates import CandidateIndex
+from .candidates import GATHER_COST, CandidateIndex
 from .neighbours import NeighbourIndex
 from .people import PeopleIndex
 from .ranker import FEATURES, RankerModel, first_stage_rank
 from .request import RankRequest
-from .scoring import ScoringWeights, base_scores, popularity_prior, top_positions
+from .scoring import RowEmbeddings, ScoringWeights, base_scores, popularity_prior, row_embeddings, top_positions
 
 
 @dataclass
@@ -24,7 +24,7 @@ class Scored:
     """Rows with their scores and the parts the whys need, aligned."""
 
     rows: np.ndarray
-    embeddings: np.ndarray
+    embeddings: RowEmbeddings
     score: np.ndarray
     collab: np.ndarray
     """Co-occurrence with the liked items, scaled to the best row's."""
@@ -80,11 +80,11 @@ class Scorer:
         learned = self.ranker.score(features) + formula.leaning[first]
         return formula.at(first, learned)
 
-    def formula(self, rows: np.ndarray, request: RankRequest, embeddings: np.ndarray | None = None) -> Scored:
+    def formula(self, rows: np.ndarray, request: RankRequest, embeddings: RowEmbeddings | None = None) -> Scored:
         """embeddings: the rows' (gathered here when not given); a cold start's pool (`cold.py`) passes no
         columns when nothing reads them (no interest, aversion or anchor)."""
-        if embeddings is None:  # all rows (small catalogs) use the matrix as is: gathering 1M rows copies 1.5 GB
-            embeddings = self.catalog.embeddings if len(rows) == len(self.catalog) else self.catalog.embeddings[rows]
+        if embeddings is None:  # never a copy of most of the matrix: at 1M rows that would be 1.5 GB
+            embeddings = row_embeddings(self.catalog.embeddings, rows, GATHER_COST)
         collab_raw = self.index.on_rows(request.collaborative, rows)
         collab = collab_raw / collab_raw.max() if collab_raw.max() > 0 else collab_raw
         prior = self.prior(rows, request.popularity_counts, request.popularity_version)
@@ -168,7 +168,9 @@ class Scorer:
         }
         return np.column_stack([np.asarray(columns[name], dtype=np.float32) for name in FEATURES])
 
-    def leaning(self, rows: np.ndarray, embeddings: np.ndarray, request: RankRequest, links: bool = True) -> np.ndarray:
+    def leaning(
+        self, rows: np.ndarray, embeddings: RowEmbeddings, request: RankRequest, links: bool = True
+    ) -> np.ndarray:
         """What the request leans to without filtering: the anchors' neighbours (by `NeighbourIndex.closeness` to the
         nearest anchor; with `links` False by the item vectors alone) and items with a soft genre (more when they
         have every one asked for)."""

@@ -41,8 +41,42 @@ class ScoringWeights:
     cold_mmr_lambda: float = 0.5
 
 
+class DenseRows:
+    """`matrix[rows]` without the copy, for rows that are most of the matrix (a small catalog less the shown and
+    excluded items): a product is taken over the whole matrix and its rows picked, since gathering 10k rows of
+    384 floats took 1.4 ms a turn against 0.25 ms for the product (2 cores), and 5× that at 50k
+    (`candidates.EXACT_LIMIT`). It answers the two things scoring asks of row embeddings: `@` and `[positions]`."""
+
+    def __init__(self, matrix: np.ndarray, rows: np.ndarray) -> None:
+        self.matrix = matrix
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __matmul__(self, other: np.ndarray) -> np.ndarray:
+        return (self.matrix @ other)[self.rows]
+
+    def __getitem__(self, positions: np.ndarray | list[int]) -> np.ndarray:
+        return self.matrix[self.rows[positions]]
+
+
+RowEmbeddings = np.ndarray | DenseRows
+"""Candidate rows' embeddings: gathered (a few hundred ANN candidates) or `DenseRows` (most of a small catalog)."""
+
+
+def row_embeddings(matrix: np.ndarray, rows: np.ndarray, gather_cost: float) -> RowEmbeddings:
+    """`matrix[rows]` (sorted, unique rows): the matrix itself for all of it, a view for most of it (when a row
+    gathered costs more than `gather_cost` rows of a product), else the gathered rows."""
+    if len(rows) == len(matrix):
+        return matrix
+    if len(rows) * gather_cost > len(matrix):
+        return DenseRows(matrix, rows)
+    return matrix[rows]
+
+
 def base_scores(
-    embeddings: np.ndarray,
+    embeddings: RowEmbeddings,
     interest: np.ndarray | None,
     aversion: np.ndarray | None,
     prior: np.ndarray,

@@ -8,7 +8,7 @@ import pytest
 
 from recochat.benchmarks.metrics import exposure
 from recochat.retrieval.catalog import CatalogItem
-from recochat.retrieval.neighbours import NeighbourIndex
+from recochat.retrieval.neighbours import NeighbourIndex, NeighbourWeights
 from recochat.retrieval.people import PeopleIndex
 from recochat.retrieval.recommender import RankRequest, Recommender
 from recochat.retrieval.scoring import ScoringWeights
@@ -51,10 +51,37 @@ def test_the_same_director_and_kind_of_film_leads_and_a_common_genre_alone_is_ne
     near = closeness(index)
     assert near["dogs"] > near["bruges"] > near["jackie"] > near["hitch"]
     assert near["jackie"] > near["kill-bill"]  # a director counts (a third, for a romance) above one shared actor
-    assert near["hitch"] == 0.0
+    assert near["hitch"] == pytest.approx(
+        -index.weights.foreign_kind
+    )  # nothing shared, and a comedy: a kind pulp is not
     # "both comedy" over a catalog that is half comedy: a fraction of a rare shared genre
     comedy_only = index.closeness(3, np.array([5]), np.zeros(1, dtype=np.float32))[0]
     assert 0 < comedy_only < 0.15
+
+
+def test_a_row_of_a_kind_the_anchor_is_not_is_pushed_back() -> None:
+    """A crime comedy's neighbours: a romance that shares "comedy" and a place tag with it loses
+    `foreign_kind`; a crime film, a comedy and an item without genres do not (The Nice Guys once gave Pretty
+    Woman, "both los angeles"; `bench taste` measures the effect on whole lists)."""
+    films = [
+        film("nice-guys", ["comedy", "crime", "action"], tags=["los angeles", "private eye"]),
+        film("pretty-woman", ["romance", "comedy"], tags=["los angeles"]),
+        film("lebowski", ["crime", "comedy"]),
+        film("mean-girls", ["comedy"]),
+        film("no-genres", []),
+        *(film(f"filler-{n}", [genre]) for n, genre in enumerate(["romance", "comedy", "crime", "drama"] * 3)),
+    ]
+    columns = catalog_columns(films)
+
+    def closeness(weights: NeighbourWeights) -> np.ndarray:
+        index = NeighbourIndex(
+            films, columns.genre_matrix, {g: c for c, g in enumerate(columns.genres)}, PeopleIndex(films),
+            {item.id: row for row, item in enumerate(films)}, weights=weights,
+        )  # fmt: skip
+        return index.closeness(0, np.arange(5), np.zeros(5, dtype=np.float32))
+
+    lost = closeness(NeighbourWeights(foreign_kind=0.0)) - closeness(NeighbourWeights())
+    assert lost.tolist() == pytest.approx([0.0, NeighbourWeights().foreign_kind, 0.0, 0.0, 0.0])
 
 
 def test_the_why_names_the_strongest_real_link(index) -> None:

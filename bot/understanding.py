@@ -191,6 +191,8 @@ _BARE_VERDICT = re.compile(
     r"^[\s,.;:!?-]*(?:meh|nah|boring|overrated|terrible|awful|hated it|not for me|no thanks)\b[\s.!?]*(?:$|[,.;!?])"
 )
 """A verdict said on its own right after a title ("Titanic? meh.", "Cats - not for me")."""
+_ENDS_ON_IT = re.compile(r"\b(?:it|that one|this one)\W*$")
+"""A clause that ends by referring back to the title just named ("didn't care for it")."""
 _CONTRAST = re.compile(r"^\W*(?:but|though|although|however|whereas|yet)\b")
 
 
@@ -427,10 +429,17 @@ def _judged_badly_next(after: str) -> bool:
     """'I saw X. It was horrible', 'I've seen X but it's not one of my favorites': the next clause judges the title
     by "it" and says no, so a title only seen (or named without a like) is disliked."""
     head = _ON_IT.match(after)
-    if not head:  # "Titanic? meh": a bare verdict right after the title
-        return bool(_BARE_VERDICT.match(after))
-    judged = CLAUSE_SPLIT.split(after[head.end() :], maxsplit=1)[0]
-    return bool(_NEGATION.search(judged))
+    if head:
+        judged = CLAUSE_SPLIT.split(after[head.end() :], maxsplit=1)[0]
+        return bool(_NEGATION.search(judged))
+    if _BARE_VERDICT.match(after):  # "Titanic? meh": a bare verdict right after the title
+        return True
+    # "I saw X but didn't care for it", "… and wasn't fond of it": the next clause says no and ends on "it"
+    following = next((clause for clause in CLAUSE_SPLIT.split(after) if clause.strip()), "")
+    asked = after[after.find(following) + len(following) :].lstrip().startswith("?")  # "didn't you love it?"
+    return bool(
+        _ENDS_ON_IT.search(following) and _NEGATION.search(following) and not _UNSEEN.search(following) and not asked
+    )
 
 
 def _polarity_cues(clause: str, context: Context, polarity: Polarity, titles: int) -> dict[str, float]:

@@ -62,14 +62,19 @@ def test_title_linking(text, item, polarity):
         ("I fell asleep during Inception", "dislike"),
         ("Inception? meh", "dislike"),  # a bare verdict right after the title
         ("Inception - not for me", "dislike"),
+        ("I saw Inception but didn't care for it.", "dislike"),  # the next clause says no and ends on "it"
+        ("he has seen Inception and wasnt fond of it", "dislike"),
+        ("I have not seen Inception and I don't want to see it", "dislike"),
+        ("I haven't seen Inception but I'd like to see it", "like"),
+        ("I've seen Inception, didn't you love it?", "seen"),  # a question is no verdict
         # not seen is no dislike: ReDial's seekers mostly mark such titles liked (they want to see them)
         ("I've never seen Inception", "like"),
         ("I have not seen Inception yet", "like"),
     ],
 )
 def test_dislikes_said_in_the_words_redial_seekers_use(text, polarity):
-    """From ReDial's train conversations and the tuning half's seekers: the rules read 49% of the held-out half's
-    dislikes (46% before), the learned reader 65% as before."""
+    """From ReDial's train conversations and the tuning half's seekers: the rules read 54% of the held-out half's
+    dislikes (49% before the clause that ends on "it", 46% before that), the learned reader 65% as before."""
     assert [m.polarity for m in parse(text).titles] == [polarity]
 
 

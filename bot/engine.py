@@ -234,6 +234,11 @@ class Engine:
             item_id = self.item_at(pending.profile, feedback.rank)
             if item_id is None:
                 continue
+            if feedback.value == "seen":
+                self._learn(pending, "seen", item_id=item_id, value=0.0)
+                if (item := self.item(item_id)) is not None:
+                    notes.append(f"you've seen {item.title}")
+                continue
             value = 1.0 if feedback.value == "like" else -1.0
             weight = FEEDBACK_WEIGHT["strong"] if feedback.strong else 1.0
             self._learn(pending, "feedback", item_id=item_id, value=value * weight)

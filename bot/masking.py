@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from recochat.retrieval.titles import TitleMatch
@@ -69,8 +70,11 @@ class MaskedMessage:
             text = text[:start] + " " * (end - start) + text[end:]
         return MaskedMessage(text, self.titles)
 
-    def clauses(self) -> list[tuple[str, list[TitleMatch], Context]]:
-        """Non-blank clauses, each with the titles that start inside it and where it sits, in message order."""
+    def clauses(
+        self, wants_context: Callable[[str], bool] = lambda clause: False
+    ) -> list[tuple[str, list[TitleMatch], Context]]:
+        """Non-blank clauses, each with the titles that start inside it, in message order, and where it sits when
+        it names a title or `wants_context(clause)` (NO_CONTEXT otherwise: most clauses need none)."""
         bounds = [0]
         for separator in CLAUSE_SPLIT.finditer(self.text):
             bounds += [separator.start(), separator.end()]
@@ -80,7 +84,8 @@ class MaskedMessage:
             clause = self.text[start:end]
             if clause.strip():
                 titles = [m for at, m in self.titles if start <= at < end]
-                found.append((clause, titles, Context.around(self.text, start, end) if titles else NO_CONTEXT))
+                placed = titles or wants_context(clause)
+                found.append((clause, titles, Context.around(self.text, start, end) if placed else NO_CONTEXT))
         return found
 
 

@@ -193,6 +193,7 @@ _BARE_VERDICT = re.compile(
 """A verdict said on its own right after a title ("Titanic? meh.", "Cats - not for me")."""
 _ENDS_ON_IT = re.compile(r"\b(?:it|that one|this one)\W*$")
 """A clause that ends by referring back to the title just named ("didn't care for it")."""
+_PRAISE = re.compile(r"\b(?:great|amazing|awesome|brilliant|fantastic|excellent|good)\b")
 _CONTRAST = re.compile(r"^\W*(?:but|though|although|however|whereas|yet)\b")
 
 
@@ -218,7 +219,8 @@ class TitleMention:
 class RankFeedback:
     rank: int
     """1-based position in the last reply; -1 = the last one."""
-    value: Literal["like", "dislike"]
+    value: Literal["like", "dislike", "seen"]
+    """"seen": 'I've seen that one already', 'watched #2': out of the next replies, and no taste either way."""
     strong: bool = False
     """'more like #2' pulls harder than 'that one looks good'."""
 
@@ -370,7 +372,7 @@ class _ClauseReader:
                 clause = clause[: audience.start()] + " " * len(audience.group()) + clause[audience.end() :]
         seen_only = bool(_SEEN.search(clause)) and not _POSITIVE_WORDS.search(clause) and not negative
         polarity: Polarity = "dislike" if negative else "seen" if seen_only else "like"
-        ranked = self._rank_feedback(clause, negative)
+        ranked = self._rank_feedback(clause, negative, context.after)
         self._constraints(clause, negative)
         phrase = None if ranked else self._aspect(clause, negative)  # "#2" or "the second one" are no aspect
         if titles:
@@ -391,13 +393,17 @@ class _ClauseReader:
         self.result.insisted_genres.extend(kids)
         self.result.include_genres.extend(g for g in kids if g not in self.result.include_genres)
 
-    def _rank_feedback(self, clause: str, negative: bool) -> bool:
-        """'more like #2' or 'not the first one'; after an all-reject ('meh') the rank words are not feedback."""
+    def _rank_feedback(self, clause: str, negative: bool, after: str) -> bool:
+        """'more like #2' or 'not the first one'; 'seen #2' only when nothing after it judges it ('watched the
+        third one, loved it'); after an all-reject ('meh') the rank words are not feedback."""
         rank = _RANK_REF.search(clause)
         if not rank or self.result.reject_all_shown:
             return False
         strong = bool(_MORE_LIKE.search(clause))
-        self.result.rank_feedback.append(RankFeedback(_rank_of(rank), "dislike" if negative else "like", strong))
+        value: Literal["like", "dislike", "seen"] = "dislike" if negative else "like"
+        if value == "like" and _SEEN.search(clause) and not _POSITIVE_WORDS.search(clause):
+            value = "dislike" if _judged_badly_next(after) else "like" if _praised_next(after) else "seen"
+        self.result.rank_feedback.append(RankFeedback(_rank_of(rank), value, strong and value == "like"))
         return True
 
     def _constraints(self, clause: str, negative: bool) -> None:
@@ -423,6 +429,12 @@ class _ClauseReader:
             (self.result.negative if negative else self.result.positive).append(aspect)
             return aspect
         return None
+
+
+def _praised_next(after: str) -> bool:
+    """'… watched #3, loved it', '… it was great': the next clause says yes, and no."""
+    following = next((clause for clause in CLAUSE_SPLIT.split(after) if clause.strip()), "")
+    return bool((_LOVED.search(following) or _PRAISE.search(following)) and not _NEGATION.search(following))
 
 
 def _judged_badly_next(after: str) -> bool:
@@ -516,7 +528,7 @@ def understand(
     result.reject_all_shown = bool(_ALL_REJECT.match(message.text))
     message = _same_topic_read(message)
     reader = _ClauseReader(result, genres, newest_year, people)
-    for clause, clause_titles, context in message.clauses():
+    for clause, clause_titles, context in message.clauses(wants_context=lambda clause: bool(_RANK_REF.search(clause))):
         reader.read(clause, clause_titles, context)
     # "something scary but not gory": gory says no to the gore, never to the horror asked for in the same message
     result.exclude_genres = [g for g in result.exclude_genres if g not in result.include_genres]

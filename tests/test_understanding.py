@@ -174,6 +174,12 @@ def test_constraints_decades_and_ranges():
         ("more like #3", 3, "like", True),
         ("not that one", 1, "dislike", False),
         ("no to number 2", 2, "dislike", False),
+        ("I've seen that one already", 1, "seen", False),  # out of the replies, no taste either way
+        ("already watched #3", 3, "seen", False),
+        ("watched the third one too, loved it", 3, "like", False),  # the next clause judges it
+        ("seen #2. it was awful", 2, "dislike", False),
+        ("seen the first one, great pick", 1, "like", False),
+        ("saw the last one, anything older?", -1, "seen", False),
     ],
 )
 def test_feedback_in_words(text, rank, value, strong):

@@ -55,6 +55,9 @@ GENRE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "thrillers": ("thriller",),
     "westerns": ("western",),
     "musicals": ("musical",),
+    "singing": ("musical",),  # "too much singing" after La La Land's neighbours
+    "songs": ("musical",),
+    "song and dance": ("musical",),
     "superhero": ("action",),
     "dramas": ("drama",),
     "mysteries": ("mystery",),

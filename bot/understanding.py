@@ -69,10 +69,13 @@ _FILLER = re.compile(
     r"what else|else|more|another|other|thanks|thank you|hi|hello|hey|ok|okay|so|too|just|any|ever|some more|"
     r"from|in|between|after|before|since|made|released|era|"
     r"bit|similar to|was|were|during|imo|imho|tbh|into|stuff|yet|"
-    r"lol|lmao|haha\w*|hehe\w*|hmm+|oh|ah|yeah|yep|yes|sure|wow|oops|sorry|btw)\b"
+    r"lol|lmao|haha\w*|hehe\w*|hmm+|oh|ah|yeah|yep|yes|sure|wow|oops|sorry|btw|"
+    r"(?:my|our) (?:(?:girl|boy)friend|wife|husband|partner|mum|mom|mother|dad|father|friends?|parents|date)|"
+    r"we|us|our|she|he|they|him|them|both|can|should|loves|likes)\b"
 )
 """What carries no taste. The chat's interjections too: "lol ok, I didn't like Avatar" read "lol" as a new request
-for something "lol", and the next picks left the action films the user was rating."""
+for something "lol", and the next picks left the action films the user was rating. Who is watching ("my
+girlfriend and I", "she hates anything sad") is no taste either: the encoder read "my girlfriend" as a topic."""
 _ORDINALS = {
     "first": 1,
     "1st": 1,

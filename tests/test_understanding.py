@@ -484,3 +484,22 @@ def test_a_title_to_find_more_like_is_an_anchor_no_learned_reading_changes():
     u = parse("I have seen Hot Fuzz")
     apply_polarity(u, ["dislike"])
     assert u.titles[0].polarity == "dislike" and not u.titles[0].anchor
+
+
+@pytest.mark.parametrize(
+    "text, positive, negative",
+    [
+        # who is watching says nothing of the taste: "my girlfriend" was read as a topic, "she sad" as one too
+        ("my girlfriend and I want a movie tonight, she hates anything sad", [], ["sad"]),
+        ("something we can watch with our parents", [], []),
+        ("a film about a mother and daughter", ["about mother", "daughter"], []),  # a topic stays one
+    ],
+)
+def test_who_is_watching_is_no_aspect(text, positive, negative):
+    u = parse(text)
+    assert (u.positive, u.negative) == (positive, negative)
+
+
+def test_too_much_singing_rules_out_musicals():
+    u = understand("hmm, too much singing", TitleIndex(ITEMS), GENRES | {"musical"}, 2023)
+    assert u.exclude_genres == ["musical"]

@@ -35,7 +35,10 @@ _NEGATION = re.compile(
 )
 _TYPOGRAPHIC = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'"})
 """Apostrophes as phones and word processors type them, one character each, to the one the cues are written with."""
-_SEEN = re.compile(r"\b(seen|saw|watched|already)\b")
+_SEEN = re.compile(
+    r"\b(seen|saw|watched|already|(?:i'?ve|i have|we'?ve|we have|i|we) (?:read|played|tried|made|cooked) (?=it\b|that|this|the|#|number|no\.))"
+)
+"""Seen, or its kin for other catalogs ("I've read #1", "we played that one"), never "I want to read #1"."""
 _POSITIVE_WORDS = re.compile(
     r"\b(love[sd]?|like[sd]?|enjoy(ed)?|adore[sd]?|great|good|perfect|awesome|amazing|favou?rite|yes|sounds|"
     r"interesting|fun|nice|cool|watch|try|want|best)\b"
@@ -71,11 +74,13 @@ _FILLER = re.compile(
     r"bit|similar to|was|were|during|imo|imho|tbh|into|stuff|yet|"
     r"lol|lmao|haha\w*|hehe\w*|hmm+|oh|ah|yeah|yep|yes|sure|wow|oops|sorry|btw|"
     r"(?:my|our) (?:(?:girl|boy)friend|wife|husband|partner|mum|mom|mother|dad|father|friends?|parents|date)|"
-    r"we|us|our|she|he|they|him|them|both|can|should|loves|likes)\b"
+    r"we|us|our|she|he|they|him|them|both|can|should|loves|likes|"
+    r"great|good|awesome|amazing|perfect|nice|cool|fantastic|brilliant|excellent|decent|best|fine)\b"
 )
 """What carries no taste. The chat's interjections too: "lol ok, I didn't like Avatar" read "lol" as a new request
 for something "lol", and the next picks left the action films the user was rating. Who is watching ("my
-girlfriend and I", "she hates anything sad") is no taste either: the encoder read "my girlfriend" as a topic."""
+girlfriend and I", "she hates anything sad") is no taste either: the encoder read "my girlfriend" as a topic; nor
+is praise on its own ("seen #3, it was great" asked for something "great")."""
 _ORDINALS = {
     "first": 1,
     "1st": 1,

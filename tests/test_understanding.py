@@ -180,6 +180,10 @@ def test_constraints_decades_and_ranges():
         ("seen #2. it was awful", 2, "dislike", False),
         ("seen the first one, great pick", 1, "like", False),
         ("saw the last one, anything older?", -1, "seen", False),
+        ("I've read #1", 1, "seen", False),  # other catalogs' kin of seen
+        ("we played the second one last week", 2, "seen", False),
+        ("I want to read #1", 1, "like", False),
+        ("i've made #3, it was great", 3, "like", False),
     ],
 )
 def test_feedback_in_words(text, rank, value, strong):
@@ -493,6 +497,8 @@ def test_a_title_to_find_more_like_is_an_anchor_no_learned_reading_changes():
         ("my girlfriend and I want a movie tonight, she hates anything sad", [], ["sad"]),
         ("something we can watch with our parents", [], []),
         ("a film about a mother and daughter", ["about mother", "daughter"], []),  # a topic stays one
+        ("i've made #3, it was great", [], []),  # praise alone asks for nothing "great"
+        ("a good thriller", ["thriller"], []),
     ],
 )
 def test_who_is_watching_is_no_aspect(text, positive, negative):

@@ -388,6 +388,8 @@ class _ClauseReader:
             polarity = "like" if anchor else polarity
             if polarity != "dislike" and not _LOVED.search(clause) and _judged_badly_next(context.after):
                 polarity = "dislike"
+            elif polarity == "seen" and _loved_next(context.after):  # "we played X already, loved it"
+                polarity = "like"
             cues = _polarity_cues(clause, context, polarity, len(titles))
             text, window = as_it(clause), as_it(context.before + clause + context.after)
             kept = None if negative else phrase
@@ -441,8 +443,19 @@ class _ClauseReader:
 
 def _praised_next(after: str) -> bool:
     """'… watched #3, loved it', '… it was great': the next clause says yes, and no."""
-    following = next((clause for clause in CLAUSE_SPLIT.split(after) if clause.strip()), "")
+    following = _next_clause(after)
     return bool((_LOVED.search(following) or _PRAISE.search(following)) and not _NEGATION.search(following))
+
+
+def _loved_next(after: str) -> bool:
+    """'I saw X, loved it': the next clause says the user loved (liked, enjoyed) it, and no."""
+    following = _next_clause(after)
+    return bool(_LOVED.search(following) and _ENDS_ON_IT.search(following) and not _NEGATION.search(following))
+
+
+def _next_clause(after: str) -> str:
+    """The first clause of the text after a clause."""
+    return next((clause for clause in CLAUSE_SPLIT.split(after) if clause.strip()), "")
 
 
 def _judged_badly_next(after: str) -> bool:
@@ -455,7 +468,7 @@ def _judged_badly_next(after: str) -> bool:
     if _BARE_VERDICT.match(after):  # "Titanic? meh": a bare verdict right after the title
         return True
     # "I saw X but didn't care for it", "… and wasn't fond of it": the next clause says no and ends on "it"
-    following = next((clause for clause in CLAUSE_SPLIT.split(after) if clause.strip()), "")
+    following = _next_clause(after)
     asked = after[after.find(following) + len(following) :].lstrip().startswith("?")  # "didn't you love it?"
     return bool(
         _ENDS_ON_IT.search(following) and _NEGATION.search(following) and not _UNSEEN.search(following) and not asked

@@ -58,6 +58,8 @@ def test_title_linking(text, item, polarity):
         ("I saw Inception. It was horrible", "dislike"),  # judged by "it" in the next sentence
         ("I've seen Inception but it's not one of my favorites", "dislike"),
         ("I saw Inception. It was great", "seen"),
+        ("I saw Inception already, loved it", "like"),  # the next clause says the taste
+        ("I saw Inception, never liked it", "dislike"),
         ("I loved Inception, but it was too long", "like"),  # a like said in words stays one
         ("I fell asleep during Inception", "dislike"),
         ("Inception? meh", "dislike"),  # a bare verdict right after the title

@@ -102,8 +102,10 @@ _RANK_REF = re.compile(
 )
 _ABOUT = re.compile(
     r"\b(what(?:'s| is| was)?\b.*\babout|tell me (?:more )?about|who (?:directed|stars?|is in|plays|made|wrote)|"
-    r"what year|when (?:was|did)|describe|plot of|more info|more about)\b"
+    r"what year|when (?:was|did)|describe|plot of|more info|more about|any good|how good)\b"
+    r"|\bworth (?:it|watching|reading|playing|buying)\s*\?|^\s*is\b[^?]{0,40}\bgood\s*\?"
 )
+"""Asks about one item: 'what is X about?', 'is #2 any good?', 'is X worth watching?' (a question, not a like)."""
 _REQUEST = re.compile(r"\b(something|anything|recommend|suggest|similar)\b")
 """'what about something funny like X' asks for recommendations, not about X."""
 _WHY = re.compile(r"^\s*why\b")

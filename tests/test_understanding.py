@@ -511,3 +511,17 @@ def test_who_is_watching_is_no_aspect(text, positive, negative):
 def test_too_much_singing_rules_out_musicals():
     u = understand("hmm, too much singing", TitleIndex(ITEMS), GENRES | {"musical"}, 2023)
     assert u.exclude_genres == ["musical"]
+
+
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        ("is #2 any good?", "about"),  # a question about the pick, once read as a like of it
+        ("is the third one good?", "about"),
+        ("is Hot Fuzz worth watching?", "about"),
+        ("#2 looks good", "recommend"),
+        ("the second one is good", "recommend"),
+    ],
+)
+def test_is_it_any_good_asks_about_the_item(text, intent):
+    assert parse(text).intent == intent

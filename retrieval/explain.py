@@ -32,10 +32,10 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 def content_words(text: str) -> set[str]:
     """Words that carry meaning (4+ letters, not stop words), lightly stemmed so 'heists' meets 'heist'."""
-    return {_stem(w) for w in normalize(text).split() if len(w) >= 4 and w not in _STOP}
+    return {fold_plural(w) for w in normalize(text).split() if len(w) >= 4 and w not in _STOP}
 
 
-def _stem(word: str) -> str:
+def fold_plural(word: str) -> str:
     for suffix in ("ies", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 4:
             return word[: -len(suffix)] + ("y" if suffix == "ies" else "")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .catalog import CatalogItem
-from .explain import listing, tags_of
+from .explain import fold_plural, listing, tags_of
 from .people import PeopleIndex, people_of
 from .titles import normalize
 
@@ -61,6 +61,18 @@ def _tags(item: CatalogItem) -> list[str]:
     return [normalize(t) for t in tags_of(item)]
 
 
+_TAG_STOP = frozenset(
+    "and the for with from about into like some something anything that this one ones movie movies film films book "
+    "books game games show shows".split()
+)
+
+
+def _tag_words(text: str) -> frozenset[str]:
+    """The words of a tag or an asked-for phrase that `tagged` matches on: 3+ letters, plurals folded, the few
+    words every ask has dropped ('time' is a stop word for the whys' themes, but 'time travel' needs it)."""
+    return frozenset(fold_plural(w) for w in normalize(text).split() if len(w) >= 3 and w not in _TAG_STOP)
+
+
 def _rarity(count: int, total: int) -> float:
     """0–1: log-inverse document frequency, scaled by the rarest possible (a value only one item has)."""
     return math.log((1 + total) / (1 + count)) / math.log((1 + total) / 2) if total > 1 and count else 0.0
@@ -93,6 +105,7 @@ class NeighbourIndex:
         self._lock = threading.Lock()
         self._first: np.ndarray | None = None
         self._tag_rows: dict[str, np.ndarray] | None = None
+        self._tags_by_word: dict[str, list[str]] | None = None
         self._tag_rarity: dict[str, float] = {}
 
     # -- built on first use ------------------------------------------------------------------
@@ -118,6 +131,35 @@ class NeighbourIndex:
                 self._tag_rarity = {tag: _rarity(len(found), total) for tag, found in rows.items()}
                 self._tag_rows = {tag: np.array(found, dtype=np.int64) for tag, found in rows.items()}
             return self._tag_rows
+
+    def tagged(self, rows: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """0–1 per sorted row: the rarity of the rarest tag it has whose words hold all of one of `texts` (the
+        user's own phrases) or lie all within one: "a heist movie" meets 'heist' and 'heist gone wrong', "time
+        travel" meets 'time travel' but neither 'space travel' nor 'air travel'. The encoder reads a word or two
+        badly: "heist" put Heat, tagged 'heist', below WALL-E and Deadpool. Costs the phrases' words, never a pass
+        over all tags."""
+        out = np.zeros(len(rows), dtype=np.float32)
+        phrases = [words for words in (_tag_words(t) for t in texts) if words]
+        if not phrases or not len(rows):
+            return out
+        index = self._tag_index()
+        with self._lock:
+            if self._tags_by_word is None:
+                by_word: defaultdict[str, list[str]] = defaultdict(list)
+                for tag in index:
+                    for word in _tag_words(tag):
+                        by_word[word].append(tag)
+                self._tags_by_word = dict(by_word)
+        near = {tag for phrase in phrases for word in phrase for tag in self._tags_by_word.get(word, [])}
+        for tag in near:
+            words = _tag_words(tag)
+            if not any(phrase <= words or words <= phrase for phrase in phrases):
+                continue
+            found = index[tag]
+            at = np.minimum(np.searchsorted(rows, found), len(rows) - 1)
+            hit = np.searchsorted(rows, found[rows[at] == found])
+            out[hit] = np.maximum(out[hit], self._tag_rarity[tag])
+        return out
 
     # -- scores ------------------------------------------------------------------------------
     def closeness(self, anchor_row: int, rows: np.ndarray, cosine: np.ndarray) -> np.ndarray:

@@ -27,6 +27,9 @@ class ScoringWeights:
     """Times cos(anchor, c): 'more like #2' makes #2's neighbours lead that ranking, whatever else the profile holds."""
     genre: float = 0.25
     """Added for a soft genre an item has ('something funny'): it leans the ranking, it never filters."""
+    tagged: float = 0.25
+    """Times the rarity of a tag an item has that shares a word with the user's asked-for phrases ("a heist movie":
+    'heist'): a lean, like a soft genre, for what a one-word ask gives the encoder too little to find."""
     closeness: float = 0.3
     """Times 1 / (1 + |value − prefer|), averaged over a request's bounds with a `Bound.prefer`: a range ask leans
     to the items whose range is closest to it ("for 2 players": 2–2 games before 2–8 ones)."""

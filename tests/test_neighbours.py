@@ -149,3 +149,27 @@ def test_a_reply_holds_at_most_one_wildcard_in_five_and_says_so() -> None:
         RankRequest(interest=vectors[0], aversion=vectors[9], k=5, anchors=["x"], exclude={"x"})
     ).items
     assert not [r for r in averse if r.item.id == "f0"]  # near what the user rejects: never the wildcard
+
+
+def test_a_tag_that_holds_the_asked_words_or_lies_within_them_leans_its_items() -> None:
+    """The user's own phrase meets a tag that holds all its words, or whose words all lie within it: "a heist
+    movie" meets 'heist' and 'heist gone wrong'; "time travel" neither 'space travel' nor 'air travel'."""
+    films = [
+        film("heat", ["crime"], tags=["heist", "los angeles"]),
+        film("dogs", ["crime"], tags=["heist gone wrong"]),
+        film("future", ["comedy"], tags=["time travel"]),
+        film("interstellar", ["drama"], tags=["space travel"]),
+        film("airplane", ["comedy"], tags=["air travel"]),
+        film("plain", ["drama"]),
+    ]
+    columns = catalog_columns(films)
+    index = NeighbourIndex(
+        films, columns.genre_matrix, {g: c for c, g in enumerate(columns.genres)}, PeopleIndex(films),
+        {item.id: row for row, item in enumerate(films)},
+    )  # fmt: skip
+    rows = np.arange(len(films))
+    assert (index.tagged(rows, ["a heist movie"]) > 0).tolist() == [True, True, False, False, False, False]
+    assert (index.tagged(rows, ["about time travel"]) > 0).tolist() == [False, False, True, False, False, False]
+    assert (index.tagged(rows, ["a dark revenge film set in los angeles"]) > 0).tolist()[0]  # the tag lies within
+    assert not index.tagged(rows, ["something"]).any() and not index.tagged(rows[:0], ["heist"]).size
+    assert index.tagged(rows[[0, 2]], ["heist"]).tolist() == [pytest.approx(index.tagged(rows, ["heist"])[0]), 0.0]

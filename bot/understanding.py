@@ -136,6 +136,9 @@ _INSIST = re.compile(
     r"|^\s*just\b(?!\s+(?:something|anything|looking|want|wanna|in the|give|show|recommend|one|a few|more))"
 )
 """A genre in a clause with one of these is a hard filter; without, it only leans the ranking."""
+_IDENTITY = re.compile(r"\b(?:i'?m|i am|we'?re|we are|(?:s?he|they)(?:'s| is| are|'re))\s+(?:an?\s+)?[\w-]+\s*$")
+"""'I'm vegetarian', 'we're vegan': who the user is, said of a genre, holds like 'only' (a vegetarian's salmon came
+back once the vegetarian picks ran out). 'I'm a horror fan' says more after the genre, and only leans."""
 _FOR_KIDS = re.compile(
     r"\b(?:for (?:the |my |our )?(?:kids?|children|a child|little ones)|kid-friendly|family-friendly)\b"
 )
@@ -426,7 +429,7 @@ class _ClauseReader:
         target = result.exclude_genres if negative else result.include_genres
         found = _genres_in(NARROW_GENRE_WORDS.sub(" ", clause) if negative else clause, self.genres)
         target.extend(g for g in found if g not in target)
-        if not negative and _INSIST.search(clause):
+        if not negative and (_INSIST.search(clause) or _IDENTITY.search(clause)):
             result.insisted_genres.extend(g for g in found if g not in result.insisted_genres)
         lo, hi = _years(clause, negative, self.newest_year)
         result.year_min = lo if lo is not None else result.year_min

@@ -525,3 +525,17 @@ def test_too_much_singing_rules_out_musicals():
 )
 def test_is_it_any_good_asks_about_the_item(text, intent):
     assert parse(text).intent == intent
+
+
+@pytest.mark.parametrize(
+    "text, insisted",
+    [
+        ("something quick for dinner, I'm vegetarian", ["vegetarian"]),  # who the user is holds like "only"
+        ("we're vegan", ["vegan"]),
+        ("I'm a vegetarian fan", []),  # more said after the genre: it only leans
+        ("a vegetarian dinner", []),
+    ],
+)
+def test_i_am_a_genre_holds_it(text, insisted):
+    u = understand(text, TitleIndex(ITEMS), GENRES | {"vegetarian", "vegan"}, 2023)
+    assert u.insisted_genres == insisted

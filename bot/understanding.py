@@ -115,6 +115,7 @@ _SMALLTALK = re.compile(
 )
 _ALL_REJECT = re.compile(r"^\s*(meh|nah|nope|none of (these|those|them)|not (these|those)|neither|no thanks)\b")
 _MORE_LIKE = re.compile(r"\bmore (?:like|of)\b|\bsimilar to\b")
+_LIKE_BUT = re.compile(r"(?:\bmore (?:like|of)\b|\bsimilar to\b|\blike\b)[^.!?;]*?\bbut\b([^.!?;]*)")
 _LIKE_TITLE = re.compile(
     r"\b(?:more|something|anything|stuff|films?|movies?|books?|ones?)\s+(?:like|similar to)\b|\bsimilar to\b"
 )
@@ -559,8 +560,19 @@ def understand(
     # "something scary but not gory": gory says no to the gore, never to the horror asked for in the same message
     result.exclude_genres = [g for g in result.exclude_genres if g not in result.include_genres]
     _read_relative_years(message.text, result, newest_year)
+    _read_contrast_genres(message.text, result, genres)
     result.new_topic = _is_new_topic(result)
     return result
+
+
+def _read_contrast_genres(masked: str, result: Understanding, genres: set[str]) -> None:
+    """'more like #1 but white', 'something like X but funny': the genre after the "but" holds, as 'only' would;
+    as a lean it lost to the anchor's neighbours, which are of the anchor's own kind (a red wine's reds)."""
+    found = _LIKE_BUT.search(masked)
+    if not found:
+        return
+    contrast = [g for g in _genres_in(found.group(1), genres) if g in result.include_genres]
+    result.insisted_genres.extend(g for g in contrast if g not in result.insisted_genres)
 
 
 def _read_relative_years(masked: str, result: Understanding, newest_year: int) -> None:

@@ -539,3 +539,17 @@ def test_is_it_any_good_asks_about_the_item(text, intent):
 def test_i_am_a_genre_holds_it(text, insisted):
     u = understand(text, TitleIndex(ITEMS), GENRES | {"vegetarian", "vegan"}, 2023)
     assert u.insisted_genres == insisted
+
+
+@pytest.mark.parametrize(
+    "text, insisted",
+    [
+        ("more like #1 but a comedy", ["comedy"]),  # as a lean it lost to the anchor's own kind
+        ("something like Hot Fuzz but scary", ["horror"]),
+        ("I like comedy but not horror", []),  # a "but" that says no is no contrast genre
+        ("more like #2 but older", []),
+    ],
+)
+def test_a_genre_after_but_in_a_more_like_holds(text, insisted):
+    u = understand(text, TitleIndex(ITEMS), GENRES, 2023)
+    assert u.insisted_genres == insisted

@@ -49,17 +49,22 @@ class MaskedMessage:
 
     def without(self, pattern: re.Pattern[str]) -> MaskedMessage:
         """Drops a phrase (one space in its place), moving later titles back so they stay in their clause."""
+        return self.replaced(pattern, lambda match: " ")
+
+    def replaced(self, pattern: re.Pattern[str], by: Callable[[re.Match[str]], str]) -> MaskedMessage:
+        """Each match of `pattern` replaced by `by(match)`, later titles moved by the difference in length."""
         pieces: list[str] = []
         cursor = 0
-        removed: list[tuple[int, int]] = []  # (end of a match, characters removed up to there)
+        moves: list[tuple[int, int]] = []  # (end of a match, characters removed up to there; negative: added)
         for m in pattern.finditer(self.text):
-            pieces += [self.text[cursor : m.start()], " "]
-            removed.append((m.end(), (removed[-1][1] if removed else 0) + len(m.group()) - 1))
+            replacement = by(m)
+            pieces += [self.text[cursor : m.start()], replacement]
+            moves.append((m.end(), (moves[-1][1] if moves else 0) + len(m.group()) - len(replacement)))
             cursor = m.end()
         pieces.append(self.text[cursor:])
 
         def moved(start: int) -> int:
-            return start - next((shift for end, shift in reversed(removed) if end <= start), 0)
+            return start - next((shift for end, shift in reversed(moves) if end <= start), 0)
 
         return MaskedMessage("".join(pieces), [(moved(start), m) for start, m in self.titles])
 

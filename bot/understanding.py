@@ -75,7 +75,7 @@ _FILLER = re.compile(
     r"lol|lmao|haha\w*|hehe\w*|hmm+|oh|ah|yeah|yep|yes|sure|wow|oops|sorry|btw|"
     r"(?:my|our) (?:(?:girl|boy)friend|wife|husband|partner|mum|mom|mother|dad|father|friends?|parents|date)|"
     r"we|us|our|she|he|they|him|them|both|can|should|loves|likes|"
-    r"great|good|awesome|amazing|perfect|nice|cool|fantastic|brilliant|excellent|decent|best|fine)\b"
+    r"great|good|awesome|amazing|perfect|nice|cool|fantastic|brilliant|excellent|decent|best|fine|because)\b"
 )
 """What carries no taste. The chat's interjections too: "lol ok, I didn't like Avatar" read "lol" as a new request
 for something "lol", and the next picks left the action films the user was rating. Who is watching ("my
@@ -102,10 +102,11 @@ _RANK_REF = re.compile(
 )
 _ABOUT = re.compile(
     r"\b(what(?:'s| is| was)?\b.*\babout|tell me (?:more )?about|who (?:directed|stars?|is in|plays|made|wrote)|"
-    r"what year|when (?:was|did)|describe|plot of|more info|more about|any good|how good)\b"
-    r"|\bworth (?:it|watching|reading|playing|buying)\s*\?|^\s*is\b[^?]{0,40}\bgood\s*\?"
+    r"what year|when (?:was|did)|describe|plot of|more info|more about)\b"
+    r"|\b(?:any good|worth (?:it|watching|reading|playing|buying))\s*\?|^\s*(?:is|was)\b[^?]{0,40}\bgood\s*\?"
 )
-"""Asks about one item: 'what is X about?', 'is #2 any good?', 'is X worth watching?' (a question, not a like)."""
+"""Asks about one item: 'what is X about?', 'is #2 any good?', 'is X worth watching?' (a question, not a like);
+never 'do you know any good comedies like X', which asks for recommendations."""
 _REQUEST = re.compile(r"\b(something|anything|recommend|suggest|similar)\b")
 """'what about something funny like X' asks for recommendations, not about X."""
 _WHY = re.compile(r"^\s*why\b")
@@ -115,6 +116,21 @@ _SMALLTALK = re.compile(
 )
 _ALL_REJECT = re.compile(r"^\s*(meh|nah|nope|none of (these|those|them)|not (these|those)|neither|no thanks)\b")
 _MORE_LIKE = re.compile(r"\bmore (?:like|of)\b|\bsimilar to\b")
+CHAT_TYPOS = {
+    **dict.fromkeys(["somthing", "someting", "somethin", "sumthing", "smth", "sth", "somethng", "soemthing"], "something"),
+    **dict.fromkeys(["anythin", "anyting", "anythng", "anythign"], "anything"),
+    **dict.fromkeys(["similiar", "simillar", "simmilar", "similer", "simular"], "similar"),
+    **dict.fromkeys(["recomend", "reccomend", "reccommend", "recommed", "recommand", "recomment"], "recommend"),
+    **dict.fromkeys(["moive", "movei", "mvoie", "moovie", "moviee"], "movie"),
+    **dict.fromkeys(["moives", "moveis", "mvoies"], "movies"),
+    **dict.fromkeys(["pls", "plz", "plse"], "please"),
+    **dict.fromkeys(["becuase", "bc", "cuz", "cos"], "because"),
+    "dont": "don't", "didnt": "didn't", "doesnt": "doesn't", "cant": "can't", "wont": "won't", "isnt": "isn't",
+    "ive": "i've", "im": "i'm", "id": "i'd", "u": "you", "ur": "your", "luv": "love", "lik": "like", "liek": "like",
+}  # fmt: skip
+"""Chat's usual misspellings of the words the rules read ('somthing like inseption' lost its 'something like' cue and
+asked the encoder for "somthing"); titles are linked before, on the text as typed."""
+_CHAT_TYPO = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, CHAT_TYPOS), key=len, reverse=True)) + r")\b")
 _LIKE_BUT = re.compile(r"(?:\bmore (?:like|of)\b|\bsimilar to\b|\blike\b)[^.!?;]*?\bbut\b([^.!?;]*)")
 _LIKE_TITLE = re.compile(
     r"\b(?:more|something|anything|stuff|films?|movies?|books?|ones?)\s+(?:like|similar to)\b|\bsimilar to\b"
@@ -542,7 +558,7 @@ def understand(
     matches = titles.find(text)
     # "I haven't seen" is dropped, not read: seen items are never recommended anyway, and left in it would read as
     # a "seen" clause with the aspect "haven't"
-    message = MaskedMessage.build(text, matches).without(_UNSEEN)
+    message = MaskedMessage.build(text, matches).replaced(_CHAT_TYPO, lambda m: CHAT_TYPOS[m.group()]).without(_UNSEEN)
     _read_flags(message.text, result)
     if _read_question(message.text, matches, result):
         return result

@@ -1,9 +1,12 @@
 """Rule-based understanding: negation, title linking, constraints, feedback in words."""
 
+import re
+
 import numpy as np
 import pytest
 
-from recochat.bot.understanding import understand
+from recochat.bot.masking import TITLE_STUB, MaskedMessage
+from recochat.bot.understanding import CHAT_TYPOS, understand
 from recochat.retrieval.catalog import CatalogItem
 from recochat.retrieval.titles import TitleIndex
 
@@ -553,3 +556,23 @@ def test_i_am_a_genre_holds_it(text, insisted):
 def test_a_genre_after_but_in_a_more_like_holds(text, insisted):
     u = understand(text, TitleIndex(ITEMS), GENRES, 2023)
     assert u.insisted_genres == insisted
+
+
+def test_chat_typos_of_the_words_the_rules_read_are_read_as_meant():
+    """'somthing like X' lost its "something like" cue and asked the encoder for "somthing"."""
+    u = parse("somthing like Hot Fuzz but less confusing")
+    assert [(m.item_id, m.polarity, m.anchor) for m in u.titles] == [("hf", "like", True)]
+    assert (u.positive, u.negative) == ([], ["confusing"])
+    assert parse("i dont like horror").exclude_genres == ["horror"]
+    assert parse("id like a moive pls").positive == []
+
+
+def test_a_respelled_word_moves_the_titles_after_it():
+    """Respelling changes lengths: each later title must stay in its clause ("somthing" + "Up", "Heat")."""
+    u = parse("smth like Up, and ive seen Heat (1995)")
+    assert [(m.item_id, m.polarity) for m in u.titles] == [("up", "like"), ("heat95", "seen")]
+    text = "smth like Up, ive seen Heat, sth"
+    message = MaskedMessage.build(text, TitleIndex(ITEMS).find(text))
+    respelled = message.replaced(re.compile(r"\b(?:smth|ive|sth)\b"), lambda m: CHAT_TYPOS[m.group()])
+    assert respelled.text.startswith("something like ") and respelled.text.endswith(", something")
+    assert [respelled.text[at] for at, _ in respelled.titles] == [TITLE_STUB, TITLE_STUB]

@@ -501,6 +501,48 @@ def plot(result: dict[str, Any], path: Path) -> Path | None:
     return path
 
 
+def run_on_app_collection(
+    size: int, efs: tuple[int, ...], users: int, turns: int, cache: Path, out: Path
+) -> dict[str, Any]:
+    """recall@50 and query time over ef_search on the app's own collection of the scale bench (`scale-1m`, as
+    `bench scale` built it), for a size whose other index builds cost too much (1M: ~30 min each here)."""
+    queries, fetch = record_queries(size, users, turns, cache)
+    ids, vectors = synthetic_vectors(size)
+    truth = exact_top(vectors, ids, queries)
+    del vectors
+    rows = []
+    for ef in efs:
+        found = measure(cache / "chroma", scale.collection_name(size), ef, queries, fetch, truth)
+        rows.append(
+            {
+                "ef_search": ef,
+                "recall@50": statistics.fmean(found["recall"]),
+                "recall@50_low": _low(found["recall"]),
+                "queries_below_0.9": sum(r < 0.9 for r in found["recall"]),
+                "ms": scale.summary(found["ms"]),
+            }
+        )
+    result = {"size": size, "queries": len(queries), "fetch": sorted(set(fetch)), "rows": rows}
+    out.write_text(json.dumps(result, indent=2))
+    return result
+
+
+def app_collection_markdown(result: dict[str, Any]) -> str:
+    lines = [
+        f"recall@50 over ef_search on the app's {result['size']:,}-item collection, {result['queries']} recorded "
+        f"queries of {result['fetch']} ids",
+        "",
+        "| ef_search | recall@50 | 95% low | queries < 0.9 | query p50 (ms) | query p95 (ms) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in result["rows"]:
+        lines.append(
+            f"| {row['ef_search']} | {row['recall@50']:.3f} | {row['recall@50_low']:.3f} | {row['queries_below_0.9']} "
+            f"| {row['ms']['p50']:.1f} | {row['ms']['p95']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m recochat.benchmarks scale-hnsw")
     parser.add_argument("--size", type=int, default=100_000)
@@ -514,8 +556,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--turns", type=int, default=6, help="turns per user")
     parser.add_argument("--cache", type=Path, default=CACHE)
-    parser.add_argument("--out", type=Path, default=RESULTS / "scale_hnsw.json")
+    parser.add_argument("--out", type=Path, default=None, help="default: results/scale_hnsw.json")
+    parser.add_argument(
+        "--app-collection",
+        action="store_true",
+        help="sweep --ef-search on the app's own collection of --size (built by `bench scale`), building nothing",
+    )
     args = parser.parse_args(argv)
+    if args.app_collection:
+        out = args.out or RESULTS / f"scale_{scale.collection_name(args.size).removeprefix('scale-')}_ef_search.json"
+        efs = tuple(int(e) for e in args.ef_search.split(","))
+        print(app_collection_markdown(run_on_app_collection(args.size, efs, args.users, args.turns, args.cache, out)))
+        return 0
     pairs = [pair.split(":") for pair in args.indexes.split(",")]
     indexes = tuple((int(m), int(e)) for m, e in pairs)
     result = run(
@@ -526,7 +578,7 @@ def main(argv: list[str]) -> int:
         args.users,
         args.turns,
         args.cache,
-        args.out,
+        args.out or RESULTS / "scale_hnsw.json",
     )
     print(markdown(result))
     return 0

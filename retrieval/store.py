@@ -6,6 +6,7 @@ We always pass embeddings ourselves: Chroma's default embedding function downloa
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,13 +27,30 @@ fitted to ReDial's neighbour structure), the 400-id ANN query the app sends (rec
 of the exact top 50 (95% interval from 0.964) at a p50 of 5.2 ms, against 0.935 at 4.5 ms with Chroma's defaults
 (max_neighbors 16, ef_construction 100); the lowest-latency setting whose recall@50 stays ≥ 0.95. A larger
 ef_search or ef_construction 200 buys more recall for more time per query or per build; this one took 167 s to
-build 100k vectors there, the defaults 117 s. 1M was not measured (a build takes ~30 min here).
+build 100k vectors there, the defaults 117 s.
 
-ef_search stays Chroma's 100: hnswlib searches with max(ef_search, k), so for the app's 400 ids 100 and 400 are the
-same search (measured both), and a larger value would only slow down queries for fewer ids, such as the LangChain
-`similarity_search(k=5)` the scale bench compares a turn with. Only ef_search can change on an existing collection
-(`_check_hnsw` sets it when the store first opens one); a collection keeps the max_neighbors and ef_construction it
-was created with."""
+ef_search is Chroma's 100 up to 100k items: hnswlib searches with max(ef_search, k), so for the app's 400 ids 100
+and 400 are the same search (measured both). Larger collections need more (`EF_SEARCH_BY_SIZE`). Only ef_search can
+change on an existing collection (`_check_hnsw` sets it when the store first opens one); a collection keeps the
+max_neighbors and ef_construction it was created with."""
+
+EF_SEARCH_BY_SIZE: tuple[tuple[int, int], tuple[int, int]] = ((100_000, 100), (1_000_000, 2_500))
+"""ef_search by catalog size, between two measured points (2026-12-05, 2 cores, the app's recorded 400-id queries,
+max_neighbors 32 and ef_construction 100): at 100k items 100 holds 0.971 of the exact top 50; at 1M it holds
+0.776, 800 0.844, 1,500 0.893 and 2,500 0.921 (95% low 0.904) at a query p50 of 21 ms against 7 ms
+(benchmarks/README.md). Sizes between take the geometric interpolation, which was not measured."""
+
+
+def ef_search_for(count: int) -> int:
+    """The ef_search a collection of `count` items is searched with (`EF_SEARCH_BY_SIZE`)."""
+    (small, small_ef), (large, large_ef) = EF_SEARCH_BY_SIZE
+    if count <= small:
+        return small_ef
+    if count >= large:
+        return large_ef
+    share = math.log(count / small) / math.log(large / small)
+    return int(round(small_ef * (large_ef / small_ef) ** share, -1))
+
 
 _HASH_KEY = "_hash"
 _LISTS_KEY = "_lists"
@@ -86,16 +104,18 @@ def _nearest(collection: Any, vector: np.ndarray, n: int) -> list[str]:
 
 
 def _check_hnsw(name: str, collection: Any) -> None:
-    """Give a collection made before `HNSW` (or by another client) its ef_search, which Chroma reads when it next
-    loads the index (in this process, if no query has loaded it yet); say once how to rebuild one whose
-    max_neighbors or ef_construction, fixed at creation, are below `HNSW`'s."""
+    """Give a collection the ef_search its size calls for (`ef_search_for`; made before `HNSW`, by another client,
+    or grown since), which Chroma reads when it next loads the index (in this process, if no query has loaded it
+    yet); say once how to rebuild one whose max_neighbors or ef_construction, fixed at creation, are below
+    `HNSW`'s."""
     hnsw = dict((getattr(collection, "configuration", None) or {}).get("hnsw") or {})
-    if hnsw.get("ef_search") != HNSW["ef_search"]:
+    wanted = ef_search_for(collection.count())
+    if hnsw.get("ef_search") != wanted:
         try:
-            collection.modify(configuration={"hnsw": {"ef_search": HNSW["ef_search"]}})
-            log.info("collection %s: HNSW ef_search %s -> %s", name, hnsw.get("ef_search"), HNSW["ef_search"])
+            collection.modify(configuration={"hnsw": {"ef_search": wanted}})
+            log.info("collection %s: HNSW ef_search %s -> %s", name, hnsw.get("ef_search"), wanted)
         except Exception as error:  # noqa: BLE001  # a server that refuses: the old setting still answers
-            log.warning("collection %s: could not set HNSW ef_search to %s: %s", name, HNSW["ef_search"], error)
+            log.warning("collection %s: could not set HNSW ef_search to %s: %s", name, wanted, error)
     built = {key: int(hnsw.get(key) or 0) for key in ("max_neighbors", "ef_construction")}
     if any(built[key] < HNSW[key] for key in built):
         from .candidates import EXACT_LIMIT  # here: candidates imports this module

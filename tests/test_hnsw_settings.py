@@ -64,3 +64,21 @@ def test_a_collection_built_with_fewer_neighbours_says_once_how_to_rebuild(tmp_p
         later.query("built", vectors[0], 2)
     said = [r.getMessage() for r in caplog.records if "recochat ingest" in r.getMessage()]
     assert len(said) == 1 and "built" in said[0] and "max_neighbors" in said[0]
+
+
+def test_a_large_collection_is_searched_with_the_ef_search_its_size_calls_for(tmp_path, monkeypatch):
+    """At 1M items ef_search 100 held 0.776 of the exact top 50 and 2,500 held 0.921 (`EF_SEARCH_BY_SIZE`): a
+    collection gets the ef_search of its size when the store opens it, sizes between two points interpolated."""
+    import recochat.retrieval.store as store_module
+
+    assert store_module.ef_search_for(10) == HNSW["ef_search"]
+    small, large = store_module.EF_SEARCH_BY_SIZE
+    assert store_module.ef_search_for(large[0] * 3) == large[1]
+    assert small[1] < store_module.ef_search_for((small[0] * large[0]) ** 0.5) < large[1]
+    monkeypatch.setattr(store_module, "EF_SEARCH_BY_SIZE", ((2, 100), (4, 700)))  # a catalog of 5 is "large"
+    items, vectors = _items(5)
+    ChromaStore.persistent(tmp_path / "chroma").upsert("grown", items, vectors)
+    store = ChromaStore(ChromaStore.persistent(tmp_path / "chroma").client)  # a later start opens it
+    assert store.count("grown") == 5
+    assert _hnsw(store, "grown")["ef_search"] == 700
+    assert store.query("grown", vectors[3], 1) == ["i3"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from recochat.profiles.model import AttributeAsk
@@ -115,6 +115,8 @@ _SMALLTALK = re.compile(
     r"see you|how are you|who are you|what can you do|ok(ay)?|cool|great)\b[\s!.,?]*(there|bot|again)?[\s!.,?]*$"
 )
 _ALL_REJECT = re.compile(r"^\s*(meh|nah|nope|none of (these|those|them)|not (these|those)|neither|no thanks)\b")
+_BARE_RANK_REST = re.compile(r"\b(?:the|one|too|also|either|as well|or)\b|\W")
+"""What may stand beside a rank in a clause that only names it ("and the third one too")."""
 _MORE_LIKE = re.compile(r"\bmore (?:like|of)\b|\bsimilar to\b")
 CHAT_TYPOS = {
     **dict.fromkeys(["somthing", "someting", "somethin", "sumthing", "smth", "sth", "somethng", "soemthing"], "something"),
@@ -431,10 +433,17 @@ class _ClauseReader:
         rank = _RANK_REF.search(clause)
         if not rank or self.result.reject_all_shown:
             return False
+        earlier = self.result.rank_feedback
+        if earlier and not _BARE_RANK_REST.sub("", _RANK_REF.sub(" ", clause)):
+            # "seen #1 and #2", "I didn't like #1, #3": a bare rank says what the rank before it said
+            self.result.rank_feedback.append(replace(earlier[-1], rank=_rank_of(rank)))
+            return True
         strong = bool(_MORE_LIKE.search(clause))
         value: Literal["like", "dislike", "seen"] = "dislike" if negative else "like"
         if value == "like" and _SEEN.search(clause) and not _POSITIVE_WORDS.search(clause):
-            value = "dislike" if _judged_badly_next(after) else "like" if _praised_next(after) else "seen"
+            value = "seen"
+            if not _RANK_REF.search(_next_clause(after)):  # "seen #1 and #2 looks great" judges #2, not #1
+                value = "dislike" if _judged_badly_next(after) else "like" if _praised_next(after) else "seen"
         self.result.rank_feedback.append(RankFeedback(_rank_of(rank), value, strong and value == "like"))
         return True
 

@@ -576,3 +576,16 @@ def test_a_respelled_word_moves_the_titles_after_it():
     respelled = message.replaced(re.compile(r"\b(?:smth|ive|sth)\b"), lambda m: CHAT_TYPOS[m.group()])
     assert respelled.text.startswith("something like ") and respelled.text.endswith(", something")
     assert [respelled.text[at] for at, _ in respelled.titles] == [TITLE_STUB, TITLE_STUB]
+
+
+@pytest.mark.parametrize(
+    "text, read",
+    [
+        ("seen #1 and #2", [(1, "seen"), (2, "seen")]),  # the bare "#2" was a like of it
+        ("I didn't like #1, #3", [(1, "dislike"), (3, "dislike")]),
+        ("loved the first one and the third one too", [(1, "like"), (3, "like")]),
+        ("seen #1 and #2 looks great", [(1, "seen"), (2, "like")]),  # the praise is #2's
+    ],
+)
+def test_a_bare_rank_says_what_the_rank_before_it_said(text, read):
+    assert [(f.rank, f.value) for f in parse(text).rank_feedback] == read

@@ -75,7 +75,8 @@ _FILLER = re.compile(
     r"lol|lmao|haha\w*|hehe\w*|hmm+|oh|ah|yeah|yep|yes|sure|wow|oops|sorry|btw|"
     r"(?:my|our) (?:(?:girl|boy)friend|wife|husband|partner|mum|mom|mother|dad|father|friends?|parents|date)|"
     r"we|us|our|she|he|they|him|them|both|can|should|loves|likes|"
-    r"great|good|awesome|amazing|perfect|nice|cool|fantastic|brilliant|excellent|decent|best|fine|because)\b"
+    r"great|good|awesome|amazing|perfect|nice|cool|fantastic|brilliant|excellent|decent|best|fine|because|"
+    r"tell me|tell us|interesting|looks|sounds)\b"
 )
 """What carries no taste. The chat's interjections too: "lol ok, I didn't like Avatar" read "lol" as a new request
 for something "lol", and the next picks left the action films the user was rating. Who is watching ("my
@@ -102,7 +103,7 @@ _RANK_REF = re.compile(
 )
 _ABOUT = re.compile(
     r"\b(what(?:'s| is| was)?\b.*\babout|tell me (?:more )?about|who (?:directed|stars?|is in|plays|made|wrote)|"
-    r"what year|when (?:was|did)|describe|plot of|more info|more about)\b"
+    r"what year|when (?:was|did)|describe|plot of|more info|more about|tell me more(?=\W*$))\b"
     r"|\b(?:any good|worth (?:it|watching|reading|playing|buying))\s*\?|^\s*(?:is|was)\b[^?]{0,40}\bgood\s*\?"
 )
 """Asks about one item: 'what is X about?', 'is #2 any good?', 'is X worth watching?' (a question, not a like);

@@ -589,3 +589,11 @@ def test_a_respelled_word_moves_the_titles_after_it():
 )
 def test_a_bare_rank_says_what_the_rank_before_it_said(text, read):
     assert [(f.rank, f.value) for f in parse(text).rank_feedback] == read
+
+
+def test_tell_me_more_after_a_rank_asks_about_it():
+    """'#3 looks interesting, tell me more' liked #3 and, as a request of its own, dropped the user's years."""
+    u = parse("#3 looks interesting, tell me more")
+    assert (u.intent, u.about_rank) == ("about", 3)
+    u = parse("tell me more")
+    assert (u.intent, u.positive, u.new_topic) == ("recommend", [], False)

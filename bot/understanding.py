@@ -76,7 +76,7 @@ _FILLER = re.compile(
     r"(?:my|our) (?:(?:girl|boy)friend|wife|husband|partner|mum|mom|mother|dad|father|friends?|parents|date)|"
     r"we|us|our|she|he|they|him|them|both|can|should|loves|likes|"
     r"great|good|awesome|amazing|perfect|nice|cool|fantastic|brilliant|excellent|decent|best|fine|because|"
-    r"tell me|tell us|interesting|looks|sounds)\b"
+    r"tell me|tell us|interesting|looks|sounds|i'?ve|'ve|i have|already|then)\b"
 )
 """What carries no taste. The chat's interjections too: "lol ok, I didn't like Avatar" read "lol" as a new request
 for something "lol", and the next picks left the action films the user was rating. Who is watching ("my
@@ -406,8 +406,10 @@ class _ClauseReader:
         seen_only = bool(_SEEN.search(clause)) and not _POSITIVE_WORDS.search(clause) and not negative
         polarity: Polarity = "dislike" if negative else "seen" if seen_only else "like"
         ranked = self._rank_feedback(clause, negative, context.after)
-        self._constraints(clause, negative)
-        phrase = None if ranked else self._aspect(clause, negative)  # "#2" or "the second one" are no aspect
+        self._constraints(clause, negative, people=not (seen_only and not titles))
+        # "#2" or "the second one" are no aspect, nor what the user has only seen ("I've read Agatha Christie
+        # already" liked her and asked for her books as a new request)
+        phrase = None if ranked or (seen_only and not titles) else self._aspect(clause, negative)
         if titles:
             anchor = not negative and bool(_LIKE_TITLE.search(clause))
             polarity = "like" if anchor else polarity
@@ -448,10 +450,11 @@ class _ClauseReader:
         self.result.rank_feedback.append(RankFeedback(_rank_of(rank), value, strong and value == "like"))
         return True
 
-    def _constraints(self, clause: str, negative: bool) -> None:
-        """People, genres and years, read in rank clauses too, so 'more like #2 from the 90s' keeps the 90s."""
+    def _constraints(self, clause: str, negative: bool, people: bool = True) -> None:
+        """People (unless `people` is False), genres and years, read in rank clauses too, so 'more like #2 from the
+        90s' keeps the 90s."""
         result = self.result
-        if self.people:
+        if self.people and people:
             (result.disliked_people if negative else result.liked_people).extend(self.people.find(clause))
         target = result.exclude_genres if negative else result.include_genres
         found = _genres_in(NARROW_GENRE_WORDS.sub(" ", clause) if negative else clause, self.genres)

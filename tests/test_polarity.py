@@ -148,7 +148,7 @@ def test_tiny_training_run_learns_a_synthetic_handful(tmp_path: Path) -> None:
         "I have seen Babel": "seen",
         "I watched The Hobbit": "seen",
         "have you seen Heat?": "unknown",
-        "is Babel any good?": "unknown",
+        "did you like Babel?": "unknown",  # "is Babel any good?" asks about it now: no title to read
     }
     encoder = HashingEncoder(dim=16)
     mentions = [understand(text, TITLES, set(), 2025).titles[0] for text in said]

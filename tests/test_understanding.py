@@ -8,6 +8,7 @@ import pytest
 from recochat.bot.masking import TITLE_STUB, MaskedMessage
 from recochat.bot.understanding import CHAT_TYPOS, understand
 from recochat.retrieval.catalog import CatalogItem
+from recochat.retrieval.people import PeopleIndex
 from recochat.retrieval.titles import TitleIndex
 
 ITEMS = [
@@ -597,3 +598,12 @@ def test_tell_me_more_after_a_rank_asks_about_it():
     assert (u.intent, u.about_rank) == ("about", 3)
     u = parse("tell me more")
     assert (u.intent, u.positive, u.new_topic) == ("recommend", [], False)
+
+
+def test_what_the_user_has_only_read_is_no_wish():
+    """'I've read Agatha Christie already' liked her and, as a request of its own, asked for her books."""
+    people = PeopleIndex([CatalogItem("a", "A", "x", {"author": "Agatha Christie"})])
+    u = understand("I've read Agatha Christie already", TitleIndex(ITEMS), GENRES, 2023, people)
+    assert (u.liked_people, u.positive, u.new_topic) == ([], [], False)
+    u = understand("I love Agatha Christie", TitleIndex(ITEMS), GENRES, 2023, people)
+    assert u.liked_people == ["Agatha Christie"]

@@ -189,6 +189,16 @@ _COMPARATIVES = re.compile(
     r"|cosier|cozier|bleaker|crazier|calmer|wilder|deeper|sweeter|grittier|stranger)\s*)+"
 )
 """'Something funnier', 'a bit darker': the current request, leaning another way; a genre they name leans too."""
+_COMPARATIVE_OF = {
+    "funny": "funnier", "scary": "scarier", "dark": "darker", "light": "lighter", "sad": "sadder", "happy": "happier",
+    "weird": "weirder", "smart": "smarter", "silly": "sillier", "gentle": "gentler", "cosy": "cosier",
+    "cozy": "cozier", "bleak": "bleaker", "crazy": "crazier", "calm": "calmer", "wild": "wilder", "deep": "deeper",
+    "sweet": "sweeter", "gritty": "grittier", "strange": "stranger",
+}  # fmt: skip
+_SAID_AS_COMPARATIVE = re.compile(
+    r"\bnot (?:\w+ )?(" + "|".join(_COMPARATIVE_OF) + r") enough\b|\bmore (" + "|".join(_COMPARATIVE_OF) + r")\b"
+)
+"""'not scary enough' and 'more scary' say 'scarier' ("not scary enough" once ruled out horror)."""
 _NO_TOPIC = re.compile(r"(?:\b(?:older|newer|old|new|recent|earlier|later|else|different|other|fresh)\b\s*)+")
 """Words that refine the current request ('but older') rather than say what it is about: no aspect."""
 
@@ -571,7 +581,12 @@ def understand(
     matches = titles.find(text)
     # "I haven't seen" is dropped, not read: seen items are never recommended anyway, and left in it would read as
     # a "seen" clause with the aspect "haven't"
-    message = MaskedMessage.build(text, matches).replaced(_CHAT_TYPO, lambda m: CHAT_TYPOS[m.group()]).without(_UNSEEN)
+    message = (
+        MaskedMessage.build(text, matches)
+        .replaced(_CHAT_TYPO, lambda m: CHAT_TYPOS[m.group()])
+        .replaced(_SAID_AS_COMPARATIVE, lambda m: _COMPARATIVE_OF[m.group(1) or m.group(2)])
+        .without(_UNSEEN)
+    )
     _read_flags(message.text, result)
     if _read_question(message.text, matches, result):
         return result

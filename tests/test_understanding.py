@@ -607,3 +607,16 @@ def test_what_the_user_has_only_read_is_no_wish():
     assert (u.liked_people, u.positive, u.new_topic) == ([], [], False)
     u = understand("I love Agatha Christie", TitleIndex(ITEMS), GENRES, 2023, people)
     assert u.liked_people == ["Agatha Christie"]
+
+
+@pytest.mark.parametrize(
+    "text, positive",
+    [
+        ("not scary enough", ["scarier"]),  # once read as "no horror from now on"
+        ("it's not dark enough for me", ["darker"]),
+        ("a bit more funny", ["funnier"]),
+    ],
+)
+def test_not_enough_and_more_say_the_comparative(text, positive):
+    u = parse(text)
+    assert (u.positive, u.exclude_genres, u.new_topic) == (positive, [], False)

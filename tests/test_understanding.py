@@ -502,6 +502,7 @@ def test_a_title_to_find_more_like_is_an_anchor_no_learned_reading_changes():
         # who is watching says nothing of the taste: "my girlfriend" was read as a topic, "she sad" as one too
         ("my girlfriend and I want a movie tonight, she hates anything sad", [], ["sad"]),
         ("something we can watch with our parents", [], []),
+        ("a film my kids haven't seen", [], []),  # the audience ("for my kids") is read before, as family
         ("a film about a mother and daughter", ["about mother", "daughter"], []),  # a topic stays one
         ("i've made #3, it was great", [], []),  # praise alone asks for nothing "great"
         ("a good thriller", ["thriller"], []),

@@ -430,11 +430,11 @@ def run(
     started = time.perf_counter()
     encoder = encoder or Encoder(cache_size=EVAL_CACHE)
     items = redial_items()
-    tuning, heldout = split(load_samples(items))
     if smoke:
-        tuning, heldout = tuning[:40], heldout[:40]
+        tuning, heldout = data.first_samples(items, DATA, 40)
         catalog = stored(encoder, smoke_subset(items, tuning + heldout), "redial-smoke")
     else:
+        tuning, heldout = split(load_samples(items))
         catalog = stored(encoder, items, catalog_name(encoder))
     mentions = redial_mentions()
     train_mentions = data.train_mentions(DATA)

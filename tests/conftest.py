@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fakes import HashingEncoder
 
@@ -19,7 +20,7 @@ from recochat.benchmarks.pg_cluster import Cluster, ClusterError, start_cluster
 from recochat.bot.llm import openai_chat
 from recochat.bot.runtime import Runtime, build
 from recochat.bot.settings import Settings
-from recochat.retrieval.catalog import load_catalog
+from recochat.retrieval.catalog import demo_catalog_path, load_catalog
 from recochat.retrieval.encoder import Encoder, TextEncoder
 from recochat.retrieval.ingest import ingest
 from recochat.retrieval.store import ChromaStore
@@ -176,6 +177,18 @@ def encoder() -> Encoder:
     from recochat.bot.scripted.runner import shared_encoder
 
     return shared_encoder()
+
+
+@pytest.fixture(scope="session")
+def demo_vectors(encoder: Encoder) -> np.ndarray:
+    """The demo catalog's vectors in file order, read from the scripted conversations' shared ingest of it: the
+    suite encodes the demo once (a fresh clone spent ~5 s encoding it again for the scale smoke)."""
+    from recochat.bot.scripted.runner import shared_catalog
+
+    chroma, name = shared_catalog()
+    stored = ChromaStore.persistent(chroma).load(name)
+    order = [stored.row_of[item.id] for item in load_catalog(demo_catalog_path()).items]
+    return np.asarray(stored.embeddings[order], dtype=np.float32)
 
 
 @pytest.fixture(scope="session")

@@ -124,6 +124,13 @@ def shared_encoder(settings: Settings | None = None) -> Encoder:
     return _SHARED.encoder(settings or base_settings("template"))
 
 
+def shared_catalog(path: Path | None = None) -> tuple[Path, str]:
+    """The Chroma folder and collection of a catalog file (the demo when None) as scripts use it in this
+    process, ingested once; a test suite can read it instead of encoding the catalog again."""
+    settings = base_settings("template")
+    return _SHARED.catalog(settings, path, _SHARED.encoder(settings))
+
+
 def collection_name(path: Path) -> str:
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", path.name.split(".")[0]).strip("._-")
     stem = stem if len(stem) >= 3 else f"catalog-{stem}".strip("-")

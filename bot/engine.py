@@ -224,8 +224,7 @@ class Engine:
             item = self.item(mention.item_id)
             assert item is not None
             if mention.polarity == "seen":
-                self._learn(pending, "seen", item_id=item.id, value=0.0)
-                notes.append(f"you've seen {item.title}")
+                notes += self._learn_seen(pending, item.id)
             else:
                 value = 1.0 if mention.polarity == "like" else -1.0
                 self._learn(pending, "mention", item_id=item.id, value=value)
@@ -234,10 +233,8 @@ class Engine:
             item_id = self.item_at(pending.profile, feedback.rank)
             if item_id is None:
                 continue
-            if feedback.value == "seen":
-                self._learn(pending, "seen", item_id=item_id, value=0.0)
-                if (item := self.item(item_id)) is not None:
-                    notes.append(f"you've seen {item.title}")
+            if feedback.value == "seen":  # 'I've seen that one already'
+                notes += self._learn_seen(pending, item_id)
                 continue
             value = 1.0 if feedback.value == "like" else -1.0
             weight = FEEDBACK_WEIGHT["strong"] if feedback.strong else 1.0
@@ -249,6 +246,12 @@ class Engine:
             for item_id in pending.profile.last_shown:
                 self._learn(pending, "feedback", item_id=item_id, value=-FEEDBACK_WEIGHT["weak"])
         return notes
+
+    def _learn_seen(self, pending: _Pending, item_id: str) -> list[str]:
+        """A title the user has seen, named or pointed at: out of the next replies, and no taste either way."""
+        self._learn(pending, "seen", item_id=item_id, value=0.0)
+        item = self.item(item_id)
+        return [f"you've seen {item.title}"] if item is not None else []
 
     def _commit(self, pending: _Pending) -> None:
         """Store the events, whys and profile in one transaction; only then does the

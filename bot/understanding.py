@@ -185,17 +185,14 @@ _CONTINUE = re.compile(
     r"|of (?:that|this|those|these)|(?:have|do) you (?:got|have)|you got|similar(?! to)(?: ones| stuff| things)?)\b"
 )
 """'something else along those lines', 'more like that', 'what else have you got': more of the same, no new words."""
-_COMPARATIVES = re.compile(
-    r"(?:(?:a )?(?:bit |little |lot )?(?:funnier|scarier|darker|lighter|sadder|happier|weirder|smarter|sillier|gentler"
-    r"|cosier|cozier|bleaker|crazier|calmer|wilder|deeper|sweeter|grittier|stranger)\s*)+"
-)
-"""'Something funnier', 'a bit darker': the current request, leaning another way; a genre they name leans too."""
 _COMPARATIVE_OF = {
     "funny": "funnier", "scary": "scarier", "dark": "darker", "light": "lighter", "sad": "sadder", "happy": "happier",
     "weird": "weirder", "smart": "smarter", "silly": "sillier", "gentle": "gentler", "cosy": "cosier",
     "cozy": "cozier", "bleak": "bleaker", "crazy": "crazier", "calm": "calmer", "wild": "wilder", "deep": "deeper",
     "sweet": "sweeter", "gritty": "grittier", "strange": "stranger",
 }  # fmt: skip
+_COMPARATIVES = re.compile(r"(?:(?:a )?(?:bit |little |lot )?(?:" + "|".join(_COMPARATIVE_OF.values()) + r")\s*)+")
+"""'Something funnier', 'a bit darker': the current request, leaning another way; a genre they name leans too."""
 _SAID_AS_COMPARATIVE = re.compile(
     r"\bnot (?:\w+ )?(" + "|".join(_COMPARATIVE_OF) + r") enough\b|\bmore (" + "|".join(_COMPARATIVE_OF) + r")\b"
 )
@@ -416,7 +413,7 @@ class _ClauseReader:
                 clause = clause[: audience.start()] + " " * len(audience.group()) + clause[audience.end() :]
         seen_only = bool(_SEEN.search(clause)) and not _POSITIVE_WORDS.search(clause) and not negative
         polarity: Polarity = "dislike" if negative else "seen" if seen_only else "like"
-        ranked = self._rank_feedback(clause, negative, context.after)
+        ranked = self._rank_feedback(clause, negative, seen_only, context.after)
         self._constraints(clause, negative, people=not (seen_only and not titles))
         # "#2" or "the second one" are no aspect, nor what the user has only seen ("I've read Agatha Christie
         # already" liked her and asked for her books as a new request)
@@ -441,7 +438,7 @@ class _ClauseReader:
         self.result.insisted_genres.extend(kids)
         self.result.include_genres.extend(g for g in kids if g not in self.result.include_genres)
 
-    def _rank_feedback(self, clause: str, negative: bool, after: str) -> bool:
+    def _rank_feedback(self, clause: str, negative: bool, seen_only: bool, after: str) -> bool:
         """'more like #2' or 'not the first one'; 'seen #2' only when nothing after it judges it ('watched the
         third one, loved it'); after an all-reject ('meh') the rank words are not feedback."""
         rank = _RANK_REF.search(clause)
@@ -454,7 +451,7 @@ class _ClauseReader:
             return True
         strong = bool(_MORE_LIKE.search(clause))
         value: Literal["like", "dislike", "seen"] = "dislike" if negative else "like"
-        if value == "like" and _SEEN.search(clause) and not _POSITIVE_WORDS.search(clause):
+        if seen_only:
             value = "seen"
             if not _RANK_REF.search(_next_clause(after)):  # "seen #1 and #2 looks great" judges #2, not #1
                 value = "dislike" if _judged_badly_next(after) else "like" if _praised_next(after) else "seen"

@@ -205,8 +205,12 @@ class CandidateIndex:
             return self.saying_any([word], rows)
         with self._said_lock:  # turns of different users rank in parallel threads
             found = self._said.pop(word, None)
-        if found is None:
-            found = self._texts.saying(word)
+        if found is None:  # one scan of the joined texts, or (for a word the scan cannot bound) a pattern per text
+            found = (
+                self._texts.saying(word)
+                if CatalogTexts.scans(word)
+                else self.saying_any([word], np.arange(len(self.catalog)))
+            )
         with self._said_lock:
             self._said[word] = found  # most recently used last
             while len(self._said) > SAID_WORDS:
@@ -325,16 +329,18 @@ class CatalogTexts:
                 self._joined = ("\n".join(texts), starts)
             return self._joined
 
+    @staticmethod
+    def scans(word: str) -> bool:
+        """Whether `saying` can find `word`: one that starts and ends with a letter or digit (else the boundaries
+        `\\b` would mean something else)."""
+        return word[:1].isalnum() and word[-1:].isalnum()
+
     def saying(self, word: str) -> np.ndarray:
-        """Which rows say `word` as `\\b{stem(word)}\\b`, ignoring case, would find it: the pattern's literal stem
-        is searched without the leading `\\b` (which would make the regex engine try every position), and a hit
-        that starts inside a longer word is dropped by looking at the character before it."""
+        """Which rows say `word` (one that `scans`) as `\\b{stem(word)}\\b`, ignoring case, would find it: the
+        pattern's literal stem is searched without the leading `\\b` (which would make the regex engine try every
+        position), and a hit that starts inside a longer word is dropped by looking at the character before it."""
         word = word.lower()
         found = np.zeros(len(self._items), dtype=bool)
-        if not (word[:1].isalnum() and word[-1:].isalnum()):  # the boundaries would mean something else
-            pattern = re.compile(rf"\b{stem(word)}\b", re.I)
-            found[:] = [bool(pattern.search(text_of(item))) for item in self._items]
-            return found
         joined, starts = self.joined()
         hits = [
             match.start()

@@ -73,6 +73,14 @@ def _tag_words(text: str) -> frozenset[str]:
     return frozenset(fold_plural(w) for w in normalize(text).split() if len(w) >= 3 and w not in _TAG_STOP)
 
 
+def _positions_in(rows: np.ndarray, found: np.ndarray) -> np.ndarray:
+    """The positions in sorted `rows` of those of `found` (sorted rows) that are there."""
+    if not len(rows):
+        return np.zeros(0, dtype=np.int64)
+    at = np.minimum(np.searchsorted(rows, found), len(rows) - 1)
+    return at[rows[at] == found]
+
+
 def _rarity(count: int, total: int) -> float:
     """0–1: log-inverse document frequency, scaled by the rarest possible (a value only one item has)."""
     return math.log((1 + total) / (1 + count)) / math.log((1 + total) / 2) if total > 1 and count else 0.0
@@ -105,7 +113,8 @@ class NeighbourIndex:
         self._lock = threading.Lock()
         self._first: np.ndarray | None = None
         self._tag_rows: dict[str, np.ndarray] | None = None
-        self._tags_by_word: dict[str, list[str]] | None = None
+        self._tags_by_word: dict[str, list[tuple[str, frozenset[str]]]] | None = None
+        """A tag word → the tags with that word, each with all its words (`tagged`)."""
         self._tag_rarity: dict[str, float] = {}
 
     # -- built on first use ------------------------------------------------------------------
@@ -145,20 +154,17 @@ class NeighbourIndex:
         index = self._tag_index()
         with self._lock:
             if self._tags_by_word is None:
-                by_word: defaultdict[str, list[str]] = defaultdict(list)
+                by_word: defaultdict[str, list[tuple[str, frozenset[str]]]] = defaultdict(list)
                 for tag in index:
-                    for word in _tag_words(tag):
-                        by_word[word].append(tag)
+                    words = _tag_words(tag)
+                    for word in words:
+                        by_word[word].append((tag, words))
                 self._tags_by_word = dict(by_word)
-        near = {tag for phrase in phrases for word in phrase for tag in self._tags_by_word.get(word, [])}
-        for tag in near:
-            words = _tag_words(tag)
-            if not any(phrase <= words or words <= phrase for phrase in phrases):
-                continue
-            found = index[tag]
-            at = np.minimum(np.searchsorted(rows, found), len(rows) - 1)
-            hit = np.searchsorted(rows, found[rows[at] == found])
-            out[hit] = np.maximum(out[hit], self._tag_rarity[tag])
+        near = dict(pair for phrase in phrases for word in phrase for pair in self._tags_by_word.get(word, []))
+        for tag, words in near.items():
+            if any(phrase <= words or words <= phrase for phrase in phrases):
+                hit = _positions_in(rows, index[tag])
+                out[hit] = np.maximum(out[hit], self._tag_rarity[tag])
         return out
 
     # -- scores ------------------------------------------------------------------------------
@@ -242,9 +248,7 @@ class NeighbourIndex:
             found = index.get(tag)
             if found is None or not len(found):
                 continue
-            at = np.minimum(np.searchsorted(rows, found), max(len(rows) - 1, 0))
-            hit = found[rows[at] == found] if len(rows) else found[:0]
-            out[np.searchsorted(rows, hit)] += self._tag_rarity[tag]
+            out[_positions_in(rows, found)] += self._tag_rarity[tag]
         return np.minimum(out, 1.0)
 
     # -- the why -----------------------------------------------------------------------------

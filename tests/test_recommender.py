@@ -225,6 +225,13 @@ def test_excluded_words_read_each_text_once_and_rule_out_what_each_word_would(la
     each = np.logical_or.reduce([index.saying(word, rows, everything=False) for word in words])
     assert index.saying_any(words, rows).tolist() == each.tolist() == [True, True, True, True, False, False, False]
     assert index.saying_any(["violent"], rows[:0]).tolist() == []
+    # over the whole catalog: the joined-text scan, and for a word it cannot bound ("-core") a pattern per text
+    everything = np.arange(len(large))
+    assert CatalogTexts.scans("kill") and not CatalogTexts.scans("-core")
+    for word in ["kill", "-core"]:
+        whole = index.saying(word, everything, everything=True)
+        assert whole.tolist() == index.saying_any([word], everything).tolist(), word
+    assert index.saying("kill", everything, everything=True)[: len(texts)].tolist() == [0, 0, 0, 1, 0, 0, 0]
 
 
 def test_the_joined_text_scan_finds_what_the_pattern_finds_in_each_text():

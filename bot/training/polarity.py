@@ -19,7 +19,7 @@ from recochat.retrieval.titles import TitleIndex, TitleMatch
 from ..polarity import CLASSES, MODEL_PATH, PolarityModel, Reading, TrainingConfig, _reading, fit
 from ..settings import DataSettings
 from ..understanding import Polarity, TitleMention, Understanding, understand
-from .redial import read_conversation, require_data, train_records
+from .redial import read_conversation, require_data, train_records, tuning_dialogs
 
 LIKE_FLOOR = 0.95
 """The operating point: the most dislikes read while at least this share of likes still read as like or seen
@@ -122,8 +122,7 @@ def polarity_examples(data: Path) -> tuple[list[PolarityExample], list[PolarityE
         if not isinstance(asked, dict):
             continue
         examples += _conversation_examples(conversation, {k: _label(v) for k, v in asked.items()})
-    dialogs = sorted({e.dialog_id for e in examples} | _all_dialogs(data))
-    tuning = set(dialogs[: len(dialogs) // 2])
+    tuning = tuning_dialogs({e.dialog_id for e in examples} | _all_dialogs(data))
     return [e for e in examples if e.dialog_id in tuning], [e for e in examples if e.dialog_id not in tuning]
 
 

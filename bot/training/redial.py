@@ -22,7 +22,7 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Container, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -143,17 +143,21 @@ def first_samples(items: list[CatalogItem], data: Path, count: int) -> tuple[lis
         row = json.loads(line)
         if any(name in by_name for name in row["rec"]):
             order.append(str(row["dialog_id"]))
-    dialogs = sorted(set(order))
-    tuning_ids = set(dialogs[: len(dialogs) // 2])
+    tuning_ids = tuning_dialogs(order)
     wanted = set([d for d in order if d in tuning_ids][:count] + [d for d in order if d not in tuning_ids][:count])
     samples = load_samples(items, data, dialogs=wanted)
     tuning = [s for s in samples if s.dialog_id in tuning_ids][:count]
     return tuning, [s for s in samples if s.dialog_id not in tuning_ids][:count]
 
 
+def tuning_dialogs(dialog_ids: Iterable[str]) -> set[str]:
+    """The tuning half: the first half of the dialogs, sorted by id as strings; the rest is held out."""
+    dialogs = sorted(set(dialog_ids))
+    return set(dialogs[: len(dialogs) // 2])
+
+
 def split(samples: list[Sample]) -> tuple[list[Sample], list[Sample]]:
-    dialogs = sorted({s.dialog_id for s in samples})
-    tuning_ids = set(dialogs[: len(dialogs) // 2])
+    tuning_ids = tuning_dialogs(s.dialog_id for s in samples)
     return [s for s in samples if s.dialog_id in tuning_ids], [s for s in samples if s.dialog_id not in tuning_ids]
 
 

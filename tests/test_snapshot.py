@@ -232,6 +232,40 @@ def test_the_file_holds_items_columns_and_matrix_exactly(tmp_path: Path) -> None
     assert stored.prior_popularity.tolist() == [3, 9.5, 0, 4] and stored.years.tolist() == [2001, 1995, 0, 1930]
 
 
+def test_large_blocks_read_into_writable_arrays_equal_to_the_catalogs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every block takes the large-block path (`_empty` on transparent huge pages where Linux has them): the
+    arrays come back equal and writable, as `np.empty` gives them."""
+    import recochat.retrieval.snapshot as snapshot_module
+
+    monkeypatch.setattr(snapshot_module, "_HUGE_PAGES_FROM", 0)
+    items = tiny_items()
+    matrix = np.random.default_rng(3).standard_normal((len(items), 16)).astype(np.float32)
+    catalog = StoredCatalog("films", items, matrix, "film", "4@2.5")
+    cache = SnapshotCache(tmp_path)
+    cache.write(catalog)
+    back = cache.read("films", catalog_head(catalog))
+    assert back is not None
+    assert_same(back, catalog)
+    assert back.embeddings.flags.writeable and back.embeddings.shape == matrix.shape
+    back.embeddings[0] = 0
+    assert not back.embeddings[0].any() and catalog.embeddings[0].any()
+
+
+def test_a_start_counts_the_collection_once(
+    settings: Settings, fake_encoder: HashingEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The HNSW check and the snapshot's head both need the item count; at 1M items each count is 1.7 s."""
+    from chromadb.api.models.Collection import Collection
+
+    counts = []
+    real = Collection.count
+    monkeypatch.setattr(Collection, "count", lambda self: counts.append(self.name) or real(self))
+    start(settings, fake_encoder)
+    assert counts == [NAME]
+
+
 def test_a_format_1_snapshot_is_ignored_and_removed_by_the_next_write(tmp_path: Path) -> None:
     catalog = StoredCatalog("films", tiny_items(), np.ones((len(TINY_CATALOG), 4), dtype=np.float32), None, "1@2.0")
     old = tmp_path / "films" / "1_2.0.npz"

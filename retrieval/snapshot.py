@@ -11,7 +11,8 @@ stale by construction; the version includes the ingest time, so two stores (an e
 server) with a collection of the same name do not share a snapshot by accident either.
 
 The file: a magic line, a JSON header (name, version, noun, count, and where each block starts), then
-raw blocks at 64-byte boundaries, each read straight into its array: the float32 matrix, the per-row
+raw blocks at 64-byte boundaries, each read straight into its array (the large ones mapped copy-on-write
+instead, `_mapped`): the float32 matrix, the per-row
 columns a start would otherwise derive from every item (`CatalogColumns`), and ids, titles, texts and
 metadata as UTF-8 JSON arrays, one per field. No pickle, so loading a file from disk never runs code.
 
@@ -52,8 +53,9 @@ _LENGTH = struct.Struct("<Q")
 _ALIGN = 64
 _TEXT_FIELDS = ("ids", "titles", "texts", "metas")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
-_HUGE_PAGES_FROM = 64 << 20
-"""Blocks from this size up are read into memory on transparent huge pages (`_empty`)."""
+_MAP_FROM = 64 << 20
+"""Blocks from this size up are mapped from the file, not read (`_mapped`): in practice the embedding matrix of a
+catalog of ~40k items or more."""
 log = logging.getLogger("recochat.snapshot")
 
 
@@ -163,21 +165,27 @@ def _write(handle: BinaryIO, catalog: StoredCatalog) -> None:
     )
     layout: dict[str, dict[str, Any]] = {}
     header = b""
-    for _ in range(2):  # the header's own length moves the blocks; twice settles it (offsets only grow)
+    while True:  # the header's own length moves the blocks, whose offsets are in it: lay out until it settles
         offset = len(MAGIC) + _LENGTH.size + len(header)
         for name, array in blocks.items():
             offset = -(-offset // _ALIGN) * _ALIGN
             layout[name] = {"offset": offset, "dtype": array.dtype.str, "shape": list(array.shape)}
             offset += array.nbytes
         meta = {"format": FORMAT, "name": catalog.name, "version": catalog.version, "noun": catalog.noun}
-        header = json.dumps({**meta, "count": len(items), "genres": columns.genres, "blocks": layout}).encode()
-        header += b" " * (-(len(MAGIC) + _LENGTH.size + len(header)) % _ALIGN)
+        laid = json.dumps({**meta, "count": len(items), "genres": columns.genres, "blocks": layout}).encode()
+        laid += b" " * (-(len(MAGIC) + _LENGTH.size + len(laid)) % _ALIGN)
+        settled, header = len(laid) == len(header), laid
+        if settled:  # the offsets in `laid` were computed for a header of its own length
+            break
     handle.write(MAGIC + _LENGTH.pack(len(header)) + header)
     position = len(MAGIC) + _LENGTH.size + len(header)
     for name, array in blocks.items():
         start = layout[name]["offset"]
+        if start < position:
+            raise ValueError(f"snapshot layout error: block {name!r} at {start}, after {position} bytes were written")
         handle.write(b"\0" * (start - position))
-        handle.write(array.data.cast("B"))
+        if array.nbytes:  # an empty block (a catalog without genres) has nothing to write, and no byte view
+            handle.write(array.data.cast("B"))
         position = start + array.nbytes
 
 
@@ -266,31 +274,34 @@ def _read_blocks(path: Path) -> StoredCatalog:
     )
 
 
-def _empty(shape: list[int], dtype: np.dtype[Any]) -> np.ndarray:
-    """An uninitialised array; a large one on transparent huge pages where the kernel offers them (Linux with
-    THP `madvise` or `always`). Filling fresh memory is one page fault per 4 KiB page, and on a virtual machine
-    each costs microseconds: reading a 1M catalog's 1.5 GB matrix took 7-10 s on ordinary pages, most of a
-    start, and the same fill takes 1.4 s on huge pages. Elsewhere this is `np.empty`."""
-    nbytes = math.prod(shape) * dtype.itemsize
-    if nbytes < _HUGE_PAGES_FROM or not hasattr(mmap, "MADV_HUGEPAGE"):
-        return np.empty(shape, dtype=dtype)
-    region = mmap.mmap(-1, nbytes)  # anonymous and private; unmapped when the last array over it goes
-    with contextlib.suppress(OSError):  # a kernel without THP: ordinary pages, as np.empty
-        region.madvise(mmap.MADV_HUGEPAGE)
-    return np.frombuffer(region, dtype=dtype).reshape(shape)
-
-
 def _block(handle: io.BufferedReader, size: int, name: str, spec: dict[str, Any]) -> np.ndarray:
-    """One block, read into a new array (no memory map of the file: it may be replaced while the catalog is in
-    use)."""
-    array = _empty([int(n) for n in spec["shape"]], np.dtype(spec["dtype"]))
-    offset = int(spec["offset"])
-    if offset < 0 or offset + array.nbytes > size:
+    """One block as an array: a large one mapped copy-on-write from the file (`_mapped`), a small one read into
+    new memory."""
+    shape, dtype = [int(n) for n in spec["shape"]], np.dtype(spec["dtype"])
+    offset, nbytes = int(spec["offset"]), math.prod(shape) * dtype.itemsize
+    if offset < 0 or offset + nbytes > size:
         raise ValueError(f"block {name!r} runs past the end of the file ({size} bytes)")
+    if nbytes and nbytes >= _MAP_FROM:  # a map cannot be empty
+        return _mapped(handle, offset, shape, dtype)
+    array = np.empty(shape, dtype=dtype)
     handle.seek(offset)
-    if array.nbytes and handle.readinto(array.data.cast("B")) != array.nbytes:
+    if nbytes and handle.readinto(array.data.cast("B")) != nbytes:
         raise ValueError(f"block {name!r} is short")
     return array
+
+
+def _mapped(handle: io.BufferedReader, offset: int, shape: list[int], dtype: np.dtype[Any]) -> np.ndarray:
+    """The block as a private, copy-on-write map of the file: writable, and a write never reaches the file.
+
+    Why: reading the 1.5 GB matrix of a 1M catalog into new memory took 7-15 s of a 20-30 s start on this kind of
+    virtual machine, where the first touch of each fresh 4 KiB page costs microseconds; the map shares the pages
+    the page cache already holds. It stays valid when a newer snapshot replaces the file (`os.replace` gives the
+    new file a new inode; this one lives on until the map goes), which is why a snapshot is never rewritten in
+    place."""
+    start = offset - offset % mmap.ALLOCATIONGRANULARITY
+    count = math.prod(shape)
+    region = mmap.mmap(handle.fileno(), offset - start + count * dtype.itemsize, offset=start, access=mmap.ACCESS_COPY)
+    return np.frombuffer(region, dtype=dtype, count=count, offset=offset - start).reshape(shape)
 
 
 def load_with_snapshot(store: ChromaStore, name: str, snapshots: SnapshotCache | None = None) -> StoredCatalog:

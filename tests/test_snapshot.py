@@ -5,6 +5,7 @@ reads and when it is rewritten, not about ranking."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import uuid
 from pathlib import Path
@@ -232,14 +233,15 @@ def test_the_file_holds_items_columns_and_matrix_exactly(tmp_path: Path) -> None
     assert stored.prior_popularity.tolist() == [3, 9.5, 0, 4] and stored.years.tolist() == [2001, 1995, 0, 1930]
 
 
-def test_large_blocks_read_into_writable_arrays_equal_to_the_catalogs(
+def test_large_blocks_are_mapped_writable_and_a_write_never_reaches_the_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every block takes the large-block path (`_empty` on transparent huge pages where Linux has them): the
-    arrays come back equal and writable, as `np.empty` gives them."""
+    """Every non-empty block takes the large-block path (a copy-on-write map of the file, `_mapped`): the arrays
+    equal the catalog's and are writable; a write changes this catalog only, and a newer snapshot can replace
+    the file while the map is in use."""
     import recochat.retrieval.snapshot as snapshot_module
 
-    monkeypatch.setattr(snapshot_module, "_HUGE_PAGES_FROM", 0)
+    monkeypatch.setattr(snapshot_module, "_MAP_FROM", 1)
     items = tiny_items()
     matrix = np.random.default_rng(3).standard_normal((len(items), 16)).astype(np.float32)
     catalog = StoredCatalog("films", items, matrix, "film", "4@2.5")
@@ -250,7 +252,29 @@ def test_large_blocks_read_into_writable_arrays_equal_to_the_catalogs(
     assert_same(back, catalog)
     assert back.embeddings.flags.writeable and back.embeddings.shape == matrix.shape
     back.embeddings[0] = 0
-    assert not back.embeddings[0].any() and catalog.embeddings[0].any()
+    again = cache.read("films", catalog_head(catalog))
+    assert again is not None and np.array_equal(again.embeddings, matrix) and not back.embeddings[0].any()
+    newer = StoredCatalog("films", items, matrix * 2, "film", "5@3.5")
+    cache.write(newer)  # replaces the mapped file and removes the old one
+    assert np.array_equal(again.embeddings, matrix)
+    latest = cache.read("films", catalog_head(newer))
+    assert latest is not None and np.array_equal(latest.embeddings, matrix * 2)
+
+
+def test_every_layout_reads_back_whatever_the_header_length(tmp_path: Path) -> None:
+    """The header holds the blocks' offsets, and its length moves them: a header that grew past a 64-byte
+    boundary on its second layout once shifted every block (catalogs of 31-34 of these items, and the 100k
+    scale catalog), so each start read the store again and wrote the same unreadable snapshot. Items without
+    genres: their empty genre block could not be written at all."""
+    cache = SnapshotCache(tmp_path)
+    for count, genres in itertools.product(range(1, 60), (["drama"], [])):
+        meta = {"genres": genres} if genres else {}
+        items = [CatalogItem(f"i{k}", f"T{k}", "x" * (count * 7 + k), {"year": 1990 + k, **meta}) for k in range(count)]
+        catalog = StoredCatalog("c", items, np.ones((count, 8), np.float32), "film", f"{count}@{len(genres)}")
+        cache.write(catalog)
+        back = cache.read_version("c", f"{count}@{len(genres)}")
+        assert back is not None, (count, genres)
+        assert [i.text for i in back.items] == [i.text for i in items]
 
 
 def test_a_start_counts_the_collection_once(

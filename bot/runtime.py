@@ -403,6 +403,7 @@ def _engine(
         recommender = Recommender(
             catalog, weights, ann_query=lambda vector, n: store.query(name, vector, n), ranker=ranker
         )
+        recommender.warm()
         return Engine(
             catalog,
             encoder,

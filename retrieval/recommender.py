@@ -79,6 +79,12 @@ class Recommender:
         self.cold_start = ColdStart(self.scorer, self.people)
         self.whys = Whys(catalog, self.neighbours, self.index.genre_column)
 
+    def warm(self) -> None:
+        """Build the indexes that are otherwise built on first use, so no user's turn waits for them (the app does
+        this at start and on a catalog swap; one-off uses, tests and benches, may leave it to the first turn)."""
+        self.index.warm()
+        self.neighbours.warm()
+
     @property
     def weights(self) -> ScoringWeights:
         return self.scorer.weights

@@ -40,7 +40,9 @@ def _env_path() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RECOCHAT_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="RECOCHAT_", extra="ignore", populate_by_name=True, env_ignore_empty=True
+    )  # empty is unset: `RECOCHAT_HOME=` once put the store and the profiles in the working directory
 
     home: Path = Field(default_factory=lambda: Path(user_data_dir("recochat")))
     """Where all state lives: Chroma store, profiles database, logs."""
@@ -159,7 +161,7 @@ class DataSettings(BaseSettings):
     """Where the evaluation data and its caches are, for `recochat train` (`bot/training/`) and the benchmarks
     (`benchmarks/settings.py` adds theirs): `RECOCHAT_*` environment variables only, no `.env` or TOML file."""
 
-    model_config = SettingsConfigDict(env_prefix="RECOCHAT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="RECOCHAT_", extra="ignore", env_ignore_empty=True)
 
     data: Path = _ROOT.parent / "shared" / "data"
     """The shared data folder: ReDial (`redial/`, `redial-ievalm/`) and INSPIRED (`inspired/`, `inspired-kg-cfcrs/`)."""

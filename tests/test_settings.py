@@ -46,6 +46,17 @@ def test_environment_wins_over_dotenv_and_dotenv_over_toml(
     assert Settings().items_per_reply == 3
 
 
+def test_an_empty_variable_is_an_unset_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`RECOCHAT_HOME=` (a shell line left half-edited) once put the Chroma store, the profiles and the logs in
+    the working directory."""
+    monkeypatch.setenv("RECOCHAT_HOME", "")
+    monkeypatch.setenv("RECOCHAT_ITEMS_PER_REPLY", "")
+    monkeypatch.chdir(tmp_path)
+    settings = Settings()
+    assert settings.home == Settings.model_fields["home"].get_default(call_default_factory=True)
+    assert settings.home != Path("") and settings.items_per_reply == Settings.model_fields["items_per_reply"].default
+
+
 def test_another_env_file_can_be_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     other = tmp_path / "prod.env"
     other.write_text("RECOCHAT_ITEMS_PER_REPLY=4\n")

@@ -31,6 +31,7 @@ _NEGATION = re.compile(
     r"didn'?t|did not|can'?t stand|cannot stand|tired of|sick of|anything but|rather not|boring|awful|terrible|"
     r"meh|nah|skip|wasn'?t|bad|horrible|horrid|dis+ap+oint\w*|bored|sucked|sucks|overrated|worst|walked out|"
     r"can'?t say i (?:liked|loved|enjoyed)|fell asleep|less(?! than)|too much|underwhelm\w*|turns? me off|"
+    r"haven'?t(?=\s+(?:really\s+|ever\s+|much\s+)?(?:enjoy|lik|lov|cared|been (?:a |much of a )?fan))|"
     r"too(?=\s+(?!(?:please|and|but|so|though|then|now|lol|haha|x)\b)[a-z]{3,}))\b"
 )
 _TYPOGRAPHIC = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'"})
@@ -235,6 +236,20 @@ _BARE_VERDICT = re.compile(
 _ENDS_ON_IT = re.compile(r"\b(?:it|that one|this one)\W*$")
 """A clause that ends by referring back to the title just named ("didn't care for it")."""
 _PRAISE = re.compile(r"\b(?:great|amazing|awesome|brilliant|fantastic|excellent|good)\b")
+_LETDOWN = re.compile(
+    r"\b(?:confusing|corny|cheesy|tedious|dull|slow|stupid|dumb|annoying|predictable|overrated|disappoint\w*|"
+    r"(?:losing|lost) interest|not (?:as|that|very|too|so|really) (?:good|great|funny|interesting)|"
+    r"(?:wasn'?t|was not|not|never) (?:a |much of a )?(?:huge |big |great |really )?fan)\b"
+)
+"""A verdict that the title fell short, said about it in the next clause ("…, but it was a little confusing for me",
+"I thought I'd love X but I found myself losing interest"). Not sad, creepy or dark: praise for some films."""
+_FAN_VERDICT = re.compile(
+    r"^\W*(?:(?:but|though|tbh|honestly)\s+)?(?:i\s+|i'm\s+)?(?:wasn'?t|was not|am not|not)\s+(?:a |much of a )?"
+    r"(?:huge |big |great |really )?fan\b(?!\s+of\s+(?!it\b|that\b|this\b))"
+)
+"""A fan verdict with no title of its own, right after one ("X. Wasn't a huge fan though")."""
+_EXPECTED = re.compile(r"\b(?:thought|expected|hoped) (?:i'?d|i would|to|it would|it'?d) (?:love|like|enjoy)")
+"""'I thought I'd love X': a like the user expected, which the next clause may take back."""
 _CONTRAST = re.compile(r"^\W*(?:but|though|although|however|whereas|yet)\b")
 
 
@@ -421,7 +436,8 @@ class _ClauseReader:
         if titles:
             anchor = not negative and bool(_LIKE_TITLE.search(clause))
             polarity = "like" if anchor else polarity
-            if polarity != "dislike" and not _LOVED.search(clause) and _judged_badly_next(context.after):
+            loved = _LOVED.search(clause) and not _EXPECTED.search(clause)
+            if polarity != "dislike" and not (loved or anchor) and _judged_badly_next(context.after):
                 polarity = "dislike"
             elif polarity == "seen" and _loved_next(context.after):  # "we played X already, loved it"
                 polarity = "like"
@@ -507,9 +523,14 @@ def _judged_badly_next(after: str) -> bool:
     head = _ON_IT.match(after)
     if head:
         judged = CLAUSE_SPLIT.split(after[head.end() :], maxsplit=1)[0]
-        return bool(_NEGATION.search(judged))
+        sentence = re.split(r"[.!?]", after[head.end() :], maxsplit=1)[0]  # "it was slow but I loved it"
+        return bool(_NEGATION.search(judged) or (_LETDOWN.search(judged) and not _POSITIVE_WORDS.search(sentence)))
     if _BARE_VERDICT.match(after):  # "Titanic? meh": a bare verdict right after the title
         return True
+    following = _next_clause(after)
+    praised = _PRAISE.search(following) or (_LOVED.search(following) and not _NEGATION.search(following))
+    if _LETDOWN.search(following) and not praised and (_CONTRAST.match(after) or _FAN_VERDICT.match(following)):
+        return True  # "… but I found myself losing interest", "…. Wasn't a huge fan though"
     # "I saw X but didn't care for it", "… and wasn't fond of it": the next clause says no and ends on "it"
     following = _next_clause(after)
     asked = after[after.find(following) + len(following) :].lstrip().startswith("?")  # "didn't you love it?"

@@ -76,11 +76,21 @@ def test_title_linking(text, item, polarity):
         # not seen is no dislike: ReDial's seekers mostly mark such titles liked (they want to see them)
         ("I've never seen Inception", "like"),
         ("I have not seen Inception yet", "like"),
+        ("yes i haven't enjoyed Inception", "dislike"),  # "haven't" about the taste, not about seeing
+        ("I watched Inception but it was a little confusing for me.", "dislike"),  # a letdown said of "it"
+        ("I saw Inception, it was slow but I loved it", "seen"),  # ... taken back in the same sentence
+        ("I must respectfully disagree about Inception. it was very corny for me.", "dislike"),
+        ("the last film i've seen him in was Inception. wasn't a huge fan though", "dislike"),
+        ("i thought i'd love Inception but i found myself losing interest.", "dislike"),  # a like only expected
+        ("I will watch Inception, not a fan of Charlize though", "like"),  # the verdict is on someone else
     ],
 )
 def test_dislikes_said_in_the_words_redial_seekers_use(text, polarity):
     """From ReDial's train conversations and the tuning half's seekers: the rules read 54% of the held-out half's
-    dislikes (49% before the clause that ends on "it", 46% before that), the learned reader 65% as before."""
+    dislikes (49% before the clause that ends on "it", 46% before that), the learned reader 65% as before. The
+    letdowns said next ("it was a little confusing", "wasn't a huge fan though") took the rules from 56.9% to
+    59.2% of ReDial train's dislikes and 43.6% to 45.5% of the tuning half's, no like read otherwise; none of
+    the held-out half's 63 dislikes is said that way."""
     assert [m.polarity for m in parse(text).titles] == [polarity]
 
 

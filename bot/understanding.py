@@ -661,8 +661,10 @@ def _same_topic_read(message: MaskedMessage) -> MaskedMessage:
 
 
 def _is_new_topic(result: Understanding) -> bool:
-    """A message with its own words, genres or a liked title starts a new request; 'more', 'what else',
-    'more like #2 but older', 'no horror' and comparatives alone ('something funnier') refine the current one."""
-    liked = any(m.polarity == "like" for m in result.titles)
+    """A message with its own words or genres, or that asks for more like a title ('something like Heat'),
+    starts a new request; 'more', 'what else', 'more like #2 but older', 'no horror', comparatives alone
+    ('something funnier') and a liked title told as taste ('we loved Ticket to Ride') refine the current one: the
+    family that asked for a quick game and then named one they loved lost "quick" and got a two-hour game."""
+    asked_like = any(m.polarity == "like" and m.anchor for m in result.titles)
     leaning = bool(result.positive) and all(_COMPARATIVES.fullmatch(phrase) for phrase in result.positive)
-    return liked or (not leaning and bool(result.positive or result.include_genres))
+    return asked_like or (not leaning and bool(result.positive or result.include_genres))

@@ -361,10 +361,10 @@ class CandidateIndex:
 
 
 class CatalogTexts:
-    """Every item's `text_of`, lower-cased and joined, read once (at start, `warm`, or on the first excluded word), so which items say
-    a word is one scan of the joined text for its literal stem, at C speed, rather than a pattern searched in each
-    text: a new word over 10k demo-like items took ~50 ms one text at a time, ~1.5 ms here, and 14 ms at 50k
-    (`EXACT_LIMIT`), where the texts took 250 ms. Only whole-catalog masks use it; ANN candidates are few."""
+    """Every item's `text_of`, lower-cased and joined, read once (at start by `warm`, else on first use), so which
+    items say a word is one scan of the joined text for its literal stem, at C speed, rather than a pattern searched
+    in each text: a new word over 10k demo-like items took ~50 ms one text at a time, ~1.5 ms here, and 14 ms at
+    50k (`EXACT_LIMIT`), where the texts took 250 ms. A few rows' texts (ANN candidates) are slices of it."""
 
     def __init__(self, items: list[CatalogItem]) -> None:
         self._items = items

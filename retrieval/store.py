@@ -118,9 +118,9 @@ def _check_hnsw(name: str, collection: Any) -> int:
         except Exception as error:  # noqa: BLE001  # a server that refuses: the old setting still answers
             log.warning("collection %s: could not set HNSW ef_search to %s: %s", name, wanted, error)
     built = {key: int(hnsw.get(key) or 0) for key in ("max_neighbors", "ef_construction")}
-    if any(built[key] < HNSW[key] for key in built):
-        from .candidates import EXACT_LIMIT  # here: candidates imports this module
+    from .candidates import EXACT_LIMIT  # here: candidates imports this module
 
+    if count > EXACT_LIMIT and any(built[key] < HNSW[key] for key in built):  # smaller ones never search the index
         log.warning(
             "collection %s was built with HNSW max_neighbors %s, ef_construction %s; new collections get %s, %s, "
             "which hold more of the true nearest items when a catalog has over %s items and its candidates come "

@@ -44,7 +44,7 @@ from .event_log import CollaborativeLog
 from .phrasing import MAX_ITEMS
 from .profile_update import DEFAULT_UPDATE, VectorOf, after_event, replay
 from .reading import TurnReader
-from .understanding import Understanding
+from .understanding import RECENT_SPAN, Understanding
 
 TurnKind = Literal["recommend", "cold_start", "about", "why", "smalltalk", "empty", "noted"]
 RANKED_KINDS: frozenset[TurnKind] = frozenset({"recommend", "cold_start", "empty"})
@@ -186,7 +186,7 @@ class Engine:
         if understood.intent != "recommend":
             self._learn(pending, "turn", text=understood.text, signal=self.reader.signal(understood))
             return self._about(pending.profile, understood)
-        _anchor_years(understood, pending.profile, self.item)
+        _anchor_years(understood, pending.profile, self.item, self.reader.newest_year)
         with timed(timings, "encode"):
             signal = self.reader.signal(understood)
         with timed(timings, "profile_update"):
@@ -431,9 +431,12 @@ def _vectors_of(catalog: StoredCatalog) -> VectorOf:
     return vector
 
 
-def _anchor_years(understood: Understanding, profile: Profile, item: Callable[[str], CatalogItem | None]) -> None:
-    """'more like X but older' / '#2 but newer': a year range strictly before or after the anchor's year. The
-    anchor is the title liked in this message, else the rank it likes, else the current anchor."""
+def _anchor_years(
+    understood: Understanding, profile: Profile, item: Callable[[str], CatalogItem | None], newest_year: int
+) -> None:
+    """'more like X but older' / '#2 but newer' / 'something older': a year range strictly before or after the
+    anchor's year. The anchor is the title liked in this message, else the rank it likes, else the current anchor;
+    with none, the middle year of the picks on screen; with nothing shown either, "newer" means recent."""
     if understood.relative_years is None:
         return
     named = [m.item_id for m in understood.titles if m.polarity == "like"]
@@ -442,12 +445,16 @@ def _anchor_years(understood: Understanding, profile: Profile, item: Callable[[s
               if f.value == "like" and shown and f.rank <= len(shown)]  # fmt: skip
     ids = named or ranked or profile.anchors[-1:]
     anchor = item(ids[0]) if ids else None
-    if anchor is None or not anchor.year:
+    on_screen = sorted(year for year in (getattr(item(i), "year", None) for i in shown) if year) if not ids else []
+    year = anchor.year if anchor else on_screen[len(on_screen) // 2] if on_screen else None
+    if not year:
+        if understood.relative_years == "newer" and not ids:
+            understood.year_min = understood.year_min or newest_year - RECENT_SPAN
         return
     if understood.relative_years == "older":  # within any range the message also says ("older, from the 80s")
-        understood.year_max = min(understood.year_max or anchor.year, anchor.year - 1)
+        understood.year_max = min(understood.year_max or year, year - 1)
     else:
-        understood.year_min = max(understood.year_min or anchor.year, anchor.year + 1)
+        understood.year_min = max(understood.year_min or year, year + 1)
 
 
 def _has_live_feedback(events: list[Event], item_id: str) -> bool:

@@ -151,6 +151,8 @@ _BEFORE = re.compile(r"\b(?:before|older than|pre|prior to)\s+((?:19|20)\d\d)\b"
 _BETWEEN = re.compile(r"\bbetween\s+((?:19|20)\d\d)\s+and\s+((?:19|20)\d\d)\b")
 _FROM_YEAR = re.compile(r"\b(?:from|in)\s+((?:19|20)\d\d)\b")
 _RECENT = re.compile(r"\b(recent|new|newer|latest|modern)\b")
+RECENT_SPAN = 5
+"""'Something recent' is the catalog's last this-many years."""
 _ANY_YEAR = re.compile(r"\bany (year|decade|era|time)\b")
 _ANY_GENRE = re.compile(r"\bany (genre|kind|type|category)\b")
 _INSIST = re.compile(
@@ -370,7 +372,7 @@ def _years(clause: str, negative: bool, newest_year: int) -> tuple[int | None, i
         year = int(m.group(1))
         return year, year
     if _RECENT.search(clause) and not negative:
-        return newest_year - 5, None
+        return newest_year - RECENT_SPAN, None
     return None, None
 
 
@@ -640,13 +642,15 @@ def _read_contrast_genres(masked: str, result: Understanding, genres: set[str]) 
 
 def _read_relative_years(masked: str, result: Understanding, newest_year: int) -> None:
     """'more like X but older', '#2 but newer': relative to an anchor named in this message (a liked title or a
-    strong rank), or to the current one; 'newer' then is no 'something recent' range of its own."""
+    strong rank), or to the current one; 'newer' then is no 'something recent' range of its own. 'Something older'
+    said alone is relative too (the engine finds to what): it was read as nothing, and the same picks came back."""
     found = _RELATIVE.search(masked)
     anchored = any(m.polarity == "like" for m in result.titles) or any(f.value == "like" for f in result.rank_feedback)
-    if not found or not (anchored or _MORE_LIKE.search(masked) or _LIKE_TITLE.search(masked)):
+    bare = not (result.titles or result.rank_feedback or result.positive or result.include_genres)  # "something older"
+    if not found or not (anchored or bare or _MORE_LIKE.search(masked) or _LIKE_TITLE.search(masked)):
         return
     result.relative_years = "older" if found.group(1) in ("older", "earlier") else "newer"
-    if result.year_min == newest_year - 5 and result.year_max is None:  # "newer" read as "recent"
+    if result.year_min == newest_year - RECENT_SPAN and result.year_max is None:  # "newer" read as "recent"
         result.year_min = None
 
 

@@ -17,7 +17,7 @@ from recochat.benchmarks.stress import profile_differences
 from recochat.bot.engine import Engine
 from recochat.bot.errors import NothingToUndo, RecochatError, UnknownItem
 from recochat.bot.reading import TurnReader
-from recochat.bot.understanding import RankFeedback, TitleMention, Understanding
+from recochat.bot.understanding import RECENT_SPAN, RankFeedback, TitleMention, Understanding
 from recochat.profiles.model import Profile, TurnSignal
 from recochat.profiles.store import ProfileStore, without_undone
 
@@ -206,3 +206,15 @@ def test_undo_with_no_live_feedback_on_the_item_raises_and_logs_nothing(fake_run
     with pytest.raises(NothingToUndo, match="Village Cops"):
         engine.undo_feedback("u", "m3")
     assert len(list(engine.profiles.events("u"))) == count + 2  # the dislike and the reset, no undo
+
+
+def test_newer_with_nothing_to_compare_is_recent_and_older_is_before_the_picks_on_screen(fake_runtime, tmp_path):
+    """'Something newer' on a first turn has no anchor and no picks to be newer than: it means recent, as it did
+    before it could be relative. After picks, 'something older' is before their middle year."""
+    engine = engine_over(fake_runtime, tmp_path / "p.sqlite3")
+    first = engine.turn("u", "something newer")
+    assert f"years {engine.reader.newest_year - RECENT_SPAN} or later" in first.notes
+    shown = sorted(r.item.year for r in engine.turn("v", "a comedy").items)
+    older = engine.turn("v", "something older")
+    assert f"years {shown[len(shown) // 2] - 1} or earlier" in older.notes
+    assert older.items

@@ -187,8 +187,11 @@ class Scorer:
             counts = self.index.genre_counts(rows, request.preferred_genres)
             every = (counts == len(request.preferred_genres)) & (len(request.preferred_genres) > 1)
             extra += self.weights.genre * ((counts > 0) + 0.5 * every)
-        if request.aspects:
-            extra += self.weights.tagged * self.neighbours.tagged(rows, [phrase for phrase, _ in request.aspects])
+        # a phrase that names a genre leans through the genre: as a tag word it lifted every "<x> romance" tag (each
+        # one rare) for "she likes romance, I hate cheesy stuff": Titanic, Dirty Dancing, Pretty Woman
+        phrases = [phrase for phrase, _ in request.aspects if phrase not in self.index.genre_column]
+        if phrases:
+            extra += self.weights.tagged * self.neighbours.tagged(rows, phrases)
         preferred = [b for b in request.bounds if b.prefer is not None]
         if preferred:
             closeness = [1.0 / (1.0 + np.abs(self.index.numbers(b.column)[rows] - b.prefer)) for b in preferred]

@@ -164,11 +164,15 @@ _IDENTITY = re.compile(r"\b(?:i'?m|i am|we'?re|we are|(?:s?he|they)(?:'s| is| ar
 """'I'm vegetarian', 'we're vegan': who the user is, said of a genre, holds like 'only' (a vegetarian's salmon came
 back once the vegetarian picks ran out). 'I'm a horror fan' says more after the genre, and only leans."""
 _FOR_KIDS = re.compile(
-    r"\b(?:for (?:the |my |our )?(?:kids?|children|a child|little ones)|kid-friendly|family-friendly)\b"
+    r"\b(?:for (?:the |my |our )?(?:kids?|children|a child|little ones)|kid-friendly|family-friendly|"
+    r"for (?:my|our|a|an) (?:[1-9]|1[0-2]|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+    r"[- ]?(?:year|yr)s?[- ]?olds?)\b"
 )
 """An audience, not a taste: it holds like an insisted genre (family) until the user says otherwise. Animation is
-not enough: Akira and Grave of the Fireflies are animated and not for children."""
-_KIDS_GENRES = ("family",)
+not enough: Akira and Grave of the Fireflies are animated and not for children. "For my 12 year old" too: the
+books for one that loved The Hobbit included A Game of Thrones."""
+_KIDS_GENRES = ("family", "children", "kids")
+"""The genres, by catalog, that hold a children's audience (a catalog has the ones it has)."""
 _NEGATED_AUDIENCE = re.compile(r"\b(?:nothing|not|no|never|isn'?t|aren'?t)\s*$")
 """'nothing for kids' says no to the audience itself; 'nothing scary for my kids' does not."""
 _MISLEADING_PHRASES = (
@@ -426,8 +430,9 @@ class _ClauseReader:
         audience = _FOR_KIDS.search(clause)
         if audience and not _NEGATED_AUDIENCE.search(clause[: audience.start()]):
             self._hold_audience()
-            if negative:  # "nothing scary for my kids" says no to scary, never to the kids' films
-                clause = clause[: audience.start()] + " " * len(audience.group()) + clause[audience.end() :]
+            # who it is for is no taste ("12 year old" was an aspect), and "nothing scary for my kids" says no to
+            # scary, never to the kids' films
+            clause = clause[: audience.start()] + " " * len(audience.group()) + clause[audience.end() :]
         seen_only = bool(_SEEN.search(clause)) and not _POSITIVE_WORDS.search(clause) and not negative
         polarity: Polarity = "dislike" if negative else "seen" if seen_only else "like"
         ranked = self._rank_feedback(clause, negative, seen_only, context.after)

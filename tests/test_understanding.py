@@ -101,6 +101,8 @@ def test_dislikes_said_in_the_words_redial_seekers_use(text, polarity):
         ("something for my kids, nothing scary", ["family"], ["horror"]),
         ("nothing for kids please, a grown-up drama", ["drama"], ["family"]),  # ... unless it is the audience
         ("not for kids", [], ["family"]),
+        ("a movie for my 8 year old", ["family"], []),  # an age is an audience too
+        ("a film for an 8-year-old, nothing scary", ["family"], ["horror"]),
     ],
 )
 def test_an_audience_holds_inside_a_negation_unless_it_is_what_is_negated(text, include, exclude):

@@ -138,6 +138,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "turn_ms_p95": percentile([r["total_ms"] for r in llm_rows], 0.95),
         "dropped": sum(sum((r.get("dropped_by") or {}).values()) for r in rows),
         "dropped_by_rule": dropped_by_rule(rows),
+        "retitled": sum(r.get("retitled", 0) for r in rows),
     }
 
 
@@ -157,12 +158,13 @@ class DropRecorder:
         finally:
             self.last[result.user_id] = {
                 "dropped_by": dict(outcome.dropped_by),
+                "retitled": outcome.retitled,
                 "cause": outcome.cause,
                 "attempts": outcome.attempts,
             }
 
     def take(self, user: str) -> dict[str, Any]:
-        return self.last.pop(user, {"dropped_by": {}, "cause": None, "attempts": 0})
+        return self.last.pop(user, {"dropped_by": {}, "retitled": 0, "cause": None, "attempts": 0})
 
 
 async def _converse(conversations: Any, user: str, turns: list[str], drops: DropRecorder) -> list[dict[str, Any]]:

@@ -27,7 +27,7 @@ from recochat.retrieval.ingest import plural
 from recochat.retrieval.titles import TitleIndex
 
 from .engine import TurnResult
-from .grounding import RULE_NAMES, Drop, GroundingValidator, without_titles
+from .grounding import RETITLED_RULES, RULE_NAMES, Drop, GroundingValidator, without_titles
 from .lexicon import SENTENCE_BREAK, kind_words
 from .llm_server import MODEL_ALIAS, LocalModelServer
 from .prompts import load_prompt
@@ -89,6 +89,8 @@ class WriteOutcome:
     """What the endpoint's failure was, in a few words ('connection refused', 'HTTP 500'), for UNREACHABLE."""
     dropped_by: Counter[str] = field(default_factory=Counter)
     """`dropped`, counted by cause (`DROP_CAUSES`): which rule dropped how many of the model's sentences."""
+    retitled: int = 0
+    """Kept sentences that had started the picks with another title and got the pick's (`GroundingValidator.retitled`)."""
 
     def drop(self, cause: str) -> None:
         self.dropped += 1
@@ -589,7 +591,7 @@ class LLMWriter:
                 read += 1
                 if read == 1 and paces is not None:
                     paces.append(time.perf_counter() - asked)
-                drop = validator.check(sentence) if finished else Drop(UNFINISHED, "the model stopped mid-sentence")
+                sentence, drop = _checked(validator, sentence, finished, outcome)
                 if drop is None:
                     accepted += 1
                     yield sentence.strip()
@@ -649,6 +651,23 @@ async def _sentences(chunks: AsyncIterator[BaseMessage]) -> AsyncIterator[tuple[
             yield sentence, True
     if buffer.strip():
         yield buffer, bool(re.search(r"[.!?]$", buffer.strip()))
+
+
+def _checked(
+    validator: GroundingValidator, sentence: str, finished: bool, outcome: WriteOutcome
+) -> tuple[str, Drop | None]:
+    """The sentence as it may be shown and None, or as written and why it is dropped; one that started the picks
+    with another title gets the pick's when that passes every rule (`GroundingValidator.retitled`)."""
+    if not finished:
+        return sentence, Drop(UNFINISHED, "the model stopped mid-sentence")
+    drop = validator.check(sentence)
+    if drop is not None and drop.rule in RETITLED_RULES:
+        mended = validator.retitled(sentence)
+        if mended is not None and validator.check(mended) is None:
+            log.debug("put the pick's title in a model sentence: %r -> %r", sentence.strip(), mended)
+            outcome.retitled += 1
+            return mended, None
+    return sentence, drop
 
 
 async def _close(iterator: AsyncIterator[object]) -> None:

@@ -274,6 +274,29 @@ def test_a_recommend_sentence_names_the_first_pick_in_words_it_was_given(sentenc
     assert _rule(_recommend_validator(), sentence) == dropped_by
 
 
+@pytest.mark.parametrize(
+    "sentence, mended",
+    [  # the tiny model copies the title the user named (Hot Fuzz, liked) into where the pick goes
+        (
+            "Here are a few more picks, starting with Hot Fuzz, a crime thriller.",
+            "starting with Heat, a crime thriller.",
+        ),
+        ("Here are some more crime picks, starting with Hot Fuzz.", "starting with Heat."),
+        ("Here are a few more picks, starting with Hot Fuzz, a Disney musical.", None),  # still a wrong kind: dropped
+        ("Hot Fuzz and more, starting with Heat, a crime thriller.", None),  # names the pick already
+        ("Hot Fuzz, a crime thriller for you tonight.", None),  # no "starting with": nothing to mend
+    ],
+)
+def test_a_sentence_that_starts_the_picks_with_another_title_gets_the_picks_title(sentence, mended):
+    from recochat.bot.writer import WriteOutcome, _checked
+
+    outcome = WriteOutcome()
+    shown, drop = _checked(_recommend_validator(), sentence, True, outcome)
+    assert (drop is None) is (mended is not None) and outcome.retitled == (mended is not None)
+    if mended is not None:
+        assert shown.endswith(mended) and "Hot Fuzz" not in shown
+
+
 def test_a_question_about_one_field_is_answered_from_that_field():
     from recochat.bot.writer import field_answer
 

@@ -117,6 +117,15 @@ _PRICE = (
     ),
     _phrase(Role.PRICE, r"expensive|pricey|premium|high[- ]end|luxury|splurge|top[- ]shelf", _part(HIGH)),
 )
+_BARE_PRICE = (
+    _phrase(
+        Role.PRICE,
+        rf"{_UNDER} (?P<b>\d+(?:\.\d\d)?)(?!\.?\d|\s*(?:%|min|hours?|hrs?|h\b|years?|yrs?|stars?|points?|people|players?))",
+        lambda m: (None, float(m.group("b")), None),
+    ),
+)
+"""'A red under 20': a bare number is a price where the catalog has prices and no durations (else "under 20" may
+be minutes). Without it the wine catalog read "under 20" as nothing and offered a powerful Napa Cabernet."""
 _RATING = (
     _phrase(
         Role.RATING,
@@ -195,6 +204,8 @@ def read_attribute_asks(
                              (Role.COMPLEXITY, _COMPLEXITY)):  # fmt: skip
         if role in roles:
             phrases += vocabulary
+    if Role.PRICE in roles and Role.DURATION not in roles:
+        phrases += _BARE_PRICE
     found: dict[str, tuple[int, AttributeAsk]] = {}
     for phrase in phrases:
         for match in phrase.pattern.finditer(message.text):

@@ -78,6 +78,14 @@ def test_product_phrases(text, ask):
     assert read(text, GADGETS.schema)[1] == [ask]
 
 
+def test_a_bare_number_is_a_price_only_where_the_catalog_has_prices_and_no_durations():
+    """'A red under 20' read as nothing on the wine catalog, and a powerful Napa Cabernet came third."""
+    assert read("a red under 20 for pasta", GADGETS.schema)[1] == [("price", None, 20, None, "under 20")]
+    assert read("something under 2 hours", GADGETS.schema)[1] == []  # a unit says it is no price
+    assert [a for a in read("under 4.5 stars please", GADGETS.schema)[1] if a[0] == "price"] == []
+    assert read("a game under 20", GAMES.schema)[1] == []  # a catalog with durations: minutes, or a price?
+
+
 def test_only_the_roles_a_catalog_has_are_read():
     assert read("something light and quick, under $20, highly rated", FILMS.schema)[1] == []  # a film's mood
     assert read("cheap, for 4 players", GAMES.schema)[1] == [(RANGE, 4, 4, None, "for 4 players")]

@@ -153,6 +153,13 @@ _FROM_YEAR = re.compile(r"\b(?:from|in)\s+((?:19|20)\d\d)\b")
 _RECENT = re.compile(r"\b(recent|new|newer|latest|modern)\b")
 RECENT_SPAN = 5
 """'Something recent' is the catalog's last this-many years."""
+_OLD = re.compile(
+    r"\bold (?:movies?|films?|ones?|stuff|books?|games?|titles?|classics?|music)\b"
+    r"|\b(?:something|anything|nothing) old\b(?!\s+(?!please|pls|thanks|though|tonight|for\b)[a-z])"
+)
+"""'I don't like old movies', 'nothing old', 'an old film': never a plot's "old man" or "a 10 year old"."""
+OLD_SPAN = 40
+"""'Old' is before the catalog's last this-many years: for films, before the mid-80s."""
 _ANY_YEAR = re.compile(r"\bany (year|decade|era|time)\b")
 _ANY_GENRE = re.compile(r"\bany (genre|kind|type|category)\b")
 _INSIST = re.compile(
@@ -377,6 +384,8 @@ def _years(clause: str, negative: bool, newest_year: int) -> tuple[int | None, i
         return year, year
     if _RECENT.search(clause) and not negative:
         return newest_year - RECENT_SPAN, None
+    if _OLD.search(clause):  # "I don't like old movies" starts the years there: it read as nothing (Casablanca)
+        return (newest_year - OLD_SPAN + 1, None) if negative else (None, newest_year - OLD_SPAN)
     return None, None
 
 

@@ -193,8 +193,8 @@ class TemplateWriter:
 
     def intro(self, result: TurnResult) -> str:
         loosened = f" {result.loosened}" if result.loosened else ""  # once for the reply, never per item
-        if result.kind == "cold_start":
-            return "Here are a few popular, varied picks to get started." + loosened
+        if result.kind == "cold_start":  # still says what it understood ("I don't like old movies": the years)
+            return f"{self.noted(result)}Here are a few popular, varied picks to get started." + loosened
         return (
             f"{self.noted(result)}Here {'is a pick' if len(result.items) == 1 else 'are some picks'} for you.{loosened}"
         )

@@ -477,6 +477,21 @@ def test_typo_candidates_letter_bound_keeps_the_same_best_title():
 
 
 @pytest.mark.parametrize(
+    "text, years",
+    [
+        ("I don't like old movies", (1984, None)),  # newest year in these tests' catalog: 2023
+        ("nothing old please", (1984, None)),
+        ("something old", (None, 1983)),
+        ("a movie about an old man", (None, None)),  # a plot's "old"
+        ("a film about a 10 year old girl", (None, None)),
+    ],
+)
+def test_old_is_a_range_of_years_only_when_said_of_the_items(text, years):
+    u = parse(text)
+    assert (u.year_min, u.year_max) == years
+
+
+@pytest.mark.parametrize(
     "text, relative",
     [
         ("more like Hot Fuzz but older", "older"),

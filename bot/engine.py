@@ -444,9 +444,12 @@ def _anchor_years(
     ranked = [shown[f.rank - 1 if f.rank > 0 else -1] for f in understood.rank_feedback
               if f.value == "like" and shown and f.rank <= len(shown)]  # fmt: skip
     ids = named or ranked or profile.anchors[-1:]
-    anchor = item(ids[0]) if ids else None
-    on_screen = sorted(year for year in (getattr(item(i), "year", None) for i in shown) if year) if not ids else []
-    year = anchor.year if anchor else on_screen[len(on_screen) // 2] if on_screen else None
+    if ids:
+        anchor = item(ids[0])
+        year = anchor.year if anchor else None
+    else:  # the middle year of the picks on screen
+        on_screen = sorted(found.year for found in map(item, shown) if found is not None and found.year)
+        year = on_screen[len(on_screen) // 2] if on_screen else None
     if not year:
         if understood.relative_years == "newer" and not ids:
             understood.year_min = understood.year_min or newest_year - RECENT_SPAN

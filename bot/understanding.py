@@ -548,7 +548,6 @@ def _judged_badly_next(after: str) -> bool:
     if _LETDOWN.search(following) and not praised and (_CONTRAST.match(after) or _FAN_VERDICT.match(following)):
         return True  # "… but I found myself losing interest", "…. Wasn't a huge fan though"
     # "I saw X but didn't care for it", "… and wasn't fond of it": the next clause says no and ends on "it"
-    following = _next_clause(after)
     asked = after[after.find(following) + len(following) :].lstrip().startswith("?")  # "didn't you love it?"
     return bool(
         _ENDS_ON_IT.search(following) and _NEGATION.search(following) and not _UNSEEN.search(following) and not asked

@@ -249,6 +249,19 @@ _BARE_VERDICT = re.compile(
 _ENDS_ON_IT = re.compile(r"\b(?:it|that one|this one)\W*$")
 """A clause that ends by referring back to the title just named ("didn't care for it")."""
 _PRAISE = re.compile(r"\b(?:great|amazing|awesome|brilliant|fantastic|excellent|good)\b")
+_PRAISED = re.compile(
+    r"\b(?:great|amazing|awesome|brilliant|fantastic|excellent|good|funny|hilarious|fun|cute|sweet|enjoyable|"
+    r"entertaining|interesting|classic|favou?rite)\b"
+)
+"""What "it was …" says of a title that praises it ("I watched X and it was really funny")."""
+_PRAISED_BACK = re.compile(r"\s+(?:it|them|both|that one|this one|that (?:\w+ )?(?:movie|film|book|game|show))\b")
+"""What a love verb says it of, right after it: "liked it a lot", "liked them a little bit", "loved that recent
+movie"."""
+_PRAISE_ALONE = re.compile(
+    r"^\W*(?:(?:a|such a|what a|so|really|very|pretty|super)\s+)*(?:great|amazing|awesome|brilliant|fantastic|"
+    r"excellent|good|funny|hilarious|fun|cute|enjoyable|entertaining)(?:\s+(?:movie|film|one|book|game|show))?\W*$"
+)
+"""A verdict on its own after a title ("I saw X. Great movie!")."""
 _LETDOWN = re.compile(
     r"\b(?:confusing|corny|cheesy|tedious|dull|slow|stupid|dumb|annoying|predictable|overrated|disappoint\w*|"
     r"(?:losing|lost) interest|not (?:as|that|very|too|so|really) (?:good|great|funny|interesting)|"
@@ -523,9 +536,21 @@ def _praised_next(after: str) -> bool:
 
 
 def _loved_next(after: str) -> bool:
-    """'I saw X, loved it': the next clause says the user loved (liked, enjoyed) it, and no."""
+    """'I saw X, loved it', 'I just watched X and liked it a lot', 'I watched X and Y and i liked them', '…, it was
+    really funny', 'I saw X. Great movie!': the next clause praises what was just named (by "it", "them", "that
+    movie", or a verdict on its own), names no other title, and says no "no"."""
+    head = _ON_IT.match(after)
+    if head:
+        judged = CLAUSE_SPLIT.split(after[head.end() :], maxsplit=1)[0]
+        return bool(_PRAISED.search(judged) and not _NEGATION.search(judged))
     following = _next_clause(after)
-    return bool(_LOVED.search(following) and _ENDS_ON_IT.search(following) and not _NEGATION.search(following))
+    if TITLE_STUB in following or _NEGATION.search(following):
+        return False
+    loved = _LOVED.search(following)
+    return bool(
+        (loved and (_ENDS_ON_IT.search(following) or _PRAISED_BACK.match(following[loved.end() :])))
+        or _PRAISE_ALONE.match(following)
+    )
 
 
 def _next_clause(after: str) -> str:

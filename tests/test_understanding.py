@@ -61,7 +61,7 @@ def test_title_linking(text, item, polarity):
         ("Inception was too much for me", "dislike"),
         ("I saw Inception. It was horrible", "dislike"),  # judged by "it" in the next sentence
         ("I've seen Inception but it's not one of my favorites", "dislike"),
-        ("I saw Inception. It was great", "seen"),
+        ("I saw Inception. It was great", "like"),  # praised by "it" in the next sentence
         ("I saw Inception already, loved it", "like"),  # the next clause says the taste
         ("I saw Inception, never liked it", "dislike"),
         ("I loved Inception, but it was too long", "like"),  # a like said in words stays one
@@ -92,6 +92,27 @@ def test_dislikes_said_in_the_words_redial_seekers_use(text, polarity):
     59.2% of ReDial train's dislikes and 43.6% to 45.5% of the tuning half's, no like read otherwise; none of
     the held-out half's 63 dislikes is said that way."""
     assert [m.polarity for m in parse(text).titles] == [polarity]
+
+
+@pytest.mark.parametrize(
+    "text, polarity",
+    [
+        ("I just watched Inception and liked it a lot!", "like"),
+        ("I watched Inception and it was really funny", "like"),
+        ("I saw Inception. Great movie!", "like"),  # a verdict on its own
+        ("I watched Inception and loved that recent movie.", "like"),
+        ("I've seen Inception, it is very cute", "like"),
+        ("I saw Inception. I loved Heat", ["seen", "like"]),  # the praise is for another title
+        ("I saw Inception and it was not good", "dislike"),
+        ("I have seen Inception, good question", "seen"),  # "good" of something else
+        ("I saw Inception, it was slow but I loved it", "seen"),
+    ],
+)
+def test_a_title_seen_and_praised_next_is_liked(text, polarity):
+    """ReDial seekers often say they saw a film, then praise it ("I just watched X and liked it a lot!", "I saw X.
+    Great movie!"). These read as only seen, so the film was left out of the taste; on ReDial train and the tuning
+    half 60 mentions now read as liked (57 the seeker's form marked liked, 3 marked seen), and no dislike changed."""
+    assert [m.polarity for m in parse(text).titles] == (polarity if isinstance(polarity, list) else [polarity])
 
 
 @pytest.mark.parametrize(

@@ -64,7 +64,9 @@ _UNSEEN = re.compile(
     r"(?: yet)?\b|\bunseen\b"
 )
 _FILLER = re.compile(
-    r"\b(i'?m|i am|i'?d|i would|i want|i wanna|want|wants|would|could|can you|can i|please|"
+    r"\b(a lot|lots|a ton|so much|very much|much|a little bit|a little|immensely|totally|definitely|honestly|"
+    r"actually|(?:good|great) question|question|"  # how much, before the one-word fillers ("a") take its first word
+    r"i'?m|i am|i'?d|i would|i want|i wanna|want|wants|would|could|can you|can i|please|"
     r"recommend(ation)?s?|suggest(ion)?s?|"
     r"give me|show me|find me|looking for|look for|in the mood for|mood for|something|anything|some|a|an|the|"
     r"movie|movies|film|films|book|books|one|ones|to watch|to read|watch|read|me|for|tonight|today|maybe|"
@@ -83,7 +85,8 @@ _FILLER = re.compile(
 """What carries no taste. The chat's interjections too: "lol ok, I didn't like Avatar" read "lol" as a new request
 for something "lol", and the next picks left the action films the user was rating. Who is watching ("my
 girlfriend and I", "she hates anything sad") is no taste either: the encoder read "my girlfriend" as a topic; nor
-is praise on its own ("seen #3, it was great" asked for something "great")."""
+is praise on its own ("seen #3, it was great" asked for something "great"), nor how much ("liked it a lot" asked for
+something "lot")."""
 _ORDINALS = {
     "first": 1,
     "1st": 1,

@@ -554,6 +554,10 @@ def test_a_title_to_find_more_like_is_an_anchor_no_learned_reading_changes():
         ("a film about a mother and daughter", ["about mother", "daughter"], []),  # a topic stays one
         ("i've made #3, it was great", [], []),  # praise alone asks for nothing "great"
         ("a good thriller", ["thriller"], []),
+        ("I watched Hot Fuzz and liked it a lot!", [], []),  # how much: "lot" was an aspect
+        ("i liked Hot Fuzz a little bit", [], []),  # ... "little" too
+        ("good question, something funny", ["funny"], []),  # ... and "good question"
+        ("a little scary is fine", ["scary"], []),
     ],
 )
 def test_who_is_watching_is_no_aspect(text, positive, negative):

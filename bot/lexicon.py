@@ -112,6 +112,8 @@ SAME_IN_TEXT: dict[str, tuple[str, ...]] = {
 "nothing scary" a fairy tale with "a truly frightening witch" (both in the read-through)."""
 SAME_IN_TEXT["gory"] = SAME_IN_TEXT["violence"] = SAME_IN_TEXT["gore"] = SAME_IN_TEXT["violent"]
 SAME_IN_TEXT["creepy"] = SAME_IN_TEXT["scary"]
+SAME_IN_TEXT["black-and-white"] = ("black-and-white", "black and white", "monochrome")
+"""A compound said as one (understanding's `_COMPOUNDS`): "no black and white" rules out Psycho, tagged so."""
 
 
 SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")

@@ -202,6 +202,6 @@ def excluded_in_words(genre: str, negative: list[str]) -> str:
 def exclusion_words(genres: list[str], disliked: list[str]) -> list[str]:
     """What an item's own text must not say: an excluded genre's name ("no musicals" rules out a film described as
     a musical) and a one-word thing the user ruled out ("not violent"), with the words that say the same."""
-    said = [a for a in disliked if re.fullmatch(r"[a-z]{4,}", a)]
+    said = [a for a in disliked if re.fullmatch(r"[a-z]{4,}", a) or a in SAME_IN_TEXT]
     words = [g for g in genres if " " not in g] + [w for a in said for w in SAME_IN_TEXT.get(a, (a,))]
     return list(dict.fromkeys(words))

@@ -197,6 +197,12 @@ _MISLEADING_PHRASES = (
 'but' and read for negation: 'nothing but horror' insists on horror, 'anything but horror' excludes it; "I don't
 mind subtitles" and "I wouldn't say no to a heist" are no negation; "no idea", and "not sure" or "I don't know" said
 on their own, say nothing ("I don't know that I'd like X" still doubts X)."""
+_COMPOUNDS = re.compile(
+    r"\b(?:black and white|rock and roll|sword and sorcery|sword and sandal|cat and mouse|hide and seek|"
+    r"cops and robbers|hack and slash|song and dance)\b"
+)
+"""One thing said in several words, hyphenated (same length) so no cut at "and" splits it: "no black and white" read
+as no "black" and a wish for "white"."""
 _CONTINUE = re.compile(
     r"\b(?:along (?:those|these|the same) lines|in (?:that|the same) (?:vein|spirit)|like (?:that|this|those|these|them)"
     r"|of (?:that|this|those|these)|(?:have|do) you (?:got|have)|you got|similar(?! to)(?: ones| stuff| things)?)\b"
@@ -696,11 +702,13 @@ def _read_relative_years(masked: str, result: Understanding, newest_year: int) -
 
 
 def _same_topic_read(message: MaskedMessage) -> MaskedMessage:
-    """'nothing but X' → 'only X', 'anything but X' → 'no X'; 'along those lines' and the like blanked (they ask
-    for more of the same, and embedded they would pull toward nothing in particular). Same length: titles stay."""
+    """'nothing but X' → 'only X', 'anything but X' → 'no X'; 'black and white' → 'black-and-white' (`_COMPOUNDS`);
+    'along those lines' and the like blanked (they ask for more of the same, and embedded they would pull toward
+    nothing in particular). Same length: titles stay."""
     text = message.text
     for pattern, word in _MISLEADING_PHRASES:
         text = pattern.sub(lambda m, w=word: w.ljust(len(m.group())), text)  # type: ignore[misc]
+    text = _COMPOUNDS.sub(lambda m: m.group().replace(" ", "-"), text)
     spans = [m.span() for pattern in (_CONTINUE, _REPEAT) for m in pattern.finditer(text)]  # 'show them again': a flag
     return MaskedMessage(text, message.titles).blanked(spans)
 

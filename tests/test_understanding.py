@@ -565,6 +565,20 @@ def test_who_is_watching_is_no_aspect(text, positive, negative):
     assert (u.positive, u.negative) == (positive, negative)
 
 
+@pytest.mark.parametrize(
+    "text, positive, negative",
+    [
+        ("no black and white movies please", [], ["black-and-white"]),  # was no "black" and a wish for "white"
+        ("I want a black and white classic", ["black-and-white classic"], []),
+        ("rock and roll and romance", ["rock-and-roll", "romance"], []),  # "and" still cuts between two wishes
+        ("funny and smart", ["funny", "smart"], []),
+    ],
+)
+def test_a_compound_said_with_and_is_one_thing(text, positive, negative):
+    u = parse(text)
+    assert (u.positive, u.negative) == (positive, negative)
+
+
 def test_too_much_singing_rules_out_musicals():
     u = understand("hmm, too much singing", TitleIndex(ITEMS), GENRES | {"musical"}, 2023)
     assert u.exclude_genres == ["musical"]

@@ -120,6 +120,28 @@ _SMALLTALK = re.compile(
     r"^\s*(hi|hello|hey|hiya|yo|good (morning|evening|afternoon)|thanks?( you)?( so much)?|thx|cheers|bye|goodbye|"
     r"see you|how are you|who are you|what can you do|ok(ay)?|cool|great)\b[\s!.,?]*(there|bot|again)?[\s!.,?]*$"
 )
+_CHAT = re.compile(
+    r"\b(?:(?:i'?ll|i will|will|i'?m going to|going to|gonna|i'?ll have to|i have to|i need to|i must|definitely)\s+)*"
+    r"(?:check (?:(?:it|them|those|that|these|this|those ones|that one|this one|all of them) )?out"
+    r"|look (?:(?:it|them|those|that|these) )?up"
+    r"|add (?:(?:it|them|those|that|these|this|that one|this one) )?to (?:my|the) (?:list|watch ?list|queue))"
+    r"|\bthanks?(?: you)?(?: so much| a lot| again)?"
+    r"(?: for (?:the|your|all the|all your) (?:help|suggestions?|recommendations?|recs|ideas|chat|time))?"
+    r"|\b(?:thx|cheers|(?:good)?bye(?: bye)?|good ?night|see (?:you|ya)(?: later| soon)?|take care|talk (?:to you )?later"
+    r"|have a (?:good|great|nice|wonderful|lovely|fun) (?:day|night|evening|weekend|one|time)"
+    r"|you too|same to you|(?:that |those |these |they |it )?sounds? (?:good|great|fun|interesting|awesome|cool)|will do"
+    r"|(?:i )?(?:haven'?t|have not|never) (?:even )?heard of (?:it|that|them|those|this|that one|this one|either|any)"
+    r"|(?:can|could) you help(?: me)?(?: find)?|help me(?: find| out)?|i need help)\b"
+)
+"""Chat around the picks, with no taste in it ("I'll check those out", "I haven't heard of that one", "have a good
+day"): read as a new request, "thanks, I'll check those out" replaced the taste with "ll check those out" and
+answered with other picks."""
+_CHAT_GLUE = re.compile(
+    r"\b(?:ok(?:ay)?|alright|all right|yes|yeah|yep|sure|great|cool|awesome|perfect|nice|well|so|and|i|will|then|"
+    r"again|all|lol|haha\w*|oh|hmm+|very|much|really|you|hope|for|the|those|them|it|that|one|ones|now|too|also|"
+    r"movies?|films?|books?|games?|suggestions?|recommendations?|ideas)\b"
+)
+"""What may stand beside chat in a message of chat alone."""
 _ALL_REJECT = re.compile(r"^\s*(meh|nah|nope|none of (these|those|them)|not (these|those)|neither|no thanks)\b")
 _BARE_RANK_REST = re.compile(r"\b(?:the|one|too|also|either|as well|or)\b|\W")
 """What may stand beside a rank in a clause that only names it ("and the third one too")."""
@@ -414,6 +436,7 @@ def _years(clause: str, negative: bool, newest_year: int) -> tuple[int | None, i
 def _aspect(clause: str) -> str:
     text = _ANY_YEAR.sub(" ", _ANY_GENRE.sub(" ", clause))  # switches, not tastes: "any year" is no topic
     text = re.sub(r"\b(instead|is fine|are fine|works|will do)\b", " ", text)
+    text = _CHAT.sub(" ", text)
     text = _NEGATION.sub(" ", text)
     text = _SEEN.sub(" ", text)
     text = _FILLER.sub(" ", text)
@@ -538,6 +561,15 @@ class _ClauseReader:
         return None
 
 
+def _only_chat(lowered: str) -> bool:
+    """A message of chat alone ("ok, I'll check those out, thanks bye"): chat, and nothing left beside it but words
+    that say nothing (`_CHAT_GLUE`), no rank ("I'll check out #2" likes #2)."""
+    rest = _CHAT.sub(" ", lowered)
+    if rest == lowered or _RANK_REF.search(rest):
+        return False
+    return not re.search(r"\w", _CHAT_GLUE.sub(" ", rest))
+
+
 def _praised_next(after: str) -> bool:
     """'… watched #3, loved it', '… it was great': the next clause says yes, and no."""
     following = _next_clause(after)
@@ -647,6 +679,9 @@ def understand(
         result.intent = "smalltalk"
         return result
     matches = titles.find(text)
+    if not matches and _only_chat(lowered):
+        result.intent = "smalltalk"
+        return result
     # "I haven't seen" is dropped, not read: seen items are never recommended anyway, and left in it would read as
     # a "seen" clause with the aspect "haven't"
     message = (

@@ -41,7 +41,22 @@ log = logging.getLogger("recochat.writer")
 Status = Literal["template", "ok", "repaired", "replaced"]
 _SMALLTALK_REPLIES = (
     (re.compile(r"\b(thanks?|thx|cheers)\b"), "You're welcome! Tell me whenever you want more ideas."),
-    (re.compile(r"\b(bye|goodbye|see you)\b"), "Bye for now! Your tastes are saved for next time."),
+    (
+        re.compile(r"\b(bye|goodbye|see you|good ?night|take care|have a (good|great|nice|wonderful|lovely|fun))\b"),
+        "Bye for now! Your tastes are saved for next time.",
+    ),
+    (
+        re.compile(r"\bheard of\b"),
+        "Ask me about any of them (say 'what is #2 about?'), or tell me what you'd rather have.",
+    ),
+    (
+        re.compile(r"\b(check|look) (\w+ )*(out|up)\b|\badd\b.*\blist\b|\bsounds?\b|\bwill do\b"),
+        "Enjoy! Ask whenever you want more ideas, or tell me what you thought of them.",
+    ),
+    (
+        re.compile(r"^\W*(ok(ay)?|cool|great|sure|alright|nice)\b"),
+        "Tell me what you'd like next, or say 'more' for more picks.",
+    ),
     (
         re.compile(r"\b(who are you|what can you do)\b"),
         "I recommend {things} from the catalog and learn from what you tell me: say what you like or don't, name favourites, or react to picks.",

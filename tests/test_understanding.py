@@ -579,6 +579,24 @@ def test_a_compound_said_with_and_is_one_thing(text, positive, negative):
     assert (u.positive, u.negative) == (positive, negative)
 
 
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        ("I will check those out, thanks bye", "smalltalk"),  # was a request for "will check those out", "bye"
+        ("I haven't heard of that one, I'll check it out", "smalltalk"),
+        ("That sounds good, I'll add it to my list", "smalltalk"),
+        ("Have a good day!", "smalltalk"),  # was a request for "day"
+        ("thanks! something funnier please", "recommend"),  # chat beside a request leaves the request alone
+        ("I'll check out #2", "recommend"),  # ... and beside a rank, a like of it
+        ("I'll check out Hot Fuzz", "recommend"),
+        ("something good", "recommend"),  # no chat at all
+    ],
+)
+def test_chat_around_the_picks_is_small_talk(text, intent):
+    u = parse(text)
+    assert u.intent == intent and all(p == "funnier" for p in u.positive)
+
+
 def test_too_much_singing_rules_out_musicals():
     u = understand("hmm, too much singing", TitleIndex(ITEMS), GENRES | {"musical"}, 2023)
     assert u.exclude_genres == ["musical"]

@@ -10,7 +10,7 @@ from fakes import QueueChatModel, Sleep, naming_first
 from recochat.bot.llm import open_chat_endpoint
 from recochat.bot.llm_server import free_port
 from recochat.bot.runtime import make_writer
-from recochat.bot.writer import LLMWriter
+from recochat.bot.writer import LLMWriter, TemplateWriter
 
 
 def llm_runtime(make_runtime, *responses, first_sentence_s=5.0, total_s=5.0):
@@ -632,3 +632,18 @@ def test_no_prefill_without_the_prompt_cache():
     server.prefill(lambda: called.append(1) or [])
     server._run_prefill()
     assert called == []
+
+
+@pytest.mark.parametrize(
+    "message, reply",
+    [
+        ("hi", "Hi! Tell me what kind of movie"),
+        ("thanks, I'll check those out", "You're welcome!"),
+        ("I haven't heard of that one", "what is #2 about?"),
+        ("sounds good, I'll add it to my list", "Enjoy!"),
+        ("ok", "say 'more' for more picks"),  # was "Hi! …" in the middle of a conversation
+        ("have a good night", "Bye for now!"),
+    ],
+)
+def test_small_talk_answers_what_was_said(message: str, reply: str) -> None:
+    assert reply in TemplateWriter("movie").smalltalk(message)

@@ -338,6 +338,7 @@ class Engine:
             popularity_counts=learned_popularity(blended, self.recommender.scorer.has_meta_popularity),
             popularity_version=blended.counts_version,
             liked_people=profile.liked_people,
+            people_items=self.recommender.people_items(c.preferred_people),
             disliked_people=profile.disliked_people,
         )
 

@@ -72,6 +72,9 @@ class Constraints:
     preferred_genres: list[str] = field(default_factory=list)
     """Soft: items with these are boosted, others still qualify (the latest genres said in passing)."""
     exclude_genres: list[str] = field(default_factory=list)
+    preferred_people: list[str] = field(default_factory=list)
+    """Soft: the people the current request asked for ("something with Tom Hanks"): their items lead, the others
+    still qualify. People liked in passing only add `ScoringWeights.person`, for as long as they are remembered."""
     attributes: list[AttributeAsk] = field(default_factory=list)
     """Hard: asks about the catalog's numbers ("for 4 players", "under an hour"), one per role, held as the years
     are: a refinement ("cheaper") replaces the ask of its role; a request of its own keeps only what it says."""

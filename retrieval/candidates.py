@@ -126,6 +126,7 @@ class CandidateIndex:
             return np.arange(total)
         ids = set(self.ann_query(self.query(request, request.interest), self._fetch(pool)))
         ids.update(request.collaborative)
+        ids.update(request.people_items)
         rows = [self.catalog.row_of[i] for i in ids if i in self.catalog.row_of]
         return np.array(sorted(rows), dtype=np.int64)
 

@@ -119,6 +119,10 @@ class Recommender:
         scored_ms = (time.perf_counter() - retrieved) * 1000
         return Ranking(results, {"retrieve": (retrieved - started) * 1000, "score": scored_ms})
 
+    def people_items(self, names: list[str]) -> frozenset[str]:
+        """The items with any of these people (`RankRequest.people_items`)."""
+        return frozenset(i for name in names for i in self.people.items_with(name))
+
     def candidate_features(self, request: RankRequest, first_stage: int) -> tuple[list[str], np.ndarray]:
         """(item ids, `FEATURES` columns) of the formula's `first_stage` best items that pass the hard filters, in
         the formula's order: what a learned ranker is trained on and reorders."""

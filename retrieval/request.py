@@ -98,6 +98,9 @@ class RankRequest:
     prior over the whole catalog that one version gives, since mapping ~5k counts to rows costs ~1 ms a ranking."""
     liked_people: list[str] = field(default_factory=list)
     disliked_people: list[str] = field(default_factory=list)
+    people_items: frozenset[str] = frozenset()
+    """Items with a person the request asked for ("something with Tom Hanks"): they get `ScoringWeights.asked_person`
+    and are candidates however far the ANN search would put them (names embed poorly)."""
     diversify: bool = True
     explain: bool = True
     """False skips the per-item "why" (evaluation rankings of 50 items)."""

@@ -172,8 +172,8 @@ class Scorer:
         self, rows: np.ndarray, embeddings: RowEmbeddings, request: RankRequest, links: bool = True
     ) -> np.ndarray:
         """What the request leans to without filtering: the anchors' neighbours (by `NeighbourIndex.closeness` to the
-        nearest anchor; with `links` False by the item vectors alone) and items with a soft genre (more when they
-        have every one asked for)."""
+        nearest anchor; with `links` False by the item vectors alone), items with a person asked for, and items with a
+        soft genre (more when they have every one asked for)."""
         extra = np.zeros(len(rows), dtype=np.float32)
         anchors = [self.catalog.row_of[i] for i in request.anchors if i in self.catalog.row_of]
         if anchors:
@@ -183,6 +183,8 @@ class Scorer:
                 extra += self.weights.anchor * np.max(closeness, axis=0)
             else:
                 extra += self.weights.anchor * cosines.max(axis=1)
+        if request.people_items:
+            extra += self.weights.asked_person * self.index.on_rows(dict.fromkeys(request.people_items, 1.0), rows)
         if request.preferred_genres:
             counts = self.index.genre_counts(rows, request.preferred_genres)
             every = (counts == len(request.preferred_genres)) & (len(request.preferred_genres) > 1)

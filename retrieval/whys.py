@@ -136,15 +136,15 @@ class Whys:
             return [*reasons[:1], together, *([fit] if fit else []), *reasons[1:]]
         return [*reasons, *([fit] if fit else []), *([together] if together else [])]
 
-    def _collaborative_reason(self, request: RankRequest, item_id: str) -> str:
-        """'people who liked Hot Fuzz often liked it too': the liked item its co-occurrence comes from most."""
+    def _collaborative_reason(self, request: RankRequest, item_id: str) -> str | None:
+        """'people who liked Hot Fuzz often liked it too': the liked item it was most often liked together with.
+        None for an item no liked one was liked together with: its collaborative score is EASE's indirect weight
+        (liked by the people who liked what fans of Hot Fuzz liked), which no person said."""
         source = request.collaborative_because.get(item_id)
-        if source is None and len(request.liked) == 1:
-            source = request.liked[0]
         row = self.catalog.row_of.get(source) if source else None
-        if row is not None:
-            return f"people who liked {self.catalog.items[row].title} often liked it too"
-        return "people with your favourites liked it too"
+        if row is None:
+            return None
+        return f"people who liked {self.catalog.items[row].title} often liked it too"
 
 
 def _aspect_reason(item: CatalogItem, vector: np.ndarray, request: RankRequest, genres: Iterable[str]) -> str | None:
@@ -160,12 +160,20 @@ def _aspect_reason(item: CatalogItem, vector: np.ndarray, request: RankRequest, 
 
 
 def _person_reason(item: CatalogItem, request: RankRequest) -> str | None:
-    """'with <person>': the latest liked person the item has (names compared normalized)."""
+    """'directed by <person>', 'by <author>' or 'with <actor>': the latest liked person the item has (names compared
+    normalized). "with Agatha Christie" said an author was in her own book."""
     if not request.liked_people:
         return None
     present = {normalize(p) for p in people_of(item)}
     named = [p for p in request.liked_people if normalize(p) in present]
-    return f"with {named[-1]}" if named else None
+    if not named:
+        return None
+    person = normalize(named[-1])
+    if any(person == normalize(p) for p in people_of(item, ("director", "directors"))):
+        return f"directed by {named[-1]}"
+    if any(person == normalize(p) for p in people_of(item, ("author", "authors", "creator"))):
+        return f"by {named[-1]}"
+    return f"with {named[-1]}"
 
 
 def _article(word: str) -> str:

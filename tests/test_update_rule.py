@@ -103,6 +103,41 @@ def test_liked_person_boosts_their_items_by_the_person_weight():
     assert boosted[0].why.startswith("with Tom Hanks")
 
 
+def test_a_person_the_request_asks_for_leads_it_until_a_request_of_its_own():
+    """'something with Tom Hanks': his items get `asked_person` on top of `person`, for this request only; the
+    why says how the person is in the item (an author wrote it, an actor is in it)."""
+    from recochat.bot.profile_update import apply_constraints
+    from recochat.profiles.model import Constraints, TurnSignal
+    from recochat.retrieval.catalog import CatalogItem
+    from recochat.retrieval.recommender import RankRequest, Recommender
+    from recochat.retrieval.store import StoredCatalog
+
+    items = [
+        CatalogItem("a", "A", "x", {"stars": ["Tom Hanks"]}),
+        CatalogItem("b", "B", "x", {"author": ["Agatha Christie"]}),
+        CatalogItem("c", "C", "x", {}),
+    ]
+    embeddings = np.array([[1.0, 0.0], [0.6, 0.8], [0.8, 0.6]], dtype=np.float32)
+    weights = ScoringWeights(person=0.3, asked_person=0.6, mmr_lambda=1.0)
+    recommender = Recommender(StoredCatalog("t", items, embeddings), weights)
+    interest = np.array([0.8, 0.6], dtype=np.float32)  # cos: a 0.8, b 0.96, c 1.0
+    asked = recommender.people_items(["Agatha Christie"])
+    ranked = recommender.rank(
+        RankRequest(interest=interest, aversion=None, k=3, liked_people=["Agatha Christie"], people_items=asked)
+    ).items
+    assert [r.item.id for r in ranked] == ["b", "c", "a"]
+    assert [r.score for r in ranked][:1] == pytest.approx([0.96 + 0.3 + 0.6])
+    assert ranked[0].why.startswith("by Agatha Christie")
+
+    c = Constraints()
+    apply_constraints(c, TurnSignal(liked_people=["Tom Hanks"], new_topic=True))
+    assert c.preferred_people == ["Tom Hanks"]
+    apply_constraints(c, TurnSignal(include_genres=["comedy"]))  # a refinement keeps him
+    assert c.preferred_people == ["Tom Hanks"]
+    apply_constraints(c, TurnSignal(positive=["heist"], new_topic=True))  # a request of its own drops him
+    assert c.preferred_people == []
+
+
 def test_rank_timings_travel_with_the_ranking():
     """Turns of different users rank in parallel threads: each ranking carries its own times, nothing is left on
     the recommender for another thread to read."""

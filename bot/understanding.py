@@ -60,9 +60,14 @@ _NOT_SEEN = re.compile(
 _LOVED = re.compile(r"\b(?:lov(?:e[sd]?|ing)|lik(?:e[sd]|ing)|enjoy(?:ed|s)?|adore[sd]?|favou?rite|fan of)\b")
 _BACK_REFERENCE = re.compile(r"\b(?:it|that|those|them|this|these|both|either|one)\b")
 _UNSEEN = re.compile(
-    r"\b(?:that |which )?(?:i(?:'ve| have)? )?(?:haven'?t|have not|havent|never|not) (?:yet )?(?:seen|watched)"
-    r"(?: yet)?\b|\bunseen\b"
+    r"\b(?:that |which )?(?:i(?:'ve| have)? )?(?:haven'?t|have not|havent|never|not) (?:yet |even )?"
+    r"(?:seen|watched|watch|saw|heard of)(?: yet)?\b"
+    r"|\b(?:i )?(?:did not|didn'?t|didnt) (?:get to )?(?:see|watch)(?: the movie)?\b"
+    r"|\b(?:i'?m not sure|i (?:don'?t|do not) (?:think|believe|know)) (?:if |whether )?i'?(?:ve| have) (?:seen|watched)\b"
+    r"|\bunseen\b"
 )
+"""Not seen (or heard of) yet: no dislike. ReDial's seekers mark such titles liked (they want to see them); "I've
+never heard of Pandorum but will check it out" read as a dislike, as did "I did not see John Wick"."""
 _FILLER = re.compile(
     r"\b(a lot|lots|a ton|so much|very much|much|a little bit|a little|immensely|totally|definitely|honestly|"
     r"actually|(?:good|great) question|question|"  # how much, before the one-word fillers ("a") take its first word

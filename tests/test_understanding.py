@@ -76,6 +76,10 @@ def test_title_linking(text, item, polarity):
         # not seen is no dislike: ReDial's seekers mostly mark such titles liked (they want to see them)
         ("I've never seen Inception", "like"),
         ("I have not seen Inception yet", "like"),
+        ("I've never heard of Inception but will check it out", "like"),  # was a dislike, as were the next three
+        ("I did not see Inception, I'll have to watch it", "like"),
+        ("I don't think I've seen Inception", "like"),
+        ("never saw Inception", "like"),
         ("yes i haven't enjoyed Inception", "dislike"),  # "haven't" about the taste, not about seeing
         ("I watched Inception but it was a little confusing for me.", "dislike"),  # a letdown said of "it"
         ("I saw Inception, it was slow but I loved it", "seen"),  # ... taken back in the same sentence

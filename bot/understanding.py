@@ -218,12 +218,15 @@ _MISLEADING_PHRASES = (
     (re.compile(r"\b(?:i )?(?:don'?t|do not|wouldn'?t|would not) mind\b"), "ok with"),
     (re.compile(r"\b(?:i )?wouldn'?t say no to\b"), "i'd like"),
     (re.compile(r"\b(?:no idea|dunno|surprise me|as long as)\b"), ""),
+    (re.compile(r"\b(?:can'?t|cannot|can never|could never|never) (?:get|gets) (?:enough|tired|sick) of\b"), "love"),
+    (re.compile(r"\b(?:i )?(?:didn'?t|did not|didnt) (?:even )?(?:know|realize|realise)\b"), ""),
     (re.compile(r"\b(?:(?:i'?m )?not sure|(?:i )?(?:don'?t|do not) know)(?=\s*(?:[.,!?;]|$))"), ""),
 )
 """Phrases whose words say something else than they seem to, rewritten (same length) before the message is cut at
 'but' and read for negation: 'nothing but horror' insists on horror, 'anything but horror' excludes it; "I don't
 mind subtitles" and "I wouldn't say no to a heist" are no negation; "no idea", and "not sure" or "I don't know" said
-on their own, say nothing ("I don't know that I'd like X" still doubts X)."""
+on their own, say nothing ("I don't know that I'd like X" still doubts X); "I can never get enough of Scream" and
+"never get tired of it" love it; "I didn't know he was in Deadpool" says nothing of Deadpool."""
 _COMPOUNDS = re.compile(
     r"\b(?:black and white|rock and roll|sword and sorcery|sword and sandal|cat and mouse|hide and seek|"
     r"cops and robbers|hack and slash|song and dance)\b"

@@ -80,6 +80,8 @@ def test_title_linking(text, item, polarity):
         ("I did not see Inception, I'll have to watch it", "like"),
         ("I don't think I've seen Inception", "like"),
         ("never saw Inception", "like"),
+        ("I can never get enough of Inception lol", "like"),  # was a dislike, as was the next
+        ("I didn't know he was in Inception", "like"),
         ("yes i haven't enjoyed Inception", "dislike"),  # "haven't" about the taste, not about seeing
         ("I watched Inception but it was a little confusing for me.", "dislike"),  # a letdown said of "it"
         ("I saw Inception, it was slow but I loved it", "seen"),  # ... taken back in the same sentence

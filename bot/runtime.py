@@ -404,7 +404,7 @@ def _engine(
             catalog, weights, ann_query=lambda vector, n: store.query(name, vector, n), ranker=ranker
         )
         recommender.warm()
-        return Engine(
+        engine = Engine(
             catalog,
             encoder,
             profiles,
@@ -412,6 +412,8 @@ def _engine(
             items_per_reply=settings.items_per_reply,
             crowd=_crowd(settings, profiles, catalog),
         )
+        engine.crowd.warm(engine.collaborative)
+        return engine
 
 
 def _crowd(settings: Settings, profiles: ProfileStorage, catalog: StoredCatalog) -> Crowd:

@@ -21,13 +21,21 @@ counts and pairs over its own titles only, with the licence attribution.
 from __future__ import annotations
 
 import json
+import logging
 import math
+import threading
+import time
+import weakref
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from . import item_weights
 from .collaborative import CoOccurrence
+from .item_weights import ItemWeights
+
+log = logging.getLogger(__name__)
 
 CROWD_WEIGHT = 0.5
 """What one crowd conversation counts, as a share of one real user's session, on a fresh install."""
@@ -38,6 +46,13 @@ MIN_TOGETHER = 3
 them together: the cosine is scaled to a reply's best pick, so a pair from one or two strangers' conversations
 would otherwise lead a reply (Airplane! for Hot Fuzz, from 2 of ReDial's 26 Hot Fuzz conversations). The
 shipped prior keeps no thinner pair either, so none of its pairs points at one or two conversations."""
+REFIT_SECONDS = 1.0
+"""The least time between two refits of the collaborative weights (`item_weights`) when the counts change; a refit
+also waits `REFIT_SHARE`. Meanwhile rankings read the last fit, so other users' likes reach a ranking within about
+max(1 s, 10 × a fit's time): ~30 s with a ReDial-sized crowd. A user's own likes count at once (a ranking sums the
+rows of what they liked)."""
+REFIT_SHARE = 0.1
+"""At most this share of one core goes to refits: the next one waits ten times the last one's time."""
 
 
 def crowd_weight(own_likes: float, base: float = CROWD_WEIGHT, half: int = CROWD_HALF) -> float:
@@ -81,11 +96,13 @@ class Blended:
     together (what one ranking reads)."""
 
     scores: dict[str, float] = field(default_factory=dict)
-    """Candidate → Σ_l cooc(l, c) / sqrt(count(l)·count(c)), over the blended counts."""
+    """Candidate → Σ over the liked items l of EASE's weight from l to it (`item_weights`), over the blended counts
+    and pairs: what ranks."""
     counts: dict[str, float] = field(default_factory=dict)
     """Item → own count + w · crowd count: the learned popularity."""
     because: dict[str, str] = field(default_factory=dict)
-    """Candidate → the liked item that adds most to its score (what the why names)."""
+    """Candidate → the liked item it was most often liked together with, by cooc(l, c) / sqrt(count(l)·count(c)):
+    what the why names. Only a pair actually seen together is named, never EASE's indirect weights."""
     weight: float = 0.0
     """The crowd's weight this ranking used."""
     own_likes: int = 0
@@ -95,18 +112,42 @@ class Blended:
     counts, so the scorer turns them into a prior over the catalog once, not on every ranking."""
 
 
+@dataclass
+class _Fit:
+    """The collaborative weights last fitted over one live component, and when (`Crowd.weights`)."""
+
+    weights: ItemWeights | None = None
+    version: tuple[int, ...] | None = None
+    """The counts' version the last fit read (its weights are None when fewer than two items were liked)."""
+    fitted_at: float = -math.inf
+    seconds: float = 0.0
+    refitting: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    """Held while fitting: a second ranking that must fit the same version waits for the first, then reads it."""
+
+
 class Crowd:
     """The crowd of one catalog beside the deployment's live component.
 
     Setup: `crowd_model` of the stored conversations, plus the shipped prior for the demo catalog.
-    Construct: `Crowd(model, base, min_together)`; base 0 turns every crowd off. Use: `blend(own, liked)`."""
+    Construct: `Crowd(model, base, min_together)`; base 0 turns every crowd off. Use: `blend(own, liked)`, which
+    also keeps the collaborative weights fitted to the blended counts (`weights`, refitted as `REFIT_SECONDS` says;
+    `refit_seconds=0` refits before any ranking that would read changed counts, as training and tests need)."""
 
     def __init__(
-        self, model: CoOccurrence | None = None, base: float = CROWD_WEIGHT, min_together: int = MIN_TOGETHER
+        self,
+        model: CoOccurrence | None = None,
+        base: float = CROWD_WEIGHT,
+        min_together: int = MIN_TOGETHER,
+        refit_seconds: float = REFIT_SECONDS,
     ) -> None:
         self.model = model or CoOccurrence()
         self.base = base
         self.min_together = min_together
+        self.refit_seconds = refit_seconds
+        self._fits: weakref.WeakKeyDictionary[CoOccurrence, _Fit] = weakref.WeakKeyDictionary()
+        """The last fit over each live component (one in the app; one per fold in the benchmark, which swaps them)."""
+        self._fits_lock = threading.Lock()
 
     @property
     def empty(self) -> bool:
@@ -140,10 +181,77 @@ class Crowd:
                 if target_count <= 0 or together <= 0:
                     continue
                 part = together / math.sqrt(source_count * target_count)
-                out.scores[target] = out.scores.get(target, 0.0) + part
                 if part > best.get(target, 0.0):
                     best[target], out.because[target] = part, source
+        if best:  # no liked item was liked with anything: EASE has nothing to add either
+            fitted = self.weights(own, w, version)
+            out.scores = fitted.scores(liked) if fitted is not None else {}
         return out
+
+    def warm(self, own: CoOccurrence) -> None:
+        """Fit now what the first ranking that reads collaborative scores would (a ReDial-sized crowd: ~2 s of
+        the first turn otherwise): the blend of the most liked item triggers it."""
+        counts = own.counts or self.model.counts
+        if counts:
+            self.blend(own, [max(counts, key=counts.__getitem__)])
+
+    def weights(self, own: CoOccurrence, w: float, version: tuple[int, ...]) -> ItemWeights | None:
+        """The collaborative weights for counts at `version`. A fit made now when there is none yet for `own` or
+        `refit_seconds` is 0; else the last fit, and a refit in the background once it is due (`REFIT_SECONDS`,
+        `REFIT_SHARE`): a fit over thousands of items takes seconds, which no turn should wait for."""
+        with self._fits_lock:
+            last = self._fits.get(own)
+            if last is not None and last.version == version:
+                return last.weights
+            if last is None or last.weights is None or self.refit_seconds <= 0:  # no weights yet: a quick fit
+                last = self._fits.setdefault(own, _Fit())
+                due = False
+            else:
+                wait = max(self.refit_seconds, last.seconds / REFIT_SHARE)
+                due = not last.refitting and time.monotonic() - last.fitted_at >= wait
+                last.refitting = last.refitting or due
+                if not due:
+                    return last.weights
+        if due:
+            threading.Thread(target=self._refit, args=(own, last, w, version), name="crowd-refit", daemon=True).start()
+            return last.weights
+        with last.lock:
+            return self._fit(own, last, w, version)
+
+    def _refit(self, own: CoOccurrence, last: _Fit, w: float, version: tuple[int, ...]) -> None:
+        try:
+            with last.lock:
+                self._fit(own, last, w, version)
+        except Exception:  # a failed refit keeps the last weights; the next change tries again
+            log.exception("refitting the collaborative weights failed; ranking with the last ones")
+        finally:
+            last.refitting = False
+
+    def _fit(self, own: CoOccurrence, last: _Fit, w: float, version: tuple[int, ...]) -> ItemWeights | None:
+        """Fit on own + w · crowd (the crowd's pairs seen in at least `min_together` conversations) into `last`,
+        unless another thread just did for this version. Called holding `last.lock`."""
+        if last.version == version:
+            return last.weights
+        started = time.monotonic()
+        counts, pairs = own.snapshot()
+        blended_counts: dict[str, float] = dict(counts)
+        blended_pairs: dict[str, dict[str, float]] = {a: dict(row) for a, row in pairs.items()}
+        if w > 0:
+            crowd_counts, crowd_pairs = self.model.snapshot()
+            for item, n in crowd_counts.items():
+                blended_counts[item] = blended_counts.get(item, 0) + w * n
+            for a, row in crowd_pairs.items():
+                mine = blended_pairs.setdefault(a, {})
+                for b, n in row.items():
+                    if n >= self.min_together:
+                        mine[b] = mine.get(b, 0) + w * n
+        weights = item_weights.fit(blended_counts, blended_pairs)
+        last.weights, last.version, last.fitted_at = weights, version, time.monotonic()
+        last.seconds = last.fitted_at - started
+        log.debug(
+            "collaborative weights fitted over %d items in %.3f s", len(weights.ids) if weights else 0, last.seconds
+        )
+        return weights
 
     def _row(self, own: dict[str, int], crowd: dict[str, int] | None, w: float) -> dict[str, float]:
         """One liked item's pairs: its own, plus w times the crowd's that enough conversations share."""

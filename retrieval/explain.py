@@ -136,7 +136,7 @@ def specific_detail(item: CatalogItem, said: str = "") -> str:
     return f"{genres} from {item.year}" if item.year and genres else (genres or item.title)
 
 
-LIKED_TOGETHER_CLAUSE = re.compile(r"people who liked .+ often liked it too|people with your favourites liked it too")
+LIKED_TOGETHER_CLAUSE = re.compile(r"people who liked .+ often liked it too")
 """The why's clause for what the crowd liked together (`whys.Whys`)."""
 SAME_CLAUSE_AT_MOST = 2
 

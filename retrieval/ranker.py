@@ -33,8 +33,9 @@ from typing import Any
 
 import numpy as np
 
-RANKER_VERSION = 1
-"""Bumped whenever a feature changes meaning; a file of another version is not used."""
+RANKER_VERSION = 2
+"""Bumped whenever a feature changes meaning; a file of another version is not used. 2: the collaborative
+features are EASE's weights (profiles/item_weights.py), no longer the cosine of co-occurrence counts."""
 FEATURES: tuple[str, ...] = (
     "interest",
     "aversion",

@@ -155,8 +155,8 @@ class Crowd:
 
     def blend(self, own: CoOccurrence, liked: Sequence[str]) -> Blended:
         """The scores, counts and sources of one ranking: own + w · crowd, counts and pairs alike (a crowd pair
-        seen in fewer than `min_together` conversations left out). With no crowd, exactly the live component's
-        `scores` and counts, at about its cost (no copy of the counts)."""
+        seen in fewer than `min_together` conversations left out), the scores from the weights fitted to them
+        (`weights`). With no crowd, the live component's counts as they are (no copy of them)."""
         own_counts, own_rows, own_version = own.neighbourhood(liked)
         own_likes = sum(own_counts.values())
         w = 0.0 if self.empty else crowd_weight(own_likes, self.base)

@@ -49,8 +49,8 @@ shipped prior keeps no thinner pair either, so none of its pairs points at one o
 REFIT_SECONDS = 1.0
 """The least time between two refits of the collaborative weights (`item_weights`) when the counts change; a refit
 also waits `REFIT_SHARE`. Meanwhile rankings read the last fit, so other users' likes reach a ranking within about
-max(1 s, 10 × a fit's time): ~30 s with a ReDial-sized crowd. A user's own likes count at once (a ranking sums the
-rows of what they liked)."""
+max(1 s, 10 × a fit's time): ~16 s with a ReDial-sized crowd (a 1.6 s fit). A user's own likes count at once (a
+ranking sums the rows of what they liked)."""
 REFIT_SHARE = 0.1
 """At most this share of one core goes to refits: the next one waits ten times the last one's time."""
 

@@ -443,8 +443,8 @@ def _years(clause: str, negative: bool, newest_year: int) -> tuple[int | None, i
 
 def _aspect(clause: str) -> str:
     text = _ANY_YEAR.sub(" ", _ANY_GENRE.sub(" ", clause))  # switches, not tastes: "any year" is no topic
-    text = re.sub(r"\b(instead|is fine|are fine|works|will do)\b", " ", text)
-    text = _CHAT.sub(" ", text)
+    text = re.sub(r"\b(instead|is fine|are fine|works)\b", " ", text)
+    text = _CHAT.sub(" ", text)  # "will do" among it
     text = _NEGATION.sub(" ", text)
     text = _SEEN.sub(" ", text)
     text = _FILLER.sub(" ", text)
@@ -588,9 +588,9 @@ def _loved_next(after: str) -> bool:
     """'I saw X, loved it', 'I just watched X and liked it a lot', 'I watched X and Y and i liked them', '…, it was
     really funny', 'I saw X. Great movie!': the next clause praises what was just named (by "it", "them", "that
     movie", or a verdict on its own), names no other title, and says no "no"."""
-    head = _ON_IT.match(after)
-    if head:
-        judged = CLAUSE_SPLIT.split(after[head.end() :], maxsplit=1)[0]
+    on_it = _said_of_it(after)
+    if on_it:
+        judged, _ = on_it
         return bool(_PRAISED.search(judged) and not _NEGATION.search(judged))
     following = _next_clause(after)
     if TITLE_STUB in following or _NEGATION.search(following):
@@ -602,6 +602,16 @@ def _loved_next(after: str) -> bool:
     )
 
 
+def _said_of_it(after: str) -> tuple[str, str] | None:
+    """(its first clause, all of it) of what the text after a title says about it by "it" (`_ON_IT`: "…, but it was
+    really funny", ". It's dull"); None when it does not go on about the title so."""
+    head = _ON_IT.match(after)
+    if head is None:
+        return None
+    rest = after[head.end() :]
+    return CLAUSE_SPLIT.split(rest, maxsplit=1)[0], rest
+
+
 def _next_clause(after: str) -> str:
     """The first clause of the text after a clause."""
     return next((clause for clause in CLAUSE_SPLIT.split(after) if clause.strip()), "")
@@ -610,10 +620,10 @@ def _next_clause(after: str) -> str:
 def _judged_badly_next(after: str) -> bool:
     """'I saw X. It was horrible', 'I've seen X but it's not one of my favorites': the next clause judges the title
     by "it" and says no, so a title only seen (or named without a like) is disliked."""
-    head = _ON_IT.match(after)
-    if head:
-        judged = CLAUSE_SPLIT.split(after[head.end() :], maxsplit=1)[0]
-        sentence = re.split(r"[.!?]", after[head.end() :], maxsplit=1)[0]  # "it was slow but I loved it"
+    on_it = _said_of_it(after)
+    if on_it:
+        judged, rest = on_it
+        sentence = re.split(r"[.!?]", rest, maxsplit=1)[0]  # "it was slow but I loved it"
         return bool(_NEGATION.search(judged) or (_LETDOWN.search(judged) and not _POSITIVE_WORDS.search(sentence)))
     if _BARE_VERDICT.match(after):  # "Titanic? meh": a bare verdict right after the title
         return True

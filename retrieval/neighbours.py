@@ -28,7 +28,8 @@ from .explain import fold_plural, listing, tags_of
 from .people import PeopleIndex, people_of
 from .titles import normalize
 
-CREATOR_FIELDS = ("director", "directors", "author", "authors", "creator")
+DIRECTOR_FIELDS = ("director", "directors")
+CREATOR_FIELDS = (*DIRECTOR_FIELDS, "author", "authors", "creator")
 """Who made it: the strongest link ('also directed by Quentin Tarantino')."""
 CAST_FIELDS = ("stars", "star", "cast", "actors")
 FIRST_GENRE = 1.0

@@ -9,7 +9,7 @@ import numpy as np
 
 from .catalog import CatalogItem
 from .explain import anchor_reason, request_reason, specific_detail
-from .neighbours import NeighbourIndex
+from .neighbours import CREATOR_FIELDS, DIRECTOR_FIELDS, NeighbourIndex
 from .people import people_of
 from .request import RankRequest
 from .schema import measured_columns, number_facts
@@ -169,9 +169,9 @@ def _person_reason(item: CatalogItem, request: RankRequest) -> str | None:
     if not named:
         return None
     person = normalize(named[-1])
-    if any(person == normalize(p) for p in people_of(item, ("director", "directors"))):
+    if person in {normalize(p) for p in people_of(item, DIRECTOR_FIELDS)}:
         return f"directed by {named[-1]}"
-    if any(person == normalize(p) for p in people_of(item, ("author", "authors", "creator"))):
+    if person in {normalize(p) for p in people_of(item, CREATOR_FIELDS)}:
         return f"by {named[-1]}"
     return f"with {named[-1]}"
 

@@ -57,9 +57,14 @@ class Sentence:
         return self._titles.find(self.text)
 
     @cached_property
+    def untitled_text(self) -> str:
+        """Its text with the titles it names cut out: the "1917" of "starting with 1917, a war drama" is no year."""
+        return without_titles(self._titles, self.text)
+
+    @cached_property
     def untitled(self) -> set[str]:
         """Its words with the titles it names cut out, as the facts are read."""
-        return self._words_of(without_titles(self._titles, self.text))
+        return self._words_of(self.untitled_text)
 
 
 Check = Callable[[Sentence, "GroundingValidator"], "str | None"]
@@ -105,6 +110,7 @@ class GroundingValidator:
         and "woman" are too common to count as shared themes."""
         self.excluded = content_words(kind_words(excluded or []))
         self.facts = self.words_of(facts) if facts else None
+        self.fact_names = frozenset(_NAME_WORD.findall(facts.lower())) if facts else None
         self.share = brief.share
         self.free_words = _GENERIC if brief.generic else frozenset()
         self.tell = content_words(tell) - content_words(" ".join(i.title for i in allowed)) if tell else None
@@ -243,6 +249,8 @@ sentence cut at '1.' (a year may end one), after initials ("… starting with Ba
 _STARTING_WITH = re.compile(r"\bstarting with\s+", re.I)
 _PICKS_FOR = re.compile(r"\b(?:picks?|suggestions?|options?|ideas?) for\s+(?:the\s+)?$", re.I)
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+_CAPITALIZED = re.compile(r"\b[A-Z][A-Za-z'’-]+")
+_NAME_WORD = re.compile(r"[a-z0-9][a-z0-9'’-]*")
 
 
 # -- the rules, in the order they are checked ----------------------------------------------------------------------
@@ -368,6 +376,18 @@ def _user_claim(s: Sentence, v: GroundingValidator) -> str | None:
     return None
 
 
+def _unknown_name(s: Sentence, v: GroundingValidator) -> str | None:
+    """A name the facts do not give, whatever the share: "Shrek is a Disney animated film" (a studio, a place, a
+    person made up). A name is a capitalized word past the sentence's first, outside the titles it names."""
+    if v.fact_names is None:
+        return None
+    names = _CAPITALIZED.findall(s.untitled_text)
+    if names and s.untitled_text.lstrip().startswith(names[0]):
+        names = names[1:]
+    unknown = sorted({n for n in names if n.lower() not in v.fact_names and not n.startswith(("I'", "I’"))})
+    return f"names what the facts do not: {unknown}" if unknown else None
+
+
 def _wrong_kind(s: Sentence, v: GroundingValidator) -> str | None:
     """A kind it is not, whatever the share: "Airplane is an animated comedy"."""
     if v.facts is None:
@@ -425,8 +445,8 @@ def _starting_with(s: Sentence, v: GroundingValidator) -> str | None:
 
 def _wrong_year(s: Sentence, v: GroundingValidator) -> str | None:
     """Each year or decade it gives belongs to a title it names: the model wrote "Love Actually, … from 2013"."""
-    years = {int(y) for y in _YEAR.findall(s.text)}
-    decades = {int(d) for d in DECADE_IN_PROSE.findall(s.text)}
+    years = {int(y) for y in _YEAR.findall(s.untitled_text)}
+    decades = {int(d) for d in DECADE_IN_PROSE.findall(s.untitled_text)}
     if not (years or decades):
         return None
     named = {m.item_id for m in s.matches}
@@ -473,6 +493,7 @@ RULES: tuple[Rule, ...] = (
     Rule("starting_with", _starting_with),
     Rule("wrong_year", _wrong_year),
     Rule("wrong_kind", _wrong_kind),
+    Rule("unknown_name", _unknown_name),
     Rule("no_story", _no_story),
     Rule("says_nothing", _says_nothing),
     Rule("off_facts", _off_facts),

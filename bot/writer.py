@@ -300,6 +300,12 @@ def _plot(item: CatalogItem) -> str:
     return " ".join(w for w in first.split() if not content_words(w) & genres)
 
 
+SHORT_TASK_S = 3.0
+"""The first-sentence budget of small talk and of "what is #2 about?": their plain answers (the draft the model
+paraphrases, the item's card) are whole and true, and no items are on screen while the user waits. In the idle
+`recochat bench llm` runs of 2026-11-29, 12-06 and 12-07 every kept small-talk sentence came within 2.6 s and every
+small-talk reply without one waited 5.7-8.9 s for the draft; "about" answers were kept 3 times in 29 replies since
+the model must retell the story (`no_story`), at 2.0, 4.1 and 8.4 s, the others waited ~9 s for the card."""
 RETRIES = 29
 """More attempts while the model writes sentences that are all dropped, within `RETRY_WITHIN` of the first-sentence
 budget: a 135M model's sentence is often wrong, but a later sample is often right (each costs ~0.5 s). A model
@@ -341,6 +347,8 @@ class Brief:
     """How many picks the reply shows, when the sentence introduces them: it must count them right."""
     plot: bool = True
     """False when the model is not given the plot: it must make no plot claim."""
+    first_sentence_s: float | None = None
+    """A first-sentence budget shorter than the writer's, for a task whose plain answer is already whole."""
 
 
 @functools.cache
@@ -463,12 +471,21 @@ class LLMWriter:
                 f"{item} {kinds} {message}",
                 ABOUT_SHARE,
                 tell=_plot(result.subject),
+                first_sentence_s=SHORT_TASK_S,
             )
         if result.kind == "smalltalk":
             draft = self.template.smalltalk(message)
             variables = {"message": message, "draft": draft, "domain": self.domain}
             return Brief(
-                "smalltalk", variables, [], f"{draft} {message}", share=0.75, questions=True, min_words=3, generic=False
+                "smalltalk",
+                variables,
+                [],
+                f"{draft} {message}",
+                share=0.75,
+                questions=True,
+                min_words=3,
+                generic=False,
+                first_sentence_s=SHORT_TASK_S,
             )
         return None
 
@@ -508,16 +525,17 @@ class LLMWriter:
         messages = load_prompt(request.purpose).format_messages(**request.variables)
         validator.guard(messages, _injected(result))
         noted = self.template.noted(result) if request.purpose == "recommend" else ""
+        budget = min(self.first_sentence_s, request.first_sentence_s or self.first_sentence_s)
         kept = 0
         paces: list[float] = []
         """Seconds from each attempt's request to its first sentence, kept or dropped."""
         for attempt in range(1 + RETRIES):
-            if attempt and not self._time_for_another(outcome, started, paces):
+            if attempt and not self._time_for_another(outcome, started, paces, budget):
                 break
             outcome.attempts += 1
             dropped = outcome.dropped
             attempt_sentences = self._validated(
-                messages, validator, outcome, started, attempt, request.one_sentence, paces
+                messages, validator, outcome, started, attempt, budget, request.one_sentence, paces
             )
             async for sentence in attempt_sentences:
                 if outcome.first_sentence_ms is None:
@@ -528,30 +546,30 @@ class LLMWriter:
             if kept or not wrote_only_wrong:
                 break
 
-    def _time_for_another(self, outcome: WriteOutcome, started: float, paces: list[float]) -> bool:
-        """False, logged as a budget cut, past `RETRY_WITHIN` of the first-sentence budget or when a sample at this
+    def _time_for_another(self, outcome: WriteOutcome, started: float, paces: list[float], budget: float) -> bool:
+        """False, logged as a budget cut, past `RETRY_WITHIN` of the first-sentence `budget` or when a sample at this
         reply's pace (the mean of its last `PACE_OF`) would bring its first sentence after the budget."""
         spent = time.perf_counter() - started
-        left = self.first_sentence_s - spent
+        left = budget - spent
         recent = paces[-PACE_OF:]
         pace = sum(recent) / len(recent) if recent and self.predict_retries else 0.0
-        if spent <= RETRY_WITHIN * self.first_sentence_s and pace <= left:
+        if spent <= RETRY_WITHIN * budget and pace <= left:
             return True
         why = (
             f"past {RETRY_WITHIN:.0%} of it"
-            if spent > RETRY_WITHIN * self.first_sentence_s
+            if spent > RETRY_WITHIN * budget
             else f"a sample takes {pace:.1f} s to its first sentence, {left:.1f} s were left"
         )
         log.warning(
             "budget cut: no new attempt after %.1f s of the %.1f s first-sentence budget (%s); %d tries, "
             "%d sentences dropped",
             spent,
-            self.first_sentence_s,
+            budget,
             why,
             outcome.attempts,
             outcome.sentences_dropped,
         )
-        outcome.cause, outcome.budget_s, outcome.spent_s = NO_TIME, self.first_sentence_s, spent
+        outcome.cause, outcome.budget_s, outcome.spent_s = NO_TIME, budget, spent
         return False
 
     async def _server_ready(self, outcome: WriteOutcome) -> bool:
@@ -583,11 +601,13 @@ class LLMWriter:
         outcome: WriteOutcome,
         started: float,
         attempt: int,
+        first_budget: float,
         one_sentence: bool = False,
         paces: list[float] | None = None,
     ) -> AsyncIterator[str]:
-        """Accepted sentences, until `max_sentences`, the model's end, a budget or a failure. The budgets run
-        from `started` (perf_counter), so a second attempt only has what the first left; it samples hotter.
+        """Accepted sentences, until `max_sentences`, the model's end, a budget or a failure. The budgets (the
+        first sentence's `first_budget`, then `total_s`) run from `started` (perf_counter), so a second attempt only
+        has what the first left; it samples hotter.
         `paces` gets the seconds this attempt took to its first sentence."""
         model = self.model.bind(temperature=RETRY_TEMPERATURE) if attempt else self.model
         asked = time.perf_counter()
@@ -596,7 +616,7 @@ class LLMWriter:
         read = 0
         try:
             while accepted < self.max_sentences:
-                budget = self.total_s if accepted else min(self.first_sentence_s, self.total_s)
+                budget = self.total_s if accepted else min(first_budget, self.total_s)
                 try:
                     sentence, finished = await asyncio.wait_for(
                         sentences.__anext__(), timeout=max(0.0, started + budget - time.perf_counter())
@@ -616,7 +636,7 @@ class LLMWriter:
                     if one_sentence and not accepted:
                         break
         except TimeoutError:
-            self._past_budget(outcome, started, accepted)
+            self._past_budget(outcome, started, accepted, first_budget)
         except expected_failures() as error:
             server = self.server
             restarting = server is not None and (server.state != "ready" or not server.alive())
@@ -631,7 +651,7 @@ class LLMWriter:
         finally:
             await _close(sentences)
 
-    def _past_budget(self, outcome: WriteOutcome, started: float, accepted: int) -> None:
+    def _past_budget(self, outcome: WriteOutcome, started: float, accepted: int, first_budget: float) -> None:
         """A budget ran out mid-attempt: the total one after a kept sentence, else the first-sentence one. Logged."""
         spent = time.perf_counter() - started
         outcome.drop(PAST_BUDGET)
@@ -645,7 +665,7 @@ class LLMWriter:
                 accepted,
             )
             return
-        outcome.cause, outcome.budget_s = TOO_SLOW, min(self.first_sentence_s, self.total_s)
+        outcome.cause, outcome.budget_s = TOO_SLOW, min(first_budget, self.total_s)
         log.warning(
             "budget cut: the %.1f s first-sentence budget ran out after %.1f s with no sentence kept "
             "(try %d, %d sentences dropped)",
@@ -675,6 +695,7 @@ def _checked(
     with another title gets the pick's when that passes every rule (`GroundingValidator.retitled`)."""
     if not finished:
         return sentence, Drop(UNFINISHED, "the model stopped mid-sentence")
+    sentence = _A_BEFORE_VOWEL.sub(r"\1n", sentence)
     drop = validator.check(sentence)
     if drop is not None and drop.rule in RETITLED_RULES:
         mended = validator.retitled(sentence)
@@ -683,6 +704,10 @@ def _checked(
             outcome.retitled += 1
             return mended, None
     return sentence, drop
+
+
+_A_BEFORE_VOWEL = re.compile(r"\b([Aa])(?= (?:[aeiAEI]|[oO](?!ne\b)))")
+"""The tiny model writes "a action film", "a animated comedy": the article is mended before the rules read it."""
 
 
 async def _close(iterator: AsyncIterator[object]) -> None:

@@ -374,6 +374,21 @@ async def test_without_the_pace_rule_the_last_try_runs_into_the_budget(make_runt
     )
 
 
+async def test_small_talk_and_about_answers_wait_only_the_short_budget_for_the_model(make_runtime, monkeypatch):
+    """Their plain answers are whole (the draft, the item's card): the user waits `SHORT_TASK_S`, not the budget of
+    a reply whose items are already on screen."""
+    import recochat.bot.writer as writer_module
+
+    monkeypatch.setattr(writer_module, "SHORT_TASK_S", 0.3)
+    runtime, model = llm_runtime(make_runtime, *_dropped_slowly(0.1, 40), first_sentence_s=0.8, total_s=5.0)
+    reply = await runtime.conversations.send("a", "something funny")  # items on screen: the whole budget
+    assert reply.status == "replaced" and len(model.history) > 4
+    for message in ("hello", "what is #1 about?"):
+        reply = await runtime.conversations.send("a", message)
+        assert reply.status == "replaced" and reply.note.endswith("within 0.3 s; showing the plain reply.")
+        assert reply.timings_ms["write"] < 600
+
+
 def test_status_notes_say_what_happened_in_plain_words():
     from recochat.bot.writer import CAUSES, WriteOutcome, status_note
 
@@ -483,6 +498,24 @@ def test_every_claim_about_what_the_user_loves_must_hold():
     )
 
 
+def test_a_year_in_a_title_is_no_year_the_sentence_gives():
+    """The embedded model's kept sentences for 1917 and 2001: A Space Odyssey were all dropped as wrong years."""
+    from recochat.bot.grounding import GroundingValidator
+    from recochat.bot.writer import Brief
+    from recochat.retrieval.catalog import CatalogItem
+    from recochat.retrieval.titles import TitleIndex
+
+    war = CatalogItem("1917", "1917", "1917", {"year": 2019, "genres": ["war", "drama"], "description": ""})
+    brief = Brief("recommend", {}, [war], "1917 (2019) 1917 | war, drama", share=1.0, min_words=6, must_name=war)
+
+    def rule(sentence: str) -> str | None:
+        return _rule(GroundingValidator(brief, TitleIndex([war])), sentence)
+
+    assert rule("Here are a few more picks for you, starting with 1917, a war drama.") is None
+    assert rule("Here are a few more picks for you, starting with 1917, a war drama from 2019.") is None
+    assert rule("Here are a few more picks for you, starting with 1917, a war drama from 2009.") == "wrong_year"
+
+
 def test_an_about_answer_retells_the_plot_word_for_word_and_not_the_verdict():
     from recochat.bot.grounding import GroundingValidator
     from recochat.bot.writer import ABOUT_SHARE, Brief, _plot, item_facts
@@ -510,6 +543,9 @@ def test_an_about_answer_retells_the_plot_word_for_word_and_not_the_verdict():
         "wrong_kind"
     )
     assert validator().accept("In Spirited Away, a sulky ten-year-old must work in a bathhouse to rescue her parents.")
+    # a name the facts do not give, though most of its words are theirs (the bench kept "Shrek is a Disney …")
+    disney = "In Spirited Away, a sulky Disney ten-year-old must work in a bathhouse to rescue her parents."
+    assert _rule(validator(), disney) == "unknown_name"
 
 
 def test_youre_welcome_answers_only_a_thank_you():
@@ -591,7 +627,7 @@ def test_a_recommend_sentence_may_use_the_first_picks_tags_and_people():
     assert validator().accept("Here are a few picks for you, starting with Batman, a Tim Burton film.")
     assert not validator().accept("Here are a few picks for you, starting with Batman, a classic Disney film.")
     assert _rule(validator(), "Here are a few picks for you, starting with Batman, a classic Disney film.") == (
-        "off_facts"
+        "unknown_name"
     )
 
 
@@ -647,3 +683,35 @@ def test_no_prefill_without_the_prompt_cache():
 )
 def test_small_talk_answers_what_was_said(message: str, reply: str) -> None:
     assert reply in TemplateWriter("movie").smalltalk(message)
+
+
+async def test_prose_is_not_cut_into_sentences_after_an_initial():
+    """ "starting with E.T." was read as a whole sentence and dropped as cut off, the rest of the title lost."""
+    from langchain_core.messages import AIMessageChunk
+
+    from recochat.bot.writer import _sentences
+
+    async def chunks():
+        for piece in ["Here are picks, starting with E.", "T. the Extra-Terrestrial, a family ", "film. Enjoy!"]:
+            yield AIMessageChunk(content=piece)
+
+    assert [s async for s in _sentences(chunks())] == [
+        ("Here are picks, starting with E.T. the Extra-Terrestrial, a family film.", True),
+        ("Enjoy!", True),
+    ]
+
+
+def test_the_article_before_a_vowel_is_mended():
+    """ "a action film" (written by the embedded model in `recochat bench llm`) is shown as "an action film"."""
+    from recochat.bot.grounding import GroundingValidator
+    from recochat.bot.writer import Brief, WriteOutcome, _checked
+    from recochat.retrieval.catalog import CatalogItem
+    from recochat.retrieval.titles import TitleIndex
+
+    hard = CatalogItem("hard", "Die Hard", "Die Hard", {"year": 1988, "genres": ["action", "thriller"]})
+    brief = Brief("recommend", {}, [hard], "Die Hard | action, thriller", share=1.0, min_words=6, must_name=hard)
+    validator = GroundingValidator(brief, TitleIndex([hard]))
+    shown, drop = _checked(
+        validator, "Here are a few picks, starting with Die Hard, a action thriller.", True, WriteOutcome()
+    )
+    assert drop is None and shown == "Here are a few picks, starting with Die Hard, an action thriller."

@@ -132,6 +132,10 @@ def caveats(understood: Understanding, noun: str) -> list[str]:
     ]
     if understood.count is not None and understood.count > MAX_ITEMS:
         said.append(f"I can show at most {MAX_ITEMS} at a time.")
+    said += [
+        f"I don't know {name}: nothing in this catalog goes by that name. Tell me what you liked about it."
+        for name in dict.fromkeys(understood.unknown_titles)
+    ]
     return said
 
 

@@ -17,7 +17,7 @@ from typing import Literal
 from recochat.profiles.model import AttributeAsk
 from recochat.retrieval.people import PeopleIndex
 from recochat.retrieval.schema import CatalogSchema
-from recochat.retrieval.titles import TitleIndex, TitleMatch
+from recochat.retrieval.titles import TitleIndex, TitleMatch, normalize
 
 from .asks import read_count, read_unsupported
 from .attributes import read_attribute_asks
@@ -380,6 +380,9 @@ class Understanding:
     unsupported: list[str] = field(default_factory=list)
     """What was asked that the catalog has no field for ("length", "price"): left out of the aspects, so the reply
     can say so instead of quietly searching for the words."""
+    unknown_titles: list[str] = field(default_factory=list)
+    """Titles named after a taste cue that the catalog does not have ("something like Amelie"): left out of the
+    aspects (as words, "amelie" matched Amadeus), so the reply can say it does not know them."""
 
 
 def _genres_in(clause: str, vocabulary: Collection[str]) -> list[str]:
@@ -726,8 +729,23 @@ def understand(
     result.exclude_genres = [g for g in result.exclude_genres if g not in result.include_genres]
     _read_relative_years(message.text, result, newest_year)
     _read_contrast_genres(message.text, result, genres)
+    _read_unknown_titles(text, matches, titles, people, result)
     result.new_topic = _is_new_topic(result)
     return result
+
+
+def _read_unknown_titles(
+    text: str, matches: list[TitleMatch], titles: TitleIndex, people: PeopleIndex | None, result: Understanding
+) -> None:
+    """Titles the catalog does not have (`TitleIndex.unknown_after_cues`), less the people it knows ("I like Tom
+    Hanks"); the aspects read from their words are dropped."""
+    for name in titles.unknown_after_cues(text, matches):
+        if people and people.find(name):
+            continue
+        result.unknown_titles.append(name)
+        said = set(normalize(name).split())
+        result.positive = [p for p in result.positive if not set(p.split()) <= said]
+        result.negative = [p for p in result.negative if not set(p.split()) <= said]
 
 
 def _read_contrast_genres(masked: str, result: Understanding, genres: set[str]) -> None:

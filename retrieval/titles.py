@@ -24,6 +24,12 @@ from .catalog import CatalogItem
 _CUES = re.compile(
     r"\b(?:loved?|liked?|enjoyed|adored|hated?|disliked?|seen|saw|watched|similar to|like|than|about|as)\s+$"
 )
+_NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:(?:of|the|and|in|a|an|on|to|at|for)\s+)*[A-Z0-9][\w'’-]*)*")
+"""A name as people type a title: capitalized words, small words between them ("Lord of the Rings")."""
+_SMALL_WORDS_AROUND = re.compile(
+    r"^(?:\s*\b(?:of|the|and|in|a|an|on|to|at|for)\b)*\s*|(?:\s+(?:of|the|and|in|a|an|on|to|at|for))*\s*$"
+)
+_KIND_NOUN_AFTER = re.compile(r"\s+(?:movies?|films?|flicks?|ones?|stuff|shows?|style|type|kind|books?|games?)\b", re.I)
 FUZZY_CUTOFF = 85
 """fuzz.ratio a typo must reach ("Incepshun" → "inception")."""
 FUZZY_LIMIT = 20_000
@@ -198,6 +204,28 @@ class TitleIndex:
                 if item.year is not None and abs(item.year - year) <= 1:
                     return item
         return group[0]
+
+    def unknown_after_cues(self, text: str, found: list[TitleMatch]) -> list[str]:
+        """Names written as titles after a taste cue that match no title here (`found`: this text's matches):
+        "something like Amelie" in a catalog without it. Capitalized words, not all of them plain or kind words,
+        and not followed by a kind noun ("Christmas movies", "Disney films"). Read as words to match, "amelie" led
+        to Amadeus (a name alike) and Inglourious Basterds (France); a reply says it does not know the title."""
+        names = []
+        for name in _NAME.finditer(text):
+            start, end = name.span()
+            if not _CUES.search(text[:start].lower()) or _KIND_NOUN_AFTER.match(text, end):
+                continue
+            pieces, at = [], start  # the name less the titles found in it: "Amelie and Heat", "Heat and Amelie"
+            for m in sorted((m for m in found if m.start < end and start < m.end), key=lambda m: m.start):
+                pieces.append(text[at : m.start])
+                at = max(at, m.end)
+            pieces.append(text[at:end])
+            for piece in pieces:
+                said = _SMALL_WORDS_AROUND.sub("", piece)
+                words = normalize(said).split()
+                if words and not all(w in self._common or w in self._kinds for w in words):
+                    names.append(said)
+        return names
 
     def find(self, text: str) -> list[TitleMatch]:
         tokens = [(m.group(), m.start(), m.end()) for m in re.finditer(r"[^\W_]+(?:['’][^\W_]+)?|&", text)]

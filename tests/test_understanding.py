@@ -711,3 +711,27 @@ def test_what_the_user_has_only_read_is_no_wish():
 def test_not_enough_and_more_say_the_comparative(text, positive):
     u = parse(text)
     assert (u.positive, u.exclude_genres, u.new_topic) == (positive, [], False)
+
+
+@pytest.mark.parametrize(
+    "text, unknown, positive",
+    [
+        ("something like Amelie", ["Amelie"], []),  # as the word "amelie" it matched Amadeus
+        ("I loved Heat and Amelie, something tense", ["Amelie"], ["tense"]),
+        ("I loved Amelie and Heat", ["Amelie"], []),
+        ("I loved The Lord of the Rings", ["The Lord of the Rings"], []),
+        ("I love Christmas movies", [], ["christmas"]),  # a theme, before a kind noun
+        ("something like Inception but funnier", [], ["funnier"]),
+        ("something French", [], ["french"]),  # no cue: a wish, not a title
+    ],
+)
+def test_a_title_the_catalog_does_not_have_is_said_not_matched_as_words(text, unknown, positive):
+    u = parse(text)
+    assert u.unknown_titles == unknown
+    assert u.positive == positive
+
+
+def test_a_person_the_catalog_knows_is_no_unknown_title():
+    items = [CatalogItem("bs", "Big", "x", {"year": 1988, "stars": ["Tom Hanks"]})]
+    u = understand("I like Tom Hanks", TitleIndex(items), GENRES, 2023, PeopleIndex(items))
+    assert u.unknown_titles == [] and u.liked_people == ["Tom Hanks"]

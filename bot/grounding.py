@@ -249,6 +249,7 @@ sentence cut at '1.' (a year may end one), after initials ("… starting with Ba
 _STARTING_WITH = re.compile(r"\bstarting with\s+", re.I)
 _PICKS_FOR = re.compile(r"\b(?:picks?|suggestions?|options?|ideas?) for\s+(?:the\s+)?$", re.I)
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+_STUTTER = re.compile(r"\b((?:\w+ ){1,5}\w+) \1\b")
 _CAPITALIZED = re.compile(r"\b[A-Z][A-Za-z'’-]+")
 _NAME_WORD = re.compile(r"[a-z0-9][a-z0-9'’-]*")
 
@@ -309,10 +310,15 @@ def _repeat(s: Sentence, v: GroundingValidator) -> str | None:
     return "said already" if s.key in v.seen else None
 
 
-def _loop(s: Sentence, _: GroundingValidator) -> str | None:
+def _loop(s: Sentence, v: GroundingValidator) -> str | None:
+    """Round the same words, or words said twice in a row that no title says twice ("starting with 2001: A Space
+    Odyssey: A Space Odyssey", kept in a `bench llm` run; "New York, New York" is a title)."""
     words = s.key.split()
     trigrams = [" ".join(words[i : i + 3]) for i in range(len(words) - 2)]
     looping = len(trigrams) >= 6 and len(set(trigrams)) < len(trigrams) * 0.6
+    stutter = _STUTTER.search(s.key)
+    if stutter and not any(stutter.group() in name for name in v.allowed_names):
+        looping = True
     return "goes round the same words" if looping else None
 
 

@@ -715,3 +715,21 @@ def test_the_article_before_a_vowel_is_mended():
         validator, "Here are a few picks, starting with Die Hard, a action thriller.", True, WriteOutcome()
     )
     assert drop is None and shown == "Here are a few picks, starting with Die Hard, an action thriller."
+
+
+def test_words_said_twice_in_a_row_are_dropped_unless_a_title_says_them_twice():
+    from recochat.bot.grounding import GroundingValidator
+    from recochat.bot.writer import Brief
+    from recochat.retrieval.catalog import CatalogItem
+    from recochat.retrieval.titles import TitleIndex
+
+    space = CatalogItem("2001", "2001: A Space Odyssey", "x", {"year": 1968, "genres": ["science fiction"]})
+    york = CatalogItem("ny", "New York, New York", "x", {"year": 1977, "genres": ["musical"]})
+    for item, sentence, dropped_by in [
+        (space, "Here are a few picks for you, starting with 2001: A Space Odyssey: A Space Odyssey.", "loop"),
+        (space, "Here are a few picks for you, starting with 2001: A Space Odyssey, a science fiction film.", None),
+        (york, "Here are a few picks for you, starting with New York, New York, a musical.", None),
+    ]:
+        facts = f"{item.title} | {', '.join(item.genres)}"
+        brief = Brief("recommend", {}, [item], facts, share=1.0, min_words=6, must_name=item)
+        assert _rule(GroundingValidator(brief, TitleIndex([space, york])), sentence) == dropped_by

@@ -286,6 +286,8 @@ class Engine:
         loosened = (
             self._loosened(request, items) if items else phrasing.dead_end(self.recommender.blocking_genres(request))
         )
+        if items and understood.positive and not any(r.linked for r in items):  # "a heist movie", every heist seen
+            loosened = " ".join(filter(None, [loosened, phrasing.nothing_fits(understood.positive)]))
         return TurnResult(
             profile.user_id,
             understood.text,

@@ -303,4 +303,4 @@ class Recommender:
         else:
             why, linked = "", True
         item: CatalogItem = self.catalog.items[row]
-        return Recommendation(item, float(scored.score[p]), why, 0, broken, float(fit[p])), linked
+        return Recommendation(item, float(scored.score[p]), why, 0, broken, float(fit[p]), linked=linked), linked

@@ -127,6 +127,8 @@ class Recommendation:
     """The asks about numbers it breaks, as said ("heavy"), when it breaks `Loosening.BOUNDS`."""
     for_fit: bool = False
     """It breaks the year range because what the range still holds fits poorly, not because it ran out."""
+    linked: bool = True
+    """Its why ties it to the request or the taste; False for a pick only its popularity put here."""
 
 
 @dataclass(frozen=True)

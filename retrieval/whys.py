@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -35,7 +36,7 @@ class Whys:
     def __init__(self, catalog: StoredCatalog, neighbours: NeighbourIndex, genres: Iterable[str]) -> None:
         self.catalog = catalog
         self.neighbours = neighbours
-        self.genres = genres
+        self.genres = frozenset(genres)
         self.schema = catalog.catalog_schema()
         self.measured = measured_columns(self.schema)
         """Columns of numbers a person weighs (players, minutes, price): a catalog with some names its items' kinds
@@ -147,7 +148,7 @@ class Whys:
         return f"people who liked {self.catalog.items[row].title} often liked it too"
 
 
-def _aspect_reason(item: CatalogItem, vector: np.ndarray, request: RankRequest, genres: Iterable[str]) -> str | None:
+def _aspect_reason(item: CatalogItem, vector: np.ndarray, request: RankRequest, genres: frozenset[str]) -> str | None:
     """Quote the asked-for phrase the item matches best, if it matches well enough and has every genre the phrase
     names (the read-through found Men in Black "fits 'dark crime drama'")."""
     if not request.aspects:
@@ -155,8 +156,14 @@ def _aspect_reason(item: CatalogItem, vector: np.ndarray, request: RankRequest, 
     sims = [float(v @ vector) for _, v in request.aspects]
     best = int(np.argmax(sims))
     phrase = request.aspects[best][0]
-    named = {g for g in genres if re.search(rf"\b{re.escape(g)}s?\b", phrase.lower())}
-    return f"fits “{phrase}”" if sims[best] > ASPECT_FIT and named <= set(item.genres) else None
+    return f"fits “{phrase}”" if sims[best] > ASPECT_FIT and genres_named(phrase, genres) <= set(item.genres) else None
+
+
+@functools.lru_cache(maxsize=4096)
+def genres_named(phrase: str, genres: frozenset[str]) -> frozenset[str]:
+    """The genres a phrase names ("dark crime drama": crime, drama), kept per phrase: a turn asks for each of its
+    picks, and a pattern per genre each time was 2% of a 10k-item turn."""
+    return frozenset(g for g in genres if re.search(rf"\b{re.escape(g)}s?\b", phrase.lower()))
 
 
 def _person_reason(item: CatalogItem, request: RankRequest) -> str | None:

@@ -737,10 +737,13 @@ def understand(
 def _read_unknown_titles(
     text: str, matches: list[TitleMatch], titles: TitleIndex, people: PeopleIndex | None, result: Understanding
 ) -> None:
-    """Titles the catalog does not have (`TitleIndex.unknown_after_cues`), less the people it knows ("I like Tom
-    Hanks"); the aspects read from their words are dropped."""
+    """Titles the catalog does not have (`TitleIndex.unknown_after_cues`), less what reads as a person: a name with a
+    word of a known person's ("Tom Hanks", "Stiller", "Nicholas Cage"), or one said with 's ("Christopher Nolan's").
+    Of ReDial's 4,797 seeker messages, 28 named something unlinked after a cue, mostly people; 11 are left ("Throw
+    Momma", "Fellowship", "Denali 3D", "Disney"). The aspects read from their words are dropped."""
     for name in titles.unknown_after_cues(text, matches):
-        if people and people.find(name):
+        words = normalize(name).split()
+        if name.endswith(("'s", "’s")) or (people and any(w in people.name_words for w in words)):
             continue
         result.unknown_titles.append(name)
         said = set(normalize(name).split())

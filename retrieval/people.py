@@ -6,6 +6,7 @@ people become an explicit boost on the items they appear in.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -56,6 +57,12 @@ class PeopleIndex:
                     found.append(self._display[key])
                     taken[start : start + length] = [True] * length
         return found
+
+    @functools.cached_property
+    def name_words(self) -> frozenset[str]:
+        """Every word of every known name ("ben", "stiller"): what tells "Stiller" or "Nicholas Cage", typed for a
+        person, from a title the catalog lacks (`understanding._read_unknown_titles`)."""
+        return frozenset(word for key in self._items for word in key.split())
 
     def items_with(self, name: str) -> set[str]:
         return self._items.get(normalize(name), set())

@@ -735,3 +735,11 @@ def test_a_person_the_catalog_knows_is_no_unknown_title():
     items = [CatalogItem("bs", "Big", "x", {"year": 1988, "stars": ["Tom Hanks"]})]
     u = understand("I like Tom Hanks", TitleIndex(items), GENRES, 2023, PeopleIndex(items))
     assert u.unknown_titles == [] and u.liked_people == ["Tom Hanks"]
+
+
+@pytest.mark.parametrize(
+    "text", ["I like Stiller a lot", "I liked Nicholas Cage in it", "something like Christopher Nolan's"]
+)
+def test_a_name_read_as_a_person_is_no_unknown_title(text):
+    items = [CatalogItem("z", "Zoolander", "x", {"year": 2001, "stars": ["Ben Stiller", "Nicolas Cage"]})]
+    assert understand(text, TitleIndex(items), GENRES, 2023, PeopleIndex(items)).unknown_titles == []

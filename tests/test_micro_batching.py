@@ -89,3 +89,13 @@ def test_the_real_encoder_gives_the_same_vectors_batched_or_alone(encoder):
         w.join(30)
     for i in range(len(texts)):
         np.testing.assert_allclose(out[i], alone[i], atol=1e-5)
+
+
+def test_a_runtime_runs_blas_on_one_thread(make_runtime, fake_encoder):
+    """Concurrent turns' catalog products queued inside OpenBLAS's own threads (50 users at once: half the samples);
+    on one thread each they run side by side."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    with threadpool_limits(limits=2, user_api="blas"):  # restored after the test, whatever build sets
+        make_runtime(encoder=fake_encoder)
+        assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"} == {1}

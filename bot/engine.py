@@ -52,6 +52,12 @@ RANKED_KINDS: frozenset[TurnKind] = frozenset({"recommend", "cold_start", "empty
 FEEDBACK_WEIGHT = {"like": 1.0, "dislike": 1.0, "strong": 1.5, "weak": 0.5}
 
 
+NOTHING_FITS_BELOW = 0.25
+"""A reply whose picks all have no link in their whys and fit the request under this (`Recommendation.fit`) says that
+nothing left fits. The demo's "a heist movie" once its heist films were gone: WALL-E and the rest at 0.14-0.22; the
+test catalog's Desert Run ("a relentless chase") for "something tense and exciting", a fair pick with no link: 0.27."""
+
+
 @contextmanager
 def timed(timings: dict[str, float], name: str) -> Iterator[None]:
     """Time the block into `timings[name]` in milliseconds, so the steps of a turn read as steps
@@ -286,8 +292,8 @@ class Engine:
         loosened = (
             self._loosened(request, items) if items else phrasing.dead_end(self.recommender.blocking_genres(request))
         )
-        if items and understood.positive and not any(r.linked for r in items):  # "a heist movie", every heist seen
-            loosened = " ".join(filter(None, [loosened, phrasing.nothing_fits(understood.positive)]))
+        if items and understood.positive and not any(r.linked or r.fit >= NOTHING_FITS_BELOW for r in items):
+            loosened = " ".join(filter(None, [loosened, phrasing.nothing_fits()]))  # "a heist movie", every heist seen
         return TurnResult(
             profile.user_id,
             understood.text,

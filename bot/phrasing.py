@@ -139,11 +139,11 @@ def caveats(understood: Understanding, noun: str) -> list[str]:
     return said
 
 
-def nothing_fits(phrases: list[str]) -> str:
+def nothing_fits() -> str:
     """What a reply says when no pick has anything of what was asked ("a heist movie" after every heist was shown
-    or ruled out): the picks are only popular ones, and that is said, not left to look like an answer."""
-    asked = " or ".join(f"“{p}”" for p in dict.fromkeys(phrases))
-    return f"Nothing I have left fits {asked}, so these are other picks."
+    or ruled out): the picks are other ones, and that is said, not left to look like an answer. The words asked
+    for are not quoted back: they may be an injection ("say PWNED")."""
+    return "Nothing I have left fits what you asked, so these are other picks."
 
 
 def closest(

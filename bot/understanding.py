@@ -746,7 +746,7 @@ def _read_unknown_titles(
         if name.endswith(("'s", "’s")) or (people and any(w in people.name_words for w in words)):
             continue
         result.unknown_titles.append(name)
-        said = set(normalize(name).split())
+        said = set(words)
         result.positive = [p for p in result.positive if not set(p.split()) <= said]
         result.negative = [p for p in result.negative if not set(p.split()) <= said]
 

@@ -303,9 +303,10 @@ def _plot(item: CatalogItem) -> str:
 SHORT_TASK_S = 3.0
 """The first-sentence budget of small talk and of "what is #2 about?": their plain answers (the draft the model
 paraphrases, the item's card) are whole and true, and no items are on screen while the user waits. In the idle
-`recochat bench llm` runs of 2026-11-29, 12-06 and 12-07 every kept small-talk sentence came within 2.6 s and every
-small-talk reply without one waited 5.7-8.9 s for the draft; "about" answers were kept 3 times in 29 replies since
-the model must retell the story (`no_story`), at 2.0, 4.1 and 8.4 s, the others waited ~9 s for the card."""
+`recochat bench llm` runs of 2026-11-29 and 2026-12-06 every kept small-talk sentence came within 2.6 s and every
+small-talk reply without one waited 5.7-8.9 s for the draft; since the model must retell the story (`no_story`),
+"about" answers were kept in 1-2 of 5 per run, each time the false "Shrek is a Disney animated film", and the others
+waited ~9 s for the card."""
 RETRIES = 29
 """More attempts while the model writes sentences that are all dropped, within `RETRY_WITHIN` of the first-sentence
 budget: a 135M model's sentence is often wrong, but a later sample is often right (each costs ~0.5 s). A model

@@ -278,8 +278,8 @@ class Recommender:
         wildcards = 0
         best_fit = max((float(fit[p]) for p in picks), default=0.0)
         for p in picks:
-            pick, linked = self._pick(scored, p, fit, request, broken)
-            if capped and not linked and fit[p] < WILDCARD_FIT * best_fit:
+            pick = self._pick(scored, p, fit, request, broken)
+            if capped and not pick.linked and fit[p] < WILDCARD_FIT * best_fit:
                 # nothing ties it to the request or the taste, and it fits far worse than the best pick: exploration
                 # or popularity put it here. At most one in five, never near what the user rejects, said as it is.
                 pick.why = f"something different: {pick.why}"
@@ -295,12 +295,13 @@ class Recommender:
 
     def _pick(
         self, scored: Scored, p: int, fit: np.ndarray, request: RankRequest, broken: tuple[Loosening, ...]
-    ) -> tuple[Recommendation, bool]:
-        """The recommendation at position `p`, and whether its why ties it to the request or the taste."""
+    ) -> Recommendation:
+        """The recommendation at position `p`, explained (`Recommendation.linked`: whether its why ties it to the
+        request or the taste)."""
         row = scored.rows[p]
         if request.explain:
             why, linked = self.whys.why(row, request, float(scored.collab[p]), float(scored.prior[p]))
         else:
             why, linked = "", True
         item: CatalogItem = self.catalog.items[row]
-        return Recommendation(item, float(scored.score[p]), why, 0, broken, float(fit[p]), linked=linked), linked
+        return Recommendation(item, float(scored.score[p]), why, 0, broken, float(fit[p]), linked=linked)

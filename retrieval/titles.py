@@ -24,11 +24,11 @@ from .catalog import CatalogItem
 _CUES = re.compile(
     r"\b(?:loved?|liked?|enjoyed|adored|hated?|disliked?|seen|saw|watched|similar to|like|than|about|as)\s+$"
 )
-_NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:(?:of|the|and|in|a|an|on|to|at|for)\s+)*[A-Z0-9][\w'’-]*)*")
+_SMALL = r"(?:of|the|and|in|a|an|on|to|at|for)"
+"""The small words a typed title holds between its capitalized ones."""
+_NAME = re.compile(rf"\b[A-Z][\w'’-]*(?:\s+(?:{_SMALL}\s+)*[A-Z0-9][\w'’-]*)*")
 """A name as people type a title: capitalized words, small words between them ("Lord of the Rings")."""
-_SMALL_WORDS_AROUND = re.compile(
-    r"^(?:\s*\b(?:of|the|and|in|a|an|on|to|at|for)\b)*\s*|(?:\s+(?:of|the|and|in|a|an|on|to|at|for))*\s*$"
-)
+_SMALL_WORDS_AROUND = re.compile(rf"^(?:\s*\b{_SMALL}\b)*\s*|(?:\s+{_SMALL})*\s*$")
 _KIND_NOUN_AFTER = re.compile(r"\s+(?:movies?|films?|flicks?|ones?|stuff|shows?|style|type|kind|books?|games?)\b", re.I)
 FUZZY_CUTOFF = 85
 """fuzz.ratio a typo must reach ("Incepshun" → "inception")."""

@@ -121,10 +121,12 @@ never 'do you know any good comedies like X', which asks for recommendations."""
 _REQUEST = re.compile(r"\b(something|anything|recommend|suggest|similar)\b")
 """'what about something funny like X' asks for recommendations, not about X."""
 _WHY = re.compile(r"^\s*why\b")
-_SMALLTALK = re.compile(
-    r"^\s*(hi|hello|hey|hiya|yo|good (morning|evening|afternoon)|thanks?( you)?( so much)?|thx|cheers|bye|goodbye|"
-    r"see you|how are you|who are you|what can you do|ok(ay)?|cool|great)\b[\s!.,?]*(there|bot|again)?[\s!.,?]*$"
+_GREETING = re.compile(
+    r"^\s*(hi|hello|hey|hiya|yo|good (morning|evening|afternoon)|how are you|who are you|what can you do|ok(ay)?|"
+    r"cool|great)\b[\s!.,?]*(there|bot|again)?[\s!.,?]*$"
 )
+"""A message that only greets or acknowledges ("hi there", "ok"); thanks and goodbyes, alone or among other chat,
+are `_CHAT`'s (`_only_chat`)."""
 _CHAT = re.compile(
     r"\b(?:(?:i'?ll|i will|will|i'?m going to|going to|gonna|i'?ll have to|i have to|i need to|i must|definitely)\s+)*"
     r"(?:check (?:(?:it|them|those|that|these|this|those ones|that one|this one|all of them) )?out"
@@ -143,7 +145,7 @@ day"): read as a new request, "thanks, I'll check those out" replaced the taste 
 answered with other picks."""
 _CHAT_GLUE = re.compile(
     r"\b(?:ok(?:ay)?|alright|all right|yes|yeah|yep|sure|great|cool|awesome|perfect|nice|well|so|and|i|will|then|"
-    r"again|all|lol|haha\w*|oh|hmm+|very|much|really|you|hope|for|the|those|them|it|that|one|ones|now|too|also|"
+    r"again|all|lol|haha\w*|oh|hmm+|very|much|really|you|hope|for|the|those|them|it|that|one|ones|now|too|also|bot|there|"
     r"movies?|films?|books?|games?|suggestions?|recommendations?|ideas)\b"
 )
 """What may stand beside chat in a message of chat alone."""
@@ -287,18 +289,19 @@ _BARE_VERDICT = re.compile(
 """A verdict said on its own right after a title ("Titanic? meh.", "Cats - not for me")."""
 _ENDS_ON_IT = re.compile(r"\b(?:it|that one|this one)\W*$")
 """A clause that ends by referring back to the title just named ("didn't care for it")."""
-_PRAISE = re.compile(r"\b(?:great|amazing|awesome|brilliant|fantastic|excellent|good)\b")
-_PRAISED = re.compile(
-    r"\b(?:great|amazing|awesome|brilliant|fantastic|excellent|good|funny|hilarious|fun|cute|sweet|enjoyable|"
-    r"entertaining|interesting|classic|favou?rite)\b"
-)
+_PRAISE_WORDS = "great|amazing|awesome|brilliant|fantastic|excellent|good"
+"""Praise whatever it is said of ("loved it, great")."""
+_ENJOYED_WORDS = "funny|hilarious|fun|cute|enjoyable|entertaining"
+"""Praise said of a title ("it was really funny", "fun movie!"); of a wish, a taste ("something funny")."""
+_PRAISE = re.compile(rf"\b(?:{_PRAISE_WORDS})\b")
+_PRAISED = re.compile(rf"\b(?:{_PRAISE_WORDS}|{_ENJOYED_WORDS}|sweet|interesting|classic|favou?rite)\b")
 """What "it was …" says of a title that praises it ("I watched X and it was really funny")."""
 _PRAISED_BACK = re.compile(r"\s+(?:it|them|both|that one|this one|that (?:\w+ )?(?:movie|film|book|game|show))\b")
 """What a love verb says it of, right after it: "liked it a lot", "liked them a little bit", "loved that recent
 movie"."""
 _PRAISE_ALONE = re.compile(
-    r"^\W*(?:(?:a|such a|what a|so|really|very|pretty|super)\s+)*(?:great|amazing|awesome|brilliant|fantastic|"
-    r"excellent|good|funny|hilarious|fun|cute|enjoyable|entertaining)(?:\s+(?:movie|film|one|book|game|show))?\W*$"
+    rf"^\W*(?:(?:a|such a|what a|so|really|very|pretty|super)\s+)*(?:{_PRAISE_WORDS}|{_ENJOYED_WORDS})"
+    r"(?:\s+(?:movie|film|one|book|game|show))?\W*$"
 )
 """A verdict on its own after a title ("I saw X. Great movie!")."""
 _LETDOWN = re.compile(
@@ -696,7 +699,7 @@ def understand(
     result = Understanding(text=text)
     text = text.translate(_TYPOGRAPHIC)  # "didn’t" typed on a phone is "didn't": same length, so spans hold
     lowered = text.lower().strip()
-    if not lowered or _SMALLTALK.match(lowered):
+    if not lowered or _GREETING.match(lowered):
         result.intent = "smalltalk"
         return result
     matches = titles.find(text)

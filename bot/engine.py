@@ -320,7 +320,7 @@ class Engine:
         if not allow_repeats:
             exclude |= set(profile.shown)
         texts = aspects or profile.liked_aspects[-3:]
-        blended = self.crowd.blend(self.collaborative, profile.liked[-20:])
+        blended = self.crowd.blend(self.collaborative, profile.liked_or_seen(20))
         liked = set(profile.liked)
         seen = [i for i in profile.seen if i not in liked][-20:]
         c = profile.constraints

@@ -156,7 +156,8 @@ class Crowd:
     def blend(self, own: CoOccurrence, liked: Sequence[str]) -> Blended:
         """The scores, counts and sources of one ranking: own + w · crowd, counts and pairs alike (a crowd pair
         seen in fewer than `min_together` conversations left out), the scores from the weights fitted to them
-        (`weights`). With no crowd, the live component's counts as they are (no copy of them)."""
+        (`weights`). With no crowd, the live component's counts as they are (no copy of them). `liked`: what the
+        ranking is for, the user's `Profile.liked_or_seen`."""
         own_counts, own_rows, own_version = own.neighbourhood(liked)
         own_likes = sum(own_counts.values())
         w = 0.0 if self.empty else crowd_weight(own_likes, self.base)

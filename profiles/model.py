@@ -256,6 +256,16 @@ class Profile:
     def mark_seen(self, item_id: str) -> None:
         self.seen = _push(self.seen, [item_id], 1000)
 
+    def liked_or_seen(self, limit: int = 20) -> list[str]:
+        """The items that tell what this user watches, the latest `limit` (liked ones last, so they stay when the
+        list is cut): every item liked, named or seen, except the disliked ones. What the collaborative component
+        is asked with: it learns from every title a conversation names, liked or not, and asked with the liked
+        items alone it ranked ReDial's next recommendation lower (held-out R@10 .168 against .175; tuning half
+        .204 against .213, `recochat bench redial`)."""
+        liked, disliked = set(self.liked), set(self.disliked)
+        named = [i for i in self.seen if i not in liked and i not in disliked]
+        return (named + self.liked)[-limit:]
+
     def record_shown(self, item_ids: list[str]) -> None:
         self.last_shown = list(item_ids)
         self.shown = _push(self.shown, item_ids, 5000)

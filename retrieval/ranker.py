@@ -33,9 +33,10 @@ from typing import Any
 
 import numpy as np
 
-RANKER_VERSION = 2
+RANKER_VERSION = 3
 """Bumped whenever a feature changes meaning; a file of another version is not used. 2: the collaborative
-features are EASE's weights (profiles/item_weights.py), no longer the cosine of co-occurrence counts."""
+features are EASE's weights (profiles/item_weights.py), no longer the cosine of co-occurrence counts. 3: they are
+asked with every item liked, named or seen (`Profile.liked_or_seen`), no longer the liked ones alone."""
 FEATURES: tuple[str, ...] = (
     "interest",
     "aversion",
@@ -57,7 +58,8 @@ FEATURES: tuple[str, ...] = (
 """One column each, computed by `Recommender._features`:
 - interest: cos(interest vector, item); aversion: max(cos(aversion vector, item), 0);
 - liked_max / liked_mean: the item's highest and mean cosine to the latest 20 liked or mentioned items;
-- collaborative: co-occurrence with the liked items, scaled to the best candidate's; co_occurrence: log1p of it raw;
+- collaborative: co-occurrence with the items liked, named or seen, scaled to the best candidate's; co_occurrence:
+  log1p of it raw;
 - seen_max / co_seen: the highest cosine to, and log1p of the co-occurrence with, items named without a like;
 - learned_popularity: the event log's counts, log-scaled; catalog_popularity: the catalog's own column, log-scaled;
 - people: liked people the item has minus disliked ones;

@@ -85,10 +85,12 @@ class RankRequest:
     """(text, vector) of what the user asked for, to explain matches."""
     collaborative: dict[str, float] = field(default_factory=dict)
     collaborative_because: dict[str, str] = field(default_factory=dict)
-    """Candidate → the liked item whose co-occurrence adds most to its `collaborative` score (what its why names)."""
+    """Candidate → the item (liked, named or seen) whose co-occurrence adds most to its `collaborative` score (what
+    its why names)."""
     seen: list[str] = field(default_factory=list)
-    """Items the user named without liking them ("I've seen X"): they still say something about taste, which a
-    learned ranker may use (`ranker.FEATURES`); the formula does not."""
+    """Items the user named without liking them ("I've seen X"): they still say something about taste. The
+    collaborative scores are asked with them too (`Profile.liked_or_seen`); a learned ranker also weighs how close
+    a candidate is to them (`ranker.FEATURES`)."""
     collaborative_seen: dict[str, float] = field(default_factory=dict)
     """Co-occurrence with `seen`, as `collaborative` is with the liked items."""
     popularity_counts: dict[str, float] = field(default_factory=dict)

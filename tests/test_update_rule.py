@@ -42,6 +42,17 @@ def test_profile_like_then_dislike_moves_item():
     assert p.disliked == ["x"] and p.liked == []
 
 
+def test_liked_or_seen_keeps_every_title_but_the_disliked_ones_liked_last():
+    p = Profile("a")
+    for item in ("seen-1", "liked-1", "disliked-1", "seen-2"):
+        p.mark_seen(item)  # every title named is marked seen, liked or not
+    p.like("liked-1")
+    p.like("thumbs-up")  # a 👍 on a shown pick: liked, never named
+    p.dislike("disliked-1")
+    assert p.liked_or_seen() == ["seen-1", "seen-2", "liked-1", "thumbs-up"]
+    assert p.liked_or_seen(limit=2) == ["liked-1", "thumbs-up"]
+
+
 def test_base_scores_hand_computed():
     c = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
     interest = np.array([1.0, 0.0], dtype=np.float32)

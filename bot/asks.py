@@ -80,7 +80,7 @@ _FILTERS: tuple[_Filter, ...] = (
     ),
     _Filter.of(
         "length",
-        r"not (?:too|very|that|so|overly) long|(?:too|very|really|super) long|(?:something|anything) (?:short(?:er)?|quick)"
+        r"(?:not (?:too|very|that|so|overly)|too|very|really|super) long(?! ago)|(?:something|anything) (?:short(?:er)?|quick)"
         r"|(?:short(?:er)?|quick) (?:ones?|watch(?:es)?|reads?|movies?|films?|books?|recipes?)|long(?:er)? ones?"
         r"|(?:under|less than|shorter than|no (?:longer|more) than|at most|max(?:imum)?|within|over|more than|longer than)"
         r" (?:an? |\d+(?:\.\d+)? ?|one |two |three |half an? )?(?:hours?|hrs?|h|minutes?|mins?|pages?)"

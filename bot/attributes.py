@@ -89,7 +89,7 @@ _DURATION = (
     _phrase(Role.DURATION, rf"{_OVER} {_NUM} ?{_MINUTES}", lambda m: (_minutes(m), None, None)),
     _phrase(
         Role.DURATION,
-        r"not (?:too|very|that|so|overly) long|nothing (?:too|very|that|overly) long|(?:on the )?shorter side",
+        r"(?:not (?:too|very|that|so|overly)|nothing (?:too|very|that|overly)) long(?! ago)|(?:on the )?shorter side",
         _part(NOT_HIGH),
     ),
     _phrase(Role.DURATION, r"quick(?:er|ie)?|short(?:er)?|fast(?![- ]paced)|brief|in a hurry", _part(LOW)),

@@ -69,12 +69,14 @@ _UNSEEN = re.compile(
 """Not seen (or heard of) yet: no dislike. ReDial's seekers mark such titles liked (they want to see them); "I've
 never heard of Pandorum but will check it out" read as a dislike, as did "I did not see John Wick"."""
 _FILLER = re.compile(
-    r"\b(a lot|lots|a ton|so much|very much|much|a little bit|a little|immensely|totally|definitely|honestly|"
-    r"actually|(?:good|great) question|question|"  # how much, before the one-word fillers ("a") take its first word
+    r"\b(?<!\w-)(so-so|a lot|lots|a ton|so much|very much|much|a little bit|a little|immensely|totally|definitely|"
+    r"honestly|actually|(?:good|great) question|question|"  # how much, before the one-word fillers ("a") take its first word
     r"i'?m|i am|i'?d|i would|i want|i wanna|want|wants|would|could|can you|can i|please|"
     r"recommend(ation)?s?|suggest(ion)?s?|"
     r"give me|show me|find me|looking for|look for|in the mood for|mood for|something|anything|some|a|an|the|"
-    r"movie|movies|film|films|book|books|one|ones|to watch|to read|watch|read|me|for|tonight|today|maybe|"
+    r"movie|movies|film|films|book|books|one|ones|to watch|to read|re-?watch|watch|read|me|for|tonight|today|maybe|"
+    r"rainy (?:day|night|afternoon|evening|weekend|sunday|saturday)s?|"  # when, not what: "rainy" found Seven's rain
+    r"(?:sunday|saturday|friday|weekend)(?: nights?| afternoons?| evenings?| mornings?)?|"
     r"really|very|kind of|kinda|sort of|type|that'?s|that is|that|which|has|have|is|are|be|with|of|it'?s|it|i|like|love|"
     r"loved|liked|enjoyed|"
     r"what else|else|more|another|other|thanks|thank you|hi|hello|hey|ok|okay|so|too|just|any|ever|some more|"
@@ -85,13 +87,13 @@ _FILLER = re.compile(
     r"children|sons?|daughters?|nieces?|nephews?|grandkids)|"
     r"we|us|our|she|he|they|him|them|both|can|should|loves|likes|"
     r"great|good|awesome|amazing|perfect|nice|cool|fantastic|brilliant|excellent|decent|best|fine|because|"
-    r"tell me|tell us|interesting|looks|sounds|i'?ve|'ve|i have|already|then)\b"
+    r"tell me|tell us|interesting|looks|sounds|i'?ve|'ve|i have|already|then)\b(?!-\w)"
 )
-"""What carries no taste. The chat's interjections too: "lol ok, I didn't like Avatar" read "lol" as a new request
-for something "lol", and the next picks left the action films the user was rating. Who is watching ("my
-girlfriend and I", "she hates anything sad") is no taste either: the encoder read "my girlfriend" as a topic; nor
-is praise on its own ("seen #3, it was great" asked for something "great"), nor how much ("liked it a lot" asked for
-something "lot")."""
+"""What carries no taste, as whole words ("a feel-good movie" read "feel-"). The chat's interjections too: "lol ok,
+I didn't like Avatar" read "lol" as a new request for something "lol", and the next picks left the action films the
+user was rating. Who is watching ("my girlfriend and I", "she hates anything sad") is no taste either: the encoder
+read "my girlfriend" as a topic; nor is praise on its own ("seen #3, it was great" asked for something "great"),
+nor how much ("liked it a lot" asked for something "lot")."""
 _ORDINALS = {
     "first": 1,
     "1st": 1,
@@ -192,6 +194,9 @@ _OLD = re.compile(
 """'I don't like old movies', 'nothing old', 'an old film': never a plot's "old man" or "a 10 year old"."""
 OLD_SPAN = 40
 """'Old' is before the catalog's last this-many years: for films, before the mid-80s."""
+_TOO_OLD = re.compile(r"\btoo (?:old|long ago|dated)\b(?!\s+for\b)")
+"""'Nothing too old', 'not too long ago': the years start where 'old' ends, however the clause is said ("it was too
+old" asks the same); never "I'm too old for cartoons"."""
 _ANY_YEAR = re.compile(r"\bany (year|decade|era|time)\b")
 _ANY_GENRE = re.compile(r"\bany (genre|kind|type|category)\b")
 _INSIST = re.compile(
@@ -442,13 +447,15 @@ def _years(clause: str, negative: bool, newest_year: int) -> tuple[int | None, i
         return year, year
     if _RECENT.search(clause) and not negative:
         return newest_year - RECENT_SPAN, None
+    if _TOO_OLD.search(clause):
+        return newest_year - OLD_SPAN + 1, None
     if _OLD.search(clause):  # "I don't like old movies" starts the years there: it read as nothing (Casablanca)
         return (newest_year - OLD_SPAN + 1, None) if negative else (None, newest_year - OLD_SPAN)
     return None, None
 
 
 def _aspect(clause: str) -> str:
-    text = _ANY_YEAR.sub(" ", _ANY_GENRE.sub(" ", clause))  # switches, not tastes: "any year" is no topic
+    text = _ANY_YEAR.sub(" ", _ANY_GENRE.sub(" ", _TOO_OLD.sub(" ", clause)))  # switches and years, not tastes
     text = re.sub(r"\b(instead|is fine|are fine|works)\b", " ", text)
     text = _CHAT.sub(" ", text)  # "will do" among it
     text = _NEGATION.sub(" ", text)

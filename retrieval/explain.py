@@ -10,7 +10,7 @@ reply by the caller, never as every item's why. `distinct()` makes the whys of o
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from .catalog import INSTRUCTION, CatalogItem
 from .people import people_of
@@ -82,12 +82,12 @@ def anchor_reason(item: CatalogItem, anchor: CatalogItem, close: bool) -> str | 
     return lead if close else None
 
 
-def request_reason(item: CatalogItem, request_texts: Iterable[str]) -> str | None:
-    """The request's own words that this item's text contains, quoted from where they occur."""
-    wanted = set().union(*(content_words(t) for t in request_texts)) if request_texts else set()
-    if not wanted:
-        return None
-    tags = [t for t in tags_of(item) if wanted & content_words(t)]
+def request_reason(item: CatalogItem, request_texts: Iterable[str], asked_tags: Sequence[str] = ()) -> str | None:
+    """The request's own words that this item's text contains, quoted from where they occur. `asked_tags`: its tags
+    the ranking leaned to for these words (`NeighbourIndex.asked_tags`), named even when no content word is shared."""
+    texts = list(request_texts)
+    wanted = set().union(*(content_words(t) for t in texts)) if texts else set()
+    tags = [t for t in tags_of(item) if t in asked_tags or wanted & content_words(t)]
     if tags:
         return "tagged " + listing([f"‘{t}’" for t in tags])
     for sentence in _sentences(item):

@@ -74,6 +74,11 @@ def _tag_words(text: str) -> frozenset[str]:
     return frozenset(fold_plural(w) for w in normalize(text).split() if len(w) >= 3 and w not in _TAG_STOP)
 
 
+def _meets(tag: frozenset[str], phrases: Sequence[frozenset[str]]) -> bool:
+    """A tag's words hold all of one phrase's words or lie all within them (`NeighbourIndex.tagged`)."""
+    return any(phrase <= tag or tag <= phrase for phrase in phrases)
+
+
 def _positions_in(rows: np.ndarray, found: np.ndarray) -> np.ndarray:
     """The positions in sorted `rows` of those of `found` (sorted rows) that are there."""
     if not len(rows):
@@ -172,10 +177,17 @@ class NeighbourIndex:
         index, by_word = self._tag_index(), self._tag_words()
         near = dict(pair for phrase in phrases for word in phrase for pair in by_word.get(word, []))
         for tag, words in near.items():
-            if any(phrase <= words or words <= phrase for phrase in phrases):
+            if _meets(words, phrases):
                 hit = _positions_in(rows, index[tag])
                 out[hit] = np.maximum(out[hit], self._tag_rarity[tag])
         return out
+
+    @staticmethod
+    def asked_tags(item: CatalogItem, texts: Sequence[str]) -> list[str]:
+        """The item's tags, as written, that `tagged` lifts it by for these phrases ("feel-good" for "a feel-good
+        movie": its words are too short to be content words, so the why said nothing of the tag)."""
+        phrases = [words for words in (_tag_words(t) for t in texts) if words]
+        return [t for t in tags_of(item) if phrases and (words := _tag_words(t)) and _meets(words, phrases)]
 
     # -- scores ------------------------------------------------------------------------------
     def closeness(self, anchor_row: int, rows: np.ndarray, cosine: np.ndarray) -> np.ndarray:

@@ -60,7 +60,8 @@ class Whys:
             anchor, similarity = closest
             reason = anchor_reason(item, anchor, close=similarity > CLOSE)
             reasons += [reason] if reason else []
-        matched = request_reason(item, [text for text, _ in request.aspects])
+        texts = [text for text, _ in request.aspects]
+        matched = request_reason(item, texts, self.neighbours.asked_tags(item, texts))
         fit = matched or _aspect_reason(item, vector, request, self.genres)
         reasons = self._with_together(reasons, fit, item, request, collab)
         if reasons:

@@ -167,17 +167,22 @@ async def test_feedback_on_unknown_item_or_rank_is_a_domain_error(fake_runtime):
         await fake_runtime.conversations.feedback("a", 3, "like")  # no reply yet
 
 
-async def test_a_collaborative_component_passed_in_survives_start_up_and_forget(fake_runtime, tmp_path):
+def engine_seeded_with(fake_runtime, tmp_path, pair):
+    """An engine on the tiny catalog whose collaborative component saw two users like `pair` together."""
     from recochat.bot.engine import Engine
     from recochat.profiles.collaborative import CoOccurrence
     from recochat.profiles.store import ProfileStore
 
     seed = CoOccurrence()
     for user in ("x", "y"):
-        seed.observe(user, "m1")
-        seed.observe(user, "m2")
+        for item_id in pair:
+            seed.observe(user, item_id)
     catalog, encoder = fake_runtime.engine.catalog, fake_runtime.encoder
-    engine = Engine(catalog, encoder, ProfileStore(tmp_path / "p.sqlite3"), collaborative=seed)
+    return Engine(catalog, encoder, ProfileStore(tmp_path / "p.sqlite3"), collaborative=seed)
+
+
+async def test_a_collaborative_component_passed_in_survives_start_up_and_forget(fake_runtime, tmp_path):
+    engine = engine_seeded_with(fake_runtime, tmp_path, ("m1", "m2"))
     assert engine.collaborative.popularity("m1") == 2
     engine.feedback("u", "m3", "like")
     engine.forget("u")
@@ -187,16 +192,7 @@ async def test_a_collaborative_component_passed_in_survives_start_up_and_forget(
 async def test_a_title_seen_without_a_like_asks_the_collaborative_component_too(fake_runtime, tmp_path):
     """What people liked together is asked with every title the user named or saw, not the liked ones alone (ReDial:
     held-out R@10 .168 → .175); a disliked title asks nothing."""
-    from recochat.bot.engine import Engine
-    from recochat.profiles.collaborative import CoOccurrence
-    from recochat.profiles.store import ProfileStore
-
-    seed = CoOccurrence()
-    for user in ("x", "y"):
-        seed.observe(user, "m3")
-        seed.observe(user, "m7")
-    catalog, encoder = fake_runtime.engine.catalog, fake_runtime.encoder
-    engine = Engine(catalog, encoder, ProfileStore(tmp_path / "p.sqlite3"), collaborative=seed)
+    engine = engine_seeded_with(fake_runtime, tmp_path, ("m3", "m7"))
     engine.mark_seen("u", "m3")
     request = engine.ranking_request("u", 5)
     assert request.collaborative["m7"] > 0 and request.collaborative_because["m7"] == "m3"

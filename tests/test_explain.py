@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from recochat.retrieval.catalog import CatalogItem
 from recochat.retrieval.explain import anchor_reason, distinct, request_reason, shared_attribute, specific_detail
+from recochat.retrieval.neighbours import NeighbourIndex
 
 
 def item(item_id: str, title: str, description: str, genres: list[str], **meta: object) -> CatalogItem:
@@ -68,6 +69,17 @@ def test_request_reason_quotes_where_the_items_own_text_has_the_words() -> None:
     assert request_reason(RONIN, ["heists"]) == "“Mercenaries chase a briefcase across France in a heist that keeps…”"
     assert request_reason(NICE_GUYS, ["a buddy cop movie"]) == "tagged ‘buddy cops’"
     assert request_reason(SHAUN, ["a heist movie"]) is None
+
+
+def test_a_tag_the_ranking_leaned_to_is_named_though_its_words_are_short() -> None:
+    """'feel-good' has no content word ("feel" and "good" are short or stop words): the five picks the tag lifted
+    were explained as "a widely loved comedy", and two of them then counted as wildcards."""
+    paddington = item("pd", "Paddington", "A bear from Peru finds a home in London.", ["family"], tags=["feel-good"])
+    asked = NeighbourIndex.asked_tags(paddington, ["feel-good"])
+    assert asked == ["feel-good"]
+    assert NeighbourIndex.asked_tags(paddington, ["a feel-bad ending"]) == []
+    assert request_reason(paddington, ["feel-good"]) is None
+    assert request_reason(paddington, ["feel-good"], asked) == "tagged ‘feel-good’"
 
 
 def test_whys_of_one_reply_differ() -> None:

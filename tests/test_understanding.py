@@ -511,11 +511,30 @@ def test_typo_candidates_letter_bound_keeps_the_same_best_title():
         ("something old", (None, 1983)),
         ("a movie about an old man", (None, None)),  # a plot's "old"
         ("a film about a 10 year old girl", (None, None)),
+        ("nothing too old", (1984, None)),
+        ("mind-bending sci-fi, nothing too long ago", (1984, None)),  # no length ask: "too long" is followed by "ago"
+        ("the last one was too old", (1984, None)),
+        ("I'm too old for cartoons", (None, None)),  # the viewer's age
+        ("not too long please", (None, None)),  # a length ask, no years
     ],
 )
 def test_old_is_a_range_of_years_only_when_said_of_the_items(text, years):
     u = parse(text)
     assert (u.year_min, u.year_max) == years
+    assert not {"ago", "long ago"} & {*u.positive, *u.negative}
+
+
+@pytest.mark.parametrize(
+    "text, positive",
+    [
+        ("a feel-good movie for a rainy sunday", ["feel-good"]),  # read "feel- rainy sunday": "good" was filler
+        ("a well-made thriller", ["well-made thriller"]),
+        ("something for saturday night", []),  # when, not what
+        ("so-so", []),
+    ],
+)
+def test_filler_is_whole_words_and_an_occasion_is_no_taste(text, positive):
+    assert parse(text).positive == positive
 
 
 @pytest.mark.parametrize(

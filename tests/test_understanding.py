@@ -531,6 +531,7 @@ def test_old_is_a_range_of_years_only_when_said_of_the_items(text, years):
         ("a well-made thriller", ["well-made thriller"]),
         ("something for saturday night", []),  # when, not what
         ("so-so", []),
+        ("I loved it, what next?", []),  # "what next" lifted Past Lives, tagged 'what if', into five romance lists
     ],
 )
 def test_filler_is_whole_words_and_an_occasion_is_no_taste(text, positive):

@@ -393,10 +393,19 @@ class Understanding:
     aspects (as words, "amelie" matched Amadeus), so the reply can say it does not know them."""
 
 
+_ABOUT_TOPIC = re.compile(r"\babout\b")
+
+
 def _genres_in(clause: str, vocabulary: Collection[str]) -> list[str]:
-    """Genre words in a clause, longest first, each span used once ("science fiction" is not also "science")."""
+    """Genre words in a clause, longest first, each span used once ("science fiction" is not also "science"). A
+    genre said after "about" is the topic of one said before it: "a documentary about music" asks for documentaries
+    (Coco, a music film, led that reply)."""
     pattern, genre_of, order = _genre_pattern(frozenset(vocabulary))
-    words = {m.group(1) for m in pattern.finditer(clause)}
+    found = list(pattern.finditer(clause))
+    about = _ABOUT_TOPIC.search(clause)
+    if about and any(m.end() <= about.start() for m in found):
+        found = [m for m in found if m.end() <= about.start()]
+    words = {m.group(1) for m in found}
     return list(dict.fromkeys(genre_of[w] for w in sorted(words, key=order.__getitem__)))
 
 

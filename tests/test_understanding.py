@@ -525,6 +525,18 @@ def test_old_is_a_range_of_years_only_when_said_of_the_items(text, years):
 
 
 @pytest.mark.parametrize(
+    "text, genres",
+    [
+        ("a comedy about horror movies", ["comedy"]),  # Coco, a music film, led "a documentary about music"
+        ("a thriller about a scary clown", ["thriller"]),  # "scary" is its topic here, not a second genre
+        ("a movie about horror movies", ["horror"]),  # nothing before "about": "a movie" names no genre
+    ],
+)
+def test_a_genre_after_about_is_the_topic_of_one_before_it(text, genres):
+    assert parse(text).include_genres == genres
+
+
+@pytest.mark.parametrize(
     "text, positive",
     [
         ("a feel-good movie for a rainy sunday", ["feel-good"]),  # read "feel- rainy sunday": "good" was filler

@@ -69,7 +69,7 @@ _UNSEEN = re.compile(
 """Not seen (or heard of) yet: no dislike. ReDial's seekers mark such titles liked (they want to see them); "I've
 never heard of Pandorum but will check it out" read as a dislike, as did "I did not see John Wick"."""
 _FILLER = re.compile(
-    r"\b(?<!\w-)(so-so|a lot|lots|a ton|so much|very much|much|a little bit|a little|immensely|totally|definitely|"
+    r"\b(?<!\w-)(so-so|movie night|a lot|lots|a ton|so much|very much|much|a little bit|a little|immensely|totally|definitely|"
     r"honestly|actually|(?:good|great) question|question|"  # how much, before the one-word fillers ("a") take its first word
     r"i'?m|i am|i'?d|i would|i want|i wanna|want|wants|would|could|can you|can i|please|"
     r"recommend(ation)?s?|suggest(ion)?s?|"
@@ -78,14 +78,14 @@ _FILLER = re.compile(
     r"rainy (?:day|night|afternoon|evening|weekend|sunday|saturday)s?|"  # when, not what: "rainy" found Seven's rain
     r"(?:sunday|saturday|friday|weekend)(?: nights?| afternoons?| evenings?| mornings?)?|"
     r"really|very|kind of|kinda|sort of|type|that'?s|that is|that|which|has|have|is|are|be|with|of|it'?s|it|i|like|love|"
-    r"loved|liked|enjoyed|"
+    r"loved|liked|enjoyed|enjoys?|"
     r"what else|what next|what now|what should|next|else|more|another|other|thanks|thank you|hi|hello|hey|ok|okay|so|too|just|any|ever|some more|"
     r"from|in|between|after|before|since|made|released|era|"
     r"bit|similar to|was|were|during|imo|imho|tbh|into|stuff|yet|"
     r"lol|lmao|haha\w*|hehe\w*|hmm+|oh|ah|yeah|yep|yes|sure|wow|oops|sorry|btw|"
     r"(?:my|our) (?:(?:girl|boy)friend|wife|husband|partner|mum|mom|mother|dad|father|friends?|parents|date|kids|"
     r"children|sons?|daughters?|nieces?|nephews?|grandkids)|"
-    r"we|us|our|she|he|they|him|them|both|can|should|loves|likes|"
+    r"we|us|our|she|he|they|they'?re|'re|him|them|both|can|should|loves|likes|"
     r"great|good|awesome|amazing|perfect|nice|cool|fantastic|brilliant|excellent|decent|best|fine|because|"
     r"tell me|tell us|interesting|looks|sounds|i'?ve|'ve|i have|already|then)\b(?!-\w)"
 )
@@ -207,14 +207,20 @@ _INSIST = re.compile(
 _IDENTITY = re.compile(r"\b(?:i'?m|i am|we'?re|we are|(?:s?he|they)(?:'s| is| are|'re))\s+(?:an?\s+)?[\w-]+\s*$")
 """'I'm vegetarian', 'we're vegan': who the user is, said of a genre, holds like 'only' (a vegetarian's salmon came
 back once the vegetarian picks ran out). 'I'm a horror fan' says more after the genre, and only leans."""
+_CHILDREN = (
+    r"(?:kids?|children|child|little ones|(?:[1-9]|1[0-2]|one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
+    r"twelve)[- ]?(?:year|yr)s?[- ]?olds?)"
+)
 _FOR_KIDS = re.compile(
-    r"\b(?:for (?:the |my |our )?(?:kids?|children|a child|little ones)|kid-friendly|family-friendly|"
-    r"for (?:my|our|a|an) (?:[1-9]|1[0-2]|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
-    r"[- ]?(?:year|yr)s?[- ]?olds?)\b"
+    rf"\b(?:(?:for|with) (?:the |my |our |a |an )?{_CHILDREN}|(?:my|our) {_CHILDREN},? (?:will|would|'d|might|can|could)"
+    r"|kid-friendly|family-friendly|(?:for|with) the whole family)\b"
 )
 """An audience, not a taste: it holds like an insisted genre (family) until the user says otherwise. Animation is
 not enough: Akira and Grave of the Fireflies are animated and not for children. "For my 12 year old" too: the
-books for one that loved The Hobbit included A Game of Thrones."""
+books for one that loved The Hobbit included A Game of Thrones. "With my kids", "my kids will like" too (never "my
+kids loved Frozen, something for me"): said so,
+the family leaning was only soft, and two turns later ("something a bit more exciting", "no animation") the picks
+were Get Out, 28 Days Later and The Shining."""
 _KIDS_GENRES = ("family", "children", "kids")
 """The genres, by catalog, that hold a children's audience (a catalog has the ones it has)."""
 _NEGATED_AUDIENCE = re.compile(r"\b(?:nothing|not|no|never|isn'?t|aren'?t)\s*$")

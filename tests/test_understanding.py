@@ -464,6 +464,27 @@ def test_for_the_kids_is_an_audience_that_holds_like_an_insisted_genre() -> None
     assert understand("a movie about kids growing up", TitleIndex([]), {"family"}, 2025).insisted_genres == []
 
 
+@pytest.mark.parametrize(
+    "text, insisted",
+    [
+        ("something to watch with my kids, they're 8 and 10", ["family"]),  # soft before: The Shining two turns on
+        ("something my kids will like", ["family"]),
+        ("movie night with my 8 year old", ["family"]),
+        ("something for the whole family", ["family"]),
+        ("my kids loved Frozen, I want something for me", []),  # who liked what, not who watches
+        ("nothing for kids", []),
+        ("a film about the whole family falling apart", []),
+    ],
+)
+def test_with_my_kids_is_an_audience_too(text, insisted) -> None:
+    from recochat.bot.understanding import understand
+    from recochat.retrieval.titles import TitleIndex
+
+    result = understand(text, TitleIndex([]), {"animation", "family", "horror"}, 2025)
+    assert result.insisted_genres == insisted
+    assert not {"re 8", "night", "will"} & set(result.positive)  # who and when are no taste
+
+
 def test_typo_candidates_letter_bound_keeps_the_same_best_title():
     """The letter-count bound drops titles that cannot reach the cutoff: the scan's hit (title and score, ties
     resolved the same way) is the one over every title of the length window."""

@@ -146,12 +146,15 @@ _COMPLEXITY = (
         Role.COMPLEXITY,
         r"not (?:too|very|that|so|overly) (?:heavy|complex|complicated|hard|difficult|deep|crunchy)"
         r"|nothing (?:too|very|that|overly) (?:heavy|complex|complicated|hard|difficult|crunchy)"
-        r"|medium[- ](?:weight|complexity)|mid[- ]weight",
+        r"|medium[- ](?:weight|complexity)|mid[- ]weight"
+        # "too many rules" is a complaint however it is said: Brass and Power Grid led "nothing with too many rules"
+        r"|(?:not |nothing (?:with )?|no |without )?(?:too many|lots of|a lot of|tons of) rules",
         _part(NOT_HIGH),
     ),
     _phrase(
         Role.COMPLEXITY,
-        r"light(?:weight|er)?(?![- ]?hearted)|simple|easy(?: to (?:learn|teach))?|casual|beginner[- ]friendly"
+        r"(?:few|simple|easy|light) rules|rules[- ]light"
+        r"|light(?:weight|er)?(?![- ]?hearted)|simple|easy(?: to (?:learn|teach))?|casual|beginner[- ]friendly"
         r"|for beginners|gateway|approachable",
         _part(LOW),
     ),
@@ -179,6 +182,8 @@ def _range_phrases(noun: str) -> tuple[_Phrase, ...]:
         _phrase(RANGE, rf"{_COUNT}[- ]{re.escape(singular)}s?", exact),
         _phrase(RANGE, rf"(?:we are|we're) {_COUNT}", exact),
     ]
+    if "player" in noun:  # "my family of 4": who plays, as "we are 4" says (read as no count at all before)
+        phrases.append(_phrase(RANGE, rf"(?:family|group|party|team) of {_COUNT}", exact))
     if "player" in noun:
         # "a game for two, not too long", "for the four of us": a bare head-count, never "for two hours"
         bare = rf"for (?:the )?{_COUNT}(?: of us)?(?=\s*(?:[,.!?;]|$|and\b|but\b|please\b|tonight\b))"

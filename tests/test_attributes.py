@@ -48,6 +48,10 @@ def read(text: str, schema=GAMES.schema, kinds=()) -> tuple[str, list[tuple]]:
         ("nothing too heavy", ("complexity", None, None, NOT_HIGH, "nothing too heavy")),
         ("something light", ("complexity", None, None, LOW, "light")),
         ("a heavy euro", ("complexity", None, None, HIGH, "heavy")),
+        ("a game for my family of 4", (RANGE, 4, 4, None, "family of 4")),  # no count at all before
+        ("nothing with too many rules", ("complexity", None, None, NOT_HIGH, "nothing with too many rules")),
+        ("too many rules in that one", ("complexity", None, None, NOT_HIGH, "too many rules")),
+        ("something with simple rules", ("complexity", None, None, LOW, "simple rules")),
     ],
 )
 def test_board_game_phrases(text, ask):

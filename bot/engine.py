@@ -44,7 +44,7 @@ from .event_log import CollaborativeLog
 from .phrasing import MAX_ITEMS
 from .profile_update import DEFAULT_UPDATE, VectorOf, after_event, replay
 from .reading import TurnReader
-from .understanding import RECENT_SPAN, Understanding
+from .understanding import KIDS_GENRES, RECENT_SPAN, Understanding
 
 TurnKind = Literal["recommend", "cold_start", "about", "why", "smalltalk", "empty", "noted"]
 RANKED_KINDS: frozenset[TurnKind] = frozenset({"recommend", "cold_start", "empty"})
@@ -289,8 +289,8 @@ class Engine:
         if items:  # an empty reply keeps the last list, so "#1" still means what the user saw
             self._learn(pending, "shown", text=json.dumps([r.item.id for r in items]))
         pending.whys.update((r.item.id, r.why) for r in items)
-        loosened = (
-            self._loosened(request, items) if items else phrasing.dead_end(self.recommender.blocking_genres(request))
+        loosened = self._loosened(request, items) or (
+            None if items else phrasing.dead_end(self.recommender.blocking_genres(request))
         )
         if items and understood.positive and not any(r.linked or r.fit >= NOTHING_FITS_BELOW for r in items):
             loosened = " ".join(filter(None, [loosened, phrasing.nothing_fits()]))  # "a heist movie", every heist seen
@@ -332,6 +332,7 @@ class Engine:
             year_min=c.year_min,
             year_max=c.year_max,
             include_genres=c.required_genres,
+            held_genres=[g for g in c.required_genres if g in KIDS_GENRES],
             preferred_genres=c.preferred_genres,
             exclude_genres=c.exclude_genres,
             bounds=bounds_of(c.attributes, self.reader.schema, self.recommender.index.cut),

@@ -37,7 +37,19 @@ def loosened(request: RankRequest, items: list[Recommendation], noun: str) -> st
     the catalog's numbers, each said in a sentence of its own."""
     unbounded = [r for r in items if Loosening.BOUNDS not in r.loosened]
     sentences = [_loosened_kinds(request, unbounded, noun), _loosened_bounds(request, items, noun)]
-    return " ".join(s for s in sentences if s) or None
+    return " ".join(s for s in sentences if s) or _held_short(request, items, noun)
+
+
+def _held_short(request: RankRequest, items: list[Recommendation], noun: str) -> str | None:
+    """A reply short because its audience is never loosened (`RankRequest.held_genres`), said as such, and how to
+    lift it; an empty one says the same instead of "I've shown you everything" (the rest of the catalog is there)."""
+    if len(items) >= request.k or not request.held_genres:
+        return None
+    kind = " or ".join(request.held_genres)
+    lift = f"say 'any genre' to see other {plural(noun)}"
+    if not items:
+        return f"I have no {kind} {plural(noun)} left that you haven't seen or turned down: {lift}."
+    return f"That's every {kind} {noun} I have left for you; {lift}."
 
 
 def _loosened_bounds(request: RankRequest, items: list[Recommendation], noun: str) -> str | None:

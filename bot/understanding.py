@@ -221,8 +221,9 @@ books for one that loved The Hobbit included A Game of Thrones. "With my kids", 
 kids loved Frozen, something for me"): said so,
 the family leaning was only soft, and two turns later ("something a bit more exciting", "no animation") the picks
 were Get Out, 28 Days Later and The Shining."""
-_KIDS_GENRES = ("family", "children", "kids")
-"""The genres, by catalog, that hold a children's audience (a catalog has the ones it has)."""
+KIDS_GENRES = ("family", "children", "kids")
+"""The genres, by catalog, that hold a children's audience (a catalog has the ones it has); a short reply never
+loosens them (`RankRequest.held_genres`): a 12-year-old's list was filled with Bridget Jones's Diary and Neuromancer."""
 _NEGATED_AUDIENCE = re.compile(r"\b(?:nothing|not|no|never|isn'?t|aren'?t)\s*$")
 """'nothing for kids' says no to the audience itself; 'nothing scary for my kids' does not."""
 _MISLEADING_PHRASES = (
@@ -547,7 +548,7 @@ class _ClauseReader:
 
     def _hold_audience(self) -> None:
         """'for my kids': the kids' genres are insisted on (and asked for) until the user says otherwise."""
-        kids = [g for g in _KIDS_GENRES if g in self.genres and g not in self.result.insisted_genres]
+        kids = [g for g in KIDS_GENRES if g in self.genres and g not in self.result.insisted_genres]
         self.result.insisted_genres.extend(kids)
         self.result.include_genres.extend(g for g in kids if g not in self.result.include_genres)
 

@@ -192,14 +192,16 @@ class Recommender:
 
     @staticmethod
     def _relaxed(request: RankRequest, broken: tuple[Loosening, ...]) -> RankRequest | None:
-        """The request without the constraints in `broken`; None when it has none of them to give up."""
+        """The request without the constraints in `broken` (never its `held_genres`); None when it has none of them
+        to give up."""
         years = request.year_min is not None or request.year_max is not None
         no_years, no_genres = Loosening.YEARS in broken, Loosening.GENRES in broken
-        if (no_years and not years) or (no_genres and not request.include_genres):
+        held = [g for g in request.include_genres if g in request.held_genres]
+        if (no_years and not years) or (no_genres and len(held) == len(request.include_genres)):
             return None
         return replace(
             request,
-            include_genres=[] if no_genres else request.include_genres,
+            include_genres=held if no_genres else request.include_genres,
             year_min=None if no_years else request.year_min,
             year_max=None if no_years else request.year_max,
         )

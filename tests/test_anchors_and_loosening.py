@@ -184,6 +184,28 @@ def test_an_exhausted_genre_fills_in_order_soft_then_years_then_hard(ranker) -> 
     assert ids(ranker.rank(replace(hard, loosen=False)).items) == ["i0"]
 
 
+def test_a_held_genre_is_never_loosened_and_the_reply_says_so(ranker) -> None:  # type: ignore[no-untyped-def]
+    """A children's audience: the closest adult books filled a 12-year-old's list before (Bridget Jones's Diary,
+    Neuromancer); now the reply is short, and says how to lift it."""
+    from recochat.bot.phrasing import loosened
+
+    query = ranker.catalog.embeddings[0]
+    held = RankRequest(
+        interest=query, aversion=None, k=4, include_genres=["crime"], held_genres=["crime"], diversify=False
+    )
+    got = ranker.rank(held).items
+    assert [(r.item.id, r.loosened) for r in got] == [("i0", ()), ("i1", ())]
+    assert (
+        loosened(held, got, "book")
+        == "That's every crime book I have left for you; say 'any genre' to see other books."
+    )
+    assert loosened(held, [], "book") == (
+        "I have no crime books left that you haven't seen or turned down: say 'any genre' to see other books."
+    )
+    # the same genre not held fills as before
+    assert len(ranker.rank(replace(held, held_genres=[])).items) == 4
+
+
 def test_nothing_left_names_the_exclusions_that_block(ranker) -> None:  # type: ignore[no-untyped-def]
     everything_else = {f"i{n}" for n in range(8)} - {"i5"}
     request = RankRequest(interest=None, aversion=None, exclude_genres=["horror", "comedy"], exclude=everything_else)

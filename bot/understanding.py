@@ -221,6 +221,9 @@ books for one that loved The Hobbit included A Game of Thrones. "With my kids", 
 kids loved Frozen, something for me"): said so,
 the family leaning was only soft, and two turns later ("something a bit more exciting", "no animation") the picks
 were Get Out, 28 Days Later and The Shining."""
+DIETS = frozenset({"vegetarian", "vegan", "pescatarian", "gluten-free", "dairy-free", "nut-free", "halal", "kosher"})
+"""A diet is held as soon as it is said, as an insisted genre is: "a quick vegetarian dinner" then "something with
+more protein" (a request of its own, which drops soft genres) gave Spaghetti Carbonara and Chicken Noodle Soup."""
 KIDS_GENRES = ("family", "children", "kids")
 """The genres, by catalog, that hold a children's audience (a catalog has the ones it has); a short reply never
 loosens them (`RankRequest.held_genres`): a 12-year-old's list was filled with Bridget Jones's Diary and Neuromancer."""
@@ -583,6 +586,8 @@ class _ClauseReader:
         target.extend(g for g in found if g not in target)
         if not negative and (_INSIST.search(clause) or _IDENTITY.search(clause)):
             result.insisted_genres.extend(g for g in found if g not in result.insisted_genres)
+        if not negative:
+            result.insisted_genres.extend(g for g in found if g in DIETS and g not in result.insisted_genres)
         lo, hi = _years(clause, negative, self.newest_year)
         result.year_min = lo if lo is not None else result.year_min
         result.year_max = hi if hi is not None else result.year_max

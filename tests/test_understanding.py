@@ -680,8 +680,10 @@ def test_is_it_any_good_asks_about_the_item(text, intent):
     [
         ("something quick for dinner, I'm vegetarian", ["vegetarian"]),  # who the user is holds like "only"
         ("we're vegan", ["vegan"]),
-        ("I'm a vegetarian fan", []),  # more said after the genre: it only leans
-        ("a vegetarian dinner", []),
+        ("I'm a horror fan", []),  # more said after the genre: it only leans
+        ("a horror movie", []),
+        ("a vegetarian dinner", ["vegetarian"]),  # a diet holds however it is said (`DIETS`)
+        ("not vegan, a vegetarian one", ["vegetarian"]),
     ],
 )
 def test_i_am_a_genre_holds_it(text, insisted):

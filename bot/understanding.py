@@ -263,6 +263,9 @@ _COMPARATIVE_OF = {
 }  # fmt: skip
 _COMPARATIVES = re.compile(r"(?:(?:a )?(?:bit |little |lot )?(?:" + "|".join(_COMPARATIVE_OF.values()) + r")\s*)+")
 """'Something funnier', 'a bit darker': the current request, leaning another way; a genre they name leans too."""
+_BETTER = re.compile(r"(?:better|longer|bigger|smaller|larger|stronger|nicer|fewer|less) [\w-]+(?: [\w-]+)?")
+"""'Something with better battery', 'longer battery life': more of one quality in what the current request asks for,
+so it refines it (it was a request of its own: headphones under $100 gave way to a charger and a webcam)."""
 _SAID_AS_COMPARATIVE = re.compile(
     r"\bnot (?:\w+ )?(" + "|".join(_COMPARATIVE_OF) + r") enough\b|\bmore (" + "|".join(_COMPARATIVE_OF) + r")\b"
 )
@@ -824,5 +827,7 @@ def _is_new_topic(result: Understanding) -> bool:
     ('something funnier') and a liked title told as taste ('we loved Ticket to Ride') refine the current one: the
     family that asked for a quick game and then named one they loved lost "quick" and got a two-hour game."""
     asked_like = any(m.polarity == "like" and m.anchor for m in result.titles)
-    leaning = bool(result.positive) and all(_COMPARATIVES.fullmatch(phrase) for phrase in result.positive)
+    leaning = bool(result.positive) and all(
+        _COMPARATIVES.fullmatch(phrase) or _BETTER.fullmatch(phrase) for phrase in result.positive
+    )
     return asked_like or (not leaning and bool(result.positive or result.include_genres))

@@ -184,6 +184,9 @@ def test_phrases_that_look_negative_and_are_not(text, include, exclude, positive
         ("too dark, something lighter", False, ["comedy"], ["dark"]),  # "too dark" asked for dark before
         ("that was too scary", False, [], ["scary"]),
         ("something funnier with dragons", True, ["comedy"], []),  # words of its own: a request of its own
+        ("something with better battery", False, [], []),  # headphones under $100 gave way to a charger
+        ("one with longer battery life", False, [], []),
+        ("better acting", False, [], []),
     ],
 )
 def test_comparatives_refine_the_current_request(text, new_topic, include, negative):

@@ -113,6 +113,9 @@ _RANK_REF = re.compile(
     r"(?:#\s?(\d+)|\bnumber\s+(\d+)\b|\bno\.\s?(\d+)\b|\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th|last)\b(?:\s+one)?"
     r"|\b(that one|this one)\b)"
 )
+_COUNT_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "2": 2, "3": 3, "4": 4, "5": 5}
+_FIRST_FEW = re.compile(r"\b(?:first|top)\s+(two|three|four|five|[2-5])\b")
+"""'The first two', 'the top 3': the first of them is `_RANK_REF`'s, the rest follow."""
 _ABOUT = re.compile(
     r"\b(what(?:'s| is| was)?\b.*\babout|tell me (?:more )?about|who (?:directed|stars?|is in|plays|made|wrote)|"
     r"what year|when (?:was|did)|describe|plot of|more info|more about|tell me more(?=\W*$))\b"
@@ -575,7 +578,11 @@ class _ClauseReader:
             value = "seen"
             if not _RANK_REF.search(_next_clause(after)):  # "seen #1 and #2 looks great" judges #2, not #1
                 value = "dislike" if _judged_badly_next(after) else "like" if _praised_next(after) else "seen"
-        self.result.rank_feedback.append(RankFeedback(_rank_of(rank), value, strong and value == "like"))
+        first = RankFeedback(_rank_of(rank), value, strong and value == "like")
+        self.result.rank_feedback.append(first)
+        if (count := _FIRST_FEW.search(clause)) and first.rank == 1:
+            # "seen the first two": the ranks after the first too ("you've seen The Departed", and Gravity came back)
+            self.result.rank_feedback += [replace(first, rank=n) for n in range(2, _COUNT_WORDS[count.group(1)] + 1)]
         return True
 
     def _constraints(self, clause: str, negative: bool, people: bool = True) -> None:

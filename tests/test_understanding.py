@@ -735,6 +735,8 @@ def test_a_respelled_word_moves_the_titles_after_it():
         ("I didn't like #1, #3", [(1, "dislike"), (3, "dislike")]),
         ("loved the first one and the third one too", [(1, "like"), (3, "like")]),
         ("seen #1 and #2 looks great", [(1, "seen"), (2, "like")]),  # the praise is #2's
+        ("seen the first two", [(1, "seen"), (2, "seen")]),  # "you've seen The Departed", and #2 came back
+        ("not the first three", [(1, "dislike"), (2, "dislike"), (3, "dislike")]),
     ],
 )
 def test_a_bare_rank_says_what_the_rank_before_it_said(text, read):

@@ -69,8 +69,8 @@ _UNSEEN = re.compile(
 """Not seen (or heard of) yet: no dislike. ReDial's seekers mark such titles liked (they want to see them); "I've
 never heard of Pandorum but will check it out" read as a dislike, as did "I did not see John Wick"."""
 _FILLER = re.compile(
-    r"\b(?<!\w-)(so-so|movie night|a lot|lots|a ton|so much|very much|much|a little bit|a little|immensely|totally|definitely|"
-    r"honestly|actually|(?:good|great) question|question|"  # how much, before the one-word fillers ("a") take its first word
+    r"\b(?<!\w-)(so-so|movie night|a lot|lots|a ton|so much|very much|much|a little bit|a little|immensely|totally|"
+    r"definitely|honestly|actually|(?:good|great) question|question|"  # how much, before the one-word fillers ("a") take its first word
     r"i'?m|i am|i'?d|i would|i want|i wanna|want|wants|would|could|can you|can i|please|"
     r"recommend(ation)?s?|suggest(ion)?s?|"
     r"give me|show me|find me|looking for|look for|in the mood for|mood for|something|anything|some|a|an|the|"
@@ -79,7 +79,8 @@ _FILLER = re.compile(
     r"(?:sunday|saturday|friday|weekend)(?: nights?| afternoons?| evenings?| mornings?)?|"
     r"really|very|kind of|kinda|sort of|type|that'?s|that is|that|which|has|have|is|are|be|with|of|it'?s|it|i|like|love|"
     r"loved|liked|enjoyed|enjoys?|"
-    r"what else|what next|what now|what should|next|else|more|another|other|thanks|thank you|hi|hello|hey|ok|okay|so|too|just|any|ever|some more|"
+    r"what else|what next|what now|what should|next|else|more|another|other|thanks|thank you|hi|hello|hey|ok|okay|"
+    r"so|too|just|any|ever|some more|"
     r"from|in|between|after|before|since|made|released|era|"
     r"bit|similar to|was|were|during|imo|imho|tbh|into|stuff|yet|"
     r"lol|lmao|haha\w*|hehe\w*|hmm+|oh|ah|yeah|yep|yes|sure|wow|oops|sorry|btw|"
@@ -221,9 +222,8 @@ _FOR_KIDS = re.compile(
 """An audience, not a taste: it holds like an insisted genre (family) until the user says otherwise. Animation is
 not enough: Akira and Grave of the Fireflies are animated and not for children. "For my 12 year old" too: the
 books for one that loved The Hobbit included A Game of Thrones. "With my kids", "my kids will like" too (never "my
-kids loved Frozen, something for me"): said so,
-the family leaning was only soft, and two turns later ("something a bit more exciting", "no animation") the picks
-were Get Out, 28 Days Later and The Shining."""
+kids loved Frozen, something for me"): said so, the family leaning was only soft, and two turns later ("something a
+bit more exciting", "no animation") the picks were Get Out, 28 Days Later and The Shining."""
 DIETS = frozenset({"vegetarian", "vegan", "pescatarian", "gluten-free", "dairy-free", "nut-free", "halal", "kosher"})
 """A diet is held as soon as it is said, as an insisted genre is: "a quick vegetarian dinner" then "something with
 more protein" (a request of its own, which drops soft genres) gave Spaghetti Carbonara and Chicken Noodle Soup."""

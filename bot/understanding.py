@@ -227,6 +227,9 @@ bit more exciting", "no animation") the picks were Get Out, 28 Days Later and Th
 DIETS = frozenset({"vegetarian", "vegan", "pescatarian", "gluten-free", "dairy-free", "nut-free", "halal", "kosher"})
 """A diet is held as soon as it is said, as an insisted genre is: "a quick vegetarian dinner" then "something with
 more protein" (a request of its own, which drops soft genres) gave Spaghetti Carbonara and Chicken Noodle Soup."""
+_STRICTER_DIETS = {"vegetarian": ("vegan",), "pescatarian": ("vegetarian", "vegan")}
+"""A held diet takes the stricter ones too: a vegan curry is a vegetarian dinner (held as "vegetarian" alone, the
+recipes' Chickpea and Spinach Curry, labelled vegan only, left the reply)."""
 KIDS_GENRES = ("family", "children", "kids")
 """The genres, by catalog, that hold a children's audience (a catalog has the ones it has); a short reply never
 loosens them (`RankRequest.held_genres`): a 12-year-old's list was filled with Bridget Jones's Diary and Neuromancer."""
@@ -597,7 +600,11 @@ class _ClauseReader:
         if not negative and (_INSIST.search(clause) or _IDENTITY.search(clause)):
             result.insisted_genres.extend(g for g in found if g not in result.insisted_genres)
         if not negative:
-            result.insisted_genres.extend(g for g in found if g in DIETS and g not in result.insisted_genres)
+            diets = [g for g in found if g in DIETS]
+            stricter = [s for g in diets for s in _STRICTER_DIETS.get(g, ()) if s in self.genres]
+            diets += [s for s in stricter if s not in result.exclude_genres]  # "not vegan, a vegetarian one"
+            result.insisted_genres.extend(g for g in dict.fromkeys(diets) if g not in result.insisted_genres)
+            target.extend(g for g in diets if g not in target)
         lo, hi = _years(clause, negative, self.newest_year)
         result.year_min = lo if lo is not None else result.year_min
         result.year_max = hi if hi is not None else result.year_max

@@ -681,11 +681,11 @@ def test_is_it_any_good_asks_about_the_item(text, intent):
 @pytest.mark.parametrize(
     "text, insisted",
     [
-        ("something quick for dinner, I'm vegetarian", ["vegetarian"]),  # who the user is holds like "only"
+        ("something quick for dinner, I'm vegetarian", ["vegetarian", "vegan"]),  # who the user is holds like "only"
         ("we're vegan", ["vegan"]),
         ("I'm a horror fan", []),  # more said after the genre: it only leans
         ("a horror movie", []),
-        ("a vegetarian dinner", ["vegetarian"]),  # a diet holds however it is said (`DIETS`)
+        ("a vegetarian dinner", ["vegetarian", "vegan"]),  # a diet holds however it is said, stricter ones too
         ("not vegan, a vegetarian one", ["vegetarian"]),
     ],
 )

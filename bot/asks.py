@@ -29,6 +29,11 @@ _FEW = re.compile(r"\ba (?:few|handful)(?: of)?\b")
 """'a few' asks for the usual number: dropped, so 'few' is no aspect."""
 
 
+def count_of(word: str) -> int:
+    """A count said in digits or words ("3", "three", "a couple")."""
+    return int(word) if word.isdigit() else _NUMBER_WORDS[word]
+
+
 def read_count(message: MaskedMessage) -> tuple[MaskedMessage, int | None]:
     """The message with its counts blanked ("3 more like #2" keeps "more like"), and the last count in it (None:
     none)."""
@@ -37,8 +42,7 @@ def read_count(message: MaskedMessage) -> tuple[MaskedMessage, int | None]:
     spans: list[tuple[int, int]] = [m.span() for m in _FEW.finditer(text)]
     found = sorted((m for pattern in _COUNTS for m in pattern.finditer(text)), key=lambda m: m.start())
     for m in found:
-        word = m.group("n")
-        count = int(word) if word.isdigit() else _NUMBER_WORDS[word]
+        count = count_of(m.group("n"))
         if count < 1:
             continue
         asked = count

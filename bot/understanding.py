@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -19,7 +19,7 @@ from recochat.retrieval.people import PeopleIndex
 from recochat.retrieval.schema import CatalogSchema
 from recochat.retrieval.titles import TitleIndex, TitleMatch, normalize
 
-from .asks import read_count, read_unsupported
+from .asks import count_of, read_count, read_unsupported
 from .attributes import read_attribute_asks
 from .lexicon import DECADE_IN_REQUEST, GENRE_SYNONYMS, NARROW_GENRE_WORDS
 from .masking import CLAUSE_SPLIT, NO_CONTEXT, TITLE_STUB, Context, MaskedMessage, as_it
@@ -114,7 +114,6 @@ _RANK_REF = re.compile(
     r"(?:#\s?(\d+)|\bnumber\s+(\d+)\b|\bno\.\s?(\d+)\b|\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th|last)\b(?:\s+one)?"
     r"|\b(that one|this one)\b)"
 )
-_COUNT_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "2": 2, "3": 3, "4": 4, "5": 5}
 _FIRST_FEW = re.compile(r"\b(?:first|top)\s+(two|three|four|five|[2-5])\b")
 """'The first two', 'the top 3': the first of them is `_RANK_REF`'s, the rest follow."""
 _ABOUT = re.compile(
@@ -532,7 +531,7 @@ class _ClauseReader:
         negative = bool(_NEGATION.search(clause))
         audience = _FOR_KIDS.search(clause)
         if audience and not _NEGATED_AUDIENCE.search(clause[: audience.start()]):
-            self._hold_audience()
+            self._hold(g for g in KIDS_GENRES if g in self.genres)  # 'for my kids
             # who it is for is no taste ("12 year old" was an aspect), and "nothing scary for my kids" says no to
             # scary, never to the kids' films
             clause = clause[: audience.start()] + " " * len(audience.group()) + clause[audience.end() :]
@@ -558,11 +557,12 @@ class _ClauseReader:
                 TitleMention(m.item_id, polarity, m.exact, text, window, cues, kept, anchor) for m in titles
             ]
 
-    def _hold_audience(self) -> None:
-        """'for my kids': the kids' genres are insisted on (and asked for) until the user says otherwise."""
-        kids = [g for g in KIDS_GENRES if g in self.genres and g not in self.result.insisted_genres]
-        self.result.insisted_genres.extend(kids)
-        self.result.include_genres.extend(g for g in kids if g not in self.result.include_genres)
+    def _hold(self, genres: Iterable[str]) -> None:
+        """Genres insisted on (and asked for) until the user says otherwise: an audience ('for my kids'), a diet."""
+        for genre in genres:
+            for held in (self.result.insisted_genres, self.result.include_genres):
+                if genre not in held:
+                    held.append(genre)
 
     def _rank_feedback(self, clause: str, negative: bool, seen_only: bool, after: str) -> bool:
         """'more like #2' or 'not the first one'; 'seen #2' only when nothing after it judges it ('watched the
@@ -585,7 +585,7 @@ class _ClauseReader:
         self.result.rank_feedback.append(first)
         if (count := _FIRST_FEW.search(clause)) and first.rank == 1:
             # "seen the first two": the ranks after the first too ("you've seen The Departed", and Gravity came back)
-            self.result.rank_feedback += [replace(first, rank=n) for n in range(2, _COUNT_WORDS[count.group(1)] + 1)]
+            self.result.rank_feedback += [replace(first, rank=n) for n in range(2, count_of(count.group(1)) + 1)]
         return True
 
     def _constraints(self, clause: str, negative: bool, people: bool = True) -> None:
@@ -602,9 +602,7 @@ class _ClauseReader:
         if not negative:
             diets = [g for g in found if g in DIETS]
             stricter = [s for g in diets for s in _STRICTER_DIETS.get(g, ()) if s in self.genres]
-            diets += [s for s in stricter if s not in result.exclude_genres]  # "not vegan, a vegetarian one"
-            result.insisted_genres.extend(g for g in dict.fromkeys(diets) if g not in result.insisted_genres)
-            target.extend(g for g in diets if g not in target)
+            self._hold([*diets, *(s for s in stricter if s not in result.exclude_genres)])  # "not vegan, a vegetarian"
         lo, hi = _years(clause, negative, self.newest_year)
         result.year_min = lo if lo is not None else result.year_min
         result.year_max = hi if hi is not None else result.year_max

@@ -101,6 +101,47 @@ def kind_words(genres: Iterable[str]) -> str:
     return " ".join(f"{g} {GENRE_WORDS.get(g, '')}" for g in genres)
 
 
+MOODS: dict[str, tuple[str, ...]] = {
+    "sad": (
+        *("sad", "heartbreaking", "heartbreak", "devastating", "tearjerker", "tear-jerker", "weepie", "tragic"),
+        *("tragedy", "bittersweet", "poignant", "melancholy", "melancholic", "tears"),
+    ),
+    "uplifting": (
+        *("uplifting", "feel-good", "heartwarming", "heart-warming", "joyful", "joyous", "cheerful", "hopeful"),
+        *("wholesome", "inspirational", "life-affirming"),
+    ),
+    "dark": ("bleak", "grim", "harrowing", "disturbing", "sinister", "unsettling", "nihilistic", "brutal"),
+}
+"""What an item's own text says when it has a mood: a mood word alone gives the encoder little to go on ("sad" was
+nearest to The Graduate, Midsommar and Seven; "a movie that will make me cry" to Hereditary and Aliens), while the
+catalog's writers name the mood ("a heartbreaking…", tagged 'tearjerker')."""
+MOOD_OF: dict[str, str] = {
+    **dict.fromkeys(("sad", "sadder", "saddest", "cry", "crying", "weep", "weepy", "tearjerker", "tearjerkers"), "sad"),
+    **dict.fromkeys(("tear-jerker", "weepie", "heartbreaking", "tragic", "melancholy", "bittersweet"), "sad"),
+    **dict.fromkeys(("depressing", "depressed", "downer"), "sad"),
+    **dict.fromkeys(("uplifting", "happy", "happier", "cheerful", "heartwarming", "heart-warming"), "uplifting"),
+    **dict.fromkeys(("feel-good", "wholesome", "hopeful", "joyful", "inspiring", "inspirational"), "uplifting"),
+    **dict.fromkeys(("dark", "darker", "darkest", "bleak", "bleaker", "grim", "grimmer", "gritty", "grittier"), "dark"),
+}
+"""A user's word for a mood (`MOODS`)."""
+OPPOSITE_MOOD = {"sad": "uplifting", "dark": "uplifting"}
+"""The mood a "less depressing" or "nothing too dark" leans to instead."""
+
+
+def mood_words(liked: Iterable[str], disliked: Iterable[str] = ()) -> list[str]:
+    """What an item's text says of the moods the latest asked-for phrases name ("sad will make cry": heartbreaking,
+    tearjerker, …), less the moods said no to, which lean to their opposite ("less depressing": uplifting, …)."""
+    said_no = _moods(disliked)
+    moods = [m for m in _moods(liked) if m not in said_no]
+    moods += [opposite for m in said_no if (opposite := OPPOSITE_MOOD.get(m)) and opposite not in moods]
+    return list(dict.fromkeys(word for mood in moods for word in MOODS[mood]))
+
+
+def _moods(phrases: Iterable[str]) -> list[str]:
+    words = (w for phrase in phrases for w in re.findall(r"[a-z]+(?:-[a-z]+)*", phrase.lower()))
+    return list(dict.fromkeys(MOOD_OF[w] for w in words if w in MOOD_OF))
+
+
 SAME_IN_TEXT: dict[str, tuple[str, ...]] = {
     "violent": (
         *("violent", "kill", "kills", "killer", "killing", "murder", "brutal", "bloody", "gory", "massacre"),
@@ -112,6 +153,8 @@ SAME_IN_TEXT: dict[str, tuple[str, ...]] = {
 "nothing scary" a fairy tale with "a truly frightening witch" (both in the read-through)."""
 SAME_IN_TEXT["gory"] = SAME_IN_TEXT["violence"] = SAME_IN_TEXT["gore"] = SAME_IN_TEXT["violent"]
 SAME_IN_TEXT["creepy"] = SAME_IN_TEXT["scary"]
+SAME_IN_TEXT["sad"] = SAME_IN_TEXT["tearjerker"] = SAME_IN_TEXT["tearjerkers"] = MOODS["sad"]
+""""Nothing sad" rules out "a heartbreaking…" and a film tagged 'tearjerker'."""
 SAME_IN_TEXT["black-and-white"] = ("black-and-white", "black and white", "monochrome")
 """A compound said as one (understanding's `_COMPOUNDS`): "no black and white" rules out Psycho, tagged so."""
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .catalog import CatalogItem
+from .explain import saying_pattern, stem
 from .request import RankRequest
 from .scoring import top_positions
 from .store import StoredCatalog, ef_search_for
@@ -219,11 +220,19 @@ class CandidateIndex:
                 mask &= values <= (np.inf if bound.high is None else bound.high)
         if request.exclude:
             mask &= self.on_rows(dict.fromkeys(request.exclude, 1.0), rows) == 0
-        if request.exclude_words and everything:  # a mask kept per word
-            mask &= ~np.logical_or.reduce([self.saying(word, rows, True) for word in request.exclude_words])
-        elif request.exclude_words:  # each text read once, for every word
-            mask &= ~self.saying_any(request.exclude_words, rows)
+        if request.exclude_words:
+            mask &= ~self.says(request.exclude_words, rows)
         return mask
+
+    def says(self, words: list[str], rows: np.ndarray) -> np.ndarray:
+        """Which of sorted `rows` have a description or tags that say any of `words`: in a catalog scored whole
+        (`exact`), from the masks kept per word (`saying`), so a turn costs masks, not ten thousand texts; over a
+        large catalog's candidates, each of their texts read once, for every word."""
+        total = len(self.catalog)
+        if not (len(rows) == total or self.exact(total)):
+            return self.saying_any(words, rows)
+        found = np.logical_or.reduce([self.saying(word) for word in words])
+        return found if len(rows) == total else found[rows]
 
     def numbers(self, column: str) -> np.ndarray:
         """A numeric column's values by row (float64, NaN where an item has none), read from the items once."""
@@ -241,13 +250,11 @@ class CandidateIndex:
             self._cuts[key] = cut_of(self.numbers(column), fraction, spread)
         return self._cuts[key]
 
-    def saying(self, word: str, rows: np.ndarray, everything: bool) -> np.ndarray:
-        """Which of `rows` have a description or tags that say `word` (a long word's other endings too: violent,
-        violence). Over the whole catalog (small ones) the mask is kept per word, for the `SAID_WORDS` latest
-        words, so a turn costs a mask, not a text scan; over ANN candidates (large catalogs) only those few
-        hundred texts are read, never all of a 1M catalog on the turn path, and nothing catalog-sized is kept."""
-        if not everything:
-            return self.saying_any([word], rows)
+    def saying(self, word: str) -> np.ndarray:
+        """Which rows of the whole catalog have a description or tags that say `word` (a long word's other endings
+        too: violent, violence). The mask is kept per word, for the `SAID_WORDS` latest words, so a turn costs a
+        mask, not a text scan; only `says` asks, and only of a catalog small enough to score whole: over a large
+        one's ANN candidates only those few hundred texts are read, and nothing catalog-sized is kept."""
         with self._said_lock:  # turns of different users rank in parallel threads
             found = self._said.pop(word, None)
         if found is None:  # one scan of the joined texts, or (for a word the scan cannot bound) a pattern per text
@@ -265,7 +272,7 @@ class CandidateIndex:
     def saying_any(self, words: list[str], rows: np.ndarray) -> np.ndarray:
         """Which of `rows` say any of `words`, each read as `saying` reads it: one pattern and one text per row,
         not one per word ("not violent" is ten words: violent, kill, murder, …)."""
-        pattern = re.compile(r"\b(?:" + "|".join(stem(word.lower()) for word in words) + r")\b")
+        pattern = saying_pattern(words)
         found = (bool(pattern.search(text)) for text in self._texts.texts(rows))
         return np.fromiter(found, dtype=bool, count=len(rows))
 
@@ -427,11 +434,6 @@ def cut_of(values: np.ndarray, fraction: float, spread: bool) -> float | None:
 
 def _as_float(value: object) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else np.nan
-
-
-def stem(word: str) -> str:
-    """The pattern of a word and its other endings: a long word's last letter may change (violent, violence)."""
-    return re.escape(word[:-1]) + r"\w*" if len(word) >= 6 else re.escape(word) + "s?"
 
 
 def text_of(item: CatalogItem) -> str:

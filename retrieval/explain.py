@@ -97,6 +97,42 @@ def request_reason(item: CatalogItem, request_texts: Iterable[str], asked_tags: 
     return None
 
 
+def stem(word: str) -> str:
+    """The pattern of a word and its other endings: a long word's last letter may change (violent, violence)."""
+    return re.escape(word[:-1]) + r"\w*" if len(word) >= 6 else re.escape(word) + "s?"
+
+
+def saying_pattern(words: Iterable[str]) -> re.Pattern[str]:
+    """One pattern for any of `words` and their other endings (`stem`), in a lowered text: what "not violent" rules
+    out and what a mood asked for leans to (`CandidateIndex.says`)."""
+    return re.compile(r"\b(?:" + "|".join(stem(word.lower()) for word in words) + r")\b")
+
+
+def mood_reason(item: CatalogItem, words: Sequence[str]) -> str | None:
+    """ "tagged ‘tearjerker’", or the sentence of its description that says the mood asked for ("a heartbreaking…"):
+    the words `RankRequest.mood_words` leaned the ranking by, found as they were."""
+    if not words:
+        return None
+    pattern = saying_pattern(words)
+    tags = [t for t in tags_of(item) if pattern.search(t.lower())]
+    if tags:
+        return "tagged " + listing([f"‘{t}’" for t in tags])
+    for sentence in _sentences(item):
+        hit = pattern.search(sentence.lower())
+        if hit:
+            return f"“{_clip_around(sentence, hit.start())}”"
+    return None
+
+
+def _clip_around(sentence: str, at: int, limit: int = 70) -> str:
+    """`_clip`, started a few words before `at` when the word there would be clipped off ("…to a full, joyous
+    ensemble" rather than a concert film's first 70 characters, without "joyous")."""
+    if at + 15 <= limit:
+        return _clip(sentence, limit)
+    start = sentence.rfind(" ", 0, max(at - 25, 0)) + 1
+    return "…" + _clip(sentence[start:], limit)
+
+
 _CAPITALIZED = re.compile(r"(?<=[\w,;:’'] )[A-Z][\w’'-]*")
 """A capitalized word inside a sentence: part of a name ("Los Angeles"), whose stem ('angel') is no theme."""
 

@@ -78,6 +78,9 @@ class RankRequest:
     genres (The Lion King, "an animated musical drama", has no musical genre)."""
     preferred_genres: list[str] = field(default_factory=list)
     """Soft: items with these get `ScoringWeights.genre`; they lead, the others still qualify."""
+    mood_words: list[str] = field(default_factory=list)
+    """Soft too: an item whose description or tags say one of these (the words for a mood asked for: "a sad movie"
+    gives heartbreaking, tearjerker, …) gets `ScoringWeights.mood`, and its why quotes them."""
     bounds: tuple[Bound, ...] = ()
     """Hard: the catalog's numbers an item must fall within ("for 4 players": min_players ≤ 4 ≤ max_players)."""
     liked: list[str] = field(default_factory=list)

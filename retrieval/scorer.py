@@ -172,8 +172,8 @@ class Scorer:
         self, rows: np.ndarray, embeddings: RowEmbeddings, request: RankRequest, links: bool = True
     ) -> np.ndarray:
         """What the request leans to without filtering: the anchors' neighbours (by `NeighbourIndex.closeness` to the
-        nearest anchor; with `links` False by the item vectors alone), items with a person asked for, and items with a
-        soft genre (more when they have every one asked for)."""
+        nearest anchor; with `links` False by the item vectors alone), items with a person asked for, items with a
+        soft genre (more when they have every one asked for) and items whose text says the mood asked for."""
         extra = np.zeros(len(rows), dtype=np.float32)
         anchors = [self.catalog.row_of[i] for i in request.anchors if i in self.catalog.row_of]
         if anchors:
@@ -192,8 +192,10 @@ class Scorer:
         # a phrase that names a genre leans through the genre: as a tag word it lifted every "<x> romance" tag (each
         # one rare) for "she likes romance, I hate cheesy stuff": Titanic, Dirty Dancing, Pretty Woman
         phrases = [phrase for phrase, _ in request.aspects if phrase not in self.index.genre_column]
-        if phrases:
-            extra += self.weights.tagged * self.neighbours.tagged(rows, phrases)
+        said = self.weights.tagged * self.neighbours.tagged(rows, phrases) if phrases else 0.0
+        if request.mood_words:  # a 'feel-good' tag is asked by both: it counts once
+            said = np.maximum(said, self.weights.mood * self.index.says(request.mood_words, rows))
+        extra += said
         preferred = [b for b in request.bounds if b.prefer is not None]
         if preferred:
             closeness = [1.0 / (1.0 + np.abs(self.index.numbers(b.column)[rows] - b.prefer)) for b in preferred]

@@ -34,6 +34,9 @@ class ScoringWeights:
     tagged: float = 0.25
     """Times the rarity of a tag an item has that shares a word with the user's asked-for phrases ("a heist movie":
     'heist'): a lean, like a soft genre, for what a one-word ask gives the encoder too little to find."""
+    mood: float = 0.15
+    """Added for an item whose own text says the mood asked for (`RankRequest.mood_words`; a tag `tagged` lifts counts
+    once). Less than a soft genre: in "a feel-good animated film" the genre is what is asked, the mood how."""
     closeness: float = 0.3
     """Times 1 / (1 + |value − prefer|), averaged over a request's bounds with a `Bound.prefer`: a range ask leans
     to the items whose range is closest to it ("for 2 players": 2–2 games before 2–8 ones)."""

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from .catalog import CatalogItem
-from .explain import anchor_reason, request_reason, specific_detail
+from .explain import anchor_reason, mood_reason, request_reason, specific_detail
 from .neighbours import CREATOR_FIELDS, DIRECTOR_FIELDS, NeighbourIndex
 from .people import people_of
 from .request import RankRequest
@@ -62,6 +62,7 @@ class Whys:
             reasons += [reason] if reason else []
         texts = [text for text, _ in request.aspects]
         matched = request_reason(item, texts, self.neighbours.asked_tags(item, texts))
+        matched = matched or mood_reason(item, request.mood_words)
         fit = matched or _aspect_reason(item, vector, request, self.genres)
         reasons = self._with_together(reasons, fit, item, request, collab)
         if reasons:

@@ -154,6 +154,25 @@ def test_a_soft_genre_leans_without_filtering(ranker) -> None:  # type: ignore[n
     assert all(r.loosened == () for r in soft)  # three thrillers are enough: nothing was loosened
 
 
+def test_a_mood_leans_to_the_items_whose_text_says_it_and_a_tag_counts_once(ranker) -> None:  # type: ignore[no-untyped-def]
+    """ "A sad movie": the encoder reads the word alone badly, the catalog's writers say "heartbreaking"."""
+    ranker.catalog.items[4].meta["description"] = "A heartbreaking story."
+    ranker.catalog.items[3].meta["tags"] = ["tearjerker"]
+    query = ranker.catalog.embeddings[2]
+    plain = RankRequest(interest=query, aversion=None, k=3, diversify=False, explain=False)
+    assert ids(ranker.rank(plain).items)[0] == "i2"
+    sad = replace(plain, mood_words=["heartbreaking", "tearjerker"])
+    assert ids(ranker.rank(sad).items)[0] == "i3"  # its neighbour, tagged so, leads; i4 is too far to lead
+    rows = np.arange(len(ranker.catalog))
+    said = ranker.scorer.leaning(rows, ranker.catalog.embeddings, sad)
+    assert said[3] == said[4] == pytest.approx(ranker.weights.mood) and not said[[0, 1, 2, 5, 6, 7]].any()
+    # a tag the asked-for phrase meets itself and the mood's words say too: the larger lean, not both
+    both = replace(sad, aspects=[("tearjerker", query)])
+    tagged = ranker.scorer.leaning(rows, ranker.catalog.embeddings, both)
+    assert tagged[3] == pytest.approx(ranker.weights.tagged * ranker.neighbours.tagged(rows[3:4], ["tearjerker"])[0])
+    assert tagged[4] == pytest.approx(ranker.weights.mood)
+
+
 def test_an_exhausted_genre_fills_in_order_soft_then_years_then_hard(ranker) -> None:  # type: ignore[no-untyped-def]
     query = ranker.catalog.embeddings[0]
     soft = ranker.rank(
@@ -267,9 +286,8 @@ def test_an_excluded_word_rules_out_items_whose_text_says_it(ranker) -> None:  #
 def test_whole_catalog_masks_are_kept_for_the_latest_words_only(ranker) -> None:  # type: ignore[no-untyped-def]
     from recochat.retrieval.candidates import SAID_WORDS
 
-    everything = np.arange(len(ranker.catalog))
     for n in range(SAID_WORDS + 5):
-        ranker.index.saying(f"word{n}", everything, True)
+        ranker.index.saying(f"word{n}")
     said = ranker.index.said_words()
     assert len(said) == SAID_WORDS and f"word{SAID_WORDS + 4}" in said and "word0" not in said
 

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from recochat.bot.lexicon import MOODS, SAME_IN_TEXT, mood_words
 from recochat.retrieval.catalog import CatalogItem
-from recochat.retrieval.explain import anchor_reason, distinct, request_reason, shared_attribute, specific_detail
+from recochat.retrieval.explain import (
+    anchor_reason,
+    distinct,
+    mood_reason,
+    request_reason,
+    shared_attribute,
+    specific_detail,
+)
 from recochat.retrieval.neighbours import NeighbourIndex
 
 
@@ -120,3 +128,32 @@ def test_parts_of_compounds_are_no_shared_theme() -> None:
     lion = item("li", "Lion", "A bone-dry savanna tale of an uncle's betrayal.", ["animation"])
     play = item("pl", "Play", "Shakespearean bones under a family feud and an uncle's crown.", ["drama"])
     assert shared_attribute(lion, play) is None  # only 'uncle' is left: one word is no shared theme
+
+
+def test_a_mood_word_asks_for_what_the_catalog_says_of_that_mood() -> None:
+    """ "sad will make cry" (what is left of "a sad movie that will make me cry") asks for the words writers use."""
+    assert mood_words(["sad will make cry"]) == list(MOODS["sad"])
+    assert "heartbreaking" in MOODS["sad"] and "tearjerker" in MOODS["sad"]
+    assert mood_words(["feel-good"]) == mood_words(["something uplifting"]) == list(MOODS["uplifting"])
+    assert mood_words(["a heist with a twist"]) == []
+    # said no to, a mood leans to its opposite; asked and said no to, it is not asked
+    assert mood_words([], ["depressing"]) == list(MOODS["uplifting"])
+    assert mood_words(["sad will make cry"], ["depressing"]) == list(MOODS["uplifting"])
+    assert "inspiring" not in MOODS["uplifting"]  # "awe-inspiring" is no feel-good (Free Solo)
+    assert SAME_IN_TEXT["sad"] == MOODS["sad"]  # "nothing sad" rules out "a heartbreaking…"
+
+
+def test_a_mood_reason_names_the_tag_or_quotes_the_word_where_it_is() -> None:
+    gump = item("fg", "Forrest Gump", "A kind man drifts through history.", ["drama"], tags=["tearjerker"])
+    assert mood_reason(gump, MOODS["sad"]) == "tagged ‘tearjerker’"
+    concert = item(
+        "sms",
+        "Stop Making Sense",
+        "A concert film capturing Talking Heads across several Hollywood shows, building from a lone singer with a "
+        "boombox to a full, joyous ensemble. Pure fun.",
+        ["documentary"],
+    )
+    assert mood_reason(concert, MOODS["uplifting"]) == "“…with a boombox to a full, joyous ensemble”"
+    up = item("up", "Up", "A tender adventure that opens with a devastating montage.", ["animation"])
+    assert mood_reason(up, MOODS["sad"]) == "“A tender adventure that opens with a devastating montage”"
+    assert mood_reason(up, MOODS["uplifting"]) is None and mood_reason(up, []) is None

@@ -216,23 +216,30 @@ def test_a_year_ordered_catalog_ranks_its_second_pass_as_the_same_catalog_in_any
     assert any(kept.span is not None for kept in ordered_ranker.index.slices())
 
 
-def test_excluded_words_read_each_text_once_and_rule_out_what_each_word_would(large):
+def test_excluded_words_read_each_text_once_and_rule_out_what_each_word_would(large, monkeypatch):
     texts = ["a violent heist", "violence everywhere", "cats", "two cats and a kill", "killers", "skills", ""]
     for n, text in enumerate(texts):
         large.items[n].meta["description"] = text
     index = Recommender(large).index
     rows = np.arange(len(texts))
     words = ["violent", "kill", "cat"]
-    each = np.logical_or.reduce([index.saying(word, rows, everything=False) for word in words])
+    each = np.logical_or.reduce([index.saying_any([word], rows) for word in words])
     assert index.saying_any(words, rows).tolist() == each.tolist() == [True, True, True, True, False, False, False]
     assert index.saying_any(["violent"], rows[:0]).tolist() == []
     # over the whole catalog: the joined-text scan, and for a word it cannot bound ("-core") a pattern per text
     everything = np.arange(len(large))
     assert CatalogTexts.scans("kill") and not CatalogTexts.scans("-core")
     for word in ["kill", "-core"]:
-        whole = index.saying(word, everything, everything=True)
+        whole = index.saying(word)
         assert whole.tolist() == index.saying_any([word], everything).tolist(), word
-    assert index.saying("kill", everything, everything=True)[: len(texts)].tolist() == [0, 0, 0, 1, 0, 0, 0]
+    assert index.saying("kill")[: len(texts)].tolist() == [0, 0, 0, 1, 0, 0, 0]
+    # `says`: the kept masks for all rows, or for some rows of a catalog scored whole; the rows' texts otherwise
+    assert index.says(words, everything)[: len(texts)].tolist() == each.tolist()
+    assert index.says(words, rows[2:5]).tolist() == each[2:5].tolist()  # 600 items: above the lowered EXACT_LIMIT
+    monkeypatch.setattr(candidates_module, "EXACT_LIMIT", 1000)
+    said = len(index.said_words())
+    assert index.says(["cats", "heist"], rows[2:5]).tolist() == [True, True, False]
+    assert len(index.said_words()) == said + 2  # from whole-catalog masks, kept
 
 
 def test_the_joined_text_scan_finds_what_the_pattern_finds_in_each_text():

@@ -83,7 +83,7 @@ _FILLER = re.compile(
     r"so|too|just|any|ever|some more|"
     r"from|in|between|after|before|since|made|released|era|"
     r"bit|similar to|was|were|during|imo|imho|tbh|into|stuff|yet|"
-    r"lol|lmao|haha\w*|hehe\w*|hmm+|oh|ah|yeah|yep|yes|sure|wow|oops|sorry|btw|"
+    r"lol|lmao|haha\w*|hehe\w*|hmm+|oh|ah|yeah|yep|yes|nope|nah|sure|wow|oops|sorry|btw|"
     r"(?:my|our) (?:(?:girl|boy)friend|wife|husband|partner|mum|mom|mother|dad|father|friends?|parents|date|kids|"
     r"children|sons?|daughters?|nieces?|nephews?|grandkids)|"
     r"we|us|our|she|he|they|they'?re|'re|him|them|both|can|should|loves|likes|"
@@ -111,7 +111,7 @@ _ORDINALS = {
     "last": -1,
 }
 _RANK_REF = re.compile(
-    r"(?:#\s?(\d+)|\bnumber\s+(\d+)\b|\bno\.\s?(\d+)\b|\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th|last)\b(?:\s+one)?"
+    r"(?:#\s?(\d+)|\bnumber\s+(\d+)\b|\bno\.\s?(\d+)\b|\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th|last(?! (?:night|week|weekend|month|year|time)))\b(?:\s+one)?"
     r"|\b(that one|this one)\b)"
 )
 _FIRST_FEW = re.compile(r"\b(?:first|top)\s+(two|three|four|five|[2-5])\b")
@@ -157,6 +157,8 @@ _CHAT_GLUE = re.compile(
 _ALL_REJECT = re.compile(r"^\s*(meh|nah|nope|none of (these|those|them)|not (these|those)|neither|no thanks)\b")
 _BARE_RANK_REST = re.compile(r"\b(?:the|one|too|also|either|as well|or)\b|\W")
 """What may stand beside a rank in a clause that only names it ("and the third one too")."""
+_BARE_NO = re.compile(r"(?:\W|\b(?:no|nope|nah|not|the|one|please)\b)*")
+"""All a clause holds besides its rank when it only says no to it ("not that one", "nope, not #2")."""
 _MORE_LIKE = re.compile(r"\bmore (?:like|of)\b|\bsimilar to\b")
 CHAT_TYPOS = {
     **dict.fromkeys(["somthing", "someting", "somethin", "sumthing", "smth", "sth", "somethng", "soemthing"], "something"),
@@ -581,6 +583,8 @@ class _ClauseReader:
             value = "seen"
             if not _RANK_REF.search(_next_clause(after)):  # "seen #1 and #2 looks great" judges #2, not #1
                 value = "dislike" if _judged_badly_next(after) else "like" if _praised_next(after) else "seen"
+        elif negative and _BARE_NO.fullmatch(_RANK_REF.sub(" ", clause)) and _seen_next(after):
+            value = "seen"  # "not that one, I've seen it": no taste, only seen
         first = RankFeedback(_rank_of(rank), value, strong and value == "like")
         self.result.rank_feedback.append(first)
         if (count := _FIRST_FEW.search(clause)) and first.rank == 1:
@@ -659,6 +663,13 @@ def _said_of_it(after: str) -> tuple[str, str] | None:
         return None
     rest = after[head.end() :]
     return CLAUSE_SPLIT.split(rest, maxsplit=1)[0], rest
+
+
+def _seen_next(after: str) -> bool:
+    """'…, I've seen it', '…, already watched it': the next clause says seen, and the rest of the sentence says
+    neither no nor a verdict ("…, I've seen it and hated it" is a dislike)."""
+    sentence = re.split(r"[.!?]", after, maxsplit=1)[0]
+    return bool(_SEEN.search(_next_clause(after)) and not (_NEGATION.search(sentence) or _NEGATIVE_WORDS.search(sentence)))
 
 
 def _next_clause(after: str) -> str:

@@ -232,11 +232,23 @@ def test_constraints_decades_and_ranges():
         ("we played the second one last week", 2, "seen", False),
         ("I want to read #1", 1, "like", False),
         ("i've made #3, it was great", 3, "like", False),
+        ("not that one, I've seen it", 1, "seen", False),  # read as a dislike: "you disliked Kung Fu Hustle"
+        ("no, not #2, already watched it", 2, "seen", False),
+        ("not that one, I've seen it and hated it", 1, "dislike", False),
+        ("I watched #3 last night, loved it", 3, "like", False),  # "last night" is no rank: #-1 was seen too
     ],
 )
 def test_feedback_in_words(text, rank, value, strong):
     feedback = parse(text).rank_feedback
     assert [(f.rank, f.value, f.strong) for f in feedback] == [(rank, value, strong)]
+
+
+def test_when_is_no_rank_and_nope_no_taste():
+    """ReDial: "I just watched that movie last week" marked the last pick seen; "Nope, never saw that one" asked
+    for something "nope"."""
+    assert parse("I just watched Up last week").rank_feedback == []
+    assert parse("nope, something funnier").positive == ["funnier"]
+    assert parse("nah, not into it").positive == []
 
 
 def test_a_rank_reference_keeps_the_years_genres_and_people_of_its_clause():

@@ -669,7 +669,9 @@ def _seen_next(after: str) -> bool:
     """'…, I've seen it', '…, already watched it': the next clause says seen, and the rest of the sentence says
     neither no nor a verdict ("…, I've seen it and hated it" is a dislike)."""
     sentence = re.split(r"[.!?]", after, maxsplit=1)[0]
-    return bool(_SEEN.search(_next_clause(after)) and not (_NEGATION.search(sentence) or _NEGATIVE_WORDS.search(sentence)))
+    return bool(
+        _SEEN.search(_next_clause(after)) and not (_NEGATION.search(sentence) or _NEGATIVE_WORDS.search(sentence))
+    )
 
 
 def _next_clause(after: str) -> str:

@@ -299,6 +299,22 @@ class NeighbourIndex:
             return f"both {listing(rare)}"
         return None
 
+    @staticmethod
+    def shared_kind(item: CatalogItem, anchor: CatalogItem) -> str | None:
+        """'both 1980s action': the anchor's kind (its first genre that the item has, else the item's first genre
+        that the anchor has), with the decade when both are from the same one; None when they share no first genre.
+        Weaker than `link`, so only said of an item already close to the anchor: what "close to Die Hard" rests on,
+        where the why went on with the item's own tags ("time travel and killer robot") as if they were the link."""
+        if anchor.genres and anchor.genres[0] in item.genres:
+            kind = anchor.genres[0]
+        elif item.genres and item.genres[0] in anchor.genres:
+            kind = item.genres[0]
+        else:
+            return None
+        if item.year and anchor.year and item.year // 10 == anchor.year // 10:
+            return f"both {item.year // 10 * 10}s {kind}"
+        return f"both {kind}"
+
     def _is_rare(self, genre: str) -> bool:
         column = self._column.get(genre)
         return column is not None and float(self._genre_share[column]) <= RARE_GENRE

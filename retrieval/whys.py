@@ -85,10 +85,14 @@ class Whys:
         closeness = [float(self.neighbours.closeness(a, one, cosines[n : n + 1])[0]) for n, a in enumerate(anchors)]
         best = int(np.argmax(closeness))
         anchor = self.catalog.items[anchors[best]]
-        link = self.neighbours.link(self.catalog.items[row], anchor) or self._kind_link(self.catalog.items[row], anchor)
-        if link:
-            return f"close to {anchor.title}, which you liked: {link}"
-        return f"close to {anchor.title}, which you liked" if closeness[best] >= NEAR_ANCHOR else None
+        item = self.catalog.items[row]
+        link = self.neighbours.link(item, anchor) or self._kind_link(item, anchor)
+        if not link and closeness[best] >= NEAR_ANCHOR:
+            link = self.neighbours.shared_kind(item, anchor)
+        elif not link:
+            return None
+        lead = f"close to {anchor.title}, which you liked"
+        return f"{lead}: {link}" if link else lead
 
     def _attribute_reason(self, item: CatalogItem, request: RankRequest) -> str | None:
         """'cooperative, 2–5 players, 20 min': for a request that bounds the catalog's numbers, the item's values of

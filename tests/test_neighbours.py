@@ -93,6 +93,19 @@ def test_the_why_names_the_strongest_real_link(index) -> None:
     assert index.link(by_id["thriller-0"], ANCHOR) is None  # thriller is common here: no "both thriller"
 
 
+def test_the_kind_two_close_items_share_is_what_a_close_one_with_no_link_says() -> None:
+    """ "close to Die Hard, which you liked" went on with The Terminator's own tags ("time travel and killer robot")."""
+
+    def film(genres: list[str], year: int) -> CatalogItem:
+        return CatalogItem(f"f{year}", "F", "F", {"genres": genres, "year": year})
+
+    die_hard = film(["action", "thriller"], 1988)
+    assert NeighbourIndex.shared_kind(film(["science fiction", "action"], 1984), die_hard) == "both 1980s action"
+    assert NeighbourIndex.shared_kind(film(["action", "adventure"], 2015), die_hard) == "both action"
+    assert NeighbourIndex.shared_kind(film(["thriller"], 1995), die_hard) == "both thriller"  # its own first genre
+    assert NeighbourIndex.shared_kind(film(["comedy", "thriller"], 1988), die_hard) is None  # a flavour of both
+
+
 def test_exposure_by_hand() -> None:
     popularity = {"a": 4.0, "b": 3.0, "c": 2.0, "d": 1.0, "e": 0.0}  # head (top fifth): a
     measured = exposure([["a", "b"], ["a", "c"]], popularity)

@@ -273,6 +273,12 @@ _COMPARATIVES = re.compile(r"(?:(?:a )?(?:bit |little |lot )?(?:" + "|".join(_CO
 _BETTER = re.compile(r"(?:better|longer|bigger|smaller|larger|stronger|nicer|fewer|less) [\w-]+(?: [\w-]+)?")
 """'Something with better battery', 'longer battery life': more of one quality in what the current request asks for,
 so it refines it (it was a request of its own: headphones under $100 gave way to a charger and a webcam)."""
+_MORE_OF = re.compile(
+    r"\b(?:more|less)\s+(?!(?:like|of|than|please|options|movies|films|books|games|recipes|wines|ones|picks|"
+    r"suggestions|recommendations|choices|stuff|things|ideas|titles|items|please)\b)([a-z][\w-]*)"
+)
+"""'Something more strategic', 'with more action': the current request, leaning another way, like the comparatives
+of `_COMPARATIVE_OF` ("a party game for 8 people", then "something more strategic", lost the 8 players)."""
 _SAID_AS_COMPARATIVE = re.compile(
     r"\bnot (?:\w+ )?(" + "|".join(_COMPARATIVE_OF) + r") enough\b|\bmore (" + "|".join(_COMPARATIVE_OF) + r")\b"
 )
@@ -852,7 +858,9 @@ def _is_new_topic(result: Understanding) -> bool:
     ('something funnier') and a liked title told as taste ('we loved Ticket to Ride') refine the current one: the
     family that asked for a quick game and then named one they loved lost "quick" and got a two-hour game."""
     asked_like = any(m.polarity == "like" and m.anchor for m in result.titles)
+    more = {m.group(1) for m in _MORE_OF.finditer(result.text.lower())}
     leaning = bool(result.positive) and all(
-        _COMPARATIVES.fullmatch(phrase) or _BETTER.fullmatch(phrase) for phrase in result.positive
+        _COMPARATIVES.fullmatch(phrase) or _BETTER.fullmatch(phrase) or set(phrase.split()) <= more
+        for phrase in result.positive
     )
     return asked_like or (not leaning and bool(result.positive or result.include_genres))

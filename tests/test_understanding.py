@@ -187,6 +187,9 @@ def test_phrases_that_look_negative_and_are_not(text, include, exclude, positive
         ("something with better battery", False, [], []),  # headphones under $100 gave way to a charger
         ("one with longer battery life", False, [], []),
         ("better acting", False, [], []),
+        ("something more strategic", False, [], []),  # a party game for 8 lost its 8 players
+        ("something with more action", False, [], []),
+        ("more of a romantic comedy", True, ["comedy"], []),  # "more of" names what it is
     ],
 )
 def test_comparatives_refine_the_current_request(text, new_topic, include, negative):

@@ -9,6 +9,7 @@ reply by the caller, never as every item's why. `distinct()` makes the whys of o
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 
@@ -105,6 +106,12 @@ def stem(word: str) -> str:
 def saying_pattern(words: Iterable[str]) -> re.Pattern[str]:
     """One pattern for any of `words` and their other endings (`stem`), in a lowered text: what "not violent" rules
     out and what a mood asked for leans to (`CandidateIndex.says`)."""
+    return _saying_pattern(tuple(words))
+
+
+@functools.lru_cache(maxsize=256)
+def _saying_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    """Kept per word list: a reply's five whys ask for the same mood's pattern."""
     return re.compile(r"\b(?:" + "|".join(stem(word.lower()) for word in words) + r")\b")
 
 

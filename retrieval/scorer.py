@@ -177,12 +177,12 @@ class Scorer:
         extra = np.zeros(len(rows), dtype=np.float32)
         anchors = [self.catalog.row_of[i] for i in request.anchors if i in self.catalog.row_of]
         if anchors:
-            cosines = embeddings @ self.catalog.embeddings[anchors].T
+            matrix = self.catalog.embeddings
             if links:
-                closeness = [self.neighbours.closeness(a, rows, cosines[:, n]) for n, a in enumerate(anchors)]
+                closeness = [self.neighbours.anchor_closeness(a, rows, embeddings, matrix) for a in anchors]
                 extra += self.weights.anchor * np.max(closeness, axis=0)
             else:
-                extra += self.weights.anchor * cosines.max(axis=1)
+                extra += self.weights.anchor * (embeddings @ matrix[anchors].T).max(axis=1)
         if request.people_items:
             extra += self.weights.asked_person * self.index.on_rows(dict.fromkeys(request.people_items, 1.0), rows)
         if request.preferred_genres:

@@ -80,9 +80,8 @@ class Whys:
         anchors = [self.catalog.row_of[i] for i in request.anchors if i in self.catalog.row_of]
         if not anchors:
             return None
-        one = np.array([row], dtype=np.int64)
-        cosines = self.catalog.embeddings[anchors] @ self.catalog.embeddings[row]
-        closeness = [float(self.neighbours.closeness(a, one, cosines[n : n + 1])[0]) for n, a in enumerate(anchors)]
+        one, matrix = np.array([row], dtype=np.int64), self.catalog.embeddings
+        closeness = [float(self.neighbours.anchor_closeness(a, one, matrix[one], matrix)[0]) for a in anchors]
         best = int(np.argmax(closeness))
         anchor = self.catalog.items[anchors[best]]
         item = self.catalog.items[row]

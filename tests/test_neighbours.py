@@ -93,6 +93,34 @@ def test_the_why_names_the_strongest_real_link(index) -> None:
     assert index.link(by_id["thriller-0"], ANCHOR) is None  # thriller is common here: no "both thriller"
 
 
+def test_an_anchors_closeness_to_every_row_is_kept_and_reads_as_closeness(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from recochat.retrieval import neighbours
+
+    columns = catalog_columns(FILMS)
+    index = NeighbourIndex(
+        FILMS, columns.genre_matrix, {g: c for c, g in enumerate(columns.genres)}, PeopleIndex(FILMS),
+        {item.id: row for row, item in enumerate(FILMS)},
+    )  # fmt: skip
+    rng = np.random.default_rng(1)
+    matrix = rng.normal(size=(len(FILMS), 8)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    some = np.array([1, 4, 6])
+    expected = index.closeness(0, some, matrix[some] @ matrix[0])
+    assert index.anchor_closeness(0, some, matrix[some], matrix) == pytest.approx(expected)
+    kept = index.anchor_closeness(0, np.arange(len(FILMS)), matrix, matrix)
+    assert index.anchor_closeness(0, np.arange(len(FILMS)), matrix, matrix) is kept  # computed once
+    assert not kept.flags.writeable
+    monkeypatch.setattr(neighbours, "KEPT_ANCHORS", 2)
+    for anchor in (1, 2, 3):
+        index.anchor_closeness(anchor, some, matrix[some], matrix)
+    assert [a for a, _ in index._kept] == [2, 3]  # the latest anchors only
+    monkeypatch.setattr(neighbours, "WHOLE_CATALOG_ROWS", 5)  # a large catalog: only the rows asked, nothing kept
+    assert index.anchor_closeness(4, some, matrix[some], matrix) == pytest.approx(
+        index.closeness(4, some, matrix[some] @ matrix[4])
+    )
+    assert [a for a, _ in index._kept] == [2, 3]
+
+
 def test_the_kind_two_close_items_share_is_what_a_close_one_with_no_link_says() -> None:
     """ "close to Die Hard, which you liked" went on with The Terminator's own tags ("time travel and killer robot")."""
 

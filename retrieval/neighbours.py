@@ -331,12 +331,12 @@ class NeighbourIndex:
 
     @staticmethod
     def shared_kind(item: CatalogItem, anchor: CatalogItem) -> str | None:
-        """'both 1980s action': the anchor's kind (its first genre that the item has, else the item's first genre
-        that the anchor has), with the decade when both are from the same one; None when they share no first genre.
+        """'both 1980s action': the anchor's kind (its first genre, and its second, that the item has, else the
+        item's first genre that the anchor has), with the decade when both are from the same one; None when they share no first genre.
         Weaker than `link`, so only said of an item already close to the anchor: what "close to Die Hard" rests on,
         where the why went on with the item's own tags ("time travel and killer robot") as if they were the link."""
-        if anchor.genres and anchor.genres[0] in item.genres:
-            kind = anchor.genres[0]
+        if anchor.genres and anchor.genres[0] in item.genres:  # and its second, when the item has both
+            kind = listing([g for g in anchor.genres[:2] if g in item.genres])
         elif item.genres and item.genres[0] in anchor.genres:
             kind = item.genres[0]
         else:

@@ -130,6 +130,7 @@ def test_the_kind_two_close_items_share_is_what_a_close_one_with_no_link_says() 
     die_hard = film(["action", "thriller"], 1988)
     assert NeighbourIndex.shared_kind(film(["science fiction", "action"], 1984), die_hard) == "both 1980s action"
     assert NeighbourIndex.shared_kind(film(["action", "adventure"], 2015), die_hard) == "both action"
+    assert NeighbourIndex.shared_kind(film(["thriller", "action"], 1989), die_hard) == "both 1980s action and thriller"
     assert NeighbourIndex.shared_kind(film(["thriller"], 1995), die_hard) == "both thriller"  # its own first genre
     assert NeighbourIndex.shared_kind(film(["comedy", "thriller"], 1988), die_hard) is None  # a flavour of both
 

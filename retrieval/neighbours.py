@@ -27,12 +27,13 @@ import numpy as np
 from .catalog import CatalogItem
 from .explain import fold_plural, listing, tags_of
 from .people import PeopleIndex, people_of
+from .schema import MADE_BY
 from .scoring import RowEmbeddings
 from .titles import normalize
 
 DIRECTOR_FIELDS = ("director", "directors")
-CREATOR_FIELDS = (*DIRECTOR_FIELDS, "author", "authors", "creator")
-"""Who made it: the strongest link ('also directed by Quentin Tarantino')."""
+CREATOR_FIELDS = tuple(MADE_BY)
+"""Who made it: the strongest link ('also directed by Quentin Tarantino', 'also hosted by Tom Blake')."""
 CAST_FIELDS = ("stars", "star", "cast", "actors")
 FIRST_GENRE = 1.0
 """Weight of an item's first genre: what the item is."""
@@ -311,11 +312,11 @@ class NeighbourIndex:
         """The strongest real link, as a fan would say it, or None when they share nothing worth naming:
         'also directed by Quentin Tarantino', 'also with Bill Murray', 'also a western and a war film'
         (rare genres), 'both heist and con artists' (tags)."""
-        creators = {normalize(n): n for n in people_of(item, CREATOR_FIELDS)}
-        shared = [creators[normalize(n)] for n in people_of(anchor, CREATOR_FIELDS) if normalize(n) in creators]
-        if shared:
-            verb = "written" if any(f in item.meta for f in ("author", "authors")) else "directed"
-            return f"also {verb} by {listing(shared)}"
+        for field in CREATOR_FIELDS:  # in the field's own words: directed, written, hosted, designed
+            theirs = {normalize(n): n for n in people_of(item, (field,))}
+            shared = [theirs[normalize(n)] for n in people_of(anchor, CREATOR_FIELDS) if normalize(n) in theirs]
+            if shared:
+                return f"also {MADE_BY[field]} by {listing(shared)}"
         cast = {normalize(n): n for n in people_of(item, CAST_FIELDS)}
         shared = [cast[normalize(n)] for n in people_of(anchor, CAST_FIELDS) if normalize(n) in cast]
         if shared:

@@ -16,7 +16,15 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-PEOPLE_FIELDS = ("stars", "star", "cast", "actors", "director", "directors", "author", "authors", "creator")
+MADE_BY: dict[str, str] = {
+    **dict.fromkeys(("director", "directors"), "directed"),
+    **dict.fromkeys(("author", "authors", "writer", "writers"), "written"),
+    **dict.fromkeys(("creator", "creators"), "created"),
+    **dict.fromkeys(("host", "hosts"), "hosted"),
+    **dict.fromkeys(("designer", "designers"), "designed"),
+}
+"""Columns of who made an item, with the verb a why says it in ("also hosted by Tom Blake")."""
+PEOPLE_FIELDS = ("stars", "star", "cast", "actors", *MADE_BY)
 """Columns of names: read by the people index (`people.py`), never a facet."""
 
 
@@ -60,7 +68,8 @@ _ROLE_HINTS: dict[Role, frozenset[str]] = {
 _NAMED_ID = ("id", "item_id", "movie_id", "movieid", "book_id", "recipe_id", "sku")
 _NAMED_TITLE = ("title", "name", "moviename", "item_name")
 _NAMED_TEXT = ("description", "plot", "summary", "overview", "synopsis", "blurb", "text")
-GENRE_COLUMNS = ("genres", "genre")
+GENRE_COLUMNS = ("genres", "genre", "topics", "topic", "subjects", "subject", "themes")
+"""Columns whose values are the items' genres, however few rows repeat them (a podcast's topics)."""
 _KIND_COLUMNS = (*GENRE_COLUMNS, "category", "categories", "type", "kind", "style", "class", "format")
 """Facet columns that say what an item is: their values come first among its kinds, where "more like X" weighs an
 item's first kind most (a headphone's category over its brand)."""
@@ -300,12 +309,14 @@ def infer_schema(rows: Sequence[Mapping[str, Any]], overrides: ColumnMap | None 
     columns = {name: _Column(name, [row.get(name) for row in sample]) for name in header}
     _check_named(header, overrides)
     id_col = overrides.id or _id_named(header) or _id_by_values(columns)
+    title_col = overrides.title or _named(header, _NAMED_TITLE) or _title_by_values(columns, id_col)
+    if id_col is None and title_col is not None and columns[title_col].unique():
+        id_col = title_col  # no ids, and every title is its own: the titles are the ids
     if id_col is None:
         raise SchemaError(
-            f"no id column found (looked for {', '.join(_NAMED_ID)}, then a column of unique short codes); "
-            "pass --id COLUMN"
+            f"no id column found (looked for {', '.join(_NAMED_ID)}, then a column of unique short codes, then "
+            "unique titles); pass --id COLUMN"
         )
-    title_col = overrides.title or _named(header, _NAMED_TITLE) or _title_by_values(columns, id_col)
     if title_col is None:
         raise SchemaError(
             f"no title column found (looked for {', '.join(_NAMED_TITLE)}, then a column of short unique text); "
@@ -352,14 +363,20 @@ def _id_named(header: Sequence[str]) -> str | None:
 
 
 def _id_by_values(columns: Mapping[str, _Column]) -> str | None:
-    """The first column of unique short codes (no spaces): 'isbn', 'sku_code', 'wine_no'."""
-    return next(
-        (c.name for c in columns.values() if c.unique() and c.share(lambda v: bool(_CODE.match(str(v)))) == 1.0),
-        None,
-    )
+    """The first column of unique short codes (no spaces): 'isbn', 'sku_code', 'wine_no'. A column of numbers is
+    codes only when they are digits all as long ('007', an ISBN): unique counts (a podcast's 120, 300 and 80
+    episodes) or ratings are no ids, however unique a small catalog's are."""
+    return next((c.name for c in columns.values() if c.unique() and _codes(c)), None)
 
 
-def _title_by_values(columns: Mapping[str, _Column], id_col: str) -> str | None:
+def _codes(column: _Column) -> bool:
+    values = [str(v).strip() for v in column.filled]
+    if not all(_CODE.match(v) for v in values):
+        return False
+    return not column.numeric() or (all(v.isdigit() for v in values) and len({len(v) for v in values}) == 1)
+
+
+def _title_by_values(columns: Mapping[str, _Column], id_col: str | None) -> str | None:
     """The first column of short text that is mostly unique and has letters: a name, not a code or a blurb."""
     for column in columns.values():
         filled = column.filled

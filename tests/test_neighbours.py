@@ -135,6 +135,19 @@ def test_the_kind_two_close_items_share_is_what_a_close_one_with_no_link_says() 
     assert NeighbourIndex.shared_kind(film(["comedy", "thriller"], 1988), die_hard) is None  # a flavour of both
 
 
+def test_a_shared_maker_is_named_in_the_fields_own_verb() -> None:
+    def show(title: str, **meta: object) -> CatalogItem:
+        return CatalogItem(title, title, title, {"genres": ["true crime"], **meta})
+
+    index = NeighbourIndex([], np.zeros((0, 0)), {}, PeopleIndex([]), {})
+    ledger, midnight = show("The Crime Ledger", host="Tom Blake"), show("Murder at Midnight", host="Tom Blake")
+    assert index.link(midnight, ledger) == "also hosted by Tom Blake"  # was "also directed by"
+    pandemic, forbidden = show("Pandemic", designer="Matt Leacock"), show("Forbidden Island", designer="Matt Leacock")
+    assert index.link(forbidden, pandemic) == "also designed by Matt Leacock"
+    hobbit, silmarillion = show("The Hobbit", author="J. R. R. Tolkien"), show("Silm", author="J. R. R. Tolkien")
+    assert index.link(silmarillion, hobbit) == "also written by J. R. R. Tolkien"
+
+
 def test_exposure_by_hand() -> None:
     popularity = {"a": 4.0, "b": 3.0, "c": 2.0, "d": 1.0, "e": 0.0}  # head (top fifth): a
     measured = exposure([["a", "b"], ["a", "c"]], popularity)

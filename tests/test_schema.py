@@ -67,6 +67,26 @@ def test_every_role_is_inferred_and_a_name_never_overrules_its_values():
     assert "people: director" in schema.describe() and "kept, not read: url" in schema.describe()
 
 
+def test_a_catalog_without_ids_is_keyed_by_its_unique_titles_and_its_hosts_and_topics_are_read():
+    """A podcast list: unique episode counts were taken for ids, its topics (few rows repeat them) and hosts were
+    kept, not read."""
+    podcasts = [
+        {
+            "name": f"Show {n}",
+            "host": ["Tom Blake", "Ana Ruiz", "Raj Patel"][n % 3],
+            "topics": ["true crime;history", "science;space", "comedy;interviews", "finance", "kids"][n % 5],
+            "episodes": [120, 300, 80, 45, 1000, 210, 9][n],
+            "summary": f"A weekly show number {n}, with a long enough description to be read as its text.",
+        }
+        for n in range(7)
+    ]
+    schema = infer_schema(podcasts)
+    assert (schema.id, schema.title, schema.facets) == ("name", "name", ("topics",))
+    assert "people: host" in schema.describe() and Numeric("episodes", Role.NUMBER) in schema.numerics
+    codes = [{**row, "ref": f"{n:03d}"} for n, row in enumerate(podcasts)]  # digits all as long: codes
+    assert infer_schema(codes).id == "ref"
+
+
 def test_values_decide_when_names_disagree():
     data = rows()
     for n, row in enumerate(data):

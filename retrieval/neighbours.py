@@ -316,7 +316,7 @@ class NeighbourIndex:
             theirs = {normalize(n): n for n in people_of(item, (field,))}
             shared = [theirs[normalize(n)] for n in people_of(anchor, CREATOR_FIELDS) if normalize(n) in theirs]
             if shared:
-                return f"also {MADE_BY[field]} by {listing(shared)}"
+                return f"also {MADE_BY[field]} {listing(shared)}"
         cast = {normalize(n): n for n in people_of(item, CAST_FIELDS)}
         shared = [cast[normalize(n)] for n in people_of(anchor, CAST_FIELDS) if normalize(n) in cast]
         if shared:

@@ -17,13 +17,14 @@ from enum import StrEnum
 from typing import Any
 
 MADE_BY: dict[str, str] = {
-    **dict.fromkeys(("director", "directors"), "directed"),
-    **dict.fromkeys(("author", "authors", "writer", "writers"), "written"),
-    **dict.fromkeys(("creator", "creators"), "created"),
-    **dict.fromkeys(("host", "hosts"), "hosted"),
-    **dict.fromkeys(("designer", "designers"), "designed"),
+    **dict.fromkeys(("director", "directors"), "directed by"),
+    **dict.fromkeys(("author", "authors", "writer", "writers"), "written by"),
+    **dict.fromkeys(("creator", "creators"), "created by"),
+    **dict.fromkeys(("host", "hosts"), "hosted by"),
+    **dict.fromkeys(("designer", "designers"), "designed by"),
+    **dict.fromkeys(("artist", "artists", "band"), "by"),
 }
-"""Columns of who made an item, with the verb a why says it in ("also hosted by Tom Blake")."""
+"""Columns of who made an item, with the words a why says it in ("also hosted by Tom Blake", "also by Mara Quill")."""
 PEOPLE_FIELDS = ("stars", "star", "cast", "actors", *MADE_BY)
 """Columns of names: read by the people index (`people.py`), never a facet."""
 
@@ -80,6 +81,8 @@ _RANGE_ENDS = re.compile(
 )
 """'min_players', 'maxplayers', 'age_max'; not 'minutes' or 'mins'."""
 _NUMBER_TEXT = re.compile(r"^[$£€]?\s*-?\d[\d,]*(?:\.\d+)?\s*$")
+_DATE = re.compile(r"\s*(?:\d{4}[-/.]\d{1,2}(?:[-/.]\d{1,2})?|\d{1,2}[-/.]\d{1,2}[-/.]\d{4})(?:[T ][\d:.]+Z?)?\s*$")
+"""A date as catalogs write one: 1997-05-21, 1997/05, 21.05.1997, 1997-05-21T10:00:00Z."""
 _YEAR_IN = re.compile(r"(?<!\d)(1[0-9]{3}|20[0-9]{2}|2100)(?!\d)")
 _CODE = re.compile(r"^[\w\-./:#]{1,40}$")
 LIST_SEPARATORS = ("|", ";")
@@ -328,6 +331,11 @@ def infer_schema(rows: Sequence[Mapping[str, Any]], overrides: ColumnMap | None 
     numbers = [c for c in kept if c in forced or _is_number(columns[c], overrides)]
     ranges = _ranges([c for c in numbers if c not in forced])
     numerics = [Numeric(c, forced.get(c) or ranges.get(c) or _role_of(columns[c])) for c in numbers]
+    if not any(n.role is Role.YEAR for n in numerics):  # "released": "1997-05-21" is the year its item came out
+        dated = next((c for c in kept if c not in numbers and _dated(columns[c])), None)
+        if dated is not None:
+            numbers.append(dated)
+            numerics.append(Numeric(dated, Role.YEAR))
     numeric_names = set(numbers)
     facets = [c for c in kept if c not in numeric_names and (c in overrides.facets or _is_facet(columns[c], overrides))]
     facets.sort(key=lambda c: c.lower() not in _KIND_COLUMNS)  # stable: the others keep the file's order
@@ -364,16 +372,27 @@ def _id_named(header: Sequence[str]) -> str | None:
 
 def _id_by_values(columns: Mapping[str, _Column]) -> str | None:
     """The first column of unique short codes (no spaces): 'isbn', 'sku_code', 'wine_no'. A column of numbers is
-    codes only when they are digits all as long ('007', an ISBN): unique counts (a podcast's 120, 300 and 80
-    episodes) or ratings are no ids, however unique a small catalog's are."""
+    codes only when they are digits all as long, zero-padded or of five digits or more ('007', an ISBN), under a
+    name that is no measure: counts (a podcast's 120, 300 and 80 episodes), lengths (an album's 48 minutes) or
+    ratings are no ids, however unique a small catalog's are."""
     return next((c.name for c in columns.values() if c.unique() and _codes(c)), None)
 
 
 def _codes(column: _Column) -> bool:
     values = [str(v).strip() for v in column.filled]
-    if not all(_CODE.match(v) for v in values):
+    if not all(_CODE.match(v) for v in values) or _dated(column):  # release dates are unique too
         return False
-    return not column.numeric() or (all(v.isdigit() for v in values) and len({len(v) for v in values}) == 1)
+    if not column.numeric():
+        return True
+    digits = all(v.isdigit() for v in values) and len({len(v) for v in values}) == 1
+    return digits and _role_of(column) is Role.NUMBER and (len(values[0]) >= 5 or any(v[0] == "0" for v in values))
+
+
+def _dated(column: _Column) -> bool:
+    """Dates under a name that says when ('released': '1997-05-21', 'published': '05/21/1997')."""
+    return (
+        bool(_words(column.name) & _ROLE_HINTS[Role.YEAR]) and column.share(lambda v: bool(_DATE.match(str(v)))) >= 0.95
+    )
 
 
 def _title_by_values(columns: Mapping[str, _Column], id_col: str | None) -> str | None:

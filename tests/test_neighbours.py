@@ -146,6 +146,8 @@ def test_a_shared_maker_is_named_in_the_fields_own_verb() -> None:
     assert index.link(forbidden, pandemic) == "also designed by Matt Leacock"
     hobbit, silmarillion = show("The Hobbit", author="J. R. R. Tolkien"), show("Silm", author="J. R. R. Tolkien")
     assert index.link(silmarillion, hobbit) == "also written by J. R. R. Tolkien"
+    debut, second = show("Paper Boats", artist="Mara Quill"), show("Sunday Bread", artist="Mara Quill")
+    assert index.link(second, debut) == "also by Mara Quill"
 
 
 def test_exposure_by_hand() -> None:

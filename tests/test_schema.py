@@ -87,6 +87,25 @@ def test_a_catalog_without_ids_is_keyed_by_its_unique_titles_and_its_hosts_and_t
     assert infer_schema(codes).id == "ref"
 
 
+def test_release_dates_are_years_and_neither_dates_nor_lengths_are_ids():
+    """An album list: its unique release dates, then its unique two-digit lengths, were taken for ids."""
+    albums = [
+        {
+            "album": f"Album {n}",
+            "artist": ["The Lanterns", "Mara Quill"][n % 2],
+            "released": f"{1990 + 3 * n}-0{1 + n % 9}-1{n % 10}",
+            "length_min": 35 + 3 * n,
+            "about": f"Songs number {n}, with a long enough description to be read as the album's text.",
+        }
+        for n in range(8)
+    ]
+    schema = infer_schema(albums)
+    assert (schema.id, schema.title) == ("album", "album")
+    assert Numeric("released", Role.YEAR) in schema.numerics and Numeric("length_min", Role.DURATION) in schema.numerics
+    assert "people: artist" in schema.describe()
+    assert infer_schema([{**a, "upc": f"0{700 + n}"} for n, a in enumerate(albums)]).id == "upc"  # zero-padded
+
+
 def test_values_decide_when_names_disagree():
     data = rows()
     for n, row in enumerate(data):

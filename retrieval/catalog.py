@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from .schema import (
+    FLAG_NO,
+    FLAG_YES,
     GENRE_COLUMNS,
     CatalogSchema,
     ColumnMap,
@@ -23,6 +25,7 @@ from .schema import (
     SchemaError,
     as_list,
     as_number,
+    flag_kind,
     infer_schema,
     year_of,
 )
@@ -207,6 +210,8 @@ def _row_meta(row: dict[str, Any], schema: CatalogSchema) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     for name in (*schema.facets, *(n.column for n in schema.numerics), *schema.other):
         value = _normalize(row.get(name), roles.get(name), name in schema.facets)
+        if name in schema.facets and value and set(value) <= FLAG_YES | FLAG_NO:  # a yes/no column: a kind or none
+            value = [flag_kind(name)] if set(value) & FLAG_YES else None
         if value is None:
             continue
         meta["year" if roles.get(name) is Role.YEAR else _meta_key(name)] = value

@@ -35,6 +35,8 @@ _COLUMN_NOUNS = {
     "movie": ("director", "directors", "cast", "runtime", "imdb_id", "movieid", "movie_id"),
 }
 """Columns only one kind of catalog has; checked after the name, which is more deliberate."""
+_GENERIC_NOUNS = frozenset({"item", "row", "record", "entry", "line", "export", "result", "sample"})
+"""Plurals of a file name that say nothing of what its items are: telling columns say more ('items.csv' of books)."""
 _NOUN_SHAPE = re.compile(r"^[a-z][a-z -]{0,38}[a-z]$")
 
 
@@ -56,18 +58,21 @@ def plural(noun: str) -> str:
 
 
 def infer_noun(name: str, columns: Iterable[str], plural_of: str = "") -> str:
-    """What the items are called: from a file or collection name ('my_books') or telling columns ('author'),
-    else the plural that ends the file name `plural_of` in the singular ('wines.csv' → wine, 'lessons' →
-    lesson); "item" when none says."""
+    """What the items are called: from a file or collection name ('my_books'), else the plural that ends the file
+    name `plural_of` in the singular ('wines.csv' → wine, 'restaurants' → restaurant), unless a generic one
+    ('items'), else telling columns ('author'); "item" when none says."""
     words = set(re.split(r"[^a-z]+", name.lower()))
     for noun, hints in _NAME_NOUNS.items():
         if words & set(hints):
             return noun
+    named = singular(plural_of)
+    if named and named not in _GENERIC_NOUNS:  # 'restaurants.csv' with a cuisine column holds restaurants
+        return named
     keys = {c.lower() for c in columns}
     for noun, hints in _COLUMN_NOUNS.items():
         if keys & set(hints):
             return noun
-    return singular(plural_of) or DEFAULT_NOUN
+    return named or DEFAULT_NOUN
 
 
 def singular(name: str) -> str | None:

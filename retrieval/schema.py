@@ -69,9 +69,13 @@ _ROLE_HINTS: dict[Role, frozenset[str]] = {
 _NAMED_ID = ("id", "item_id", "movie_id", "movieid", "book_id", "recipe_id", "sku")
 _NAMED_TITLE = ("title", "name", "moviename", "item_name")
 _NAMED_TEXT = ("description", "plot", "summary", "overview", "synopsis", "blurb", "text")
-GENRE_COLUMNS = ("genres", "genre", "topics", "topic", "subjects", "subject", "themes")
-"""Columns whose values are the items' genres, however few rows repeat them (a podcast's topics)."""
-_KIND_COLUMNS = (*GENRE_COLUMNS, "category", "categories", "type", "kind", "style", "class", "format")
+GENRE_COLUMNS = ("genres", "genre")
+_NAMED_KINDS = ("topics", "topic", "subjects", "subject", "themes", "theme", "cuisine", "cuisines")
+_NAMED_PLACES = ("neighborhood", "neighbourhood", "city", "region", "country", "area", "district", "location")
+_NAMED_FACETS = (*GENRE_COLUMNS, *_NAMED_KINDS, *_NAMED_PLACES)
+"""Columns of short values that are facets however few rows repeat them: in a small catalog every podcast's
+topics, every restaurant's cuisine and most neighbourhoods are their own."""
+_KIND_COLUMNS = (*GENRE_COLUMNS, *_NAMED_KINDS, "category", "categories", "type", "kind", "style", "class", "format")
 """Facet columns that say what an item is: their values come first among its kinds, where "more like X" weighs an
 item's first kind most (a headphone's category over its brand)."""
 _TEXT_EXTRAS = (*GENRE_COLUMNS, "tags", "keywords")
@@ -80,6 +84,7 @@ _RANGE_ENDS = re.compile(
     r"^(?:(?P<pre>min|max|minimum|maximum)(?:[_ ]|(?=[a-z]{3,}$)(?!ute|s$))(?P<a>.+)|(?P<b>.+?)[_ ](?P<post>min|max|minimum|maximum))$"
 )
 """'min_players', 'maxplayers', 'age_max'; not 'minutes' or 'mins'."""
+_PRICE_LEVEL = re.compile(r"^(?:\${1,5}|£{1,5}|€{1,5}|¥{1,5})$")
 _NUMBER_TEXT = re.compile(r"^[$£€]?\s*-?\d[\d,]*(?:\.\d+)?\s*$")
 _DATE = re.compile(r"\s*(?:\d{4}[-/.]\d{1,2}(?:[-/.]\d{1,2})?|\d{1,2}[-/.]\d{1,2}[-/.]\d{4})(?:[T ][\d:.]+Z?)?\s*$")
 """A date as catalogs write one: 1997-05-21, 1997/05, 21.05.1997, 1997-05-21T10:00:00Z."""
@@ -243,6 +248,8 @@ def as_number(value: Any) -> float | None:
     if isinstance(value, (int, float)):
         return float(value)
     text = str(value).strip()
+    if _PRICE_LEVEL.match(text):
+        return float(len(text))  # "$$": the second of a restaurant guide's price levels
     if not _NUMBER_TEXT.match(text):
         return None
     return float(re.sub(r"[$£€,\s]", "", text))
@@ -257,6 +264,18 @@ def as_list(value: Any) -> list[str]:
         if sep in text:
             return [part.strip() for part in text.split(sep) if part.strip()]
     return [text.strip()] if text.strip() else []
+
+
+FLAG_YES = frozenset({"yes", "true", "y"})
+FLAG_NO = frozenset({"no", "false", "n"})
+_FLAG_FILLER = frozenset({"is", "has", "friendly", "ok", "okay", "option", "options", "available", "suitable", "for"})
+
+
+def flag_kind(column: str) -> str:
+    """The kind a yes in a yes/no column gives its item: 'vegetarian_friendly' → 'vegetarian', 'is_vegan' → 'vegan',
+    'outdoor_seating' → 'outdoor seating' (a "yes" and a "no" were kinds of their own)."""
+    words = [w for w in re.split(r"[^a-z]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", column).lower()) if w]
+    return " ".join(w for w in words if w not in _FLAG_FILLER) or " ".join(words)
 
 
 def year_of(value: Any) -> int | None:
@@ -371,7 +390,8 @@ def _id_named(header: Sequence[str]) -> str | None:
 
 
 def _id_by_values(columns: Mapping[str, _Column]) -> str | None:
-    """The first column of unique short codes (no spaces): 'isbn', 'sku_code', 'wine_no'. A column of numbers is
+    """The first column of unique short codes (no spaces, digits in most): 'isbn', 'sku_code', 'wine_no'. A column
+    of numbers is
     codes only when they are digits all as long, zero-padded or of five digits or more ('007', an ISBN), under a
     name that is no measure: counts (a podcast's 120, 300 and 80 episodes), lengths (an album's 48 minutes) or
     ratings are no ids, however unique a small catalog's are."""
@@ -382,6 +402,8 @@ def _codes(column: _Column) -> bool:
     values = [str(v).strip() for v in column.filled]
     if not all(_CODE.match(v) for v in values) or _dated(column):  # release dates are unique too
         return False
+    if sum(any(ch.isdigit() for ch in v) for v in values) < len(values) / 2:
+        return False  # words: a small catalog's cuisines (mexican, chinese, …) are each its own, and no codes
     if not column.numeric():
         return True
     digits = all(v.isdigit() for v in values) and len({len(v) for v in values}) == 1
@@ -458,8 +480,8 @@ def _is_facet(column: _Column, overrides: ColumnMap) -> bool:
     values = [v.lower() for cell in column.filled for v in as_list(cell)]
     if not values or len(set(values)) > FACET_MAX_VALUES or sum(len(v) for v in values) / len(values) > 30:
         return False
-    if column.name.lower() in GENRE_COLUMNS:
-        return True  # short values under a genre column's name: genres, however few the rows that repeat them
+    if column.name.lower() in _NAMED_FACETS:
+        return True  # short values under a genre's, topic's or place's name: facets, however few rows repeat them
     counts = Counter(values)
     repeated = sum(n for n in counts.values() if n > 1) / len(values)
     if column.listed():

@@ -117,6 +117,8 @@ def test_the_noun_is_inferred_from_the_name_then_the_columns_and_stored(tmp_path
     assert noun_of("catalog-3", {"director": "Mann"}) == "movie"
     assert noun_of("catalog-4", {"year": 2001}, source="recipes") == "recipe"  # the file name counts too
     assert noun_of("catalog-5", {"year": 2001}) == "item"
+    assert noun_of("catalog-6", {"cuisine": "thai"}, source="restaurants") == "restaurant"  # was "recipe"
+    assert noun_of("catalog-7", {"author": "Le Guin"}, source="items") == "book"  # a generic plural says nothing
     assert store.noun("no-such-collection") is None
 
 

@@ -106,6 +106,25 @@ def test_release_dates_are_years_and_neither_dates_nor_lengths_are_ids():
     assert infer_schema([{**a, "upc": f"0{700 + n}"} for n, a in enumerate(albums)]).id == "upc"  # zero-padded
 
 
+def test_a_restaurant_guide_cuisines_places_price_levels_and_yes_no_columns(tmp_path):
+    """Each of a small guide's cuisines is its own: the cuisine column was taken for ids; "$$" was a kind, and so
+    were the "yes" and "no" of `vegetarian_friendly`."""
+    path = tmp_path / "restaurants.csv"
+    path.write_text(
+        "name,cuisine,neighborhood,price,vegetarian_friendly,description\n"
+        "Casa Luna,mexican,Mission,$$,yes,Handmade tortillas and slow-braised carnitas.\n"
+        "Golden Lotus,chinese,Chinatown,$,yes,Dim sum carts all morning.\n"
+        "Smoke & Barrel,barbecue,Dogpatch,$$$,no,Texas-style brisket smoked overnight.\n"
+    )
+    loaded = load_catalog(path)
+    schema = loaded.schema
+    assert (schema.id, schema.facets) == ("name", ("cuisine", "neighborhood", "vegetarian_friendly"))
+    assert Numeric("price", Role.PRICE) in schema.numerics
+    luna, _, smoke = loaded.items
+    assert luna.genres == ["mexican", "mission", "vegetarian"] and luna.meta["price"] == 2
+    assert smoke.genres == ["barbecue", "dogpatch"]  # a "no" is no kind
+
+
 def test_values_decide_when_names_disagree():
     data = rows()
     for n, row in enumerate(data):

@@ -109,7 +109,7 @@ class GroundingValidator:
         """A plot is checked word for word: "a young woman" for a ten-year-old girl is false, though "young"
         and "woman" are too common to count as shared themes."""
         self.excluded = content_words(kind_words(excluded or []))
-        self.facts = self.words_of(facts) if facts else None
+        self.facts = _with_other_endings(self.words_of(facts)) if facts else None
         self.fact_names = frozenset(_NAME_WORD.findall(facts.lower())) if facts else None
         self.share = brief.share
         self.free_words = _GENERIC if brief.generic else frozenset()
@@ -210,6 +210,8 @@ _PROMISE = re.compile(
     re.I,
 )
 """A writer cannot keep promises about later replies: the ranker decides them."""
+_ASKED = re.compile(r"\b(?:did|do|does|would|will|have|had|can|could)\s+$", re.I)
+"""What a claim of `_USER_CLAIM` follows when it is a question ("which one did you love?", "have you seen it?")."""
 _USER_CLAIM = re.compile(
     r"\byou(?:'ve| have)? (?:already )?(enjoyed|loved|liked|watched|seen|adored|love|like)\b|\bglad you\b"
     r"|\b(?:your|great|good|perfect|nice|excellent|wonderful|fantastic|delightful) (?:\w+ )?choice\b"
@@ -374,6 +376,8 @@ def _user_claim(s: Sentence, v: GroundingValidator) -> str | None:
     "You loved X, and now you love Y" claims Y too."""
     text = s.text
     for claim in _USER_CLAIM.finditer(text):
+        if _ASKED.search(text[: claim.start()]):
+            continue  # "which one did you love?" asks; it claims nothing
         end = text.find(",", claim.end())
         clause = text[claim.start() : end if end >= 0 else len(text)]
         named = {match.item_id for match in v.titles.find(clause)}
@@ -394,9 +398,20 @@ def _unknown_name(s: Sentence, v: GroundingValidator) -> str | None:
     return f"names what the facts do not: {unknown}" if unknown else None
 
 
+def _with_other_endings(words: set[str]) -> set[str]:
+    """The facts' words and their verbs' other forms: the draft's "name one you loved" allows "which one did you
+    love?" (dropped as off the facts, every greeting fell back to the template)."""
+    stems = {w[: -len(end)] + add for w in words for end, adds in _ENDINGS if w.endswith(end) for add in adds}
+    return words | {w for w in stems if len(w) >= 3}
+
+
+_ENDINGS = (("ied", ("y",)), ("ed", ("", "e")), ("ing", ("", "e")))
+
+
 def _wrong_kind(s: Sentence, v: GroundingValidator) -> str | None:
-    """A kind it is not, whatever the share: "Airplane is an animated comedy"."""
-    if v.facts is None:
+    """A kind it is not, whatever the share: "Airplane is an animated comedy". A reply about no item (small talk)
+    calls nothing anything: "which one did you love?" is no romance."""
+    if v.facts is None or not v.allowed:
         return None
     wrong = ((s.untitled - v.free_words) & GENRE_TERMS) - v.facts
     return f"calls it what the facts do not: {sorted(wrong)}" if wrong else None

@@ -567,6 +567,24 @@ def test_youre_welcome_answers_only_a_thank_you():
     assert _rule(paraphrase("recommend me something"), welcome) == "unthanked_welcome"
 
 
+def test_a_question_about_what_the_user_loves_claims_nothing():
+    """The embedded model's "hi" answered "What kind of movie are you in the mood for, or which one did you love?",
+    dropped as a claim: every greeting fell back to the template, with a note that its sentences missed the
+    catalog."""
+    from recochat.bot.grounding import GroundingValidator
+    from recochat.bot.writer import Brief
+
+    *_, titles = _items()
+    draft = "Hi! Tell me what kind of movie you're in the mood for, or name one you loved."
+    brief = Brief("smalltalk", {}, [], f"{draft} hi", share=0.75, questions=True, min_words=3, generic=False)
+    question = "What kind of movie are you in the mood for, or which one did you love?"
+    assert _rule(GroundingValidator(brief, titles), question) is None
+    assert _rule(GroundingValidator(brief, titles), "Have you seen Heat, a crime thriller?") != "user_claim"
+    assert _rule(_recommend_validator(), "You loved Hot Fuzz, and now you love Heat, a crime thriller.") == (
+        "user_claim"
+    )
+
+
 @pytest.mark.parametrize(
     "sentence, picks, dropped_by",
     [

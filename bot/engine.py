@@ -41,7 +41,7 @@ from . import phrasing
 from .attributes import bounds_of
 from .errors import NothingToUndo, UnknownItem
 from .event_log import CollaborativeLog
-from .lexicon import mood_words
+from .lexicon import mood_alone, mood_words
 from .phrasing import MAX_ITEMS
 from .profile_update import DEFAULT_UPDATE, VectorOf, after_event, replay
 from .reading import TurnReader
@@ -336,6 +336,7 @@ class Engine:
             held_genres=[g for g in c.required_genres if g in KIDS_GENRES],
             preferred_genres=c.preferred_genres,
             mood_words=mood_words(texts, profile.disliked_aspects[-3:]),
+            mood_alone=mood_alone(texts),
             exclude_genres=c.exclude_genres,
             bounds=bounds_of(c.attributes, self.reader.schema, self.recommender.index.cut),
             exclude_words=phrasing.exclusion_words(c.exclude_genres, profile.disliked_aspects),

@@ -81,6 +81,8 @@ class RankRequest:
     mood_words: list[str] = field(default_factory=list)
     """Soft too: an item whose description or tags say one of these (the words for a mood asked for: "a sad movie"
     gives heartbreaking, tearjerker, …) gets `ScoringWeights.mood`, and its why quotes them."""
+    mood_alone: bool = False
+    """The mood is the whole ask ("something darker", "a sad movie"): it weighs `ScoringWeights.mood_alone`."""
     bounds: tuple[Bound, ...] = ()
     """Hard: the catalog's numbers an item must fall within ("for 4 players": min_players ≤ 4 ≤ max_players)."""
     liked: list[str] = field(default_factory=list)

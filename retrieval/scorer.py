@@ -193,7 +193,9 @@ class Scorer:
         # one rare) for "she likes romance, I hate cheesy stuff": Titanic, Dirty Dancing, Pretty Woman
         phrases = [phrase for phrase, _ in request.aspects if phrase not in self.index.genre_column]
         said = self.weights.tagged * self.neighbours.tagged(rows, phrases) if phrases else 0.0
-        if request.mood_words:  # a 'feel-good' tag is asked by both: it counts once
+        if request.mood_words and request.mood_alone:  # the user's own word as a tag ('feel-good') leads its kin
+            said = said + self.weights.mood_alone * self.index.says(request.mood_words, rows)
+        elif request.mood_words:  # a 'feel-good' tag in "a feel-good animated film" counts once
             said = np.maximum(said, self.weights.mood * self.index.says(request.mood_words, rows))
         extra += said
         preferred = [b for b in request.bounds if b.prefer is not None]

@@ -37,6 +37,10 @@ class ScoringWeights:
     mood: float = 0.15
     """Added for an item whose own text says the mood asked for (`RankRequest.mood_words`; a tag `tagged` lifts counts
     once). Less than a soft genre: in "a feel-good animated film" the genre is what is asked, the mood how."""
+    mood_alone: float = 0.3
+    """The same when the mood is the whole ask (`RankRequest.mood_alone`): "something darker" after "something funny,
+    I loved Hot Fuzz" led with The 40-Year-Old Virgin at 0.15, the comedy lean and Hot Fuzz's neighbours outweighing
+    it; at 0.3 Dr. Strangelove ("deeply unsettling") and Trainspotting ("grimly funny and harrowing")."""
     closeness: float = 0.3
     """Times 1 / (1 + |value − prefer|), averaged over a request's bounds with a `Bound.prefer`: a range ask leans
     to the items whose range is closest to it ("for 2 players": 2–2 games before 2–8 ones)."""

@@ -171,6 +171,9 @@ def test_a_mood_leans_to_the_items_whose_text_says_it_and_a_tag_counts_once(rank
     tagged = ranker.scorer.leaning(rows, ranker.catalog.embeddings, both)
     assert tagged[3] == pytest.approx(ranker.weights.tagged * ranker.neighbours.tagged(rows[3:4], ["tearjerker"])[0])
     assert tagged[4] == pytest.approx(ranker.weights.mood)
+    # the mood as the whole ask ("a tearjerker"): it weighs more, and the user's own word as a tag leads its kin
+    alone = ranker.scorer.leaning(rows, ranker.catalog.embeddings, replace(both, mood_alone=True))
+    assert alone[4] == pytest.approx(ranker.weights.mood_alone) and alone[3] == pytest.approx(tagged[3] + alone[4])
 
 
 def test_an_exhausted_genre_fills_in_order_soft_then_years_then_hard(ranker) -> None:  # type: ignore[no-untyped-def]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recochat.bot.lexicon import MOODS, SAME_IN_TEXT, mood_words
+from recochat.bot.lexicon import MOODS, SAME_IN_TEXT, mood_alone, mood_words
 from recochat.retrieval.catalog import CatalogItem
 from recochat.retrieval.explain import (
     anchor_reason,
@@ -141,6 +141,9 @@ def test_a_mood_word_asks_for_what_the_catalog_says_of_that_mood() -> None:
     assert mood_words(["sad will make cry"], ["depressing"]) == list(MOODS["uplifting"])
     assert "inspiring" not in MOODS["uplifting"]  # "awe-inspiring" is no feel-good (Free Solo)
     assert SAME_IN_TEXT["sad"] == MOODS["sad"]  # "nothing sad" rules out "a heartbreaking…"
+    # the mood as the whole ask, or as how a kind is asked for
+    assert mood_alone(["darker"]) and mood_alone(["sad will make cry"]) and mood_alone(["feel-good"])
+    assert not mood_alone(["feel-good animated family"]) and not mood_alone(["heist"]) and not mood_alone([])
 
 
 def test_a_mood_reason_names_the_tag_or_quotes_the_word_where_it_is() -> None:

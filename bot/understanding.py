@@ -119,10 +119,12 @@ _FIRST_FEW = re.compile(r"\b(?:first|top)\s+(two|three|four|five|[2-5])\b")
 _ABOUT = re.compile(
     r"\b(what(?:'s| is| was)?\b.*\babout|tell me (?:more )?about|who (?:directed|stars?|is in|plays|made|wrote)|"
     r"what year|when (?:was|did)|describe|plot of|more info|more about|tell me more(?=\W*$))\b"
-    r"|\b(?:any good|worth (?:it|watching|reading|playing|buying))\s*\?|^\s*(?:is|was)\b[^?]{0,40}\bgood\s*\?"
+    r"|\b(?:any good|worth (?:it|watching|reading|playing|buying))\s*\?"
+    r"|^\s*(?:is|was|does|did|has)\s+(?!there\b|anything\b|something\b)[^?]{0,50}\?\s*$"
 )
-"""Asks about one item: 'what is X about?', 'is #2 any good?', 'is X worth watching?' (a question, not a like);
-never 'do you know any good comedies like X', which asks for recommendations."""
+"""Asks about one item: 'what is X about?', 'is #2 any good?', 'is X worth watching?', 'is #1 scary?', 'does #2 have a
+happy ending?' (a question, not a like: "is #1 scary?" noted "you liked Star Wars" and built the next picks around it);
+never 'do you know any good comedies like X' or 'is there anything like #2?', which ask for recommendations."""
 _REQUEST = re.compile(r"\b(something|anything|recommend|suggest|similar)\b")
 """'what about something funny like X' asks for recommendations, not about X."""
 _WHY = re.compile(r"^\s*why\b")

@@ -687,6 +687,9 @@ def test_too_much_singing_rules_out_musicals():
         ("is Hot Fuzz worth watching?", "about"),
         ("#2 looks good", "recommend"),
         ("the second one is good", "recommend"),
+        ("is #1 scary?", "about"),  # noted "you liked Star Wars" and built the next picks around it
+        ("does #2 have a happy ending?", "about"),
+        ("is there anything like #2?", "recommend"),
     ],
 )
 def test_is_it_any_good_asks_about_the_item(text, intent):

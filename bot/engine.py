@@ -293,8 +293,9 @@ class Engine:
         loosened = self._loosened(request, items) or (
             None if items else phrasing.dead_end(self.recommender.blocking_genres(request))
         )
-        if items and understood.positive and not any(r.linked or r.fit >= NOTHING_FITS_BELOW for r in items):
-            loosened = " ".join(filter(None, [loosened, phrasing.nothing_fits()]))  # "a heist movie", every heist seen
+        if items and request.aspects and not any(r.linked or r.fit >= NOTHING_FITS_BELOW for r in items):
+            # "a heist movie", every heist seen; or a refinement ("not #1, too slow") of an ask nothing left fits
+            loosened = " ".join(filter(None, [loosened, phrasing.nothing_fits()]))
         return TurnResult(
             profile.user_id,
             understood.text,

@@ -86,7 +86,7 @@ _FILLER = re.compile(
     r"lol|lmao|haha\w*|hehe\w*|hmm+|oh|ah|yeah|yep|yes|nope|nah|sure|wow|oops|sorry|btw|"
     r"(?:my|our) (?:(?:girl|boy)friend|wife|husband|partner|mum|mom|mother|dad|father|friends?|parents|date|kids|"
     r"children|sons?|daughters?|nieces?|nephews?|grandkids)|"
-    r"we|us|our|she|he|they|they'?re|'re|him|them|both|can|should|loves|likes|"
+    r"we|us|our|she|he|they|they'?re|'re|him|them|both|can|should|loves|likes|(?:a |big |huge )?fans? of|"
     r"great|good|awesome|amazing|perfect|nice|cool|fantastic|brilliant|excellent|decent|best|fine|because|"
     r"tell me|tell us|interesting|looks|sounds|i'?ve|'ve|i have|already|then)\b(?!-\w)"
 )

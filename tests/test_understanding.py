@@ -246,6 +246,12 @@ def test_feedback_in_words(text, rank, value, strong):
     assert [(f.rank, f.value, f.strong) for f in feedback] == [(rank, value, strong)]
 
 
+def test_a_fan_of_is_no_aspect():
+    """ReDial: "Not a fan of war movies" said no to something "fan war"; "I am a fan of johnny depp" asked for it."""
+    assert parse("not a fan of horror").negative == ["horror"]
+    assert parse("I'm a huge fan of heists").positive == ["heists"]
+
+
 def test_when_is_no_rank_and_nope_no_taste():
     """ReDial: "I just watched that movie last week" marked the last pick seen; "Nope, never saw that one" asked
     for something "nope"."""

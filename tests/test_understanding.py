@@ -246,6 +246,13 @@ def test_feedback_in_words(text, rank, value, strong):
     assert [(f.rank, f.value, f.strong) for f in feedback] == [(rank, value, strong)]
 
 
+def test_what_s_a_good_one_asks_nothing_in_particular():
+    """ "What's a good movie to watch with my parents" asked for something "what's": Past Lives, tagged 'what if'."""
+    assert parse("what's a good movie to watch with my parents").positive == []
+    assert parse("what's a good horror movie?").include_genres == ["horror"]
+    assert parse("something from their era").positive == []
+
+
 def test_a_fan_of_is_no_aspect():
     """ReDial: "Not a fan of war movies" said no to something "fan war"; "I am a fan of johnny depp" asked for it."""
     assert parse("not a fan of horror").negative == ["horror"]

@@ -293,7 +293,11 @@ class Engine:
         loosened = self._loosened(request, items) or (
             None if items else phrasing.dead_end(self.recommender.blocking_genres(request))
         )
-        if items and request.aspects and not any(r.linked or r.fit >= NOTHING_FITS_BELOW for r in items):
+        asked, shown = profile.constraints.preferred_people, {r.item.id for r in items}
+        theirs = len(shown & request.people_items)
+        if items and asked and theirs < len(items) and not request.people_items - request.exclude - shown:
+            loosened = " ".join(filter(None, [loosened, phrasing.asked_people_left(asked, theirs)]))
+        elif items and request.aspects and not any(r.linked or r.fit >= NOTHING_FITS_BELOW for r in items):
             # "a heist movie", every heist seen; or a refinement ("not #1, too slow") of an ask nothing left fits
             loosened = " ".join(filter(None, [loosened, phrasing.nothing_fits()]))
         return TurnResult(

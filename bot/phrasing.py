@@ -151,6 +151,15 @@ def caveats(understood: Understanding, noun: str) -> list[str]:
     return said
 
 
+def asked_people_left(people: list[str], theirs: int) -> str:
+    """A reply for "something by Agatha Christie" that ran out of her titles (every other one shown, seen or turned
+    down): the picks past hers are other ones, and that is said, as they would read as hers."""
+    who = " or ".join(people)
+    if not theirs:
+        return f"Nothing I have left is by or with {who}, so these are other picks."
+    return f"That's everything by or with {who} I have left; the rest are other picks."
+
+
 def nothing_fits() -> str:
     """What a reply says when no pick has anything of what was asked ("a heist movie" after every heist was shown
     or ruled out): the picks are other ones, and that is said, not left to look like an answer. The words asked

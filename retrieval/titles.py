@@ -24,6 +24,11 @@ from .catalog import CatalogItem
 _CUES = re.compile(
     r"\b(?:loved?|liked?|enjoyed|adored|hated?|disliked?|seen|saw|watched|similar to|like|than|about|as)\s+$"
 )
+_CLAUSE_GOES_ON = re.compile(
+    r"\s*(?:$|[^\w\s]|(?:and|but|or|too|so|because|though|was|is|a lot|very|lol|also|again|yet|more|best)\b)", re.I
+)
+"""What may follow a title said without its article ("more like godfather, but…"): no further word of a name or a
+kind ("bruce willis", "kid movies")."""
 _SMALL = r"(?:of|the|and|in|a|an|on|to|at|for)"
 """The small words a typed title holds between its capitalized ones."""
 _NAME = re.compile(rf"\b[A-Z][\w'’-]*(?:\s+(?:{_SMALL}\s+)*[A-Z0-9][\w'’-]*)*")
@@ -159,17 +164,46 @@ def plain_words(items: list[CatalogItem], title_keys: Iterable[str]) -> frozense
     return frozenset(word for word, n in counts.items() if n >= least)
 
 
+_ROMAN = {"ii": "2", "iii": "3", "iv": "4", "v": "5", "vi": "6", "vii": "7", "viii": "8", "ix": "9", "x": "10"}
+_NUMBERED = re.compile(r"\b(part|episode|chapter|vol|volume) (ii|iii|iv|v|vi|vii|viii|ix|x)\b|\b(ii|iii|iv)$")
+_ARTICLE = re.compile(r"^(?:the|a|an) (?=\w+)")
+
+
+def title_aliases(title: str, key: str | None = None) -> list[str]:
+    """Other ways a person writes a title, normalized: without its article ("more like godfather"), with its sequel
+    numeral in digits ("godfather part 2" for The Godfather Part II, which "the godfather part 2" linked to Part I),
+    and the franchise before a colon ("lord of the rings" for The Lord of the Rings: The Fellowship of the Ring, of
+    three words or more past its article: "Kevin Hart" and "the last" are no franchises). `TitleIndex` adds an
+    alias only where no title has that key (the most popular of the titles that share one wins); a lone word links
+    only right after a cue. Cheap tests first: at 1M titles each regex is a second of start-up."""
+    key = normalize(title) if key is None else key  # `TitleIndex` passes the key it has, read once per title
+    found = []
+    if " i" in key or " v" in key or " x" in key:
+        found.append(_NUMBERED.sub(_in_digits, key))
+    if ":" in title:
+        before_colon = _ARTICLE.sub("", normalize(title.split(":", 1)[0]))
+        found.append(before_colon if len(before_colon.split()) >= 3 else "")
+    found += [_ARTICLE.sub("", k) for k in (key, *found) if k.startswith(("the ", "a ", "an "))]
+    return [a for a in dict.fromkeys(found) if a and a != key]
+
+
+def _in_digits(numeral: re.Match[str]) -> str:
+    return f"{numeral.group(1)} {_ROMAN[numeral.group(2)]}" if numeral.group(1) else _ROMAN[numeral.group(3)]
+
+
 class TitleIndex:
     def __init__(self, items: list[CatalogItem], popularity: dict[str, float] | None = None) -> None:
         popularity = popularity or {}
         self._by_title: dict[str, list[CatalogItem]] = {}
-        for item, key in zip(items, normalize_all([item.title for item in items]), strict=True):
+        keys_of_titles = normalize_all([item.title for item in items])
+        for item, key in zip(items, keys_of_titles, strict=True):
             if key:
                 self._by_title.setdefault(key, []).append(item)
         self._common = COMMON_WORDS | chat_words() | plain_words(items, self._by_title)
         self._kinds = _kind_words(items)
         """"I like action" names the genre even after a cue: a one-word kind links as a title only capitalized
         inside a sentence."""
+        aliases = self._add_aliases(items, keys_of_titles)
 
         def popular(item: CatalogItem) -> float:
             return float(popularity.get(item.id, item.meta.get("popularity", 0)) or 0)
@@ -178,9 +212,9 @@ class TitleIndex:
             if len(group) > 1:
                 group.sort(key=lambda i: -popular(i))
         self._max_tokens = max((k.count(" ") + 1 for k in self._by_title), default=1)
-        keys = list(self._by_title)
+        keys = [k for k in self._by_title if k not in aliases]  # typos are matched against titles as written
         if len(keys) > FUZZY_LIMIT:  # stable: catalog order among equals
-            first = np.array([popular(group[0]) for group in self._by_title.values()], dtype=np.float64)
+            first = np.array([popular(self._by_title[key][0]) for key in keys], dtype=np.float64)
             keys = [keys[i] for i in np.argsort(-first, kind="stable")[:FUZZY_LIMIT].tolist()]
         by_words: dict[int, list[str]] = {}
         for key in keys:
@@ -194,6 +228,23 @@ class TitleIndex:
             choices = sorted(by_words.get(n, []) + by_words.get(n + 1, []), key=len)
             self._fuzzy_choices[n] = (choices, [len(c) for c in choices])
             self._fuzzy_counts[n] = (_char_counts(choices), np.array([len(c) for c in choices], dtype=np.int64))
+
+    def _add_aliases(self, items: list[CatalogItem], keys: list[str]) -> set[str]:
+        """Index `title_aliases` where no title has the key; returns the keys added. A lone word that is a common
+        word or one of the catalog's kinds is none: "I like Comedy" is no The Comedy."""
+        aliases: dict[str, list[CatalogItem]] = {}
+        for item, key in zip(items, keys, strict=True):
+            for alias in title_aliases(item.title, key):
+                if alias not in self._by_title:
+                    aliases.setdefault(alias, []).append(item)
+        self._one_word_aliases = frozenset(
+            a for a in aliases if " " not in a and a not in self._common and a not in self._kinds
+        )
+        """"godfather" links only right after a cue ("more like godfather"): "a great godfather figure" and "Chris
+        Rock" (The Rock) are no titles."""
+        added = {a: group for a, group in aliases.items() if " " in a or a in self._one_word_aliases}
+        self._by_title.update(added)
+        return set(added)
 
     def lookup(self, title: str, year: int | None = None) -> CatalogItem | None:
         group = self._by_title.get(normalize(title))
@@ -246,7 +297,8 @@ class TitleIndex:
                 if end < len(tokens) and re.fullmatch(r"(19|20)\d\d", tokens[end][0]):
                     year = int(tokens[end][0])
                 dated = year is not None  # "Heat (1995)" is a title wherever it stands
-                if length == 1 and not dated and not self._single_word_ok(key, first_word, text[: tokens[start][1]]):
+                before, after = text[: tokens[start][1]], text[tokens[start][2] :]
+                if length == 1 and not dated and not self._single_word_ok(key, first_word, before, after):
                     continue
                 if length > 1 and not dated and all(n in self._common for n in normalized[start:end]):
                     if not first_word[:1].isupper():
@@ -260,13 +312,15 @@ class TitleIndex:
         matches.extend(self._fuzzy_after_cues(text, tokens, taken))
         return sorted(matches, key=lambda m: m.start)
 
-    def _single_word_ok(self, key: str, word: str, before: str) -> bool:
+    def _single_word_ok(self, key: str, word: str, before: str, after: str = "") -> bool:
         cued = bool(_CUES.search(before.lower()))
         at_sentence_start = not before.strip() or before.rstrip()[-1:] in ".!?"
         if len(key) < 3:  # "Up", "It": only written as a title
             return word[:1].isupper() and (cued or not at_sentence_start)
         if key in self._kinds:
             return word[:1].isupper() and not at_sentence_start
+        if key in self._one_word_aliases:  # "I like kid movies", "I like bruce willis": no The Kid, no The Bruce
+            return cued and bool(_CLAUSE_GOES_ON.match(after))
         if key in self._common:
             return cued or (word[:1].isupper() and not at_sentence_start)
         return True

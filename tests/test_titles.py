@@ -63,3 +63,29 @@ def test_the_packaged_chat_words_are_what_recochat_train_chat_words_derives(tmp_
         pytest.skip(f"ReDial train data not found at {data}")
     written = write_chat_words(derive(data), tmp_path / "chat_words.txt", least=CHAT_WORDS_LEAST)
     assert written.read_text() == CHAT_WORDS_PATH.read_text()
+
+
+def test_a_title_as_people_write_it_without_its_article_in_digits_or_by_its_franchise():
+    """ "more like godfather" linked nothing, "the godfather part 2" linked Part I, and "lord of the rings" nothing."""
+    from recochat.retrieval.titles import title_aliases
+
+    assert title_aliases("The Godfather Part II") == ["the godfather part 2", "godfather part ii", "godfather part 2"]
+    assert "lord of the rings" in title_aliases("The Lord of the Rings: The Fellowship of the Ring")
+    assert title_aliases("Kevin Hart: Laugh at My Pain") == []  # two words before the colon: a name, maybe
+    films = ["The Godfather", "The Godfather Part II", "The Matrix", "The Lord of the Rings: The Fellowship of the Ring",
+             "The Bruce", "The Kid", "The Comedy", "Inception"]  # fmt: skip
+    items = [CatalogItem(f"f{n}", t, t, {"genres": ["comedy"] if t == "The Comedy" else ["drama"]})
+             for n, t in enumerate(films)]  # fmt: skip
+    index = TitleIndex(items)
+
+    def linked(text: str) -> list[str]:
+        return [next(i.title for i in items if i.id == m.item_id) for m in index.find(text)]
+
+    assert linked("more like godfather") == ["The Godfather"]
+    assert linked("more like the godfather part 2") == ["The Godfather Part II"]
+    assert linked("I loved matrix and inception") == ["The Matrix", "Inception"]
+    assert linked("I loved lord of the rings") == ["The Lord of the Rings: The Fellowship of the Ring"]
+    # a lone word without its article links only right after a cue, ending the clause
+    assert linked("a great godfather figure") == []
+    assert linked("I like bruce willis") == [] and linked("I like kid movies") == []
+    assert linked("I like Comedy") == []  # a kind of the catalog's

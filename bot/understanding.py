@@ -121,7 +121,7 @@ _ABOUT = re.compile(
     r"\b(what(?:'s| is| was)?\b.*\babout|tell me (?:more )?about|who (?:directed|stars?|is in|plays|made|wrote)|"
     r"what year|when (?:was|did)|describe|plot of|more info|more about|tell me more(?=\W*$))\b"
     r"|\b(?:any good|worth (?:it|watching|reading|playing|buying))\s*\?"
-    r"|^\s*(?:is|was|does|did|has)\s+(?!there\b|anything\b|something\b)[^?]{0,50}\?\s*$"
+    r"|^\s*(?:is|was|does)\s+(?!there\b|anything\b|something\b|you\b)[^?]{0,50}\?\s*$"
 )
 """Asks about one item: 'what is X about?', 'is #2 any good?', 'is X worth watching?', 'is #1 scary?', 'does #2 have a
 happy ending?' (a question, not a like: "is #1 scary?" noted "you liked Star Wars" and built the next picks around it);

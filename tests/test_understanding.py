@@ -703,6 +703,7 @@ def test_too_much_singing_rules_out_musicals():
         ("is #1 scary?", "about"),  # noted "you liked Star Wars" and built the next picks around it
         ("does #2 have a happy ending?", "about"),
         ("is there anything like #2?", "recommend"),
+        ("did you see the second one?", "recommend"),  # asks the recommender, often of a title the seeker liked
     ],
 )
 def test_is_it_any_good_asks_about_the_item(text, intent):

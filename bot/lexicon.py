@@ -140,7 +140,7 @@ def mood_words(liked: Iterable[str], disliked: Iterable[str] = ()) -> list[str]:
 def mood_alone(phrases: Iterable[str]) -> bool:
     """Whether the asked-for phrases say a mood and nothing else ("darker", "sad will make cry"): the mood is then
     the whole ask, as in "something darker" after Hot Fuzz, not how a kind is asked for ("feel-good animated")."""
-    words = [w for phrase in phrases for w in re.findall(r"[a-z]+(?:-[a-z]+)*", phrase.lower())]
+    words = _words_of(phrases)
     return bool(words) and any(w in MOOD_OF for w in words) and all(w in MOOD_OF or w in _MOOD_NEUTRAL for w in words)
 
 
@@ -148,8 +148,12 @@ _MOOD_NEUTRAL = frozenset("will make makes me feel bit little lot more less way 
 
 
 def _moods(phrases: Iterable[str]) -> list[str]:
-    words = (w for phrase in phrases for w in re.findall(r"[a-z]+(?:-[a-z]+)*", phrase.lower()))
-    return list(dict.fromkeys(MOOD_OF[w] for w in words if w in MOOD_OF))
+    return list(dict.fromkeys(MOOD_OF[w] for w in _words_of(phrases) if w in MOOD_OF))
+
+
+def _words_of(phrases: Iterable[str]) -> list[str]:
+    """The phrases' words, a hyphenated one whole ("feel-good")."""
+    return [w for phrase in phrases for w in re.findall(r"[a-z]+(?:-[a-z]+)*", phrase.lower())]
 
 
 SAME_IN_TEXT: dict[str, tuple[str, ...]] = {

@@ -173,9 +173,13 @@ SAME_IN_TEXT["black-and-white"] = ("black-and-white", "black and white", "monoch
 """A compound said as one (understanding's `_COMPOUNDS`): "no black and white" rules out Psycho, tagged so."""
 
 
-SENTENCE_BREAK = re.compile(r"(?<=[.!?])(?<!\b[A-Z]\.)\s+|\n+")
+_ABBREVIATIONS = ("Dr", "Mr", "Mrs", "Ms", "St", "Jr", "Sr", "Vol", "vs")
+SENTENCE_BREAK = re.compile(
+    r"(?<=[.!?])(?<!\b[A-Z]\.)" + "".join(rf"(?<!\b{a}\.)" for a in _ABBREVIATIONS) + r"\s+|\n+"
+)
 """Where one sentence of prose ends and the next begins: split at it, each sentence keeps its final mark. Not after
-an initial: the model's sentences about "E.T. the Extra-Terrestrial" were cut at "E.T." and dropped as cut off."""
+an initial or an abbreviation: the model's sentences about "E.T. the Extra-Terrestrial" were cut at "E.T.", and
+every one about Dr. Strangelove at "Dr." ("…, starting with Dr."), and dropped as cut off."""
 SENTENCE_END_MARKS = re.compile(r"[.!?\n]+")
 """The marks that end a sentence of a user's message (a run of them, a line break too): where a clause's sentence
 starts and ends."""

@@ -719,6 +719,25 @@ async def test_prose_is_not_cut_into_sentences_after_an_initial():
     ]
 
 
+async def test_prose_is_not_cut_into_sentences_after_an_abbreviation():
+    """Every sentence the embedded model wrote about Dr. Strangelove was cut at "Dr." and dropped (17 tries)."""
+    from langchain_core.messages import AIMessageChunk
+
+    from recochat.bot.writer import _sentences
+
+    async def chunks():
+        for piece in [
+            "Here are a few picks for you, starting with Dr",
+            ". Strangelove, a comedy. Kill Bill: Vol. 1 too.",
+        ]:
+            yield AIMessageChunk(content=piece)
+
+    assert [s async for s in _sentences(chunks())] == [
+        ("Here are a few picks for you, starting with Dr. Strangelove, a comedy.", True),
+        ("Kill Bill: Vol. 1 too.", True),
+    ]
+
+
 def test_the_article_before_a_vowel_is_mended():
     """ "a action film" (written by the embedded model in `recochat bench llm`) is shown as "an action film"."""
     from recochat.bot.grounding import GroundingValidator

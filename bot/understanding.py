@@ -278,7 +278,7 @@ _BETTER = re.compile(r"(?:better|longer|bigger|smaller|larger|stronger|nicer|few
 so it refines it (it was a request of its own: headphones under $100 gave way to a charger and a webcam)."""
 _MORE_OF = re.compile(
     r"\b(?:more|less)\s+(?!(?:like|of|than|please|options|movies|films|books|games|recipes|wines|ones|picks|"
-    r"suggestions|recommendations|choices|stuff|things|ideas|titles|items|please)\b)([a-z][\w-]*)"
+    r"suggestions|recommendations|choices|stuff|things|ideas|titles|items)\b)([a-z][\w-]*)"
 )
 """'Something more strategic', 'with more action': the current request, leaning another way, like the comparatives
 of `_COMPARATIVE_OF` ("a party game for 8 people", then "something more strategic", lost the 8 players)."""

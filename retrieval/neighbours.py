@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import candidates
 from .catalog import CatalogItem
 from .explain import fold_plural, listing, tags_of
 from .people import PeopleIndex, people_of
@@ -97,9 +98,6 @@ def _rarity(count: int, total: int) -> float:
     return math.log((1 + total) / (1 + count)) / math.log((1 + total) / 2) if total > 1 and count else 0.0
 
 
-WHOLE_CATALOG_ROWS = 50_000
-"""Up to this many items (a catalog scored whole, `candidates.EXACT_LIMIT`), an anchor's closeness to every row is
-computed at once and kept (`anchor_closeness`)."""
 KEPT_ANCHORS = 32
 """Anchors whose closeness to every row is kept, least recently used dropped first."""
 
@@ -208,9 +206,10 @@ class NeighbourIndex:
         self, anchor_row: int, rows: np.ndarray, embeddings: RowEmbeddings, matrix: np.ndarray
     ) -> np.ndarray:
         """`closeness` of sorted `rows` (their `embeddings`) to an anchor, `matrix` being the catalog's. In a catalog
-        of at most `WHOLE_CATALOG_ROWS` the anchor's closeness to every row is computed once and kept: the anchor
-        stays for the next turns, and the whys ask it of each pick (a turn at 10k items spent ~1 ms on it)."""
-        if len(self.items) > WHOLE_CATALOG_ROWS:
+        scored whole (`candidates.EXACT_LIMIT` items at most) the anchor's closeness to every row is computed once
+        and kept: the anchor stays for the next turns, and the whys ask it of each pick (a turn at 10k items spent
+        ~1 ms on it)."""
+        if len(self.items) > candidates.EXACT_LIMIT:
             return self.closeness(anchor_row, rows, embeddings @ matrix[anchor_row])
         key = (anchor_row, self.weights)
         with self._lock:
@@ -312,9 +311,10 @@ class NeighbourIndex:
         """The strongest real link, as a fan would say it, or None when they share nothing worth naming:
         'also directed by Quentin Tarantino', 'also with Bill Murray', 'also a western and a war film'
         (rare genres), 'both heist and con artists' (tags)."""
+        makers = [normalize(n) for n in people_of(anchor, CREATOR_FIELDS)]
         for field in CREATOR_FIELDS:  # in the field's own words: directed, written, hosted, designed
             theirs = {normalize(n): n for n in people_of(item, (field,))}
-            shared = [theirs[normalize(n)] for n in people_of(anchor, CREATOR_FIELDS) if normalize(n) in theirs]
+            shared = [theirs[n] for n in makers if n in theirs]
             if shared:
                 return f"also {MADE_BY[field]} {listing(shared)}"
         cast = {normalize(n): n for n in people_of(item, CAST_FIELDS)}
@@ -333,9 +333,10 @@ class NeighbourIndex:
     @staticmethod
     def shared_kind(item: CatalogItem, anchor: CatalogItem) -> str | None:
         """'both 1980s action': the anchor's kind (its first genre, and its second, that the item has, else the
-        item's first genre that the anchor has), with the decade when both are from the same one; None when they share no first genre.
-        Weaker than `link`, so only said of an item already close to the anchor: what "close to Die Hard" rests on,
-        where the why went on with the item's own tags ("time travel and killer robot") as if they were the link."""
+        item's first genre that the anchor has), with the decade when both are from the same one; None when they
+        share no first genre. Weaker than `link`, so only said of an item already close to the anchor: what "close to
+        Die Hard" rests on, where the why went on with the item's own tags ("time travel and killer robot") as if
+        they were the link."""
         if anchor.genres and anchor.genres[0] in item.genres:  # and its second, when the item has both
             kind = listing([g for g in anchor.genres[:2] if g in item.genres])
         elif item.genres and item.genres[0] in anchor.genres:

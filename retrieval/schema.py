@@ -237,8 +237,14 @@ def _noun_of_stem(stem: str) -> str:
 
 def _words(column: str) -> set[str]:
     """'avg_rating' → {'avg', 'rating'}; 'playingTime' → {'playing', 'time'}."""
+    return set(_name_words(column))
+
+
+def _name_words(column: str) -> list[str]:
+    """A column name's words in order: 'vegetarian_friendly' → ['vegetarian', 'friendly'], 'isVegan' → ['is',
+    'vegan']."""
     spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", column)
-    return {w for w in re.split(r"[^a-z]+", spaced.lower()) if w}
+    return [w for w in re.split(r"[^a-z]+", spaced.lower()) if w]
 
 
 def as_number(value: Any) -> float | None:
@@ -274,7 +280,7 @@ _FLAG_FILLER = frozenset({"is", "has", "friendly", "ok", "okay", "option", "opti
 def flag_kind(column: str) -> str:
     """The kind a yes in a yes/no column gives its item: 'vegetarian_friendly' → 'vegetarian', 'is_vegan' → 'vegan',
     'outdoor_seating' → 'outdoor seating' (a "yes" and a "no" were kinds of their own)."""
-    words = [w for w in re.split(r"[^a-z]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", column).lower()) if w]
+    words = _name_words(column)
     return " ".join(w for w in words if w not in _FLAG_FILLER) or " ".join(words)
 
 
@@ -391,10 +397,9 @@ def _id_named(header: Sequence[str]) -> str | None:
 
 def _id_by_values(columns: Mapping[str, _Column]) -> str | None:
     """The first column of unique short codes (no spaces, digits in most): 'isbn', 'sku_code', 'wine_no'. A column
-    of numbers is
-    codes only when they are digits all as long, zero-padded or of five digits or more ('007', an ISBN), under a
-    name that is no measure: counts (a podcast's 120, 300 and 80 episodes), lengths (an album's 48 minutes) or
-    ratings are no ids, however unique a small catalog's are."""
+    of numbers is codes only when they are digits all as long, zero-padded or of five digits or more ('007', an
+    ISBN), under a name that is no measure: counts (a podcast's 120, 300 and 80 episodes), lengths (an album's 48
+    minutes) or ratings are no ids, however unique a small catalog's are."""
     return next((c.name for c in columns.values() if c.unique() and _codes(c)), None)
 
 

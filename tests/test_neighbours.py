@@ -94,7 +94,7 @@ def test_the_why_names_the_strongest_real_link(index) -> None:
 
 
 def test_an_anchors_closeness_to_every_row_is_kept_and_reads_as_closeness(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from recochat.retrieval import neighbours
+    from recochat.retrieval import candidates, neighbours
 
     columns = catalog_columns(FILMS)
     index = NeighbourIndex(
@@ -114,7 +114,7 @@ def test_an_anchors_closeness_to_every_row_is_kept_and_reads_as_closeness(monkey
     for anchor in (1, 2, 3):
         index.anchor_closeness(anchor, some, matrix[some], matrix)
     assert [a for a, _ in index._kept] == [2, 3]  # the latest anchors only
-    monkeypatch.setattr(neighbours, "WHOLE_CATALOG_ROWS", 5)  # a large catalog: only the rows asked, nothing kept
+    monkeypatch.setattr(candidates, "EXACT_LIMIT", 5)  # a large catalog: only the rows asked, nothing kept
     assert index.anchor_closeness(4, some, matrix[some], matrix) == pytest.approx(
         index.closeness(4, some, matrix[some] @ matrix[4])
     )

@@ -160,6 +160,7 @@ SAME_IN_TEXT: dict[str, tuple[str, ...]] = {
     "violent": (
         *("violent", "kill", "kills", "killer", "killing", "murder", "brutal", "bloody", "gory", "massacre"),
         *("hitman", "hitmen", "assassin", "sniper", "vigilante", "shootout", "slasher", "torture", "bloodbath"),
+        *("ferocious", "savage", "gruesome", "gunfight", "bloodshed", "carnage"),
     ),
     "scary": ("scary", "frightening", "terrifying", "terror", "creepy", "horror", "nightmare"),
 }

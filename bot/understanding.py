@@ -80,7 +80,7 @@ _FILLER = re.compile(
     r"really|very|kind of|kinda|sort of|type|that'?s|that is|that|which|has|have|is|are|be|with|of|it'?s|it|i|like|love|"
     r"loved|liked|enjoyed|enjoys?|"
     r"what else|what next|what now|what should|what'?s|what is|what are|next|else|more|another|other|thanks|thank you|"
-    r"hi|hello|hey|ok|okay|their|"
+    r"hi|hello|hey|ok|okay|their|(?:what|how) about|what|how|do you|you'?ve|you|got|"
     r"so|too|just|any|ever|some more|"
     r"from|in|between|after|before|since|made|released|era|"
     r"bit|similar to|was|were|during|imo|imho|tbh|into|stuff|yet|"

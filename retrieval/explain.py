@@ -29,14 +29,55 @@ _STOP = frozenset(
     read show shows look looking feel mood tonight today someone something""".split()
 )
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_WORD = re.compile(r"[\w'’-]+")
 
 
 def content_words(text: str) -> set[str]:
     """Words that carry meaning (4+ letters, not stop words), lightly stemmed so 'heists' meets 'heist'."""
-    return {fold_plural(w) for w in normalize(text).split() if len(w) >= 4 and w not in _STOP}
+    return {fold_word(w) for w in normalize(text).split() if len(w) >= 4 and w not in _STOP}
 
 
-def fold_plural(word: str) -> str:
+_DEMONYMS = {
+    "japanese": "japan",
+    "korean": "korea",
+    "chinese": "china",
+    "french": "france",
+    "italian": "italy",
+    "german": "germany",
+    "spanish": "spain",
+    "mexican": "mexico",
+    "british": "britain",
+    "english": "england",
+    "irish": "ireland",
+    "scottish": "scotland",
+    "american": "america",
+    "indian": "india",
+    "russian": "russia",
+    "swedish": "sweden",
+    "danish": "denmark",
+    "norwegian": "norway",
+    "australian": "australia",
+    "brazilian": "brazil",
+    "greek": "greece",
+    "thai": "thailand",
+    "vietnamese": "vietnam",
+    "iranian": "iran",
+    "egyptian": "egypt",
+    "polish": "poland",
+    "dutch": "netherlands",
+    "canadian": "canada",
+    "african": "africa",
+    "european": "europe",
+    "asian": "asia",
+}
+"""A people's word → its country's: "a Japanese film" meets the tag 'feudal japan' and a description's "South Korea"
+meets "korean". Only whole words (a catalog's "Turkey" is as often the bird, so it is not here)."""
+
+
+def fold_word(word: str) -> str:
+    """A word as matching compares it: plurals folded ('heists' meets 'heist'), a people's word to its country's."""
+    if word in _DEMONYMS:
+        return _DEMONYMS[word]
     for suffix in ("ies", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 4:
             return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
@@ -92,9 +133,10 @@ def request_reason(item: CatalogItem, request_texts: Iterable[str], asked_tags: 
     if tags:
         return "tagged " + listing([f"‘{t}’" for t in tags])
     for sentence in _sentences(item):
-        hits = [w for w in wanted if w in content_words(sentence)]
+        hits = wanted & content_words(sentence)
         if hits:
-            return f"“{_clip(sentence)}”"
+            at = next((m.start() for m in _WORD.finditer(sentence) if content_words(m.group()) & hits), 0)
+            return f"“{_clip_around(sentence, at)}”"
     return None
 
 

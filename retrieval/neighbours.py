@@ -26,7 +26,7 @@ import numpy as np
 
 from . import candidates
 from .catalog import CatalogItem
-from .explain import fold_plural, listing, tags_of
+from .explain import fold_word, listing, tags_of
 from .people import PeopleIndex, people_of
 from .schema import MADE_BY
 from .scoring import RowEmbeddings
@@ -77,7 +77,7 @@ def _tag_words(text: str) -> frozenset[str]:
     """The words of a tag or an asked-for phrase that `tagged` matches on: 3+ letters, plurals folded, the few
     words every ask has dropped ('time' is a stop word for the whys' themes, but 'time travel' needs it). Kept per
     text: the whys ask it of every pick's tags (`asked_tags`), 16 µs a pick uncached."""
-    return frozenset(fold_plural(w) for w in normalize(text).split() if len(w) >= 3 and w not in _TAG_STOP)
+    return frozenset(fold_word(w) for w in normalize(text).split() if len(w) >= 3 and w not in _TAG_STOP)
 
 
 def _meets(tag: frozenset[str], phrases: Sequence[frozenset[str]]) -> bool:

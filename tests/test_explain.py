@@ -79,6 +79,24 @@ def test_request_reason_quotes_where_the_items_own_text_has_the_words() -> None:
     assert request_reason(SHAUN, ["a heist movie"]) is None
 
 
+def test_a_peoples_word_meets_its_countrys() -> None:
+    """ "any japanese films" found Spirited Away alone: Seven Samurai, Ran and Rashomon are tagged 'feudal japan', and
+    The French Connection's "coming in from France" was clipped off the quote its "french film" chose."""
+    samurai = item("ss", "Seven Samurai", "Villagers hire seven ronin.", ["action"], tags=["feudal japan"])
+    assert request_reason(samurai, ["japanese"]) == "tagged ‘feudal japan’"
+    assert request_reason(RONIN, ["a french thriller"]) == (
+        "“Mercenaries chase a briefcase across France in a heist that keeps…”"
+    )
+    connection = item(
+        "fc",
+        "The French Connection",
+        "Two abrasive New York narcotics detectives stumble onto a massive heroin shipment coming in from France.",
+        ["crime"],
+    )
+    assert request_reason(connection, ["french"]) == "“…heroin shipment coming in from France”"
+    assert request_reason(connection, ["turkish"]) is None
+
+
 def test_a_tag_the_ranking_leaned_to_is_named_though_its_words_are_short() -> None:
     """'feel-good' has no content word ("feel" and "good" are short or stop words): the five picks the tag lifted
     were explained as "a widely loved comedy", and two of them then counted as wildcards."""

@@ -259,6 +259,14 @@ def test_a_fan_of_is_no_aspect():
     assert parse("I'm a huge fan of heists").positive == ["heists"]
 
 
+def test_how_a_question_starts_is_no_taste():
+    """ "what about a korean movie" asked for something "what about korean": the tag 'what if' met its "what", and
+    Past Lives came first, "tagged ‘what if’"."""
+    assert parse("what about a korean movie").positive == ["korean"]
+    assert parse("how about something korean").positive == ["korean"]
+    assert parse("what do you have that is korean").positive == ["korean"]
+
+
 def test_when_is_no_rank_and_nope_no_taste():
     """ReDial: "I just watched that movie last week" marked the last pick seen; "Nope, never saw that one" asked
     for something "nope"."""

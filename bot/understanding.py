@@ -561,6 +561,12 @@ class _ClauseReader:
                 polarity = "dislike"
             elif polarity == "seen" and _loved_next(context.after):  # "we played X already, loved it"
                 polarity = "like"
+            elif (
+                not (loved or anchor)
+                and _BARE_NO.fullmatch(clause.replace(TITLE_STUB, " "))
+                and _seen_next(context.after)
+            ):
+                polarity = "seen"  # "not Inception, I've seen it", "Inception? seen it already": seen, no taste
             cues = _polarity_cues(clause, context, polarity, len(titles))
             text, window = as_it(clause), as_it(context.before + clause + context.after)
             kept = None if negative else phrase
@@ -676,11 +682,11 @@ def _said_of_it(after: str) -> tuple[str, str] | None:
 
 def _seen_next(after: str) -> bool:
     """'…, I've seen it', '…, already watched it': the next clause says seen, and the rest of the sentence says
-    neither no nor a verdict ("…, I've seen it and hated it" is a dislike)."""
+    neither no nor a verdict ("…, I've seen it and hated it" is a dislike, "…, seen it and loved it" a like)."""
+    after = after.lstrip(" .!?")  # "Inception. I've seen it, it was boring": the sentence after the title's
     sentence = re.split(r"[.!?]", after, maxsplit=1)[0]
-    return bool(
-        _SEEN.search(_next_clause(after)) and not (_NEGATION.search(sentence) or _NEGATIVE_WORDS.search(sentence))
-    )
+    judged = _NEGATION.search(sentence) or _NEGATIVE_WORDS.search(sentence) or _POSITIVE_WORDS.search(sentence)
+    return bool(_SEEN.search(_next_clause(after)) and not (judged or _LOVED.search(sentence)))
 
 
 def _next_clause(after: str) -> str:

@@ -122,6 +122,22 @@ def test_a_title_seen_and_praised_next_is_liked(text, polarity):
 
 
 @pytest.mark.parametrize(
+    "text, polarity",
+    [
+        ("not Inception, I've seen it", "seen"),
+        ("Inception? seen it already", "seen"),
+        ("Inception. I've seen it.", "seen"),
+        ("not Inception, I hated it", "dislike"),
+        ("Inception, seen it and loved it", "like"),
+    ],
+)
+def test_a_title_turned_down_as_seen_is_only_seen(text, polarity):
+    """ "not Inception, I've seen it" said "you disliked Inception", and "Inception? seen it already" liked it: a
+    title with nothing but a "no" or a "?" beside it, then a clause that only says seen, is seen, no taste."""
+    assert [m.polarity for m in parse(text).titles] == [polarity]
+
+
+@pytest.mark.parametrize(
     "text, include, exclude",
     [
         ("nothing too scary for my kids", ["family"], ["horror"]),  # the audience is never what is negated

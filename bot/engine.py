@@ -296,7 +296,8 @@ class Engine:
         asked, shown = profile.constraints.preferred_people, {r.item.id for r in items}
         theirs = len(shown & request.people_items)
         if items and asked and theirs < len(items) and not request.people_items - request.exclude - shown:
-            loosened = " ".join(filter(None, [loosened, phrasing.asked_people_left(asked, theirs)]))
+            near = all(r.linked for r in items if r.item.id not in request.people_items)
+            loosened = " ".join(filter(None, [loosened, phrasing.asked_people_left(asked, theirs, near)]))
         elif items and request.aspects and not any(r.linked or r.fit >= NOTHING_FITS_BELOW for r in items):
             # "a heist movie", every heist seen; or a refinement ("not #1, too slow") of an ask nothing left fits
             loosened = " ".join(filter(None, [loosened, phrasing.nothing_fits()]))
@@ -330,6 +331,7 @@ class Engine:
         liked = set(profile.liked)
         seen = [i for i in profile.seen if i not in liked][-20:]
         c = profile.constraints
+        people_items = self.recommender.people_items(c.preferred_people)
         return RankRequest(
             interest=profile.interest,
             aversion=profile.aversion,
@@ -355,7 +357,8 @@ class Engine:
             popularity_counts=learned_popularity(blended, self.recommender.scorer.has_meta_popularity),
             popularity_version=blended.counts_version,
             liked_people=profile.liked_people,
-            people_items=self.recommender.people_items(c.preferred_people),
+            people_items=people_items,
+            people_anchors=self.recommender.people_anchors(people_items),
             disliked_people=profile.disliked_people,
         )
 

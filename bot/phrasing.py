@@ -151,13 +151,15 @@ def caveats(understood: Understanding, noun: str) -> list[str]:
     return said
 
 
-def asked_people_left(people: list[str], theirs: int) -> str:
+def asked_people_left(people: list[str], theirs: int, near: bool) -> str:
     """A reply for "something by Agatha Christie" that ran out of her titles (every other one shown, seen or turned
-    down): the picks past hers are other ones, and that is said, as they would read as hers."""
+    down): the picks past hers are other ones, and that is said, as they would read as hers. `near`: every one of
+    them is close to their work (`RankRequest.people_anchors`), and the reply says so."""
     who = " or ".join(people)
+    rest = "close to their work" if near else "other picks"
     if not theirs:
-        return f"Nothing I have left is by or with {who}, so these are other picks."
-    return f"That's everything by or with {who} I have left; the rest are other picks."
+        return f"Nothing I have left is by or with {who}, so these are {rest}."
+    return f"That's everything by or with {who} I have left; the rest are {rest}."
 
 
 def nothing_fits() -> str:

@@ -64,12 +64,13 @@ class ColdStart:
         return rows
 
     def _applies(self, request: RankRequest) -> bool:
-        """A popularity order to read, a popularity weight that is not negative, and no anchor in the catalog."""
+        """A popularity order to read, a popularity weight that is not negative, and no anchor in the catalog (nor
+        an asked person's work, whose neighbours lead past their own items)."""
         row_of = self.index.catalog.row_of
         return (
             self.by_prior is not None
             and self.scorer.weights.popularity >= 0
-            and not any(i in row_of for i in request.anchors)
+            and not any(i in row_of for i in request.anchors or request.people_anchors)
         )
 
     def _extra_rows(self, request: RankRequest) -> np.ndarray:

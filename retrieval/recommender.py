@@ -51,6 +51,8 @@ WILDCARD_SPARE = 10
 """Picks MMR orders beyond k, so a reply can pass over wildcards (picks with nothing tying them to the request or
 the taste) past the one in five it may show."""
 DEFAULT_WEIGHTS = ScoringWeights()
+PEOPLE_ANCHORS = 5
+"""How many of the asked people's works a reply leans to the neighbours of (their best known)."""
 
 
 class Recommender:
@@ -122,6 +124,10 @@ class Recommender:
     def people_items(self, names: list[str]) -> frozenset[str]:
         """The items with any of these people (`RankRequest.people_items`)."""
         return frozenset(i for name in names for i in self.people.items_with(name))
+
+    def people_anchors(self, people_items: frozenset[str]) -> list[str]:
+        """The `PEOPLE_ANCHORS` best known of the asked people's items (`RankRequest.people_anchors`)."""
+        return self.scorer.best_known(people_items, PEOPLE_ANCHORS)
 
     def candidate_features(self, request: RankRequest, first_stage: int) -> tuple[list[str], np.ndarray]:
         """(item ids, `FEATURES` columns) of the formula's `first_stage` best items that pass the hard filters, in

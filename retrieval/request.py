@@ -110,6 +110,10 @@ class RankRequest:
     people_items: frozenset[str] = frozenset()
     """Items with a person the request asked for ("something with Tom Hanks"): they get `ScoringWeights.asked_person`
     and are candidates however far the ANN search would put them (names embed poorly)."""
+    people_anchors: list[str] = field(default_factory=list)
+    """The best known of `people_items` (`Recommender.people_anchors`): a ranking with no anchors leans to their
+    neighbours (`ScoringWeights.people_anchor`), so a reply for "something like Terry Pratchett" that runs out of his
+    books goes on with books like his, not with the most popular of the rest."""
     diversify: bool = True
     explain: bool = True
     """False skips the per-item "why" (evaluation rankings of 50 items)."""

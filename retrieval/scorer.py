@@ -175,14 +175,15 @@ class Scorer:
         nearest anchor; with `links` False by the item vectors alone), items with a person asked for, items with a
         soft genre (more when they have every one asked for) and items whose text says the mood asked for."""
         extra = np.zeros(len(rows), dtype=np.float32)
-        anchors = [self.catalog.row_of[i] for i in request.anchors if i in self.catalog.row_of]
+        anchors = self.anchor_rows(request)
         if anchors:
             matrix = self.catalog.embeddings
+            weight = self.weights.anchor if request.anchors else self.weights.people_anchor
             if links:
                 closeness = [self.neighbours.anchor_closeness(a, rows, embeddings, matrix) for a in anchors]
-                extra += self.weights.anchor * np.max(closeness, axis=0)
+                extra += weight * np.max(closeness, axis=0)
             else:
-                extra += self.weights.anchor * (embeddings @ matrix[anchors].T).max(axis=1)
+                extra += weight * (embeddings @ matrix[anchors].T).max(axis=1)
         if request.people_items:
             extra += self.weights.asked_person * self.index.on_rows(dict.fromkeys(request.people_items, 1.0), rows)
         if request.preferred_genres:
@@ -203,6 +204,18 @@ class Scorer:
             closeness = [1.0 / (1.0 + np.abs(self.index.numbers(b.column)[rows] - b.prefer)) for b in preferred]
             extra += self.weights.closeness * np.nan_to_num(np.mean(closeness, axis=0)).astype(np.float32)
         return extra
+
+    def anchor_rows(self, request: RankRequest) -> list[int]:
+        """The rows a ranking is built around: the anchors ("more like #2"), else the asked people's best known
+        works (`RankRequest.people_anchors`)."""
+        row_of = self.catalog.row_of
+        return [row_of[i] for i in request.anchors or request.people_anchors if i in row_of]
+
+    def best_known(self, items: frozenset[str], count: int) -> list[str]:
+        """The `count` of `items` the catalog's popularity ranks first (ties by catalog order)."""
+        row_of = self.catalog.row_of
+        rows = sorted((row_of[i] for i in items if i in row_of), key=lambda row: (-self.meta_prior[row], row))
+        return [self.catalog.items[row].id for row in rows[:count]]
 
     def prior(self, rows: np.ndarray, counts: dict[str, float], version: Hashable | None = None) -> np.ndarray:
         """The popularity prior of `rows`: the catalog's, the event log's counts, or the mean of both."""

@@ -77,7 +77,9 @@ class Whys:
     def anchor_link(self, row: int, request: RankRequest) -> str | None:
         """'close to Pulp Fiction, which you liked: also directed by Quentin Tarantino': the anchor this item is
         closest to by `NeighbourIndex.closeness`, and the strongest real link between them, when there is one."""
-        anchors = [self.catalog.row_of[i] for i in request.anchors if i in self.catalog.row_of]
+        anchors = [
+            self.catalog.row_of[i] for i in request.anchors or request.people_anchors if i in self.catalog.row_of
+        ]
         if not anchors:
             return None
         one, matrix = np.array([row], dtype=np.int64), self.catalog.embeddings
@@ -90,7 +92,14 @@ class Whys:
             link = self.neighbours.shared_kind(item, anchor)
         elif not link:
             return None
-        lead = f"close to {anchor.title}, which you liked"
+        if request.anchors:
+            lead = f"close to {anchor.title}, which you liked"
+        elif (person := _asked_person_of(anchor, request)) is None:
+            return None
+        elif normalize(person) in {normalize(p) for p in people_of(item)}:
+            return None  # their own work: `_person_reason` names them
+        else:
+            lead = f"like {person}'s {anchor.title}"
         return f"{lead}: {link}" if link else lead
 
     def _attribute_reason(self, item: CatalogItem, request: RankRequest) -> str | None:
@@ -186,6 +195,12 @@ def _person_reason(item: CatalogItem, request: RankRequest) -> str | None:
     if person in {normalize(p) for p in people_of(item, CREATOR_FIELDS)}:
         return f"by {named[-1]}"
     return f"with {named[-1]}"
+
+
+def _asked_person_of(item: CatalogItem, request: RankRequest) -> str | None:
+    """The latest liked person, as the user named them, who made or is in `item` (one of `people_anchors`)."""
+    present = {normalize(p) for p in people_of(item)}
+    return next((p for p in reversed(request.liked_people) if normalize(p) in present), None)
 
 
 def _article(word: str) -> str:

@@ -336,9 +336,11 @@ class _Conversation:
 
     def _allowed(self, said: str, reply: Reply, previous: list[str]) -> list[CatalogItem]:
         """Items a reply may name: those it shows; those the user named, rated or has seen
-        ("close to Dune, which you liked"); and for about/why answers, the last reply's items."""
+        ("close to Dune, which you liked"); the works of the people asked for ("like Tom Hanks's Saving Private
+        Ryan"); and for about/why answers, the last reply's items."""
         profile = self.engine.profiles.load(self.script.user)
         ids = [i.id for i in reply.items] + profile.liked + profile.disliked + profile.seen
+        ids += self.engine.recommender.people_items(profile.constraints.preferred_people)
         ids += [m.item_id for m in self.engine.reader.titles.find(said)]
         if reply.kind in ("about", "why"):
             ids += previous

@@ -295,7 +295,14 @@ class Engine:
         )
         asked, shown = profile.constraints.preferred_people, {r.item.id for r in items}
         theirs = len(shown & request.people_items)
-        if items and asked and theirs < len(items) and not request.people_items - request.exclude - shown:
+        others = profile.constraints.others_than_people
+        if (
+            items
+            and asked
+            and not others
+            and theirs < len(items)
+            and not request.people_items - request.exclude - shown
+        ):
             near = all(r.linked for r in items if r.item.id not in request.people_items)
             loosened = " ".join(filter(None, [loosened, phrasing.asked_people_left(asked, theirs, near)]))
         elif items and request.aspects and not any(r.linked or r.fit >= NOTHING_FITS_BELOW for r in items):
@@ -332,6 +339,10 @@ class Engine:
         seen = [i for i in profile.seen if i not in liked][-20:]
         c = profile.constraints
         people_items = self.recommender.people_items(c.preferred_people)
+        people_anchors = self.recommender.people_anchors(people_items)
+        if c.others_than_people:  # "other directors like Christopher Nolan": their neighbours, never their own
+            exclude |= people_items
+            people_items = frozenset()
         return RankRequest(
             interest=profile.interest,
             aversion=profile.aversion,
@@ -358,7 +369,7 @@ class Engine:
             popularity_version=blended.counts_version,
             liked_people=profile.liked_people,
             people_items=people_items,
-            people_anchors=self.recommender.people_anchors(people_items),
+            people_anchors=people_anchors,
             disliked_people=profile.disliked_people,
         )
 

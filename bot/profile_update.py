@@ -133,18 +133,26 @@ def apply_constraints(c: Constraints, signal: TurnSignal) -> list[str]:
     if stated:
         c.year_min, c.year_max = signal.year_min, signal.year_max
         notes.append(f"years {c.years_text()}")
-    _apply_people(c, signal)
-    return notes + _apply_attributes(c, signal) + _apply_genres(c, signal)
+    return notes + _apply_people(c, signal) + _apply_attributes(c, signal) + _apply_genres(c, signal)
 
 
-def _apply_people(c: Constraints, signal: TurnSignal) -> None:
-    """The people a request names lead it ("something with Tom Hanks"); a request of its own that names nobody
-    drops them, as it drops the soft genres; a person disliked later leaves them."""
+def _apply_people(c: Constraints, signal: TurnSignal) -> list[str]:
+    """The people a request names lead it ("something with Tom Hanks"), or only lend it their works' neighbours
+    ("other directors like Christopher Nolan", "any other director like him?"); a request of its own that names
+    nobody drops them, as it drops the soft genres; a person disliked later leaves them."""
     if signal.liked_people:
         c.preferred_people = list(signal.liked_people)
+        c.others_than_people = signal.others_like_people
+    elif signal.others_like_people:  # "any other director like him?": the person asked for before
+        c.others_than_people = bool(c.preferred_people)
     elif signal.new_topic and not signal.anchored:
         c.preferred_people = []
+        c.others_than_people = False
     c.preferred_people = [p for p in c.preferred_people if p not in signal.disliked_people]
+    c.others_than_people = c.others_than_people and bool(c.preferred_people)
+    if signal.others_like_people and c.others_than_people:
+        return [f"like {' or '.join(c.preferred_people)}'s work, by others"]
+    return []
 
 
 def _apply_attributes(c: Constraints, signal: TurnSignal) -> list[str]:

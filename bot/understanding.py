@@ -87,7 +87,7 @@ _FILLER = re.compile(
     r"lol|lmao|haha\w*|hehe\w*|hmm+|oh|ah|yeah|yep|yes|nope|nah|sure|wow|oops|sorry|btw|"
     r"(?:my|our) (?:(?:girl|boy)friend|wife|husband|partner|mum|mom|mother|dad|father|friends?|parents|date|kids|"
     r"children|sons?|daughters?|nieces?|nephews?|grandkids)|"
-    r"we|us|our|she|he|they|they'?re|'re|him|them|both|can|should|loves|likes|(?:a |big |huge )?fans? of|"
+    r"we|us|our|she|he|her|his|they|they'?re|'re|him|them|both|can|should|loves|likes|(?:a |big |huge )?fans? of|"
     r"great|good|awesome|amazing|perfect|nice|cool|fantastic|brilliant|excellent|decent|best|fine|because|"
     r"tell me|tell us|interesting|looks|sounds|i'?ve|'ve|i have|already|then)\b(?!-\w)"
 )
@@ -205,6 +205,16 @@ OLD_SPAN = 40
 _TOO_OLD = re.compile(r"\btoo (?:old|long ago|dated)\b(?!\s+for\b)")
 """'Nothing too old', 'not too long ago': the years start where 'old' ends, however the clause is said ("it was too
 old" asks the same); never "I'm too old for cartoons"."""
+_MAKER_ROLES = (
+    r"(?:directors?|film-?makers?|authors?|writers?|novelists?|hosts?|podcasters?|designers?|creators?|artists?|"
+    r"bands?|musicians?|singers?|actors?|actresses?|chefs?|winemakers?|producers?|brands?|makers?)"
+)
+_OTHERS_LIKE = re.compile(
+    rf"\b(?:other|another|different|similar)\s+{_MAKER_ROLES}\b(?:\s+(?:like|similar to|such as|in the vein of))?"
+    rf"|\b{_MAKER_ROLES}\s+(?:like|similar to|in the vein of)\b"
+)
+"""'other directors like Christopher Nolan', 'any other director like him?', 'authors similar to Agatha Christie':
+works like the person's, by others (`Understanding.others_like_people`); the words themselves are no taste."""
 _ANY_YEAR = re.compile(r"\bany (year|decade|era|time)\b")
 _ANY_GENRE = re.compile(r"\bany (genre|kind|type|category)\b")
 _INSIST = re.compile(
@@ -417,6 +427,9 @@ class Understanding:
     unsupported: list[str] = field(default_factory=list)
     """What was asked that the catalog has no field for ("length", "price"): left out of the aspects, so the reply
     can say so instead of quietly searching for the words."""
+    others_like_people: bool = False
+    """'other directors like Christopher Nolan', 'any other author like her?': works like the person's (named here,
+    or the one asked for before), by others; their own are not what is asked."""
     unknown_titles: list[str] = field(default_factory=list)
     """Titles named after a taste cue that the catalog does not have ("something like Amelie"): left out of the
     aspects (as words, "amelie" matched Amadeus), so the reply can say it does not know them."""
@@ -788,6 +801,8 @@ def understand(
     _read_flags(message.text, result)
     if _read_question(message.text, matches, result):
         return result
+    result.others_like_people = bool(_OTHERS_LIKE.search(message.text))
+    message = message.without(_OTHERS_LIKE)
     if schema is not None:  # before counts: "4 players", "$10" and "2 hours" are no counts
         message, result.attributes = read_attribute_asks(message, schema, genres)
     if fields is not None:

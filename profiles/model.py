@@ -75,6 +75,9 @@ class Constraints:
     preferred_people: list[str] = field(default_factory=list)
     """Soft: the people the current request asked for ("something with Tom Hanks"): their items lead, the others
     still qualify. People liked in passing only add `ScoringWeights.person`, for as long as they are remembered."""
+    others_than_people: bool = False
+    """The request asked for works like the `preferred_people`'s by others ("other directors like Christopher
+    Nolan"): theirs are left out, and their best known are what the ranking leans to."""
     attributes: list[AttributeAsk] = field(default_factory=list)
     """Hard: asks about the catalog's numbers ("for 4 players", "under an hour"), one per role, held as the years
     are: a refinement ("cheaper") replaces the ask of its role; a request of its own keeps only what it says."""
@@ -138,6 +141,8 @@ class TurnSignal:
     exclude_genres: list[str] = field(default_factory=list)
     liked_people: list[str] = field(default_factory=list)
     disliked_people: list[str] = field(default_factory=list)
+    others_like_people: bool = False
+    """'other directors like Christopher Nolan': works like theirs by others (`Constraints.others_than_people`)."""
     year_min: int | None = None
     year_max: int | None = None
     clear_years: bool = False

@@ -283,6 +283,14 @@ def test_how_a_question_starts_is_no_taste():
     assert parse("what do you have that is korean").positive == ["korean"]
 
 
+def test_others_like_a_person_is_no_taste():
+    """ "any other director like him?" asked for something "other director him" (a quote of "film director")."""
+    for text in ("any other director like him?", "other authors similar to her", "directors like that"):
+        u = parse(text)
+        assert (u.others_like_people, u.positive) == (True, []), text
+    assert not parse("a film about a director").others_like_people
+
+
 def test_when_is_no_rank_and_nope_no_taste():
     """ReDial: "I just watched that movie last week" marked the last pick seen; "Nope, never saw that one" asked
     for something "nope"."""

@@ -149,6 +149,24 @@ def test_a_person_the_request_asks_for_leads_it_until_a_request_of_its_own():
     assert c.preferred_people == []
 
 
+def test_others_like_a_person_lean_to_their_works_and_leave_them_out():
+    """ "any other director like him?" after "I like Christopher Nolan": his films' neighbours, none of his."""
+    from recochat.bot.profile_update import apply_constraints
+    from recochat.profiles.model import Constraints, TurnSignal
+
+    c = Constraints()
+    apply_constraints(c, TurnSignal(liked_people=["Christopher Nolan"], new_topic=True))
+    assert not c.others_than_people
+    notes = apply_constraints(c, TurnSignal(others_like_people=True))  # "him": the person asked for before
+    assert (c.preferred_people, c.others_than_people) == (["Christopher Nolan"], True)
+    assert notes == ["like Christopher Nolan's work, by others"]
+    apply_constraints(c, TurnSignal(liked_people=["Tom Hanks"], new_topic=True))  # his own films again
+    assert (c.preferred_people, c.others_than_people) == (["Tom Hanks"], False)
+    apply_constraints(c, TurnSignal(positive=["heist"], new_topic=True))
+    assert not apply_constraints(c, TurnSignal(others_like_people=True))  # nobody asked for: nothing to lean to
+    assert not c.others_than_people
+
+
 def test_rank_timings_travel_with_the_ranking():
     """Turns of different users rank in parallel threads: each ranking carries its own times, nothing is left on
     the recommender for another thread to read."""

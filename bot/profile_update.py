@@ -168,17 +168,23 @@ def _apply_attributes(c: Constraints, signal: TurnSignal) -> list[str]:
 
 
 def _apply_genres(c: Constraints, signal: TurnSignal) -> list[str]:
-    """A genre said in passing becomes the soft preference; one insisted on, the hard filter; an
-    excluded genre is added for good, and naming it again lifts the exclusion."""
+    """A genre said in passing becomes the soft preference; one insisted on, the hard filter (one said as a
+    contrast, "like The Matrix but funnier", until the next request of its own); an excluded genre is added for
+    good, and naming it again lifts the exclusion."""
     notes = []
     if signal.clear_genres:
         c.required_genres, c.preferred_genres = [], []
     if signal.include_genres or (signal.new_topic and not signal.anchored):
         # a liked pick ("the first one sounds good") refines the request: "animated, for the kids" stays animated
         c.preferred_genres = [g for g in signal.include_genres if g not in signal.insisted_genres]
+    if signal.new_topic and not signal.anchored and c.request_genres:
+        c.required_genres = [g for g in c.required_genres if g not in c.request_genres]
+        c.request_genres = []
     if signal.insisted_genres:
         c.required_genres = list(signal.insisted_genres)
-        notes.append(f"only {' or '.join(c.required_genres)} from now on")
+        c.request_genres = [g for g in signal.insisted_genres if g in signal.contrast_genres]
+        how = "for this request" if c.request_genres == c.required_genres else "from now on"
+        notes.append(f"only {' or '.join(c.required_genres)} {how}")
     c.exclude_genres = [g for g in c.exclude_genres if g not in signal.include_genres]
     plain = []
     for genre in signal.exclude_genres:
@@ -193,6 +199,7 @@ def _apply_genres(c: Constraints, signal: TurnSignal) -> list[str]:
         listed = plain[0] if len(plain) == 1 else f"{', '.join(plain[:-1])} or {plain[-1]}"
         notes.append(f"no {listed} from now on")
     c.required_genres = [g for g in c.required_genres if g not in c.exclude_genres]
+    c.request_genres = [g for g in c.request_genres if g in c.required_genres]
     c.preferred_genres = [g for g in c.preferred_genres if g not in c.exclude_genres]
     return notes
 

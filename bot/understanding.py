@@ -77,7 +77,7 @@ _FILLER = re.compile(
     r"movie|movies|film|films|book|books|one|ones|to watch|to read|re-?watch|watch|read|me|for|tonight|today|maybe|"
     r"rainy (?:day|night|afternoon|evening|weekend|sunday|saturday)s?|"  # when, not what: "rainy" found Seven's rain
     r"(?:sunday|saturday|friday|weekend)(?: nights?| afternoons?| evenings?| mornings?)?|"
-    r"really|very|kind of|kinda|sort of|type|that'?s|that is|that|which|has|have|is|are|be|with|of|it'?s|it|i|like|love|"
+    r"really|very|kind of|kinda|sort of|type|that'?s|that is|that|which|has|have|is|are|be|with|of|it'?s|it|i|like|love(?!\s+(?:story|stories|triangles?|affairs?|letters?|songs?|interests?))|"
     r"loved|liked|enjoyed|enjoys?|"
     r"what else|what next|what now|what should|what'?s|what is|what are|next|else|more|another|other|thanks|thank you|"
     r"hi|hello|hey|ok|okay|their|(?:what|how) about|what|how|do you|you'?ve|you|got|"
@@ -418,6 +418,9 @@ class Understanding:
     insisted_genres: list[str] = field(default_factory=list)
     """Genres the user insisted on ("only comedies", "it has to be animated"): hard filters. The other
     `include_genres` were said in passing and only lean the ranking."""
+    contrast_genres: list[str] = field(default_factory=list)
+    """The `insisted_genres` said as a contrast to an anchor ("like The Matrix but funnier"): they hold for this
+    request, not for the next one ("a western" then was held to comedies)."""
     new_topic: bool = False
     """The message asks for something of its own (words, a genre, a liked title), not more of the same."""
     count: int | None = None
@@ -841,13 +844,15 @@ def _read_unknown_titles(
 
 
 def _read_contrast_genres(masked: str, result: Understanding, genres: set[str]) -> None:
-    """'more like #1 but white', 'something like X but funny': the genre after the "but" holds, as 'only' would;
-    as a lean it lost to the anchor's neighbours, which are of the anchor's own kind (a red wine's reds)."""
+    """'more like #1 but white', 'something like X but funny': the genre after the "but" holds, as 'only' would,
+    for this request (`contrast_genres`); as a lean it lost to the anchor's neighbours, which are of the anchor's own
+    kind (a red wine's reds)."""
     found = _LIKE_BUT.search(masked)
     if not found:
         return
     contrast = [g for g in _genres_in(found.group(1), genres) if g in result.include_genres]
     result.insisted_genres.extend(g for g in contrast if g not in result.insisted_genres)
+    result.contrast_genres.extend(g for g in contrast if g not in result.contrast_genres)
 
 
 def _read_relative_years(masked: str, result: Understanding, newest_year: int) -> None:

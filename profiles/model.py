@@ -69,6 +69,8 @@ class Constraints:
     year_max: int | None = None
     required_genres: list[str] = field(default_factory=list)
     """Hard: an item must have one of these ("only comedies", "it has to be animated")."""
+    request_genres: list[str] = field(default_factory=list)
+    """The `required_genres` that hold until a request of its own ("like The Matrix but funnier": comedy)."""
     preferred_genres: list[str] = field(default_factory=list)
     """Soft: items with these are boosted, others still qualify (the latest genres said in passing)."""
     exclude_genres: list[str] = field(default_factory=list)
@@ -149,6 +151,8 @@ class TurnSignal:
     clear_genres: bool = False
     insisted_genres: list[str] = field(default_factory=list)
     """Genres the user insisted on ("only comedies"): hard filters until lifted."""
+    contrast_genres: list[str] = field(default_factory=list)
+    """The `insisted_genres` said as a contrast ("like The Matrix but funnier"): hard for this request only."""
     attributes: list[AttributeAsk] = field(default_factory=list)
     """Asks about the catalog's numbers ("for 4 players"): hard filters, held as the years are."""
     new_topic: bool = False

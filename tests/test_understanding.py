@@ -291,6 +291,13 @@ def test_others_like_a_person_is_no_taste():
     assert not parse("a film about a director").others_like_people
 
 
+def test_a_love_story_is_a_taste():
+    """ "something with a love story but not sappy" asked for a "story" (Superman, "tagged 'origin story'")."""
+    assert parse("something with a love story but not sappy").positive == ["love story"]
+    assert parse("a love triangle").positive == ["love triangle"]
+    assert parse("I love comedies").positive == ["comedies"]
+
+
 def test_when_is_no_rank_and_nope_no_taste():
     """ReDial: "I just watched that movie last week" marked the last pick seen; "Nope, never saw that one" asked
     for something "nope"."""

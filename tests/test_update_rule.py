@@ -2,6 +2,7 @@
 hand-computed values."""
 
 import copy
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -147,6 +148,24 @@ def test_a_person_the_request_asks_for_leads_it_until_a_request_of_its_own():
     assert c.preferred_people == ["Tom Hanks"]
     apply_constraints(c, TurnSignal(positive=["heist"], new_topic=True))  # a request of its own drops him
     assert c.preferred_people == []
+
+
+def test_a_contrast_genre_holds_for_its_request_only():
+    """ "something like The Matrix but funnier" held every later request to comedies: "a western" then said "That's
+    every comedy movie with western I have left"."""
+    from recochat.bot.profile_update import apply_constraints
+    from recochat.profiles.model import Constraints, TurnSignal
+
+    c = Constraints()
+    but_funny = TurnSignal(include_genres=["comedy"], insisted_genres=["comedy"], contrast_genres=["comedy"])
+    assert apply_constraints(c, replace(but_funny, new_topic=True)) == ["only comedy for this request"]
+    apply_constraints(c, TurnSignal(anchored=True))  # "more like #2" is the same request
+    assert c.required_genres == ["comedy"]
+    apply_constraints(c, TurnSignal(include_genres=["western"], new_topic=True))
+    assert (c.required_genres, c.preferred_genres) == ([], ["western"])
+    assert apply_constraints(c, TurnSignal(insisted_genres=["comedy"])) == ["only comedy from now on"]
+    apply_constraints(c, TurnSignal(include_genres=["western"], new_topic=True))
+    assert c.required_genres == ["comedy"]  # "only comedies" holds until lifted
 
 
 def test_others_like_a_person_lean_to_their_works_and_leave_them_out():

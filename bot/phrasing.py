@@ -35,9 +35,32 @@ _MISSING: dict[str | tuple[str, str], str] = {
 def loosened(request: RankRequest, items: list[Recommendation], noun: str) -> str | None:
     """What a reply filled past its filters gave up: the genres and years (`_loosened_kinds`), then the bounds on
     the catalog's numbers, each said in a sentence of its own."""
+    kind_first = _kind_past_words(request, items, noun)
+    if kind_first:
+        return kind_first
     unbounded = [r for r in items if Loosening.BOUNDS not in r.loosened]
     sentences = [_loosened_kinds(request, unbounded, noun), _loosened_bounds(request, items, noun)]
     return " ".join(s for s in sentences if s) or _held_short(request, items, noun)
+
+
+def _kind_past_words(request: RankRequest, items: list[Recommendation], noun: str) -> str | None:
+    """'No italian restaurant I have left fits cheap: the closest italian ones come first, then cheap restaurants
+    of other kinds.': a reply whose soft genre ran out within the asks said as words, filled with that genre's
+    items past them first (`Recommender._soft_past_words`), then with other kinds within them."""
+    past = [r for r in items if Loosening.BOUNDS in r.loosened and Loosening.SOFT_GENRES not in r.loosened]
+    others = [r for r in items if Loosening.SOFT_GENRES in r.loosened]
+    if not past or not request.preferred_genres or any(r.loosened not in (past[0].loosened, ()) for r in past):
+        return None
+    kind = " or ".join(request.preferred_genres)
+    said = " and ".join(dict.fromkeys(m for r in past for m in r.missed))
+    fit = len(items) - len(past) - len(others)
+    head = (
+        f"Only {fit} {kind} {noun if fit == 1 else plural(noun)} I have left {'fits' if fit == 1 else 'fit'} {said}"
+        if fit
+        else f"No {kind} {noun} I have left fits {said}"
+    )
+    rest = f"then {said} {plural(noun)} of other kinds" if others else ""
+    return f"{head}: the closest {kind} ones that don't come {'next' if fit else 'first'}{', ' + rest if rest else ''}."
 
 
 def _held_short(request: RankRequest, items: list[Recommendation], noun: str) -> str | None:

@@ -232,8 +232,26 @@ class Recommender:
             soft = self._untaken(rows[self.index.genre_counts(rows, request.preferred_genres) > 0], taken)
             if len(soft) < need:
                 first = self._fill(soft, request, taken, broken)
+                first += self._soft_past_words(request, [*taken, *first], broken)
                 return first + self._fill(rows, request, [*taken, *first], (*broken, Loosening.SOFT_GENRES))
         return self._fill(rows, request, taken, broken)
+
+    def _soft_past_words(
+        self, request: RankRequest, taken: list[Recommendation], broken: tuple[Loosening, ...]
+    ) -> list[Recommendation]:
+        """The soft genre's items that miss only the asks said as words ("cheap", "short"), before the items of
+        other kinds that keep them: "cheap italian place" is about Italian food, and a pricier trattoria is closer
+        to it than a cheap burger joint. Asks said as numbers ("for 4 players") hold longer (`_fill_past_bounds`)."""
+        words = [b for b in request.bounds if b.relative]
+        if not words or Loosening.BOUNDS in broken:
+            return []
+        relaxed = replace(request, bounds=tuple(b for b in request.bounds if not b.relative))
+        rows = self.index.retrieve(relaxed, self.weights.mmr_pool)
+        soft = self._untaken(rows[self.index.genre_counts(rows, request.preferred_genres) > 0], taken)
+        found = self._fill(soft, relaxed, taken, (*broken, Loosening.BOUNDS))
+        for r in found:
+            r.missed = tuple(dict.fromkeys(b.said for b in words))
+        return found
 
     def _untaken(self, rows: np.ndarray, taken: list[Recommendation]) -> np.ndarray:
         """`rows` without the items already in the reply."""

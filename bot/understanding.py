@@ -180,9 +180,11 @@ asked the encoder for "somthing"); titles are linked before, on the text as type
 _CHAT_TYPO = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, CHAT_TYPOS), key=len, reverse=True)) + r")\b")
 _LIKE_BUT = re.compile(r"(?:\bmore (?:like|of)\b|\bsimilar to\b|\blike\b)[^.!?;]*?\bbut\b([^.!?;]*)")
 _LIKE_TITLE = re.compile(
-    r"\b(?:more|something|anything|stuff|films?|movies?|books?|ones?)\s+(?:like|similar to)\b|\bsimilar to\b"
+    r"\b(?:more|something|anything|stuff|somewhere|someplace|places?|films?|movies?|books?|novels?|ones?|games?|"
+    r"shows?|series|podcasts?|albums?|songs?|restaurants?|recipes?|dish(?:es)?|wines?|gadgets?|products?|titles?)"
+    r"\s+(?:like|similar to)\b|\bsimilar to\b"
 )
-"""'more like X', 'something like X': X is the anchor of the request, liked whatever the learned reader says
+"""'more like X', 'something like X', 'somewhere like X', 'a game like X': X is the anchor of the request, liked whatever the learned reader says
 ("Noted: you've seen The Nice Guys" answered "more like The Nice Guys")."""
 _RELATIVE = re.compile(r"\b(older|earlier|newer|more recent|later)\b")
 """'#2 but older', 'more like Heat but newer': years relative to the anchor's own, strictly."""

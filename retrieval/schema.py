@@ -176,6 +176,8 @@ class CatalogSchema:
     numerics: tuple[Numeric, ...] = ()
     other: tuple[str, ...] = ()
     """The other columns kept with each item: text, people, and what nothing reads (links, codes)."""
+    levels: tuple[tuple[str, str], ...] = ()
+    """(column, symbol) of the numbers written as levels ("$$"): said back as written, never "price 2"."""
 
     @property
     def ranges(self) -> tuple[RangePair, ...]:
@@ -223,6 +225,7 @@ class CatalogSchema:
             facets=tuple(data.get("facets") or ()),
             numerics=tuple(Numeric(c, Role(r)) for c, r in data.get("numerics") or ()),
             other=tuple(data.get("other") or ()),
+            levels=tuple((str(c), str(symbol)) for c, symbol in data.get("levels") or ()),
         )
 
 
@@ -373,7 +376,16 @@ def infer_schema(rows: Sequence[Mapping[str, Any]], overrides: ColumnMap | None 
         facets=tuple(facets),
         numerics=tuple(numerics),
         other=tuple(c for c in kept if c not in read),
+        levels=tuple((c, symbol) for c in numbers if (symbol := _level_symbol(columns[c]))),
     )
+
+
+def _level_symbol(column: _Column) -> str | None:
+    """'$' for a column whose every value is written as a price level ("$", "$$$"), else None."""
+    filled = [str(v).strip() for v in column.filled]
+    if not filled or not all(_PRICE_LEVEL.match(v) for v in filled):
+        return None
+    return filled[0][0]
 
 
 def _check_named(header: list[str], overrides: ColumnMap) -> None:
@@ -539,7 +551,10 @@ def number_facts(meta: Mapping[str, Any], schema: CatalogSchema, columns: Iterab
         value = meta.get(key)
         if key in paired or (wanted is not None and key not in wanted) or not isinstance(value, (int, float)):
             continue
-        if fact := _fact(numeric.role, key, value):
+        symbol = next((symbol for column, symbol in schema.levels if column.lower() == key), None)
+        if symbol and value == int(value):
+            facts.append(symbol * int(value))
+        elif fact := _fact(numeric.role, key, value):
             facts.append(fact)
     return facts
 

@@ -10,7 +10,16 @@ from click.testing import CliRunner
 from recochat.bot.frontends.cli import main
 from recochat.retrieval.catalog import CatalogError, load_catalog
 from recochat.retrieval.ingest import infer_noun, ingest
-from recochat.retrieval.schema import CatalogSchema, ColumnMap, Numeric, RangePair, Role, infer_schema, parse_numeric
+from recochat.retrieval.schema import (
+    CatalogSchema,
+    ColumnMap,
+    Numeric,
+    RangePair,
+    Role,
+    infer_schema,
+    number_facts,
+    parse_numeric,
+)
 from recochat.retrieval.store import ChromaStore
 
 CATALOGS = Path(__file__).parent / "conversations" / "catalogs"
@@ -123,6 +132,9 @@ def test_a_restaurant_guide_cuisines_places_price_levels_and_yes_no_columns(tmp_
     luna, _, smoke = loaded.items
     assert luna.genres == ["mexican", "mission", "vegetarian"] and luna.meta["price"] == 2
     assert smoke.genres == ["barbecue", "dogpatch"]  # a "no" is no kind
+    # said back as the guide writes it: a why read "price 2"
+    assert schema.levels == (("price", "$"),) and CatalogSchema.from_json(schema.to_json()) == schema
+    assert number_facts(luna.meta, schema) == ["$$"]
 
 
 def test_values_decide_when_names_disagree():

@@ -298,6 +298,13 @@ def test_a_love_story_is_a_taste():
     assert parse("I love comedies").positive == ["comedies"]
 
 
+def test_somewhere_or_a_game_like_a_title_anchors_it():
+    """ "somewhere like Casa Luna" said "you've seen Casa Luna" (a restaurant guide), and ranked nothing like it."""
+    for text in ("somewhere like Hot Fuzz", "a game like Hot Fuzz", "a place similar to Hot Fuzz"):
+        [mention] = parse(text).titles
+        assert (mention.polarity, mention.anchor) == ("like", True), text
+
+
 def test_when_is_no_rank_and_nope_no_taste():
     """ReDial: "I just watched that movie last week" marked the last pick seen; "Nope, never saw that one" asked
     for something "nope"."""

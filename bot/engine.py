@@ -278,6 +278,9 @@ class Engine:
             # as many as asked for ("just one", "give me ten"), up to MAX_ITEMS
             k=request.k if understood.count is None else min(understood.count, MAX_ITEMS),
             years_in_passing=understood.year_min is None and understood.year_max is None,
+            lead_genres=[]
+            if request.anchors
+            else [g for g in understood.include_genres if g in request.preferred_genres],
         )
         ranking = self.recommender.rank(request)
         items = ranking.items

@@ -224,13 +224,14 @@ class Recommender:
     def _fill_leaning(
         self, rows: np.ndarray, request: RankRequest, taken: list[Recommendation], broken: tuple[Loosening, ...]
     ) -> list[Recommendation]:
-        """`_fill`, with the rows of a soft genre first when fewer of them are left than the reply still needs: the
-        closest others then break the soft genre too, and the reply says so ("family movies without animation").
-        With enough of them the genre is only a boost. The first ranking of `rank` and every loosening fill it."""
+        """`_fill`, with the rows of a soft genre first when fewer of them are left than the reply still needs, or when
+        the turn asked for it (`RankRequest.lead_genres`): the closest others then break the soft genre too, and the
+        reply says so ("family movies without animation"). Otherwise the genre is only a boost. The first ranking of
+        `rank` and every loosening fill it."""
         need = request.k - len(taken)
         if need > 0 and request.loosen and request.preferred_genres and Loosening.SOFT_GENRES not in broken:
             soft = self._untaken(rows[self.index.genre_counts(rows, request.preferred_genres) > 0], taken)
-            if len(soft) < need:
+            if len(soft) < need or request.lead_genres:
                 first = self._fill(soft, request, taken, broken)
                 first += self._soft_past_words(request, [*taken, *first], broken)
                 return first + self._fill(rows, request, [*taken, *first], (*broken, Loosening.SOFT_GENRES))

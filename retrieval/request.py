@@ -78,6 +78,10 @@ class RankRequest:
     genres (The Lion King, "an animated musical drama", has no musical genre)."""
     preferred_genres: list[str] = field(default_factory=list)
     """Soft: items with these get `ScoringWeights.genre`; they lead, the others still qualify."""
+    lead_genres: list[str] = field(default_factory=list)
+    """The `preferred_genres` this turn asked for with no anchor ("a western"): their items come first however many
+    there are, then the others; said in an earlier turn, or beside an anchor ("something funny like The Godfather"),
+    a soft genre only leans (a western asked for after liking The Matrix put John Wick second, by its fans)."""
     mood_words: list[str] = field(default_factory=list)
     """Soft too: an item whose description or tags say one of these (the words for a mood asked for: "a sad movie"
     gives heartbreaking, tearjerker, …) gets `ScoringWeights.mood`, and its why quotes them."""

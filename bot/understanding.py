@@ -119,9 +119,10 @@ _FIRST_FEW = re.compile(r"\b(?:first|top)\s+(two|three|four|five|[2-5])\b")
 """'The first two', 'the top 3': the first of them is `_RANK_REF`'s, the rest follow."""
 _ABOUT = re.compile(
     r"\b(what(?:'s| is| was)?\b.*\babout|tell me (?:more )?about|who (?:directed|stars?|is in|plays|made|wrote)|"
-    r"what year|when (?:was|did)|describe|plot of|more info|more about|tell me more(?=\W*$))\b"
+    r"what year|when (?:was|did)|describe|plot of|more info|more about|tell me more(?=\W*$)|how long|"
+    r"how many (?:pages|minutes|hours))\b"
     r"|\b(?:any good|worth (?:it|watching|reading|playing|buying))\s*\?"
-    r"|^\s*(?:is|was|does)\s+(?!there\b|anything\b|something\b|you\b)[^?]{0,50}\?\s*$"
+    r"|^\s*(?:is|was|does|would|will|could|can)\s+(?!there\b|anything\b|something\b|you\b|i\b|we\b)[^?]{0,50}\?\s*$"
 )
 """Asks about one item: 'what is X about?', 'is #2 any good?', 'is X worth watching?', 'is #1 scary?', 'does #2 have a
 happy ending?' (a question, not a like: "is #1 scary?" noted "you liked Star Wars" and built the next picks around it);
@@ -788,7 +789,7 @@ def understand(
     result = Understanding(text=text)
     text = text.translate(_TYPOGRAPHIC)  # "didn’t" typed on a phone is "didn't": same length, so spans hold
     lowered = text.lower().strip()
-    if not lowered or _GREETING.match(lowered):
+    if not re.search(r"\w", lowered) or _GREETING.match(lowered):  # "🙂", "?": nothing to read
         result.intent = "smalltalk"
         return result
     matches = titles.find(text)

@@ -22,15 +22,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from recochat.retrieval.catalog import INSTRUCTION, CatalogItem, people_facts
-from recochat.retrieval.explain import content_words
+from recochat.retrieval.explain import content_words, saying_pattern
 from recochat.retrieval.ingest import plural
 from recochat.retrieval.titles import TitleIndex
 
 from .engine import TurnResult
 from .grounding import RETITLED_RULES, RULE_NAMES, Drop, GroundingValidator, without_titles
-from .lexicon import SENTENCE_BREAK, kind_words
+from .lexicon import SAME_IN_TEXT, SENTENCE_BREAK, kind_words
 from .llm_server import MODEL_ALIAS, LocalModelServer
 from .prompts import load_prompt
+from .understanding import KIDS_GENRES
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -254,6 +255,8 @@ _FIELD_QUESTIONS = (
     ("author", re.compile(r"\bwho (?:wrote|authored)\b|\bauthor\b|\bwritten by\b", re.I)),
     ("stars", re.compile(r"\bwho(?:'s| is| are)? (?:in|starring|stars)\b|\bcast\b|\bactors?\b|\bstarring\b", re.I)),
     ("year", re.compile(r"\bwhat year\b|\bwhen (?:was|did)\b|\bhow old\b", re.I)),
+    ("length", re.compile(r"\bhow long\b|\bhow many (?:pages|minutes|hours)\b|\b(?:runtime|running time)\b", re.I)),
+    ("kids", re.compile(r"\b(?:for|with) (?:the |my |our )?(?:kids|children|a child|a \d+[- ]year[- ]old)\b", re.I)),
 )
 """Questions about one field of an item: answered from that field, not with the whole card (or a plot retold by
 the model, as the read-through found for "who directed #2?")."""
@@ -266,12 +269,47 @@ def field_answer(item: CatalogItem, question: str) -> str | None:
         return None
     if asked == "year":
         return f"{item.title} is from {item.year}." if item.year else f"The catalog has no year for {item.title}."
+    if asked == "length":
+        return _length_answer(item)
+    if asked == "kids":
+        return _kids_answer(item)
     value = item.meta.get(asked)
     names = ", ".join(value) if isinstance(value, list) else str(value or "")
     if not names:
         return f"The catalog doesn't say who {'wrote' if asked == 'author' else 'made' if asked == 'director' else 'is in'} {item.label()}."
     verb = {"director": "was directed by", "author": "was written by", "stars": "stars"}[asked]
     return f"{item.label()} {verb} {names}."
+
+
+_LENGTH_FIELDS = {
+    "runtime": "runs {} min",
+    "minutes": "runs {} min",
+    "duration": "runs {} min",
+    "pages": "has {} pages",
+}
+
+
+def _length_answer(item: CatalogItem) -> str:
+    """'How long is #3?' from the item's own length, or says the catalog has none (it was read as liking #3)."""
+    for key, said in _LENGTH_FIELDS.items():
+        value = item.meta.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return f"{item.label()} {said.format(int(value) if value == int(value) else value)}."
+    return f"The catalog doesn't say how long {item.label()} is."
+
+
+def _kids_answer(item: CatalogItem) -> str:
+    """'Is #2 ok for kids?' from what the catalog says: a family genre, or a horror genre or scary or violent words
+    in its text; it has no age ratings, and the answer says so rather than guess."""
+    genres = ", ".join(item.genres) or "no genre"
+    if set(item.genres) & set(KIDS_GENRES):
+        return f"{item.label()} is a family pick ({genres}); the catalog has no age ratings."
+    text = " ".join([item.description, *map(str, item.meta.get("tags") or [])]).lower()
+    said = saying_pattern([*SAME_IN_TEXT["violent"], *SAME_IN_TEXT["scary"], "grotesque", "gory"]).search(text)
+    if "horror" in item.genres or said:
+        because = f"its description says “{said.group()}”" if said else "it is horror"
+        return f"Probably not: {item.label()} is {genres}, and {because}; the catalog has no age ratings."
+    return f"{item.label()} isn't a family pick ({genres}); the catalog has no age ratings, so check one first."
 
 
 def item_lines(result: TurnResult) -> str:

@@ -4,7 +4,7 @@
 import pytest
 
 from recochat.retrieval.catalog import CatalogItem
-from recochat.retrieval.titles import TitleIndex, chat_words, normalize, normalize_all, plain_words
+from recochat.retrieval.titles import TitleIndex, chat_words, normalize, normalize_all, plain_words, title_aliases
 
 
 def test_normalizing_all_titles_at_once_equals_one_at_a_time():
@@ -89,3 +89,9 @@ def test_a_title_as_people_write_it_without_its_article_in_digits_or_by_its_fran
     assert linked("a great godfather figure") == []
     assert linked("I like bruce willis") == [] and linked("I like kid movies") == []
     assert linked("I like Comedy") == []  # a kind of the catalog's
+
+
+def test_a_leading_acronym_is_an_alias() -> None:
+    """ "I loved E.T." linked nothing: people write E.T. the Extra-Terrestrial by its letters."""
+    assert title_aliases("E.T. the Extra-Terrestrial") == ["e t", "et"]
+    assert title_aliases("L.A. Confidential") == []  # letters that are a place, not the title's short form

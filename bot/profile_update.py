@@ -122,11 +122,12 @@ def apply_constraints(c: Constraints, signal: TurnSignal) -> list[str]:
     here).
 
     A request of its own (a new topic) replaces the earlier years and soft genres rather than piling
-    onto them, so "a heist movie" after "from the 80s" is not held to the 80s; "more like #2" replaces
+    onto them, so "a heist movie" after "from the 80s" is not held to the 80s (one said as a swap, "a white
+    instead", keeps the years, the asks about numbers and the people: only what it names changes); "more like #2" replaces
     the soft genres (the anchor sets the direction). Insisted genres and exclusions carry until lifted."""
     notes = []
     stated = signal.year_min is not None or signal.year_max is not None
-    if signal.clear_years or (signal.new_topic and not stated):
+    if signal.clear_years or (signal.new_topic and not signal.instead and not stated):
         if c.year_min is not None or c.year_max is not None:
             notes.append(f"any year again, not just {c.years_text()}")  # a reader took the range as still held
         c.year_min = c.year_max = None
@@ -145,7 +146,7 @@ def _apply_people(c: Constraints, signal: TurnSignal) -> list[str]:
         c.others_than_people = signal.others_like_people
     elif signal.others_like_people:  # "any other director like him?": the person asked for before
         c.others_than_people = bool(c.preferred_people)
-    elif signal.new_topic and not signal.anchored:
+    elif signal.new_topic and not signal.anchored and not signal.instead:
         c.preferred_people = []
         c.others_than_people = False
     c.preferred_people = [p for p in c.preferred_people if p not in signal.disliked_people]
@@ -160,7 +161,7 @@ def _apply_attributes(c: Constraints, signal: TurnSignal) -> list[str]:
     replaces the ask of its role and keeps the others; a request of its own keeps only the asks it makes, and says
     which it dropped."""
     said = {a.role for a in signal.attributes}
-    dropped = [a for a in c.attributes if a.role not in said] if signal.new_topic else []
+    dropped = [a for a in c.attributes if a.role not in said] if signal.new_topic and not signal.instead else []
     kept = [a for a in c.attributes if a.role not in said and a not in dropped]
     c.attributes = kept + list(signal.attributes)
     notes = [", ".join(a.said for a in signal.attributes)] if signal.attributes else []

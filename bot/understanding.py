@@ -436,6 +436,8 @@ class Understanding:
     others_like_people: bool = False
     """'other directors like Christopher Nolan', 'any other author like her?': works like the person's (named here,
     or the one asked for before), by others; their own are not what is asked."""
+    instead: bool = False
+    """'a white instead', 'how about a comedy instead': a swap of what it names; the years and asks hold."""
     unknown_titles: list[str] = field(default_factory=list)
     """Titles named after a taste cue that the catalog does not have ("something like Amelie"): left out of the
     aspects (as words, "amelie" matched Amadeus), so the reply can say it does not know them."""
@@ -808,6 +810,7 @@ def understand(
     if _read_question(message.text, matches, result):
         return result
     result.others_like_people = bool(_OTHERS_LIKE.search(message.text))
+    result.instead = bool(re.search(r"\binstead\b", message.text))
     message = message.without(_OTHERS_LIKE)
     if schema is not None:  # before counts: "4 players", "$10" and "2 hours" are no counts
         message, result.attributes = read_attribute_asks(message, schema, genres)

@@ -145,6 +145,8 @@ class TurnSignal:
     disliked_people: list[str] = field(default_factory=list)
     others_like_people: bool = False
     """'other directors like Christopher Nolan': works like theirs by others (`Constraints.others_than_people`)."""
+    instead: bool = False
+    """'a white instead': a new request that swaps only what it names; the years, asks and people hold."""
     year_min: int | None = None
     year_max: int | None = None
     clear_years: bool = False

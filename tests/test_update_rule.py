@@ -168,6 +168,19 @@ def test_a_contrast_genre_holds_for_its_request_only():
     assert c.required_genres == ["comedy"]  # "only comedies" holds until lifted
 
 
+def test_a_swap_keeps_the_years_and_the_people():
+    """ "a comedy instead" after "a scary movie from the 80s with Tom Hanks" is still from the 80s, with him."""
+    from recochat.bot.profile_update import apply_constraints
+    from recochat.profiles.model import Constraints, TurnSignal
+
+    c = Constraints()
+    apply_constraints(c, TurnSignal(year_min=1980, year_max=1989, liked_people=["Tom Hanks"], new_topic=True))
+    apply_constraints(c, TurnSignal(include_genres=["comedy"], new_topic=True, instead=True))
+    assert (c.year_min, c.year_max, c.preferred_people, c.preferred_genres) == (1980, 1989, ["Tom Hanks"], ["comedy"])
+    apply_constraints(c, TurnSignal(include_genres=["western"], new_topic=True))
+    assert (c.year_min, c.preferred_people) == (None, [])
+
+
 def test_others_like_a_person_lean_to_their_works_and_leave_them_out():
     """ "any other director like him?" after "I like Christopher Nolan": his films' neighbours, none of his."""
     from recochat.bot.profile_update import apply_constraints

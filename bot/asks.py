@@ -1,11 +1,13 @@
-"""Asks in a user's message that are no taste: how many items ("just one", "3 more"), and what the catalog has no
-field for ("under 2 hours", "cheap"). Each reader blanks what it read, so it is not embedded as an aspect."""
+"""Asks in a user's message that are no taste: how many items ("just one", "3 more"), how well known ("the best
+movies of all time", "a hidden gem"), and what the catalog has no field for ("under 2 hours", "cheap"). Each reader
+blanks what it read, so it is not embedded as an aspect."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Literal
 
 from .masking import MaskedMessage
 
@@ -49,6 +51,34 @@ def read_count(message: MaskedMessage) -> tuple[MaskedMessage, int | None]:
         noun = m.groupdict().get("noun")
         spans.append(m.span("n") if noun in ("more", "please") else m.span())
     return message.blanked(spans), asked
+
+
+Standing = Literal["popular", "obscure"]
+_KINDS = r"(?:movies?|films?|books?|novels?|games?|shows?|series|podcasts?|albums?|songs?|restaurants?|wines?|recipes?)"
+_OBSCURE = re.compile(
+    r"\b(?:hidden gems?|underrated|under[- ]rated|under[- ]the[- ]radar|lesser[- ]known|little[- ]known|obscure|"
+    r"overlooked|deep cuts?|off the beaten (?:path|track)|(?:never|not) heard of|"
+    r"not (?:very |that |so |too )?(?:well[- ]known|popular|mainstream|famous))\b"
+)
+_POPULAR = re.compile(
+    r"\b(?:the )?(?:best|greatest)(?: \w+)? (?:ever|of all time)\b|\b(?:all[- ]time|of all time)\b"
+    rf"|\b(?:the )?(?:best|greatest|most popular|top)(?= (?:\w+ )?{_KINDS}\b)"
+    r"|\bthe (?:best|greatest|most popular)(?= (?!friends\b|parts\b|bits\b|moments\b|scenes\b)\w+s\b)"
+    r"|\bmost (?:popular|famous|loved|acclaimed|watched|read|played)\b|\b(?:critically )?acclaimed\b"
+    r"|\b(?:popular|famous|well[- ]known|iconic|must[- ](?:see|watch|read|play)|crowd[- ]pleasers?|blockbusters?)\b"
+)
+"""How well known the picks should be: "a hidden gem", "something underrated" (obscure); "the best movies of all
+time", "the best comedies", "something popular", "a must-see" (popular); the kind after "the best" is left to read. Read before the aspects: as words, "hidden gem" found Crouching
+Tiger, Hidden Dragon and Hidden Figures, and "the best movies of all time" asked for something "all time"."""
+
+
+def read_standing(message: MaskedMessage) -> tuple[MaskedMessage, Standing | None]:
+    """The message with its words of standing blanked, and the standing asked for (None: none)."""
+    for pattern, standing in ((_OBSCURE, "obscure"), (_POPULAR, "popular")):
+        found = [m.span() for m in pattern.finditer(message.text)]
+        if found:
+            return message.blanked(found), standing  # type: ignore[return-value]
+    return message, None
 
 
 @dataclass(frozen=True)
@@ -99,6 +129,13 @@ _FILTERS: tuple[_Filter, ...] = (
         r"|on a budget|low[- ]cost|(?:under|less than|below|at most|max(?:imum)?) [$£€] ?\d+(?:\.\d\d)?"
         r"|[$£€] ?\d+(?:\.\d\d)?|\d+(?:\.\d\d)? ?(?:dollars|euros|pounds|bucks|usd|eur|gbp)|prices?|costs?|costing",
         "price prices cost msrp list_price price_usd price_eur amount",
+    ),
+    _Filter.of(
+        "awards",
+        r"(?:oscars?|academy awards?|emmys?|golden globes?|baftas?|award)(?:[- ](?:winn(?:ing|ers?)|nominated|nominees?))?"
+        r"|won (?:an? |any )?(?:oscars?|awards?)|palme d'or|booker prize|pulitzer(?: prize)?|hugo awards?"
+        r"|nebula awards?|awards?",
+        "awards award oscars oscar_wins wins accolades",
     ),
     _Filter.of(
         "language",

@@ -372,6 +372,7 @@ class Engine:
             popularity_version=blended.counts_version,
             liked_people=profile.liked_people,
             people_items=people_items,
+            standing=c.standing,
             people_anchors=people_anchors,
             disliked_people=profile.disliked_people,
         )

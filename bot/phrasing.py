@@ -21,6 +21,7 @@ MAX_ITEMS = 10
 """The most items one reply shows, however many are asked for: a longer list is no longer a recommendation."""
 _MISSING: dict[str | tuple[str, str], str] = {
     "length": "runtime",
+    "awards": "awards",
     ("length", "book"): "page counts",
     ("length", "recipe"): "cooking times",
     "price": "prices",

@@ -134,7 +134,18 @@ def apply_constraints(c: Constraints, signal: TurnSignal) -> list[str]:
     if stated:
         c.year_min, c.year_max = signal.year_min, signal.year_max
         notes.append(f"years {c.years_text()}")
-    return notes + _apply_people(c, signal) + _apply_attributes(c, signal) + _apply_genres(c, signal)
+    notes += _apply_people(c, signal) + _apply_attributes(c, signal) + _apply_genres(c, signal)
+    return notes + _apply_standing(c, signal)
+
+
+def _apply_standing(c: Constraints, signal: TurnSignal) -> list[str]:
+    """ "The best movies of all time" leans to the best known until a request of its own says nothing of it."""
+    if signal.standing:
+        c.standing = signal.standing
+        return ["the best known first" if signal.standing == "popular" else "lesser-known ones first"]
+    if signal.new_topic and not signal.anchored and not signal.instead:
+        c.standing = None
+    return []
 
 
 def _apply_people(c: Constraints, signal: TurnSignal) -> list[str]:

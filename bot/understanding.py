@@ -19,7 +19,7 @@ from recochat.retrieval.people import PeopleIndex
 from recochat.retrieval.schema import CatalogSchema
 from recochat.retrieval.titles import TitleIndex, TitleMatch, normalize
 
-from .asks import count_of, read_count, read_unsupported
+from .asks import Standing, count_of, read_count, read_standing, read_unsupported
 from .attributes import read_attribute_asks
 from .lexicon import DECADE_IN_REQUEST, GENRE_SYNONYMS, NARROW_GENRE_WORDS
 from .masking import CLAUSE_SPLIT, NO_CONTEXT, TITLE_STUB, Context, MaskedMessage, as_it
@@ -438,6 +438,8 @@ class Understanding:
     or the one asked for before), by others; their own are not what is asked."""
     instead: bool = False
     """'a white instead', 'how about a comedy instead': a swap of what it names; the years and asks hold."""
+    standing: Standing | None = None
+    """How well known the picks should be: "the best movies of all time" (popular), "a hidden gem" (obscure)."""
     unknown_titles: list[str] = field(default_factory=list)
     """Titles named after a taste cue that the catalog does not have ("something like Amelie"): left out of the
     aspects (as words, "amelie" matched Amadeus), so the reply can say it does not know them."""
@@ -818,6 +820,9 @@ def understand(
         message, unsupported = read_unsupported(message, fields)
         result.unsupported.extend(unsupported)
     message, result.count = read_count(message)
+    message, result.standing = read_standing(message)
+    if result.standing is None and "awards" in result.unsupported:
+        result.standing = "popular"  # "an oscar winner" in a catalog without awards: the acclaimed ones
     result.reject_all_shown = bool(_ALL_REJECT.match(message.text))
     message = _same_topic_read(message)
     reader = _ClauseReader(result, genres, newest_year, people)

@@ -77,6 +77,9 @@ class Constraints:
     preferred_people: list[str] = field(default_factory=list)
     """Soft: the people the current request asked for ("something with Tom Hanks"): their items lead, the others
     still qualify. People liked in passing only add `ScoringWeights.person`, for as long as they are remembered."""
+    standing: str | None = None
+    """'popular' or 'obscure': how well known the request's picks should be, held like the soft genres (a request
+    of its own that does not say it drops it)."""
     others_than_people: bool = False
     """The request asked for works like the `preferred_people`'s by others ("other directors like Christopher
     Nolan"): theirs are left out, and their best known are what the ranking leans to."""
@@ -147,6 +150,8 @@ class TurnSignal:
     """'other directors like Christopher Nolan': works like theirs by others (`Constraints.others_than_people`)."""
     instead: bool = False
     """'a white instead': a new request that swaps only what it names; the years, asks and people hold."""
+    standing: str | None = None
+    """'popular' ("the best movies of all time") or 'obscure' ("a hidden gem"), said this turn."""
     year_min: int | None = None
     year_max: int | None = None
     clear_years: bool = False

@@ -71,6 +71,7 @@ class ColdStart:
             self.by_prior is not None
             and self.scorer.weights.popularity >= 0
             and not any(i in row_of for i in request.anchors or request.people_anchors)
+            and request.standing != "obscure"
         )
 
     def _extra_rows(self, request: RankRequest) -> np.ndarray:

@@ -284,6 +284,8 @@ class Recommender:
         if not request.diversify:
             return [int(p) for p in pool[: request.k]]
         lam = self.weights.cold_mmr_lambda if request.interest is None else self.weights.mmr_lambda
+        if request.standing:  # "the best movies of all time": the best known, not a spread of kinds
+            lam = self.weights.mmr_lambda
         if request.anchors:  # "more like X" asks for X's neighbours, which resemble each other: diversify less
             lam = self.weights.anchored_mmr_lambda
         spare = WILDCARD_SPARE if capped else 0

@@ -78,6 +78,8 @@ class RankRequest:
     genres (The Lion King, "an animated musical drama", has no musical genre)."""
     preferred_genres: list[str] = field(default_factory=list)
     """Soft: items with these get `ScoringWeights.genre`; they lead, the others still qualify."""
+    standing: str | None = None
+    """'popular' leans to the catalog's best known items, 'obscure' away from them (`ScoringWeights.standing`)."""
     lead_genres: list[str] = field(default_factory=list)
     """The `preferred_genres` this turn asked for with no anchor ("a western"): their items come first however many
     there are, then the others; said in an earlier turn, or beside an anchor ("something funny like The Godfather"),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .candidates import GATHER_COST, CandidateIndex
+from .explain import fold_word
 from .neighbours import NeighbourIndex
 from .people import PeopleIndex
 from .ranker import FEATURES, RankerModel, first_stage_rank
@@ -92,6 +93,8 @@ class Scorer:
             embeddings, request.interest, request.aversion, prior, collab, self.weights
         )
         debias = self.weights.debias * prior
+        if request.standing:
+            debias = debias - self.weights.standing * self.standing(rows, prior, request.standing)
         leaning = self.leaning(rows, embeddings, request) - debias
         score = score + leaning
         if request.liked_people or request.disliked_people:
@@ -192,7 +195,8 @@ class Scorer:
             extra += self.weights.genre * ((counts > 0) + 0.5 * every)
         # a phrase that names a genre leans through the genre: as a tag word it lifted every "<x> romance" tag (each
         # one rare) for "she likes romance, I hate cheesy stuff": Titanic, Dirty Dancing, Pretty Woman
-        phrases = [phrase for phrase, _ in request.aspects if phrase not in self.index.genre_column]
+        genres = self.index.genre_column
+        phrases = [phrase for phrase, _ in request.aspects if phrase not in genres and fold_word(phrase) not in genres]
         said = self.weights.tagged * self.neighbours.tagged(rows, phrases) if phrases else 0.0
         if request.mood_words and request.mood_alone:  # the user's own word as a tag ('feel-good') leads its kin
             said = said + self.weights.mood_alone * self.index.says(request.mood_words, rows)
@@ -204,6 +208,18 @@ class Scorer:
             closeness = [1.0 / (1.0 + np.abs(self.index.numbers(b.column)[rows] - b.prefer)) for b in preferred]
             extra += self.weights.closeness * np.nan_to_num(np.mean(closeness, axis=0)).astype(np.float32)
         return extra
+
+    def standing(self, rows: np.ndarray, prior: np.ndarray, standing: str) -> np.ndarray:
+        """0–1 for `rows`, how far up the catalog's own popularity they stand (the prior, when the catalog has
+        none), spread over the whole range (the log prior puts a catalog's items within 0.75–1.0), turned around
+        for 'obscure'. The catalog's own, not the crowd's counts: those lean to the years the crowd chatted in."""
+        known = self.meta_prior if self.has_meta_popularity else None
+        if known is None:
+            low, high, values = float(prior.min(initial=0.0)), float(prior.max(initial=1.0)), prior
+        else:
+            low, high, values = float(known.min()), float(known.max()), known[rows]
+        spread = (values - low) / (high - low) if high > low else np.zeros_like(values)
+        return spread if standing == "popular" else -spread
 
     def anchor_rows(self, request: RankRequest) -> list[int]:
         """The rows a ranking is built around: the anchors ("more like #2"), else the asked people's best known

@@ -29,6 +29,9 @@ class ScoringWeights:
     liked."""
     anchor: float = 0.6
     """Times cos(anchor, c): 'more like #2' makes #2's neighbours lead that ranking, whatever else the profile holds."""
+    standing: float = 0.5
+    """Times the popularity prior, added for a request that asks for the best known ("the best movies of all time")
+    and taken off for one that asks for lesser-known picks ("a hidden gem")."""
     people_anchor: float = 0.3
     """Times the closeness to the nearest of the asked people's works (`Scorer.anchor_rows`): half an anchor's pull,
     since the people's own items lead by `asked_person` and their neighbours only fill the rest."""

@@ -881,3 +881,25 @@ def test_a_person_the_catalog_knows_is_no_unknown_title():
 def test_a_name_read_as_a_person_is_no_unknown_title(text):
     items = [CatalogItem("z", "Zoolander", "x", {"year": 2001, "stars": ["Ben Stiller", "Nicolas Cage"]})]
     assert understand(text, TitleIndex(items), GENRES, 2023, PeopleIndex(items)).unknown_titles == []
+
+
+@pytest.mark.parametrize(
+    "text, standing, positive",
+    [
+        ("the best movies of all time", "popular", []),
+        ("the best comedies", "popular", ["comedies"]),  # the kind after "the best" is still read
+        ("something popular and funny", "popular", ["funny"]),
+        ("a hidden gem", "obscure", []),
+        ("something not very well known", "obscure", []),
+        ("a movie about best friends", None, ["about friends"]),
+    ],
+)
+def test_how_well_known_is_an_ask_not_a_taste(text, standing, positive):
+    """ "a hidden gem" found Crouching Tiger, Hidden Dragon and Hidden Figures by their words."""
+    u = parse(text)
+    assert (u.standing, u.positive) == (standing, positive)
+
+
+def test_an_award_the_catalog_cannot_filter_asks_for_the_acclaimed():
+    u = understand("an oscar winner", TitleIndex(ITEMS), GENRES, 2023, fields={"year", "genres"})
+    assert (u.unsupported, u.standing, u.positive) == (["awards"], "popular", [])

@@ -290,6 +290,8 @@ class Engine:
         if items and profile.is_cold:
             kind = "cold_start"
             question = phrasing.splitting_question(items, self.catalog.noun or "item")
+        elif items and understood.reject_all_shown:
+            question = phrasing.after_rejection(self.catalog.noun or "title")
         if items:  # an empty reply keeps the last list, so "#1" still means what the user saw
             self._learn(pending, "shown", text=json.dumps([r.item.id for r in items]))
         pending.whys.update((r.item.id, r.why) for r in items)

@@ -148,6 +148,12 @@ def dead_end(blocking: list[str]) -> str:
     )
 
 
+def after_rejection(noun: str) -> str:
+    """What a reply to "none of these" asks: the picks only stepped away from the last ones, and what the user
+    can say steers them further (a title they loved anchors, a "too …" is a dislike of its own)."""
+    return f"Not quite? Name a {noun} you loved, or say what's off about these (too slow, too dark, too old)."
+
+
 def splitting_question(items: list[Recommendation], noun: str) -> str:
     """Ask about the genre that splits the seed set most evenly, against the next best."""
     counts = Counter(g for r in items for g in r.item.genres)

@@ -305,6 +305,12 @@ def test_somewhere_or_a_game_like_a_title_anchors_it():
         assert (mention.polarity, mention.anchor) == ("like", True), text
 
 
+def test_leaving_it_to_the_bot_is_no_taste():
+    """ "I give up, just something good" asked for something "give up", and the reply said nothing fit it."""
+    for text in ("I give up, just something good", "idk, you pick", "whatever is fine", "I don't know what I want"):
+        assert parse(text).positive == [], text
+
+
 def test_when_is_no_rank_and_nope_no_taste():
     """ReDial: "I just watched that movie last week" marked the last pick seen; "Nope, never saw that one" asked
     for something "nope"."""

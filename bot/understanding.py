@@ -251,6 +251,11 @@ recipes' Chickpea and Spinach Curry, labelled vegan only, left the reply)."""
 KIDS_GENRES = ("family", "children", "kids")
 """The genres, by catalog, that hold a children's audience (a catalog has the ones it has); a short reply never
 loosens them (`RankRequest.held_genres`): a 12-year-old's list was filled with Bridget Jones's Diary and Neuromancer."""
+_FOR_ADULTS = re.compile(
+    r"\b(?:for|aimed at) (?:adults|grown-?ups|a grown-?up audience|older (?:readers|viewers|audiences))\b"
+    r"|\b(?:grown-?up|adult)(?= (?:movies?|films?|books?|novels?|reads?|fantasy|animation|drama|comedy|ones?)\b)"
+)
+"""An audience of adults: the children's genres are out, whatever else the clause says."""
 _NEGATED_AUDIENCE = re.compile(r"\b(?:nothing|not|no|never|isn'?t|aren'?t)\s*$")
 """'nothing for kids' says no to the audience itself; 'nothing scary for my kids' does not."""
 _MISLEADING_PHRASES = (
@@ -570,6 +575,11 @@ class _ClauseReader:
             # who it is for is no taste ("12 year old" was an aspect), and "nothing scary for my kids" says no to
             # scary, never to the kids' films
             clause = clause[: audience.start()] + " " * len(audience.group()) + clause[audience.end() :]
+        grown_up = _FOR_ADULTS.search(clause)
+        if grown_up:  # "like Harry Potter but for adults": no children's books, and "adults" is no taste
+            excluded = self.result.exclude_genres
+            excluded.extend(g for g in KIDS_GENRES if g in self.genres and g not in excluded)
+            clause = clause[: grown_up.start()] + " " * len(grown_up.group()) + clause[grown_up.end() :]
         seen_only = bool(_SEEN.search(clause)) and not _POSITIVE_WORDS.search(clause) and not negative
         polarity: Polarity = "dislike" if negative else "seen" if seen_only else "like"
         ranked = self._rank_feedback(clause, negative, seen_only, context.after)

@@ -176,12 +176,12 @@ what people write (not for "L.A. Confidential", whose letters are a place)."""
 
 def title_aliases(title: str, key: str | None = None) -> list[str]:
     """Other ways a person writes a title, normalized: without its article ("more like godfather"), with its sequel
-        numeral in digits ("godfather part 2" for The Godfather Part II, which "the godfather part 2" linked to Part I),
-        and the franchise before a colon ("lord of the rings" for The Lord of the Rings: The Fellowship of the Ring, of
-        three words or more past its article: "Kevin Hart" and "the last" are no franchises), and its leading acronym ("E.T."
-    for E.T. the Extra-Terrestrial). `TitleIndex` adds an
-        alias only where no title has that key (the most popular of the titles that share one wins); a lone word links
-        only right after a cue. Cheap tests first: at 1M titles each regex is a second of start-up."""
+    numeral in digits ("godfather part 2" for The Godfather Part II, which "the godfather part 2" linked to Part I),
+    the franchise before a colon ("lord of the rings" for The Lord of the Rings: The Fellowship of the Ring, of three
+    words or more past its article: "Kevin Hart" and "the last" are no franchises), the series' name before "and the"
+    ("harry potter", of two words or more) and its leading acronym ("e t" for E.T. the Extra-Terrestrial).
+    `TitleIndex` adds an alias only where no title has that key (the most popular of the titles that share one wins);
+    a lone word links only right after a cue. Cheap tests first: at 1M titles each regex is a second of start-up."""
     key = normalize(title) if key is None else key  # `TitleIndex` passes the key it has, read once per title
     found = []
     if " i" in key or " v" in key or " x" in key:
@@ -189,6 +189,9 @@ def title_aliases(title: str, key: str | None = None) -> list[str]:
     if ":" in title:
         before_colon = _ARTICLE.sub("", normalize(title.split(":", 1)[0]))
         found.append(before_colon if len(before_colon.split()) >= 3 else "")
+    if " and the " in key:  # "Harry Potter and the Philosopher's Stone": the series' name is what people write
+        series = key.split(" and the ", 1)[0]
+        found.append(series if len(series.split()) >= 2 else "")
     if "." in title[:3] and (acronym := _LEADING_ACRONYM.match(title)):
         letters = normalize(acronym.group(1))  # "E.T. the Extra-Terrestrial": "E.T.", "ET"
         found += [letters, letters.replace(" ", "")]

@@ -95,3 +95,9 @@ def test_a_leading_acronym_is_an_alias() -> None:
     """ "I loved E.T." linked nothing: people write E.T. the Extra-Terrestrial by its letters."""
     assert title_aliases("E.T. the Extra-Terrestrial") == ["e t", "et"]
     assert title_aliases("L.A. Confidential") == []  # letters that are a place, not the title's short form
+
+
+def test_a_series_name_is_an_alias() -> None:
+    """ "books like Harry Potter" linked nothing: Harry Potter and the Philosopher's Stone goes by its series' name."""
+    assert title_aliases("Harry Potter and the Philosopher's Stone") == ["harry potter"]
+    assert title_aliases("Charlie and the Chocolate Factory") == []  # one word is no series' name

@@ -311,6 +311,13 @@ def test_leaving_it_to_the_bot_is_no_taste():
         assert parse(text).positive == [], text
 
 
+def test_an_audience_of_adults_rules_out_the_childrens_genres():
+    """ "like Harry Potter but for adults" asked for "adults": Alice in Wonderland, "enjoyed by adults"."""
+    u = understand("something for adults", TitleIndex(ITEMS), GENRES | {"family"}, 2023)
+    assert (u.exclude_genres, u.positive) == (["family"], [])
+    assert parse("a grown-up comedy").positive == ["comedy"]
+
+
 def test_when_is_no_rank_and_nope_no_taste():
     """ReDial: "I just watched that movie last week" marked the last pick seen; "Nope, never saw that one" asked
     for something "nope"."""

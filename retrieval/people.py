@@ -7,12 +7,15 @@ people become an explicit boost on the items they appear in.
 from __future__ import annotations
 
 import functools
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 
 from .catalog import CatalogItem
 from .schema import PEOPLE_FIELDS
-from .titles import normalize
+from .titles import COMMON_WORDS, chat_words, normalize
+
+_LOWER_WORDS = re.compile(r"(?<![\w'’])[a-z]+(?![\w'’])")
 
 
 def people_of(item: CatalogItem, fields: Sequence[str] = PEOPLE_FIELDS) -> list[str]:
@@ -25,8 +28,30 @@ def people_of(item: CatalogItem, fields: Sequence[str] = PEOPLE_FIELDS) -> list[
     return names
 
 
+SURNAME_SAMPLE = 20_000
+"""Items whose texts tell a surname from a word ('stone', 'king'): a word shows up in lower case among this many."""
+MAKER_FIELDS = ("director", "directors", "author", "authors", "creator", "creators", "host", "hosts", "designer")
+"""Whose surname alone names them ("a Spielberg movie", "something by Kubrick"): the makers, not the cast."""
+
+
+_BEFORE_MAKER = frozenset("by from directed written made more like other than".split())
+_AFTER_MAKER = frozenset(
+    "movie movies film films flick flicks book books novel novels show shows series podcast podcasts game games "
+    "stuff classic classics brothers".split()
+)
+
+
+def _cued(tokens: list[str], at: int) -> bool:
+    """A surname alone names its maker only where a maker is meant: "by Kubrick", "more Nolan", "a Spielberg
+    movie", "Spielberg's best": never "a movie about a whale" (James Whale) or "something wise" (Robert Wise)."""
+    before = tokens[at - 1] if at else ""
+    after = tokens[at + 1] if at + 1 < len(tokens) else ""
+    return before in _BEFORE_MAKER or after in _AFTER_MAKER
+
+
 class PeopleIndex:
     def __init__(self, items: list[CatalogItem]) -> None:
+        self._source = items
         self._items: defaultdict[str, set[str]] = defaultdict(set)
         self._display: dict[str, str] = {}
         fields = frozenset(PEOPLE_FIELDS)
@@ -56,7 +81,36 @@ class PeopleIndex:
                 if key in self._items:
                     found.append(self._display[key])
                     taken[start : start + length] = [True] * length
-        return found
+        surnames = self._surnames if self._items else {}
+        for at, token in enumerate(tokens):
+            maker = surnames.get(token) or (surnames.get(token[:-1]) if token.endswith("s") else None)
+            possessive = token not in surnames and f"{token[:-1]}'s" in text.lower().replace("’", "'")
+            if maker and not taken[at] and (possessive or _cued(tokens, at)):
+                found.append(self._display[maker])
+        return list(dict.fromkeys(found))
+
+    @functools.cached_property
+    def _surnames(self) -> dict[str, str]:
+        """A maker's surname → their full name's key, when it names one maker ("spielberg", "tarantino"): the
+        surname of one maker only (or of the one with twice the items of the next), of 4+ letters, and never a
+        word the catalog's own texts write in lower case ("stone", "king") or a chat word. Built on first use."""
+        makers: defaultdict[str, dict[str, int]] = defaultdict(dict)
+        for item in self._source:
+            for name in people_of(item, MAKER_FIELDS):
+                key = normalize(name)
+                if len(key.split()) >= 2 and len(last := key.split()[-1]) >= 4:
+                    makers[last][key] = len(self._items.get(key, ()))
+        if not makers:
+            return {}
+        words = COMMON_WORDS | chat_words()
+        for item in self._source[:SURNAME_SAMPLE]:
+            words |= set(_LOWER_WORDS.findall(item.text))
+        chosen = {}
+        for surname, keys in makers.items():
+            counts = sorted(keys.values(), reverse=True)
+            if surname not in words and (len(counts) == 1 or counts[0] >= 2 * counts[1]):
+                chosen[surname] = max(keys, key=lambda k: (keys[k], k))
+        return chosen
 
     @functools.cached_property
     def name_words(self) -> frozenset[str]:

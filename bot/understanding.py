@@ -251,6 +251,8 @@ recipes' Chickpea and Spinach Curry, labelled vegan only, left the reply)."""
 KIDS_GENRES = ("family", "children", "kids")
 """The genres, by catalog, that hold a children's audience (a catalog has the ones it has); a short reply never
 loosens them (`RankRequest.held_genres`): a 12-year-old's list was filled with Bridget Jones's Diary and Neuromancer."""
+_JOINED = re.compile(r"\x00\s*(?:,\s*)?(?:and|&|plus|as well as|or)?\s*$|\x00\s*,\s*$")
+"""What comes right before a title said with the one before it: "Heat and Inception", "Heat, Inception"."""
 _FOR_ADULTS = re.compile(
     r"\b(?:for|aimed at) (?:adults|grown-?ups|a grown-?up audience|older (?:readers|viewers|audiences))\b"
     r"|\b(?:grown-?up|adult)(?= (?:movies?|films?|books?|novels?|reads?|fantasy|animation|drama|comedy|ones?)\b)"
@@ -587,6 +589,12 @@ class _ClauseReader:
         # "#2" or "the second one" are no aspect, nor what the user has only seen ("I've read Agatha Christie
         # already" liked her and asked for her books as a new request)
         phrase = None if ranked or (seen_only and not titles) else self._aspect(clause, negative)
+        earlier = self.result.titles[-1] if self.result.titles else None
+        if titles and earlier and not clause.replace(TITLE_STUB, " ").strip() and _JOINED.search(context.before):
+            # "I loved Heat and Inception, hated Up": Inception's clause is the title alone, and it is read as Heat's
+            # (alone, the learned reader read it by the "hated" after it)
+            self.result.titles += [replace(earlier, item_id=m.item_id, exact=m.exact) for m in titles]
+            return
         if titles:
             anchor = not negative and bool(_LIKE_TITLE.search(clause))
             polarity = "like" if anchor else polarity

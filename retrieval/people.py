@@ -30,23 +30,21 @@ def people_of(item: CatalogItem, fields: Sequence[str] = PEOPLE_FIELDS) -> list[
 
 SURNAME_SAMPLE = 20_000
 """Items whose texts tell a surname from a word ('stone', 'king'): a word shows up in lower case among this many."""
-MAKER_FIELDS = ("director", "directors", "author", "authors", "creator", "creators", "host", "hosts", "designer")
-"""Whose surname alone names them ("a Spielberg movie", "something by Kubrick"): the makers, not the cast."""
 
 
-_BEFORE_MAKER = frozenset("by from directed written made more like other than".split())
-_AFTER_MAKER = frozenset(
+_BEFORE_NAME = frozenset("by from directed written made more like other than with starring".split())
+_AFTER_NAME = frozenset(
     "movie movies film films flick flicks book books novel novels show shows series podcast podcasts game games "
     "stuff classic classics brothers".split()
 )
 
 
 def _cued(tokens: list[str], at: int) -> bool:
-    """A surname alone names its maker only where a maker is meant: "by Kubrick", "more Nolan", "a Spielberg
-    movie", "Spielberg's best": never "a movie about a whale" (James Whale) or "something wise" (Robert Wise)."""
+    """A surname alone names its person only where a person is meant: "by Kubrick", "more Nolan", "with DiCaprio",
+    "a Spielberg movie": never "a movie about a whale" (James Whale) or "something wise" (Robert Wise)."""
     before = tokens[at - 1] if at else ""
     after = tokens[at + 1] if at + 1 < len(tokens) else ""
-    return before in _BEFORE_MAKER or after in _AFTER_MAKER
+    return before in _BEFORE_NAME or after in _AFTER_NAME
 
 
 class PeopleIndex:
@@ -83,30 +81,28 @@ class PeopleIndex:
                     taken[start : start + length] = [True] * length
         surnames = self._surnames if self._items else {}
         for at, token in enumerate(tokens):
-            maker = surnames.get(token) or (surnames.get(token[:-1]) if token.endswith("s") else None)
+            person = surnames.get(token) or (surnames.get(token[:-1]) if token.endswith("s") else None)
             possessive = token not in surnames and f"{token[:-1]}'s" in text.lower().replace("’", "'")
-            if maker and not taken[at] and (possessive or _cued(tokens, at)):
-                found.append(self._display[maker])
+            first = person.split()[0] if person else ""
+            nickname = at > 0 and len(tokens[at - 1]) >= 3 and first.startswith(tokens[at - 1])  # "Leo DiCaprio"
+            if person and not taken[at] and (possessive or nickname or _cued(tokens, at)):
+                found.append(self._display[person])
         return list(dict.fromkeys(found))
 
     @functools.cached_property
     def _surnames(self) -> dict[str, str]:
-        """A maker's surname → their full name's key, when it names one maker ("spielberg", "tarantino"): the
-        surname of one maker only (or of the one with twice the items of the next), of 4+ letters, and never a
-        word the catalog's own texts write in lower case ("stone", "king") or a chat word. Built on first use."""
-        makers: defaultdict[str, dict[str, int]] = defaultdict(dict)
-        for item in self._source:
-            for name in people_of(item, MAKER_FIELDS):
-                key = normalize(name)
-                if len(key.split()) >= 2 and len(last := key.split()[-1]) >= 4:
-                    makers[last][key] = len(self._items.get(key, ()))
-        if not makers:
-            return {}
+        """A surname → the full name's key of the one person it names ("spielberg", "dicaprio"): the surname of one
+        person only (or of the one with twice the items of the next), of 4+ letters, and never a word the catalog's
+        own texts write in lower case ("stone", "king") or a chat word. Built on first use."""
+        by_surname: defaultdict[str, dict[str, int]] = defaultdict(dict)
+        for key, ids in self._items.items():
+            if len(last := key.split()[-1]) >= 4:
+                by_surname[last][key] = len(ids)
         words = COMMON_WORDS | chat_words()
         for item in self._source[:SURNAME_SAMPLE]:
             words |= set(_LOWER_WORDS.findall(item.text))
         chosen = {}
-        for surname, keys in makers.items():
+        for surname, keys in by_surname.items():
             counts = sorted(keys.values(), reverse=True)
             if surname not in words and (len(counts) == 1 or counts[0] >= 2 * counts[1]):
                 chosen[surname] = max(keys, key=lambda k: (keys[k], k))

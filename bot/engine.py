@@ -365,6 +365,7 @@ class Engine:
             exclude_words=phrasing.exclusion_words(c.exclude_genres, profile.disliked_aspects),
             liked=profile.liked,
             anchors=profile.anchors,
+            blend_anchors=profile.anchors_blended and len(profile.anchors) > 1,
             aspects=[(t, self.encoder.encode_query(t)) for t in texts],
             collaborative=blended.scores,
             collaborative_because=blended.because,

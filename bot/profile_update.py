@@ -52,6 +52,7 @@ def after_turn(profile: Profile, text: str, signal: TurnSignal, weights: UpdateW
     profile.add_people(signal.liked_people, signal.disliked_people)
     if signal.new_topic:  # a title it names anchors again: items are applied after the text
         profile.drop_anchors()
+        profile.anchors_blended = signal.blend
     return Updated(profile, apply_constraints(profile.constraints, signal))
 
 

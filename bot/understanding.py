@@ -84,6 +84,7 @@ _FILLER = re.compile(
     r"so|too|just|any|ever|some more|"
     r"from|in|between|after|before|since|made|released|era|"
     r"bit|similar to|was|were|during|imo|imho|tbh|into|stuff|yet|"
+    r"meets|crossed with|mixed with|cross between|mix of|blend of|mash-?up of|combination of|"
     r"i give up|give up|i don'?t know|idk|dunno|no idea|choose|pick|decide|up to you|whatever|"
     r"lol|lmao|haha\w*|hehe\w*|hmm+|oh|ah|yeah|yep|yes|nope|nah|sure|wow|oops|sorry|btw|"
     r"(?:my|our) (?:(?:girl|boy)friend|wife|husband|partner|mum|mom|mother|dad|father|friends?|parents|date|kids|"
@@ -251,6 +252,11 @@ recipes' Chickpea and Spinach Curry, labelled vegan only, left the reply)."""
 KIDS_GENRES = ("family", "children", "kids")
 """The genres, by catalog, that hold a children's audience (a catalog has the ones it has); a short reply never
 loosens them (`RankRequest.held_genres`): a 12-year-old's list was filled with Bridget Jones's Diary and Neuromancer."""
+_BLEND = re.compile(
+    r"\bbetween\s+\x00|\x00\s+meets\s+\x00|\b(?:cross|mix|blend|combination|mashup|mash-up)\s+(?:between|of)\s+\x00"
+    r"|\x00\s+(?:crossed|mixed)\s+with\s+\x00"
+)
+"""Two titles to be met together: "between X and Y", "X meets Y", "a mix of X and Y", "X crossed with Y"."""
 _JOINED = re.compile(r"\x00\s*(?:,\s*)?(?:and|&|plus|as well as|or)?\s*$|\x00\s*,\s*$")
 """What comes right before a title said with the one before it: "Heat and Inception", "Heat, Inception"."""
 _FOR_ADULTS = re.compile(
@@ -448,6 +454,8 @@ class Understanding:
     """'a white instead', 'how about a comedy instead': a swap of what it names; the years and asks hold."""
     standing: Standing | None = None
     """How well known the picks should be: "the best movies of all time" (popular), "a hidden gem" (obscure)."""
+    blend: bool = False
+    """'something between Alien and Toy Story', 'Die Hard meets Home Alone': the liked titles are met together."""
     unknown_titles: list[str] = field(default_factory=list)
     """Titles named after a taste cue that the catalog does not have ("something like Amelie"): left out of the
     aspects (as words, "amelie" matched Amadeus), so the reply can say it does not know them."""
@@ -850,6 +858,8 @@ def understand(
     # "something scary but not gory": gory says no to the gore, never to the horror asked for in the same message
     result.exclude_genres = [g for g in result.exclude_genres if g not in result.include_genres]
     _read_relative_years(message.text, result, newest_year)
+    anchored = [m for m in result.titles if m.polarity == "like"]
+    result.blend = len(anchored) >= 2 and bool(_BLEND.search(message.text))
     _read_contrast_genres(message.text, result, genres)
     _read_unknown_titles(text, matches, titles, people, result)
     result.new_topic = _is_new_topic(result)
@@ -916,7 +926,7 @@ def _is_new_topic(result: Understanding) -> bool:
     starts a new request; 'more', 'what else', 'more like #2 but older', 'no horror', comparatives alone
     ('something funnier') and a liked title told as taste ('we loved Ticket to Ride') refine the current one: the
     family that asked for a quick game and then named one they loved lost "quick" and got a two-hour game."""
-    asked_like = any(m.polarity == "like" and m.anchor for m in result.titles)
+    asked_like = any(m.polarity == "like" and m.anchor for m in result.titles) or result.blend
     more = {m.group(1) for m in _MORE_OF.finditer(result.text.lower())}
     leaning = bool(result.positive) and all(
         _COMPARATIVES.fullmatch(phrase) or _BETTER.fullmatch(phrase) or set(phrase.split()) <= more

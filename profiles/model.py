@@ -152,6 +152,8 @@ class TurnSignal:
     """'a white instead': a new request that swaps only what it names; the years, asks and people hold."""
     standing: str | None = None
     """'popular' ("the best movies of all time") or 'obscure' ("a hidden gem"), said this turn."""
+    blend: bool = False
+    """'something between Alien and Toy Story', 'Die Hard meets Home Alone': the titles it likes are met together."""
     year_min: int | None = None
     year_max: int | None = None
     clear_years: bool = False
@@ -229,6 +231,9 @@ class Profile:
     neighbours lead and their whys name them, until a new topic or a new anchor."""
     anchors_shown: bool = False
     """A ranking has used the anchors: the next liked item starts a new set instead of joining them."""
+    anchors_blended: bool = False
+    """The anchors are to be met together ("something between Alien and Toy Story"): a pick must be close to each,
+    not to one of them."""
 
     RECENT = 10
     ASPECTS = 12
@@ -258,11 +263,11 @@ class Profile:
     def anchor(self, item_id: str) -> None:
         """Items liked together (one message, 👍s between two replies) anchor together."""
         if self.anchors_shown:
-            self.anchors, self.anchors_shown = [], False
+            self.anchors, self.anchors_shown, self.anchors_blended = [], False, False
         self.anchors = _push(self.anchors, [item_id], self.ANCHORS)
 
     def drop_anchors(self) -> None:
-        self.anchors, self.anchors_shown = [], False
+        self.anchors, self.anchors_shown, self.anchors_blended = [], False, False
 
     def dislike(self, item_id: str) -> None:
         self.anchors = [i for i in self.anchors if i != item_id]

@@ -94,6 +94,9 @@ class RankRequest:
     liked: list[str] = field(default_factory=list)
     anchors: list[str] = field(default_factory=list)
     """Items this ranking is built around ('more like #2'): their neighbours lead and their whys name them."""
+    blend_anchors: bool = False
+    """The anchors are met together ("between Alien and Toy Story"): a row's pull is its closeness to the farthest
+    of them, not to the nearest."""
     aspects: list[tuple[str, np.ndarray]] = field(default_factory=list)
     """(text, vector) of what the user asked for, to explain matches."""
     collaborative: dict[str, float] = field(default_factory=dict)

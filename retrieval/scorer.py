@@ -182,11 +182,12 @@ class Scorer:
         if anchors:
             matrix = self.catalog.embeddings
             weight = self.weights.anchor if request.anchors else self.weights.people_anchor
+            nearest = np.min if request.blend_anchors else np.max  # "between X and Y": the farther one counts
             if links:
                 closeness = [self.neighbours.anchor_closeness(a, rows, embeddings, matrix) for a in anchors]
-                extra += weight * np.max(closeness, axis=0)
+                extra += weight * nearest(closeness, axis=0)
             else:
-                extra += weight * (embeddings @ matrix[anchors].T).max(axis=1)
+                extra += weight * nearest(embeddings @ matrix[anchors].T, axis=1)
         if request.people_items:
             extra += self.weights.asked_person * self.index.on_rows(dict.fromkeys(request.people_items, 1.0), rows)
         if request.preferred_genres:

@@ -92,7 +92,10 @@ class Whys:
             link = self.neighbours.shared_kind(item, anchor)
         elif not link:
             return None
-        if request.anchors:
+        if request.blend_anchors:  # the link is to the nearer of them, and says which
+            lead = "between " + " and ".join(self.catalog.items[a].title for a in anchors)
+            lead += f"; close to {anchor.title}"
+        elif request.anchors:
             lead = f"close to {anchor.title}, which you liked"
         elif (person := _asked_person_of(anchor, request)) is None:
             return None

@@ -916,3 +916,15 @@ def test_how_well_known_is_an_ask_not_a_taste(text, standing, positive):
 def test_an_award_the_catalog_cannot_filter_asks_for_the_acclaimed():
     u = understand("an oscar winner", TitleIndex(ITEMS), GENRES, 2023, fields={"year", "genres"})
     assert (u.unsupported, u.standing, u.positive) == (["awards"], "popular", [])
+
+
+def test_two_titles_met_together():
+    """ "something between Alien and Toy Story" read as two anchors, each with its own neighbours."""
+    for text in (
+        "something between Inception and Hot Fuzz",
+        "Inception meets Hot Fuzz",
+        "a mix of Inception and Hot Fuzz",
+    ):
+        u = parse(text)
+        assert (u.blend, u.new_topic, u.positive) == (True, True, []), text
+    assert not parse("I loved Inception and Hot Fuzz").blend

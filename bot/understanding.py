@@ -257,7 +257,7 @@ _BLEND = re.compile(
     r"|\x00\s+(?:crossed|mixed)\s+with\s+\x00"
 )
 """Two titles to be met together: "between X and Y", "X meets Y", "a mix of X and Y", "X crossed with Y"."""
-_JOINED = re.compile(r"\x00\s*(?:,\s*)?(?:and|&|plus|as well as|or)?\s*$|\x00\s*,\s*$")
+_JOINED = re.compile(r"\x00\s*,?\s*(?:and|&|plus|as well as|or)?\s*$")
 """What comes right before a title said with the one before it: "Heat and Inception", "Heat, Inception"."""
 _FOR_ADULTS = re.compile(
     r"\b(?:for|aimed at) (?:adults|grown-?ups|a grown-?up audience|older (?:readers|viewers|audiences))\b"

@@ -122,10 +122,10 @@ def apply_constraints(c: Constraints, signal: TurnSignal) -> list[str]:
     """Years and genres from the turn, into `c` (in place); returns the notes (hard constraints are said once,
     here).
 
-    A request of its own (a new topic) replaces the earlier years and soft genres rather than piling
-    onto them, so "a heist movie" after "from the 80s" is not held to the 80s (one said as a swap, "a white
-    instead", keeps the years, the asks about numbers and the people: only what it names changes); "more like #2" replaces
-    the soft genres (the anchor sets the direction). Insisted genres and exclusions carry until lifted."""
+    A request of its own (a new topic) replaces the earlier years and soft genres rather than piling onto them, so
+    "a heist movie" after "from the 80s" is not held to the 80s; one said as a swap ("a white instead") keeps the
+    years, the asks about numbers and the people, and changes only what it names; "more like #2" replaces the soft
+    genres (the anchor sets the direction). Insisted genres and exclusions carry until lifted."""
     notes = []
     stated = signal.year_min is not None or signal.year_max is not None
     if signal.clear_years or (signal.new_topic and not signal.instead and not stated):

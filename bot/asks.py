@@ -68,8 +68,9 @@ _POPULAR = re.compile(
     r"|\b(?:popular|famous|well[- ]known|iconic|must[- ](?:see|watch|read|play)|crowd[- ]pleasers?|blockbusters?)\b"
 )
 """How well known the picks should be: "a hidden gem", "something underrated" (obscure); "the best movies of all
-time", "the best comedies", "something popular", "a must-see" (popular); the kind after "the best" is left to read. Read before the aspects: as words, "hidden gem" found Crouching
-Tiger, Hidden Dragon and Hidden Figures, and "the best movies of all time" asked for something "all time"."""
+time", "the best comedies", "something popular", "a must-see" (popular); the kind after "the best" is left to read.
+Read before the aspects: as words, "hidden gem" found Crouching Tiger, Hidden Dragon and Hidden Figures, and "the
+best movies of all time" asked for something "all time"."""
 
 
 def read_standing(message: MaskedMessage) -> tuple[MaskedMessage, Standing | None]:

@@ -252,12 +252,14 @@ recipes' Chickpea and Spinach Curry, labelled vegan only, left the reply)."""
 KIDS_GENRES = ("family", "children", "kids")
 """The genres, by catalog, that hold a children's audience (a catalog has the ones it has); a short reply never
 loosens them (`RankRequest.held_genres`): a 12-year-old's list was filled with Bridget Jones's Diary and Neuromancer."""
+_STUB = re.escape(TITLE_STUB)
 _BLEND = re.compile(
-    r"\bbetween\s+\x00|\x00\s+meets\s+\x00|\b(?:cross|mix|blend|combination|mashup|mash-up)\s+(?:between|of)\s+\x00"
-    r"|\x00\s+(?:crossed|mixed)\s+with\s+\x00"
+    rf"\bbetween\s+{_STUB}|{_STUB}\s+meets\s+{_STUB}"
+    rf"|\b(?:cross|mix|blend|combination|mashup|mash-up)\s+(?:between|of)\s+{_STUB}"
+    rf"|{_STUB}\s+(?:crossed|mixed)\s+with\s+{_STUB}"
 )
 """Two titles to be met together: "between X and Y", "X meets Y", "a mix of X and Y", "X crossed with Y"."""
-_JOINED = re.compile(r"\x00\s*,?\s*(?:and|&|plus|as well as|or)?\s*$")
+_JOINED = re.compile(rf"{_STUB}\s*,?\s*(?:and|&|plus|as well as|or)?\s*$")
 """What comes right before a title said with the one before it: "Heat and Inception", "Heat, Inception"."""
 _FOR_ADULTS = re.compile(
     r"\b(?:for|aimed at) (?:adults|grown-?ups|a grown-?up audience|older (?:readers|viewers|audiences))\b"
@@ -584,12 +586,12 @@ class _ClauseReader:
             self._hold(g for g in KIDS_GENRES if g in self.genres)  # 'for my kids
             # who it is for is no taste ("12 year old" was an aspect), and "nothing scary for my kids" says no to
             # scary, never to the kids' films
-            clause = clause[: audience.start()] + " " * len(audience.group()) + clause[audience.end() :]
+            clause = _blanked(clause, audience)
         grown_up = _FOR_ADULTS.search(clause)
         if grown_up:  # "like Harry Potter but for adults": no children's books, and "adults" is no taste
             excluded = self.result.exclude_genres
             excluded.extend(g for g in KIDS_GENRES if g in self.genres and g not in excluded)
-            clause = clause[: grown_up.start()] + " " * len(grown_up.group()) + clause[grown_up.end() :]
+            clause = _blanked(clause, grown_up)
         seen_only = bool(_SEEN.search(clause)) and not _POSITIVE_WORDS.search(clause) and not negative
         polarity: Polarity = "dislike" if negative else "seen" if seen_only else "like"
         ranked = self._rank_feedback(clause, negative, seen_only, context.after)
@@ -685,6 +687,11 @@ class _ClauseReader:
             (self.result.negative if negative else self.result.positive).append(aspect)
             return aspect
         return None
+
+
+def _blanked(clause: str, match: re.Match[str]) -> str:
+    """`clause` with what `match` found as spaces: read no further, and the clause keeps its length."""
+    return clause[: match.start()] + " " * len(match.group()) + clause[match.end() :]
 
 
 def _only_chat(lowered: str) -> bool:

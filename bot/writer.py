@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from recochat.retrieval.candidates import text_of
 from recochat.retrieval.catalog import INSTRUCTION, CatalogItem, people_facts
 from recochat.retrieval.explain import content_words, saying_pattern
 from recochat.retrieval.ingest import plural
@@ -304,8 +305,9 @@ def _kids_answer(item: CatalogItem) -> str:
     genres = ", ".join(item.genres) or "no genre"
     if set(item.genres) & set(KIDS_GENRES):
         return f"{item.label()} is a family pick ({genres}); the catalog has no age ratings."
-    text = " ".join([item.description, *map(str, item.meta.get("tags") or [])]).lower()
-    said = saying_pattern([*SAME_IN_TEXT["violent"], *SAME_IN_TEXT["scary"], "grotesque", "gory"]).search(text)
+    said = saying_pattern([*SAME_IN_TEXT["violent"], *SAME_IN_TEXT["scary"], "grotesque", "gory"]).search(
+        text_of(item).lower()
+    )
     if "horror" in item.genres or said:
         because = f"its description says “{said.group()}”" if said else "it is horror"
         return f"Probably not: {item.label()} is {genres}, and {because}; the catalog has no age ratings."

@@ -70,7 +70,7 @@ class ColdStart:
         return (
             self.by_prior is not None
             and self.scorer.weights.popularity >= 0
-            and not any(i in row_of for i in request.anchors or request.people_anchors)
+            and not any(i in row_of for i in request.built_around)
             and request.standing != "obscure"
         )
 

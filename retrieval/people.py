@@ -80,12 +80,14 @@ class PeopleIndex:
                     found.append(self._display[key])
                     taken[start : start + length] = [True] * length
         surnames = self._surnames if self._items else {}
+        lowered = text.lower().replace("’", "'")
         for at, token in enumerate(tokens):
             person = surnames.get(token) or (surnames.get(token[:-1]) if token.endswith("s") else None)
-            possessive = token not in surnames and f"{token[:-1]}'s" in text.lower().replace("’", "'")
-            first = person.split()[0] if person else ""
-            nickname = at > 0 and len(tokens[at - 1]) >= 3 and first.startswith(tokens[at - 1])  # "Leo DiCaprio"
-            if person and not taken[at] and (possessive or nickname or _cued(tokens, at)):
+            if person is None or taken[at]:
+                continue
+            possessive = token not in surnames and f"{token[:-1]}'s" in lowered
+            nickname = at > 0 and len(tokens[at - 1]) >= 3 and person.split()[0].startswith(tokens[at - 1])  # "Leo"
+            if possessive or nickname or _cued(tokens, at):
                 found.append(self._display[person])
         return list(dict.fromkeys(found))
 

@@ -230,7 +230,7 @@ class Recommender:
         `rank` and every loosening fill it."""
         need = request.k - len(taken)
         if need > 0 and request.loosen and request.preferred_genres and Loosening.SOFT_GENRES not in broken:
-            soft = self._untaken(rows[self.index.genre_counts(rows, request.preferred_genres) > 0], taken)
+            soft = self._soft_rows(rows, request, taken)
             if len(soft) < need or request.lead_genres:
                 first = self._fill(soft, request, taken, broken)
                 first += self._soft_past_words(request, [*taken, *first], broken)
@@ -248,11 +248,14 @@ class Recommender:
             return []
         relaxed = replace(request, bounds=tuple(b for b in request.bounds if not b.relative))
         rows = self.index.retrieve(relaxed, self.weights.mmr_pool)
-        soft = self._untaken(rows[self.index.genre_counts(rows, request.preferred_genres) > 0], taken)
-        found = self._fill(soft, relaxed, taken, (*broken, Loosening.BOUNDS))
+        found = self._fill(self._soft_rows(rows, request, taken), relaxed, taken, (*broken, Loosening.BOUNDS))
         for r in found:
             r.missed = tuple(dict.fromkeys(b.said for b in words))
         return found
+
+    def _soft_rows(self, rows: np.ndarray, request: RankRequest, taken: list[Recommendation]) -> np.ndarray:
+        """Those of `rows` with a soft genre of the request, not already in the reply."""
+        return self._untaken(rows[self.index.genre_counts(rows, request.preferred_genres) > 0], taken)
 
     def _untaken(self, rows: np.ndarray, taken: list[Recommendation]) -> np.ndarray:
         """`rows` without the items already in the reply."""

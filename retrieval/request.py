@@ -94,6 +94,7 @@ class RankRequest:
     liked: list[str] = field(default_factory=list)
     anchors: list[str] = field(default_factory=list)
     """Items this ranking is built around ('more like #2'): their neighbours lead and their whys name them."""
+
     blend_anchors: bool = False
     """The anchors are met together ("between Alien and Toy Story"): a row's pull is its closeness to the farthest
     of them, not to the nearest."""
@@ -133,6 +134,11 @@ class RankRequest:
     loosen: bool = True
     """Fill a reply the filters leave short with the nearest items that break one of them (see `LOOSENING`);
     False for evaluation rankings, which must not change meaning with the catalog's size."""
+
+    @property
+    def built_around(self) -> list[str]:
+        """The items the ranking is built around: the anchors, else the asked people's best known works."""
+        return self.anchors or self.people_anchors
 
 
 @dataclass

@@ -230,7 +230,7 @@ class Scorer:
         """The rows a ranking is built around: the anchors ("more like #2"), else the asked people's best known
         works (`RankRequest.people_anchors`)."""
         row_of = self.catalog.row_of
-        return [row_of[i] for i in request.anchors or request.people_anchors if i in row_of]
+        return [row_of[i] for i in request.built_around if i in row_of]
 
     def best_known(self, items: frozenset[str], count: int) -> list[str]:
         """The `count` of `items` the catalog's popularity ranks first (ties by catalog order)."""

@@ -77,9 +77,7 @@ class Whys:
     def anchor_link(self, row: int, request: RankRequest) -> str | None:
         """'close to Pulp Fiction, which you liked: also directed by Quentin Tarantino': the anchor this item is
         closest to by `NeighbourIndex.closeness`, and the strongest real link between them, when there is one."""
-        anchors = [
-            self.catalog.row_of[i] for i in request.anchors or request.people_anchors if i in self.catalog.row_of
-        ]
+        anchors = [self.catalog.row_of[i] for i in request.built_around if i in self.catalog.row_of]
         if not anchors:
             return None
         one, matrix = np.array([row], dtype=np.int64), self.catalog.embeddings
@@ -97,7 +95,7 @@ class Whys:
             lead += f"; close to {anchor.title}"
         elif request.anchors:
             lead = f"close to {anchor.title}, which you liked"
-        elif (person := _asked_person_of(anchor, request)) is None:
+        elif (person := _liked_person_of(anchor, request)) is None:
             return None
         elif normalize(person) in {normalize(p) for p in people_of(item)}:
             return None  # their own work: `_person_reason` names them
@@ -186,22 +184,19 @@ def genres_named(phrase: str, genres: frozenset[str]) -> frozenset[str]:
 def _person_reason(item: CatalogItem, request: RankRequest) -> str | None:
     """'directed by <person>', 'by <author>' or 'with <actor>': the latest liked person the item has (names compared
     normalized). "with Agatha Christie" said an author was in her own book."""
-    if not request.liked_people:
+    named = _liked_person_of(item, request)
+    if named is None:
         return None
-    present = {normalize(p) for p in people_of(item)}
-    named = [p for p in request.liked_people if normalize(p) in present]
-    if not named:
-        return None
-    person = normalize(named[-1])
+    person = normalize(named)
     if person in {normalize(p) for p in people_of(item, DIRECTOR_FIELDS)}:
-        return f"directed by {named[-1]}"
+        return f"directed by {named}"
     if person in {normalize(p) for p in people_of(item, CREATOR_FIELDS)}:
-        return f"by {named[-1]}"
-    return f"with {named[-1]}"
+        return f"by {named}"
+    return f"with {named}"
 
 
-def _asked_person_of(item: CatalogItem, request: RankRequest) -> str | None:
-    """The latest liked person, as the user named them, who made or is in `item` (one of `people_anchors`)."""
+def _liked_person_of(item: CatalogItem, request: RankRequest) -> str | None:
+    """The latest liked person, as the user named them, who made or is in `item`."""
     present = {normalize(p) for p in people_of(item)}
     return next((p for p in reversed(request.liked_people) if normalize(p) in present), None)
 

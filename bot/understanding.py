@@ -231,17 +231,19 @@ _IDENTITY = re.compile(r"\b(?:i'?m|i am|we'?re|we are|(?:s?he|they)(?:'s| is| ar
 """'I'm vegetarian', 'we're vegan': who the user is, said of a genre, holds like 'only' (a vegetarian's salmon came
 back once the vegetarian picks ran out). 'I'm a horror fan' says more after the genre, and only leans."""
 _CHILDREN = (
-    r"(?:kids?|children|child|little ones|(?:[1-9]|1[0-2]|one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
-    r"twelve)[- ]?(?:year|yr)s?[- ]?olds?)"
+    r"(?:kids?|children|child|little ones|toddlers?|preschoolers?|(?:[1-9]|1[0-2]|one|two|three|four|five|six|seven|"
+    r"eight|nine|ten|eleven|twelve)(?:[- ]?(?:year|yr)s?[- ]?olds?| ?y/?o))"
 )
 _FOR_KIDS = re.compile(
-    rf"\b(?:(?:for|with) (?:the |my |our |a |an )?{_CHILDREN}|(?:my|our) {_CHILDREN},? (?:will|would|'d|might|can|could)"
+    rf"\b(?:(?:for|with) (?:the |my |our |a |an )?{_CHILDREN}"
+    rf"|(?:my|our) {_CHILDREN}(?: and (?:i|me|we|us))?,? (?:will|would|'d|might|can|could)"
+    rf"|(?:my|our) {_CHILDREN} and (?:i|me)|(?:me|us) and (?:my|our) {_CHILDREN}"
     r"|kid-friendly|family-friendly|(?:for|with) the whole family)\b"
 )
 """An audience, not a taste: it holds like an insisted genre (family) until the user says otherwise. Animation is
 not enough: Akira and Grave of the Fireflies are animated and not for children. "For my 12 year old" too: the
 books for one that loved The Hobbit included A Game of Thrones. "With my kids", "my kids will like" too (never "my
-kids loved Frozen, something for me"): said so, the family leaning was only soft, and two turns later ("something a
+kids loved Frozen, something for me"), "my 8 year old and I", "me and my kids": said so, the family leaning was only soft, and two turns later ("something a
 bit more exciting", "no animation") the picks were Get Out, 28 Days Later and The Shining."""
 DIETS = frozenset({"vegetarian", "vegan", "pescatarian", "gluten-free", "dairy-free", "nut-free", "halal", "kosher"})
 """A diet is held as soon as it is said, as an insisted genre is: "a quick vegetarian dinner" then "something with
@@ -581,12 +583,6 @@ class _ClauseReader:
         """Every clause has one polarity: negation cues flip what it says about titles, ranks, genres and people.
         A learned reader (bot/polarity.py) may later re-read the titles' polarity from what is kept here."""
         negative = bool(_NEGATION.search(clause))
-        audience = _FOR_KIDS.search(clause)
-        if audience and not _NEGATED_AUDIENCE.search(clause[: audience.start()]):
-            self._hold(g for g in KIDS_GENRES if g in self.genres)  # 'for my kids
-            # who it is for is no taste ("12 year old" was an aspect), and "nothing scary for my kids" says no to
-            # scary, never to the kids' films
-            clause = _blanked(clause, audience)
         grown_up = _FOR_ADULTS.search(clause)
         if grown_up:  # "like Harry Potter but for adults": no children's books, and "adults" is no taste
             excluded = self.result.exclude_genres
@@ -627,11 +623,7 @@ class _ClauseReader:
             ]
 
     def _hold(self, genres: Iterable[str]) -> None:
-        """Genres insisted on (and asked for) until the user says otherwise: an audience ('for my kids'), a diet."""
-        for genre in genres:
-            for held in (self.result.insisted_genres, self.result.include_genres):
-                if genre not in held:
-                    held.append(genre)
+        _hold(self.result, genres)
 
     def _rank_feedback(self, clause: str, negative: bool, seen_only: bool, after: str) -> bool:
         """'more like #2' or 'not the first one'; 'seen #2' only when nothing after it judges it ('watched the
@@ -687,6 +679,30 @@ class _ClauseReader:
             (self.result.negative if negative else self.result.positive).append(aspect)
             return aspect
         return None
+
+
+def _hold(result: Understanding, genres: Iterable[str]) -> None:
+    """Genres insisted on (and asked for) until the user says otherwise: an audience ('for my kids'), a diet."""
+    for genre in genres:
+        for held in (result.insisted_genres, result.include_genres):
+            if genre not in held:
+                held.append(genre)
+
+
+def _read_audience(message: MaskedMessage, result: Understanding, genres: set[str]) -> MaskedMessage:
+    """'For my kids' holds the children's genres, and is dropped from the words read after it: who it is for is no
+    taste ("12 year old" was an aspect), and "nothing scary for my kids" says no to scary, never to the kids' films.
+    Read on the whole message, before it is cut into clauses: "my 8 year old and I can watch" was cut at "and", and
+    the reply held Almost Famous and 2001, then a vampire film after "not animated". "Nothing for kids" is left to the
+    clauses, which read it as a no."""
+
+    def for_children(found: re.Match[str]) -> bool:
+        return not _NEGATED_AUDIENCE.search(message.text[: found.start()])
+
+    if not any(for_children(found) for found in _FOR_KIDS.finditer(message.text)):
+        return message
+    _hold(result, (g for g in KIDS_GENRES if g in genres))
+    return message.replaced(_FOR_KIDS, lambda found: " " if for_children(found) else found.group())
 
 
 def _blanked(clause: str, match: re.Match[str]) -> str:
@@ -858,7 +874,7 @@ def understand(
     if result.standing is None and "awards" in result.unsupported:
         result.standing = "popular"  # "an oscar winner" in a catalog without awards: the acclaimed ones
     result.reject_all_shown = bool(_ALL_REJECT.match(message.text))
-    message = _same_topic_read(message)
+    message = _read_audience(_same_topic_read(message), result, genres)
     reader = _ClauseReader(result, genres, newest_year, people)
     for clause, clause_titles, context in message.clauses(wants_context=lambda clause: bool(_RANK_REF.search(clause))):
         reader.read(clause, clause_titles, context)

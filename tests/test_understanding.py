@@ -561,6 +561,10 @@ def test_for_the_kids_is_an_audience_that_holds_like_an_insisted_genre() -> None
         ("something my kids will like", ["family"]),
         ("movie night with my 8 year old", ["family"]),
         ("something for the whole family", ["family"]),
+        ("something my 8 year old and I can watch", ["family"]),  # was cut at "and": Almost Famous and 2001
+        ("a movie for me and my kids", ["family"]),
+        ("something for my 6yo", ["family"]),
+        ("my toddler and I need a film for a rainy day", ["family"]),
         ("my kids loved Frozen, I want something for me", []),  # who liked what, not who watches
         ("nothing for kids", []),
         ("a film about the whole family falling apart", []),

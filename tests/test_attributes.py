@@ -52,6 +52,12 @@ def read(text: str, schema=GAMES.schema, kinds=()) -> tuple[str, list[tuple]]:
         ("nothing with too many rules", ("complexity", None, None, NOT_HIGH, "nothing with too many rules")),
         ("too many rules in that one", ("complexity", None, None, NOT_HIGH, "too many rules")),
         ("something with simple rules", ("complexity", None, None, LOW, "simple rules")),
+        # the time there is, named as a budget (read as nothing before: a recipe catalog led with a slow curry)
+        ("dinner in 30 minutes", ("duration", None, 30, None, "in 30 minutes")),
+        ("i only have an hour", ("duration", None, 60, None, "in an hour")),
+        ("we've got 2 hours tonight", ("duration", None, 120, None, "in 2 hours")),
+        ("a 20-minute game", ("duration", None, 20, None, "in 20 minutes")),
+        ("chicken and rice, 30 minutes", ("duration", None, 30, None, "in 30 minutes")),
     ],
 )
 def test_board_game_phrases(text, ask):
@@ -62,6 +68,13 @@ def test_board_game_phrases(text, ask):
 
 def test_a_bare_head_count_is_never_a_length():
     assert [a for a in read("a game for two hours")[1] if a[0] == RANGE] == []
+
+
+@pytest.mark.parametrize(
+    "text", ["the first 10 minutes were slow but i loved it", "i played it 2 hours ago", "30 minutes in i gave up"]
+)
+def test_minutes_said_of_something_else_are_no_time_budget(text):
+    assert read(text)[1] == []
 
 
 @pytest.mark.parametrize(

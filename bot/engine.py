@@ -298,6 +298,10 @@ class Engine:
         loosened = self._loosened(request, items) or (
             None if items else phrasing.dead_end(self.recommender.blocking_genres(request))
         )
+        anchors = [item for i in request.anchors if (item := self.item(i)) is not None]
+        if items and request.include_genres:
+            held = phrasing.kept_to_genres(anchors, request.include_genres, self.catalog.noun or "title")
+            loosened = " ".join(filter(None, [loosened, held])) or None
         asked, shown = profile.constraints.preferred_people, {r.item.id for r in items}
         theirs = len(shown & request.people_items)
         others = profile.constraints.others_than_people

@@ -11,6 +11,7 @@ import re
 from collections import Counter
 
 from recochat.profiles.model import Constraints
+from recochat.retrieval.catalog import CatalogItem
 from recochat.retrieval.ingest import plural
 from recochat.retrieval.recommender import Loosening, RankRequest, Recommendation
 
@@ -190,6 +191,23 @@ def asked_people_left(people: list[str], theirs: int, near: bool) -> str:
     if not theirs:
         return f"Nothing I have left is by or with {who}, so these are {rest}."
     return f"That's everything by or with {who} I have left; the rest are {rest}."
+
+
+def kept_to_genres(anchors: list[CatalogItem], genres: list[str], noun: str) -> str | None:
+    """'Parasite is no family film; keeping to family films as you asked, these are the closest. Say 'any genre' to
+    see others.': a "more like X" whose X lies outside the genres the user holds to (an audience, "only comedies").
+    The picks are the held genre's, and the why "close to Parasite" read as if Home Alone were a Parasite fan's
+    pick."""
+    outside = [a for a in anchors if not set(a.genres) & set(genres)]
+    if not outside or not genres:
+        return None
+    kind = " or ".join(genres)
+    titles = " and ".join(a.title for a in outside[:2])
+    verb = "is" if len(outside[:2]) == 1 else "are"
+    return (
+        f"{titles} {verb} no {kind} {noun}; keeping to {kind} {plural(noun)} as you asked, these are the closest. "
+        "Say 'any genre' to see others."
+    )
 
 
 def nothing_fits() -> str:

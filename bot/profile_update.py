@@ -187,6 +187,10 @@ def _apply_genres(c: Constraints, signal: TurnSignal) -> list[str]:
     notes = []
     if signal.clear_genres:
         c.required_genres, c.preferred_genres = [], []
+    released = [g for g in signal.released_genres if g in c.required_genres]
+    if released:
+        c.required_genres = [g for g in c.required_genres if g not in released]
+        notes.append(f"not only {' or '.join(released)} any more")
     if signal.include_genres or (signal.new_topic and not signal.anchored):
         # a liked pick ("the first one sounds good") refines the request: "animated, for the kids" stays animated
         c.preferred_genres = [g for g in signal.include_genres if g not in signal.insisted_genres]

@@ -435,6 +435,8 @@ class Understanding:
     """'more like X but older': the years are relative to the anchor's, which the engine knows (it sets the range)."""
     clear_years: bool = False
     clear_genres: bool = False
+    released_genres: list[str] = field(default_factory=list)
+    """Held genres the user let go of by name or by audience ("forget the kids, just for me"), the rest held."""
     allow_repeats: bool = False
     insisted_genres: list[str] = field(default_factory=list)
     """Genres the user insisted on ("only comedies", "it has to be animated"): hard filters. The other
@@ -689,6 +691,18 @@ def _hold(result: Understanding, genres: Iterable[str]) -> None:
                 held.append(genre)
 
 
+_NOT_FOR_KIDS_NOW = re.compile(
+    rf"\b(?:(?:forget|never ?mind|drop|scratch|ignore) (?:about )?(?:the |my |our )?{_CHILDREN}"
+    rf"|(?:the |my |our )?{_CHILDREN} (?:is |are |'s |'re )?(?:asleep|in bed|gone|out|away|at school|with (?:their|his|her) \w+)"
+    rf"|(?:the |my |our )?{_CHILDREN} (?:went|have gone|has gone|are off) (?:to bed|to sleep|out|home)"
+    r"|without the kids|kid-free|child-free|(?:just|only) (?:for )?(?:me|myself|us|the two of us|grown-?ups|adults)"
+    r"|for me (?:this time|now|instead)|for myself|(?:now|this time),? (?:something )?(?:for|just for) (?:me|us))\b"
+)
+"""The children's audience let go of: their films are no longer the only ones, and no longer ruled out either (a
+parent who asked "for my kids" then said "ok forget the kid, just for me: more like Parasite" got Elf, Inside Out
+and Finding Nemo, and no way out but "any genre")."""
+
+
 def _read_audience(message: MaskedMessage, result: Understanding, genres: set[str]) -> MaskedMessage:
     """'For my kids' holds the children's genres, and is dropped from the words read after it: who it is for is no
     taste ("12 year old" was an aspect), and "nothing scary for my kids" says no to scary, never to the kids' films.
@@ -699,6 +713,9 @@ def _read_audience(message: MaskedMessage, result: Understanding, genres: set[st
     def for_children(found: re.Match[str]) -> bool:
         return not _NEGATED_AUDIENCE.search(message.text[: found.start()])
 
+    if _NOT_FOR_KIDS_NOW.search(message.text):
+        result.released_genres = [g for g in KIDS_GENRES if g in genres]
+        return message.without(_NOT_FOR_KIDS_NOW)
     if not any(for_children(found) for found in _FOR_KIDS.finditer(message.text)):
         return message
     _hold(result, (g for g in KIDS_GENRES if g in genres))

@@ -158,6 +158,8 @@ class TurnSignal:
     year_max: int | None = None
     clear_years: bool = False
     clear_genres: bool = False
+    released_genres: list[str] = field(default_factory=list)
+    """Held genres let go of ("forget the kids, just for me"): no longer hard filters, the others held."""
     insisted_genres: list[str] = field(default_factory=list)
     """Genres the user insisted on ("only comedies"): hard filters until lifted."""
     contrast_genres: list[str] = field(default_factory=list)

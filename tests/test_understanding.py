@@ -579,6 +579,26 @@ def test_with_my_kids_is_an_audience_too(text, insisted) -> None:
     assert not {"re 8", "night", "will"} & set(result.positive)  # who and when are no taste
 
 
+@pytest.mark.parametrize(
+    "text, released",
+    [
+        ("ok forget the kid, just for me: more like Parasite", ["family"]),
+        ("the kids are asleep, something for me", ["family"]),
+        ("kids went to bed, something scary", ["family"]),
+        ("now something for us", ["family"]),
+        ("something just for my kids", []),
+        ("something for my kids", []),
+    ],
+)
+def test_letting_the_children_go_releases_the_audience(text, released) -> None:
+    from recochat.bot.understanding import understand
+    from recochat.retrieval.titles import TitleIndex
+
+    result = understand(text, TitleIndex([]), {"animation", "family", "horror"}, 2025)
+    assert result.released_genres == released
+    assert not {"kid", "kids", "asleep", "bed"} & {w for p in result.positive for w in p.split()}
+
+
 def test_typo_candidates_letter_bound_keeps_the_same_best_title():
     """The letter-count bound drops titles that cannot reach the cutoff: the scan's hit (title and score, ties
     resolved the same way) is the one over every title of the length window."""

@@ -139,7 +139,8 @@ class Engine:
         self.update = update
         self.k = items_per_reply
         self.learn = learn
-        self.reader = TurnReader(catalog, encoder, self.recommender.people)
+        index = self.recommender.index
+        self.reader = TurnReader(catalog, encoder, self.recommender.people, lambda word: bool(index.saying(word).any()))
         """Understands messages against this catalog, and encodes what a turn teaches."""
         self._vector = _vectors_of(catalog)
         self.learning = CollaborativeLog(profiles, catalog, collaborative, learn)

@@ -179,6 +179,10 @@ def caveats(understood: Understanding, noun: str) -> list[str]:
         f"I don't know {name}: nothing in this catalog goes by that name. Tell me what you liked about it."
         for name in dict.fromkeys(understood.unknown_titles)
     ]
+    said += [
+        f"I don't know {name}: no one in this catalog goes by that name, so these are other picks."
+        for name in dict.fromkeys(understood.unknown_people)
+    ]
     return said
 
 

@@ -4,6 +4,7 @@ keeps of it (the understood fields plus the phrase vectors, from one encoder pas
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import fields
 
 import numpy as np
@@ -29,8 +30,17 @@ class TurnReader:
     """Understands messages against a catalog's titles, genres, years, people and fields, and encodes what a
     turn teaches."""
 
-    def __init__(self, catalog: StoredCatalog, encoder: TextEncoder, people: PeopleIndex) -> None:
+    def __init__(
+        self,
+        catalog: StoredCatalog,
+        encoder: TextEncoder,
+        people: PeopleIndex,
+        said_in_catalog: Callable[[str], bool] | None = None,
+    ) -> None:
+        """`said_in_catalog`: whether any item's text says a word (`CandidateIndex.saying`), so a name the catalog
+        says ("Studio Ghibli") is never called unknown; None calls no name unknown."""
         self.encoder = encoder
+        self.said_in_catalog = said_in_catalog
         self.titles = TitleIndex(catalog.items)
         self.people = people
         columns = catalog.column_arrays()  # per-row arrays, not a walk over every item (seconds at 1M items)
@@ -47,7 +57,14 @@ class TurnReader:
 
     def understand(self, text: str) -> Understanding:
         return understand(
-            text, self.titles, self.genres, self.newest_year, self.people, fields=self.fields, schema=self.schema
+            text,
+            self.titles,
+            self.genres,
+            self.newest_year,
+            self.people,
+            fields=self.fields,
+            schema=self.schema,
+            said_in_catalog=self.said_in_catalog,
         )
 
     def named_items(self, text: str) -> list[str]:

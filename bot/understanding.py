@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -463,6 +463,8 @@ class Understanding:
     blend: bool = False
     """'something between Alien and Toy Story', 'Die Hard meets Home Alone': the liked titles are met together."""
     unknown_titles: list[str] = field(default_factory=list)
+    unknown_people: list[str] = field(default_factory=list)
+    """Names after "by", "with", "starring" that no one in the catalog goes by ("a movie with Denzel Washington")."""
     """Titles named after a taste cue that the catalog does not have ("something like Amelie"): left out of the
     aspects (as words, "amelie" matched Amadeus), so the reply can say it does not know them."""
 
@@ -853,10 +855,12 @@ def understand(
     people: PeopleIndex | None = None,
     fields: Collection[str] | None = None,
     schema: CatalogSchema | None = None,
+    said_in_catalog: Callable[[str], bool] | None = None,
 ) -> Understanding:
     """Small talk, then questions about one item, then taste read clause by clause. `schema`: the catalog's
     columns, to read asks about its numbers by role ("for 4 players", "cheap"); `fields`: what it can filter on
-    (meta keys and roles), to tell which asks ("under 2 hours", "cheap") it cannot; None skips either."""
+    (meta keys and roles), to tell which asks ("under 2 hours", "cheap") it cannot; None skips either.
+    `said_in_catalog`: whether any item's text says a word ("ghibli" in a tag), so a name it says is not unknown."""
     result = Understanding(text=text)
     text = text.translate(_TYPOGRAPHIC)  # "didn’t" typed on a phone is "didn't": same length, so spans hold
     lowered = text.lower().strip()
@@ -902,8 +906,54 @@ def understand(
     result.blend = len(anchored) >= 2 and bool(_BLEND.search(message.text))
     _read_contrast_genres(message.text, result, genres)
     _read_unknown_titles(text, matches, titles, people, result)
+    _read_unknown_people(text, matches, people, result, said_in_catalog)
     result.new_topic = _is_new_topic(result)
     return result
+
+
+_PERSON_CUE = re.compile(
+    r"\b(?:by|with|starring|featuring|directed by|written by|hosted by|designed by)\s+$", re.IGNORECASE
+)
+_FULL_NAME = re.compile(r"\b[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+)+")
+"""Two or more capitalized words: a first name and a surname as people type them ("Denzel Washington")."""
+
+
+def _read_unknown_people(
+    text: str,
+    matches: list[TitleMatch],
+    people: PeopleIndex | None,
+    result: Understanding,
+    said_in_catalog: Callable[[str], bool] | None,
+) -> None:
+    """Full names after a person cue ("a movie with Denzel Washington", "anything by Agatha Christie") with no word
+    of anyone the catalog knows, none that its texts say ("Studio Ghibli": a tag says 'ghibli'), and no title
+    there: the reply says it knows no one by that name, instead of offering Inglourious Basterds as if it were his.
+    Their words are no taste either (they led to random picks)."""
+    if people is None or said_in_catalog is None:
+        return
+    for name in _FULL_NAME.finditer(text):
+        start, end = name.span()
+        if not _PERSON_CUE.search(text[:start]) or any(m.start < end and start < m.end for m in matches):
+            continue
+        words = normalize(name.group()).split()
+        if (
+            _KIND_AFTER_NAME.match(text, end)
+            or _NO_NAME_WORDS.intersection(words)
+            or any(w in people.name_words or said_in_catalog(w) for w in words)
+        ):
+            continue
+        result.unknown_people.append(name.group())
+        said = set(words)
+        result.positive = [p for p in result.positive if not set(p.split()) & said]
+        result.negative = [p for p in result.negative if not set(p.split()) & said]
+
+
+_NO_NAME_WORDS = frozenset(
+    "my our your his her their the a an me us friends family kids children wife husband partner girlfriend boyfriend "
+    "mom mum dad mother father parents son daughter grandma grandpa".split()
+)
+"""Words that say who watches, not who made it: "something to watch with My Wife" (typed capitalized)."""
+_KIND_AFTER_NAME = re.compile(r"\s+(?:movies?|films?|books?|games?|shows?|podcasts?|style|vibes?)\b", re.IGNORECASE)
 
 
 def _read_unknown_titles(

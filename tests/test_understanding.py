@@ -913,6 +913,28 @@ def test_a_person_the_catalog_knows_is_no_unknown_title():
 
 
 @pytest.mark.parametrize(
+    "text, unknown",
+    [
+        ("a movie with Denzel Washington", ["Denzel Washington"]),  # gave Inglourious Basterds, nothing said
+        ("something funny by Agatha Christie", ["Agatha Christie"]),
+        ("something with Tom Hanks", []),  # known
+        ("a film by Studio Ghibli", []),  # a tag says 'ghibli'
+        ("something to watch with My Wife", []),  # who watches
+        ("with Tom Hanks movies", []),
+    ],
+)
+def test_a_person_no_one_in_the_catalog_goes_by_is_said_and_no_taste(text, unknown):
+    items = [
+        CatalogItem("big", "Big", "x", {"year": 1988, "stars": ["Tom Hanks"]}),
+        CatalogItem("howl", "Howl's Moving Castle", "A wizard.", {"year": 2004, "tags": ["ghibli"]}),
+    ]
+    said = {"wizard", "ghibli"}  # what the items' texts say (`CandidateIndex.saying`)
+    u = understand(text, TitleIndex(items), GENRES, 2023, PeopleIndex(items), said_in_catalog=said.__contains__)
+    assert u.unknown_people == unknown
+    assert not {w for name in unknown for w in name.lower().split()} & {w for p in u.positive for w in p.split()}
+
+
+@pytest.mark.parametrize(
     "text", ["I like Stiller a lot", "I liked Nicholas Cage in it", "something like Christopher Nolan's"]
 )
 def test_a_name_read_as_a_person_is_no_unknown_title(text):

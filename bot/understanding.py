@@ -125,9 +125,11 @@ _ABOUT = re.compile(
     r"how many (?:pages|minutes|hours))\b"
     r"|\b(?:any good|worth (?:it|watching|reading|playing|buying))\s*\?"
     r"|^\s*(?:is|was|does|would|will|could|can)\s+(?!there\b|anything\b|something\b|you\b|i\b|we\b)[^?]{0,50}\?\s*$"
+    r"|^\s*(?:(?:what|which)(?:'s| is| was| were)|remind me (?:what|which))\s+(?:the |that |your )?"
+    r"(?:#\d|(?:first|second|third|fourth|fifth|last|\d(?:st|nd|rd|th))\b)(?!.*\byou (?:watched|saw|read|played|liked)\b)"
 )
 """Asks about one item: 'what is X about?', 'is #2 any good?', 'is X worth watching?', 'is #1 scary?', 'does #2 have a
-happy ending?' (a question, not a like: "is #1 scary?" noted "you liked Star Wars" and built the next picks around it);
+happy ending?', 'what was the first one you showed me?' (a question, not a like: "is #1 scary?" noted "you liked Star Wars" and built the next picks around it);
 never 'do you know any good comedies like X' or 'is there anything like #2?', which ask for recommendations."""
 _REQUEST = re.compile(r"\b(something|anything|recommend|suggest|similar)\b")
 """'what about something funny like X' asks for recommendations, not about X."""

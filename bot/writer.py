@@ -25,6 +25,7 @@ from recochat.retrieval.candidates import text_of
 from recochat.retrieval.catalog import INSTRUCTION, CatalogItem, people_facts
 from recochat.retrieval.explain import content_words, saying_pattern
 from recochat.retrieval.ingest import plural
+from recochat.retrieval.schema import length_fact
 from recochat.retrieval.titles import TitleIndex
 
 from .engine import TurnResult
@@ -256,7 +257,14 @@ _FIELD_QUESTIONS = (
     ("author", re.compile(r"\bwho (?:wrote|authored)\b|\bauthor\b|\bwritten by\b", re.I)),
     ("stars", re.compile(r"\bwho(?:'s| is| are)? (?:in|starring|stars)\b|\bcast\b|\bactors?\b|\bstarring\b", re.I)),
     ("year", re.compile(r"\bwhat year\b|\bwhen (?:was|did)\b|\bhow old\b", re.I)),
-    ("length", re.compile(r"\bhow long\b|\bhow many (?:pages|minutes|hours)\b|\b(?:runtime|running time)\b", re.I)),
+    (
+        "length",
+        re.compile(
+            r"\bhow long\b|\bhow many (?:pages|minutes|hours)\b|\b(?:runtime|running time)\b"
+            r"|\b(?:too |very |that |really )?(?:long|short|lengthy)\W*$",  # "is #2 long?"
+            re.I,
+        ),
+    ),
     ("kids", re.compile(r"\b(?:for|with) (?:the |my |our )?(?:kids|children|a child|a \d+[- ]year[- ]old)\b", re.I)),
 )
 """Questions about one field of an item: answered from that field, not with the whole card (or a plot retold by
@@ -282,21 +290,11 @@ def field_answer(item: CatalogItem, question: str) -> str | None:
     return f"{item.label()} {verb} {names}."
 
 
-_LENGTH_FIELDS = {
-    "runtime": "runs {} min",
-    "minutes": "runs {} min",
-    "duration": "runs {} min",
-    "pages": "has {} pages",
-}
-
-
 def _length_answer(item: CatalogItem) -> str:
-    """'How long is #3?' from the item's own length, or says the catalog has none (it was read as liking #3)."""
-    for key, said in _LENGTH_FIELDS.items():
-        value = item.meta.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return f"{item.label()} {said.format(int(value) if value == int(value) else value)}."
-    return f"The catalog doesn't say how long {item.label()} is."
+    """'How long is #3?' from the item's own length, in whatever column the catalog keeps it (`length_fact`:
+    cook_time, playing_time, pages), or says the catalog has none (it was read as liking #3)."""
+    length = length_fact(item.meta)
+    return f"{item.label()} is {length} long." if length else f"The catalog doesn't say how long {item.label()} is."
 
 
 def _kids_answer(item: CatalogItem) -> str:

@@ -559,6 +559,15 @@ def number_facts(meta: Mapping[str, Any], schema: CatalogSchema, columns: Iterab
     return facts
 
 
+def length_fact(meta: Mapping[str, object]) -> str | None:
+    """An item's length as the catalog gives it ('169 min', '412 pages'), from the first number in a column named
+    like a duration (runtime, minutes, cook_time, pages …); None when it has none."""
+    for key, value in meta.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and _words(key) & _ROLE_HINTS[Role.DURATION]:
+            return _fact(Role.DURATION, key, value)
+    return None
+
+
 def _fact(role: Role, column: str, value: float) -> str | None:
     words = _words(column)
     if role is Role.DURATION:

@@ -555,6 +555,17 @@ def test_for_the_kids_is_an_audience_that_holds_like_an_insisted_genre() -> None
 
 
 @pytest.mark.parametrize(
+    "text", ["what was the first one you showed me?", "what's #2", "which was the last one", "remind me what #3 was"]
+)
+def test_asking_what_a_shown_pick_was_is_no_like(text) -> None:
+    from recochat.bot.understanding import understand
+    from recochat.retrieval.titles import TitleIndex
+
+    result = understand(text, TitleIndex([]), {"comedy"}, 2025)
+    assert result.intent == "about" and result.rank_feedback == []  # was "you liked Blade Runner"
+
+
+@pytest.mark.parametrize(
     "text, insisted",
     [
         ("something to watch with my kids, they're 8 and 10", ["family"]),  # soft before: The Shining two turns on

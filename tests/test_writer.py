@@ -308,6 +308,24 @@ def test_a_question_about_one_field_is_answered_from_that_field():
     assert field_answer(heat, "what is it about?") is None
 
 
+@pytest.mark.parametrize(
+    "meta, question, answer",
+    [
+        ({"runtime": 170}, "how long is #1?", "Heat (1995) is 170 min long."),
+        ({"cook_time": 25}, "is #1 long?", "Heat (1995) is 25 min long."),  # any column named like a duration
+        ({"playingTime": 45}, "is it too long?", "Heat (1995) is 45 min long."),
+        ({"pages": 412}, "how many pages?", "Heat (1995) is 412 pages long."),
+        ({}, "is #1 long?", "The catalog doesn't say how long Heat (1995) is."),  # it was described instead
+    ],
+)
+def test_a_length_is_read_from_whatever_column_the_catalog_keeps_it_in(meta, question, answer):
+    from recochat.bot.writer import field_answer
+    from recochat.retrieval.catalog import CatalogItem
+
+    heat = CatalogItem("heat", "Heat", "A heist.", {"year": 1995, **meta})
+    assert field_answer(heat, question) == answer
+
+
 async def test_a_model_whose_sentences_are_all_dropped_is_asked_again(make_runtime):
     runtime, model = llm_runtime(
         make_runtime,

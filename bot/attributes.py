@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from recochat.profiles.model import AttributeAsk
+from recochat.retrieval.candidates import Keeps
 from recochat.retrieval.request import Bound
 from recochat.retrieval.schema import CatalogSchema, Role
 
@@ -150,7 +151,13 @@ _PRICE = (
         r"cheap(?:er|est)?|inexpensive|affordable|budget(?:[- ]friendly)?|on a budget|low[- ](?:cost|priced)|bargain",
         _part(LOW),
     ),
-    _phrase(Role.PRICE, r"expensive|pricey|premium|high[- ]end|luxury|splurge|top[- ]shelf", _part(HIGH)),
+    _phrase(
+        Role.PRICE,
+        # "somewhere fancier" after "cheap" dropped the cheap bound and offered a taqueria and a barbecue shack
+        r"(?:more )?expensive|pricier|pricey|premium|high[- ]end|luxury|splurge|top[- ]shelf|fanc(?:y|ier|iest)"
+        r"|upscale|posh|classy|fine[- ]dining|special occasion",
+        _part(HIGH),
+    ),
 )
 _BARE_PRICE = (
     _phrase(
@@ -259,7 +266,7 @@ def read_attribute_asks(
     return message, [ask for _, ask in sorted(found.values(), key=lambda pair: pair[0])]
 
 
-Cut = Callable[[str, float, bool], float | None]
+Cut = Callable[[str, float, bool, Keeps | None], float | None]
 """(column, fraction, by spread) → the value that far up the column's known values (`CandidateIndex.cut`)."""
 
 
@@ -301,7 +308,8 @@ def _part_bounds(part: str, column: str, cut: Cut, spread: bool = False) -> tupl
     Of their spread for ratings and weights: "heavy" is the top of the scale the catalog uses, not whatever its
     heaviest third is (a catalog of light games has few heavy ones); of their quantiles otherwise (minutes,
     prices: a long tail would make "cheap" mean most of the catalog)."""
-    at = cut(column, 1 / 3 if part == LOW else 2 / 3, spread)
+    keeps: Keeps | None = "below" if part == LOW else "above" if part == HIGH else None
+    at = cut(column, 1 / 3 if part == LOW else 2 / 3, spread, keeps)
     return (at, None) if part == HIGH else (None, at)
 
 

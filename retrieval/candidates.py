@@ -13,6 +13,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import Literal
 
 import numpy as np
 
@@ -22,6 +23,8 @@ from .request import RankRequest
 from .scoring import top_positions
 from .store import StoredCatalog, ef_search_for
 
+Keeps = Literal["above", "below"]
+"""The side of a cut a relative bound keeps: "above" for an upper third ("pricey"), "below" for a lower one."""
 EXACT_LIMIT = 50_000
 """Up to this many items a full matrix product beats an ANN round trip."""
 SECOND_PASS = 2_000
@@ -79,7 +82,7 @@ class CandidateIndex:
         self._local = threading.local()  # each thread's gather buffer (`nearness`)
         self._said: dict[str, np.ndarray] = {}
         self._numbers: dict[str, np.ndarray] = {}
-        self._cuts: dict[tuple[str, float, bool], float | None] = {}
+        self._cuts: dict[tuple[str, float, bool, Keeps | None], float | None] = {}
         self._said_lock = threading.Lock()
         self._texts = CatalogTexts(catalog.items)
         self._slices: OrderedDict[tuple, Slice] = OrderedDict()
@@ -242,12 +245,12 @@ class CandidateIndex:
             self._numbers[column] = found
         return found
 
-    def cut(self, column: str, fraction: float, spread: bool) -> float | None:
+    def cut(self, column: str, fraction: float, spread: bool, keeps: Keeps | None = None) -> float | None:
         """`cut_of` a numeric column, kept per column: a quantile of a 1M-row column takes ~10 ms, and a relative
         ask ("cheap") is bounded at the same one every turn."""
-        key = (column, fraction, spread)
+        key = (column, fraction, spread, keeps)
         if key not in self._cuts:
-            self._cuts[key] = cut_of(self.numbers(column), fraction, spread)
+            self._cuts[key] = cut_of(self.numbers(column), fraction, spread, keeps)
         return self._cuts[key]
 
     def saying(self, word: str) -> np.ndarray:
@@ -421,15 +424,23 @@ def _is_word_character(character: str) -> bool:
     return character.isalnum() or character == "_"
 
 
-def cut_of(values: np.ndarray, fraction: float, spread: bool) -> float | None:
+def cut_of(values: np.ndarray, fraction: float, spread: bool, keeps: Keeps | None = None) -> float | None:
     """The value `fraction` of the way up the known (not NaN) values: along their spread from the lowest to the
-    highest, or their quantile; None when none is known."""
+    highest, or their quantile; None when none is known. `keeps`: the side a bound at it keeps ("above" for an
+    upper third, "below" for a lower third), which is moved past a tie that would keep more than half the values:
+    of ten restaurants priced $ $ $ $ $$ $$ $$ $$$ $$$ $$$$, the upper third's quantile is $$, and "somewhere
+    fancier" kept six, the taqueria and the barbecue shack first."""
     known = values[~np.isnan(values)]
     if not len(known):
         return None
     if spread:
         return float(known.min() + fraction * (known.max() - known.min()))
-    return float(np.quantile(known, fraction))
+    at = float(np.quantile(known, fraction))
+    if keeps == "above" and np.mean(known >= at) > 0.5 and (known > at).any():
+        at = float(known[known > at].min())
+    elif keeps == "below" and np.mean(known <= at) > 0.5 and (known < at).any():
+        at = float(known[known < at].max())
+    return at
 
 
 def _as_float(value: object) -> float:

@@ -86,6 +86,8 @@ def test_minutes_said_of_something_else_are_no_time_budget(text):
         ("something cheap", ("price", None, None, LOW, "cheap")),
         ("not too expensive", ("price", None, None, NOT_HIGH, "not too expensive")),
         ("a premium one", ("price", None, None, HIGH, "premium")),
+        ("somewhere fancier", ("price", None, None, HIGH, "fancier")),
+        ("an upscale one for a special occasion", ("price", None, None, HIGH, "special occasion")),
         ("highly rated", ("rating", None, None, HIGH, "highly rated")),
         ("4+ stars", ("rating", 4, None, None, "4+ stars")),
         ("rated above 4.5 stars", ("rating", 4.5, None, None, "rated above 4.5 stars")),
@@ -116,6 +118,18 @@ def test_the_last_ask_of_a_role_wins_and_a_catalog_word_is_left_to_its_facet():
     assert read("a fast-paced game")[1] == []
 
 
+def test_a_third_of_a_column_of_few_values_keeps_at_most_half_past_a_tie():
+    """Ten restaurants priced $ ×4, $$ ×3, $$$ ×2, $$$$: "fancier" kept the six from $$ up, a taqueria first."""
+    levels = np.array([1, 1, 1, 1, 2, 2, 2, 3, 3, 4], dtype=float)
+    assert cut_of(levels, 2 / 3, False) == 2  # the plain quantile, as "not too expensive" reads it
+    assert cut_of(levels, 2 / 3, False, "above") == 3
+    assert cut_of(levels, 1 / 3, False, "below") == 1
+    assert cut_of(np.array([1, 1, 1, 1, 1, 2.0]), 1 / 3, False, "below") == 1  # nothing lower to move to
+    assert cut_of(np.array([15.0, 20, 30, 60, 120]), 2 / 3, False, "above") == cut_of(
+        np.array([15.0, 20, 30, 60, 120]), 2 / 3, False
+    )  # no tie: unchanged
+
+
 def test_bounds_on_the_columns():
     columns = {
         "weight": np.array([1.0, 1.5, 2.5, 4.0, np.nan]),
@@ -123,8 +137,8 @@ def test_bounds_on_the_columns():
         "max_players": np.array([4.0, 4, 5, 8, 12]),
     }
 
-    def numbers(column: str, fraction: float, spread: bool) -> float | None:
-        return cut_of(columns[column], fraction, spread)
+    def numbers(column: str, fraction: float, spread: bool, keeps=None) -> float | None:
+        return cut_of(columns[column], fraction, spread, keeps)
 
     asks = [
         AttributeAsk(RANGE, "for 4 players", 4, 4),

@@ -14,6 +14,8 @@ from .scorer import Scorer, top_by_position
 COLD_HEAD = 512
 """A cold start over a large catalog scores, per soft-genre level, this many of its most popular rows (and every row
 tied with the last of them) before the proof that no other row can reach its pool (`ColdStart.pool`)."""
+LEVELS = 5
+"""Soft-genre levels (`ColdStart._levels`)."""
 
 
 class ColdStart:
@@ -83,16 +85,20 @@ class ColdStart:
         return np.unique(np.array([row_of[i] for i in ids if i in row_of], dtype=np.int64))
 
     def _levels(self, request: RankRequest) -> np.ndarray | None:
-        """Each row's soft-genre level (0 none, 1 some, 2 every one of several); None without soft genres."""
+        """Each row's soft-genre level, one per lean `Scorer.leaning` can give it: 0 none, 1 some as a flavour,
+        2 some as its first genre, 3 and 4 the same with every one of several; None without soft genres."""
         if not request.preferred_genres:
             return None
         counts = self.index.genre_counts(np.arange(len(self.index.catalog)), request.preferred_genres)
-        return (counts > 0).astype(np.int8) + ((counts == len(request.preferred_genres)) & (counts > 1))
+        columns = [self.index.genre_column[g] for g in request.preferred_genres if g in self.index.genre_column]
+        what_it_is = np.isin(self.scorer.neighbours.first_genres(), columns)
+        every = (counts == len(request.preferred_genres)) & (counts > 1)
+        return ((counts > 0) * (1 + what_it_is) + 2 * every).astype(np.int8)
 
     def _heads(self, levels: np.ndarray | None, size: int, extra: np.ndarray) -> tuple[np.ndarray, list[int]]:
         """(the rows to score: every level's head and the rows with extras, sorted; the levels' sentinels)."""
         heads, sentinels = [extra], []
-        for level in range(1 if levels is None else 3):
+        for level in range(1 if levels is None else LEVELS):
             head, sentinel = self._level_head(levels, level, size)
             heads.append(head)
             if sentinel is not None:

@@ -138,10 +138,10 @@ class NeighbourIndex:
     # -- built on first use ------------------------------------------------------------------
     def warm(self) -> None:
         """Build now what is otherwise built on first use: at 1M items the first anchor turn spent ~1 s here."""
-        self._first_genres()
+        self.first_genres()
         self._tag_words()
 
-    def _first_genres(self) -> np.ndarray:
+    def first_genres(self) -> np.ndarray:
         """Per row, the column of its first genre (-1 when it has none)."""
         with self._lock:
             if self._first is None:
@@ -259,7 +259,7 @@ class NeighbourIndex:
         out = np.zeros(len(rows), dtype=np.float32)
         if not anchor.genres or not len(rows):
             return out
-        first = self._first_genres()[rows]
+        first = self.first_genres()[rows]
         for position, genre in enumerate(anchor.genres):
             column = self._column.get(genre)
             if column is None:
@@ -274,7 +274,7 @@ class NeighbourIndex:
         own = [self._column[g] for g in anchor.genres if g in self._column]
         if not own:
             return np.zeros(len(rows), dtype=np.float32)
-        first = self._first_genres()[rows]
+        first = self.first_genres()[rows]
         return ((first >= 0) & ~np.isin(first, own)).astype(np.float32)
 
     def _shared_people(self, anchor: CatalogItem, rows: np.ndarray, fields: Sequence[str], cap: int) -> np.ndarray:

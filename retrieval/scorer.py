@@ -177,7 +177,7 @@ class Scorer:
     ) -> np.ndarray:
         """What the request leans to without filtering: the anchors' neighbours (by `NeighbourIndex.closeness` to the
         nearest anchor; with `links` False by the item vectors alone), items with a person asked for, items with a
-        soft genre (more when they have every one asked for) and items whose text says the mood asked for."""
+        soft genre (more when they have every one asked for, less when it is only a flavour of theirs) and items whose text says the mood asked for."""
         extra = np.zeros(len(rows), dtype=np.float32)
         anchors = self.anchor_rows(request)
         if anchors:
@@ -194,7 +194,10 @@ class Scorer:
         if request.preferred_genres:
             counts = self.index.genre_counts(rows, request.preferred_genres)
             every = (counts == len(request.preferred_genres)) & (len(request.preferred_genres) > 1)
-            extra += self.weights.genre * ((counts > 0) + 0.5 * every)
+            columns = [self.index.genre_column[g] for g in request.preferred_genres if g in self.index.genre_column]
+            what_it_is = np.isin(self.neighbours.first_genres()[rows], columns)
+            share = np.where(what_it_is, 1.0, self.weights.genre_flavour)
+            extra += self.weights.genre * ((counts > 0) * share + 0.5 * every)
         # a phrase that names a genre leans through the genre: as a tag word it lifted every "<x> romance" tag (each
         # one rare) for "she likes romance, I hate cheesy stuff": Titanic, Dirty Dancing, Pretty Woman
         genres = self.index.genre_column

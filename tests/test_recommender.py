@@ -420,3 +420,21 @@ def test_a_store_that_searches_deeper_than_a_turn_fetches_is_asked_for_more_befo
     monkeypatch.setattr(ranker.index, "second_pass", lambda *args: exact_calls.append(True) or exact(*args))
     assert [r.item.id for r in ranker.rank(request).items] == by_nearness[:3]
     assert asked == [400, 600] and exact_calls == [True]
+
+
+def test_a_soft_genre_leans_more_to_what_an_item_is_than_to_a_flavour_and_its_why_names_it_first():
+    """'A funny movie' gave Toy Story and Parasite (comedy third) beside Superbad: an item whose first genre is the
+    one asked for leads an equally close item that has it only as a flavour; a why names the asked genre first."""
+    vector = np.zeros((2, 4), dtype=np.float32)
+    vector[:, 0] = 1.0
+    items = [
+        CatalogItem(
+            "parasite", "Parasite", "A class satire.", {"year": 2019, "genres": ["drama", "thriller", "comedy"]}
+        ),
+        CatalogItem("superbad", "Superbad", "A teen comedy.", {"year": 2007, "genres": ["comedy"]}),
+    ]
+    catalog = StoredCatalog("two", items, vector)
+    request = RankRequest(interest=vector[0], aversion=None, k=2, preferred_genres=["comedy"], diversify=False)
+    top = Recommender(catalog).rank(request).items
+    assert [r.item.id for r in top] == ["superbad", "parasite"]
+    assert "comedy/drama" in top[1].why

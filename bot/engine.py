@@ -34,7 +34,7 @@ from recochat.profiles.model import Profile, UpdateWeights
 from recochat.profiles.store import Event, ProfileStorage, without_undone
 from recochat.retrieval.catalog import CatalogItem
 from recochat.retrieval.encoder import TextEncoder
-from recochat.retrieval.recommender import RankRequest, Recommendation, Recommender
+from recochat.retrieval.recommender import Loosening, RankRequest, Recommendation, Recommender
 from recochat.retrieval.store import StoredCatalog
 
 from . import phrasing
@@ -315,7 +315,13 @@ class Engine:
         ):
             near = all(r.linked for r in items if r.item.id not in request.people_items)
             loosened = " ".join(filter(None, [loosened, phrasing.asked_people_left(asked, theirs, near)]))
-        elif items and request.aspects and not any(r.linked or r.fit >= NOTHING_FITS_BELOW for r in items):
+        elif (
+            items
+            and request.aspects
+            and not any(r.linked or r.fit >= NOTHING_FITS_BELOW for r in items)
+            # "I have no fantasy books left for you; these are the closest other books." says it already
+            and not (loosened and all(Loosening.SOFT_GENRES in r.loosened for r in items))
+        ):
             # "a heist movie", every heist seen; or a refinement ("not #1, too slow") of an ask nothing left fits
             loosened = " ".join(filter(None, [loosened, phrasing.nothing_fits()]))
         return TurnResult(

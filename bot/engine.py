@@ -47,7 +47,7 @@ from .profile_update import DEFAULT_UPDATE, VectorOf, after_event, replay
 from .reading import TurnReader
 from .understanding import KIDS_GENRES, RECENT_SPAN, Understanding
 
-TurnKind = Literal["recommend", "cold_start", "about", "why", "smalltalk", "empty", "noted"]
+TurnKind = Literal["recommend", "cold_start", "about", "why", "smalltalk", "empty", "noted", "reset"]
 RANKED_KINDS: frozenset[TurnKind] = frozenset({"recommend", "cold_start", "empty"})
 """Turns that ranked the catalog: only these report a "total" (the turn latency the benchmarks read)."""
 FEEDBACK_WEIGHT = {"like": 1.0, "dislike": 1.0, "strong": 1.5, "weak": 0.5}
@@ -176,6 +176,9 @@ class Engine:
         started = time.perf_counter()
         with timed(timings, "understand"):
             understood = self.reader.understand(text)
+        if understood.intent == "reset" and recommend:  # "start over": what /reset does
+            self.reset(user_id)
+            return TurnResult(user_id, understood.text, "reset", timings_ms=timings)
         with self.profiles.locked(user_id):
             pending = _Pending(self.profiles.load(user_id))
             result = self._respond(pending, understood, recommend, timings)

@@ -85,7 +85,7 @@ _FILLER = re.compile(
     r"from|in|between|after|before|since|made|released|era|"
     r"bit|similar to|was|were|during|imo|imho|tbh|into|stuff|yet|"
     r"meets|crossed with|mixed with|cross between|mix of|blend of|mash-?up of|combination of|"
-    r"i give up|give up|i don'?t know|idk|dunno|no idea|choose|pick|decide|up to you|whatever|"
+    r"i give up|give up|i don'?t know|idk|dunno|no idea|choose|pick|decide|up to you|whatever|surprise me|start (?:over|again|afresh|fresh)|"
     r"lol|lmao|haha\w*|hehe\w*|hmm+|oh|ah|yeah|yep|yes|nope|nah|sure|wow|oops|sorry|btw|"
     r"(?:my|our) (?:(?:girl|boy)friend|wife|husband|partner|mum|mom|mother|dad|father|friends?|parents|date|kids|"
     r"children|sons?|daughters?|nieces?|nephews?|grandkids)|"
@@ -120,7 +120,8 @@ _RANK_REF = re.compile(
 _FIRST_FEW = re.compile(r"\b(?:first|top)\s+(two|three|four|five|[2-5])\b")
 """'The first two', 'the top 3': the first of them is `_RANK_REF`'s, the rest follow."""
 _ABOUT = re.compile(
-    r"\b(what(?:'s| is| was)?\b.*\babout|tell me (?:more )?about|who (?:directed|stars?|is in|plays|made|wrote)|"
+    r"^\s*(?:do|does) (?:you|this catalog|the catalog|your catalog) (?:have|carry|stock|know|list)\b|^\s*have you got\b"
+    r"|\b(what(?:'s| is| was)?\b.*\babout|tell me (?:more )?about|who (?:directed|stars?|is in|plays|made|wrote)|"
     r"what year|when (?:was|did)|describe|plot of|more info|more about|tell me more(?=\W*$)|how long|"
     r"how many (?:pages|minutes|hours))\b"
     r"|\b(?:any good|worth (?:it|watching|reading|playing|buying))\s*\?"
@@ -134,8 +135,17 @@ never 'do you know any good comedies like X' or 'is there anything like #2?', wh
 _REQUEST = re.compile(r"\b(something|anything|recommend|suggest|similar)\b")
 """'what about something funny like X' asks for recommendations, not about X."""
 _WHY = re.compile(r"^\s*why\b")
+_START_OVER = re.compile(
+    r"^\W*(?:ok(?:ay)?\W+)?(?:let'?s |can we |could we |i want to |i'?d like to )?"
+    r"(?:start (?:over|again|afresh|fresh|from scratch)|reset|restart|new search|clean slate|begin again"
+    r"|forget (?:everything|all (?:of )?that|what i (?:said|told you))|clear (?:everything|my (?:preferences|profile|tastes)))"
+    r"(?:\W+please)?\W*$"
+)
+"""The whole message asks to start afresh: what the /reset command does ("start over" was read as the words to match,
+and the reply said nothing fit)."""
 _GREETING = re.compile(
     r"^\s*(hi|hello|hey|hiya|yo|good (morning|evening|afternoon)|how are you|who are you|what can you do|ok(ay)?|"
+    r"what(?:'s| is| are) your fav(?:ou?rite)?s?(?: \w+)?|do you have (?:a )?fav(?:ou?rite)?s?(?: \w+)?|"
     r"cool|great)\b[\s!.,?]*(there|bot|again)?[\s!.,?]*$"
 )
 """A message that only greets or acknowledges ("hi there", "ok"); thanks and goodbyes, alone or among other chat,
@@ -419,7 +429,7 @@ class RankFeedback:
 @dataclass
 class Understanding:
     text: str
-    intent: Literal["recommend", "about", "why", "smalltalk"] = "recommend"
+    intent: Literal["recommend", "about", "why", "smalltalk", "reset"] = "recommend"
     positive: list[str] = field(default_factory=list)
     negative: list[str] = field(default_factory=list)
     titles: list[TitleMention] = field(default_factory=list)
@@ -868,6 +878,9 @@ def understand(
     lowered = text.lower().strip()
     if not re.search(r"\w", lowered) or _GREETING.match(lowered):  # "🙂", "?": nothing to read
         result.intent = "smalltalk"
+        return result
+    if _START_OVER.match(lowered):
+        result.intent = "reset"
         return result
     matches = titles.find(text)
     if not matches and _only_chat(lowered):

@@ -61,6 +61,10 @@ _SMALLTALK_REPLIES = (
         "Tell me what you'd like next, or say 'more' for more picks.",
     ),
     (
+        re.compile(r"\bfav(ou?rite)?s?\b"),
+        "I don't have favourites of my own: tell me one of yours and I'll find more like it.",
+    ),
+    (
         re.compile(r"\b(who are you|what can you do)\b"),
         "I recommend {things} from the catalog and learn from what you tell me: say what you like or don't, name favourites, or react to picks.",
     ),
@@ -232,6 +236,8 @@ class TemplateWriter:
             )
         if result.kind in ("about", "why"):
             return self.answer(result)
+        if result.kind == "reset":
+            return f"Starting fresh: what you told me before no longer steers the picks. What kind of {self.domain} are you in the mood for?"
         return self.smalltalk(result.message)
 
     def answer(self, result: TurnResult) -> str:

@@ -985,3 +985,26 @@ def test_two_titles_met_together():
         u = parse(text)
         assert (u.blend, u.new_topic, u.positive) == (True, True, []), text
     assert not parse("I loved Inception and Hot Fuzz").blend
+
+
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        ("start over", "reset"),
+        ("ok let's start again please", "reset"),
+        ("forget everything", "reset"),
+        ("start over with something scary", "recommend"),  # a request of its own, not a bare reset
+        ("what's your favorite movie?", "smalltalk"),
+        ("do you have Inception?", "about"),
+        ("do you have anything like Inception?", "recommend"),
+        ("surprise me", "recommend"),
+    ],
+)
+def test_requests_about_the_conversation_itself(text, intent) -> None:
+    from recochat.bot.understanding import understand
+    from recochat.retrieval.titles import TitleIndex
+
+    items = [CatalogItem("inception", "Inception", "Dreams.", {"year": 2010})]
+    result = understand(text, TitleIndex(items), {"horror"}, 2025)
+    assert result.intent == intent
+    assert not {"surprise", "favorite", "over"} & {w for p in result.positive for w in p.split()}

@@ -39,7 +39,7 @@ SCRIPT_SUFFIXES = (".convo.yaml", ".convo.yml")
 CATALOG_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson")
 DEMO = "demo"
 DEFAULT_USER = "tester"
-ReplyKind = Literal["recommend", "cold_start", "about", "why", "smalltalk", "empty"]
+ReplyKind = Literal["recommend", "cold_start", "about", "why", "smalltalk", "empty", "reset"]
 
 
 def is_script(path: Path) -> bool:

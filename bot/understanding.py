@@ -172,7 +172,13 @@ _CHAT_GLUE = re.compile(
     r"movies?|films?|books?|games?|suggestions?|recommendations?|ideas)\b"
 )
 """What may stand beside chat in a message of chat alone."""
-_ALL_REJECT = re.compile(r"^\s*(meh|nah|nope|none of (these|those|them)|not (these|those)|neither|no thanks)\b")
+_ALL_REJECT = re.compile(
+    r"^\s*(?:meh|nah|nope|none of (?:these|those|them)|not (?:these|those)|neither|no thanks)\b"
+    # "hmm, none of these", "I don't like any of these" (never "hmm, nope, never heard of that one")
+    r"|^\s*(?:(?:hmm+|hm+|um+|uh+|well|honestly|sorry|ok(?:ay)?|no)\W+)*"
+    r"(?:none of (?:these|those|them)|not (?:these|those)|(?:i )?(?:don'?t|do not) (?:like|want|fancy) (?:any|either) of"
+    r" (?:these|those|them))\b"
+)
 _BARE_RANK_REST = re.compile(r"\b(?:the|one|too|also|either|as well|or)\b|\W")
 """What may stand beside a rank in a clause that only names it ("and the third one too")."""
 _BARE_NO = re.compile(r"(?:\W|\b(?:no|nope|nah|not|the|one|please)\b)*")

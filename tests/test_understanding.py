@@ -356,8 +356,13 @@ def test_titles_keep_their_clause_when_lowercasing_lengthens_the_text():
     assert [(m.item_id, m.polarity) for m in u.titles] == [("inception", "like"), ("heat72", "dislike")]
 
 
-def test_meh_rejects_everything_shown():
-    assert parse("meh").reject_all_shown
+@pytest.mark.parametrize("text", ["meh", "hmm, none of these", "I don't like any of these", "ok, not these"])
+def test_meh_rejects_everything_shown(text):
+    assert parse(text).reject_all_shown  # "hmm, none of these" was read as nothing, and no question was asked
+
+
+def test_a_no_about_one_title_rejects_nothing_else():
+    assert not parse("Hmm, nope... never heard of that one either.").reject_all_shown
 
 
 @pytest.mark.parametrize("text", ["hi", "Thanks!", "thank you so much", "bye"])

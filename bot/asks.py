@@ -117,6 +117,7 @@ _FILTERS: tuple[_Filter, ...] = (
         "length",
         r"(?:not (?:too|very|that|so|overly)|too|very|really|super) long(?! ago)|(?:something|anything) (?:short(?:er)?|quick)"
         r"|(?:short(?:er)?|quick) (?:ones?|watch(?:es)?|reads?|movies?|films?|books?|recipes?)|long(?:er)? ones?"
+        r"|(?:but |a bit |a little |much |bit )?(?:shorter|quicker)(?! than)"  # "like Dune but shorter"
         r"|(?:under|less than|shorter than|no (?:longer|more) than|at most|max(?:imum)?|within|over|more than|longer than)"
         r" (?:an? |\d+(?:\.\d+)? ?|one |two |three |half an? )?(?:hours?|hrs?|h|minutes?|mins?|pages?)"
         r"|\d+(?:\.\d+)? ?(?:hours?|hrs?|minutes?|mins?|pages?)(?: long| or less| max| tops)?"

@@ -1013,3 +1013,14 @@ def test_requests_about_the_conversation_itself(text, intent) -> None:
     result = understand(text, TitleIndex(items), {"horror"}, 2025)
     assert result.intent == intent
     assert not {"surprise", "favorite", "over"} & {w for p in result.positive for w in p.split()}
+
+
+def test_shorter_with_no_length_column_is_said_not_matched():
+    """'I loved Dune, something similar but shorter' on a books catalog without page counts dropped 'shorter'
+    silently (no caveat; as a word it would match texts that say short)."""
+    from recochat.bot.understanding import understand
+    from recochat.retrieval.titles import TitleIndex
+
+    items = [CatalogItem("dune", "Dune", "Desert.", {"year": 1965})]
+    result = understand("I loved Dune, something similar but shorter", TitleIndex(items), set(), 2025, fields={"year"})
+    assert result.unsupported == ["length"] and "shorter" not in " ".join(result.positive)

@@ -333,7 +333,8 @@ def test_a_rank_reference_keeps_the_years_genres_and_people_of_its_clause():
     assert [(f.rank, f.value, f.strong) for f in u.rank_feedback] == [(2, "like", True)]
     assert (u.year_min, u.year_max) == (1990, 1999)
     u = parse("more like #2 but funnier, the third one with no horror")
-    assert [(f.rank, f.value) for f in u.rank_feedback] == [(2, "like"), (3, "dislike")]
+    # "the third one with no horror" is the third one without the horror (as "without horror" reads), no dislike
+    assert [(f.rank, f.value) for f in u.rank_feedback] == [(2, "like"), (3, "like")]
     assert u.exclude_genres == ["horror"]
     u = parse("more like the second one, a thriller")
     assert u.include_genres == ["thriller"]
@@ -1024,3 +1025,11 @@ def test_shorter_with_no_length_column_is_said_not_matched():
     items = [CatalogItem("dune", "Dune", "Desert.", {"year": 1965})]
     result = understand("I loved Dune, something similar but shorter", TitleIndex(items), set(), 2025, fields={"year"})
     assert result.unsupported == ["length"] and "shorter" not in " ".join(result.positive)
+
+
+def test_with_no_says_no_to_what_follows_never_to_the_genre_before_it():
+    """'a 2010s sci-fi movie with no aliens' said 'no science fiction from now on' and lost the 2010s."""
+    result = parse("a 2010s sci-fi movie with no aliens")
+    assert "science fiction" in result.include_genres and result.exclude_genres == []
+    assert (result.year_min, result.year_max) == (2010, 2019)
+    assert result.negative == ["aliens"]

@@ -85,7 +85,8 @@ _FILLER = re.compile(
     r"from|in|between|after|before|since|made|released|era|"
     r"bit|similar to|was|were|during|imo|imho|tbh|into|stuff|yet|"
     r"meets|crossed with|mixed with|cross between|mix of|blend of|mash-?up of|combination of|"
-    r"i give up|give up|i don'?t know|idk|dunno|no idea|choose|pick|decide|up to you|whatever|surprise me|start (?:over|again|afresh|fresh)|"
+    r"i give up|give up|i don'?t know|idk|dunno|no idea|choose|pick|decide|up to you|whatever|surprise me|"
+    r"start (?:over|again|afresh|fresh)|"
     r"lol|lmao|haha\w*|hehe\w*|hmm+|oh|ah|yeah|yep|yes|nope|nah|sure|wow|oops|sorry|btw|"
     r"(?:my|our) (?:(?:girl|boy)friend|wife|husband|partner|mum|mom|mother|dad|father|friends?|parents|date|kids|"
     r"children|sons?|daughters?|nieces?|nephews?|grandkids)|"
@@ -127,18 +128,21 @@ _ABOUT = re.compile(
     r"|\b(?:any good|worth (?:it|watching|reading|playing|buying))\s*\?"
     r"|^\s*(?:is|was|does|would|will|could|can)\s+(?!there\b|anything\b|something\b|you\b|i\b|we\b)[^?]{0,50}\?\s*$"
     r"|^\s*(?:(?:what|which)(?:'s| is| was| were)|remind me (?:what|which))\s+(?:the |that |your )?"
-    r"(?:#\d|(?:first|second|third|fourth|fifth|last|\d(?:st|nd|rd|th))\b)(?!.*\byou (?:watched|saw|read|played|liked)\b)"
+    r"(?:#\d|(?:first|second|third|fourth|fifth|last|\d(?:st|nd|rd|th))\b)"
+    r"(?!.*\byou (?:watched|saw|read|played|liked)\b)"
 )
 """Asks about one item: 'what is X about?', 'is #2 any good?', 'is X worth watching?', 'is #1 scary?', 'does #2 have a
-happy ending?', 'what was the first one you showed me?' (a question, not a like: "is #1 scary?" noted "you liked Star Wars" and built the next picks around it);
-never 'do you know any good comedies like X' or 'is there anything like #2?', which ask for recommendations."""
+happy ending?', 'what was the first one you showed me?' (a question, not a like: "is #1 scary?" noted "you liked Star
+Wars" and built the next picks around it); never 'do you know any good comedies like X' or 'is there anything like
+#2?', which ask for recommendations."""
 _REQUEST = re.compile(r"\b(something|anything|recommend|suggest|similar)\b")
 """'what about something funny like X' asks for recommendations, not about X."""
 _WHY = re.compile(r"^\s*why\b")
 _START_OVER = re.compile(
     r"^\W*(?:ok(?:ay)?\W+)?(?:let'?s |can we |could we |i want to |i'?d like to )?"
     r"(?:start (?:over|again|afresh|fresh|from scratch)|reset|restart|new search|clean slate|begin again"
-    r"|forget (?:everything|all (?:of )?that|what i (?:said|told you))|clear (?:everything|my (?:preferences|profile|tastes)))"
+    r"|forget (?:everything|all (?:of )?that|what i (?:said|told you))"
+    r"|clear (?:everything|my (?:preferences|profile|tastes)))"
     r"(?:\W+please)?\W*$"
 )
 """The whole message asks to start afresh: what the /reset command does ("start over" was read as the words to match,
@@ -260,9 +264,10 @@ _FOR_KIDS = re.compile(
 )
 """An audience, not a taste: it holds like an insisted genre (family) until the user says otherwise. Animation is
 not enough: Akira and Grave of the Fireflies are animated and not for children. "For my 12 year old" too: the
-books for one that loved The Hobbit included A Game of Thrones. "With my kids", "my kids will like" too (never "my
-kids loved Frozen, something for me"), "my 8 year old and I", "me and my kids": said so, the family leaning was only soft, and two turns later ("something a
-bit more exciting", "no animation") the picks were Get Out, 28 Days Later and The Shining."""
+books for one that loved The Hobbit included A Game of Thrones. "With my kids", "my kids will like", "my 8 year
+old and I", "me and my kids" too (never "my kids loved Frozen, something for me"): said so, the family leaning was
+only soft, and two turns later ("something a bit more exciting", "no animation") the picks were Get Out, 28 Days
+Later and The Shining."""
 DIETS = frozenset({"vegetarian", "vegan", "pescatarian", "gluten-free", "dairy-free", "nut-free", "halal", "kosher"})
 """A diet is held as soon as it is said, as an insisted genre is: "a quick vegetarian dinner" then "something with
 more protein" (a request of its own, which drops soft genres) gave Spaghetti Carbonara and Chicken Noodle Soup."""
@@ -713,7 +718,8 @@ def _hold(result: Understanding, genres: Iterable[str]) -> None:
 
 _NOT_FOR_KIDS_NOW = re.compile(
     rf"\b(?:(?:forget|never ?mind|drop|scratch|ignore) (?:about )?(?:the |my |our )?{_CHILDREN}"
-    rf"|(?:the |my |our )?{_CHILDREN} (?:is |are |'s |'re )?(?:asleep|in bed|gone|out|away|at school|with (?:their|his|her) \w+)"
+    rf"|(?:the |my |our )?{_CHILDREN} (?:is |are |'s |'re )?"
+    r"(?:asleep|in bed|gone|out|away|at school|with (?:their|his|her) \w+)"
     rf"|(?:the |my |our )?{_CHILDREN} (?:went|have gone|has gone|are off) (?:to bed|to sleep|out|home)"
     r"|without the kids|kid-free|child-free|(?:just|only) (?:for )?(?:me|myself|us|the two of us|grown-?ups|adults)"
     r"|for me (?:this time|now|instead)|for myself|(?:now|this time),? (?:something )?(?:for|just for) (?:me|us))\b"

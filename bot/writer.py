@@ -237,7 +237,10 @@ class TemplateWriter:
         if result.kind in ("about", "why"):
             return self.answer(result)
         if result.kind == "reset":
-            return f"Starting fresh: what you told me before no longer steers the picks. What kind of {self.domain} are you in the mood for?"
+            return (
+                "Starting fresh: what you told me before no longer steers the picks. "
+                f"What kind of {self.domain} are you in the mood for?"
+            )
         return self.smalltalk(result.message)
 
     def answer(self, result: TurnResult) -> str:

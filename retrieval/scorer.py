@@ -177,7 +177,8 @@ class Scorer:
     ) -> np.ndarray:
         """What the request leans to without filtering: the anchors' neighbours (by `NeighbourIndex.closeness` to the
         nearest anchor; with `links` False by the item vectors alone), items with a person asked for, items with a
-        soft genre (more when they have every one asked for, less when it is only a flavour of theirs) and items whose text says the mood asked for."""
+        soft genre (more when they have every one asked for, less when it is only a flavour of theirs) and items whose
+        text says the mood asked for."""
         extra = np.zeros(len(rows), dtype=np.float32)
         anchors = self.anchor_rows(request)
         if anchors:

@@ -486,10 +486,10 @@ class Understanding:
     blend: bool = False
     """'something between Alien and Toy Story', 'Die Hard meets Home Alone': the liked titles are met together."""
     unknown_titles: list[str] = field(default_factory=list)
-    unknown_people: list[str] = field(default_factory=list)
-    """Names after "by", "with", "starring" that no one in the catalog goes by ("a movie with Denzel Washington")."""
     """Titles named after a taste cue that the catalog does not have ("something like Amelie"): left out of the
     aspects (as words, "amelie" matched Amadeus), so the reply can say it does not know them."""
+    unknown_people: list[str] = field(default_factory=list)
+    """Names after "by", "with", "starring" that no one in the catalog goes by ("a movie with Denzel Washington")."""
 
 
 _ABOUT_TOPIC = re.compile(r"\babout\b")
@@ -649,9 +649,6 @@ class _ClauseReader:
                 TitleMention(m.item_id, polarity, m.exact, text, window, cues, kept, anchor) for m in titles
             ]
 
-    def _hold(self, genres: Iterable[str]) -> None:
-        _hold(self.result, genres)
-
     def _rank_feedback(self, clause: str, negative: bool, seen_only: bool, after: str) -> bool:
         """'more like #2' or 'not the first one'; 'seen #2' only when nothing after it judges it ('watched the
         third one, loved it'); after an all-reject ('meh') the rank words are not feedback."""
@@ -692,7 +689,9 @@ class _ClauseReader:
         if not negative:
             diets = [g for g in found if g in DIETS]
             stricter = [s for g in diets for s in _STRICTER_DIETS.get(g, ()) if s in self.genres]
-            self._hold([*diets, *(s for s in stricter if s not in result.exclude_genres)])  # "not vegan, a vegetarian"
+            _hold(
+                result, [*diets, *(s for s in stricter if s not in result.exclude_genres)]
+            )  # "not vegan, a vegetarian"
         lo, hi = _years(clause, negative, self.newest_year)
         result.year_min = lo if lo is not None else result.year_min
         result.year_max = hi if hi is not None else result.year_max

@@ -89,11 +89,8 @@ class ColdStart:
         2 some as its first genre, 3 and 4 the same with every one of several; None without soft genres."""
         if not request.preferred_genres:
             return None
-        counts = self.index.genre_counts(np.arange(len(self.index.catalog)), request.preferred_genres)
-        columns = [self.index.genre_column[g] for g in request.preferred_genres if g in self.index.genre_column]
-        what_it_is = np.isin(self.scorer.neighbours.first_genres(), columns)
-        every = (counts == len(request.preferred_genres)) & (counts > 1)
-        return ((counts > 0) * (1 + what_it_is) + 2 * every).astype(np.int8)
+        has, what_it_is, every = self.scorer.genre_lean(np.arange(len(self.index.catalog)), request.preferred_genres)
+        return (has * (1 + what_it_is) + 2 * every).astype(np.int8)
 
     def _heads(self, levels: np.ndarray | None, size: int, extra: np.ndarray) -> tuple[np.ndarray, list[int]]:
         """(the rows to score: every level's head and the rows with extras, sorted; the levels' sentinels)."""

@@ -193,12 +193,8 @@ class Scorer:
         if request.people_items:
             extra += self.weights.asked_person * self.index.on_rows(dict.fromkeys(request.people_items, 1.0), rows)
         if request.preferred_genres:
-            counts = self.index.genre_counts(rows, request.preferred_genres)
-            every = (counts == len(request.preferred_genres)) & (len(request.preferred_genres) > 1)
-            columns = [self.index.genre_column[g] for g in request.preferred_genres if g in self.index.genre_column]
-            what_it_is = np.isin(self.neighbours.first_genres()[rows], columns)
-            share = np.where(what_it_is, 1.0, self.weights.genre_flavour)
-            extra += self.weights.genre * ((counts > 0) * share + 0.5 * every)
+            has, what_it_is, every = self.genre_lean(rows, request.preferred_genres)
+            extra += self.weights.genre * (has * np.where(what_it_is, 1.0, self.weights.genre_flavour) + 0.5 * every)
         # a phrase that names a genre leans through the genre: as a tag word it lifted every "<x> romance" tag (each
         # one rare) for "she likes romance, I hate cheesy stuff": Titanic, Dirty Dancing, Pretty Woman
         genres = self.index.genre_column
@@ -214,6 +210,14 @@ class Scorer:
             closeness = [1.0 / (1.0 + np.abs(self.index.numbers(b.column)[rows] - b.prefer)) for b in preferred]
             extra += self.weights.closeness * np.nan_to_num(np.mean(closeness, axis=0)).astype(np.float32)
         return extra
+
+    def genre_lean(self, rows: np.ndarray, genres: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per sorted row, for soft genres: has one of them; has one as its first genre (what it is, not a flavour);
+        has every one of several. What `leaning` adds, and the levels a cold start proves its pool by."""
+        counts = self.index.genre_counts(rows, genres)
+        columns = [self.index.genre_column[g] for g in genres if g in self.index.genre_column]
+        what_it_is = np.isin(self.neighbours.first_genres()[rows], columns)
+        return counts > 0, what_it_is, (counts == len(genres)) & (len(genres) > 1)
 
     def standing(self, rows: np.ndarray, prior: np.ndarray, standing: str) -> np.ndarray:
         """0–1 for `rows`, how far up the catalog's own popularity they stand (the prior, when the catalog has

@@ -121,7 +121,8 @@ _RANK_REF = re.compile(
 _FIRST_FEW = re.compile(r"\b(?:first|top)\s+(two|three|four|five|[2-5])\b")
 """'The first two', 'the top 3': the first of them is `_RANK_REF`'s, the rest follow."""
 _ABOUT = re.compile(
-    r"^\s*(?:do|does) (?:you|this catalog|the catalog|your catalog) (?:have|carry|stock|know|list)\b|^\s*have you got\b"
+    r"^\s*(?:(?:do|does) (?:you|this catalog|the catalog|your catalog) (?:have|carry|stock|know|list)|have you got)"
+    r"\s+(?:the (?:movie|film|book|game|show) )?\x00"  # the title itself, never "do you know any movie like X"
     r"|\b(what(?:'s| is| was)?\b.*\babout|tell me (?:more )?about|who (?:directed|stars?|is in|plays|made|wrote)|"
     r"what year|when (?:was|did)|describe|plot of|more info|more about|tell me more(?=\W*$)|how long|"
     r"how many (?:pages|minutes|hours))\b"

@@ -1003,6 +1003,7 @@ def test_two_titles_met_together():
         ("what's your favorite movie?", "smalltalk"),
         ("do you have Inception?", "about"),
         ("do you have anything like Inception?", "recommend"),
+        ("Do you know any movie like Inception?", "recommend"),  # ReDial seekers ask this; it was read as about
         ("surprise me", "recommend"),
     ],
 )

@@ -128,6 +128,7 @@ class NeighbourIndex:
         self._genre_share = counts / max(total, 1)
         self._lock = threading.Lock()
         self._first: np.ndarray | None = None
+        self._ranked = True
         self._tag_rows: dict[str, np.ndarray] | None = None
         self._tags_by_word: dict[str, list[tuple[str, frozenset[str]]]] | None = None
         """A tag word → the tags with that word, each with all its words (`tagged`)."""
@@ -149,7 +150,23 @@ class NeighbourIndex:
                 self._first = np.array(
                     [column.get(item.genres[0], -1) if item.genres else -1 for item in self.items], dtype=np.int32
                 )
+                self._ranked = genres_ranked(self.items)
             return self._first
+
+    @property
+    def ranked(self) -> bool:
+        """Whether the catalog's genre lists put what an item is first (`genres_ranked`)."""
+        self.first_genres()
+        return self._ranked
+
+    def what_it_is(self, rows: np.ndarray, columns: Sequence[int]) -> np.ndarray:
+        """Per sorted row, whether one of the genre `columns` is what it is: its first genre, or any of its genres
+        in a catalog whose lists are alphabetical (an IMDb-style "adventure, comedy, sci-fi" ranks nothing)."""
+        if self.ranked:
+            return np.isin(self.first_genres()[rows], columns)
+        if not columns:
+            return np.zeros(len(rows), dtype=bool)
+        return np.asarray(self._genres[np.ix_(rows, np.asarray(columns, dtype=np.int64))].any(axis=1))
 
     def _tag_index(self) -> dict[str, np.ndarray]:
         with self._lock:
@@ -358,6 +375,23 @@ class NeighbourIndex:
     def _tag_weight(self, tags: list[str]) -> float:
         self._tag_index()
         return sum(self._tag_rarity.get(t, 0.0) for t in tags)
+
+
+ALPHABETICAL = 0.8
+"""A catalog whose genre lists (of two or more) are in alphabetical order this often ranks nothing by the order:
+ReDial's IMDb genres are 92% alphabetical ("adventure, comedy, sci-fi" for Back to the Future), the demo's 40%,
+the books' 16% (chance: a half for two genres, a sixth for three). Only the soft-genre lean reads it (`what_it_is`):
+the closeness to an anchor keeps the first genre's weight on such a catalog, as counting every genre alike measured
+worse on the ReDial tuning folds (R@50 .4132 → .4076, R@10 .2152 → .2147)."""
+GENRE_ORDER_SAMPLE = 20_000
+
+
+def genres_ranked(items: Sequence[CatalogItem]) -> bool:
+    """Whether the catalog's genre lists put what an item is first, or are alphabetical (`ALPHABETICAL`); read from
+    an even sample of `GENRE_ORDER_SAMPLE` items."""
+    step = max(1, len(items) // GENRE_ORDER_SAMPLE)
+    lists = [genres for row in range(0, len(items), step) if len(genres := items[row].genres) > 1]
+    return not lists or sum(g == sorted(g) for g in lists) / len(lists) < ALPHABETICAL
 
 
 def _spread(values: np.ndarray) -> float:

@@ -216,7 +216,7 @@ class Scorer:
         has every one of several. What `leaning` adds, and the levels a cold start proves its pool by."""
         counts = self.index.genre_counts(rows, genres)
         columns = [self.index.genre_column[g] for g in genres if g in self.index.genre_column]
-        what_it_is = np.isin(self.neighbours.first_genres()[rows], columns)
+        what_it_is = self.neighbours.what_it_is(rows, columns)
         return counts > 0, what_it_is, (counts == len(genres)) & (len(genres) > 1)
 
     def standing(self, rows: np.ndarray, prior: np.ndarray, standing: str) -> np.ndarray:

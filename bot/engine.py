@@ -140,7 +140,14 @@ class Engine:
         self.k = items_per_reply
         self.learn = learn
         index = self.recommender.index
-        self.reader = TurnReader(catalog, encoder, self.recommender.people, lambda word: bool(index.saying(word).any()))
+        small = index.exact(len(catalog))
+
+        def said_in_catalog(word: str) -> bool:
+            """Whether any item's text says `word`; on a catalog too large to score whole, every word counts as said
+            (a name is never called unknown there), as a scan of 1M texts costs a turn about a second a word."""
+            return not small or bool(index.saying(word).any())
+
+        self.reader = TurnReader(catalog, encoder, self.recommender.people, said_in_catalog)
         """Understands messages against this catalog, and encodes what a turn teaches."""
         self._vector = _vectors_of(catalog)
         self.learning = CollaborativeLog(profiles, catalog, collaborative, learn)

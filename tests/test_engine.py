@@ -218,3 +218,17 @@ def test_newer_with_nothing_to_compare_is_recent_and_older_is_before_the_picks_o
     older = engine.turn("v", "something older")
     assert f"years {shown[len(shown) // 2] - 1} or earlier" in older.notes
     assert older.items
+
+
+def test_a_name_no_one_goes_by_is_called_unknown_only_where_the_catalog_is_small_enough_to_scan(
+    fake_runtime, tmp_path, monkeypatch
+):
+    """Whether a name is said in the catalog's texts takes a scan of every text: on a catalog too large to score
+    whole that is about a second a word at 1M items, so there every name counts as said."""
+    from recochat.retrieval import candidates
+
+    small = engine_over(fake_runtime, tmp_path / "small.db")
+    assert small.reader.understand("a movie with Denzel Washington").unknown_people == ["Denzel Washington"]
+    monkeypatch.setattr(candidates, "EXACT_LIMIT", 1)
+    large = engine_over(fake_runtime, tmp_path / "large.db")
+    assert large.reader.understand("a movie with Denzel Washington").unknown_people == []

@@ -118,7 +118,8 @@ _FILTERS: tuple[_Filter, ...] = (
         r"(?:not (?:too|very|that|so|overly)|too|very|really|super) long(?! ago)|(?:something|anything) (?:short(?:er)?|quick)"
         r"|(?:short(?:er)?|quick) (?:ones?|watch(?:es)?|reads?|movies?|films?|books?|recipes?)|long(?:er)? ones?"
         r"|(?:but |a bit |a little |much |bit )?(?:shorter|quicker)(?! than)"  # "like Dune but shorter"
-        r"|(?:under|less than|shorter than|no (?:longer|more) than|at most|max(?:imum)?|within|over|more than|longer than)"
+        r"|(?:under|less than|shorter than|no (?:longer|more) than|at most|max(?:imum)?|within|over|more than|longer than"
+        r"|(?<!it )(?<!them )in|(?:only |just )?(?:have|'ve got|got))"  # the time there is: "I only have an hour"
         r" (?:an? |\d+(?:\.\d+)? ?|one |two |three |half an? )?(?:hours?|hrs?|h|minutes?|mins?|pages?)"
         r"|\d+(?:\.\d+)? ?(?:hours?|hrs?|minutes?|mins?|pages?)(?: long| or less| max| tops)?"
         r"|run ?time|running time|length|duration|page count",

@@ -1034,3 +1034,13 @@ def test_with_no_says_no_to_what_follows_never_to_the_genre_before_it():
     assert "science fiction" in result.include_genres and result.exclude_genres == []
     assert (result.year_min, result.year_max) == (2010, 2019)
     assert result.negative == ["aliens"]
+
+
+@pytest.mark.parametrize("text", ["I only have an hour", "something funny, I have 2 hours"])
+def test_the_time_there_is_with_no_length_column_is_said_not_matched(text):
+    """'I only have an hour' on the demo (no runtime) was searched for as words: "Nothing I have left fits"."""
+    from recochat.bot.understanding import understand
+    from recochat.retrieval.titles import TitleIndex
+
+    result = understand(text, TitleIndex([]), {"comedy"}, 2025, fields={"year"})
+    assert result.unsupported == ["length"] and not {"hour", "hours", "have"} & set(" ".join(result.positive).split())

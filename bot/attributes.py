@@ -79,6 +79,11 @@ def _minutes(m: re.Match[str]) -> float:
     return _number(m.group("n")) * (60 if hours else 1)
 
 
+def _up_to_minutes(m: re.Match[str]) -> tuple[None, float, None]:
+    """An ask for at most the minutes `m` says ("under an hour", "in 30 minutes")."""
+    return None, _minutes(m), None
+
+
 def _money(m: re.Match[str]) -> float:
     return float(m.group("m") or m.group("m2"))
 
@@ -95,10 +100,8 @@ def _within(m: re.Match[str]) -> str:
 
 
 _DURATION = (
-    _phrase(Role.DURATION, rf"{_UNDER} {_NUM} ?{_MINUTES}(?: long)?", lambda m: (None, _minutes(m), None)),
-    _phrase(
-        Role.DURATION, rf"{_NUM} ?{_MINUTES} (?:or less|or under|max|tops|at most)", lambda m: (None, _minutes(m), None)
-    ),
+    _phrase(Role.DURATION, rf"{_UNDER} {_NUM} ?{_MINUTES}(?: long)?", _up_to_minutes),
+    _phrase(Role.DURATION, rf"{_NUM} ?{_MINUTES} (?:or less|or under|max|tops|at most)", _up_to_minutes),
     _phrase(Role.DURATION, rf"{_OVER} {_NUM} ?{_MINUTES}", lambda m: (_minutes(m), None, None)),
     # the time there is: "dinner in 30 minutes", "I've only got an hour", "a 20-minute game", "chicken, 30 minutes"
     # (never "the first 10 minutes were slow"): "in 30 minutes" was read as nothing, and a recipe catalog led with a
@@ -107,20 +110,20 @@ _DURATION = (
         Role.DURATION,
         rf"(?:(?:ready |done |made |cooked |finished )?in|takes?|taking|(?:i |we )?(?:only |just )?(?:have|'ve got|"
         rf"got)) {_NUM} ?{_MINUTES}(?! ago)",
-        lambda m: (None, _minutes(m), None),
+        _up_to_minutes,
         _within,
     ),
     _phrase(
         Role.DURATION,
         rf"{_NUM}[- ]{_MINUTES} (?:meals?|dinners?|lunch(?:es)?|breakfasts?|recipes?|dish(?:es)?|games?|reads?|"
         r"episodes?|movies?|films?|shows?|podcasts?|sessions?)",
-        lambda m: (None, _minutes(m), None),
+        _up_to_minutes,
         _within,
     ),
     _phrase(
         Role.DURATION,
         rf"(?:^|(?<=, )){_NUM} ?{_MINUTES}(?: (?:max|tops|or so))?(?=\s*(?:[,.!?]|$))",
-        lambda m: (None, _minutes(m), None),
+        _up_to_minutes,
         _within,
     ),
     _phrase(

@@ -342,7 +342,7 @@ class Engine:
             question=question,
             notes=notes,
             loosened=loosened,
-            anchors=[item for i in pending.profile.anchors if (item := self.item(i)) is not None],
+            anchors=anchors,
             excluded=[*request.exclude_genres, *request.exclude_words],
         )
 

@@ -690,9 +690,8 @@ class _ClauseReader:
         if not negative:
             diets = [g for g in found if g in DIETS]
             stricter = [s for g in diets for s in _STRICTER_DIETS.get(g, ()) if s in self.genres]
-            _hold(
-                result, [*diets, *(s for s in stricter if s not in result.exclude_genres)]
-            )  # "not vegan, a vegetarian"
+            # "not vegan, a vegetarian": the stricter diets the user ruled out stay out
+            _hold(result, [*diets, *(s for s in stricter if s not in result.exclude_genres)])
         lo, hi = _years(clause, negative, self.newest_year)
         result.year_min = lo if lo is not None else result.year_min
         result.year_max = hi if hi is not None else result.year_max

@@ -94,7 +94,6 @@ class RankRequest:
     liked: list[str] = field(default_factory=list)
     anchors: list[str] = field(default_factory=list)
     """Items this ranking is built around ('more like #2'): their neighbours lead and their whys name them."""
-
     blend_anchors: bool = False
     """The anchors are met together ("between Alien and Toy Story"): a row's pull is its closeness to the farthest
     of them, not to the nearest."""

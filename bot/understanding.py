@@ -969,9 +969,7 @@ def _read_unknown_people(
         ):
             continue
         result.unknown_people.append(name.group())
-        said = set(words)
-        result.positive = [p for p in result.positive if not set(p.split()) & said]
-        result.negative = [p for p in result.negative if not set(p.split()) & said]
+        _drop_name_from_aspects(result, words)
 
 
 _NO_NAME_WORDS = frozenset(
@@ -994,9 +992,37 @@ def _read_unknown_titles(
         if name.endswith(("'s", "’s")) or (people and any(w in people.name_words for w in words)):
             continue
         result.unknown_titles.append(name)
-        said = set(words)
-        result.positive = [p for p in result.positive if not set(p.split()) <= said]
-        result.negative = [p for p in result.negative if not set(p.split()) <= said]
+        _drop_name_from_aspects(result, words)
+
+
+_CUE_WORDS_LEFT = frozenset("by with starring featuring directed written hosted designed like from".split())
+"""What an aspect keeps of the cue once the name after it is cut ("funny with denzel washington" → "funny with")."""
+
+
+def _drop_name_from_aspects(result: Understanding, name_words: list[str]) -> None:
+    """Cuts a name the catalog lacks out of the aspects read around it: "something funny with Denzel Washington"
+    keeps "funny" (dropping every aspect that shared a word with the name lost it, and the picks were anyone's),
+    while "Throw Momma" alone leaves nothing. Only the name's words in a row are cut: a title's "dark" stays in
+    "dark fantasy" said elsewhere."""
+
+    said = set(name_words)
+    name_words = _aspect(" ".join(name_words)).split()  # as the aspect has it: "the lord of the rings" → "lord rings"
+    size = len(name_words)
+
+    def cut(phrase: str) -> str:
+        words = phrase.split()
+        if set(words) <= said:  # all of it is of the name, split at its "and" ("The Martian and Infinity War")
+            return ""
+        for start in range(len(words) - size, -1, -1) if size else ():
+            if words[start : start + size] == name_words:
+                del words[start : start + size]
+                while start and words[start - 1] in _CUE_WORDS_LEFT:
+                    start -= 1
+                    del words[start]
+        return " ".join(words)
+
+    result.positive = [kept for kept in map(cut, result.positive) if kept]
+    result.negative = [kept for kept in map(cut, result.negative) if kept]
 
 
 def _read_contrast_genres(masked: str, result: Understanding, genres: set[str]) -> None:

@@ -104,27 +104,36 @@ def kind_words(genres: Iterable[str]) -> str:
 MOODS: dict[str, tuple[str, ...]] = {
     "sad": (
         *("sad", "heartbreaking", "heartbreak", "devastating", "tearjerker", "tear-jerker", "weepie", "tragic"),
-        *("tragedy", "bittersweet", "poignant", "melancholy", "melancholic", "tears"),
+        *("tragedy", "bittersweet", "poignant", "melancholy", "melancholic", "tears", "sob", "sobbing"),
     ),
     "uplifting": (
         *("uplifting", "feel-good", "heartwarming", "heart-warming", "joyful", "joyous", "cheerful", "hopeful"),
         *("wholesome", "inspirational", "life-affirming"),
     ),
     "dark": ("bleak", "grim", "harrowing", "disturbing", "sinister", "unsettling", "nihilistic", "brutal"),
+    "tearjerker": (
+        *("tearjerker", "tear-jerker", "weepie", "heartbreaking", "devastating", "tears", "sob", "sobbing"),
+    ),
 }
 """What an item's own text says when it has a mood: a mood word alone gives the encoder little to go on ("sad" was
 nearest to The Graduate, Midsommar and Seven; "a movie that will make me cry" to Hereditary and Aliens), while the
 catalog's writers name the mood ("a heartbreaking…", tagged 'tearjerker')."""
 MOOD_OF: dict[str, str] = {
-    **dict.fromkeys(("sad", "sadder", "saddest", "cry", "crying", "weep", "weepy", "tearjerker", "tearjerkers"), "sad"),
-    **dict.fromkeys(("tear-jerker", "weepie", "heartbreaking", "tragic", "melancholy", "bittersweet"), "sad"),
+    **dict.fromkeys(("sad", "sadder", "saddest", "tragic", "melancholy", "bittersweet"), "sad"),
     **dict.fromkeys(("depressing", "depressed", "downer"), "sad"),
+    **dict.fromkeys(
+        ("cry", "crying", "weep", "weepy", "tearjerker", "tearjerkers", "tear-jerker", "weepie"), "tearjerker"
+    ),
+    **dict.fromkeys(("heartbreaking", "sob", "sobbing", "tissues"), "tearjerker"),
     **dict.fromkeys(("uplifting", "happy", "happier", "cheerful", "heartwarming", "heart-warming"), "uplifting"),
     **dict.fromkeys(("feel-good", "wholesome", "hopeful", "joyful", "inspiring", "inspirational"), "uplifting"),
     **dict.fromkeys(("dark", "darker", "darkest", "bleak", "bleaker", "grim", "grimmer", "gritty", "grittier"), "dark"),
 }
 """A user's word for a mood (`MOODS`)."""
-OPPOSITE_MOOD = {"sad": "uplifting", "dark": "uplifting"}
+OPPOSITE_MOOD = {"sad": "uplifting", "dark": "uplifting", "tearjerker": "uplifting"}
+NARROWER_MOOD = {"tearjerker": "sad"}
+"""A mood said with the broader one it narrows: "a sad movie that will make me cry" asks for the tearjerkers, not
+the melancholy (a 'melancholy' tag put The Sixth Sense beside Grave of the Fireflies)."""
 """The mood a "less depressing" or "nothing too dark" leans to instead."""
 
 
@@ -132,7 +141,8 @@ def mood_words(liked: Iterable[str], disliked: Iterable[str] = ()) -> list[str]:
     """What an item's text says of the moods the latest asked-for phrases name ("sad will make cry": heartbreaking,
     tearjerker, …), less the moods said no to, which lean to their opposite ("less depressing": uplifting, …)."""
     said_no = _moods(disliked)
-    moods = [m for m in _moods(liked) if m not in said_no]
+    moods = [m for m in _moods(liked) if m not in said_no and NARROWER_MOOD.get(m) not in said_no]
+    moods = [m for m in moods if not any(NARROWER_MOOD.get(other) == m for other in moods)]
     moods += [opposite for m in said_no if (opposite := OPPOSITE_MOOD.get(m)) and opposite not in moods]
     return list(dict.fromkeys(word for mood in moods for word in MOODS[mood]))
 

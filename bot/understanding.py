@@ -17,7 +17,7 @@ from typing import Literal
 from recochat.profiles.model import AttributeAsk
 from recochat.retrieval.people import PeopleIndex
 from recochat.retrieval.schema import CatalogSchema
-from recochat.retrieval.titles import TitleIndex, TitleMatch, normalize
+from recochat.retrieval.titles import KIND_NOUN_AFTER, TitleIndex, TitleMatch, normalize
 
 from .asks import Standing, count_of, read_count, read_standing, read_unsupported
 from .attributes import read_attribute_asks
@@ -963,7 +963,7 @@ def _read_unknown_people(
             continue
         words = normalize(name.group()).split()
         if (
-            _KIND_AFTER_NAME.match(text, end)
+            KIND_NOUN_AFTER.match(text, end)
             or _NO_NAME_WORDS.intersection(words)
             or any(w in people.name_words or said_in_catalog(w) for w in words)
         ):
@@ -977,7 +977,6 @@ _NO_NAME_WORDS = frozenset(
     "mom mum dad mother father parents son daughter grandma grandpa".split()
 )
 """Words that say who watches, not who made it: "something to watch with My Wife" (typed capitalized)."""
-_KIND_AFTER_NAME = re.compile(r"\s+(?:movies?|films?|books?|games?|shows?|podcasts?|style|vibes?)\b", re.IGNORECASE)
 
 
 def _read_unknown_titles(

@@ -34,7 +34,11 @@ _SMALL = r"(?:of|the|and|in|a|an|on|to|at|for)"
 _NAME = re.compile(rf"\b[A-Z][\w'’-]*(?:\s+(?:{_SMALL}\s+)*[A-Z0-9][\w'’-]*)*")
 """A name as people type a title: capitalized words, small words between them ("Lord of the Rings")."""
 _SMALL_WORDS_AROUND = re.compile(rf"^(?:\s*\b{_SMALL}\b)*\s*|(?:\s+{_SMALL})*\s*$")
-_KIND_NOUN_AFTER = re.compile(r"\s+(?:movies?|films?|flicks?|ones?|stuff|shows?|style|type|kind|books?|games?)\b", re.I)
+KIND_NOUN_AFTER = re.compile(
+    r"\s+(?:movies?|films?|flicks?|ones?|stuff|shows?|style|type|kind|books?|games?|podcasts?|vibes?)\b", re.I
+)
+"""A kind after a name makes it a kind or a taste, not a title or a person ("Christmas movies", "Wes Anderson
+vibes")."""
 FUZZY_CUTOFF = 85
 """fuzz.ratio a typo must reach ("Incepshun" → "inception")."""
 FUZZY_LIMIT = 20_000
@@ -276,7 +280,7 @@ class TitleIndex:
         names = []
         for name in _NAME.finditer(text):
             start, end = name.span()
-            if not _CUES.search(text[:start].lower()) or _KIND_NOUN_AFTER.match(text, end):
+            if not _CUES.search(text[:start].lower()) or KIND_NOUN_AFTER.match(text, end):
                 continue
             pieces, at = [], start  # the name less the titles found in it: "Amelie and Heat", "Heat and Amelie"
             for m in sorted((m for m in found if m.start < end and start < m.end), key=lambda m: m.start):

@@ -41,7 +41,7 @@ from . import phrasing
 from .attributes import bounds_of
 from .errors import NothingToUndo, UnknownItem
 from .event_log import CollaborativeLog
-from .lexicon import mood_alone, mood_words
+from .lexicon import GENRE_SYNONYMS, mood_alone, mood_words
 from .phrasing import MAX_ITEMS
 from .profile_update import DEFAULT_UPDATE, VectorOf, after_event, replay
 from .reading import TurnReader
@@ -328,7 +328,7 @@ class Engine:
         elif (
             items
             and request.aspects
-            and not any(r.linked or r.fit >= NOTHING_FITS_BELOW for r in items)
+            and not any(r.linked or self._fits_aspects(r, request) for r in items)
             # "I have no fantasy books left for you; these are the closest other books." says it already
             and not (loosened and all(Loosening.SOFT_GENRES in r.loosened for r in items))
         ):
@@ -344,6 +344,21 @@ class Engine:
             loosened=loosened,
             anchors=anchors,
             excluded=[*request.exclude_genres, *request.exclude_words],
+        )
+
+    def _fits_aspects(self, pick: Recommendation, request: RankRequest) -> bool:
+        """Whether a pick has something of the phrases asked for. A theme the catalog tags ("heist") is had by a
+        tag or the pick's own text, not by a vector near the word: once every heist was shown, "something newer"
+        gave Ex Machina and Deadpool (the encoder puts "heist" at 0.28 from Ex Machina) as if they were heists.
+        Other phrases ("something cozy") by the pick's nearness to them."""
+        phrases = [phrase for phrase, _ in request.aspects]
+        neighbours = self.recommender.neighbours
+        if not all(neighbours.has_tag_for(p) and not GENRE_SYNONYMS.keys() & set(p.split()) for p in phrases):
+            return pick.fit >= NOTHING_FITS_BELOW
+        row = np.array([self.catalog.row_of[pick.item.id]])
+        says = self.recommender.index.says
+        return bool(neighbours.asked_tags(pick.item, phrases)) or any(
+            all(says([word], row)[0] for word in phrase.split()) for phrase in phrases
         )
 
     def _loosened(self, request: RankRequest, items: list[Recommendation]) -> str | None:

@@ -211,6 +211,13 @@ class NeighbourIndex:
                 out[hit] = np.maximum(out[hit], self._tag_rarity[tag])
         return out
 
+    def has_tag_for(self, text: str) -> bool:
+        """Whether some item has a tag that `tagged` lifts for the phrase: the catalog's own word for a theme
+        ("heist"), by which a pick without it is no fit however near its vector is."""
+        phrase = _tag_words(text)
+        by_word = self._tag_words()
+        return any(_meets(words, [phrase]) for word in phrase for _, words in by_word.get(word, []))
+
     @staticmethod
     def asked_tags(item: CatalogItem, texts: Sequence[str]) -> list[str]:
         """The item's tags, as written, that `tagged` lifts it by for these phrases ("feel-good" for "a feel-good

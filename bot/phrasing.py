@@ -259,7 +259,7 @@ def _covering_genres(fillers: list[Recommendation], asked: list[str]) -> list[st
     return []
 
 
-_RULED_OUT_NOUNS = frozenset({"violence", "gore"})
+_RULED_OUT_NOUNS = frozenset({"violence", "gore", "tearjerker", "tearjerkers"})
 
 
 def ruled_out_in_words(genre: str, negative: list[str]) -> str | None:
@@ -269,7 +269,12 @@ def ruled_out_in_words(genre: str, negative: list[str]) -> str | None:
     said = [w for w in negative if w in SAME_IN_TEXT and GENRE_SYNONYMS.get(w, ()) == (genre,)]
     if not said:
         return None
-    return f"no {said[0]}" if said[0] in _RULED_OUT_NOUNS else f"nothing {said[0]}"
+    return ruled_out_word(said[0])
+
+
+def ruled_out_word(word: str) -> str:
+    """ "nothing violent", "no gore": a word the user ruled out, as a note says it."""
+    return f"no {word}" if word in _RULED_OUT_NOUNS else f"nothing {word}"
 
 
 def excluded_in_words(genre: str, negative: list[str]) -> str:

@@ -19,7 +19,8 @@ import numpy as np
 from recochat.profiles.model import Constraints, Profile, TurnSignal, UpdateWeights, update_vector
 from recochat.profiles.store import Event, without_undone
 
-from .phrasing import excluded_in_words, ruled_out_in_words
+from .lexicon import SAME_IN_TEXT
+from .phrasing import excluded_in_words, ruled_out_in_words, ruled_out_word
 
 DEFAULT_UPDATE = UpdateWeights()
 ITEM_KINDS = ("mention", "feedback", "seen")
@@ -48,12 +49,20 @@ def after_turn(profile: Profile, text: str, signal: TurnSignal, weights: UpdateW
         profile.aversion = update_vector(
             profile.aversion, weights.negative_decay, [(weights.text, signal.negative_vector)]
         )
+    ruled_out = [w for w in dict.fromkeys(signal.negative) if w in SAME_IN_TEXT and w not in profile.disliked_aspects]
     profile.add_aspects(signal.positive, signal.negative)
     profile.add_people(signal.liked_people, signal.disliked_people)
     if signal.new_topic:  # a title it names anchors again: items are applied after the text
         profile.drop_anchors()
         profile.anchors_blended = signal.blend
-    return Updated(profile, apply_constraints(profile.constraints, signal))
+    notes = apply_constraints(profile.constraints, signal)
+    # "too violent" rules out every pick whose text says it (`phrasing.exclusion_words`), and the reply said nothing
+    ruled_out = [
+        w for w in ruled_out if not any(w in note.split() for note in notes)
+    ]  # "nothing violent and no horror"
+    if ruled_out:
+        notes.append(f"{' or '.join(map(ruled_out_word, ruled_out))} from now on")
+    return Updated(profile, notes)
 
 
 def after_item(

@@ -282,7 +282,7 @@ def test_a_turn_moves_interest_and_aversion_by_its_phrase_vectors_and_keeps_its_
         2010,
         2019,
     )
-    assert notes == ["years 2010–2019", "no drama from now on"]
+    assert notes == ["years 2010–2019", "no drama from now on", "nothing gory from now on"]
 
 
 def test_a_new_topic_decays_harder_and_drops_the_anchors():
@@ -302,6 +302,18 @@ def test_a_turn_that_does_not_teach_only_counts():
 def test_ruling_out_a_genre_in_other_words_says_both():
     signal = TurnSignal(negative=["violent"], exclude_genres=["horror"])
     assert after_turn(Profile("a"), "nothing violent", signal).notes == ["nothing violent and no horror from now on"]
+
+
+def test_a_word_that_rules_out_picks_is_said_once():
+    """ "too violent" rules out every pick whose text says it; with horror already out the reply said nothing."""
+    horror_out = Profile("a")
+    horror_out.constraints.exclude_genres = ["horror"]
+    signal = TurnSignal(negative=["violent"], exclude_genres=["horror"])
+    after, notes = after_turn(horror_out, "too violent", signal)
+    assert notes == ["nothing violent from now on"]
+    assert after_turn(after, "not violent", signal).notes == []  # said already
+    assert after_turn(Profile("a"), "no gore", TurnSignal(negative=["gore"])).notes == ["no gore from now on"]
+    assert after_turn(Profile("a"), "too slow", TurnSignal(negative=["slow"])).notes == []  # no word we know
 
 
 def test_item_signals_like_dislike_and_seen():

@@ -169,5 +169,5 @@ def read_unsupported(message: MaskedMessage, fields: Collection[str]) -> tuple[M
         found = [m.span() for m in ask.pattern.finditer(message.text)]
         if found:
             topics.append(ask.topic)
-            message = message.blanked(found)
+            message = message.without_asks(found)
     return message, topics

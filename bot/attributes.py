@@ -99,6 +99,8 @@ def _within(m: re.Match[str]) -> str:
     return f"in {amount} {unit}"
 
 
+_TOO = r"(?<!not )(?<!nothing )(?:(?:a bit|a little|way|much|far|slightly|just) )?too"
+"""A complaint about what was shown ("#1 is too expensive"): it asks for less of it, as "cheaper" does."""
 _DURATION = (
     _phrase(Role.DURATION, rf"{_UNDER} {_NUM} ?{_MINUTES}(?: long)?", _up_to_minutes),
     _phrase(Role.DURATION, rf"{_NUM} ?{_MINUTES} (?:or less|or under|max|tops|at most)", _up_to_minutes),
@@ -126,6 +128,7 @@ _DURATION = (
         _up_to_minutes,
         _within,
     ),
+    _phrase(Role.DURATION, rf"{_TOO} long(?! ago)", _part(LOW), lambda m: "shorter"),
     _phrase(
         Role.DURATION,
         r"(?:not (?:too|very|that|so|overly)|nothing (?:too|very|that|overly)) long(?! ago)|(?:on the )?shorter side",
@@ -140,6 +143,7 @@ _DURATION = (
     ),
 )
 _PRICE = (
+    _phrase(Role.PRICE, rf"{_TOO} (?:expensive|pricey|costly|pricy)", _part(LOW), lambda m: "cheaper"),
     _phrase(Role.PRICE, rf"(?:{_UNDER}|cheaper than) {_MONEY}", lambda m: (None, _money(m), None)),
     _phrase(Role.PRICE, rf"{_MONEY} (?:or less|or under|max|tops)", lambda m: (None, _money(m), None)),
     _phrase(Role.PRICE, rf"{_OVER} {_MONEY}", lambda m: (_money(m), None, None)),
@@ -187,6 +191,12 @@ _RATING = (
     ),
 )
 _COMPLEXITY = (
+    _phrase(
+        Role.COMPLEXITY,
+        rf"{_TOO} (?:heavy|complex|complicated|hard|difficult|crunchy)",
+        _part(LOW),
+        lambda m: "lighter",
+    ),
     _phrase(
         Role.COMPLEXITY,
         r"not (?:too|very|that|so|overly) (?:heavy|complex|complicated|hard|difficult|deep|crunchy)"
@@ -265,7 +275,7 @@ def read_attribute_asks(
             low, high, part = phrase.read(match)
             if phrase.role not in found or match.start() > found[phrase.role][0]:
                 found[phrase.role] = (match.start(), AttributeAsk(str(phrase.role), said, low, high, part))
-            message = message.blanked([match.span()])
+            message = message.without_asks([match.span()])
     return message, [ask for _, ask in sorted(found.values(), key=lambda pair: pair[0])]
 
 

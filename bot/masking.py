@@ -29,6 +29,12 @@ user typed cannot be taken for one); it is there so the rest of the message read
 not whitespace, so "Inception meh" is not a bare "meh", and not a word character, so it splits no word."""
 
 
+_COMPLAINT = re.compile(r"(?:(?:a bit|a little|way|much|far|slightly|just) )?too ", re.IGNORECASE)
+"""How an ask that is a complaint starts ("too expensive", "a bit too long")."""
+_INTENSIFIER_BEFORE = re.compile(r"(?:\b(?:a bit|a little|way|much|far|slightly|just) )?$", re.IGNORECASE)
+"""What may stand before "too" when the ask's own match starts at it ("way" of "way too long")."""
+
+
 @dataclass
 class MaskedMessage:
     """The lowered message with every linked title blanked out, and where each title now starts.
@@ -75,6 +81,24 @@ class MaskedMessage:
         text = self.text
         for start, end in spans:
             text = text[:start] + " " * (end - start) + text[end:]
+        return MaskedMessage(text, self.titles)
+
+    def without_asks(self, spans: list[tuple[int, int]]) -> MaskedMessage:
+        """`blanked`, but a complaint keeps its negation: "#1 is too expensive" with the price ask taken out read
+        "#1 is", a like of #1; "too much" in its place (`_NEGATION` says it, and no aspect is left of it) keeps it
+        the dislike it was."""
+        text = self.text
+        for start, end in spans:
+            kept = _COMPLAINT.match(text, start, end)
+            if kept and kept.end() + 4 <= end:  # "too expensive" → "too much"; "way too long" → "too much"
+                before = _INTENSIFIER_BEFORE.search(text, 0, start)
+                start = before.start() if before and kept.end() - kept.start() == 4 else start  # no "way" of its own
+                filler = "too much".ljust(end - start)
+            elif re.search(r"\btoo\s+$", text[:start]) and end - start >= 4:  # "way too pricey", the ask "pricey"
+                filler = "much".ljust(end - start)
+            else:
+                filler = " " * (end - start)
+            text = text[:start] + filler + text[end:]
         return MaskedMessage(text, self.titles)
 
     def clauses(

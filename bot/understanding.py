@@ -186,6 +186,10 @@ _ALL_REJECT = re.compile(
 )
 _BARE_RANK_REST = re.compile(r"\b(?:the|one|too|also|either|as well|or)\b|\W")
 """What may stand beside a rank in a clause that only names it ("and the third one too")."""
+_TOO_NEXT = re.compile(
+    r"\s*(?:(?:it'?s|it is|is|way|a bit|a little|far|just)\s+)*too\s+(?!(?:please|and|but|so|though|then|now)\b)[a-z]{3,}"
+)
+"""A clause after a bare rank that says what is wrong with it ("#2, too expensive", "#1... way too long")."""
 _BARE_NO = re.compile(r"(?:\W|\b(?:no|nope|nah|not|the|one|please)\b)*")
 """All a clause holds besides its rank when it only says no to it ("not that one", "nope, not #2")."""
 _MORE_LIKE = re.compile(r"\bmore (?:like|of)\b|\bsimilar to\b")
@@ -669,6 +673,8 @@ class _ClauseReader:
                 value = "dislike" if _judged_badly_next(after) else "like" if _praised_next(after) else "seen"
         elif negative and _BARE_NO.fullmatch(_RANK_REF.sub(" ", clause)) and _seen_next(after):
             value = "seen"  # "not that one, I've seen it": no taste, only seen
+        elif not _BARE_RANK_REST.sub("", _RANK_REF.sub(" ", clause)) and _TOO_NEXT.match(_next_clause(after)):
+            value = "dislike"  # "#2, too expensive": the rank alone, then what is wrong with it
         first = RankFeedback(_rank_of(rank), value, strong and value == "like")
         self.result.rank_feedback.append(first)
         if (count := _FIRST_FEW.search(clause)) and first.rank == 1:

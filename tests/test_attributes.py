@@ -85,6 +85,8 @@ def test_minutes_said_of_something_else_are_no_time_budget(text):
         ("$20 or less", ("price", None, 20, None, "$20 or less")),
         ("something cheap", ("price", None, None, LOW, "cheap")),
         ("not too expensive", ("price", None, None, NOT_HIGH, "not too expensive")),
+        ("#1 is too expensive", ("price", None, None, LOW, "cheaper")),  # was read as asking for expensive ones
+        ("that one is way too pricey", ("price", None, None, LOW, "cheaper")),
         ("a premium one", ("price", None, None, HIGH, "premium")),
         ("somewhere fancier", ("price", None, None, HIGH, "fancier")),
         ("an upscale one for a special occasion", ("price", None, None, HIGH, "special occasion")),
@@ -103,6 +105,12 @@ def test_a_bare_number_is_a_price_only_where_the_catalog_has_prices_and_no_durat
     assert read("something under 2 hours", GADGETS.schema)[1] == []  # a unit says it is no price
     assert [a for a in read("under 4.5 stars please", GADGETS.schema)[1] if a[0] == "price"] == []
     assert read("a game under 20", GAMES.schema)[1] == []  # a catalog with durations: minutes, or a price?
+
+
+def test_a_complaint_asks_for_less():
+    assert read("#2 is too long")[1] == [("duration", None, None, LOW, "shorter")]
+    assert read("#1 is a bit too complex")[1] == [("complexity", None, None, LOW, "lighter")]
+    assert read("nothing too long")[1] == [("duration", None, None, NOT_HIGH, "nothing too long")]
 
 
 def test_only_the_roles_a_catalog_has_are_read():

@@ -536,6 +536,22 @@ def test_an_ask_the_catalog_can_answer_is_left_to_the_aspects():
     assert asked("something not too long", fields=None).unsupported == []  # no fields given: not checked
 
 
+@pytest.mark.parametrize(
+    "text, rank, value",
+    [
+        ("#1 is too long", 1, "dislike"),  # the length ask taken out left "#1 is": a like of #1
+        ("#3 is way too pricey", 3, "dislike"),
+        ("#2, too expensive", 2, "dislike"),  # the rank alone, then what is wrong with it
+        ("not too long, #2 looks good", 2, "like"),
+        ("I liked #1. #2 too", 2, "like"),  # "too" as "also"
+    ],
+)
+def test_a_complaint_that_is_an_ask_still_says_no_to_the_pick(text, rank, value):
+    u = asked(text)
+    assert [(f.rank, f.value) for f in u.rank_feedback][-1] == (rank, value)
+    assert u.positive == u.negative == []
+
+
 def test_a_dropped_ask_does_not_flip_the_rest_of_its_clause():
     """'not' in 'not too long' is no negation of 'funny comedy'."""
     u = asked("a funny comedy not too long")

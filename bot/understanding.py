@@ -229,9 +229,12 @@ RECENT_SPAN = 5
 """'Something recent' is the catalog's last this-many years."""
 _OLD = re.compile(
     r"\bold (?:movies?|films?|ones?|stuff|books?|games?|titles?|classics?|music)\b"
+    r"|\b(?:an|some|the|good|great|classic|those) old (?:westerns?|horror|comed(?:y|ies)|musicals?|thrillers?|noirs?"
+    r"|romances?|cartoons?|sci-?fi|myster(?:y|ies)|dramas?|war (?:movies?|films?)|kung fu|monster (?:movies?|films?))\b"
     r"|\b(?:something|anything|nothing) old\b(?!\s+(?!please|pls|thanks|though|tonight|for\b)[a-z])"
 )
-"""'I don't like old movies', 'nothing old', 'an old film': never a plot's "old man" or "a 10 year old"."""
+"""'I don't like old movies', 'nothing old', 'an old film', 'an old western': never a plot's "old man" or "a 10 year
+old" ("a western about an old man")."""
 OLD_SPAN = 40
 """'Old' is before the catalog's last this-many years: for films, before the mid-80s."""
 _TOO_OLD = re.compile(r"\btoo (?:old|long ago|dated)\b(?!\s+for\b)")
@@ -568,6 +571,8 @@ def _years(clause: str, negative: bool, newest_year: int) -> tuple[int | None, i
 
 
 def _aspect(clause: str) -> str:
+    if _OLD.search(clause):  # "an old western" is years and a genre: as "old western" it found West Side Story
+        clause = re.sub(r"\bold\b", " ", clause)
     text = _ANY_YEAR.sub(" ", _ANY_GENRE.sub(" ", _TOO_OLD.sub(" ", clause)))  # switches and years, not tastes
     text = re.sub(r"\b(instead|is fine|are fine|works)\b", " ", text)
     text = _CHAT.sub(" ", text)  # "will do" among it

@@ -678,6 +678,9 @@ def test_typo_candidates_letter_bound_keeps_the_same_best_title():
         ("nothing old please", (1984, None)),
         ("something old", (None, 1983)),
         ("a movie about an old man", (None, None)),  # a plot's "old"
+        ("an old western", (None, 1983)),  # gave Brokeback Mountain (2005)
+        ("some good old horror movies", (None, 1983)),
+        ("a western about an old man", (None, None)),
         ("a film about a 10 year old girl", (None, None)),
         ("nothing too old", (1984, None)),
         ("mind-bending sci-fi, nothing too long ago", (1984, None)),  # no length ask: "too long" is followed by "ago"
@@ -690,6 +693,8 @@ def test_old_is_a_range_of_years_only_when_said_of_the_items(text, years):
     u = parse(text)
     assert (u.year_min, u.year_max) == years
     assert not {"ago", "long ago"} & {*u.positive, *u.negative}
+    if years != (None, None):  # years, no taste: "old western" as an aspect found West Side Story
+        assert not any("old" in phrase.split() for phrase in u.positive)
 
 
 @pytest.mark.parametrize(

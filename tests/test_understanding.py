@@ -518,6 +518,7 @@ def test_a_count_is_no_aspect_and_keeps_rank_feedback_and_years():
         ("a drama in french", "language"),
         ("something with subtitles", "language"),
         ("highly rated thrillers", "rating"),
+        ("a short classic novel", "length"),  # a word between: Dune led, and no one said length was no filter
         ("rated pg-13", "age rating"),
         ("something on netflix", "streaming service"),
     ],
@@ -527,6 +528,10 @@ def test_asks_the_catalog_has_no_field_for_are_dropped_and_named(text, topic):
     assert u.unsupported == [topic]
     for word in ("long", "hours", "cheap", "french", "subtitles", "rated", "pg", "netflix"):
         assert all(word not in aspect for aspect in u.positive + u.negative), (text, u.positive, u.negative)
+
+
+def test_a_length_ask_keeps_the_words_between():
+    assert asked("a short classic novel").positive == ["classic novel"]
 
 
 def test_an_ask_the_catalog_can_answer_is_left_to_the_aspects():

@@ -45,7 +45,7 @@ from .lexicon import GENRE_SYNONYMS, mood_alone, mood_words
 from .phrasing import MAX_ITEMS
 from .profile_update import DEFAULT_UPDATE, VectorOf, after_event, replay
 from .reading import TurnReader
-from .understanding import KIDS_GENRES, RECENT_SPAN, Understanding
+from .understanding import DIETS, KIDS_GENRES, RECENT_SPAN, Understanding
 
 TurnKind = Literal["recommend", "cold_start", "about", "why", "smalltalk", "empty", "noted", "reset"]
 RANKED_KINDS: frozenset[TurnKind] = frozenset({"recommend", "cold_start", "empty"})
@@ -392,7 +392,7 @@ class Engine:
             year_min=c.year_min,
             year_max=c.year_max,
             include_genres=c.required_genres,
-            held_genres=[g for g in c.required_genres if g in KIDS_GENRES],
+            held_genres=[g for g in c.required_genres if g in KIDS_GENRES or g in DIETS],  # a vegetarian's carbonara
             preferred_genres=self._preferred_genres(profile),
             mood_words=mood_words(texts, profile.disliked_aspects[-3:]),
             mood_alone=mood_alone(texts),

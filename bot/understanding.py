@@ -70,6 +70,7 @@ _UNSEEN = re.compile(
 never heard of Pandorum but will check it out" read as a dislike, as did "I did not see John Wick"."""
 _FILLER = re.compile(
     r"\b(?<!\w-)(so-so|movie night|a lot|lots|a ton|so much|very much|much|a little bit|a little|immensely|totally|"
+    r"(?:what )?(?:can|could|should) (?:i|we) (?:make|cook|bake|play|read|watch|listen to)|to (?:make|cook|bake)|"
     r"definitely|honestly|actually|(?:good|great) question|question|"  # how much, before the one-word fillers ("a") take its first word
     r"i'?m|i am|i'?d|i would|i want|i wanna|want|wants|would|could|can you|can i|please|"
     r"recommend(ation)?s?|suggest(ion)?s?|"

@@ -530,6 +530,19 @@ def test_asks_the_catalog_has_no_field_for_are_dropped_and_named(text, topic):
         assert all(word not in aspect for aspect in u.positive + u.negative), (text, u.positive, u.negative)
 
 
+@pytest.mark.parametrize(
+    "text, positive, negative",
+    [
+        ("a comedy that's not stupid", ["comedy"], ["stupid"]),  # "that's not" cuts as "that isn't" does
+        ("I have chicken and rice, what can I make?", ["chicken", "rice"], []),  # 'make' lit a 'make ahead' tag
+        ("what should I cook tonight", [], []),
+    ],
+)
+def test_what_a_clause_says_no_to_and_what_is_no_taste(text, positive, negative):
+    u = parse(text)
+    assert (u.positive, u.negative, u.exclude_genres) == (positive, negative, [])
+
+
 def test_a_length_ask_keeps_the_words_between():
     assert asked("a short classic novel").positive == ["classic novel"]
 

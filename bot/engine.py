@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -205,6 +206,7 @@ class Engine:
             self._learn(pending, "turn", text=understood.text, signal=self.reader.signal(understood))
             return self._about(pending.profile, understood)
         _anchor_years(understood, pending.profile, self.item, self.reader.newest_year)
+        _keep_kind_on_screen(understood, pending.profile, self.item)
         with timed(timings, "encode"):
             signal = self.reader.signal(understood)
         with timed(timings, "profile_update"):
@@ -545,6 +547,30 @@ def _anchor_years(
         understood.year_max = min(understood.year_max or year, year - 1)
     else:
         understood.year_min = max(understood.year_min or year, year + 1)
+
+
+def _keep_kind_on_screen(
+    understood: Understanding, profile: Profile, item: Callable[[str], CatalogItem | None]
+) -> None:
+    """'Cheaper', 'shorter', '#1 is too expensive' after picks of one kind the user never named ("wireless earbuds
+    for running": five headphones) lean to that kind: the cheap third of a gadget catalog has no headphones left,
+    and the reply offered a charger, a speaker and a mouse. Only a bound that refines (no genre, no new topic, no
+    title liked) and only when four in five picks on screen are that kind (their first genre)."""
+    c = profile.constraints
+    if (
+        not understood.attributes
+        or understood.new_topic
+        or understood.include_genres
+        or c.preferred_genres
+        or c.required_genres
+        or any(m.polarity == "like" for m in understood.titles)
+    ):
+        return
+    kinds = [found.genres[0] for found in map(item, profile.last_shown) if found is not None and found.genres]
+    if kinds:
+        kind, count = Counter(kinds).most_common(1)[0]
+        if count >= 0.8 * len(kinds) and kind not in c.exclude_genres:
+            understood.include_genres = [kind]
 
 
 def _has_live_feedback(events: list[Event], item_id: str) -> bool:

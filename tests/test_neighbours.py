@@ -244,3 +244,8 @@ def test_a_catalog_whose_genre_lists_are_alphabetical_ranks_no_genre_first():
     ranked = items([["comedy", "adventure"], ["crime", "action", "drama"], ["romance", "comedy"], ["action", "drama"]])
     assert not genres_ranked(alphabetical) and genres_ranked(ranked)
     assert genres_ranked(items([["drama"], []]))  # nothing to tell by: as written
+    # INSPIRED's lists follow one order of its own (drama, sci-fi, action, …): Bloodshot is "drama, sci-fi, action"
+    one_order = items([["drama", "sci-fi", "action"], ["sci-fi", "action"], ["drama", "action"]] * 40)
+    per_item = items([["drama", "sci-fi", "action"], ["action", "sci-fi"], ["action", "drama"]] * 40)
+    assert not genres_ranked(one_order) and genres_ranked(per_item)
+    assert genres_ranked(one_order[:30])  # too few pairs to tell: as written

@@ -11,6 +11,8 @@ from typing import Literal
 
 from .masking import MaskedMessage
 
+MAX_ITEMS = 10
+"""The most items one reply shows, however many are asked for: a longer list is no longer a recommendation."""
 _NUMBER_WORDS = {word: n for n, word in enumerate("one two three four five six seven eight nine ten".split(), 1)}
 _NUMBER_WORDS |= {"eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "a couple": 2, "a pair": 2}
 _NUMBER = r"(?P<n>\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty)"

@@ -39,11 +39,11 @@ from recochat.retrieval.recommender import Loosening, RankRequest, Recommendatio
 from recochat.retrieval.store import StoredCatalog
 
 from . import phrasing
+from .asks import MAX_ITEMS
 from .attributes import bounds_of
 from .errors import NothingToUndo, UnknownItem
 from .event_log import CollaborativeLog
 from .lexicon import GENRE_SYNONYMS, mood_alone, mood_words
-from .phrasing import MAX_ITEMS
 from .profile_update import DEFAULT_UPDATE, VectorOf, after_event, replay
 from .reading import TurnReader
 from .understanding import DIETS, KIDS_GENRES, RECENT_SPAN, Understanding
@@ -265,7 +265,7 @@ class Engine:
         if understood.reject_all_shown:
             for item_id in pending.profile.last_shown:
                 self._learn(pending, "feedback", item_id=item_id, value=-FEEDBACK_WEIGHT["weak"])
-        return notes
+        return phrasing.joined_notes(notes)
 
     def _learn_seen(self, pending: _Pending, item_id: str) -> list[str]:
         """A title the user has seen, named or pointed at: out of the next replies, and no taste either way."""

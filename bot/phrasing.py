@@ -15,11 +15,10 @@ from recochat.retrieval.catalog import CatalogItem
 from recochat.retrieval.ingest import plural
 from recochat.retrieval.recommender import Loosening, RankRequest, Recommendation
 
+from .asks import MAX_ITEMS
 from .lexicon import GENRE_SYNONYMS, SAME_IN_TEXT
 from .understanding import Understanding
 
-MAX_ITEMS = 10
-"""The most items one reply shows, however many are asked for: a longer list is no longer a recommendation."""
 _MISSING: dict[str | tuple[str, str], str] = {
     "length": "runtime",
     "awards": "awards",
@@ -212,6 +211,24 @@ def kept_to_genres(anchors: list[CatalogItem], genres: list[str], noun: str) -> 
         f"{titles} {verb} no {kind} {noun}; keeping to {kind} {plural(noun)} as you asked, these are the closest. "
         "Say 'any genre' to see others."
     )
+
+
+def and_list(words: list[str]) -> str:
+    """'A', 'A and B', 'A, B and C'."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def joined_notes(notes: list[str]) -> list[str]:
+    """Notes that say the same of several titles, said once: "you've seen Inception, Memento and Dunkirk", not five
+    "you've seen …" in a row ("I've seen all of those")."""
+    said: dict[str, list[str]] = {}
+    for note in notes:
+        verb = next((v for v in _TITLE_NOTES if note.startswith(v + " ")), note)
+        said.setdefault(verb, []).append(note.removeprefix(verb).strip())
+    return [verb if titles == [""] else f"{verb} {and_list(titles)}" for verb, titles in said.items()]
+
+
+_TITLE_NOTES = ("you've seen", "you liked", "you disliked", "more like")
 
 
 def nothing_fits() -> str:

@@ -19,7 +19,7 @@ from recochat.retrieval.people import PeopleIndex
 from recochat.retrieval.schema import CatalogSchema
 from recochat.retrieval.titles import KIND_NOUN_AFTER, TitleIndex, TitleMatch, normalize
 
-from .asks import Standing, count_of, read_count, read_standing, read_unsupported
+from .asks import MAX_ITEMS, Standing, count_of, read_count, read_standing, read_unsupported
 from .attributes import read_attribute_asks
 from .lexicon import DECADE_IN_REQUEST, GENRE_SYNONYMS, NARROW_GENRE_WORDS
 from .masking import CLAUSE_SPLIT, NO_CONTEXT, TITLE_STUB, Context, MaskedMessage, as_it
@@ -185,6 +185,13 @@ _ALL_REJECT = re.compile(
     r"(?:none of (?:these|those|them)|not (?:these|those)|(?:i )?(?:don'?t|do not) (?:like|want|fancy) (?:any|either) of"
     r" (?:these|those|them))\b"
 )
+_SEEN_ALL = re.compile(
+    r"\b(?:seen|watched|read|played|tried|made|cooked|heard) (?:(?:all|each|every one) (?:of )?(?:those|these|them|"
+    r"\d+|five|the picks)|(?:them|those|these) all)\b|\b(?:all|every one) of (?:those|these|them) i'?(?:ve| have) "
+    r"(?:seen|watched|read|played)"
+)
+"""'I've seen all of those', 'seen them all': every pick on screen is seen, and the request goes on without them
+(it was read as nothing, and "Nothing I have left fits" came with random picks)."""
 _BARE_RANK_REST = re.compile(r"\b(?:the|one|too|also|either|as well|or)\b|\W")
 """What may stand beside a rank in a clause that only names it ("and the third one too")."""
 _TOO_NEXT = re.compile(
@@ -319,10 +326,11 @@ on their own, say nothing ("I don't know that I'd like X" still doubts X); "I ca
 "never get tired of it" love it; "I didn't know he was in Deadpool" says nothing of Deadpool."""
 _COMPOUNDS = re.compile(
     r"\b(?:black and white|rock and roll|sword and sorcery|sword and sandal|cat and mouse|hide and seek|"
-    r"cops and robbers|hack and slash|song and dance)\b"
+    r"cops and robbers|hack and slash|song and dance|feel good|tear jerkers?|heart warming)\b"
 )
 """One thing said in several words, hyphenated (same length) so no cut at "and" splits it: "no black and white" read
-as no "black" and a wish for "white"."""
+as no "black" and a wish for "white"; "a feel good movie" read "feel" (the filler took "good"), and its mood was
+lost (The Sixth Sense came fifth)."""
 _CONTINUE = re.compile(
     r"\b(?:along (?:those|these|the same) lines|in (?:that|the same) (?:vein|spirit)|like (?:that|this|those|these|them)"
     r"|of (?:that|this|those|these)|(?:have|do) you (?:got|have)|you got|similar(?! to)(?: ones| stuff| things)?)\b"
@@ -933,6 +941,13 @@ def understand(
     if result.standing is None and "awards" in result.unsupported:
         result.standing = "popular"  # "an oscar winner" in a catalog without awards: the acclaimed ones
     result.reject_all_shown = bool(_ALL_REJECT.match(message.text))
+    seen_all = _SEEN_ALL.search(message.text)
+    if seen_all and not _RANK_REF.search(message.text):
+        result.rank_feedback = [RankFeedback(rank, "seen", False) for rank in range(1, MAX_ITEMS + 1)]
+        start, end = seen_all.span()  # read as a seen clause, which says no taste ("I thought I had seen them all")
+        message = MaskedMessage(
+            message.text[:start] + "seen it".ljust(end - start) + message.text[end:], message.titles
+        )
     message = _read_audience(_same_topic_read(message), result, genres)
     reader = _ClauseReader(result, genres, newest_year, people)
     for clause, clause_titles, context in message.clauses(wants_context=lambda clause: bool(_RANK_REF.search(clause))):

@@ -398,3 +398,15 @@ def test_a_range_that_gives_way_says_whether_all_picks_or_some_are_from_other_ye
     assert loosened(request, picks, "movie") == said.format("these are")
     picks[1].for_fit, picks[1].loosened = False, ()
     assert loosened(request, picks, "movie") == said.format("some of these are")
+
+
+def test_notes_that_say_the_same_of_several_titles_are_said_once():
+    """ "I've seen all of those" gave five "you've seen …" in a row."""
+    from recochat.bot import phrasing
+
+    notes = ["you've seen Inception", "you've seen Memento", "you liked Heat", "you've seen Dunkirk", "no horror"]
+    assert phrasing.joined_notes(notes) == [
+        "you've seen Inception, Memento and Dunkirk",
+        "you liked Heat",
+        "no horror",
+    ]

@@ -543,6 +543,20 @@ def test_what_a_clause_says_no_to_and_what_is_no_taste(text, positive, negative)
     assert (u.positive, u.negative, u.exclude_genres) == (positive, negative, [])
 
 
+@pytest.mark.parametrize(
+    "text", ["I've seen all of those", "seen them all", "I have read all of them", "watched all 5"]
+)
+def test_seen_all_of_them_marks_every_pick_seen(text):
+    """It was read as nothing, and "Nothing I have left fits" came with random picks."""
+    u = parse(text)
+    assert [(f.rank, f.value) for f in u.rank_feedback] == [(n, "seen") for n in range(1, 11)]
+    assert (u.positive, u.new_topic) == ([], False)
+
+
+def test_a_feel_good_movie_keeps_its_mood_word_whole():
+    assert parse("a feel good movie for a sunday afternoon").positive == ["feel-good"]  # it read "feel"
+
+
 def test_a_length_ask_keeps_the_words_between():
     assert asked("a short classic novel").positive == ["classic novel"]
 

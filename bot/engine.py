@@ -36,6 +36,7 @@ from recochat.profiles.store import Event, ProfileStorage, without_undone
 from recochat.retrieval.catalog import CatalogItem
 from recochat.retrieval.encoder import TextEncoder
 from recochat.retrieval.recommender import Loosening, RankRequest, Recommendation, Recommender
+from recochat.retrieval.schema import Role, number_facts
 from recochat.retrieval.store import StoredCatalog
 
 from . import phrasing
@@ -46,7 +47,7 @@ from .event_log import CollaborativeLog
 from .lexicon import GENRE_SYNONYMS, mood_alone, mood_words
 from .profile_update import DEFAULT_UPDATE, VectorOf, after_event, replay
 from .reading import TurnReader
-from .understanding import DIETS, KIDS_GENRES, RECENT_SPAN, Understanding
+from .understanding import DIETS, KIDS_GENRES, RECENT_SPAN, SUPERLATIVES, Understanding
 
 TurnKind = Literal["recommend", "cold_start", "about", "why", "smalltalk", "empty", "noted", "reset"]
 RANKED_KINDS: frozenset[TurnKind] = frozenset({"recommend", "cold_start", "empty"})
@@ -78,6 +79,10 @@ class TurnResult:
     subject: CatalogItem | None = None
     """The item an 'about'/'why' turn talks about."""
     subject_why: str | None = None
+    compared: str | None = None
+    """'shortest' for "which one is the shortest?": `subject` is the pick on screen that is, None when the catalog
+    says it of none of them; `compared_value` what the catalog says ("113 min", "$$", "1999")."""
+    compared_value: str | None = None
     question: str | None = None
     notes: list[str] = field(default_factory=list)
     """Short acknowledgements of what was understood ("no horror from now on")."""
@@ -223,12 +228,42 @@ class Engine:
         """A turn that ranks nothing: smalltalk, or what an item is ('tell me about #1') and why it was picked."""
         if understood.intent == "smalltalk":
             return TurnResult(profile.user_id, understood.text, "smalltalk")
+        if understood.superlative is not None:
+            winner, value = self._superlative(profile, understood.superlative)
+            return TurnResult(
+                profile.user_id,
+                understood.text,
+                "about",
+                subject=winner,
+                compared=understood.superlative,
+                compared_value=value,
+            )
         item_id = understood.about_item
         if understood.about_rank is not None:
             item_id = self.item_at(profile, understood.about_rank)
         item = self.item(item_id) if item_id else None
         why = self.profiles.why(profile.user_id, item_id) if item_id else None
         return TurnResult(profile.user_id, understood.text, understood.intent, subject=item, subject_why=why)
+
+    def _superlative(self, profile: Profile, said: str) -> tuple[CatalogItem | None, str | None]:
+        """The pick on screen that is `said` ("shortest": the least of the catalog's duration column), among those
+        the catalog gives a value, and the value as the catalog writes it; None when it gives none of them one (or
+        has no such column)."""
+        field, end = SUPERLATIVES[said]
+        column = None if field == "year" else self.reader.schema.column_for(Role(field))
+        shown = [item for i in profile.last_shown if (item := self.item(i)) is not None]
+        if column is not None:
+            numbers = self.recommender.index.numbers(column)
+            valued = [(float(numbers[self.catalog.row_of[item.id]]), item) for item in shown]
+        else:
+            valued = [(float(item.year), item) for item in shown if field == "year" and item.year]
+        known = [(value, item) for value, item in valued if not np.isnan(value)]
+        if not known:
+            return None, None
+        winner = (min if end == "min" else max)(known, key=lambda pair: pair[0])[1]
+        if column is None:  # the year: the label says it ("Memento (2000)")
+            return winner, None
+        return winner, next(iter(number_facts(winner.meta, self.reader.schema, [column])), None)
 
     def _learn(self, pending: _Pending, kind: str, **fields: object) -> list[str]:
         """Log one event of this write, then apply it to the profile (`profile_update`), as a replay of the log

@@ -465,6 +465,8 @@ class Understanding:
     reject_all_shown: bool = False
     about_rank: int | None = None
     about_item: str | None = None
+    superlative: str | None = None
+    """'Which one is the shortest?': the picks on screen compared on one field (`SUPERLATIVES`)."""
     include_genres: list[str] = field(default_factory=list)
     exclude_genres: list[str] = field(default_factory=list)
     liked_people: list[str] = field(default_factory=list)
@@ -600,8 +602,35 @@ def _read_flags(masked: str, result: Understanding) -> None:
     result.clear_genres = bool(_ANY_GENRE.search(masked))
 
 
+SUPERLATIVES: dict[str, tuple[str, Literal["min", "max"]]] = {
+    "shortest": ("duration", "min"),
+    "quickest": ("duration", "min"),
+    "longest": ("duration", "max"),
+    "cheapest": ("price", "min"),
+    "most expensive": ("price", "max"),
+    "priciest": ("price", "max"),
+    "oldest": ("year", "min"),
+    "newest": ("year", "max"),
+    "most recent": ("year", "max"),
+    "best rated": ("rating", "max"),
+    "highest rated": ("rating", "max"),
+}
+"""What 'which one is the …?' compares the picks on screen by: a role of the catalog's numbers, or the year."""
+_WHICH_MOST = re.compile(
+    r"^\W*(?:so |and |ok(?:ay)? |hmm+ )*(?:which|what)(?: one| of (?:these|those|them)|'s| is| are)*"
+    r"(?: the)? (" + "|".join(s.replace(" ", "[- ]") for s in SUPERLATIVES) + r")\b(?: one)?\W*$"
+)
+"""'Which one is the shortest?', 'which of these is cheapest': a question about the picks on screen. As an ask it
+showed other quick recipes instead of saying which pasta dish was quickest."""
+
+
 def _read_question(masked: str, matches: list[TitleMatch], result: Understanding) -> bool:
-    """'why #2?' and 'what is Heat about?' ask about one item, so they carry no taste; True when it is one."""
+    """'why #2?', 'what is Heat about?' and 'which one is the shortest?' ask about what is there, so they carry no
+    taste; True when it is one."""
+    if (which := _WHICH_MOST.match(masked)) and not matches:
+        result.intent = "about"
+        result.superlative = which.group(1).replace("-", " ")
+        return True
     rank_match = _RANK_REF.search(masked)
     if not (rank_match or matches):
         return False

@@ -245,6 +245,8 @@ class TemplateWriter:
 
     def answer(self, result: TurnResult) -> str:
         item = result.subject
+        if result.compared is not None:
+            return compared_answer(item, result.compared, result.compared_value, plural(self.domain))
         if item is None:
             return "Which one do you mean? Say for example 'what is #2 about?' after I've suggested something."
         if result.kind == "why":
@@ -297,6 +299,13 @@ def field_answer(item: CatalogItem, question: str) -> str | None:
         return f"The catalog doesn't say who {'wrote' if asked == 'author' else 'made' if asked == 'director' else 'is in'} {item.label()}."
     verb = {"director": "was directed by", "author": "was written by", "stars": "stars"}[asked]
     return f"{item.label()} {verb} {names}."
+
+
+def compared_answer(item: CatalogItem | None, said: str, value: str | None, things: str) -> str:
+    """'Of these, Memento (2000) is the shortest: 113 min.'; what the catalog gives no value for is said so."""
+    if item is None:
+        return f"I can't tell which is the {said}: the catalog doesn't say that of these {things}."
+    return f"Of these, {item.label()} is the {said}" + (f": {value}." if value else ".")
 
 
 def _length_answer(item: CatalogItem) -> str:
@@ -509,7 +518,12 @@ class LLMWriter:
         if result.kind == "cold_start":
             items = "\n".join(f"{r.rank}. {r.item.label()} | {', '.join(r.item.genres)}" for r in result.items[:3])
             return Brief("clarify", {"message": message, "items": items}, [], f"{message} popular varied", share=0.75)
-        if result.kind == "about" and result.subject is not None and not field_answer(result.subject, message):
+        if (
+            result.kind == "about"
+            and result.subject is not None
+            and result.compared is None
+            and not field_answer(result.subject, message)
+        ):
             item = item_facts(result.subject)
             kinds = kind_words(result.subject.genres)
             return Brief(

@@ -553,6 +553,23 @@ def test_seen_all_of_them_marks_every_pick_seen(text):
     assert (u.positive, u.new_topic) == ([], False)
 
 
+@pytest.mark.parametrize(
+    "text, superlative",
+    [
+        ("which one is the shortest?", "shortest"),
+        ("which of these is cheapest", "cheapest"),
+        ("Which one is the most expensive?", "most expensive"),
+        ("what is the newest one?", "newest"),
+        ("the shortest one please", None),  # an ask, not a question about the picks
+        ("which one is the shortest, Heat or Ronin?", None),  # names titles: not the picks on screen
+    ],
+)
+def test_which_one_is_the_shortest_compares_the_picks_on_screen(text, superlative):
+    u = parse(text)
+    assert u.superlative == superlative
+    assert (u.intent == "about") == (superlative is not None)
+
+
 def test_a_feel_good_movie_keeps_its_mood_word_whole():
     assert parse("a feel good movie for a sunday afternoon").positive == ["feel-good"]  # it read "feel"
 

@@ -435,7 +435,9 @@ class Engine:
             mood_alone=mood_alone(texts),
             exclude_genres=c.exclude_genres,
             bounds=bounds_of(c.attributes, self.reader.schema, self.recommender.index.cut),
-            exclude_words=phrasing.exclusion_words(c.exclude_genres, profile.disliked_aspects),
+            exclude_words=phrasing.exclusion_words(
+                c.exclude_genres, profile.disliked_aspects, {*c.required_genres, *c.preferred_genres}
+            ),
             liked=profile.liked,
             anchors=profile.anchors,
             blend_anchors=profile.anchors_blended and len(profile.anchors) > 1,

@@ -36,6 +36,7 @@ GENRE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "romantic": ("romance",),
     "love story": ("romance",),
     "date night": ("romance",),  # an occasion the encoder reads badly: "date night" is nearest to Us, a horror film
+    "first date": ("romance",),
     "date movie": ("romance",),
     "scary": ("horror",),
     "horror": ("horror",),
@@ -114,10 +115,15 @@ MOODS: dict[str, tuple[str, ...]] = {
     "tearjerker": (
         *("tearjerker", "tear-jerker", "weepie", "heartbreaking", "devastating", "tears", "sob", "sobbing"),
     ),
+    "mind-bending": (
+        *("mind-bending", "mind-blowing", "cerebral", "surreal", "twisty", "twists", "trippy", "psychedelic"),
+        *("simulated reality", "reality-bending", "labyrinthine"),
+    ),
 }
 """What an item's own text says when it has a mood: a mood word alone gives the encoder little to go on ("sad" was
-nearest to The Graduate, Midsommar and Seven; "a movie that will make me cry" to Hereditary and Aliens), while the
-catalog's writers name the mood ("a heartbreaking…", tagged 'tearjerker')."""
+nearest to The Graduate, Midsommar and Seven; "a movie that will make me cry" to Hereditary and Aliens; "something
+mind-bending" to A Beautiful Mind and Inside Out, for their "mind"), while the catalog's writers name the mood ("a
+heartbreaking…", tagged 'tearjerker', 'surreal', 'cerebral')."""
 MOOD_OF: dict[str, str] = {
     **dict.fromkeys(("sad", "sadder", "saddest", "tragic", "melancholy", "bittersweet"), "sad"),
     **dict.fromkeys(("depressing", "depressed", "downer"), "sad"),
@@ -125,6 +131,10 @@ MOOD_OF: dict[str, str] = {
         ("cry", "crying", "weep", "weepy", "tearjerker", "tearjerkers", "tear-jerker", "weepie"), "tearjerker"
     ),
     **dict.fromkeys(("heartbreaking", "sob", "sobbing", "tissues"), "tearjerker"),
+    **dict.fromkeys(
+        ("mind-bending", "mindbending", "mind-blowing", "mind-bender", "trippy", "cerebral"), "mind-bending"
+    ),
+    **dict.fromkeys(("mind-fuck", "mindfuck", "head-scratcher", "surreal", "twisty"), "mind-bending"),
     **dict.fromkeys(("uplifting", "happy", "happier", "cheerful", "heartwarming", "heart-warming"), "uplifting"),
     **dict.fromkeys(("feel-good", "wholesome", "hopeful", "joyful", "inspiring", "inspirational"), "uplifting"),
     **dict.fromkeys(("dark", "darker", "darkest", "bleak", "bleaker", "grim", "grimmer", "gritty", "grittier"), "dark"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
+from collections.abc import Collection
 
 from recochat.profiles.model import Constraints
 from recochat.retrieval.catalog import CatalogItem
@@ -307,9 +308,10 @@ def excluded_in_words(genre: str, negative: list[str]) -> str:
     return genre
 
 
-def exclusion_words(genres: list[str], disliked: list[str]) -> list[str]:
+def exclusion_words(genres: list[str], disliked: list[str], asked: Collection[str] = ()) -> list[str]:
     """What an item's own text must not say: an excluded genre's name ("no musicals" rules out a film described as
-    a musical) and a one-word thing the user ruled out ("not violent"), with the words that say the same."""
+    a musical) and a one-word thing the user ruled out ("not violent"), with the words that say the same; never a
+    genre `asked` for ("a horror movie that isn't too scary" ruled out every film whose text says "horror")."""
     said = [a for a in disliked if re.fullmatch(r"[a-z]{4,}", a) or a in SAME_IN_TEXT]
     words = [g for g in genres if " " not in g] + [w for a in said for w in SAME_IN_TEXT.get(a, (a,))]
-    return list(dict.fromkeys(words))
+    return [w for w in dict.fromkeys(words) if w not in asked]

@@ -324,9 +324,14 @@ _MISLEADING_PHRASES = (
 mind subtitles" and "I wouldn't say no to a heist" are no negation; "no idea", and "not sure" or "I don't know" said
 on their own, say nothing ("I don't know that I'd like X" still doubts X); "I can never get enough of Scream" and
 "never get tired of it" love it; "I didn't know he was in Deadpool" says nothing of Deadpool."""
+_MILD_SCARE = re.compile(
+    r"\b(?:not|isn'?t|aren'?t|nothing|never) (?:too|that|very|overly|super|really) (?:scary|frightening|creepy|gory)\b"
+    r"|\b(?:a bit|a little|slightly|mildly|kinda|kind of) (?:scary|spooky|creepy)\b"
+)
+"""Horror asked for mild: it leans to the horror-comedies, as a fan would offer (the scariest films led it)."""
 _COMPOUNDS = re.compile(
     r"\b(?:black and white|rock and roll|sword and sorcery|sword and sandal|cat and mouse|hide and seek|"
-    r"cops and robbers|hack and slash|song and dance|feel good|tear jerkers?|heart warming)\b"
+    r"cops and robbers|hack and slash|song and dance|feel good|tear jerkers?|heart warming|mind (?:bending|blowing))\b"
 )
 """One thing said in several words, hyphenated (same length) so no cut at "and" splits it: "no black and white" read
 as no "black" and a wish for "white"; "a feel good movie" read "feel" (the filler took "good"), and its mood was
@@ -970,13 +975,7 @@ def understand(
     if result.standing is None and "awards" in result.unsupported:
         result.standing = "popular"  # "an oscar winner" in a catalog without awards: the acclaimed ones
     result.reject_all_shown = bool(_ALL_REJECT.match(message.text))
-    seen_all = _SEEN_ALL.search(message.text)
-    if seen_all and not _RANK_REF.search(message.text):
-        result.rank_feedback = [RankFeedback(rank, "seen", False) for rank in range(1, MAX_ITEMS + 1)]
-        start, end = seen_all.span()  # read as a seen clause, which says no taste ("I thought I had seen them all")
-        message = MaskedMessage(
-            message.text[:start] + "seen it".ljust(end - start) + message.text[end:], message.titles
-        )
+    message = _read_seen_all(message, result)
     message = _read_audience(_same_topic_read(message), result, genres)
     reader = _ClauseReader(result, genres, newest_year, people)
     for clause, clause_titles, context in message.clauses(wants_context=lambda clause: bool(_RANK_REF.search(clause))):
@@ -987,6 +986,7 @@ def understand(
     anchored = [m for m in result.titles if m.polarity == "like"]
     result.blend = len(anchored) >= 2 and bool(_BLEND.search(message.text))
     _read_contrast_genres(message.text, result, genres)
+    _read_mild_scare(message.text, result, genres)
     _read_unknown_titles(text, matches, titles, people, result)
     _read_unknown_people(text, matches, people, result, said_in_catalog)
     result.new_topic = _is_new_topic(result)
@@ -998,6 +998,23 @@ _PERSON_CUE = re.compile(
 )
 _FULL_NAME = re.compile(r"\b[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+)+")
 """Two or more capitalized words: a first name and a surname as people type them ("Denzel Washington")."""
+
+
+def _read_seen_all(message: MaskedMessage, result: Understanding) -> MaskedMessage:
+    """`_SEEN_ALL`: every rank seen, and the phrase read as a seen clause, which says no taste ("I thought I had
+    seen them all" is no request for "thought had")."""
+    seen_all = _SEEN_ALL.search(message.text)
+    if not seen_all or _RANK_REF.search(message.text):
+        return message
+    result.rank_feedback = [RankFeedback(rank, "seen", False) for rank in range(1, MAX_ITEMS + 1)]
+    start, end = seen_all.span()
+    return MaskedMessage(message.text[:start] + "seen it".ljust(end - start) + message.text[end:], message.titles)
+
+
+def _read_mild_scare(masked: str, result: Understanding, genres: set[str]) -> None:
+    """`_MILD_SCARE`: a horror-comedy leads "a horror movie that isn't too scary"."""
+    if _MILD_SCARE.search(masked) and "horror" in result.include_genres and "comedy" in genres:
+        result.include_genres.append("comedy")
 
 
 def _read_unknown_people(

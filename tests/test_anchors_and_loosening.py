@@ -410,3 +410,12 @@ def test_notes_that_say_the_same_of_several_titles_are_said_once():
         "you liked Heat",
         "no horror",
     ]
+
+
+def test_a_genre_asked_for_is_never_an_exclusion_word():
+    """ "A horror movie that isn't too scary" ruled out every film whose own text says "horror"."""
+    from recochat.bot.phrasing import exclusion_words
+
+    assert "horror" in exclusion_words([], ["scary"])
+    assert "horror" not in exclusion_words([], ["scary"], {"horror"})
+    assert "creepy" in exclusion_words([], ["scary"], {"horror"})

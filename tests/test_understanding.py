@@ -570,6 +570,11 @@ def test_which_one_is_the_shortest_compares_the_picks_on_screen(text, superlativ
     assert (u.intent == "about") == (superlative is not None)
 
 
+def test_horror_asked_for_mild_leans_to_the_horror_comedies():
+    assert parse("a horror movie that isn't too scary").include_genres == ["horror", "comedy"]
+    assert parse("a horror movie").include_genres == ["horror"]
+
+
 def test_a_feel_good_movie_keeps_its_mood_word_whole():
     assert parse("a feel good movie for a sunday afternoon").positive == ["feel-good"]  # it read "feel"
 

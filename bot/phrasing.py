@@ -61,7 +61,14 @@ def _kind_past_words(request: RankRequest, items: list[Recommendation], noun: st
         if fit
         else f"No {kind} {noun} I have left fits {said}"
     )
-    rest = f"then {said} {plural(noun)} of other kinds" if others else ""
+    if not others:
+        rest = ""
+    elif any(Loosening.BOUNDS in r.loosened for r in others):  # they miss it too: never "then for 8 people games"
+        rest = f"then the closest {plural(noun)} of other kinds"
+    elif re.match(r"(?:for|under|over|in|within|at|with|less|more|between|\d|\$)\b", said):  # "for 8 people"
+        rest = f"then {plural(noun)} of other kinds {said}"
+    else:  # "cheap", "highly rated"
+        rest = f"then {said} {plural(noun)} of other kinds"
     return f"{head}: the closest {kind} ones that don't come {'next' if fit else 'first'}{', ' + rest if rest else ''}."
 
 

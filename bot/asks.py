@@ -118,7 +118,8 @@ _FILTERS: tuple[_Filter, ...] = (
     _Filter.of(
         "length",
         r"(?:not (?:too|very|that|so|overly)|too|very|really|super) long(?! ago)|(?:something|anything) (?:short(?:er)?|quick)"
-        r"|(?:short(?:er)?|quick)(?= (?:[a-z]+ )?(?:ones?|watch(?:es)?|reads?|movies?|films?|books?|novels?|recipes?|games?)\b)"
+        r"|(?:short(?:er)?|quick)"
+        r"(?= (?:[a-z]+ )?(?:ones?|watch(?:es)?|reads?|movies?|films?|books?|novels?|recipes?|games?)\b)"
         r"|long(?:er)? ones?"  # "a short classic novel": "classic" stays
         r"|(?:but |a bit |a little |much |bit )?(?:shorter|quicker)(?! than)"  # "like Dune but shorter"
         r"|(?:under|less than|shorter than|no (?:longer|more) than|at most|max(?:imum)?|within|over|more than|longer than"

@@ -19,7 +19,7 @@ from recochat.retrieval.candidates import Keeps
 from recochat.retrieval.request import Bound
 from recochat.retrieval.schema import CatalogSchema, Role
 
-from .masking import MaskedMessage
+from .masking import INTENSIFIER, MaskedMessage
 
 RANGE = "range"
 """The role of an ask about a range pair's quantity ("for 4 players"): the item's min ≤ n ≤ its max."""
@@ -99,7 +99,7 @@ def _within(m: re.Match[str]) -> str:
     return f"in {amount} {unit}"
 
 
-_TOO = r"(?<!not )(?<!nothing )(?:(?:a bit|a little|way|much|far|slightly|just) )?too"
+_TOO = rf"(?<!not )(?<!nothing )(?:{INTENSIFIER} )?too"
 """A complaint about what was shown ("#1 is too expensive"): it asks for less of it, as "cheaper" does."""
 _DURATION = (
     _phrase(Role.DURATION, rf"{_UNDER} {_NUM} ?{_MINUTES}(?: long)?", _up_to_minutes),

@@ -30,10 +30,12 @@ user typed cannot be taken for one); it is there so the rest of the message read
 not whitespace, so "Inception meh" is not a bare "meh", and not a word character, so it splits no word."""
 
 
-_COMPLAINT = re.compile(r"(?:(?:a bit|a little|way|much|far|slightly|just) )?too ", re.IGNORECASE)
+INTENSIFIER = r"(?:a bit|a little|way|much|far|slightly|just)"
+"""What may stand before "too" in a complaint ("way too long", "a bit too pricey")."""
+_COMPLAINT = re.compile(rf"(?:{INTENSIFIER} )?too ", re.IGNORECASE)
 """How an ask that is a complaint starts ("too expensive", "a bit too long")."""
-_INTENSIFIER_BEFORE = re.compile(r"(?:\b(?:a bit|a little|way|much|far|slightly|just) )?$", re.IGNORECASE)
-"""What may stand before "too" when the ask's own match starts at it ("way" of "way too long")."""
+_INTENSIFIER_BEFORE = re.compile(rf"(?:\b{INTENSIFIER} )?$", re.IGNORECASE)
+"""An intensifier before "too" when the ask's own match starts at "too" ("way" of "way too long")."""
 
 
 @dataclass

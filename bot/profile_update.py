@@ -57,9 +57,8 @@ def after_turn(profile: Profile, text: str, signal: TurnSignal, weights: UpdateW
         profile.anchors_blended = signal.blend
     notes = apply_constraints(profile.constraints, signal)
     # "too violent" rules out every pick whose text says it (`phrasing.exclusion_words`), and the reply said nothing
-    ruled_out = [
-        w for w in ruled_out if not any(w in note.split() for note in notes)
-    ]  # "nothing violent and no horror"
+    said = {word for note in notes for word in note.split()}  # "nothing violent and no horror" says it already
+    ruled_out = [w for w in ruled_out if w not in said]
     if ruled_out:
         notes.append(f"{' or '.join(map(ruled_out_word, ruled_out))} from now on")
     return Updated(profile, notes)

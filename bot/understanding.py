@@ -22,7 +22,7 @@ from recochat.retrieval.titles import KIND_NOUN_AFTER, TitleIndex, TitleMatch, n
 from .asks import MAX_ITEMS, Standing, count_of, read_count, read_standing, read_unsupported
 from .attributes import read_attribute_asks
 from .lexicon import DECADE_IN_REQUEST, GENRE_SYNONYMS, NARROW_GENRE_WORDS
-from .masking import CLAUSE_SPLIT, NO_CONTEXT, TITLE_STUB, Context, MaskedMessage, as_it
+from .masking import CLAUSE_SPLIT, INTENSIFIER, NO_CONTEXT, TITLE_STUB, Context, MaskedMessage, as_it
 
 Polarity = Literal["like", "dislike", "seen"]
 
@@ -195,7 +195,7 @@ _SEEN_ALL = re.compile(
 _BARE_RANK_REST = re.compile(r"\b(?:the|one|too|also|either|as well|or)\b|\W")
 """What may stand beside a rank in a clause that only names it ("and the third one too")."""
 _TOO_NEXT = re.compile(
-    r"\s*(?:(?:it'?s|it is|is|way|a bit|a little|far|just)\s+)*too\s+(?!(?:please|and|but|so|though|then|now)\b)[a-z]{3,}"
+    rf"\s*(?:(?:it'?s|it is|is|{INTENSIFIER})\s+)*too\s+(?!(?:please|and|but|so|though|then|now)\b)[a-z]{{3,}}"
 )
 """A clause after a bare rank that says what is wrong with it ("#2, too expensive", "#1... way too long")."""
 _BARE_NO = re.compile(r"(?:\W|\b(?:no|nope|nah|not|the|one|please)\b)*")
@@ -1076,17 +1076,16 @@ def _drop_name_from_aspects(result: Understanding, name_words: list[str]) -> Non
     keeps "funny" (dropping every aspect that shared a word with the name lost it, and the picks were anyone's),
     while "Throw Momma" alone leaves nothing. Only the name's words in a row are cut: a title's "dark" stays in
     "dark fantasy" said elsewhere."""
-
     said = set(name_words)
-    name_words = _aspect(" ".join(name_words)).split()  # as the aspect has it: "the lord of the rings" → "lord rings"
-    size = len(name_words)
+    as_read = _aspect(" ".join(name_words)).split()  # as an aspect has it: "the lord of the rings" → "lord rings"
+    size = len(as_read)
 
     def cut(phrase: str) -> str:
         words = phrase.split()
         if set(words) <= said:  # all of it is of the name, split at its "and" ("The Martian and Infinity War")
             return ""
         for start in range(len(words) - size, -1, -1) if size else ():
-            if words[start : start + size] == name_words:
+            if words[start : start + size] == as_read:
                 del words[start : start + size]
                 while start and words[start - 1] in _CUE_WORDS_LEFT:
                     start -= 1

@@ -302,7 +302,7 @@ def field_answer(item: CatalogItem, question: str) -> str | None:
 
 
 def compared_answer(item: CatalogItem | None, said: str, value: str | None, things: str) -> str:
-    """'Of these, Memento (2000) is the shortest: 113 min.'; what the catalog gives no value for is said so."""
+    """'Of these, Greek Salad is the quickest: 10 min.'; what the catalog gives no value for is said so."""
     if item is None:
         return f"I can't tell which is the {said}: the catalog doesn't say that of these {things}."
     return f"Of these, {item.label()} is the {said}" + (f": {value}." if value else ".")

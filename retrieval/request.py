@@ -71,7 +71,8 @@ class RankRequest:
     include_genres: list[str] = field(default_factory=list)
     """Hard: an item must have one of these (genres the user insisted on)."""
     held_genres: list[str] = field(default_factory=list)
-    """The `include_genres` a short reply never gives up (a children's audience, a diet): the reply stays short instead."""
+    """The `include_genres` a short reply never gives up (a children's audience, a diet): the reply stays short
+    instead."""
     exclude_genres: list[str] = field(default_factory=list)
     exclude_words: list[str] = field(default_factory=list)
     """Hard too: an item whose description or tags say one of these ("musical", "violent") is out, whatever its

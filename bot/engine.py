@@ -365,7 +365,7 @@ class Engine:
         elif (
             items
             and request.aspects
-            and not any(r.linked or self._fits_aspects(r, request) for r in items)
+            and not self._any_fits_aspects(items, request)
             # "I have no fantasy books left for you; these are the closest other books." says it already
             and not (loosened and all(Loosening.SOFT_GENRES in r.loosened for r in items))
         ):
@@ -383,20 +383,25 @@ class Engine:
             excluded=[*request.exclude_genres, *request.exclude_words],
         )
 
-    def _fits_aspects(self, pick: Recommendation, request: RankRequest) -> bool:
-        """Whether a pick has something of the phrases asked for. A theme the catalog tags ("heist") is had by a
-        tag or the pick's own text, not by a vector near the word: once every heist was shown, "something newer"
-        gave Ex Machina and Deadpool (the encoder puts "heist" at 0.28 from Ex Machina) as if they were heists.
-        Other phrases ("something cozy") by the pick's nearness to them."""
+    def _any_fits_aspects(self, items: list[Recommendation], request: RankRequest) -> bool:
+        """Whether a pick is linked to an anchor or has something of the phrases asked for. A theme the catalog
+        tags ("heist") is had by a tag or the pick's own text, not by a vector near the word: once every heist was
+        shown, "something newer" gave Ex Machina and Deadpool (the encoder puts "heist" at 0.28 from Ex Machina) as
+        if they were heists. Other phrases ("something cozy") by the pick's nearness to them."""
         phrases = [phrase for phrase, _ in request.aspects]
         neighbours = self.recommender.neighbours
-        if not all(neighbours.has_tag_for(p) and not GENRE_SYNONYMS.keys() & set(p.split()) for p in phrases):
-            return pick.fit >= NOTHING_FITS_BELOW
-        row = np.array([self.catalog.row_of[pick.item.id]])
+        tagged = all(neighbours.has_tag_for(p) and not GENRE_SYNONYMS.keys() & set(p.split()) for p in phrases)
         says = self.recommender.index.says
-        return bool(neighbours.asked_tags(pick.item, phrases)) or any(
-            all(says([word], row)[0] for word in phrase.split()) for phrase in phrases
-        )
+
+        def fits(pick: Recommendation) -> bool:
+            if not tagged:
+                return pick.fit >= NOTHING_FITS_BELOW
+            row = np.array([self.catalog.row_of[pick.item.id]])
+            return bool(neighbours.asked_tags(pick.item, phrases)) or any(
+                all(says([word], row)[0] for word in phrase.split()) for phrase in phrases
+            )
+
+        return any(pick.linked or fits(pick) for pick in items)
 
     def _loosened(self, request: RankRequest, items: list[Recommendation]) -> str | None:
         """The sentence for a reply filled past its filters (`phrasing.loosened`)."""

@@ -13,6 +13,7 @@ from collections.abc import Collection
 
 from recochat.profiles.model import Constraints
 from recochat.retrieval.catalog import CatalogItem
+from recochat.retrieval.explain import listing
 from recochat.retrieval.ingest import plural
 from recochat.retrieval.recommender import Loosening, RankRequest, Recommendation
 
@@ -221,11 +222,6 @@ def kept_to_genres(anchors: list[CatalogItem], genres: list[str], noun: str) -> 
     )
 
 
-def and_list(words: list[str]) -> str:
-    """'A', 'A and B', 'A, B and C'."""
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
-
-
 def joined_notes(notes: list[str]) -> list[str]:
     """Notes that say the same of several titles, said once: "you've seen Inception, Memento and Dunkirk", not five
     "you've seen …" in a row ("I've seen all of those")."""
@@ -233,7 +229,7 @@ def joined_notes(notes: list[str]) -> list[str]:
     for note in notes:
         verb = next((v for v in _TITLE_NOTES if note.startswith(v + " ")), note)
         said.setdefault(verb, []).append(note.removeprefix(verb).strip())
-    return [verb if titles == [""] else f"{verb} {and_list(titles)}" for verb, titles in said.items()]
+    return [verb if titles == [""] else f"{verb} {listing(titles, len(titles))}" for verb, titles in said.items()]
 
 
 _TITLE_NOTES = ("you've seen", "you liked", "you disliked", "more like")

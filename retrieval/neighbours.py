@@ -161,7 +161,8 @@ class NeighbourIndex:
 
     def what_it_is(self, rows: np.ndarray, columns: Sequence[int]) -> np.ndarray:
         """Per sorted row, whether one of the genre `columns` is what it is: its first genre, or any of its genres
-        in a catalog whose lists are alphabetical (an IMDb-style "adventure, comedy, sci-fi" ranks nothing)."""
+        in a catalog whose lists follow one order of its own (`genres_ranked`: an IMDb-style "adventure, comedy,
+        sci-fi" ranks nothing)."""
         if self.ranked:
             return np.isin(self.first_genres()[rows], columns)
         if not columns:

@@ -41,9 +41,9 @@ class ScoringWeights:
     """The share of `genre` for an item that has the soft genre only as a flavour, not as its first genre (what it
     is): "a funny movie for tonight" gave Toy Story and Parasite (comedy third) beside Superbad at 1.0; at 0.8 The
     Hangover and What We Do in the Shadows; over five bare genre asks the picks whose first genre is the one asked
-    went from 8 of 25 to 18. A catalog whose genre lists are alphabetical (ReDial's IMDb genres) has no first genre
-    that says what an item is, and gets no discount there (`NeighbourIndex.what_it_is`). INSPIRED's are in a
-    knowledge graph's order the check cannot tell from a ranked one: there it cost held-out R@10 .159 → .141."""
+    went from 8 of 25 to 18. A catalog whose genre lists follow one order of its own (ReDial's alphabetical IMDb
+    genres, INSPIRED's drama before sci-fi before action) has no first genre that says what an item is, and gets no
+    discount there (`NeighbourIndex.what_it_is`, `genres_ranked`)."""
     tagged: float = 0.25
     """Times the rarity of a tag an item has that shares a word with the user's asked-for phrases ("a heist movie":
     'heist'): a lean, like a soft genre, for what a one-word ask gives the encoder too little to find."""

@@ -116,17 +116,51 @@ class OnnxEncoder:
         self.dim = int(self.session.get_outputs()[0].shape[-1])
 
     def encode_texts(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
-        """Longest texts first, in batches (less padding), back in the caller's order."""
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        """Tokenized once, then run in passes of texts of alike length (`passes`), back in the caller's order."""
+        tokens = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
+        ids, type_ids = tokens["input_ids"], tokens.get("token_type_ids")
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            batch = self.tokenizer(
-                [texts[i] for i in rows], padding=True, truncation=True, max_length=self.max_length, return_tensors="np"
-            )
-            feed = {k: v.astype(np.int64) for k, v in batch.items() if k in self.inputs}
-            hidden = self.session.run(None, feed)[0]
-            mask = batch["attention_mask"][..., None].astype(np.float32)
-            pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+        for rows in passes([len(i) for i in ids], self.batch_size):
+            width = len(ids[rows[0]])
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            feed = {"input_ids": np.full((len(rows), width), self.tokenizer.pad_token_id or 0, dtype=np.int64)}
+            for slot, row in enumerate(rows):
+                feed["input_ids"][slot, : len(ids[row])] = ids[row]
+                mask[slot, : len(ids[row])] = 1
+            feed["attention_mask"] = mask
+            feed["token_type_ids"] = np.zeros_like(mask)
+            if type_ids is not None:
+                for slot, row in enumerate(rows):
+                    feed["token_type_ids"][slot, : len(type_ids[row])] = type_ids[row]
+            hidden = self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
             out[rows] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return out
+
+
+PASS_COST_TOKENS = 14
+"""What one pass costs beyond its tokens, in tokens' worth: a pass of b texts padded to n tokens took about
+1.8 + 0.13·b·n ms (2 cores, MiniLM-L6, n 3 to 96, b 1 to 4), the weights read once per pass."""
+
+
+def passes(lengths: list[int], batch_size: int) -> list[list[int]]:
+    """The texts (by position) split into passes of at most `batch_size`, longest first, that cost the least
+    under `PASS_COST_TOKENS`: a pass is padded to its longest text, so "i loved it, something more mind-bending"
+    and "mind-bending" go together, while a long message and two short phrases go in two passes (8.8 ms for the
+    three against 11.7 ms padded into one). Texts of alike length are contiguous once sorted, so the best split is
+    a dynamic programme over the sorted order."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    best = [0] + [0] * len(order)  # best[i]: the least cost of the first i texts of `order`
+    start = [0] * (len(order) + 1)
+    for end in range(1, len(order) + 1):
+        best[end], start[end] = min(
+            (best[first] + PASS_COST_TOKENS + (end - first) * lengths[order[first]], first)
+            for first in range(max(0, end - batch_size), end)
+        )
+    split: list[list[int]] = []
+    end = len(order)
+    while end:
+        split.insert(0, order[start[end] : end])
+        end = start[end]
+    return split

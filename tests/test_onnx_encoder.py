@@ -5,6 +5,7 @@ import pytest
 
 from recochat.retrieval.catalog import demo_catalog_path, load_catalog
 from recochat.retrieval.encoder import Encoder
+from recochat.retrieval.onnx_encoder import passes
 
 QUERIES = [
     "something funny but smart, no horror",
@@ -37,3 +38,17 @@ def test_onnx_agrees_with_torch(encoder: Encoder, tmp_path) -> None:
 def test_a_bad_backend_is_named() -> None:
     with pytest.raises(ValueError, match="encoder backend 'tpu': use one of auto, onnx, torch"):
         Encoder(backend="tpu")
+
+
+def test_passes_keep_alike_lengths_together_and_a_long_text_apart() -> None:
+    assert passes([22, 3, 3], batch_size=64) == [[0], [1, 2]]  # padding 3-token phrases to 22 costs more than a pass
+    assert passes([12, 5], batch_size=64) == [[0, 1]]  # close enough to share a pass
+    assert passes([4, 40, 5, 41], batch_size=64) == [[3, 1], [2, 0]]  # longest first, back to positions
+
+
+def test_passes_hold_every_text_once_within_the_batch_size() -> None:
+    lengths = [7, 7, 7, 7, 7, 30, 2]
+    split = passes(lengths, batch_size=2)
+    assert sorted(i for rows in split for i in rows) == list(range(len(lengths)))
+    assert max(len(rows) for rows in split) == 2
+    assert passes([], batch_size=4) == []

@@ -44,7 +44,7 @@ from .asks import MAX_ITEMS
 from .attributes import bounds_of
 from .errors import NothingToUndo, UnknownItem
 from .event_log import CollaborativeLog
-from .lexicon import GENRE_SYNONYMS, mood_alone, mood_words
+from .lexicon import GENRE_SYNONYMS, mood_alone, mood_avoids, mood_words
 from .profile_update import DEFAULT_UPDATE, VectorOf, after_event, replay
 from .reading import TurnReader
 from .understanding import DIETS, KIDS_GENRES, RECENT_SPAN, SUPERLATIVES, Understanding
@@ -423,6 +423,7 @@ class Engine:
         c = profile.constraints
         people_items = self.recommender.people_items(c.preferred_people)
         people_anchors = self.recommender.people_anchors(people_items)
+        avoided_genres, avoided_words = mood_avoids(texts)
         if c.others_than_people:  # "other directors like Christopher Nolan": their neighbours, never their own
             exclude |= people_items
             people_items = frozenset()
@@ -438,6 +439,8 @@ class Engine:
             preferred_genres=self._preferred_genres(profile),
             mood_words=mood_words(texts, profile.disliked_aspects[-3:]),
             mood_alone=mood_alone(texts),
+            avoid_genres=[g for g in avoided_genres if g not in {*c.required_genres, *c.preferred_genres}],
+            avoid_words=avoided_words,
             exclude_genres=c.exclude_genres,
             bounds=bounds_of(c.attributes, self.reader.schema, self.recommender.index.cut),
             exclude_words=phrasing.exclusion_words(

@@ -27,6 +27,7 @@ GENRE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "lighter": ("comedy", "humour", "humor"),  # "something lighter" after dark picks: a comedy leans best
     "lighthearted": ("comedy", "humour", "humor"),
     "light-hearted": ("comedy", "humour", "humor"),
+    "light": ("comedy", "humour", "humor"),  # "something light and fun": Spotlight and Get Out led without it
     "scarier": ("horror",),
     "romcom": ("romance",),
     "romcoms": ("romance",),
@@ -115,6 +116,10 @@ MOODS: dict[str, tuple[str, ...]] = {
     "tearjerker": (
         *("tearjerker", "tear-jerker", "weepie", "heartbreaking", "devastating", "tears", "sob", "sobbing"),
     ),
+    "cozy": (
+        *("cozy", "cosy", "gentle", "comforting", "charming", "whimsical", "heartwarming", "feel-good", "wholesome"),
+        *("sweet", "sweetly", "tender", "soothing", "delightful", "warm", "kindness", "enchanting"),
+    ),
     "mind-bending": (
         *("mind-bending", "mind-blowing", "cerebral", "surreal", "twisty", "twists", "trippy", "psychedelic"),
         *("simulated reality", "reality-bending", "labyrinthine"),
@@ -135,11 +140,19 @@ MOOD_OF: dict[str, str] = {
         ("mind-bending", "mindbending", "mind-blowing", "mind-bender", "trippy", "cerebral"), "mind-bending"
     ),
     **dict.fromkeys(("mind-fuck", "mindfuck", "head-scratcher", "surreal", "twisty"), "mind-bending"),
+    **dict.fromkeys(("cozy", "cosy", "comforting", "comfort", "gentle", "soothing", "calming"), "cozy"),
     **dict.fromkeys(("uplifting", "happy", "happier", "cheerful", "heartwarming", "heart-warming"), "uplifting"),
     **dict.fromkeys(("feel-good", "wholesome", "hopeful", "joyful", "inspiring", "inspirational"), "uplifting"),
     **dict.fromkeys(("dark", "darker", "darkest", "bleak", "bleaker", "grim", "grimmer", "gritty", "grittier"), "dark"),
 }
 """A user's word for a mood (`MOODS`)."""
+MOOD_AVOIDS: dict[str, tuple[str, ...]] = {"cozy": ("horror", "war"), "uplifting": ("horror",)}
+"""Genres a mood leans away from (`RankRequest.avoid_genres`): "a gentle, comforting film" gave The Conjuring,
+Midsommar and The Babadook beside Babe (and, leaning from horror alone, Life Is Beautiful), "a cozy mystery" Oldboy
+and It Follows beside Knives Out."""
+MOOD_AVOIDS_MOOD = {"cozy": "dark", "uplifting": "dark"}
+"""The mood whose words a mood leans away from (`RankRequest.avoid_words`): "a cozy mystery" gave Prisoners,
+tagged 'bleak'."""
 OPPOSITE_MOOD = {"sad": "uplifting", "dark": "uplifting", "tearjerker": "uplifting"}
 NARROWER_MOOD = {"tearjerker": "sad"}
 """A mood said with the broader one it narrows: "a sad movie that will make me cry" asks for the tearjerkers, not
@@ -155,6 +168,15 @@ def mood_words(liked: Iterable[str], disliked: Iterable[str] = ()) -> list[str]:
     moods = [m for m in moods if not any(NARROWER_MOOD.get(other) == m for other in moods)]
     moods += [opposite for m in said_no if (opposite := OPPOSITE_MOOD.get(m)) and opposite not in moods]
     return list(dict.fromkeys(word for mood in moods for word in MOODS[mood]))
+
+
+def mood_avoids(liked: Iterable[str]) -> tuple[list[str], list[str]]:
+    """The genres (`MOOD_AVOIDS`) and the words (`MOOD_AVOIDS_MOOD`) the moods of the latest asked-for phrases lean
+    away from."""
+    moods = _moods(liked)
+    genres = [g for mood in moods for g in MOOD_AVOIDS.get(mood, ())]
+    words = [w for mood in moods if (avoided := MOOD_AVOIDS_MOOD.get(mood)) for w in MOODS[avoided]]
+    return list(dict.fromkeys(genres)), list(dict.fromkeys(words))
 
 
 def mood_alone(phrases: Iterable[str]) -> bool:

@@ -187,8 +187,11 @@ class NeighbourIndex:
         with self._lock:
             if self._tags_by_word is None:
                 by_word: defaultdict[str, list[tuple[str, frozenset[str]]]] = defaultdict(list)
+                genres = {_tag_words(genre) for genre in self._column}
                 for tag in index:
                     words = _tag_words(tag)
+                    if words in genres:  # a tag that repeats a genre ('mystery') is no theme: the genre leans already
+                        continue
                     for word in words:
                         by_word[word].append((tag, words))
                 self._tags_by_word = dict(by_word)

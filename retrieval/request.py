@@ -88,6 +88,12 @@ class RankRequest:
     mood_words: list[str] = field(default_factory=list)
     """Soft too: an item whose description or tags say one of these (the words for a mood asked for: "a sad movie"
     gives heartbreaking, tearjerker, …) gets `ScoringWeights.mood`, and its why quotes them."""
+    avoid_genres: list[str] = field(default_factory=list)
+    """Soft: items with these lose `ScoringWeights.genre`, what a soft genre gains; the genres a mood asked for
+    leans away from ("something cozy": horror)."""
+    avoid_words: list[str] = field(default_factory=list)
+    """Soft: an item whose description or tags say one of these loses `ScoringWeights.mood`; the words of the mood
+    the asked one leans away from ("something cozy": bleak, grim, …)."""
     mood_alone: bool = False
     """The mood is the whole ask ("something darker", "a sad movie"): it weighs `ScoringWeights.mood_alone`."""
     bounds: tuple[Bound, ...] = ()

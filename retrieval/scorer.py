@@ -195,6 +195,10 @@ class Scorer:
         if request.preferred_genres:
             has, what_it_is, every = self.genre_lean(rows, request.preferred_genres)
             extra += self.weights.genre * (has * np.where(what_it_is, 1.0, self.weights.genre_flavour) + 0.5 * every)
+        if request.avoid_genres:
+            extra -= self.weights.genre * (self.index.genre_counts(rows, request.avoid_genres) > 0)
+        if request.avoid_words:
+            extra -= self.weights.mood * self.index.says(request.avoid_words, rows)
         # a phrase that names a genre leans through the genre: as a tag word it lifted every "<x> romance" tag (each
         # one rare) for "she likes romance, I hate cheesy stuff": Titanic, Dirty Dancing, Pretty Woman
         genres = self.index.genre_column

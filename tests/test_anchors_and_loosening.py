@@ -11,6 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from recochat.bot.lexicon import MOODS, mood_avoids
 from recochat.bot.understanding import understand
 from recochat.profiles.model import Constraints, Profile, TurnSignal
 from recochat.profiles.store import ProfileStore
@@ -174,6 +175,25 @@ def test_a_mood_leans_to_the_items_whose_text_says_it_and_a_tag_counts_once(rank
     # the mood as the whole ask ("a tearjerker"): it weighs more, and the user's own word as a tag leads its kin
     alone = ranker.scorer.leaning(rows, ranker.catalog.embeddings, replace(both, mood_alone=True))
     assert alone[4] == pytest.approx(ranker.weights.mood_alone) and alone[3] == pytest.approx(tagged[3] + alone[4])
+
+
+def test_a_mood_leans_away_from_the_genres_and_words_it_avoids(ranker) -> None:  # type: ignore[no-untyped-def]
+    """ "Something cozy": horror loses what a soft genre gains, a text that says "bleak" what a mood word gains."""
+    ranker.catalog.items[5].meta["description"] = "A bleak story."
+    rows = np.arange(len(ranker.catalog))
+    plain = RankRequest(interest=ranker.catalog.embeddings[2], aversion=None, k=3, diversify=False, explain=False)
+    base = ranker.scorer.leaning(rows, ranker.catalog.embeddings, plain)
+    genre = ranker.catalog.items[0].genres[0]
+    cozy = replace(plain, avoid_genres=[genre], avoid_words=["bleak", "grim"])
+    lean = ranker.scorer.leaning(rows, ranker.catalog.embeddings, cozy) - base
+    has_genre = np.array([genre in item.genres for item in ranker.catalog.items])
+    expected = -ranker.weights.genre * has_genre - ranker.weights.mood * (rows == 5)
+    assert has_genre.any() and not has_genre.all() and lean == pytest.approx(expected)
+
+
+def test_moods_name_what_they_avoid() -> None:
+    assert mood_avoids(["something cozy"]) == (["horror", "war"], list(MOODS["dark"]))
+    assert mood_avoids(["uplifting"])[0] == ["horror"] and mood_avoids(["a heist movie"]) == ([], [])
 
 
 def test_an_exhausted_genre_fills_in_order_soft_then_years_then_hard(ranker) -> None:  # type: ignore[no-untyped-def]

@@ -230,6 +230,14 @@ def test_a_tag_that_holds_the_asked_words_or_lies_within_them_leans_its_items() 
     assert (index.tagged(rows, ["a dark revenge film set in los angeles"]) > 0).tolist()[0]  # the tag lies within
     assert not index.tagged(rows, ["something"]).any() and not index.tagged(rows[:0], ["heist"]).size
     assert index.tagged(rows[[0, 2]], ["heist"]).tolist() == [pytest.approx(index.tagged(rows, ["heist"])[0]), 0.0]
+    # a tag that only repeats a genre is no theme: the genre leans already ("a cozy mystery" led with Oldboy, tagged
+    # 'mystery' among the mysteries)
+    films[5].meta["tags"] = ["crime"]
+    index = NeighbourIndex(
+        films, columns.genre_matrix, {g: c for c, g in enumerate(columns.genres)}, PeopleIndex(films),
+        {item.id: row for row, item in enumerate(films)},
+    )  # fmt: skip
+    assert not index.tagged(rows, ["a crime movie"]).any() and not index.has_tag_for("crime")
 
 
 def test_a_catalog_whose_genre_lists_are_alphabetical_ranks_no_genre_first():

@@ -140,6 +140,9 @@ MOOD_OF: dict[str, str] = {
         ("mind-bending", "mindbending", "mind-blowing", "mind-bender", "trippy", "cerebral"), "mind-bending"
     ),
     **dict.fromkeys(("mind-fuck", "mindfuck", "head-scratcher", "surreal", "twisty"), "mind-bending"),
+    **dict.fromkeys(
+        ("guessing", "twists", "twist-ending", "twist-endings", "plot-twist", "plot-twists"), "mind-bending"
+    ),
     **dict.fromkeys(("cozy", "cosy", "comforting", "comfort", "gentle", "soothing", "calming"), "cozy"),
     **dict.fromkeys(("uplifting", "happy", "happier", "cheerful", "heartwarming", "heart-warming"), "uplifting"),
     **dict.fromkeys(("feel-good", "wholesome", "hopeful", "joyful", "inspiring", "inspirational"), "uplifting"),
@@ -193,9 +196,17 @@ def _moods(phrases: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(MOOD_OF[w] for w in _words_of(phrases) if w in MOOD_OF))
 
 
+_MOOD_COMPOUNDS = re.compile(r"\b(twist|plot) (endings?|twists?)\b")
+"""Two words that say a mood only together: "a twist ending" is twisty, "a heist with a twist" is not."""
+
+
 def _words_of(phrases: Iterable[str]) -> list[str]:
-    """The phrases' words, a hyphenated one whole ("feel-good")."""
-    return [w for phrase in phrases for w in re.findall(r"[a-z]+(?:-[a-z]+)*", phrase.lower())]
+    """The phrases' words, a hyphenated one whole ("feel-good"), a `_MOOD_COMPOUNDS` as one ("twist-ending")."""
+    return [
+        w
+        for phrase in phrases
+        for w in re.findall(r"[a-z]+(?:-[a-z]+)*", _MOOD_COMPOUNDS.sub(r"\1-\2", phrase.lower()))
+    ]
 
 
 SAME_IN_TEXT: dict[str, tuple[str, ...]] = {

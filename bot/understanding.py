@@ -329,6 +329,11 @@ _MILD_SCARE = re.compile(
     r"|\b(?:a bit|a little|slightly|mildly|kinda|kind of) (?:scary|spooky|creepy)\b"
 )
 """Horror asked for mild: it leans to the horror-comedies, as a fan would offer (the scariest films led it)."""
+_DATE_COMPANY = re.compile(
+    r"\bwith (?:my |a |the )?(?:girlfriend|boyfriend|gf|bf|wife|husband|partner|date|fianc[eé]e?|significant other)\b"
+)
+"""Company for a date: a romance leans, as for "date night", when no genre is asked ("what should I watch with my
+girlfriend tonight" was a cold start that offered The Conjuring)."""
 _COMPOUNDS = re.compile(
     r"\b(?:black and white|rock and roll|sword and sorcery|sword and sandal|cat and mouse|hide and seek|"
     r"cops and robbers|hack and slash|song and dance|feel good|tear jerkers?|heart warming|mind (?:bending|blowing))\b"
@@ -986,7 +991,7 @@ def understand(
     anchored = [m for m in result.titles if m.polarity == "like"]
     result.blend = len(anchored) >= 2 and bool(_BLEND.search(message.text))
     _read_contrast_genres(message.text, result, genres)
-    _read_mild_scare(message.text, result, genres)
+    _read_implied_genres(message.text, result, genres)
     _read_unknown_titles(text, matches, titles, people, result)
     _read_unknown_people(text, matches, people, result, said_in_catalog)
     result.new_topic = _is_new_topic(result)
@@ -1011,10 +1016,13 @@ def _read_seen_all(message: MaskedMessage, result: Understanding) -> MaskedMessa
     return MaskedMessage(message.text[:start] + "seen it".ljust(end - start) + message.text[end:], message.titles)
 
 
-def _read_mild_scare(masked: str, result: Understanding, genres: set[str]) -> None:
-    """`_MILD_SCARE`: a horror-comedy leads "a horror movie that isn't too scary"."""
+def _read_implied_genres(masked: str, result: Understanding, genres: set[str]) -> None:
+    """Genres a message implies without naming one: a horror-comedy leads "a horror movie that isn't too scary"
+    (`_MILD_SCARE`), a romance "something to watch with my girlfriend" (`_DATE_COMPANY`)."""
     if _MILD_SCARE.search(masked) and "horror" in result.include_genres and "comedy" in genres:
         result.include_genres.append("comedy")
+    if _DATE_COMPANY.search(masked) and not result.include_genres and "romance" in genres:
+        result.include_genres.append("romance")
 
 
 def _read_unknown_people(

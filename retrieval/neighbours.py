@@ -68,7 +68,7 @@ def _tags(item: CatalogItem) -> list[str]:
 
 _TAG_STOP = frozenset(
     "and the for with from about into like some something anything that this one ones movie movies film films book "
-    "books game games show shows".split()
+    "books game games show shows story stories plot scene scenes character characters".split()
 )
 
 

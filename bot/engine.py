@@ -370,7 +370,7 @@ class Engine:
             and not (loosened and all(Loosening.SOFT_GENRES in r.loosened for r in items))
         ):
             # "a heist movie", every heist seen; or a refinement ("not #1, too slow") of an ask nothing left fits
-            loosened = " ".join(filter(None, [loosened, phrasing.nothing_fits()]))
+            loosened = " ".join(filter(None, [loosened, phrasing.nothing_fits(bool(request.exclude))]))
         return TurnResult(
             profile.user_id,
             understood.text,

@@ -120,6 +120,10 @@ MOODS: dict[str, tuple[str, ...]] = {
         *("cozy", "cosy", "gentle", "comforting", "charming", "whimsical", "heartwarming", "feel-good", "wholesome"),
         *("sweet", "sweetly", "tender", "soothing", "delightful", "warm", "kindness", "enchanting"),
     ),
+    "thought-provoking": (
+        *("thought-provoking", "philosophical", "cerebral", "profound", "meditative", "moral", "existential"),
+        *("contemplative", "moral dilemma", "ideas"),
+    ),
     "mind-bending": (
         *("mind-bending", "mind-blowing", "cerebral", "surreal", "twisty", "twists", "trippy", "psychedelic"),
         *("simulated reality", "reality-bending", "labyrinthine"),
@@ -142,6 +146,9 @@ MOOD_OF: dict[str, str] = {
     **dict.fromkeys(("mind-fuck", "mindfuck", "head-scratcher", "surreal", "twisty"), "mind-bending"),
     **dict.fromkeys(
         ("guessing", "twists", "twist-ending", "twist-endings", "plot-twist", "plot-twists"), "mind-bending"
+    ),
+    **dict.fromkeys(
+        ("think", "thinking", "thought-provoking", "philosophical", "profound", "existential"), "thought-provoking"
     ),
     **dict.fromkeys(("cozy", "cosy", "comforting", "comfort", "gentle", "soothing", "calming"), "cozy"),
     **dict.fromkeys(("uplifting", "happy", "happier", "cheerful", "heartwarming", "heart-warming"), "uplifting"),

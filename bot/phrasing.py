@@ -235,10 +235,13 @@ def joined_notes(notes: list[str]) -> list[str]:
 _TITLE_NOTES = ("you've seen", "you liked", "you disliked", "more like")
 
 
-def nothing_fits() -> str:
+def nothing_fits(some_left_out: bool) -> str:
     """What a reply says when no pick has anything of what was asked ("a heist movie" after every heist was shown
-    or ruled out): the picks are other ones, and that is said, not left to look like an answer. The words asked
-    for are not quoted back: they may be an injection ("say PWNED")."""
+    or ruled out): the picks are other ones, and that is said, not left to look like an answer. "Left" only when
+    something was shown, seen or ruled out: a first ask said "Nothing I have left fits". The words asked for are
+    not quoted back: they may be an injection ("say PWNED")."""
+    if not some_left_out:
+        return "I have nothing that fits what you asked, so these are other picks."
     return "Nothing I have left fits what you asked, so these are other picks."
 
 

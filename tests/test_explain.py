@@ -157,6 +157,7 @@ def test_a_mood_word_asks_for_what_the_catalog_says_of_that_mood() -> None:
     assert "melancholy" not in MOODS["tearjerker"] and set(MOODS["tearjerker"]) <= set(MOODS["sad"])
     assert mood_words(["feel-good"]) == mood_words(["something uplifting"]) == list(MOODS["uplifting"])
     assert mood_words(["a heist with a twist"]) == []
+    assert mood_words(["will make think"]) == mood_words(["thought-provoking"]) == list(MOODS["thought-provoking"])
     twisty = list(MOODS["mind-bending"])
     assert mood_words(["a twist ending"]) == mood_words(["keeps you guessing"]) == mood_words(["plot twists"]) == twisty
     # said no to, a mood leans to its opposite; asked and said no to, it is not asked

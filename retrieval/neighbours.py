@@ -93,7 +93,7 @@ def _positions_in(rows: np.ndarray, found: np.ndarray) -> np.ndarray:
     return at[rows[at] == found]
 
 
-def _rarity(count: int, total: int) -> float:
+def rarity(count: int, total: int) -> float:
     """0–1: log-inverse document frequency, scaled by the rarest possible (a value only one item has)."""
     return math.log((1 + total) / (1 + count)) / math.log((1 + total) / 2) if total > 1 and count else 0.0
 
@@ -124,7 +124,7 @@ class NeighbourIndex:
         self._row_of = row_of
         total = len(items)
         counts = genre_matrix.sum(axis=0) if len(genre_matrix) else np.zeros(len(genre_column))
-        self.genre_rarity = np.array([_rarity(int(c), total) for c in counts], dtype=np.float32)
+        self.genre_rarity = np.array([rarity(int(c), total) for c in counts], dtype=np.float32)
         self._genre_share = counts / max(total, 1)
         self._lock = threading.Lock()
         self._first: np.ndarray | None = None
@@ -178,7 +178,7 @@ class NeighbourIndex:
                         for tag in dict.fromkeys(_tags(item)):
                             rows[tag].append(row)
                 total = len(self.items)
-                self._tag_rarity = {tag: _rarity(len(found), total) for tag, found in rows.items()}
+                self._tag_rarity = {tag: rarity(len(found), total) for tag, found in rows.items()}
                 self._tag_rows = {tag: np.array(found, dtype=np.int64) for tag, found in rows.items()}
             return self._tag_rows
 
@@ -214,6 +214,10 @@ class NeighbourIndex:
                 hit = _positions_in(rows, index[tag])
                 out[hit] = np.maximum(out[hit], self._tag_rarity[tag])
         return out
+
+    def has_tags(self) -> bool:
+        """Whether any item has tags: the catalog's own words for its themes."""
+        return bool(self._tag_index())
 
     def has_tag_for(self, text: str) -> bool:
         """Whether some item has a tag that `tagged` lifts for the phrase: the catalog's own word for a theme
@@ -352,7 +356,7 @@ class NeighbourIndex:
         rare = [g for g in anchor.genres if g in item.genres and self._is_rare(g)]
         their_tags = set(_tags(item))
         tags = [t for t in _tags(anchor) if t in their_tags]
-        if tags and (not rare or self._tag_weight(tags) >= sum(self._genre_rarity(g) for g in rare)):
+        if tags and (not rare or self._tag_weight(tags) >= sum(self._genrerarity(g) for g in rare)):
             return f"both {listing(tags)}"
         if rare:
             return f"both {listing(rare)}"
@@ -379,7 +383,7 @@ class NeighbourIndex:
         column = self._column.get(genre)
         return column is not None and float(self._genre_share[column]) <= RARE_GENRE
 
-    def _genre_rarity(self, genre: str) -> float:
+    def _genrerarity(self, genre: str) -> float:
         column = self._column.get(genre)
         return float(self.genre_rarity[column]) if column is not None else 0.0
 

@@ -16,6 +16,7 @@ from recochat.bot.understanding import understand
 from recochat.profiles.model import Constraints, Profile, TurnSignal
 from recochat.profiles.store import ProfileStore
 from recochat.retrieval.catalog import CatalogItem
+from recochat.retrieval.neighbours import rarity
 from recochat.retrieval.recommender import RankRequest, Recommender
 from recochat.retrieval.store import StoredCatalog
 from recochat.retrieval.titles import TitleIndex
@@ -189,6 +190,21 @@ def test_a_mood_leans_away_from_the_genres_and_words_it_avoids(ranker) -> None: 
     has_genre = np.array([genre in item.genres for item in ranker.catalog.items])
     expected = -ranker.weights.genre * has_genre - ranker.weights.mood * (rows == 5)
     assert has_genre.any() and not has_genre.all() and lean == pytest.approx(expected)
+
+
+def test_a_rare_word_of_the_ask_that_an_items_text_says_leans_to_it(ranker) -> None:  # type: ignore[no-untyped-def]
+    """ "A wine to go with steak": the Cabernet whose text says "pair it with a thick steak", by the word's rarity; a
+    word people chat with, or one for an item, leans to nothing."""
+    ranker.catalog.items[4].meta["description"] = "A novel to pair with a thick steak, if you need one."
+    ranker.catalog.items[6].meta["description"] = "Also good with steak."
+    rows = np.arange(len(ranker.catalog))
+    query = ranker.catalog.embeddings[2]
+    steak = RankRequest(interest=query, aversion=None, k=3, diversify=False, explain=False, aspects=[("steak", query)])
+    said = ranker.scorer.said(rows, steak)
+    expected = ranker.weights.tagged * rarity(2, len(rows))
+    assert said[4] == said[6] == pytest.approx(expected) and not said[[0, 1, 2, 3, 5, 7]].any()
+    for words in ("a novel I need", "need novel"):
+        assert not ranker.scorer.said(rows, replace(steak, aspects=[(words, query)])).any()
 
 
 def test_moods_name_what_they_avoid() -> None:

@@ -112,7 +112,10 @@ MOODS: dict[str, tuple[str, ...]] = {
         *("uplifting", "feel-good", "heartwarming", "heart-warming", "joyful", "joyous", "cheerful", "hopeful"),
         *("wholesome", "inspirational", "life-affirming"),
     ),
-    "dark": ("bleak", "grim", "harrowing", "disturbing", "sinister", "unsettling", "nihilistic", "brutal"),
+    "dark": (
+        *("bleak", "grim", "harrowing", "disturbing", "sinister", "unsettling", "nihilistic", "brutal", "darkly"),
+        *("black comedy", "pitch-black", "macabre"),
+    ),
     "tearjerker": (
         *("tearjerker", "tear-jerker", "weepie", "heartbreaking", "devastating", "tears", "sob", "sobbing"),
     ),

@@ -19,7 +19,7 @@ import functools
 import math
 import threading
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,9 +80,11 @@ def _tag_words(text: str) -> frozenset[str]:
     return frozenset(fold_word(w) for w in normalize(text).split() if len(w) >= 3 and w not in _TAG_STOP)
 
 
-def _meets(tag: frozenset[str], phrases: Sequence[frozenset[str]]) -> bool:
-    """A tag's words hold all of one phrase's words or lie all within them (`NeighbourIndex.tagged`)."""
-    return any(phrase <= tag or tag <= phrase for phrase in phrases)
+def _meets(tag: frozenset[str], phrases: Sequence[frozenset[str]], genres: Collection[frozenset[str]] = ()) -> bool:
+    """A tag's words lie all within one phrase's words, or hold all of them and add no genre's name
+    (`NeighbourIndex.tagged`): "dark" meets 'dark fairy tale' but not 'dark comedy', which is a kind of comedy
+    ("something dark" gave four dark comedies and no Seven)."""
+    return any(tag <= phrase or (phrase <= tag and not any(g <= tag - phrase for g in genres)) for phrase in phrases)
 
 
 def _positions_in(rows: np.ndarray, found: np.ndarray) -> np.ndarray:
@@ -120,6 +122,8 @@ class NeighbourIndex:
         self.weights = weights or NeighbourWeights()
         self._genres = genre_matrix
         self._column = genre_column
+        self._genre_words = frozenset(_tag_words(genre) for genre in genre_column)
+        """Each genre's name as `_tag_words` reads it."""
         self._people = people
         self._row_of = row_of
         total = len(items)
@@ -187,7 +191,7 @@ class NeighbourIndex:
         with self._lock:
             if self._tags_by_word is None:
                 by_word: defaultdict[str, list[tuple[str, frozenset[str]]]] = defaultdict(list)
-                genres = {_tag_words(genre) for genre in self._column}
+                genres = self._genre_words
                 for tag in index:
                     words = _tag_words(tag)
                     if words in genres:  # a tag that repeats a genre ('mystery') is no theme: the genre leans already
@@ -210,7 +214,7 @@ class NeighbourIndex:
         index, by_word = self._tag_index(), self._tag_words()
         near = dict(pair for phrase in phrases for word in phrase for pair in by_word.get(word, []))
         for tag, words in near.items():
-            if _meets(words, phrases):
+            if _meets(words, phrases, self._genre_words):
                 hit = _positions_in(rows, index[tag])
                 out[hit] = np.maximum(out[hit], self._tag_rarity[tag])
         return out
@@ -224,14 +228,15 @@ class NeighbourIndex:
         ("heist"), by which a pick without it is no fit however near its vector is."""
         phrase = _tag_words(text)
         by_word = self._tag_words()
-        return any(_meets(words, [phrase]) for word in phrase for _, words in by_word.get(word, []))
+        genres = self._genre_words
+        return any(_meets(words, [phrase], genres) for word in phrase for _, words in by_word.get(word, []))
 
-    @staticmethod
-    def asked_tags(item: CatalogItem, texts: Sequence[str]) -> list[str]:
+    def asked_tags(self, item: CatalogItem, texts: Sequence[str]) -> list[str]:
         """The item's tags, as written, that `tagged` lifts it by for these phrases ("feel-good" for "a feel-good
         movie": its words are too short to be content words, so the why said nothing of the tag)."""
         phrases = [words for words in (_tag_words(t) for t in texts) if words]
-        return [t for t in tags_of(item) if phrases and (words := _tag_words(t)) and _meets(words, phrases)]
+        genres = self._genre_words
+        return [t for t in tags_of(item) if phrases and (words := _tag_words(t)) and _meets(words, phrases, genres)]
 
     # -- scores ------------------------------------------------------------------------------
     def anchor_closeness(

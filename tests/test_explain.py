@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from recochat.bot.lexicon import MOODS, SAME_IN_TEXT, mood_alone, mood_words
 from recochat.retrieval.catalog import CatalogItem
 from recochat.retrieval.explain import (
@@ -13,6 +15,7 @@ from recochat.retrieval.explain import (
     specific_detail,
 )
 from recochat.retrieval.neighbours import NeighbourIndex
+from recochat.retrieval.people import PeopleIndex
 
 
 def item(item_id: str, title: str, description: str, genres: list[str], **meta: object) -> CatalogItem:
@@ -101,9 +104,10 @@ def test_a_tag_the_ranking_leaned_to_is_named_though_its_words_are_short() -> No
     """'feel-good' has no content word ("feel" and "good" are short or stop words): the five picks the tag lifted
     were explained as "a widely loved comedy", and two of them then counted as wildcards."""
     paddington = item("pd", "Paddington", "A bear from Peru finds a home in London.", ["family"], tags=["feel-good"])
-    asked = NeighbourIndex.asked_tags(paddington, ["feel-good"])
+    index = NeighbourIndex([paddington], np.ones((1, 1)), {"family": 0}, PeopleIndex([paddington]), {"pd": 0})
+    asked = index.asked_tags(paddington, ["feel-good"])
     assert asked == ["feel-good"]
-    assert NeighbourIndex.asked_tags(paddington, ["a feel-bad ending"]) == []
+    assert index.asked_tags(paddington, ["a feel-bad ending"]) == []
     assert request_reason(paddington, ["feel-good"]) is None
     assert request_reason(paddington, ["feel-good"], asked) == "tagged ‘feel-good’"
 

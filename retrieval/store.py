@@ -321,14 +321,23 @@ class ChromaStore:
         return out
 
     def upsert(self, name: str, items: Sequence[CatalogItem], embeddings: np.ndarray) -> None:
+        """Write the items whole: Chroma's upsert merges metadata into a stored item's, so a field the new version
+        lacks (a column taken out of the file, a price removed) would have stayed; such keys are written as None,
+        which Chroma deletes."""
         collection = self._collection(name, create=True)
         batch = min(self.client.get_max_batch_size(), _PAGE)
         for start in range(0, len(items), batch):
             chunk = items[start : start + batch]
+            ids = [i.id for i in chunk]
+            metadatas: list[dict[str, Any]] = [_flatten(i) for i in chunk]
+            stored = collection.get(ids=ids, include=["metadatas"])
+            before = dict(zip(stored["ids"], stored["metadatas"] or [], strict=True))
+            for item_id, meta in zip(ids, metadatas, strict=True):
+                meta.update(dict.fromkeys(set(before.get(item_id) or {}) - set(meta)))
             collection.upsert(
-                ids=[i.id for i in chunk],
+                ids=ids,
                 embeddings=embeddings[start : start + batch],
-                metadatas=[_flatten(i) for i in chunk],
+                metadatas=metadatas,
                 documents=[i.text for i in chunk],
             )
 

@@ -43,6 +43,17 @@ def test_reingest_encodes_only_changed_items(tmp_path, fake_encoder):
     assert "rewritten" in stored.items[stored.row_of["m1"]].text
 
 
+def test_a_field_an_item_no_longer_has_is_gone_after_a_reingest(tmp_path, fake_encoder):
+    """Chroma's upsert merges metadata: a price taken out of the file stayed, and a catalog's plots made
+    descriptions that its new columns no longer had."""
+    store = ChromaStore.persistent(tmp_path / "chroma")
+    priced = CatalogItem(id="w1", title="Red", text="A red wine.", meta={"price": 20, "tags": ["steak"]})
+    ingest(store, fake_encoder, "wines", [priced])
+    ingest(store, fake_encoder, "wines", [CatalogItem(id="w1", title="Red", text="A red wine.", meta={"tags": []})])
+    assert store.load("wines").items[0].meta.get("price") is None
+    assert not store.load("wines").items[0].meta.get("tags")
+
+
 def test_failure_half_way_keeps_what_was_stored(tmp_path, fake_encoder):
     store = ChromaStore.persistent(tmp_path / "chroma")
     path = write_catalog(tmp_path / "c.jsonl")

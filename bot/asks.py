@@ -58,8 +58,8 @@ def read_count(message: MaskedMessage) -> tuple[MaskedMessage, int | None]:
 Standing = Literal["popular", "obscure"]
 _KINDS = r"(?:movies?|films?|books?|novels?|games?|shows?|series|podcasts?|albums?|songs?|restaurants?|wines?|recipes?)"
 _OBSCURE = re.compile(
-    r"\b(?:hidden gems?|underrated|under[- ]rated|under[- ]the[- ]radar|lesser[- ]known|little[- ]known|obscure|"
-    r"overlooked|deep cuts?|off the beaten (?:path|track)|(?:never|not) heard of|"
+    r"\b(?:hidden gems?|(?:underrated|under[- ]rated|under[- ]the[- ]radar|lesser[- ]known|little[- ]known|obscure|"
+    r"overlooked)(?: (?:little )?gems?)?|deep cuts?|off the beaten (?:path|track)|(?:never|not) heard of|"
     r"not (?:very |that |so |too )?(?:well[- ]known|popular|mainstream|famous))\b"
 )
 _POPULAR = re.compile(
@@ -69,7 +69,8 @@ _POPULAR = re.compile(
     r"|\bmost (?:popular|famous|loved|acclaimed|watched|read|played)\b|\b(?:critically )?acclaimed\b"
     r"|\b(?:popular|famous|well[- ]known|iconic|must[- ](?:see|watch|read|play)|crowd[- ]pleasers?|blockbusters?)\b"
 )
-"""How well known the picks should be: "a hidden gem", "something underrated" (obscure); "the best movies of all
+"""How well known the picks should be: "a hidden gem", "something underrated", "an underrated gem" (obscure: "gem"
+alone was left as the taste, which nothing said, so the reply said nothing fit); "the best movies of all
 time", "the best comedies", "something popular", "a must-see" (popular); the kind after "the best" is left to read.
 Read before the aspects: as words, "hidden gem" found Crouching Tiger, Hidden Dragon and Hidden Figures, and "the
 best movies of all time" asked for something "all time"."""

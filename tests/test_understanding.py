@@ -1044,6 +1044,8 @@ def test_a_name_read_as_a_person_is_no_unknown_title(text):
         ("the best comedies", "popular", ["comedies"]),  # the kind after "the best" is still read
         ("something popular and funny", "popular", ["funny"]),
         ("a hidden gem", "obscure", []),
+        ("an underrated gem", "obscure", []),  # "gem" was left as the taste
+        ("an overlooked little gem", "obscure", []),
         ("something not very well known", "obscure", []),
         ("a movie about best friends", None, ["about friends"]),
     ],

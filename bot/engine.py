@@ -423,7 +423,7 @@ class Engine:
         c = profile.constraints
         people_items = self.recommender.people_items(c.preferred_people)
         people_anchors = self.recommender.people_anchors(people_items)
-        avoided_genres, avoided_words = mood_avoids(texts)
+        avoided_genres, avoided_words = mood_avoids(texts, profile.disliked_aspects[-3:])
         if c.others_than_people:  # "other directors like Christopher Nolan": their neighbours, never their own
             exclude |= people_items
             people_items = frozenset()

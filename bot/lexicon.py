@@ -190,12 +190,16 @@ def mood_words(liked: Iterable[str], disliked: Iterable[str] = ()) -> list[str]:
     return list(dict.fromkeys(word for mood in moods for word in MOODS[mood]))
 
 
-def mood_avoids(liked: Iterable[str]) -> tuple[list[str], list[str]]:
-    """The genres (`MOOD_AVOIDS`) and the words (`MOOD_AVOIDS_MOOD`) the moods of the latest asked-for phrases lean
-    away from."""
-    moods = _moods(liked)
-    genres = [g for mood in moods for g in MOOD_AVOIDS.get(mood, ())]
-    words = [w for mood in moods if (avoided := MOOD_AVOIDS_MOOD.get(mood)) for w in MOODS[avoided]]
+def mood_avoids(liked: Iterable[str], disliked: Iterable[str] = ()) -> tuple[list[str], list[str]]:
+    """The genres (`MOOD_AVOIDS`) and the words (`MOOD_AVOIDS_MOOD`) that the moods leaned to lean away from (those
+    asked for, and the opposites of those said no to), and the words of the moods said no to: "not so depressing"
+    after war films gave Saving Private Ryan ("harrowing") and The Hurt Locker, leaning only to the uplifting, which
+    no war film says."""
+    said_no = _moods(disliked)
+    leaned = [*_moods(liked), *(o for m in said_no if (o := OPPOSITE_MOOD.get(m)))]
+    genres = [g for mood in leaned for g in MOOD_AVOIDS.get(mood, ())]
+    words = [w for mood in leaned if (avoided := MOOD_AVOIDS_MOOD.get(mood)) for w in MOODS[avoided]]
+    words += [w for mood in said_no if mood not in leaned for w in MOODS[mood]]
     return list(dict.fromkeys(genres)), list(dict.fromkeys(words))
 
 

@@ -210,6 +210,9 @@ def test_a_rare_word_of_the_ask_that_an_items_text_says_leans_to_it(ranker) -> N
 def test_moods_name_what_they_avoid() -> None:
     assert mood_avoids(["something cozy"]) == (["horror", "war"], list(MOODS["dark"]))
     assert mood_avoids(["uplifting"])[0] == ["horror"] and mood_avoids(["a heist movie"]) == ([], [])
+    # said no to: its own words, and what the mood it leans to instead avoids ("not so depressing": uplifting)
+    genres, words = mood_avoids([], ["depressing"])
+    assert genres == ["horror"] and set(MOODS["sad"]) | set(MOODS["dark"]) == set(words)
 
 
 def test_an_exhausted_genre_fills_in_order_soft_then_years_then_hard(ranker) -> None:  # type: ignore[no-untyped-def]

@@ -128,6 +128,8 @@ MOODS: dict[str, tuple[str, ...]] = {
         *("cozy", "cosy", "gentle", "comforting", "charming", "whimsical", "heartwarming", "feel-good", "wholesome"),
         *("sweetly", "soothing", "delightful", "kindness", "enchanting"),
     ),
+    # not "intimate" (Moonlight, two documentaries) nor "anniversary" (Gone Girl): the demo says them of no romance
+    "romantic": ("romantic", "candle-lit", "candlelit", "dates", "date night", "swoon", "swooning"),
     "thought-provoking": (
         *("thought-provoking", "philosophical", "cerebral", "profound", "meditative", "moral", "existential"),
         *("contemplative", "moral dilemma", "ideas"),
@@ -158,6 +160,7 @@ MOOD_OF: dict[str, str] = {
     **dict.fromkeys(
         ("think", "thinking", "thought-provoking", "philosophical", "profound", "existential"), "thought-provoking"
     ),
+    **dict.fromkeys(("romantic", "candlelit", "candle-lit", "anniversary"), "romantic"),
     **dict.fromkeys(("cozy", "cosy", "comforting", "comfort", "gentle", "soothing", "calming"), "cozy"),
     **dict.fromkeys(("uplifting", "happy", "happier", "cheerful", "heartwarming", "heart-warming"), "uplifting"),
     **dict.fromkeys(("feel-good", "wholesome", "hopeful", "joyful", "inspiring", "inspirational"), "uplifting"),

@@ -238,17 +238,21 @@ class Scorer:
         description says every one of them. "A wine to go with steak" is the Cabernet whose text says "pair it with
         a thick steak", which the encoder put fourth. A catalog that tags its items has said its themes there: in
         the demo's texts "great dialogue" met Dunkirk, "with minimal dialogue". Every word, or "wireless earbuds"
-        leans to a wireless charger. Not a genre's name or a mood's word, which lean on their own, nor a word for an
-        item (the catalog's noun, `ITEM_NOUNS`: a Riesling whose text says "an easy party wine" led), nor a word
-        people chat with (`chat_words`: "appreciate your time" and "will need to" are junk phrases a chat leaves)."""
+        leans to a wireless charger. Not a phrase that says a mood, which leans by the mood ("a romantic dinner
+        spot" gave the burger joint whose text says "a fast, cheap dinner": "romantic" is a chat word), nor a
+        genre's name, nor a word for an item (the catalog's noun, `ITEM_NOUNS`: a Riesling whose text says "an easy
+        party wine" led), nor a word people chat with (`chat_words`: "appreciate your time" and "will need to" are
+        junk phrases a chat leaves)."""
         out = np.zeros(len(rows), dtype=np.float32)
         if self.neighbours.has_tags():
             return out
-        skip = {fold_word(w) for w in [*self.index.genre_column, *mood_words, *ITEM_NOUNS, self.catalog.noun or ""]}
+        skip = {fold_word(w) for w in [*self.index.genre_column, *ITEM_NOUNS, self.catalog.noun or ""]}
         total = len(self.catalog)
+        moods = {fold_word(w) for w in mood_words}
         for phrase in phrases:
-            words = sorted(w for w in content_words(phrase) if w not in chat_words() and w not in skip)
-            if not words:
+            said = content_words(phrase)
+            words = sorted(w for w in said if w not in chat_words() and w not in skip)
+            if not words or said & moods:  # a phrase that says a mood leans by it ("a romantic dinner spot")
                 continue
             says = np.logical_and.reduce([self.index.says([word], rows) for word in words])
             if says.any():

@@ -205,6 +205,9 @@ def test_a_rare_word_of_the_ask_that_an_items_text_says_leans_to_it(ranker) -> N
     assert said[4] == said[6] == pytest.approx(expected) and not said[[0, 1, 2, 3, 5, 7]].any()
     for words in ("a novel I need", "need novel"):
         assert not ranker.scorer.said(rows, replace(steak, aspects=[(words, query)])).any()
+    # a phrase that says a mood leans by the mood, not by its other words
+    romantic = replace(steak, aspects=[("romantic steak", query)], mood_words=["romantic"])
+    assert not ranker.scorer.said(rows, romantic).any()
 
 
 def test_moods_name_what_they_avoid() -> None:

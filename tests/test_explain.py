@@ -162,6 +162,7 @@ def test_a_mood_word_asks_for_what_the_catalog_says_of_that_mood() -> None:
     assert mood_words(["feel-good"]) == mood_words(["something uplifting"]) == list(MOODS["uplifting"])
     assert mood_words(["a heist with a twist"]) == []
     assert mood_words(["will make think"]) == mood_words(["thought-provoking"]) == list(MOODS["thought-provoking"])
+    assert mood_words(["a romantic dinner spot"]) == mood_words(["for our anniversary"]) == list(MOODS["romantic"])
     twisty = list(MOODS["mind-bending"])
     assert mood_words(["a twist ending"]) == mood_words(["keeps you guessing"]) == mood_words(["plot twists"]) == twisty
     # said no to, a mood leans to its opposite; asked and said no to, it is not asked

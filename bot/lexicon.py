@@ -27,12 +27,8 @@ GENRE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "lighter": ("comedy", "humour", "humor"),  # "something lighter" after dark picks: a comedy leans best
     "lighthearted": ("comedy", "humour", "humor"),
     "light-hearted": ("comedy", "humour", "humor"),
-    "light": ("comedy", "humour", "humor"),
-    "laugh": (
-        "comedy",
-        "humour",
-        "humor",
-    ),  # "I want to laugh" gave The King's Speech and Get Out  # "something light and fun": Spotlight and Get Out led without it
+    "light": ("comedy", "humour", "humor"),  # "something light and fun": Spotlight and Get Out led without it
+    "laugh": ("comedy", "humour", "humor"),  # "I want to laugh" gave The King's Speech and Get Out
     "scarier": ("horror",),
     "romcom": ("romance",),
     "romcoms": ("romance",),

@@ -120,6 +120,8 @@ MOODS: dict[str, tuple[str, ...]] = {
     "tearjerker": (
         *("tearjerker", "tear-jerker", "weepie", "heartbreaking", "devastating", "tears", "sob", "sobbing"),
     ),
+    # not "warm", "sweet" or "tender": a recipe's text says them of tortillas, sugar and lamb ("something comforting
+    # for a cold night" gave Fish Tacos and Lemon Drizzle Cake)
     "cozy": (
         *("cozy", "cosy", "gentle", "comforting", "charming", "whimsical", "heartwarming", "feel-good", "wholesome"),
         *("sweetly", "soothing", "delightful", "kindness", "enchanting"),
@@ -163,8 +165,6 @@ MOOD_OF: dict[str, str] = {
     **dict.fromkeys(("dark", "darker", "darkest", "bleak", "bleaker", "grim", "grimmer", "gritty", "grittier"), "dark"),
 }
 """A user's word for a mood (`MOODS`)."""
-# not "warm", "sweet" or "tender": a recipe's text says them of tortillas, sugar and lamb ("something comforting
-# for a cold night" gave Fish Tacos and Lemon Drizzle Cake)
 MOOD_AVOIDS: dict[str, tuple[str, ...]] = {"cozy": ("horror", "war"), "uplifting": ("horror",)}
 """Genres a mood leans away from (`RankRequest.avoid_genres`): "a gentle, comforting film" gave The Conjuring,
 Midsommar and The Babadook beside Babe (and, leaning from horror alone, Life Is Beautiful), "a cozy mystery" Oldboy

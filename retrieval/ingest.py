@@ -146,7 +146,7 @@ def ingest(
     for start in range(0, len(changed), chunk_size):
         chunk = changed[start : start + chunk_size]
         vectors = encoder.encode_texts([item.text for item in chunk])
-        store.upsert(name, chunk, np.asarray(vectors))
+        store.upsert(name, chunk, np.asarray(vectors), new={item.id for item in chunk if item.id not in stored})
         if progress:
             progress(len(chunk))
     removed = 0

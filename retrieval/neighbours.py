@@ -361,7 +361,7 @@ class NeighbourIndex:
         rare = [g for g in anchor.genres if g in item.genres and self._is_rare(g)]
         their_tags = set(_tags(item))
         tags = [t for t in _tags(anchor) if t in their_tags]
-        if tags and (not rare or self._tag_weight(tags) >= sum(self._genrerarity(g) for g in rare)):
+        if tags and (not rare or self._tag_weight(tags) >= sum(self._genre_rarity(g) for g in rare)):
             return f"both {listing(tags)}"
         if rare:
             return f"both {listing(rare)}"
@@ -388,7 +388,7 @@ class NeighbourIndex:
         column = self._column.get(genre)
         return column is not None and float(self._genre_share[column]) <= RARE_GENRE
 
-    def _genrerarity(self, genre: str) -> float:
+    def _genre_rarity(self, genre: str) -> float:
         column = self._column.get(genre)
         return float(self.genre_rarity[column]) if column is not None else 0.0
 

@@ -254,20 +254,20 @@ class Scorer:
             words = sorted(w for w in said if w not in chat_words() and w not in skip)
             if not words or said & moods:  # a phrase that says a mood leans by it ("a romantic dinner spot")
                 continue
-            says = np.logical_and.reduce([self.index.says([word], rows) for word in words])
+            masks = {word: self.index.says([word], rows) for word in words}
+            says = np.logical_and.reduce(list(masks.values()))
             if says.any():
-                out = np.maximum(
-                    out, says * float(np.mean([rarity(self._saying_count(w, rows), total) for w in words]))
-                )
+                rarities = [rarity(self._saying_count(word, mask), total) for word, mask in masks.items()]
+                out = np.maximum(out, says * float(np.mean(rarities)))
         return out
 
-    def _saying_count(self, word: str, rows: np.ndarray) -> int:
-        """How many items of the catalog say `word`: counted in one scored whole, estimated from the candidate rows
-        in a large one (whose texts only are read)."""
+    def _saying_count(self, word: str, mask: np.ndarray) -> int:
+        """How many items of the catalog say `word`, whose `mask` over the scored rows is known: counted in a
+        catalog scored whole, estimated from the candidate rows in a large one (whose texts only are read)."""
         total = len(self.catalog)
-        if len(rows) == total or self.index.exact(total):
+        if len(mask) == total or self.index.exact(total):
             return int(self.index.saying(word).sum())
-        return max(1, round(float(self.index.says([word], rows).mean()) * total))
+        return max(1, round(float(mask.mean()) * total))
 
     def genre_lean(self, rows: np.ndarray, genres: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per sorted row, for soft genres: has one of them; has one as its first genre (what it is, not a flavour);

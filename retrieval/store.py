@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -320,18 +320,23 @@ class ChromaStore:
                 out[item_id] = str((meta or {}).get(_HASH_KEY, ""))
         return out
 
-    def upsert(self, name: str, items: Sequence[CatalogItem], embeddings: np.ndarray) -> None:
+    def upsert(
+        self, name: str, items: Sequence[CatalogItem], embeddings: np.ndarray, new: Collection[str] = ()
+    ) -> None:
         """Write the items whole: Chroma's upsert merges metadata into a stored item's, so a field the new version
         lacks (a column taken out of the file, a price removed) would have stayed; such keys are written as None,
-        which Chroma deletes."""
+        which Chroma deletes. `new`: ids the caller knows are not stored (ingest's hash check), whose metadata is
+        not read back (a first ingest reads nothing)."""
         collection = self._collection(name, create=True)
         batch = min(self.client.get_max_batch_size(), _PAGE)
         for start in range(0, len(items), batch):
             chunk = items[start : start + batch]
             ids = [i.id for i in chunk]
             metadatas: list[dict[str, Any]] = [_flatten(i) for i in chunk]
-            stored = collection.get(ids=ids, include=["metadatas"])
-            before = dict(zip(stored["ids"], stored["metadatas"] or [], strict=True))
+            before: dict[str, Any] = {}
+            if stored_ids := [i for i in ids if i not in new]:
+                found = collection.get(ids=stored_ids, include=["metadatas"])
+                before = dict(zip(found["ids"], found["metadatas"] or [], strict=True))
             for item_id, meta in zip(ids, metadatas, strict=True):
                 meta.update(dict.fromkeys(set(before.get(item_id) or {}) - set(meta)))
             collection.upsert(

@@ -118,7 +118,7 @@ _DURATION = (
     _phrase(
         Role.DURATION,
         rf"{_NUM}[- ]{_MINUTES} (?:meals?|dinners?|lunch(?:es)?|breakfasts?|recipes?|dish(?:es)?|games?|reads?|"
-        r"episodes?|movies?|films?|shows?|podcasts?|sessions?)",
+        r"episodes?|movies?|films?|shows?|podcasts?|sessions?|commutes?|drives?|rides?|flights?|walks?|runs?|workouts?)",
         _up_to_minutes,
         _within,
     ),

@@ -75,7 +75,8 @@ _FILLER = re.compile(
     r"i'?m|i am|i'?d|i would|i want|i wanna|want|wants|would|could|can you|can i|please|"
     r"recommend(ation)?s?|suggest(ion)?s?|"
     r"give me|show me|find me|looking for|look for|in the mood for|mood for|something|anything|some|a|an|the|"
-    r"movie|movies|film|films|book|books|one|ones|to watch|to read|re-?watch|watch|read|me|for|tonight|today|maybe|"
+    r"movie|movies|film|films|book|books|one|ones|to watch|to read|re-?watch|watch|read|(?:to )?listen to|me|for|"
+    r"tonight|today|maybe|"
     r"rainy (?:day|night|afternoon|evening|weekend|sunday|saturday)s?|"  # when, not what: "rainy" found Seven's rain
     r"(?:sunday|saturday|friday|weekend)(?: nights?| afternoons?| evenings?| mornings?)?|"
     r"really|very|kind of|kinda|sort of|type|that'?s|that is|that|which|has|have|is|are|be|with|of|it'?s|it|i|like|love(?!\s+(?:story|stories|triangles?|affairs?|letters?|songs?|interests?))|"
@@ -91,7 +92,7 @@ _FILLER = re.compile(
     r"lol|lmao|haha\w*|hehe\w*|hmm+|oh|ah|yeah|yep|yes|nope|nah|sure|wow|oops|sorry|btw|"
     r"(?:my|our) (?:(?:girl|boy)friend|wife|husband|partner|mum|mom|mother|dad|father|friends?|parents|date|kids|"
     r"children|sons?|daughters?|nieces?|nephews?|grandkids)|"
-    r"we|us|our|she|he|her|his|they|they'?re|'re|him|them|both|can|should|loves|likes|(?:a |big |huge )?fans? of|"
+    r"we|us|our|my|she|he|her|his|they|they'?re|'re|him|them|both|can|should|loves|likes|(?:a |big |huge )?fans? of|"
     r"great|good|awesome|amazing|perfect|nice|cool|fantastic|brilliant|excellent|decent|best|fine|because|"
     r"tell me|tell us|interesting|looks|sounds|i'?ve|'ve|i have|already|then)\b(?!-\w)"
 )
@@ -334,6 +335,23 @@ _DATE_COMPANY = re.compile(
 )
 """Company for a date: a romance leans, as for "date night", when no genre is asked ("what should I watch with my
 girlfriend tonight" was a cold start that offered The Conjuring)."""
+_GAP = r"\s+"
+"""Between an occasion's words: an ask read before it (a time budget, "short") leaves blanks."""
+_OCCASION = re.compile(
+    rf"\b(?:on|for|during|at|in){_GAP}(?:a|an|the|my|our|this|that|his|her|their){_GAP}"
+    rf"(?:(?:long|short|quick|little|next|upcoming|overnight|red-?eye|transatlantic|weekend|summer|daily){_GAP})*"
+    r"(?:(?:air)?plane(?:\s+rides?)?|flights?|train(?:\s+(?:rides?|journeys?|trips?))?|bus(?:\s+rides?)?|"
+    r"car(?:\s+rides?)?|drives?|road\s*trips?|commutes?|journeys?|trips?|travels?|beach|pool|layovers?|gym|"
+    r"vacations?|holidays?)\b"
+    r"|\b(?:on|during|for)\s+(?:vacation|holiday)\b"
+    r"|\bwhile\s+(?:i'?m\s+|we'?re\s+)?(?:driving|commuting|travell?ing|flying|running|cooking|cleaning|"
+    r"working out|doing (?:the )?chores|falling asleep)\b"
+    r"|\b(?:i|we)\s+(?:can|could)\s+finish(?:\s+in one sitting)?\b|\bin one sitting\b"
+    r"|\bwith\s+(?:some\s+|a few\s+|a group of\s+)?friends\b"
+)
+"""Where, when and with whom, not what ("something to watch on a plane", "a podcast for a long road trip", "on
+vacation with friends"): read as themes they gave Airplane!, Train to Busan for "a long train ride", The Long Game,
+and Us for its 'vacation' tag. A trip the item is about stays ("a road trip movie", "a film about a train")."""
 _COMPOUNDS = re.compile(
     r"\b(?:black and white|rock and roll|sword and sorcery|sword and sandal|cat and mouse|hide and seek|"
     r"cops and robbers|hack and slash|song and dance|feel good|tear jerkers?|heart warming|mind (?:bending|blowing))\b"
@@ -369,6 +387,12 @@ _SAID_AS_COMPARATIVE = re.compile(
 """'not scary enough' and 'more scary' say 'scarier' ("not scary enough" once ruled out horror)."""
 _NO_TOPIC = re.compile(r"(?:\b(?:older|newer|old|new|recent|earlier|later|else|different|other|fresh)\b\s*)+")
 """Words that refine the current request ('but older') rather than say what it is about: no aspect."""
+_ITEM_WORDS = re.compile(
+    r"(?:\b(?:board |video |card )?(?:games?|podcasts?|episodes?|recipes?|dish(?:es)?|meals?|wines?|bottles?|"
+    r"restaurants?|places?|spots?|gadgets?|devices?|shows?|novels?|titles?)\b\s*)+"
+)
+"""An aspect of nothing but words for an item ("a podcast", "a board game"): no topic. As one, "podcast" was the
+why of a pick that fit nothing else ('fits "podcast"')."""
 
 
 POLARITY_CUES: tuple[str, ...] = (
@@ -760,7 +784,11 @@ class _ClauseReader:
         aspect = _aspect(
             _INSIST.sub(" ", DECADE_IN_REQUEST.sub(" ", _BETWEEN.sub(" ", clause))).replace(TITLE_STUB, " ")
         )
-        if aspect and not re.fullmatch(r"[\d\s]+", aspect) and not _NO_TOPIC.fullmatch(aspect):
+        if (
+            aspect
+            and not re.fullmatch(r"[\d\s]+", aspect)
+            and not any(p.fullmatch(aspect) for p in (_NO_TOPIC, _ITEM_WORDS))
+        ):
             (self.result.negative if negative else self.result.positive).append(aspect)
             return aspect
         return None
@@ -975,6 +1003,7 @@ def understand(
     if fields is not None:
         message, unsupported = read_unsupported(message, fields)
         result.unsupported.extend(unsupported)
+    message = message.without(_OCCASION)  # after the asks: "for my 30 minute commute" keeps its budget
     message, result.count = read_count(message)
     message, result.standing = read_standing(message)
     if result.standing is None and "awards" in result.unsupported:

@@ -57,6 +57,7 @@ def read(text: str, schema=GAMES.schema, kinds=()) -> tuple[str, list[tuple]]:
         ("i only have an hour", ("duration", None, 60, None, "in an hour")),
         ("we've got 2 hours tonight", ("duration", None, 120, None, "in 2 hours")),
         ("a 20-minute game", ("duration", None, 20, None, "in 20 minutes")),
+        ("a podcast for my 30 minute commute", ("duration", None, 30, None, "in 30 minutes")),  # the trip's length
         ("chicken and rice, 30 minutes", ("duration", None, 30, None, "in 30 minutes")),
     ],
 )

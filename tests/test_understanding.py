@@ -771,6 +771,14 @@ def test_a_genre_after_about_is_the_topic_of_one_before_it(text, genres):
         ("something for saturday night", []),  # when, not what
         ("so-so", []),
         ("I loved it, what next?", []),  # "what next" lifted Past Lives, tagged 'what if', into five romance lists
+        ("something to watch on a plane", []),  # Airplane! 'fits "on plane"'
+        ("a movie for a long train ride", []),  # Train to Busan, Trainspotting, How to Train Your Dragon
+        ("what to watch on vacation with friends", []),  # Us, tagged 'vacation'
+        ("something I can finish on a flight", []),
+        ("something to listen to while driving", []),
+        ("a podcast for the gym", []),  # an item's word alone is no topic either
+        ("a road trip movie", ["road trip"]),  # a trip the film is about stays
+        ("a film about a train journey", ["about train journey"]),
     ],
 )
 def test_filler_is_whole_words_and_an_occasion_is_no_taste(text, positive):

@@ -75,7 +75,7 @@ _FILLER = re.compile(
     r"i'?m|i am|i'?d|i would|i want|i wanna|want|wants|would|could|can you|can i|please|"
     r"recommend(ation)?s?|suggest(ion)?s?|"
     r"give me|show me|find me|looking for|look for|in the mood for|mood for|something|anything|some|a|an|the|"
-    r"movie|movies|film|films|book|books|one|ones|to watch|to read|re-?watch|watch|read|(?:to )?listen to|me|for|"
+    r"movie|movies|film|films|book|books|one|ones|to watch|to read|to play|re-?watch|watch|read|(?:to )?listen to|me|for|"
     r"tonight|today|maybe|"
     r"rainy (?:day|night|afternoon|evening|weekend|sunday|saturday)s?|"  # when, not what: "rainy" found Seven's rain
     r"(?:sunday|saturday|friday|weekend)(?: nights?| afternoons?| evenings?| mornings?)?|"
@@ -340,18 +340,34 @@ _GAP = r"\s+"
 _OCCASION = re.compile(
     rf"\b(?:on|for|during|at|in){_GAP}(?:a|an|the|my|our|this|that|his|her|their){_GAP}"
     rf"(?:(?:long|short|quick|little|next|upcoming|overnight|red-?eye|transatlantic|weekend|summer|daily){_GAP})*"
-    r"(?:(?:air)?plane(?:\s+rides?)?|flights?|train(?:\s+(?:rides?|journeys?|trips?))?|bus(?:\s+rides?)?|"
+    r"(?P<on>(?:air)?plane(?:\s+rides?)?|flights?|train(?:\s+(?:rides?|journeys?|trips?))?|bus(?:\s+rides?)?|"
     r"car(?:\s+rides?)?|drives?|road\s*trips?|commutes?|journeys?|trips?|travels?|beach|pool|layovers?|gym|"
     r"vacations?|holidays?)\b"
-    r"|\b(?:on|during|for)\s+(?:vacation|holiday)\b"
-    r"|\bwhile\s+(?:i'?m\s+|we'?re\s+)?(?:driving|commuting|travell?ing|flying|running|cooking|cleaning|"
+    r"|\b(?:on|during|for)\s+(?P<away>vacation|holiday)\b"
+    r"|\bwhile\s+(?:i'?m\s+|we'?re\s+)?(?P<doing>driving|commuting|travell?ing|flying|running|cooking|cleaning|"
     r"working out|doing (?:the )?chores|falling asleep)\b"
     r"|\b(?:i|we)\s+(?:can|could)\s+finish(?:\s+in one sitting)?\b|\bin one sitting\b"
     r"|\bwith\s+(?:some\s+|a few\s+|a group of\s+)?friends\b"
 )
 """Where, when and with whom, not what ("something to watch on a plane", "a podcast for a long road trip", "on
 vacation with friends"): read as themes they gave Airplane!, Train to Busan for "a long train ride", The Long Game,
-and Us for its 'vacation' tag. A trip the item is about stays ("a road trip movie", "a film about a train")."""
+and Us for its 'vacation' tag. A trip the item is about stays ("a road trip movie", "a film about a train").
+In a catalog without tags the occasion's own word stays when some item's text says it (`_occasion`): a product's
+text says what it is for ("earbuds … fine for the gym and the commute")."""
+
+
+def _occasion(keep: bool, said: Callable[[str], bool] | None) -> Callable[[re.Match[str]], str]:
+    """An `_OCCASION` dropped, or, with `keep`, cut to its own word ("for the gym" → "gym") when the catalog's texts
+    `said` it: asked of podcasts, none of which says "road trip", it only made the reply say nothing fits."""
+
+    def replace(m: re.Match[str]) -> str:
+        word = m.group("on") or m.group("away") or m.group("doing")
+        kept = keep and word and (said is None or all(said(w) for w in word.split()))
+        return f" {word} " if kept else " "
+
+    return replace
+
+
 _COMPOUNDS = re.compile(
     r"\b(?:black and white|rock and roll|sword and sorcery|sword and sandal|cat and mouse|hide and seek|"
     r"cops and robbers|hack and slash|song and dance|feel good|tear jerkers?|heart warming|mind (?:bending|blowing))\b"
@@ -966,11 +982,14 @@ def understand(
     fields: Collection[str] | None = None,
     schema: CatalogSchema | None = None,
     said_in_catalog: Callable[[str], bool] | None = None,
+    occasions_said: bool = False,
 ) -> Understanding:
     """Small talk, then questions about one item, then taste read clause by clause. `schema`: the catalog's
     columns, to read asks about its numbers by role ("for 4 players", "cheap"); `fields`: what it can filter on
     (meta keys and roles), to tell which asks ("under 2 hours", "cheap") it cannot; None skips either.
-    `said_in_catalog`: whether any item's text says a word ("ghibli" in a tag), so a name it says is not unknown."""
+    `said_in_catalog`: whether any item's text says a word ("ghibli" in a tag), so a name it says is not unknown.
+    `occasions_said`: whether items' texts say what they are for (a catalog without tags), so "for the gym" keeps
+    "gym" (`_OCCASION`)."""
     result = Understanding(text=text)
     text = text.translate(_TYPOGRAPHIC)  # "didn’t" typed on a phone is "didn't": same length, so spans hold
     lowered = text.lower().strip()
@@ -1003,7 +1022,9 @@ def understand(
     if fields is not None:
         message, unsupported = read_unsupported(message, fields)
         result.unsupported.extend(unsupported)
-    message = message.without(_OCCASION)  # after the asks: "for my 30 minute commute" keeps its budget
+    message = message.replaced(
+        _OCCASION, _occasion(occasions_said, said_in_catalog)
+    )  # after the asks: "my 30 minute commute"
     message, result.count = read_count(message)
     message, result.standing = read_standing(message)
     if result.standing is None and "awards" in result.unsupported:

@@ -32,9 +32,19 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"[\w'’-]+")
 
 
+ITEM_NOUNS = frozenset(
+    "novel dish recipe meal food podcast episode game wine bottle restaurant place spot gadget device title "
+    "series".split()
+)
+"""Words for an item of some catalog, which say nothing of what it is about ("a novel set in a prison": In Cold
+Blood "reads with the pacing of a novel"; "comfort food" named Fish Tacos' tag 'street food' as its link)."""
+_ITEM_WORDS = ITEM_NOUNS | {f"{w}s" for w in ITEM_NOUNS} | {f"{w}es" for w in ITEM_NOUNS}
+
+
 def content_words(text: str) -> set[str]:
-    """Words that carry meaning (4+ letters, not stop words), lightly stemmed so 'heists' meets 'heist'."""
-    return {fold_word(w) for w in normalize(text).split() if len(w) >= 4 and w not in _STOP}
+    """Words that carry meaning (4+ letters, not stop words nor `ITEM_NOUNS`), lightly stemmed so 'heists' meets
+    'heist'."""
+    return {fold_word(w) for w in normalize(text).split() if len(w) >= 4 and w not in _STOP and w not in _ITEM_WORDS}
 
 
 _DEMONYMS = {

@@ -13,19 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .candidates import GATHER_COST, CandidateIndex
-from .explain import content_words, fold_word
+from .explain import ITEM_NOUNS, content_words, fold_word
 from .neighbours import NeighbourIndex, rarity
 from .people import PeopleIndex
 from .ranker import FEATURES, RankerModel, first_stage_rank
 from .request import RankRequest
 from .scoring import RowEmbeddings, ScoringWeights, base_scores, popularity_prior, row_embeddings, top_positions
 from .titles import chat_words
-
-ITEM_NOUNS = frozenset(
-    "novel dish recipe meal podcast episode game wine bottle restaurant place spot gadget device title series".split()
-)
-"""Words for an item of some catalog, which say nothing of what it is about ("a novel set in a prison": In Cold
-Blood "reads with the pacing of a novel")."""
 
 
 @dataclass

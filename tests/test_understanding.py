@@ -786,6 +786,20 @@ def test_filler_is_whole_words_and_an_occasion_is_no_taste(text, positive):
 
 
 @pytest.mark.parametrize(
+    "text, said, positive",
+    [
+        ("earbuds for the gym", {"gym"}, ["earbuds gym"]),  # "… fine for the gym and the commute"
+        ("something for a long road trip", {"gym"}, []),  # no podcast says it: "nothing fits" was all it gave
+        ("something for a long road trip", {"road", "trip"}, ["road trip"]),
+        ("what to play while driving", {"driving"}, ["driving"]),
+    ],
+)
+def test_an_occasion_an_untagged_catalogs_texts_say_keeps_its_word(text, said, positive):
+    u = understand(text, TitleIndex(ITEMS), GENRES, 2023, occasions_said=True, said_in_catalog=said.__contains__)
+    assert u.positive == positive
+
+
+@pytest.mark.parametrize(
     "text, relative",
     [
         ("more like Hot Fuzz but older", "older"),

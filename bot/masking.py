@@ -14,14 +14,15 @@ from .lexicon import SENTENCE_END_MARKS
 CLAUSE_SPLIT = re.compile(
     r"[.!?;\n]+|,\s*(?=but\b|though\b|although\b|however\b)"
     r"|(?<!-)\b(?:but|though|although|however|whereas|and|also|plus)\b(?!-)|,"
-    r"|(?=\bwithout\b)|(?=\bwith no\b)|(?=\b(?:that|which)(?:'s|'re|\s+(?:is|are|was|has|have))?\s+(?:not|never|no)\b)"
+    r"|(?=\bwithout\b)|(?=\bwith (?:no|less)\b)"
+    r"|(?=\b(?:that|which)(?:'s|'re|\s+(?:is|are|was|has|have))?\s+(?:not|never|no|less)\b)"
     r"|(?=\b(?:that|which)\s+(?:isn'?t|aren'?t|wasn'?t|doesn'?t|don'?t|hasn'?t)\b)"
 )
 """Where a message is cut into clauses: sentence marks, a comma, and the words that join or contrast two wishes.
 Before "without" ("with no") and a negated "that/which" clause too, kept in the clause they start: "horror without
 jump scares", "a sci-fi movie with no aliens", "a comedy that isn't stupid" and "a dessert that's not too sweet" say
 no to the jump scares, the aliens, the stupidity and the sweetness, never to the genre ("with no aliens" once said no
-to sci-fi, and to the 2010s asked with it). A joining word inside a hyphenated compound ("black-and-white") cuts
+to sci-fi, and to the 2010s asked with it; "a comedy that's less crude" to comedy). A joining word inside a hyphenated compound ("black-and-white") cuts
 nothing."""
 
 TITLE_STUB = "\x00"

@@ -189,10 +189,12 @@ def _apply_attributes(c: Constraints, signal: TurnSignal) -> list[str]:
 
 
 def _apply_genres(c: Constraints, signal: TurnSignal) -> list[str]:
-    """A genre said in passing becomes the soft preference; one insisted on, the hard filter (one said as a
-    contrast, "like The Matrix but funnier", until the next request of its own); an excluded genre is added for
-    good, and naming it again lifts the exclusion."""
+    """A genre said in passing becomes the soft preference (beside the current ones, in a message that refines the
+    request: "a bit funnier" after horror picks leans to horror-comedies, where it gave The Hangover); one insisted
+    on, the hard filter (one said as a contrast, "like The Matrix but funnier", until the next request of its own);
+    an excluded genre is added for good, and naming it again lifts the exclusion."""
     notes = []
+    asked_before = {*c.preferred_genres, *c.required_genres}
     if signal.clear_genres:
         c.required_genres, c.preferred_genres = [], []
     released = [g for g in signal.released_genres if g in c.required_genres]
@@ -201,7 +203,9 @@ def _apply_genres(c: Constraints, signal: TurnSignal) -> list[str]:
         notes.append(f"not only {' or '.join(released)} any more")
     if signal.include_genres or (signal.new_topic and not signal.anchored):
         # a liked pick ("the first one sounds good") refines the request: "animated, for the kids" stays animated
-        c.preferred_genres = [g for g in signal.include_genres if g not in signal.insisted_genres]
+        said = [g for g in signal.include_genres if g not in signal.insisted_genres]
+        kept = [] if signal.new_topic else [g for g in c.preferred_genres if g not in said]
+        c.preferred_genres = kept + said
     if signal.new_topic and not signal.anchored and c.request_genres:
         c.required_genres = [g for g in c.required_genres if g not in c.request_genres]
         c.request_genres = []
@@ -211,21 +215,31 @@ def _apply_genres(c: Constraints, signal: TurnSignal) -> list[str]:
         how = "for this request" if c.request_genres == c.required_genres else "from now on"
         notes.append(f"only {' or '.join(c.required_genres)} {how}")
     c.exclude_genres = [g for g in c.exclude_genres if g not in signal.include_genres]
-    plain = []
-    for genre in signal.exclude_genres:
-        if genre not in c.exclude_genres:
-            c.exclude_genres.append(genre)
-            said = ruled_out_in_words(genre, signal.negative)
-            if said:
-                notes.append(f"{said} and no {genre} from now on")
-            else:
-                plain.append(excluded_in_words(genre, signal.negative))
-    if plain:
-        listed = plain[0] if len(plain) == 1 else f"{', '.join(plain[:-1])} or {plain[-1]}"
-        notes.append(f"no {listed} from now on")
+    notes += _apply_exclusions(c, signal, asked_before)
     c.required_genres = [g for g in c.required_genres if g not in c.exclude_genres]
     c.request_genres = [g for g in c.request_genres if g in c.required_genres]
     c.preferred_genres = [g for g in c.preferred_genres if g not in c.exclude_genres]
+    return notes
+
+
+def _apply_exclusions(c: Constraints, signal: TurnSignal, asked_before: set[str]) -> list[str]:
+    """The genres the signal rules out, added for good, and the notes that say so. A genre ruled out by a word of
+    its own ("less gory" is no horror) is not, while it is what the user was asking for: "something less gory, more
+    psychological" after horror picks ruled horror out and gave Vertigo and Moana (the word itself still rules out
+    items that say it)."""
+    notes, plain = [], []
+    for genre in signal.exclude_genres:
+        said = ruled_out_in_words(genre, signal.negative)
+        if (said and genre in asked_before) or genre in c.exclude_genres:
+            continue
+        c.exclude_genres.append(genre)
+        if said:
+            notes.append(f"{said} and no {genre} from now on")
+        else:
+            plain.append(excluded_in_words(genre, signal.negative))
+    if plain:
+        listed = plain[0] if len(plain) == 1 else f"{', '.join(plain[:-1])} or {plain[-1]}"
+        notes.append(f"no {listed} from now on")
     return notes
 
 

@@ -81,7 +81,7 @@ _FILLER = re.compile(
     r"(?:sunday|saturday|friday|weekend)(?: nights?| afternoons?| evenings?| mornings?)?|"
     r"really|very|kind of|kinda|sort of|type|that'?s|that is|that|which|has|have|is|are|be|with|of|it'?s|it|i|like|love(?!\s+(?:story|stories|triangles?|affairs?|letters?|songs?|interests?))|"
     r"loved|liked|enjoyed|enjoys?|"
-    r"what else|what next|what now|what should|what'?s|what is|what are|next|else|more|another|other|thanks|thank you|"
+    r"this time|what else|what next|what now|what should|what'?s|what is|what are|next|else|more|another|other|thanks|thank you|"
     r"hi|hello|hey|ok|okay|their|(?:what|how) about|what|how|do you|you'?ve|you|got|"
     r"so|too|just|any|ever|some more|"
     r"from|in|between|after|before|since|made|released|era|"
@@ -401,6 +401,10 @@ _SAID_AS_COMPARATIVE = re.compile(
     r"\bnot (?:\w+ )?(" + "|".join(_COMPARATIVE_OF) + r") enough\b|\bmore (" + "|".join(_COMPARATIVE_OF) + r")\b"
 )
 """'not scary enough' and 'more scary' say 'scarier' ("not scary enough" once ruled out horror)."""
+_SAID_AS_LIGHTER = re.compile(r"\b(?:less|not as) (?:scary|frightening|creepy|spooky|intense)\b")
+"""'less scary', 'not as creepy': 'lighter', the current request leaning to comedy. Read as a dislike of "scary"
+after horror, "less scary please" ruled out nothing milder and led with The Shining and The Exorcist. "Less sad" and
+"less dark" stay dislikes of a mood, which lean to its opposite (`lexicon.OPPOSITE_MOOD`: uplifting)."""
 _NO_TOPIC = re.compile(r"(?:\b(?:older|newer|old|new|recent|earlier|later|else|different|other|fresh)\b\s*)+")
 """Words that refine the current request ('but older') rather than say what it is about: no aspect."""
 _ITEM_WORDS = re.compile(
@@ -1009,6 +1013,7 @@ def understand(
         MaskedMessage.build(text, matches)
         .replaced(_CHAT_TYPO, lambda m: CHAT_TYPOS[m.group()])
         .replaced(_SAID_AS_COMPARATIVE, lambda m: _COMPARATIVE_OF[m.group(1) or m.group(2)])
+        .replaced(_SAID_AS_LIGHTER, lambda m: "lighter")
         .without(_UNSEEN)
     )
     _read_flags(message.text, result)

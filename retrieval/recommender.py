@@ -254,8 +254,10 @@ class Recommender:
         return found
 
     def _soft_rows(self, rows: np.ndarray, request: RankRequest, taken: list[Recommendation]) -> np.ndarray:
-        """Those of `rows` with a soft genre of the request, not already in the reply."""
-        return self._untaken(rows[self.index.genre_counts(rows, request.preferred_genres) > 0], taken)
+        """Those of `rows` with a soft genre of the request (one this turn asked for, when it asked: "something
+        funnier" after horror leads with comedies, the horror ones first), not already in the reply."""
+        genres = request.lead_genres or request.preferred_genres
+        return self._untaken(rows[self.index.genre_counts(rows, genres) > 0], taken)
 
     def _untaken(self, rows: np.ndarray, taken: list[Recommendation]) -> np.ndarray:
         """`rows` without the items already in the reply."""

@@ -210,6 +210,8 @@ class Engine:
         if understood.intent != "recommend":
             self._learn(pending, "turn", text=understood.text, signal=self.reader.signal(understood))
             return self._about(pending.profile, understood)
+        on_screen = len(pending.profile.last_shown)  # "#7" with five shown points at nothing: the reply says so
+        missing = [f.rank for f in understood.rank_feedback if self.item_at(pending.profile, f.rank) is None]
         _anchor_years(understood, pending.profile, self.item, self.reader.newest_year)
         _keep_kind_on_screen(understood, pending.profile, self.item)
         with timed(timings, "encode"):
@@ -222,6 +224,7 @@ class Engine:
             return TurnResult(pending.profile.user_id, understood.text, "noted", notes=notes)
         result = self._recommend(pending, understood, notes, timings)
         result.caveats = phrasing.caveats(understood, self.catalog.noun or "item")
+        result.caveats += phrasing.not_on_screen(missing, on_screen)
         return result
 
     def _about(self, profile: Profile, understood: Understanding) -> TurnResult:
@@ -353,13 +356,7 @@ class Engine:
         asked, shown = profile.constraints.preferred_people, {r.item.id for r in items}
         theirs = len(shown & request.people_items)
         others = profile.constraints.others_than_people
-        if (
-            items
-            and asked
-            and not others
-            and theirs < len(items)
-            and not request.people_items - request.exclude - shown
-        ):
+        if items and asked and not others and theirs < len(items) and not self._people_items_left(request, shown):
             near = all(r.linked for r in items if r.item.id not in request.people_items)
             loosened = " ".join(filter(None, [loosened, phrasing.asked_people_left(asked, theirs, near)]))
         elif (
@@ -382,6 +379,14 @@ class Engine:
             anchors=anchors,
             excluded=[*request.exclude_genres, *request.exclude_words],
         )
+
+    def _people_items_left(self, request: RankRequest, shown: set[str]) -> bool:
+        """Whether an item with a person asked for is left that the request's filters allow: "something with Tom
+        Hanks but not a drama" ran out of his after the three Toy Story films, and said nothing, as his dramas were
+        not yet shown."""
+        row_of = self.catalog.row_of
+        rows = np.array(sorted(row_of[i] for i in request.people_items - shown if i in row_of), dtype=np.int64)
+        return bool(len(rows)) and bool(self.recommender.index.allowed(rows, request).any())
 
     def _any_fits_aspects(self, items: list[Recommendation], request: RankRequest) -> bool:
         """Whether a pick is linked to an anchor or has something of the phrases asked for. A theme the catalog

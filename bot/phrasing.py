@@ -195,6 +195,17 @@ def caveats(understood: Understanding, noun: str) -> list[str]:
     return said
 
 
+def not_on_screen(ranks: list[int], shown: int) -> list[str]:
+    """What a reply says of ranks that point at nothing ("#7" with five picks shown), instead of taking them as
+    feedback on something."""
+    if not ranks:
+        return []
+    said = " or ".join(f"#{rank}" for rank in dict.fromkeys(ranks) if rank > 0) or "that one"
+    if not shown:
+        return [f"I hadn't suggested anything yet, so there is no {said}."]
+    return [f"There is no {said}: I showed {shown}."]
+
+
 def asked_people_left(people: list[str], theirs: int, near: bool) -> str:
     """A reply for "something by Agatha Christie" that ran out of her titles (every other one shown, seen or turned
     down): the picks past hers are other ones, and that is said, as they would read as hers. `near`: every one of

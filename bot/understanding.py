@@ -141,6 +141,12 @@ Wars" and built the next picks around it); never 'do you know any good comedies 
 _REQUEST = re.compile(r"\b(something|anything|recommend|suggest|similar)\b")
 """'what about something funny like X' asks for recommendations, not about X."""
 _WHY = re.compile(r"^\s*why\b")
+_BARE_WHY = re.compile(
+    r"^\W*(?:but |and |ok(?:ay)? |hmm+ )?(?:why|how come)(?: (?:these|those|them|this one|that one|that|this|so))?"
+    r"(?: ones?)?\W*$"
+)
+"""'why?', 'why these?': a question about the picks, not a request for something "why" (it was read as one: five
+other picks and "I have nothing that fits what you asked")."""
 _START_OVER = re.compile(
     r"^\W*(?:ok(?:ay)?\W+)?(?:let'?s |can we |could we |i want to |i'?d like to )?"
     r"(?:start (?:over|again|afresh|fresh|from scratch)|reset|restart|new search|clean slate|begin again"
@@ -684,6 +690,9 @@ def _read_question(masked: str, matches: list[TitleMatch], result: Understanding
     if (which := _WHICH_MOST.match(masked)) and not matches:
         result.intent = "about"
         result.superlative = which.group(1).replace("-", " ")
+        return True
+    if _BARE_WHY.match(masked) and not matches:  # "why?": which pick it asks about is unsaid; the reply asks
+        result.intent = "why"
         return True
     rank_match = _RANK_REF.search(masked)
     if not (rank_match or matches):

@@ -247,6 +247,8 @@ class TemplateWriter:
         item = result.subject
         if result.compared is not None:
             return compared_answer(item, result.compared, result.compared_value, plural(self.domain))
+        if item is None and result.kind == "why":  # "why?" with no pick named
+            return "Each pick comes with its reason; ask 'why #2?' about one of them, or tell me what you're after."
         if item is None:
             return "Which one do you mean? Say for example 'what is #2 about?' after I've suggested something."
         if result.kind == "why":

@@ -1146,3 +1146,13 @@ def test_the_time_there_is_with_no_length_column_is_said_not_matched(text):
 
     result = understand(text, TitleIndex([]), {"comedy"}, 2025, fields={"year"})
     assert result.unsupported == ["length"] and not {"hour", "hours", "have"} & set(" ".join(result.positive).split())
+
+
+@pytest.mark.parametrize("text", ["why?", "why these?", "how come?", "ok why that one"])
+def test_a_bare_why_asks_about_the_picks(text):
+    u = parse(text)
+    assert u.intent == "why" and u.about_rank is None and u.positive == []
+
+
+def test_why_with_a_taste_is_no_bare_why():
+    assert parse("why not something funny").intent == "recommend"

@@ -62,8 +62,13 @@ class NeighbourWeights:
 
 
 def _tags(item: CatalogItem) -> list[str]:
-    """The item's tags, normalized so 'Neo-Noir' meets 'neo noir'."""
-    return [normalize(t) for t in tags_of(item)]
+    """The item's tags, normalized so 'Neo-Noir' meets 'neo noir' and plurals folded so 'con artists' meets 'con
+    artist' (Parasite and Catch Me If You Can shared no tag)."""
+    return [_tag_key(t) for t in tags_of(item)]
+
+
+def _tag_key(tag: str) -> str:
+    return " ".join(fold_word(w) for w in normalize(tag).split())
 
 
 _TAG_STOP = frozenset(
@@ -360,7 +365,7 @@ class NeighbourIndex:
             return f"also with {listing(shared)}"
         rare = [g for g in anchor.genres if g in item.genres and self._is_rare(g)]
         their_tags = set(_tags(item))
-        tags = [t for t in _tags(anchor) if t in their_tags]
+        tags = [t for t in dict.fromkeys(tags_of(anchor)) if _tag_key(t) in their_tags]  # as the anchor writes them
         if tags and (not rare or self._tag_weight(tags) >= sum(self._genre_rarity(g) for g in rare)):
             return f"both {listing(tags)}"
         if rare:
@@ -394,7 +399,7 @@ class NeighbourIndex:
 
     def _tag_weight(self, tags: list[str]) -> float:
         self._tag_index()
-        return sum(self._tag_rarity.get(t, 0.0) for t in tags)
+        return sum(self._tag_rarity.get(_tag_key(t), 0.0) for t in tags)
 
 
 ALPHABETICAL = 0.8

@@ -93,6 +93,28 @@ def test_the_why_names_the_strongest_real_link(index) -> None:
     assert index.link(by_id["thriller-0"], ANCHOR) is None  # thriller is common here: no "both thriller"
 
 
+def test_a_tag_meets_its_plural() -> None:
+    """Parasite's 'con artists' and Catch Me If You Can's 'con artist' shared no tag."""
+    films = [film("parasite", ["drama"], tags=["Con Artists"]), film("catch", ["crime"], tags=["con artist"])]
+    films += [film(f"other-{n}", ["comedy"], tags=["other"]) for n in range(4)]
+    columns = catalog_columns(films)
+    row_of = {item.id: row for row, item in enumerate(films)}
+    index = NeighbourIndex(
+        films, columns.genre_matrix, {g: c for c, g in enumerate(columns.genres)}, PeopleIndex(films), row_of
+    )
+    assert index.link(films[1], films[0]) == "both Con Artists"  # as the anchor writes it
+    tagged = index.closeness(0, np.arange(len(films)), np.zeros(len(films), dtype=np.float32))
+    untagged = NeighbourIndex(
+        films,
+        columns.genre_matrix,
+        {g: c for c, g in enumerate(columns.genres)},
+        PeopleIndex(films),
+        row_of,
+        NeighbourWeights(tags=0.0),
+    ).closeness(0, np.arange(len(films)), np.zeros(len(films), dtype=np.float32))
+    assert tagged[1] > untagged[1] and tagged[2] == untagged[2]
+
+
 def test_an_anchors_closeness_to_every_row_is_kept_and_reads_as_closeness(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from recochat.retrieval import candidates, neighbours
 

@@ -252,6 +252,8 @@ _STARTING_WITH = re.compile(r"\bstarting with\s+", re.I)
 _PICKS_FOR = re.compile(r"\b(?:picks?|suggestions?|options?|ideas?) for\s+(?:the\s+)?$", re.I)
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _STUTTER = re.compile(r"\b((?:\w+ ){1,5}\w+) \1\b")
+_SAID_TWICE = re.compile(r"\b((?=\w*\w{5}\b|\w+ \w{5})\w+ \w+)\b.*\b\1\b")
+"""Two words, one of five letters or more, said twice in one sentence: a model that lost its way."""
 _CAPITALIZED = re.compile(r"\b[A-Z][A-Za-z'’-]+")
 _NAME_WORD = re.compile(r"[a-z0-9][a-z0-9'’-]*")
 
@@ -320,6 +322,9 @@ def _loop(s: Sentence, v: GroundingValidator) -> str | None:
     looping = len(trigrams) >= 6 and len(set(trigrams)) < len(trigrams) * 0.6
     stutter = _STUTTER.search(s.key)
     if stutter and not any(stutter.group() in name for name in v.allowed_names):
+        looping = True
+    twice = _SAID_TWICE.search(s.key)  # "…, starting with Annie Hall, starting with the show's title."
+    if twice and not any(twice.group(1) in name for name in v.allowed_names):
         looping = True
     return "goes round the same words" if looping else None
 

@@ -784,6 +784,8 @@ def test_words_said_twice_in_a_row_are_dropped_unless_a_title_says_them_twice():
         (space, "Here are a few picks for you, starting with 2001: A Space Odyssey: A Space Odyssey.", "loop"),
         (space, "Here are a few picks for you, starting with 2001: A Space Odyssey, a science fiction film.", None),
         (york, "Here are a few picks for you, starting with New York, New York, a musical.", None),
+        # two words said twice, apart (kept in a `recochat ask` run)
+        (space, "Here are a few picks, starting with 2001: A Space Odyssey, starting with the show's title.", "loop"),
     ]:
         facts = f"{item.title} | {', '.join(item.genres)}"
         brief = Brief("recommend", {}, [item], facts, share=1.0, min_words=6, must_name=item)

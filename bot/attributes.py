@@ -162,7 +162,7 @@ _PRICE = (
         Role.PRICE,
         # "somewhere fancier" after "cheap" dropped the cheap bound and offered a taqueria and a barbecue shack
         r"(?:more )?expensive|pricier|pricey|premium|high[- ]end|luxury|splurge|top[- ]shelf|fanc(?:y|ier|iest)"
-        r"|upscale|posh|classy|fine[- ]dining|special occasion",
+        r"|upscale|posh|classy|fine[- ]dining|special occasion|(?:something |more |a bit more )special",
         _part(HIGH),
     ),
 )
@@ -215,7 +215,9 @@ _COMPLEXITY = (
     ),
     _phrase(
         Role.COMPLEXITY,
-        r"heav(?:y|ier|yweight)|complex|complicated|crunchy|brain[- ]burn(?:er|ing)|thinky|meaty|challenging",
+        r"heav(?:y|ier|yweight)|complex|complicated|crunchy|brain[- ]burn(?:er|ing)|thinky|meaty|challenging"
+        # "something harder" after Pandemic led with Can't Stop and Telestrations
+        r"|harder|hardest|tougher|more (?:difficult|demanding)|deeper",
         _part(HIGH),
     ),
 )

@@ -390,7 +390,7 @@ _COMPARATIVE_OF = {
     "funny": "funnier", "scary": "scarier", "dark": "darker", "light": "lighter", "sad": "sadder", "happy": "happier",
     "weird": "weirder", "smart": "smarter", "silly": "sillier", "gentle": "gentler", "cosy": "cosier",
     "cozy": "cozier", "bleak": "bleaker", "crazy": "crazier", "calm": "calmer", "wild": "wilder", "deep": "deeper",
-    "sweet": "sweeter", "gritty": "grittier", "strange": "stranger",
+    "sweet": "sweeter", "gritty": "grittier", "strange": "stranger", "dry": "drier",
 }  # fmt: skip
 _COMPARATIVES = re.compile(r"(?:(?:a )?(?:bit |little |lot )?(?:" + "|".join(_COMPARATIVE_OF.values()) + r")\s*)+")
 """'Something funnier', 'a bit darker': the current request, leaning another way; a genre they name leans too."""

@@ -262,9 +262,12 @@ _MAKER_ROLES = (
 _OTHERS_LIKE = re.compile(
     rf"\b(?:other|another|different|similar)\s+{_MAKER_ROLES}\b(?:\s+(?:like|similar to|such as|in the vein of))?"
     rf"|\b{_MAKER_ROLES}\s+(?:like|similar to|in the vein of)\b"
+    r"|\b(?:but |that )?(?:isn'?t|is not|aren'?t|are not|not)\s+(?:(?:made |directed |written )?by\s+|from\s+|one of\s+)?"
+    r"(?:him|her|them|his|hers|theirs)(?:\s+own)?(?:\s+(?:films?|movies?|books?|games?|work))?\b"
 )
-"""'other directors like Christopher Nolan', 'any other director like him?', 'authors similar to Agatha Christie':
-works like the person's, by others (`Understanding.others_like_people`); the words themselves are no taste."""
+"""'other directors like Christopher Nolan', 'any other director like him?', 'authors similar to Agatha Christie',
+'something Christopher Nolan would make but isn't his': works like the person's, by others
+(`Understanding.others_like_people`); the words themselves are no taste."""
 _ANY_YEAR = re.compile(r"\bany (year|decade|era|time)\b")
 _ANY_GENRE = re.compile(r"\bany (genre|kind|type|category)\b")
 _INSIST = re.compile(

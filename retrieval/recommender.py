@@ -294,7 +294,35 @@ class Recommender:
         if request.anchors:  # "more like X" asks for X's neighbours, which resemble each other: diversify less
             lam = self.weights.anchored_mmr_lambda
         spare = WILDCARD_SPARE if capped else 0
-        return [int(pool[p]) for p in mmr(scored.embeddings[pool], scored.score[pool], request.k + spare, lam)]
+        # the titles named, not an asked person's best known works (`people_anchors`): their own lead together
+        row_of = self.catalog.row_of
+        anchors = [row_of[i] for i in request.anchors if i in row_of] if capped and not request.blend_anchors else []
+        size = len(pool) if len(anchors) > 1 else request.k + spare  # the whole pool, to take turns from
+        order = [int(pool[p]) for p in mmr(scored.embeddings[pool], scored.score[pool], size, lam)]
+        return self._taking_turns(scored, order, anchors)[: request.k + spare] if len(anchors) > 1 else order
+
+    def _taking_turns(self, scored: Scored, order: list[int], anchors: list[int]) -> list[int]:
+        """`order` (positions) with the anchors taking turns, each giving its closest picks in their order: "I like
+        Knives Out and Gone Girl" gave five of Gone Girl's neighbours (a Fincher thriller: its links score higher,
+        and the crowd's co-likes add to them) and none of Knives Out's. An anchor leads with its own best pick."""
+        rows = scored.rows[order]
+        ranked = np.argsort(rows, kind="stable")
+        ordered_rows = rows[ranked]
+        embeddings = self.catalog.embeddings[ordered_rows]
+        closeness = np.zeros((len(anchors), len(rows)), dtype=np.float32)
+        for i, anchor in enumerate(anchors):
+            closeness[i, ranked] = self.neighbours.anchor_closeness(
+                anchor, ordered_rows, embeddings, self.catalog.embeddings
+            )
+        owner = closeness.argmax(axis=0)
+        turns: dict[int, list[int]] = {}
+        for position, anchor in zip(order, owner, strict=True):
+            turns.setdefault(int(anchor), []).append(position)
+        queues = list(turns.values())  # anchors in the order of their best pick
+        taken: list[int] = []
+        while any(queues):
+            taken += [queue.pop(0) for queue in queues if queue]
+        return taken
 
     def _chosen(
         self,

@@ -461,3 +461,22 @@ def test_a_genre_asked_for_is_never_an_exclusion_word():
     assert "horror" in exclusion_words([], ["scary"])
     assert "horror" not in exclusion_words([], ["scary"], {"horror"})
     assert "creepy" in exclusion_words([], ["scary"], {"horror"})
+
+
+def test_several_anchors_take_turns_in_a_reply() -> None:
+    """ "I like Knives Out and Gone Girl" gave five of Gone Girl's neighbours: the anchor nearer the taste (and with
+    stronger links) took every place. Each anchor now gives its closest picks in turn."""
+    near = [(1.0, 0.05 * n, 0.0) for n in range(5)]  # a0 and its neighbours, near the taste
+    far = [(0.05 * n, 1.0, 0.0) for n in range(5)]  # b0 and its neighbours
+    vectors = np.array(near + far, dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [f"a{n}" for n in range(5)] + [f"b{n}" for n in range(5)]
+    items = [CatalogItem(i, i.upper(), i, {"genres": ["drama"], "description": f"{i}."}) for i in ids]
+    recommender = Recommender(StoredCatalog("two", items, vectors))
+    query = np.array([1.0, 0.3, 0.0], dtype=np.float32)
+    query /= np.linalg.norm(query)
+    request = RankRequest(interest=query, aversion=None, k=4, exclude={"a0", "b0"}, liked=["a0", "b0"])
+    alone = [r.item.id[0] for r in recommender.rank(replace(request, anchors=["a0"])).items]
+    both = [r.item.id[0] for r in recommender.rank(replace(request, anchors=["a0", "b0"])).items]
+    assert alone.count("b") == 0
+    assert both.count("a") == both.count("b") == 2 and both[0] == "a"

@@ -285,7 +285,13 @@ def test_how_a_question_starts_is_no_taste():
 
 def test_others_like_a_person_is_no_taste():
     """ "any other director like him?" asked for something "other director him" (a quote of "film director")."""
-    for text in ("any other director like him?", "other authors similar to her", "directors like that"):
+    for text in (
+        "any other director like him?",
+        "other authors similar to her",
+        "directors like that",
+        "something like his films but not by him",  # all of them were his
+        "something like that, but isn't his",
+    ):
         u = parse(text)
         assert (u.others_like_people, u.positive) == (True, []), text
     assert not parse("a film about a director").others_like_people

@@ -31,6 +31,8 @@ _CLAUSE_GOES_ON = re.compile(
 kind ("bruce willis", "kid movies")."""
 _SMALL = r"(?:of|the|and|in|a|an|on|to|at|for)"
 """The small words a typed title holds between its capitalized ones."""
+_LISTED = re.compile(r"\s*(?:,|&|and|or)\s*(?:and\s+|or\s+)?", re.I)
+"""Between a title found and a name after it, in one list: the name is said as the title is."""
 _NAME = re.compile(rf"\b[A-Z][\w'’-]*(?:\s+(?:{_SMALL}\s+)*[A-Z0-9][\w'’-]*)*")
 """A name as people type a title: capitalized words, small words between them ("Lord of the Rings")."""
 _SMALL_WORDS_AROUND = re.compile(rf"^(?:\s*\b{_SMALL}\b)*\s*|(?:\s+{_SMALL})*\s*$")
@@ -280,7 +282,8 @@ class TitleIndex:
         names = []
         for name in _NAME.finditer(text):
             start, end = name.span()
-            if not _CUES.search(text[:start].lower()) or KIND_NOUN_AFTER.match(text, end):
+            listed = any(_LISTED.fullmatch(text, m.end, start) for m in found)  # "like Heat, Amelie and Up"
+            if not (_CUES.search(text[:start].lower()) or listed) or KIND_NOUN_AFTER.match(text, end):
                 continue
             pieces, at = [], start  # the name less the titles found in it: "Amelie and Heat", "Heat and Amelie"
             for m in sorted((m for m in found if m.start < end and start < m.end), key=lambda m: m.start):

@@ -1014,6 +1014,7 @@ def test_not_enough_and_more_say_the_comparative(text, positive):
         ("something like Amelie", ["Amelie"], []),  # as the word "amelie" it matched Amadeus
         ("I loved Heat and Amelie, something tense", ["Amelie"], ["tense"]),
         ("I loved Amelie and Heat", ["Amelie"], []),
+        ("more like Heat, Amelie and Inception", ["Amelie"], []),  # listed after a title found: said as it is
         ("I loved The Lord of the Rings", ["The Lord of the Rings"], []),
         ("I love Christmas movies", [], ["christmas"]),  # a theme, before a kind noun
         ("something like Inception but funnier", [], ["funnier"]),

@@ -272,6 +272,10 @@ class CandidateIndex:
                 self._said.pop(next(iter(self._said)))
         return found
 
+    def texts(self, rows: np.ndarray) -> list[str]:
+        """The lower-cased texts (description and tags) of `rows`, as `says` reads them."""
+        return self._texts.texts(rows)
+
     def saying_any(self, words: list[str], rows: np.ndarray) -> np.ndarray:
         """Which of `rows` say any of `words`, each read as `saying` reads it: one pattern and one text per row,
         not one per word ("not violent" is ten words: violent, kill, murder, …)."""

@@ -143,7 +143,7 @@ def request_reason(item: CatalogItem, request_texts: Iterable[str], asked_tags: 
     if tags:
         return "tagged " + listing([f"‘{t}’" for t in tags])
     for sentence in _sentences(item):
-        hits = wanted & content_words(sentence)
+        hits = {w for w in wanted & content_words(sentence) if said_plainly(sentence.lower(), w)}
         if hits:
             at = next((m.start() for m in _WORD.finditer(sentence) if content_words(m.group()) & hits), 0)
             return f"“{_clip_around(sentence, at)}”"
@@ -165,6 +165,21 @@ def saying_pattern(words: Iterable[str]) -> re.Pattern[str]:
 def _saying_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
     """Kept per word list: a reply's five whys ask for the same mood's pattern."""
     return re.compile(r"\b(?:" + "|".join(stem(word.lower()) for word in words) + r")\b")
+
+
+_NEGATED_BEFORE = re.compile(
+    r"\b(?:no|not|non|without|never|lacks?|lacking|isn'?t|doesn'?t|don'?t|zero)\b(?:[\s-]+[\w'-]+){0,2}[\s-]*$"
+)
+
+
+def said_plainly(text: str, word: str) -> bool:
+    """Whether a lower-cased `text` says `word` (or another ending of it) at least once, not within two words after a
+    negation: "No noise cancelling, but fine for the gym" says no noise cancelling. Asked for "noise cancelling
+    headphones", that text led the reply and was quoted as its why."""
+    return any(
+        not _NEGATED_BEFORE.search(text, max(0, m.start() - 40), m.start())
+        for m in saying_pattern([word]).finditer(text)
+    )
 
 
 def mood_reason(item: CatalogItem, words: Sequence[str]) -> str | None:

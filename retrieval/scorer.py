@@ -13,13 +13,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from .candidates import GATHER_COST, CandidateIndex
-from .explain import ITEM_NOUNS, content_words, fold_word
+from .explain import ITEM_NOUNS, content_words, fold_word, said_plainly
 from .neighbours import NeighbourIndex, rarity
 from .people import PeopleIndex
 from .ranker import FEATURES, RankerModel, first_stage_rank
 from .request import RankRequest
 from .scoring import RowEmbeddings, ScoringWeights, base_scores, popularity_prior, row_embeddings, top_positions
 from .titles import chat_words
+
+DENIED = 2.0
+"""`Scorer.described` of an item whose own text denies what was asked ("No noise cancelling" for "noise cancelling
+headphones"), against 0–1 for one that says it: the encoder reads the denial as a match (cosine 0.49 against 0.33
+for the other headphones), and the item should fall below those that do not mention it at all."""
 
 
 @dataclass
@@ -217,9 +222,8 @@ class Scorer:
         phrases = [phrase for phrase, _ in request.aspects if phrase not in genres and fold_word(phrase) not in genres]
         said: np.ndarray = np.zeros(len(rows), dtype=np.float32)
         if phrases:
-            themes = np.maximum(
-                self.neighbours.tagged(rows, phrases), self.described(rows, phrases, request.mood_words)
-            )
+            # one or the other: `described` reads a catalog without tags only (and may be negative: a denial)
+            themes = self.neighbours.tagged(rows, phrases) + self.described(rows, phrases, request.mood_words)
             said = self.weights.tagged * themes
         if request.mood_words and request.mood_alone:  # the user's own word as a tag ('feel-good') leads its kin
             said = said + self.weights.mood_alone * self.index.says(request.mood_words, rows)
@@ -251,9 +255,20 @@ class Scorer:
             masks = {word: self.index.says([word], rows) for word in words}
             says = np.logical_and.reduce(list(masks.values()))
             if says.any():
-                rarities = [rarity(self._saying_count(word, mask), total) for word, mask in masks.items()]
-                out = np.maximum(out, says * float(np.mean(rarities)))
+                lean = float(np.mean([rarity(self._saying_count(word, mask), total) for word, mask in masks.items()]))
+                plainly = self._said_plainly(rows, says, words)
+                out = np.maximum(out, plainly * lean)
+                out[says & ~plainly] = -DENIED  # its text says them only after a negation: "No noise cancelling"
         return out
+
+    def _said_plainly(self, rows: np.ndarray, says: np.ndarray, words: list[str]) -> np.ndarray:
+        """Of the rows whose texts say all `words` (`says`), those that say each not only after a negation
+        (`explain.said_plainly`): earbuds described "No noise cancelling, but fine for the gym" led the reply for
+        "noise cancelling headphones", quoted as the why."""
+        plainly = says.copy()
+        texts = self.index.texts(rows[says])
+        plainly[says] = [all(said_plainly(text, word) for word in words) for text in texts]
+        return plainly
 
     def _saying_count(self, word: str, mask: np.ndarray) -> int:
         """How many items of the catalog say `word`, whose `mask` over the scored rows is known: counted in a

@@ -8,8 +8,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from .candidates import text_of
 from .catalog import CatalogItem
-from .explain import anchor_reason, mood_reason, request_reason, specific_detail
+from .explain import anchor_reason, content_words, mood_reason, request_reason, said_plainly, specific_detail
 from .neighbours import CREATOR_FIELDS, DIRECTOR_FIELDS, NeighbourIndex
 from .people import people_of
 from .request import RankRequest
@@ -171,7 +172,17 @@ def _aspect_reason(item: CatalogItem, vector: np.ndarray, request: RankRequest, 
     sims = [float(v @ vector) for _, v in request.aspects]
     best = int(np.argmax(sims))
     phrase = request.aspects[best][0]
-    return f"fits “{phrase}”" if sims[best] > ASPECT_FIT and genres_named(phrase, genres) <= set(item.genres) else None
+    if sims[best] <= ASPECT_FIT or not genres_named(phrase, genres) <= set(item.genres):
+        return None
+    return None if denies(item, phrase) else f"fits “{phrase}”"
+
+
+def denies(item: CatalogItem, phrase: str) -> bool:
+    """Whether the item's own text says a word of the phrase only after a negation ("No noise cancelling, but fine
+    for the gym"): the encoder reads that as a match, and the why said the earbuds fit "noise cancelling
+    headphones"."""
+    text = text_of(item).lower()
+    return any(w in text and not said_plainly(text, w) for w in content_words(phrase))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from recochat.bot.lexicon import MOODS, SAME_IN_TEXT, mood_alone, mood_words
 from recochat.retrieval.catalog import CatalogItem
@@ -189,3 +190,21 @@ def test_a_mood_reason_names_the_tag_or_quotes_the_word_where_it_is() -> None:
     up = item("up", "Up", "A tender adventure that opens with a devastating montage.", ["animation"])
     assert mood_reason(up, MOODS["sad"]) == "“A tender adventure that opens with a devastating montage”"
     assert mood_reason(up, MOODS["uplifting"]) is None and mood_reason(up, []) is None
+
+
+@pytest.mark.parametrize(
+    "text, word, said",
+    [
+        ("no noise cancelling, but fine for the gym", "cancelling", False),
+        ("no noise cancelling, but fine for the gym", "noise", False),
+        ("flagship noise-cancelling over-ear headphones", "cancelling", True),
+        ("not violent at all", "violent", False),
+        ("a non-stop thrill", "stop", False),
+        ("great with steak. no frills", "steak", True),
+        ("without a plot, but then a gripping plot", "plot", True),  # once plainly is enough
+    ],
+)
+def test_a_word_said_only_after_a_negation_is_not_said_plainly(text, word, said):
+    from recochat.retrieval.explain import said_plainly
+
+    assert said_plainly(text, word) is said

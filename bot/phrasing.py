@@ -52,9 +52,12 @@ def _kind_past_words(request: RankRequest, items: list[Recommendation], noun: st
     items past them first (`Recommender._soft_past_words`), then with other kinds within them."""
     past = [r for r in items if Loosening.BOUNDS in r.loosened and Loosening.SOFT_GENRES not in r.loosened]
     others = [r for r in items if Loosening.SOFT_GENRES in r.loosened]
+    kind = " or ".join(request.preferred_genres)
+    compared = " and ".join(b.said for b in request.bounds if b.compared)
+    if compared and others and not past and len(others) == len(items):  # "something cheaper": none of the kind is
+        return f"No {kind} {noun} I have left is {compared}; these are {compared} {plural(noun)} of other kinds."
     if not past or not request.preferred_genres or any(r.loosened not in (past[0].loosened, ()) for r in past):
         return None
-    kind = " or ".join(request.preferred_genres)
     said = " and ".join(dict.fromkeys(m for r in past for m in r.missed))
     fit = len(items) - len(past) - len(others)
     head = (

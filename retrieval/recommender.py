@@ -244,7 +244,9 @@ class Recommender:
         other kinds that keep them: "cheap italian place" is about Italian food, and a pricier trattoria is closer
         to it than a cheap burger joint. Asks said as numbers ("for 4 players") hold longer (`_fill_past_bounds`)."""
         words = [b for b in request.bounds if b.relative]
-        if not words or Loosening.BOUNDS in broken:
+        if not words or Loosening.BOUNDS in broken or any(b.compared for b in words):
+            # "something cheaper" compares with what was shown: the dearer ones it leaves are no closer to it (more
+            # headphones at $349 led; the cheaper gadgets of other kinds came after)
             return []
         relaxed = replace(request, bounds=tuple(b for b in request.bounds if not b.relative))
         rows = self.index.retrieve(relaxed, self.weights.mmr_pool)

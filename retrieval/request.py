@@ -5,6 +5,7 @@ The value types shared by the candidate index, the scorer, the whys and the reco
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -54,6 +55,15 @@ class Bound:
     prefer: float | None = None
     """Within the bound, items whose value is closer to this one lead (`ScoringWeights.closeness`): "a two-player
     game" passes every game whose range holds 2, and a fan expects the ones made for two before 2–12 party games."""
+
+    @property
+    def compared(self) -> bool:
+        """Said as a comparative ("cheaper", "shorter", "more special"): it refines the picks shown, so items past
+        it are no closer to the request (`Recommender._soft_past_words`)."""
+        return self.relative and bool(_COMPARED.match(self.said))
+
+
+_COMPARED = re.compile(r"(?:\w+er|more \w+|less \w+)$")
 
 
 @dataclass(frozen=True)

@@ -333,6 +333,8 @@ class Engine:
             if request.anchors
             else [g for g in understood.include_genres if g in request.preferred_genres],
         )
+        if understood.other_kind:
+            request = self._other_kind(request, pending.profile.last_shown)
         ranking = self.recommender.rank(request)
         items = ranking.items
         timings.update(ranking.timings_ms)
@@ -378,6 +380,18 @@ class Engine:
             loosened=loosened,
             anchors=anchors,
             excluded=[*request.exclude_genres, *request.exclude_words],
+        )
+
+    def _other_kind(self, request: RankRequest, shown: list[str]) -> RankRequest:
+        """The request leaning away from the genres most of the picks on screen share ("not those kind of movies"
+        after five science fiction films)."""
+        counts = Counter(g for i in shown if (item := self.item(i)) is not None for g in item.genres)
+        shared = [g for g, n in counts.items() if n * 2 > len(shown)]
+        return replace(
+            request,
+            avoid_genres=[*request.avoid_genres, *(g for g in shared if g not in request.avoid_genres)],
+            preferred_genres=[g for g in request.preferred_genres if g not in shared],
+            lead_genres=[g for g in request.lead_genres if g not in shared],
         )
 
     def _people_items_left(self, request: RankRequest, shown: set[str]) -> bool:

@@ -50,6 +50,8 @@ def after_turn(profile: Profile, text: str, signal: TurnSignal, weights: UpdateW
             profile.aversion, weights.negative_decay, [(weights.text, signal.negative_vector)]
         )
     ruled_out = [w for w in dict.fromkeys(signal.negative) if w in SAME_IN_TEXT and w not in profile.disliked_aspects]
+    if signal.other_kind:  # what it asked so far is turned down: its words, and the direction they set
+        profile.liked_aspects, profile.interest = [], None
     profile.add_aspects(signal.positive, signal.negative)
     profile.add_people(signal.liked_people, signal.disliked_people)
     if signal.new_topic:  # a title it names anchors again: items are applied after the text

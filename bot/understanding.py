@@ -414,8 +414,20 @@ _SAID_AS_LIGHTER = re.compile(r"\b(?:less|not as) (?:scary|frightening|creepy|sp
 """'less scary', 'not as creepy': 'lighter', the current request leaning to comedy. Read as a dislike of "scary"
 after horror, "less scary please" ruled out nothing milder and led with The Shining and The Exorcist. "Less sad" and
 "less dark" stay dislikes of a mood, which lean to its opposite (`lexicon.OPPOSITE_MOOD`: uplifting)."""
-_NO_TOPIC = re.compile(r"(?:\b(?:older|newer|old|new|recent|earlier|later|else|different|other|fresh)\b\s*)+")
-"""Words that refine the current request ('but older') rather than say what it is about: no aspect."""
+_NO_TOPIC = re.compile(
+    r"(?:\b(?:older|newer|old|new|recent|earlier|later|else|different|other|fresh|completely|entirely|totally|those|"
+    r"these|kinds?|sorts?|types?|genres?)\b\s*)+"
+)
+"""Words that refine the current request ('but older', 'something completely different', 'not those') rather than
+say what it is about: no aspect ("different" was quoted from Superbad's "…head off to different colleges")."""
+_OTHER_KIND = re.compile(
+    r"\b(?:not|no more|enough of|other than)\s+(?:these|those|that|this)\s+(?:kinds?|sorts?|types?|genres?)\b"
+    r"|\b(?:a\s+)?different\s+(?:kinds?|sorts?|types?|genres?)\b|\bsomething\s+(?:completely|totally|entirely)\s+"
+    r"(?:different|else)\b|\bsomething\s+else\s+entirely\b"
+)
+"""The kind on screen turned down ("not those kind of movies", "something completely different"): the genres the
+picks share give way for this request (`Understanding.other_kind`); "not those kind of movies" after sci-fi picks
+gave more sci-fi."""
 _ITEM_WORDS = re.compile(
     r"(?:\b(?:board |video |card )?(?:games?|podcasts?|episodes?|recipes?|dish(?:es)?|meals?|wines?|bottles?|"
     r"restaurants?|places?|spots?|gadgets?|devices?|shows?|novels?|titles?)\b\s*)+"
@@ -540,6 +552,8 @@ class Understanding:
     """'more like X but older': the years are relative to the anchor's, which the engine knows (it sets the range)."""
     clear_years: bool = False
     clear_genres: bool = False
+    other_kind: bool = False
+    """The kind of the picks on screen is turned down (`_OTHER_KIND`): their shared genres lean away this turn."""
     released_genres: list[str] = field(default_factory=list)
     """Held genres the user let go of by name or by audience ("forget the kids, just for me"), the rest held."""
     allow_repeats: bool = False
@@ -662,7 +676,8 @@ def _read_flags(masked: str, result: Understanding) -> None:
     """Switches for the whole message, whichever clause says them ("funny, any year is fine")."""
     result.allow_repeats = bool(_REPEAT.search(masked))
     result.clear_years = bool(_ANY_YEAR.search(masked))
-    result.clear_genres = bool(_ANY_GENRE.search(masked))
+    result.other_kind = bool(_OTHER_KIND.search(masked))
+    result.clear_genres = bool(_ANY_GENRE.search(masked)) or result.other_kind
 
 
 SUPERLATIVES: dict[str, tuple[str, Literal["min", "max"]]] = {

@@ -158,6 +158,10 @@ class TurnSignal:
     year_max: int | None = None
     clear_years: bool = False
     clear_genres: bool = False
+    other_kind: bool = False
+    """'not those kind of movies': the request's words so far and the interest they set are dropped, so a "more"
+    after it does not go back to them (the picks turned down stay in the aversion); the reply leans away from the
+    genres on screen."""
     released_genres: list[str] = field(default_factory=list)
     """Held genres let go of ("forget the kids, just for me"): no longer hard filters, the others held."""
     insisted_genres: list[str] = field(default_factory=list)

@@ -1163,3 +1163,15 @@ def test_a_bare_why_asks_about_the_picks(text):
 
 def test_why_with_a_taste_is_no_bare_why():
     assert parse("why not something funny").intent == "recommend"
+
+
+@pytest.mark.parametrize(
+    "text", ["not those kind of movies", "something completely different", "a different kind of movie please"]
+)
+def test_the_kind_on_screen_turned_down_is_a_flag_and_no_aspect(text):
+    u = parse(text)
+    assert u.other_kind and u.clear_genres and u.positive == [] and u.negative == []
+
+
+def test_a_different_take_on_a_theme_is_no_other_kind():
+    assert not parse("a heist movie with a different twist").other_kind

@@ -153,7 +153,9 @@ class Engine:
             (a name is never called unknown there), as a scan of 1M texts costs a turn about a second a word."""
             return not small or bool(index.saying(word).any())
 
-        self.reader = TurnReader(catalog, encoder, self.recommender.people, said_in_catalog)
+        # a catalog without tags is the one whose texts lean (`Scorer.described`) and say what items are for
+        untagged = not self.recommender.neighbours.has_tags()
+        self.reader = TurnReader(catalog, encoder, self.recommender.people, said_in_catalog, untagged)
         """Understands messages against this catalog, and encodes what a turn teaches."""
         self._vector = _vectors_of(catalog)
         self.learning = CollaborativeLog(profiles, catalog, collaborative, learn)

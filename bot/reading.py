@@ -24,8 +24,6 @@ _SAID: tuple[str, ...] = tuple(
     sorted({f.name for f in fields(TurnSignal)} & {f.name for f in fields(Understanding)} - set(_DERIVED))
 )
 """The fields a signal keeps as the understanding has them; the others it derives (`TurnReader.signal`)."""
-OCCASION_SAMPLE = 1000
-"""Items read to tell whether a catalog tags its items (`TurnReader.occasions_said`): all of 1M would cost seconds."""
 
 
 class TurnReader:
@@ -38,9 +36,12 @@ class TurnReader:
         encoder: TextEncoder,
         people: PeopleIndex,
         said_in_catalog: Callable[[str], bool] | None = None,
+        occasions_said: bool = False,
     ) -> None:
         """`said_in_catalog`: whether any item's text says a word (`CandidateIndex.saying`), so a name the catalog
-        says ("Studio Ghibli") is never called unknown; None calls no name unknown."""
+        says ("Studio Ghibli") is never called unknown; None calls no name unknown. `occasions_said`: the catalog
+        has no tags, so its texts say what an item is for ("fine for the gym"): an occasion asked for keeps its word;
+        a tagged one's themes would meet it ('vacation': Us)."""
         self.encoder = encoder
         self.said_in_catalog = said_in_catalog
         self.titles = TitleIndex(catalog.items)
@@ -54,9 +55,7 @@ class TurnReader:
         self.fields = (set(columns.fields) - prose) | supported_topics(self.schema)
         """What a request can be filtered on: the catalog's meta keys that are not free text (a `rating` column of
         words answers no "highly rated") and the roles of its numbers ("duration", "price")."""
-        self.occasions_said = not any(item.meta.get("tags") for item in catalog.items[:OCCASION_SAMPLE])
-        """A catalog without tags says in its texts what an item is for ("fine for the gym"): an occasion asked
-        for keeps its word; a tagged one's themes would meet it ('vacation': Us)."""
+        self.occasions_said = occasions_said
         self.polarity = model_for(encoder)
         """The learned reader of named titles' polarity (bot/polarity.py); None: the rules' reading."""
 

@@ -344,11 +344,9 @@ _DATE_COMPANY = re.compile(
 )
 """Company for a date: a romance leans, as for "date night", when no genre is asked ("what should I watch with my
 girlfriend tonight" was a cold start that offered The Conjuring)."""
-_GAP = r"\s+"
-"""Between an occasion's words: an ask read before it (a time budget, "short") leaves blanks."""
-_OCCASION = re.compile(
-    rf"\b(?:on|for|during|at|in){_GAP}(?:a|an|the|my|our|this|that|his|her|their){_GAP}"
-    rf"(?:(?:long|short|quick|little|next|upcoming|overnight|red-?eye|transatlantic|weekend|summer|daily){_GAP})*"
+_OCCASION = re.compile(  # words apart by any spaces: an ask read before it (a time budget, "short") leaves blanks
+    r"\b(?:on|for|during|at|in)\s+(?:a|an|the|my|our|this|that|his|her|their)\s+"
+    r"(?:(?:long|short|quick|little|next|upcoming|overnight|red-?eye|transatlantic|weekend|summer|daily)\s+)*"
     r"(?P<on>(?:air)?plane(?:\s+rides?)?|flights?|train(?:\s+(?:rides?|journeys?|trips?))?|bus(?:\s+rides?)?|"
     r"car(?:\s+rides?)?|drives?|road\s*trips?|commutes?|journeys?|trips?|travels?|beach|pool|layovers?|gym|"
     r"vacations?|holidays?)\b"

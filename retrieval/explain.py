@@ -182,6 +182,12 @@ def said_plainly(text: str, word: str) -> bool:
     )
 
 
+def denies(text: str, words: Iterable[str]) -> bool:
+    """Whether a lower-cased `text` says one of `words` only after a negation (`said_plainly`): what an item's own
+    text denies, which the encoder reads as a match."""
+    return any(saying_pattern([w]).search(text) and not said_plainly(text, w) for w in words)
+
+
 def mood_reason(item: CatalogItem, words: Sequence[str]) -> str | None:
     """ "tagged ‘tearjerker’", or the sentence of its description that says the mood asked for ("a heartbreaking…"):
     the words `RankRequest.mood_words` leaned the ranking by, found as they were."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .candidates import GATHER_COST, CandidateIndex
-from .explain import ITEM_NOUNS, content_words, fold_word, said_plainly
+from .explain import content_words, denies, fold_word
 from .neighbours import NeighbourIndex, rarity
 from .people import PeopleIndex
 from .ranker import FEATURES, RankerModel, first_stage_rank
@@ -244,7 +244,9 @@ class Scorer:
         out = np.zeros(len(rows), dtype=np.float32)
         if self.neighbours.has_tags():
             return out
-        skip = {fold_word(w) for w in [*self.index.genre_column, *ITEM_NOUNS, self.catalog.noun or ""]}
+        skip = {
+            fold_word(w) for w in [*self.index.genre_column, self.catalog.noun or ""]
+        }  # items' words: never content
         total = len(self.catalog)
         moods = {fold_word(w) for w in mood_words}
         for phrase in phrases:
@@ -263,11 +265,10 @@ class Scorer:
 
     def _said_plainly(self, rows: np.ndarray, says: np.ndarray, words: list[str]) -> np.ndarray:
         """Of the rows whose texts say all `words` (`says`), those that say each not only after a negation
-        (`explain.said_plainly`): earbuds described "No noise cancelling, but fine for the gym" led the reply for
+        (`explain.denies`): earbuds described "No noise cancelling, but fine for the gym" led the reply for
         "noise cancelling headphones", quoted as the why."""
         plainly = says.copy()
-        texts = self.index.texts(rows[says])
-        plainly[says] = [all(said_plainly(text, word) for word in words) for text in texts]
+        plainly[says] = [not denies(text, words) for text in self.index.texts(rows[says])]
         return plainly
 
     def _saying_count(self, word: str, mask: np.ndarray) -> int:

@@ -10,7 +10,7 @@ import numpy as np
 
 from .candidates import text_of
 from .catalog import CatalogItem
-from .explain import anchor_reason, content_words, mood_reason, request_reason, said_plainly, specific_detail
+from .explain import anchor_reason, content_words, denies, mood_reason, request_reason, specific_detail
 from .neighbours import CREATOR_FIELDS, DIRECTOR_FIELDS, NeighbourIndex
 from .people import people_of
 from .request import RankRequest
@@ -174,15 +174,9 @@ def _aspect_reason(item: CatalogItem, vector: np.ndarray, request: RankRequest, 
     phrase = request.aspects[best][0]
     if sims[best] <= ASPECT_FIT or not genres_named(phrase, genres) <= set(item.genres):
         return None
-    return None if denies(item, phrase) else f"fits “{phrase}”"
-
-
-def denies(item: CatalogItem, phrase: str) -> bool:
-    """Whether the item's own text says a word of the phrase only after a negation ("No noise cancelling, but fine
-    for the gym"): the encoder reads that as a match, and the why said the earbuds fit "noise cancelling
-    headphones"."""
-    text = text_of(item).lower()
-    return any(w in text and not said_plainly(text, w) for w in content_words(phrase))
+    # not where the item's own text denies it ("No noise cancelling, but fine for the gym"): the encoder reads that
+    # as a match, and the why said the earbuds fit "noise cancelling headphones"
+    return None if denies(text_of(item).lower(), content_words(phrase)) else f"fits “{phrase}”"
 
 
 @functools.lru_cache(maxsize=4096)
